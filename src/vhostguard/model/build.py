@@ -1,0 +1,117 @@
+"""Build the ServerModel from a loaded ConfigTree."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vhostguard.config.nodes import ConfigTree, Directive
+from vhostguard.config.includes import server_root_relative
+from vhostguard.config.source import ConfigError, Source
+from vhostguard.model.addresses import (
+    AddressError, ListenAddress, VhostAddress, local_host_name, parse_listen, parse_vhost_address, reverse_name,
+)
+from vhostguard.model.matching import AddressSet, Match, Matcher, build_address_sets
+from vhostguard.model.server import DEFAULT_DOCUMENT_ROOT, Server, collect_names, last_arg, vhost_id
+
+
+@dataclass(frozen=True)
+class ServerModel:
+    """Listens, the main server, every vhost and the address sets httpd matches with."""
+
+    tree: ConfigTree
+    listens: tuple[ListenAddress, ...]
+    main: Server
+    vhosts: tuple[Server, ...]
+    address_sets: tuple[AddressSet, ...]
+    errors: tuple[ConfigError, ...] = ()
+    _matcher: Matcher = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    def match(self, local_ip: str | None, port: int, host: str | None) -> Match:
+        """The server httpd picks for a connection to (local_ip, port) with this Host.
+
+        ``local_ip`` None means an address no IP-specific vhost names.
+        ``host`` None means no Host at all (HTTP/1.0).
+        """
+        return self._matcher.match(local_ip, port, host)
+
+    def vhost(self, vhost_id: str) -> Server | None:
+        for server in self.vhosts:
+            if server.id == vhost_id:
+                return server
+        return None
+
+
+def build_model(tree: ConfigTree) -> ServerModel:
+    """Derive the server model; address problems are returned in ``errors``."""
+    errors: list[ConfigError] = []
+    top = tree.nodes
+    main_directives = tuple(node for node in top if node.key != "virtualhost")
+    main_name, main_aliases, main_wild = collect_names(main_directives)
+    main_docroot = _document_root(tree, main_directives) or DEFAULT_DOCUMENT_ROOT
+    main = Server(
+        id=None, source=None,
+        server_name=main_name.host if main_name else local_host_name(),
+        declared_name=main_name, aliases=tuple(main_aliases), wild_aliases=tuple(main_wild),
+        addresses=(), document_root=main_docroot, directives=main_directives,
+    )
+    listens = _listens(tree, errors)
+    vhosts = tuple(
+        _vhost(tree, node, main, errors) for node in top if node.key == "virtualhost"
+    )
+    vhosts = tuple(v for v in vhosts if v is not None)
+    address_sets = build_address_sets(vhosts)
+    return ServerModel(tree, listens, main, vhosts, address_sets, tuple(errors), Matcher(main, address_sets))
+
+
+def _listens(tree: ConfigTree, errors: list[ConfigError]) -> tuple[ListenAddress, ...]:
+    found: list[ListenAddress] = []
+    for node in tree.nodes:
+        if node.key == "listen":
+            try:
+                found.append(parse_listen(node.args, node.source))
+            except AddressError as problem:
+                errors.append(ConfigError(node.source, f"Listen {' '.join(node.args)}: {problem}"))
+    return tuple(found)
+
+
+def _document_root(tree: ConfigTree, directives: tuple[Directive, ...]) -> str | None:
+    node = last_arg(directives, "documentroot")
+    return server_root_relative(tree.server_root, node.args[0]) if node else None
+
+
+def _vhost(tree: ConfigTree, node: Directive, main: Server, errors: list[ConfigError]) -> Server | None:
+    children = node.children or ()
+    default_port = main.declared_name.port if main.declared_name else None
+    addresses: list[VhostAddress] = []
+    uncertain: list[str] = []
+    if not node.args:
+        errors.append(ConfigError(node.source, "<VirtualHost> directive requires additional arguments"))
+        return None
+    for word in node.args:
+        try:
+            resolved = parse_vhost_address(word, default_port)
+        except AddressError as problem:
+            errors.append(ConfigError(node.source, f"<VirtualHost {word}>: {problem}"))
+            return None
+        if not resolved:
+            uncertain.append(f"<VirtualHost> address {word} does not resolve; httpd ignores it")
+        elif any(a.uncertain for a in resolved):
+            uncertain.append(f"<VirtualHost> address {word} is a hostname, resolved through DNS at start-up")
+        addresses.extend(resolved)
+    declared, aliases, wild = collect_names(children)
+    return Server(
+        id=vhost_id(node.source), source=node.source,
+        server_name=declared.host if declared else _derived_name(addresses, main),
+        declared_name=declared, aliases=tuple(aliases), wild_aliases=tuple(wild),
+        addresses=tuple(addresses),
+        document_root=_document_root(tree, children) or main.document_root,
+        directives=children, uncertain=tuple(uncertain),
+    )
+
+
+def _derived_name(addresses: list[VhostAddress], main: Server) -> str:
+    """httpd's name for a vhost without ServerName (``ap_fini_vhost_config``)."""
+    if any(a.is_wildcard for a in addresses):
+        return main.server_name
+    if not addresses:
+        return "bogus_host_without_forward_dns"
+    return reverse_name(addresses[0].ip or "") or "bogus_host_without_reverse_dns"
