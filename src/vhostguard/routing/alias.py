@@ -1,0 +1,168 @@
+"""mod_alias (Redirect*, Alias*, ScriptAlias*) and mod_wsgi's WSGIScriptAlias*.
+
+Follows ``translate_alias_redir`` (modules/mappers/mod_alias.c): every
+redirect before any alias; in each list the vhost's entries come before the
+main server's, first match wins.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import quote
+
+from vhostguard.config.nodes import Directive
+from vhostguard.model import Server
+
+_STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
+_REDIRECT_KEYS = {"redirect": None, "redirectmatch": None, "redirectpermanent": 301, "redirecttemp": 302}
+_ALIAS_KEYS = {
+    "alias": "file", "aliasmatch": "file", "scriptalias": "script", "scriptaliasmatch": "script",
+    "wsgiscriptalias": "wsgi", "wsgiscriptaliasmatch": "wsgi",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AliasEntry:
+    node: Directive
+    fake: str
+    real: str | None  # None for a "gone" redirect
+    regex: bool
+    kind: str  # redirect | file | script | wsgi
+    status: int | None = None
+
+
+def _redirect_entry(node: Directive) -> AliasEntry | None:
+    args = list(node.args)
+    status = _REDIRECT_KEYS[node.key]
+    if status is None and args and (args[0].lower() in _STATUS_WORDS or args[0].isdigit()):
+        word = args.pop(0).lower()
+        status = _STATUS_WORDS.get(word) or int(word)
+    status = status or 302
+    regex = node.key == "redirectmatch"
+    if not args:
+        return None
+    if status == 410 or not 300 <= status < 400:
+        return AliasEntry(node, args[0], args[1] if len(args) > 1 else None, regex, "redirect", status)
+    if len(args) < 2:
+        return None  # the one-argument form belongs in <Location>: handled per directory
+    return AliasEntry(node, args[0], args[1], regex, "redirect", status)
+
+
+def _alias_entry(node: Directive) -> AliasEntry | None:
+    if len(node.args) < 2:
+        return None
+    return AliasEntry(node, node.args[0], node.args[1], node.key.endswith("match"), _ALIAS_KEYS[node.key])
+
+
+def _server_level(server: Server) -> list[Directive]:
+    return [d for d in server.directives if d.children is None]
+
+
+def entries(main: Server, server: Server) -> tuple[list[AliasEntry], list[AliasEntry]]:
+    """(redirects, aliases) in matching order: the vhost's, then the main server's."""
+    sources = [_server_level(server)] + ([] if server.is_main else [_server_level(main)])
+    redirects: list[AliasEntry] = []
+    aliases: list[AliasEntry] = []
+    for nodes in sources:
+        for node in nodes:
+            if node.key in _REDIRECT_KEYS:
+                entry = _redirect_entry(node)
+                if entry is not None:
+                    redirects.append(entry)
+            elif node.key in _ALIAS_KEYS:
+                entry = _alias_entry(node)
+                if entry is not None:
+                    aliases.append(entry)
+    return redirects, aliases
+
+
+def alias_matches(uri: str, fake: str) -> int:
+    """mod_alias's ``alias_matches``: like mod_proxy's, but the whole alias must be consumed."""
+    u, a = 0, 0
+    while a < len(fake):
+        if fake[a] == "/":
+            if u >= len(uri) or uri[u] != "/":
+                return 0
+            while a < len(fake) and fake[a] == "/":
+                a += 1
+            while u < len(uri) and uri[u] == "/":
+                u += 1
+        else:
+            if u >= len(uri) or uri[u] != fake[a]:
+                return 0
+            u += 1
+            a += 1
+    if fake and fake[-1] != "/" and u < len(uri) and uri[u] != "/":
+        return 0
+    return u
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _pregsub(template: str, found: re.Match[str]) -> str:
+    def replace(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            index = int(m.group(1))
+            try:
+                return found.group(index) or ""
+            except IndexError:
+                return ""
+        return m.group(2)
+
+    return re.sub(r"\$(\d)|\\(.)", replace, template)
+
+
+@dataclass(frozen=True, slots=True)
+class AliasHit:
+    entry: AliasEntry
+    result: str | None  # redirect URL, or filesystem path
+
+
+def match(entry: AliasEntry, uri: str, server_root: str) -> AliasHit | None:
+    if entry.regex:
+        compiled = _regex(entry.fake)
+        found = compiled.search(uri) if compiled else None
+        if found is None:
+            return None
+        if entry.real is None:
+            return AliasHit(entry, None)
+        result = _pregsub(entry.real, found)
+        if entry.kind == "redirect":
+            path, sep, query = result.partition("?")
+            result = quote(path, safe="/:@!$&'()*+,;=~%#") + (sep + query)
+        elif not os.path.isabs(result):
+            result = os.path.normpath(os.path.join(server_root, result))
+        return AliasHit(entry, result)
+    length = alias_matches(uri, entry.fake)
+    if length == 0:
+        return None
+    if entry.real is None:
+        return AliasHit(entry, None)
+    rest = uri[length:]
+    if entry.kind == "redirect":
+        return AliasHit(entry, entry.real + quote(rest, safe="/:@!$&'()*+,;=~"))
+    real = entry.real if os.path.isabs(entry.real) else os.path.join(server_root, entry.real)
+    trimmed = rest.lstrip("/")
+    if trimmed:
+        return AliasHit(entry, os.path.normpath(os.path.join(real, trimmed)) + ("/" if rest.endswith("/") else ""))
+    return AliasHit(entry, real + rest)
+
+
+def location_redirect(node: Directive) -> AliasEntry | None:
+    """The one-argument ``Redirect [status] URL`` form inside ``<Location>``."""
+    args = list(node.args)
+    status = _REDIRECT_KEYS.get(node.key)
+    if status is None and args and (args[0].lower() in _STATUS_WORDS or args[0].isdigit()):
+        word = args.pop(0).lower()
+        status = _STATUS_WORDS.get(word) or int(word)
+    if len(args) != 1 and not (status == 410 and not args):
+        return None
+    return AliasEntry(node, "", args[0] if args else None, False, "redirect", status or 302)

@@ -1,0 +1,178 @@
+"""mod_proxy reverse mappings: ``ProxyPass``/``ProxyPassMatch`` and balancers.
+
+Follows ``proxy_trans`` and ``ap_proxy_trans_match`` (modules/proxy/mod_proxy.c):
+the ProxyPass of the matching ``<Location>`` first, then the server's list
+(main server's entries before the vhost's) in order; ``!`` declines.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import quote
+
+from vhostguard.config.nodes import Directive
+from vhostguard.model import Server
+from vhostguard.routing.sections import Section
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyMapping:
+    node: Directive
+    path: str  # prefix or regex
+    target: str  # URL or "!"
+    regex: bool
+    options: tuple[str, ...]
+
+    @property
+    def excluded(self) -> bool:
+        return self.target == "!"
+
+    @property
+    def nocanon(self) -> bool:
+        return "nocanon" in self.options
+
+    @property
+    def noquery(self) -> bool:
+        return "noquery" in self.options
+
+
+def _mapping(node: Directive, location: Section | None) -> ProxyMapping | None:
+    args = node.args
+    regex = node.key == "proxypassmatch"
+    if location is not None:
+        if not args:
+            return None
+        return ProxyMapping(node, location.pattern, args[0], regex or location.regex, tuple(a.lower() for a in args[1:]))
+    if len(args) < 2:
+        return None
+    return ProxyMapping(node, args[0], args[1], regex, tuple(a.lower() for a in args[2:]))
+
+
+def server_mappings(main: Server, server: Server) -> list[ProxyMapping]:
+    """Server-context ProxyPass entries: the main server's first, then the vhost's."""
+    nodes = [d for d in main.directives if d.children is None]
+    if not server.is_main:
+        nodes += [d for d in server.directives if d.children is None]
+    found = []
+    for node in nodes:
+        if node.key in ("proxypass", "proxypassmatch"):
+            mapping = _mapping(node, None)
+            if mapping is not None:
+                found.append(mapping)
+    return found
+
+
+def location_mapping(locations: list[Section]) -> ProxyMapping | None:
+    """The ProxyPass of the last matching ``<Location>`` that has one."""
+    found: ProxyMapping | None = None
+    for section in locations:
+        for node in section.children:
+            if node.key in ("proxypass", "proxypassmatch"):
+                mapping = _mapping(node, section)
+                if mapping is not None:
+                    found = mapping
+    return found
+
+
+def alias_match(uri: str, fake: str) -> int:
+    """mod_proxy's ``alias_match``: slash-folding prefix match ending at a segment boundary."""
+    u, a = 0, 0
+    while a < len(fake) and u < len(uri):
+        if fake[a] == "/":
+            if uri[u] != "/":
+                return 0
+            while a < len(fake) and fake[a] == "/":
+                a += 1
+            while u < len(uri) and uri[u] == "/":
+                u += 1
+        else:
+            if uri[u] != fake[a]:
+                return 0
+            u += 1
+            a += 1
+    if u == len(uri) and a != len(fake):
+        return 0
+    if fake[a - 1] != "/" and u < len(uri) and uri[u] != "/":
+        return 0
+    return u
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+_GROUP = re.compile(r"\$(\d)|\\(.)")
+
+
+def _substitute(template: str, found: re.Match[str]) -> str:
+    def replace(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            index = int(m.group(1))
+            try:
+                return found.group(index) or ""
+            except IndexError:
+                return ""
+        return m.group(2)
+
+    return _GROUP.sub(replace, template)
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyMatch:
+    mapping: ProxyMapping
+    url: str | None  # None when the mapping is a "!" exclusion
+
+
+def match_mapping(mapping: ProxyMapping, uri: str) -> ProxyMatch | None:
+    if mapping.regex:
+        compiled = _regex(mapping.path)
+        found = compiled.search(uri) if compiled else None
+        if found is None:
+            return None
+        if mapping.excluded:
+            return ProxyMatch(mapping, None)
+        substituted = _substitute(mapping.target, found)
+        return ProxyMatch(mapping, substituted if substituted != mapping.target else mapping.target + uri)
+    length = alias_match(uri, mapping.path)
+    if length == 0:
+        return None
+    if mapping.excluded:
+        return ProxyMatch(mapping, None)
+    return ProxyMatch(mapping, mapping.target + uri[length:])
+
+
+def backend_url(url: str, query: str | None, mapping: ProxyMapping | None) -> str:
+    """The URL as the backend sees it: path re-escaped by proxy canon, query appended."""
+    if mapping is not None and mapping.nocanon:
+        escaped = url
+    else:
+        scheme, sep, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        escaped = f"{scheme}{sep}{host}{slash}{quote(path, safe='/:@!$&()*+,;=~-._')}" if sep else url
+    if query is not None and not (mapping is not None and mapping.noquery):
+        escaped += "?" + query
+    return escaped
+
+
+def balancer_members(all_directives: list[Directive], balancer_url: str) -> tuple[str, ...]:
+    """Members of ``balancer://name`` from ``<Proxy balancer://name>`` sections or BalancerMember lines."""
+    wanted = balancer_url.rstrip("/").lower()
+    members: list[str] = []
+    for node in all_directives:
+        if node.key == "proxy" and node.args and node.args[0].rstrip("/").lower() == wanted:
+            members.extend(c.args[0] for c in node.children or () if c.key == "balancermember" and c.args)
+        elif node.key == "balancermember" and len(node.args) >= 2 and node.args[0].rstrip("/").lower() == wanted:
+            members.append(node.args[1])
+    return tuple(members)
+
+
+def balancer_name(url: str) -> str | None:
+    if not url.lower().startswith("balancer://"):
+        return None
+    rest = url[len("balancer://"):]
+    return "balancer://" + rest.split("/", 1)[0]

@@ -1,0 +1,143 @@
+"""The request being routed, and httpd's reading of its URI."""
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes, urlsplit
+
+DEFAULT_REMOTE_IP = "192.0.2.10"  # TEST-NET-1: a client that matches no real allow-list
+
+
+class RequestError(ValueError):
+    """A URL or option that cannot describe a request."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request as it reaches httpd.
+
+    ``host`` is the Host header as sent (None: no Host header, HTTP/1.0);
+    ``path`` is the raw (still %-encoded) path; ``query`` has no ``?``.
+    ``local_ip`` is the address the connection arrived on (None: an address no
+    IP-specific vhost names).
+    """
+
+    scheme: str
+    host: str | None
+    port: int
+    path: str
+    query: str | None = None
+    method: str = "GET"
+    local_ip: str | None = None
+    remote_ip: str = DEFAULT_REMOTE_IP
+    headers: tuple[tuple[str, str], ...] = ()
+    sni: str | None = None
+    http10: bool = False
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        method: str = "GET",
+        local_ip: str | None = None,
+        remote_ip: str = DEFAULT_REMOTE_IP,
+        headers: tuple[tuple[str, str], ...] = (),
+        sni: str | None = None,
+        no_host: bool = False,
+    ) -> Request:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise RequestError(f"{url}: the URL must start with http:// or https://")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise RequestError(f"{url}: invalid port") from None
+        if not parts.hostname and not no_host:
+            raise RequestError(f"{url}: the URL has no host")
+        host_header = parts.netloc.rpartition("@")[2] or None
+        for name, value in headers:
+            if name.lower() == "host":
+                host_header = value
+        if no_host:
+            host_header = None
+        if scheme == "https" and sni is None and parts.hostname:
+            sni = parts.hostname
+        return cls(
+            scheme=scheme, host=host_header, port=port, path=parts.path or "/",
+            query=parts.query if "?" in url else None, method=method.upper(),
+            local_ip=local_ip, remote_ip=remote_ip,
+            headers=tuple((n, v) for n, v in headers if n.lower() != "host"),
+            sni=sni, http10=no_host,
+        )
+
+    @property
+    def hostname(self) -> str | None:
+        """The Host header without its port (as written; matching lower-cases it)."""
+        if self.host is None:
+            return None
+        if self.host.startswith("["):
+            return self.host.split("]", 1)[0] + "]"
+        return self.host.rsplit(":", 1)[0] if ":" in self.host else self.host
+
+    def header(self, name: str) -> str | None:
+        if name.lower() == "host":
+            return self.host
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    @property
+    def url(self) -> str:
+        host = self.host or "-"
+        default = 443 if self.scheme == "https" else 80
+        netloc = host if ":" in host.rsplit("]", 1)[-1] or self.port == default else f"{host}:{self.port}"
+        return f"{self.scheme}://{netloc}{self.path}" + (f"?{self.query}" if self.query is not None else "")
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedUri:
+    """``r->uri``: the path %-decoded, ``..`` resolved and slashes merged (MergeSlashes On)."""
+
+    uri: str
+    error: str | None = None
+
+
+_ENCODED_SLASH = re.compile(r"%2f", re.IGNORECASE)
+
+
+def decode_uri(raw_path: str) -> DecodedUri:
+    """What httpd makes of the request path before any module sees it."""
+    if not raw_path.startswith("/"):
+        return DecodedUri(raw_path, "the request path must start with '/'")
+    if _ENCODED_SLASH.search(raw_path):
+        return DecodedUri(raw_path, "encoded slash in path (AllowEncodedSlashes Off): 404")
+    try:
+        decoded = unquote_to_bytes(raw_path).decode("utf-8", errors="surrogateescape")
+    except ValueError:
+        return DecodedUri(raw_path, "bad %-escape in path: 400")
+    if "\0" in decoded:
+        return DecodedUri(raw_path, "NUL in path: 404")
+    merged = re.sub(r"/{2,}", "/", decoded)
+    normalized = posixpath.normpath(merged) if "/." in merged else merged
+    if merged.endswith("/") and not normalized.endswith("/"):
+        normalized += "/"
+    if normalized.startswith("//"):
+        normalized = normalized[1:]
+    return DecodedUri(normalized)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """Derived facts about a request that several routing stages need."""
+
+    request: Request
+    uri: str
+    hostname: str | None  # Host after fix_hostname (lower-case, no port)
+    server_name_for_url: str
+    server_port: int
+    env: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,459 @@
+"""Server-context mod_rewrite: RewriteEngine, RewriteCond, RewriteRule.
+
+Follows modules/mappers/mod_rewrite.c (``apply_rewrite_list``,
+``apply_rewrite_rule``, ``hook_uri2file``): rules run once, in order, on the
+decoded URL-path; a match with its conditions applies the substitution and
+its flags; the final value decides whether the request is proxied,
+redirected, refused, passed through to mod_alias/mod_proxy, or mapped to a
+file.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import quote
+
+from vhostguard.config.lexer import split_words
+from vhostguard.config.nodes import Directive
+from vhostguard.model import Server
+
+_REDIRECT_NAMES = {"permanent": 301, "temp": 302, "seeother": 303}
+_ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*):(?://)?", re.IGNORECASE)
+_SCHEMES = ("http://", "https://", "ftp://", "ws://", "wss://", "ajp://", "balancer://", "fcgi://", "scgi://", "h2://", "h2c://", "unix:", "mailto:", "ldap://", "news:", "nntp://", "gopher://", "uwsgi://")
+
+
+class RewriteUnsupported(Exception):
+    """Something in the rules this model does not evaluate (RewriteMap, a PCRE-only regex...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    last: bool = False
+    end: bool = False
+    redirect: int | None = None
+    proxy: bool = False
+    passthrough: bool = False
+    status: int | None = None  # F, G or R=4xx/5xx
+    nocase: bool = False
+    qsappend: bool = False
+    qsdiscard: bool = False
+    noescape: bool = False
+    chain: bool = False
+    skip: int = 0
+    next: bool = False
+    handler: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    node: Directive
+    test: str
+    pattern: str
+    nocase: bool
+    ornext: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    node: Directive
+    pattern: str
+    substitution: str
+    flags: Flags
+    conditions: tuple[Condition, ...]
+
+
+def parse_flags(text: str) -> tuple[Flags, list[str]]:
+    """Parse ``[L,R=301,...]``; unknown flags are returned for the caller to report."""
+    if not text:
+        return Flags(), []
+    body = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    values: dict[str, object] = {}
+    unknown: list[str] = []
+    for raw in body.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        key = name.strip().lower()
+        if key in ("l", "last"):
+            values["last"] = True
+        elif key == "end":
+            values["end"] = True
+        elif key in ("r", "redirect"):
+            code = _REDIRECT_NAMES.get(value.lower()) if value else 302
+            if code is None:
+                code = int(value) if value.isdigit() else 302
+            if 300 <= code < 400:
+                values["redirect"] = code
+            else:
+                values["status"] = code
+        elif key in ("p", "proxy"):
+            values["proxy"] = True
+        elif key in ("pt", "passthrough"):
+            values["passthrough"] = True
+        elif key in ("f", "forbidden"):
+            values["status"] = 403
+        elif key in ("g", "gone"):
+            values["status"] = 410
+        elif key in ("nc", "nocase"):
+            values["nocase"] = True
+        elif key in ("qsa", "qsappend"):
+            values["qsappend"] = True
+        elif key in ("qsd", "qsdiscard"):
+            values["qsdiscard"] = True
+        elif key in ("ne", "noescape"):
+            values["noescape"] = True
+        elif key in ("c", "chain"):
+            values["chain"] = True
+        elif key in ("s", "skip"):
+            values["skip"] = int(value) if value.isdigit() else 0
+        elif key in ("n", "next"):
+            values["next"] = True
+        elif key in ("h", "handler"):
+            values["handler"] = value
+        elif key in ("t", "type", "e", "env", "co", "cookie", "ns", "nosubreq", "dpi", "discardpath",
+                     "b", "bnp", "backrefnoplus", "bne", "bctls", "bctls", "qsl", "qslast", "unsafeallow3f",
+                     "unsafeprefixstat", "nd", "nodecode"):
+            continue  # no effect on where the request goes
+        else:
+            unknown.append(item)
+    return Flags(**values), unknown  # type: ignore[arg-type]
+
+
+def _cond_flags(text: str) -> tuple[bool, bool]:
+    if not text:
+        return False, False
+    names = {p.strip().lower() for p in text.strip("[]").split(",")}
+    return bool(names & {"nc", "nocase"}), bool(names & {"or", "ornext"})
+
+
+def collect_rules(directives: tuple[Directive, ...]) -> tuple[list[Rule], list[str]]:
+    """RewriteRules with their preceding RewriteConds, in order; plus problems found."""
+    rules: list[Rule] = []
+    pending: list[Condition] = []
+    problems: list[str] = []
+    for node in directives:
+        if node.key == "rewritecond":
+            words = node.args if node.args else tuple(split_words(node.arg_text))
+            if len(words) < 2:
+                problems.append(f"{node.source}: RewriteCond needs a test string and a pattern")
+                continue
+            nocase, ornext = _cond_flags(words[2] if len(words) > 2 else "")
+            pending.append(Condition(node, words[0], words[1], nocase, ornext))
+        elif node.key == "rewriterule":
+            words = node.args
+            if len(words) < 2:
+                problems.append(f"{node.source}: RewriteRule needs a pattern and a substitution")
+                pending = []
+                continue
+            flags, unknown = parse_flags(words[2] if len(words) > 2 else "")
+            if unknown:
+                problems.append(f"{node.source}: unknown RewriteRule flag(s) {', '.join(unknown)}")
+            rules.append(Rule(node, words[0], words[1], flags, tuple(pending)))
+            pending = []
+    return rules, problems
+
+
+def engine_on(directives: tuple[Directive, ...]) -> Directive | None:
+    """The last RewriteEngine directive if it turns the engine on."""
+    last = None
+    for node in directives:
+        if node.key == "rewriteengine":
+            last = node
+    if last is not None and last.args and last.args[0].lower() == "on":
+        return last
+    return None
+
+
+def inherit_mode(directives: tuple[Directive, ...]) -> str | None:
+    for node in reversed(directives):
+        if node.key == "rewriteoptions":
+            words = {a.lower() for a in node.args}
+            if "inherit" in words:
+                return "after"
+            if "inheritbefore" in words:
+                return "before"
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class RewriteEnv:
+    """What rules can read about the request (``%{VAR}``)."""
+
+    lookup: Callable[[str], str | None]  # returns None for an unknown variable
+    document_root: str
+    fully_qualify: Callable[[str], str]
+    own_prefixes: tuple[str, ...]  # scheme://host[:port] forms that reduce to a local path
+
+
+@dataclass
+class RewriteResult:
+    """What server-context rewriting did to the request."""
+
+    action: str  # none | status | proxy | redirect | passthrough | file
+    target: str | None = None
+    status: int | None = None
+    rule: Rule | None = None
+    query: str | None = None
+    handler: str | None = None
+    trace: list[tuple[Directive, str]] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=8192)
+def _compile(pattern: str, nocase: bool) -> re.Pattern[str]:
+    translated = pattern
+    try:
+        return re.compile(translated, re.IGNORECASE if nocase else 0)
+    except re.error as exc:
+        raise RewriteUnsupported(f"regex {pattern!r} is not understood here ({exc})") from None
+
+
+_VAR = re.compile(r"%\{([^}]*)\}|\$\{([^}]*)\}|([$%])(\d)|\\(.)", re.DOTALL)
+
+
+def expand(text: str, rule_groups: tuple[str, ...], cond_groups: tuple[str, ...], env: RewriteEnv) -> str:
+    """mod_rewrite's ``do_expand``: ``$N``, ``%N``, ``%{VAR}``; ``${map:key}`` is not modelled."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            value = env.lookup(match.group(1))
+            if value is None:
+                raise RewriteUnsupported(f"variable %{{{match.group(1)}}} is not modelled")
+            return value
+        if match.group(2) is not None:
+            raise RewriteUnsupported(f"RewriteMap lookup ${{{match.group(2)}}} is not modelled")
+        if match.group(3) is not None:
+            groups = rule_groups if match.group(3) == "$" else cond_groups
+            index = int(match.group(4))
+            return groups[index] if index < len(groups) and groups[index] is not None else ""
+        return match.group(5)
+
+    return _VAR.sub(replace, text)
+
+
+def _file_test(op: str, value: str) -> bool:
+    if op == "-f":
+        return os.path.isfile(value)
+    if op == "-d":
+        return os.path.isdir(value)
+    if op == "-s":
+        return os.path.isfile(value) and os.path.getsize(value) > 0
+    if op in ("-l", "-L", "-h"):
+        return os.path.islink(value)
+    if op == "-x":
+        return os.path.isfile(value) and os.access(value, os.X_OK)
+    raise RewriteUnsupported(f"RewriteCond test {op} needs a subrequest and is not modelled")
+
+
+def _compare(op: str, left: str, right: str, nocase: bool) -> bool:
+    if op in ("-eq", "-ne", "-lt", "-le", "-gt", "-ge"):
+        try:
+            a, b = int(left), int(right)
+        except ValueError:
+            return False
+        return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[op]
+    if nocase:
+        left, right = left.lower(), right.lower()
+    return {"=": left == right, "<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[op]
+
+
+def _condition_holds(cond: Condition, rule_groups: tuple[str, ...], cond_groups: tuple[str, ...], env: RewriteEnv) -> tuple[bool, tuple[str, ...] | None]:
+    value = expand(cond.test, rule_groups, cond_groups, env)
+    pattern = cond.pattern
+    negate = pattern.startswith("!")
+    if negate:
+        pattern = pattern[1:]
+    groups: tuple[str, ...] | None = None
+    if pattern in ("-f", "-d", "-s", "-l", "-L", "-h", "-x", "-F", "-U"):
+        result = _file_test(pattern, value)
+    elif pattern.startswith("-ipmatch"):
+        raise RewriteUnsupported("RewriteCond -ipmatch is not modelled")
+    elif pattern[:3] in ("-eq", "-ne", "-lt", "-le", "-gt", "-ge"):
+        result = _compare(pattern[:3], value, expand(pattern[3:], rule_groups, cond_groups, env), False)
+    elif pattern[:2] in ("<=", ">="):
+        result = _compare(pattern[:2], value, _literal(pattern[2:]), cond.nocase)
+    elif pattern[:1] in ("=", "<", ">"):
+        result = _compare(pattern[:1], value, _literal(pattern[1:]), cond.nocase)
+    else:
+        found = _compile(pattern, cond.nocase).search(value)
+        result = found is not None
+        if found is not None and not negate:
+            groups = (found.group(0), *found.groups(default=""))
+    return result != negate, groups
+
+
+def _literal(text: str) -> str:
+    return "" if text == '""' else text
+
+
+def _conditions_hold(rule: Rule, rule_groups: tuple[str, ...], env: RewriteEnv) -> tuple[bool, tuple[str, ...]]:
+    """Evaluate the rule's conditions with [OR] chaining; return the %N groups."""
+    cond_groups: tuple[str, ...] = ()
+    conditions = rule.conditions
+    index = 0
+    while index < len(conditions):
+        cond = conditions[index]
+        held, groups = _condition_holds(cond, rule_groups, cond_groups, env)
+        if groups is not None:
+            cond_groups = groups
+        if cond.ornext:
+            if held:
+                # skip the rest of this OR-chain
+                while index < len(conditions) and conditions[index].ornext:
+                    index += 1
+                index += 1
+                continue
+            index += 1
+            continue
+        if not held:
+            return False, cond_groups
+        index += 1
+    return True, cond_groups
+
+
+def _split_query(new: str, old_query: str | None, flags: Flags) -> tuple[str, str | None]:
+    """``splitout_queryargs``: a '?' in the substitution replaces (or with QSA, prefixes) the query."""
+    if flags.qsdiscard:
+        old_query = None
+    if "?" not in new:
+        return new, old_query
+    path, _, query = new.partition("?")
+    if flags.qsappend and old_query:
+        query = f"{query}&{old_query}" if query else old_query
+    return path, (query or None)
+
+
+def _is_absolute(url: str) -> bool:
+    lowered = url.lower()
+    return lowered.startswith(_SCHEMES)
+
+
+def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -> RewriteResult:
+    """Apply server-context rules to the decoded ``uri`` and ``query``."""
+    result = RewriteResult("none", query=query)
+    current = uri
+    changed = False
+    status_code: int | None = None
+    index = 0
+    while index < len(rules):
+        rule = rules[index]
+        index += 1
+        negate = rule.pattern.startswith("!")
+        regex = _compile(rule.pattern[1:] if negate else rule.pattern, rule.flags.nocase)
+        found = regex.search(current)
+        if (found is None) != negate:
+            result.trace.append((rule.node, "pattern does not match"))
+            if rule.flags.chain:
+                while index < len(rules) and rules[index - 1].flags.chain:
+                    index += 1
+            continue
+        rule_groups = (found.group(0), *found.groups(default="")) if found is not None and not negate else ("",)
+        held, cond_groups = _conditions_hold(rule, rule_groups, env)
+        if not held:
+            result.trace.append((rule.node, "pattern matches, conditions fail"))
+            if rule.flags.chain:
+                while index < len(rules) and rules[index - 1].flags.chain:
+                    index += 1
+            continue
+        flags = rule.flags
+        if flags.next:
+            raise RewriteUnsupported(f"{rule.node.source}: RewriteRule [N] (loop) is not modelled")
+        if rule.substitution != "-":
+            new = expand(rule.substitution, rule_groups, cond_groups, env)
+            current, result.query = _split_query(new, result.query, flags)
+            changed = True
+        elif flags.qsdiscard:
+            result.query = None
+        result.rule = rule
+        if flags.handler:
+            result.handler = flags.handler
+        if flags.status is not None:
+            result.trace.append((rule.node, f"matches: responds {flags.status}"))
+            result.action, result.status = "status", flags.status
+            return result
+        if flags.proxy:
+            target = env.fully_qualify(current)
+            result.trace.append((rule.node, f"matches: proxies to {target}"))
+            result.action, result.target = "proxy", target
+            return result
+        if flags.redirect is not None:
+            current = env.fully_qualify(current)
+            status_code = flags.redirect
+            result.trace.append((rule.node, f"matches: redirect {flags.redirect} to {current}"))
+        elif rule.substitution != "-":
+            current = _reduce(current, env)
+            if _is_absolute(current):
+                status_code = status_code or 302
+                result.trace.append((rule.node, f"matches: absolute URL, redirect to {current}"))
+            else:
+                result.trace.append((rule.node, f"matches: rewritten to {current}"))
+        else:
+            result.trace.append((rule.node, "matches: no substitution"))
+        if flags.passthrough:
+            result.action, result.target = "passthrough", current
+            return result
+        if flags.end or flags.last:
+            break
+        if flags.skip:
+            index += flags.skip
+    if not changed and status_code is None:
+        return result
+    if status_code is not None or _is_absolute(current):
+        location = current if rules and result.rule and result.rule.flags.noescape else _escape_location(current)
+        if result.query:
+            location += "?" + result.query
+        result.action, result.status, result.target = "redirect", status_code or 302, location
+        return result
+    if not current.startswith("/"):
+        result.action, result.status = "status", 400
+        return result
+    result.action, result.target = "file", current if _prefix_exists(current) else env.document_root.rstrip("/") + current
+    return result
+
+
+def _reduce(url: str, env: RewriteEnv) -> str:
+    """``reduce_uri``: a URL naming this very server becomes a local path."""
+    lowered = url.lower()
+    for prefix in env.own_prefixes:
+        if lowered.startswith(prefix.lower()) and (len(url) == len(prefix) or url[len(prefix)] in "/?"):
+            rest = url[len(prefix):]
+            return rest if rest.startswith("/") else "/" + rest
+    return url
+
+
+def _escape_location(url: str) -> str:
+    match = _ABSOLUTE.match(url)
+    if not match:
+        return quote(url, safe="/:@!$&'()*+,;=~%")
+    head = url[: match.end()]
+    rest = url[match.end():]
+    host, slash, path = rest.partition("/")
+    return head + host + slash + quote(path, safe="/:@!$&'()*+,;=~%")
+
+
+def _prefix_exists(path: str) -> bool:
+    """``prefix_stat``: does the first path component exist on this filesystem?"""
+    first = "/" + path.lstrip("/").split("/", 1)[0]
+    return first != "/" and os.path.exists(first)
+
+
+def rules_for(main: Server, server: Server) -> tuple[Directive | None, list[Rule], list[str]]:
+    """The engine switch and the rules that run for ``server`` (with RewriteOptions Inherit)."""
+    main_own = tuple(d for d in main.directives if d.children is None)
+    if server.is_main:
+        rules, problems = collect_rules(main_own)
+        return engine_on(main_own), rules, problems
+    own = tuple(d for d in server.directives if d.children is None)
+    engine = engine_on(own) if any(d.key == "rewriteengine" for d in own) else engine_on(main_own)
+    rules, problems = collect_rules(own)
+    mode = inherit_mode(own)
+    if mode is not None:
+        parent, parent_problems = collect_rules(main_own)
+        rules = rules + parent if mode == "after" else parent + rules
+        problems += parent_problems
+    return engine, rules, problems

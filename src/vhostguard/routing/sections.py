@@ -1,0 +1,197 @@
+"""Which per-directory sections apply to a request, in httpd's merge order.
+
+Merge order (core's walks): server-level directives (main, then vhost), then
+``<Directory>`` (non-regex, fewest path components first), ``<DirectoryMatch>``
+in order, ``<Files>``/``<FilesMatch>``, then ``<Location>``/``<LocationMatch>``
+in configuration order; sections inside the vhost after those outside it.
+Later wins.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from vhostguard.config.nodes import Directive
+from vhostguard.model import Server
+
+LOCATION_KINDS = frozenset({"location", "locationmatch"})
+DIRECTORY_KINDS = frozenset({"directory", "directorymatch"})
+FILES_KINDS = frozenset({"files", "filesmatch"})
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A section that can apply to requests: its kind, matcher text, and node."""
+
+    kind: str  # location | directory | files | proxy | if
+    regex: bool
+    pattern: str
+    node: Directive
+    nested_in: Directive | None = None  # the <Directory> holding a <Files>
+
+    @property
+    def children(self) -> tuple[Directive, ...]:
+        return self.node.children or ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSections:
+    """The sections of one server (main server's first, then the vhost's)."""
+
+    base: tuple[Directive, ...]  # server-level directives, main then vhost
+    locations: tuple[Section, ...]
+    directories: tuple[Section, ...]  # non-regex sorted by depth, then regex in order
+    files: tuple[Section, ...]
+    ifs: tuple[Section, ...]
+
+
+def _section_of(node: Directive, nested_in: Directive | None = None) -> Section | None:
+    key = node.key
+    args = node.args
+    if key in ("location", "directory", "files", "proxy"):
+        if args and args[0] == "~":
+            return Section(key, True, args[1] if len(args) > 1 else "", node, nested_in)
+        return Section(key, False, args[0] if args else "", node, nested_in)
+    if key in ("locationmatch", "directorymatch", "filesmatch", "proxymatch"):
+        return Section(key[:-5], True, args[0] if args else "", node, nested_in)
+    if key in ("if", "elseif", "else"):
+        return Section("if", False, node.arg_text, node, nested_in)
+    return None
+
+
+def _collect(directives: tuple[Directive, ...]) -> list[Section]:
+    found: list[Section] = []
+    for node in directives:
+        if node.children is None:
+            continue
+        section = _section_of(node)
+        if section is None:
+            continue
+        found.append(section)
+        if section.kind == "directory":
+            for child in node.children:
+                inner = _section_of(child, node)
+                if inner is not None and inner.kind in ("files", "if"):
+                    found.append(inner)
+    return found
+
+
+def _depth(path: str) -> int:
+    return path.rstrip("/").count("/") if path != "/" else 0
+
+
+def server_sections(main: Server, server: Server) -> ServerSections:
+    main_secs = _collect(main.directives)
+    own = _collect(server.directives) if not server.is_main else []
+    everything = main_secs + own
+    base = tuple(d for d in main.directives if d.children is None)
+    if not server.is_main:
+        base += tuple(d for d in server.directives if d.children is None)
+    plain_dirs = [s for s in everything if s.kind == "directory" and not s.regex]
+    regex_dirs = [s for s in everything if s.kind == "directory" and s.regex]
+    ordered_dirs = sorted(enumerate(plain_dirs), key=lambda pair: (_depth(pair[1].pattern), pair[0]))
+    return ServerSections(
+        base=base,
+        locations=tuple(s for s in everything if s.kind == "location"),
+        directories=tuple(s for _, s in ordered_dirs) + tuple(regex_dirs),
+        files=tuple(s for s in everything if s.kind == "files"),
+        ifs=tuple(s for s in everything if s.kind == "if"),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    except re.error:
+        return None
+
+
+def location_matches(section: Section, uri: str) -> bool:
+    """``ap_location_walk``: prefix match ending at a '/' boundary, fnmatch, or regex."""
+    if section.regex:
+        compiled = _regex(section.pattern)
+        return bool(compiled and compiled.search(uri))
+    pattern = section.pattern
+    if any(c in pattern for c in "*?["):
+        return _fnmatch_pathname(pattern, uri)
+    if not uri.startswith(pattern):
+        return False
+    if pattern.endswith("/") or len(uri) == len(pattern):
+        return True
+    return uri[len(pattern)] == "/"
+
+
+def _fnmatch_pathname(pattern: str, text: str) -> bool:
+    """APR_FNM_PATHNAME: wildcards do not cross '/'; a prefix of whole segments matches."""
+    parts = pattern.rstrip("/").split("/")
+    segments = text.split("/")
+    if len(segments) < len(parts):
+        return False
+    return all(fnmatch.fnmatchcase(seg, pat) for seg, pat in zip(segments, parts))
+
+
+def directory_matches(section: Section, path: str) -> bool:
+    """Does a ``<Directory>`` apply to filesystem ``path`` (a directory path)?"""
+    if section.regex:
+        compiled = _regex(section.pattern)
+        return bool(compiled and compiled.search(path if path.endswith("/") else path + "/"))
+    pattern = section.pattern.rstrip("/") or "/"
+    if pattern == "/":
+        return True
+    if any(c in pattern for c in "*?["):
+        return _fnmatch_pathname(pattern, path)
+    return path == pattern or path.startswith(pattern + "/")
+
+
+def files_matches(section: Section, basename: str) -> bool:
+    if section.regex:
+        compiled = _regex(section.pattern)
+        return bool(compiled and compiled.search(basename))
+    return fnmatch.fnmatchcase(basename, section.pattern)
+
+
+def existing_directory(path: str) -> str:
+    """The deepest existing directory on ``path`` (httpd's directory walk stops there)."""
+    current = path
+    while current and current != "/":
+        if os.path.isdir(current):
+            return current
+        current = os.path.dirname(current)
+    return "/"
+
+
+def applicable(sections: ServerSections, uri: str, filename: str | None) -> list[Section]:
+    """Sections that apply, in merge order (later wins)."""
+    chosen: list[Section] = []
+    matched_dirs: set[int] = set()
+    if filename is not None:
+        walk_dir = existing_directory(filename)
+        for section in sections.directories:
+            if directory_matches(section, walk_dir):
+                chosen.append(section)
+                matched_dirs.add(id(section.node))
+        basename = os.path.basename(filename.rstrip("/"))
+        for section in sections.files:
+            if section.nested_in is not None and id(section.nested_in) not in matched_dirs:
+                continue
+            if basename and files_matches(section, basename):
+                chosen.append(section)
+    chosen.extend(s for s in sections.locations if location_matches(s, uri))
+    return chosen
+
+
+def last_value(base: tuple[Directive, ...], chosen: list[Section], key: str) -> Directive | None:
+    """The last ``key`` directive in merge order: server level, then sections."""
+    found: Directive | None = None
+    for node in base:
+        if node.key == key:
+            found = node
+    for section in chosen:
+        for node in section.children:
+            if node.key == key:
+                found = node
+    return found
