@@ -157,10 +157,12 @@ def test_define_and_variables(write: Write) -> None:
     """)
     tree = load(str(main), opts(environ={"FROM_ENV": "env.example"}))
     assert names(tree)[1] == "ServerName shop.example"
-    assert names(tree)[2] == "ServerAlias env.example ${NOPE} fallback"
+    # httpd 2.4.71 has no ${X?=default} syntax: it is an undefined variable named "WITH?=fallback"
+    assert names(tree)[2] == "ServerAlias env.example ${NOPE} ${WITH?=fallback}"
     assert names(tree)[4] == "ServerAdmin ${SITE}"
     assert [w.message for w in tree.warnings] == [
-        "Config variable ${NOPE} is not defined", "Config variable ${SITE} is not defined",
+        "Config variable ${NOPE} is not defined", "Config variable ${WITH?=fallback} is not defined",
+        "Config variable ${SITE} is not defined",
     ]
     assert tree.warnings[0].source.line == 3  # type: ignore[union-attr]
 
@@ -280,7 +282,7 @@ def test_macro_use_undefmacro(write: Write) -> None:
     vhosts = list(tree.find("virtualhost"))
     assert [v.args for v in vhosts] == [("*:80",), ("*:8080",)]
     assert [v.source.line for v in vhosts] == [7, 8]
-    assert vhosts[0].source.macro and vhosts[0].source.macro.startswith("macro 'VHost' (defined on line 1 of")
+    assert vhosts[0].source.macro and vhosts[0].source.macro.startswith("macro 'vhost' (defined on line 1 of")
     assert vhosts[1].last("serveralias").args == ("www.b.example",)  # type: ignore[union-attr]
     assert len(tree.errors) == 1 and "macro 'VHost' undefined" in tree.errors[0].message
     assert tree.errors[0].source.line == 10  # type: ignore[union-attr]

@@ -10,9 +10,10 @@ def expand_variables(
     environ: Mapping[str, str],
     on_undefined: Callable[[str], None],
 ) -> str:
-    """Replace ``${NAME}`` (or ``${NAME?=default}``) from Defines, then the environment.
+    """Replace ``${NAME}`` from Defines (those with a value), then the environment.
 
-    An undefined variable without a default is left as written and reported
+    httpd 2.4.71 has no default-value syntax: ``${X?=d}`` is a variable named
+    ``X?=d``. An undefined variable is left as written and reported
     through ``on_undefined`` (httpd logs AH00111), unless its name contains
     ``:`` (other modules' syntax, e.g. mod_rewrite's maps; httpd stays silent).
     """
@@ -28,14 +29,9 @@ def expand_variables(
             return "".join(out)
         out.append(text[pos:start])
         name = text[start + 2 : end]
-        default = None
-        if "?=" in name:
-            name, default = name.split("?=", 1)
         value = defined.get(name)
         if value is None:
             value = environ.get(name)
-        if value is None:
-            value = default
         if value is None:
             if ":" not in name:
                 on_undefined(name)

@@ -268,6 +268,8 @@ class _Reader:
             arg_text = rest[:end].strip()
         key = name.lower()
         frame = _Frame(name, src)
+        if key == "virtualhost" and self.state.sections:
+            self.state.error(src, f"<VirtualHost> cannot occur within <{self.state.sections[-1]}> section")
         if key in CONDITIONAL_SECTIONS:
             return self._conditional(name, arg_text, frame)
         if key == "macro":
@@ -437,13 +439,20 @@ class _Reader:
             state.error(node.source, f"recursive use of macro '{macro.name}' is invalid")
             return []
         use_source = Source(node.source.file, node.source.line)
-        reader = _Reader(state, self.path, macro.expand(values), (use_source, macro.description(use_source)))
+        reader = _Reader(state, self.path, macro.expand(values), (use_source, macro.description(self._named_at(node.source))))
         reader.conditions = list(self.conditions)
         state.macros_in_use.append(name.lower())
         try:
             return reader.read_block(None)
         finally:
             state.macros_in_use.pop()
+
+
+    def _named_at(self, use: Source) -> Source:
+        """Where httpd says a Use is: inside another expansion, that expansion is the "file"."""
+        if self.macro is None or use.macro is None:
+            return Source(use.file, use.line)
+        return Source(self.macro[1], int(use.macro.rsplit(":", 1)[1]))
 
 
 def _with_conditions(nodes: list[Directive], conditions: list[str]) -> list[Directive]:

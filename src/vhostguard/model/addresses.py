@@ -54,11 +54,17 @@ class AddressError(ValueError):
 
 
 def normalize_ip(text: str) -> str | None:
-    """The canonical text of an IP address, or None if ``text`` is not one."""
+    """The canonical text of an IP address, or None if ``text`` is not one.
+
+    An IPv4-mapped IPv6 address becomes the IPv4 address, as APR makes it.
+    """
     try:
-        return str(ipaddress.ip_address(text.split("%", 1)[0]))
+        address = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def split_host_port(text: str) -> tuple[str | None, str | None]:
@@ -73,10 +79,14 @@ def split_host_port(text: str) -> tuple[str | None, str | None]:
         return host, (rest[1:] or None) if rest else None
     if text.isdigit():
         return None, text
-    if text.count(":") > 1:
-        return text, None  # a bare IPv6 address without brackets
-    host, sep, port = text.partition(":")
-    return host, (port if sep else None)
+    # apr_parse_addr_port: only trailing digits after the last ':' are a port;
+    # otherwise the whole text is the host (e.g. '*:abc' is a host name).
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        return text, None
+    if not host:
+        raise AddressError("The address or port is invalid")
+    return host, port
 
 
 def _port_number(text: str) -> int:
@@ -102,7 +112,7 @@ def parse_vhost_address(text: str, default_port: int | None) -> list[VhostAddres
     wild_port = False
     body = text
     if body == "*":
-        wild_port = False
+        wild_port = True  # get_addresses: a lone '*' is a wildcard port too
     elif body.endswith(":*"):
         body, wild_port = body[:-2], True
     host, port_text = split_host_port(body)
@@ -153,10 +163,12 @@ def reverse_name(ip: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def local_host_name() -> str:
-    """httpd's ``ap_get_local_host``: the machine's fully qualified name."""
-    name = socket.gethostname()
+    """httpd's ``ap_get_local_host``: the reverse name of this host's address if it
+    has a dot, else the address itself (what AH00558 announces)."""
     try:
-        fqdn = socket.getfqdn(name)
-    except OSError:
-        return name or "127.0.0.1"
-    return fqdn or name or "127.0.0.1"
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return "127.0.0.1"
+    ip = str(infos[0][4][0])
+    name = reverse_name(ip)
+    return name if name and "." in name else (normalize_ip(ip) or ip)

@@ -1,7 +1,7 @@
 """Build the ServerModel from a loaded ConfigTree."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vhostguard.config.nodes import ConfigTree, Directive
 from vhostguard.config.includes import server_root_relative
@@ -10,7 +10,9 @@ from vhostguard.model.addresses import (
     AddressError, ListenAddress, VhostAddress, local_host_name, parse_listen, parse_vhost_address, reverse_name,
 )
 from vhostguard.model.matching import AddressSet, Match, Matcher, build_address_sets
-from vhostguard.model.server import DEFAULT_DOCUMENT_ROOT, Server, collect_names, last_arg, vhost_id
+from vhostguard.model.server import (
+    DEFAULT_DOCUMENT_ROOT, Server, collect_names, last_arg, parse_server_name, vhost_id,
+)
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,17 @@ def build_model(tree: ConfigTree) -> ServerModel:
         addresses=(), document_root=main_docroot, directives=main_directives,
     )
     listens = _listens(tree, errors)
-    vhosts = tuple(
-        _vhost(tree, node, main, errors) for node in top if node.key == "virtualhost"
-    )
-    vhosts = tuple(v for v in vhosts if v is not None)
+    _check_server_names(main_directives, errors)
+    built: list[Server] = []
+    port_so_far: int | None = None  # httpd reads a port-less vhost's port from the main ServerName seen so far
+    for node in top:
+        if node.key == "servername" and node.args:
+            port_so_far = parse_server_name(node.args[0], node.source).port
+        elif node.key == "virtualhost":
+            vhost = _vhost(tree, node, main, port_so_far, errors)
+            if vhost is not None:
+                built.append(vhost)
+    vhosts = _unique_ids(built)
     address_sets = build_address_sets(vhosts)
     return ServerModel(tree, listens, main, vhosts, address_sets, tuple(errors), Matcher(main, address_sets))
 
@@ -78,9 +87,31 @@ def _document_root(tree: ConfigTree, directives: tuple[Directive, ...]) -> str |
     return server_root_relative(tree.server_root, node.args[0]) if node else None
 
 
-def _vhost(tree: ConfigTree, node: Directive, main: Server, errors: list[ConfigError]) -> Server | None:
+def _check_server_names(directives: tuple[Directive, ...], errors: list[ConfigError]) -> None:
+    for node in directives:
+        if node.key != "servername":
+            continue
+        if len(node.args) != 1:
+            errors.append(ConfigError(node.source, "ServerName takes one argument, The hostname and port of the server"))
+        elif "*" in node.args[0] or "?" in node.args[0]:
+            errors.append(ConfigError(node.source, f'Invalid ServerName "{node.args[0]}" use ServerAlias to set multiple server names.'))
+
+
+def _unique_ids(vhosts: list[Server]) -> tuple[Server, ...]:
+    """One Use can expand to several vhosts on the same line: number the later ones."""
+    seen: dict[str, int] = {}
+    unique: list[Server] = []
+    for server in vhosts:
+        assert server.id is not None
+        count = seen.get(server.id, 0)
+        seen[server.id] = count + 1
+        unique.append(server if count == 0 else replace(server, id=f"{server.id}+{count}"))
+    return tuple(unique)
+
+
+def _vhost(tree: ConfigTree, node: Directive, main: Server, default_port: int | None, errors: list[ConfigError]) -> Server | None:
     children = node.children or ()
-    default_port = main.declared_name.port if main.declared_name else None
+    _check_server_names(children, errors)
     addresses: list[VhostAddress] = []
     uncertain: list[str] = []
     if not node.args:
