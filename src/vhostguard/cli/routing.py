@@ -1,0 +1,79 @@
+"""``vhostguard route`` and ``vhostguard explain``: where a request goes, and why."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from vhostguard.cli.common import (
+    ConfigArgs, UsageProblem, F, config_options, emit_json, load_model, print_warnings, run,
+)
+from vhostguard.model import ServerModel
+from vhostguard.report.route import decision_json, explain_text, route_line
+from vhostguard.routing import DEFAULT_REMOTE_IP, Decision, Request, Router
+
+
+def request_options(func: F) -> F:
+    """The request options of ``route`` and ``explain`` (CONTRACT.md)."""
+    func = click.option("--no-host", is_flag=True, help="Send an HTTP/1.0 request without Host.")(func)
+    func = click.option("--header", "headers", multiple=True, metavar="'Name: value'", help="Request header (repeatable); Host: overrides the URL's host.")(func)
+    func = click.option("--method", default="GET", show_default=True, help="Request method.")(func)
+    func = click.option("--sni", metavar="NAME", help="TLS server name (https only; default: the URL's host).")(func)
+    func = click.option("--remote-ip", default=DEFAULT_REMOTE_IP, show_default=True, metavar="IP", help="Client address for Require ip and %{REMOTE_ADDR}.")(func)
+    func = click.option("--local-ip", metavar="IP", help="Address the connection arrived on (default: from the Listen covering the port).")(func)
+    return func
+
+
+def _parse_headers(headers: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    parsed = []
+    for item in headers:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise UsageProblem(f"--header {item!r}: use 'Name: value'")
+        parsed.append((name.strip(), value.strip()))
+    return tuple(parsed)
+
+
+def default_local_ip(model: ServerModel, port: int) -> str | None:
+    """The first Listen covering the port: its IP, or None for a wildcard Listen."""
+    for listen in model.listens:
+        if listen.port == port:
+            return listen.ip
+    return None
+
+
+def build_request(model: ServerModel, url: str, local_ip: str | None, remote_ip: str, sni: str | None,
+                  method: str, headers: tuple[str, ...], no_host: bool) -> Request:
+    request = Request.from_url(url, method=method, remote_ip=remote_ip, headers=_parse_headers(headers), sni=sni, no_host=no_host)
+    if local_ip is None:
+        local_ip = default_local_ip(model, request.port)
+    return Request.from_url(url, method=method, local_ip=local_ip, remote_ip=remote_ip,
+                            headers=_parse_headers(headers), sni=sni, no_host=no_host)
+
+
+def _route_command(render: Callable[[Decision], str], name: str, help_text: str) -> click.Command:
+    @click.command(name=name, help=help_text)
+    @click.argument("url")
+    @config_options
+    @request_options
+    @click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
+    def command(url: str, config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
+                local_ip: str | None, remote_ip: str, sni: str | None, method: str, headers: tuple[str, ...],
+                no_host: bool, as_json: bool) -> None:
+        def body() -> None:
+            model = load_model(ConfigArgs(config, server_root, defines, env_file))
+            print_warnings(model.tree)
+            request = build_request(model, url, local_ip, remote_ip, sni, method, headers, no_host)
+            decision = Router(model).route(request)
+            if as_json:
+                emit_json(decision_json(decision))
+            else:
+                click.echo(render(decision), nl=False)
+
+        run(body)
+
+    return command
+
+
+route = _route_command(lambda d: route_line(d) + "\n", "route", "Which vhost serves URL and where the request goes (one line; never runs apache2).")
+explain = _route_command(explain_text, "explain", "Every routing step for URL with the config line responsible.")
