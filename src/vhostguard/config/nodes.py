@@ -26,11 +26,12 @@ class Directive:
     conditions: tuple[str, ...] = ()
     comments: tuple[str, ...] = ()
     arg_text: str = ""
+    # The case-folded name, for lookups (httpd directive names are case-insensitive);
+    # stored because routing asks for it in its innermost loops.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """The case-folded name, for lookups (httpd directive names are case-insensitive)."""
-        return self.name.lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", self.name.lower())
 
     @property
     def is_section(self) -> bool:

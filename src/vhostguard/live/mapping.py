@@ -10,8 +10,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
+
+from vhostguard.config.source import Source
 
 DEFAULT_LOOPBACK = "127.0.0.1"  # a wildcard Listen becomes this one; no vhost is mapped onto it
 FIRST_MAPPED = ipaddress.IPv4Address("127.0.0.10")
@@ -66,6 +68,7 @@ class ListenSpec:
     ip: str | None
     port: int
     protocol: str | None = None
+    source: Source | None = field(default=None, compare=False)  # the Listen line
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class AddressMap:
                 key = (ip, spec.port)
                 if key not in explicit and key not in seen:
                     seen.add(key)
-                    extras.append(ListenSpec(ip, spec.port, spec.protocol))
+                    extras.append(ListenSpec(ip, spec.port, spec.protocol, None))
         return extras
 
     def sandbox_listens(self) -> list[tuple[str, int]]:
@@ -155,8 +158,11 @@ class AddressMap:
 
         Wildcards (``*``, ``_default_``, ``0.0.0.0``, ``[::]``) and the ``:*``
         port stay as they are; an address without a port keeps having none
-        unless the main ServerName gives it one (then that port, mapped).
+        unless ``default_port`` (the main ServerName's port as read so far)
+        gives it one, which is then written out, mapped.
         """
+        if word == "*":
+            return [word]  # a bare '*' means every address and every port (httpd's get_addresses)
         body, any_port = (word[:-2], True) if word.endswith(":*") else (word, False)
         host, port_text = _split_host_port(body)
         port = None if any_port else int(port_text) if port_text else default_port

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 STUB_HEADER = "X-Vhostguard-Stub"
+CATCH_ALL = "*"  # the stub standing for any backend not known up front (it gets absolute URLs)
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,11 @@ class StubRecord:
 
     @property
     def url(self) -> str:
-        """The backend URL httpd would have requested from the original origin."""
-        return self.original + self.target
+        """The backend URL httpd would have requested: the original origin plus the path, or the
+        absolute URL itself when httpd sent one (forward-proxy form, at the catch-all stub)."""
+        if self.target.startswith("/") and self.original != CATCH_ALL:
+            return self.original + self.target
+        return self.target
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -128,6 +132,7 @@ class StubServer:
         self._server = _StubHTTPServer(self)
         self.port = int(self._server.server_address[1])
         self.origin = f"http://127.0.0.1:{self.port}"
+        self._stopped = False
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
             name=f"vhostguard-stub-{self.port}", daemon=True,
@@ -138,6 +143,9 @@ class StubServer:
         self._sink.add(record)
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()
@@ -159,9 +167,23 @@ class StubPool:
             self._stubs[key] = StubServer(original, self)
         return self._stubs[key]
 
+    def catch_all(self) -> StubServer:
+        return self.stub_for(CATCH_ALL)
+
     @property
     def stubs(self) -> tuple[StubServer, ...]:
         return tuple(self._stubs.values())
+
+    def backend_url(self, record: StubRecord) -> str:
+        """``record.url``, with a stub's own origin inside an absolute URL put back to the original."""
+        url = record.url
+        lowered = url.lower()
+        for stub in self._stubs.values():
+            if stub.original == CATCH_ALL:
+                continue
+            if lowered == stub.origin or lowered.startswith((stub.origin + "/", stub.origin + "?")):
+                return stub.original + url[len(stub.origin):]
+        return url
 
     def add(self, record: StubRecord) -> None:
         with self._lock:
@@ -176,6 +198,6 @@ class StubPool:
         return [r for r in self.records() if r.header(header) == value]
 
     def stop(self) -> None:
-        stubs, self._stubs = list(self._stubs.values()), {}
-        for stub in stubs:
+        """Stop every stub; what they recorded stays readable."""
+        for stub in self._stubs.values():
             stub.stop()

@@ -109,22 +109,37 @@ def wildcard_regex(pattern: str) -> re.Pattern[str]:
 
 
 class _NameIndex:
-    """Fast ``first server in order whose name, alias or wild alias matches``."""
+    """Fast ``first server in order whose name, alias or wild alias matches``.
+
+    ``*.example.com``-style aliases (a ``*`` then literal text) are indexed by
+    that literal suffix, so a lookup costs one dict probe per suffix of the
+    Host instead of one regex per alias; other wildcard shapes are tried in order.
+    """
 
     def __init__(self, servers: tuple[Server, ...]) -> None:
         self.exact: dict[str, tuple[int, str]] = {}
-        self.wild: list[tuple[int, str, re.Pattern[str]]] = []
+        self.suffixes: dict[str, tuple[int, str]] = {}
+        self.other_wild: list[tuple[int, str, re.Pattern[str]]] = []
         for index, server in enumerate(servers):
             names = [(server.server_name, "name")] + [(a, "alias") for a in server.aliases]
             for name, how in names:
                 self.exact.setdefault(name.lower(), (index, how))
             for pattern in server.wild_aliases:
-                self.wild.append((index, pattern, wildcard_regex(pattern)))
+                lowered = pattern.lower()
+                if lowered.startswith("*") and "*" not in lowered[1:] and "?" not in lowered:
+                    self.suffixes.setdefault(lowered[1:], (index, pattern))
+                else:
+                    self.other_wild.append((index, pattern, wildcard_regex(pattern)))
 
     def lookup(self, host: str) -> tuple[int, str, str] | None:
         best = self.exact.get(host)
         found = (best[0], best[1], host) if best else None
-        for index, pattern, regex in self.wild:
+        if self.suffixes:
+            for start in range(len(host) + 1):
+                hit = self.suffixes.get(host[start:])
+                if hit is not None and (found is None or hit[0] < found[0]):
+                    found = (hit[0], "wild-alias", hit[1])
+        for index, pattern, regex in self.other_wild:
             if found is not None and index >= found[0]:
                 break
             if regex.match(host):
@@ -147,6 +162,7 @@ class Matcher:
                 self.by_ip[(aset.ip, aset.port)] = aset
         self.ips = frozenset(ip for ip, _ in self.by_ip)
         self._names = {id(aset): _NameIndex(aset.servers) for aset in address_sets}
+        self._memo: dict[tuple[str | None, int, str | None], Match] = {}
 
     def address_set_for(self, local_ip: str | None, port: int) -> AddressSet | None:
         """``ap_update_vhost_given_ip``: IP-specific sets first, then wildcard sets."""
@@ -158,6 +174,15 @@ class Matcher:
         return self.by_port.get(port) or self.by_port.get(None)
 
     def match(self, local_ip: str | None, port: int, host: str | None) -> Match:
+        key = (local_ip, port, host)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) > 65536:
+                self._memo.clear()  # bounded: a long log replay must not grow without limit
+            found = self._memo[key] = self._match(local_ip, port, host)
+        return found
+
+    def _match(self, local_ip: str | None, port: int, host: str | None) -> Match:
         hostname = normalize_host(host)
         aset = self.address_set_for(local_ip, port)
         if aset is None:

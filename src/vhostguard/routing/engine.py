@@ -18,7 +18,9 @@ from vhostguard.routing.access import check_access
 from vhostguard.routing.decision import Decision, Outcome, Step
 from vhostguard.routing.request import Request, decode_uri
 from vhostguard.routing.rewrite import RewriteEnv, RewriteResult, RewriteUnsupported, Rule, rules_for, run_rules
-from vhostguard.routing.sections import Section, ServerSections, applicable, last_value, location_matches, server_sections
+from vhostguard.routing.sections import (
+    Section, ServerSections, applicable, last_of, last_value, location_matches, server_sections,
+)
 
 MAX_INTERNAL_REDIRECTS = 10
 _HTTP_HEADER_VARS = {
@@ -41,6 +43,8 @@ class _ServerPlan:
     redirects: list[mod_alias.AliasEntry]
     aliases: list[mod_alias.AliasEntry]
     canonical_name: bool
+    base_last: dict[str, Directive]
+    unmodelled_ifs: tuple[Section, ...]
 
 
 @dataclass
@@ -62,9 +66,27 @@ class Router:
     def __init__(self, model: ServerModel) -> None:
         self.model = model
         self._plans: dict[str | None, _ServerPlan] = {}
+        self._decisions: dict[Request, Decision] = {}
+        self._fs: dict[str, str | None] = {}
         loaded = {m.name for m in model.tree.modules}
         self.modules = loaded
         self._all_nodes = list(model.tree.walk())
+
+    def _kind(self, path: str) -> str | None:
+        """'file', 'dir' or None; cached, since many requests share directories."""
+        if path in self._fs:
+            return self._fs[path]
+        if len(self._fs) > 100_000:
+            self._fs.clear()
+        kind = "dir" if os.path.isdir(path) else "file" if os.path.isfile(path) else None
+        self._fs[path] = kind
+        return kind
+
+    def _is_dir(self, path: str) -> bool:
+        return self._kind(path) == "dir"
+
+    def _is_file(self, path: str) -> bool:
+        return self._kind(path) == "file"
 
     def plan(self, server: Server) -> _ServerPlan:
         found = self._plans.get(server.id)
@@ -77,11 +99,23 @@ class Router:
             found = _ServerPlan(
                 server, sections, engine, rules, problems, mod_proxy.server_mappings(main, server),
                 redirects, aliases, bool(canonical and canonical.args and canonical.args[0].lower() == "on"),
+                last_of(sections.base),
+                tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children)),
             )
             self._plans[server.id] = found
         return found
 
     def route(self, request: Request) -> Decision:
+        """Route one request; a request seen before gets its memoised decision
+        (routing is a pure function of the request and the filesystem)."""
+        found = self._decisions.get(request)
+        if found is None:
+            if len(self._decisions) > 200_000:
+                self._decisions.clear()
+            found = self._decisions[request] = self._route(request)
+        return found
+
+    def _route(self, request: Request) -> Decision:
         trail = _Trail()
         match = self.model.match(request.local_ip, request.port, request.host)
         _explain_match(match, request, trail)
@@ -138,7 +172,7 @@ class Router:
         if filename is None:
             root = plan.server.document_root
             filename = root.rstrip("/") + uri
-            node = last_value(plan.sections.base, [], "documentroot")
+            node = last_value(plan.base_last, [], "documentroot")
             trail.add("docroot", f"DocumentRoot {root} + {uri} = {filename}", node)
             alias_node = node
         return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth)
@@ -248,7 +282,7 @@ class Router:
     def _finish_proxy(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, hit: mod_proxy.ProxyMatch, trail: _Trail) -> Outcome:
         mapping = hit.mapping
         trail.add("proxy", f"{mapping.node.name} {mapping.path} {mapping.target} matches {uri}", mapping.node)
-        denied = self._access(plan, request, uri, None, trail, proxied=True)
+        denied = self._access(plan, request, applicable(plan.sections, uri, None, self._is_dir), None, trail)
         if denied is not None:
             return denied
         return self._proxy_outcome(hit.url or "", query, mapping, mapping.node)
@@ -310,8 +344,7 @@ class Router:
 
     # -- access, handlers and files -------------------------------------------------
 
-    def _access(self, plan: _ServerPlan, request: Request, uri: str, filename: str | None, trail: _Trail, *, proxied: bool = False) -> Outcome | None:
-        chosen = applicable(plan.sections, uri, None if proxied else filename)
+    def _access(self, plan: _ServerPlan, request: Request, chosen: list[Section], filename: str | None, trail: _Trail) -> Outcome | None:
         self._note_unmodelled(plan, chosen, filename, trail)
         result = check_access(chosen, request.remote_ip, request.method)
         if result.uncertain:
@@ -324,9 +357,8 @@ class Router:
         return None
 
     def _note_unmodelled(self, plan: _ServerPlan, chosen: list[Section], filename: str | None, trail: _Trail) -> None:
-        for section in plan.sections.ifs:
-            if any(c.key in _DECIDING_KEYS for c in section.children):
-                trail.unsure(f"<If {section.pattern}> at {section.node.source} is not evaluated")
+        for section in plan.unmodelled_ifs:
+            trail.unsure(f"<If {section.pattern}> at {section.node.source} is not evaluated")
         rewrite_here = [s for s in chosen if s.kind == "directory" and any(c.key == "rewriterule" for c in s.children)]
         if rewrite_here:
             trail.unsure(f"per-directory RewriteRule at {rewrite_here[-1].node.source} is not modelled")
@@ -334,16 +366,16 @@ class Router:
             override = last_value((), [s for s in chosen if s.kind == "directory"], "allowoverride")
             if override is not None and override.args and override.args[0].lower() != "none":
                 for directory in _ancestors(filename):
-                    if os.path.isfile(os.path.join(directory, ".htaccess")):
+                    if self._is_file(os.path.join(directory, ".htaccess")):
                         trail.unsure(f"{directory}/.htaccess is allowed by AllowOverride at {override.source} and not modelled")
                         break
 
     def _serve(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, kind: str, node: Directive | None, handler: str | None, trail: _Trail, depth: int) -> Outcome:
-        denied = self._access(plan, request, uri, filename, trail)
+        chosen = applicable(plan.sections, uri, filename, self._is_dir)
+        denied = self._access(plan, request, chosen, filename, trail)
         if denied is not None:
             return denied
-        chosen = applicable(plan.sections, uri, filename)
-        set_handler = last_value(plan.sections.base, chosen, "sethandler")
+        set_handler = last_value(plan.base_last, chosen, "sethandler")
         if set_handler is not None and set_handler.args and set_handler.args[0].lower() != "none":
             name = set_handler.args[0]
             trail.add("handler", f"SetHandler {name}", set_handler)
@@ -356,19 +388,19 @@ class Router:
         if handler:
             return Outcome("handler", 200, handler, node)
         if kind == "wsgi":
-            return Outcome("wsgi", 200 if os.path.isfile(filename) else 404, filename, node)
+            return Outcome("wsgi", 200 if self._is_file(filename) else 404, filename, node)
         if kind == "script":
-            if os.path.isfile(filename):
+            if self._is_file(filename):
                 return Outcome("script", 200, filename, node)
             return Outcome("not-found", 404, filename, node, reason="script not found")
         return self._file(plan, request, uri, query, filename, chosen, node, trail, depth)
 
     def _file(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
-        if os.path.isfile(filename):
+        if self._is_file(filename):
             return Outcome("file", 200, filename, node)
-        if os.path.isdir(filename):
+        if self._is_dir(filename):
             return self._directory(plan, request, uri, query, filename, chosen, node, trail, depth)
-        fallback = last_value(plan.sections.base, chosen, "fallbackresource") if "dir_module" in self.modules else None
+        fallback = last_value(plan.base_last, chosen, "fallbackresource") if "dir_module" in self.modules else None
         if fallback is not None and fallback.args and fallback.args[0].lower() != "disabled" and depth < MAX_INTERNAL_REDIRECTS:
             target = fallback.args[0]
             trail.add("files", f"{filename} does not exist: FallbackResource {target}", fallback)
@@ -381,13 +413,13 @@ class Router:
     def _directory(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
         has_mod_dir = "dir_module" in self.modules
         if has_mod_dir and not uri.endswith("/"):
-            slash = last_value(plan.sections.base, chosen, "directoryslash")
+            slash = last_value(plan.base_last, chosen, "directoryslash")
             if slash is None or not slash.args or slash.args[0].lower() != "off":
                 target = self._absolute(plan, request, _escape_path(uri) + "/") + (f"?{query}" if query is not None else "")
                 trail.add("files", f"{filename} is a directory: mod_dir adds the trailing slash", slash or node)
                 return Outcome("redirect", 301, target, slash or node)
         if has_mod_dir:
-            index_node = last_value(plan.sections.base, chosen, "directoryindex")
+            index_node = last_value(plan.base_last, chosen, "directoryindex")
             names = list(index_node.args) if index_node is not None else ["index.html"]
             if not (len(names) == 1 and names[0].lower() == "disabled"):
                 for name in names:
@@ -398,7 +430,7 @@ class Router:
                         if depth < MAX_INTERNAL_REDIRECTS:
                             return self._translate(plan, request, name, query, trail, depth + 1)
                     candidate = os.path.join(filename, name)
-                    if os.path.isfile(candidate):
+                    if self._is_file(candidate):
                         trail.add("files", f"DirectoryIndex serves {candidate}", index_node)
                         return self._serve(plan, request, uri.rstrip("/") + "/" + name, query, candidate, "file", node, None, trail, depth + 1)
         options = _options(plan.sections.base, chosen)
@@ -465,8 +497,9 @@ def _explain_match(match: Match, request: Request, trail: _Trail) -> None:
     if aset is None:
         trail.add("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers")
         return
-    names = ", ".join(s.server_name for s in aset.servers)
-    trail.steps.append(Step("vhost", f"connection to {where} uses address set {aset.address} [{names}]", aset.default.source))
+    shown = ", ".join(s.server_name for s in aset.servers[:5])
+    more = f", ... {len(aset.servers) - 5} more" if len(aset.servers) > 5 else ""
+    trail.steps.append(Step("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source))
     host = match.host.name
     reasons = {
         "name": f"Host {host} matches ServerName {match.matched}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -154,22 +155,23 @@ def files_matches(section: Section, basename: str) -> bool:
     return fnmatch.fnmatchcase(basename, section.pattern)
 
 
-def existing_directory(path: str) -> str:
+def existing_directory(path: str, is_dir: Callable[[str], bool] = os.path.isdir) -> str:
     """The deepest existing directory on ``path`` (httpd's directory walk stops there)."""
     current = path
     while current and current != "/":
-        if os.path.isdir(current):
+        if is_dir(current):
             return current
         current = os.path.dirname(current)
     return "/"
 
 
-def applicable(sections: ServerSections, uri: str, filename: str | None) -> list[Section]:
+def applicable(sections: ServerSections, uri: str, filename: str | None,
+               is_dir: Callable[[str], bool] = os.path.isdir) -> list[Section]:
     """Sections that apply, in merge order (later wins)."""
     chosen: list[Section] = []
     matched_dirs: set[int] = set()
     if filename is not None:
-        walk_dir = existing_directory(filename)
+        walk_dir = existing_directory(filename, is_dir)
         for section in sections.directories:
             if directory_matches(section, walk_dir):
                 chosen.append(section)
@@ -184,12 +186,24 @@ def applicable(sections: ServerSections, uri: str, filename: str | None) -> list
     return chosen
 
 
-def last_value(base: tuple[Directive, ...], chosen: list[Section], key: str) -> Directive | None:
-    """The last ``key`` directive in merge order: server level, then sections."""
-    found: Directive | None = None
-    for node in base:
-        if node.key == key:
-            found = node
+def last_of(nodes: tuple[Directive, ...]) -> dict[str, Directive]:
+    """The last directive of each name among ``nodes`` (later wins)."""
+    return {node.key: node for node in nodes}
+
+
+def last_value(base: tuple[Directive, ...] | dict[str, Directive], chosen: list[Section], key: str) -> Directive | None:
+    """The last ``key`` directive in merge order: server level, then sections.
+
+    ``base`` may be pre-indexed with ``last_of`` (routing does, per server).
+    """
+    found: Directive | None
+    if isinstance(base, dict):
+        found = base.get(key)
+    else:
+        found = None
+        for node in base:
+            if node.key == key:
+                found = node
     for section in chosen:
         for node in section.children:
             if node.key == key:

@@ -1,0 +1,17 @@
+"""lint/: the configuration audit.
+
+Public surface: ``run(model, tree, select, ignore) -> list[Finding]``, the
+``Finding``/``Severity``/``Rule`` types, the rule ``Registry``, project
+settings and the reporters.
+"""
+from __future__ import annotations
+
+from vhostguard.lint.core import Finding, Rule, Severity
+from vhostguard.lint.registry import Registry, SelectionError, default_registry
+from vhostguard.lint.runner import fails, run, selected_rules, summarize
+from vhostguard.lint.settings import LintSettings, SettingsError, load_settings
+
+__all__ = [
+    "Finding", "LintSettings", "Registry", "Rule", "SelectionError", "SettingsError", "Severity",
+    "default_registry", "fails", "load_settings", "run", "selected_rules", "summarize",
+]

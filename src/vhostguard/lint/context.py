@@ -1,0 +1,152 @@
+"""What rules share about one configuration: the tree, the model, who owns
+each directive, which modules are loaded, and a router for "where would this
+request go" questions. Built once per lint run; rules only read it."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from functools import cached_property
+
+from vhostguard.config.includes import server_root_relative
+from vhostguard.config.modules import catalog
+from vhostguard.config.nodes import ConfigTree, Directive
+from vhostguard.model import AddressSet, Server, ServerModel
+from vhostguard.routing import Decision, Request, Router
+
+CATCH_ALL_MARK = "vhostguard: catch-all"
+
+
+class LintContext:
+    """Read-only facts about one configuration, computed on first use."""
+
+    def __init__(self, model: ServerModel, tree: ConfigTree) -> None:
+        self.model = model
+        self.tree = tree
+        self._owner: dict[int, Server] = {}
+        self._vhost_node: dict[str | None, Directive] = {}
+        self._index_owners()
+
+    def _index_owners(self) -> None:
+        by_children = {id(server.directives): server for server in self.model.vhosts}
+        for node in self.tree.nodes:
+            if node.key != "virtualhost" or node.children is None:
+                continue
+            server = by_children.get(id(node.children))
+            if server is None:
+                continue
+            self._vhost_node[server.id] = node
+            for child in _walk(node.children):
+                self._owner[id(child)] = server
+
+    # -- servers ---------------------------------------------------------------
+
+    @property
+    def main(self) -> Server:
+        return self.model.main
+
+    @property
+    def servers(self) -> tuple[Server, ...]:
+        """The main server, then every vhost in configuration order."""
+        return (self.model.main, *self.model.vhosts)
+
+    def owner(self, node: Directive) -> Server:
+        """The server a directive belongs to (the main server outside any vhost)."""
+        return self._owner.get(id(node), self.model.main)
+
+    def vhost_node(self, server: Server) -> Directive | None:
+        """The ``<VirtualHost>`` section of a vhost (None for the main server)."""
+        return self._vhost_node.get(server.id)
+
+    @staticmethod
+    def label(server: Server) -> str:
+        """How messages name a server: ``vhost NAME`` or ``the main server``."""
+        return "the main server" if server.is_main else f"vhost {server.server_name}"
+
+    def server_nodes(self, server: Server) -> Iterator[Directive]:
+        """Every directive of a server, sections included, depth first (for the
+        main server: everything outside ``<VirtualHost>``)."""
+        return _walk(server.directives)
+
+    def own(self, server: Server, key: str) -> list[Directive]:
+        """Server-level directives named ``key`` written in this server itself."""
+        return [d for d in server.directives if d.children is None and d.key == key]
+
+    def effective(self, server: Server, key: str) -> Directive | None:
+        """The server-level directive that applies: the vhost's last, else the main server's."""
+        own = self.own(server, key)
+        if own:
+            return own[-1]
+        if server.is_main:
+            return None
+        inherited = self.own(self.main, key)
+        return inherited[-1] if inherited else None
+
+    def is_marked_catch_all(self, server: Server) -> bool:
+        node = self.vhost_node(server)
+        return node is not None and any(CATCH_ALL_MARK in comment for comment in node.comments)
+
+    def ssl_enabled(self, server: Server) -> bool:
+        engine = self.effective(server, "sslengine")
+        return engine is not None and bool(engine.args) and engine.args[0].lower() in ("on", "optional")
+
+    # -- modules and paths -------------------------------------------------------
+
+    @cached_property
+    def modules(self) -> frozenset[str]:
+        """LoadModule identifiers loaded, plus compiled-in modules' identifiers."""
+        table = catalog()
+        names = {m.name for m in self.tree.modules}
+        names |= {info.name for info in table.compiled_in_modules()}
+        return frozenset(names)
+
+    def has_module(self, name: str) -> bool:
+        return name in self.modules
+
+    def path(self, text: str) -> str:
+        """A path argument as httpd resolves it (relative to ServerRoot)."""
+        return os.path.normpath(server_root_relative(self.tree.server_root, text))
+
+    # -- routing -----------------------------------------------------------------
+
+    @cached_property
+    def router(self) -> Router:
+        return Router(self.model)
+
+    def address_sets_of(self, server: Server) -> list[AddressSet]:
+        return [aset for aset in self.model.address_sets if any(s is server for s in aset.servers)]
+
+    def request_for(self, server: Server, path: str, *, scheme: str | None = None, host: str | None = None) -> Request | None:
+        """A request that httpd would give to ``server`` (None when none can be built).
+
+        The connection goes to the server's first address set with a concrete
+        port; the Host is the server's name unless ``host`` says otherwise.
+        """
+        for aset in self.address_sets_of(server):
+            if aset.port is None:
+                continue
+            chosen_scheme = scheme or ("https" if aset.port == 443 or self.ssl_enabled(server) else "http")
+            name = host or server.server_name
+            default_port = 443 if chosen_scheme == "https" else 80
+            netloc = name if aset.port == default_port else f"{name}:{aset.port}"
+            try:
+                return Request.from_url(f"{chosen_scheme}://{netloc}{path}", local_ip=aset.ip)
+            except ValueError:
+                return None
+        return None
+
+    def route_to(self, server: Server, path: str, *, host: str | None = None) -> Decision | None:
+        """Route ``path`` on ``server``; None when no request reaches that server."""
+        request = self.request_for(server, path, host=host)
+        if request is None:
+            return None
+        decision = self.router.route(request)
+        return decision if decision.server is server or host is not None else None
+
+
+def _walk(nodes: tuple[Directive, ...]) -> Iterator[Directive]:
+    stack = list(reversed(nodes))
+    while stack:
+        node = stack.pop()
+        yield node
+        if node.children:
+            stack.extend(reversed(node.children))
