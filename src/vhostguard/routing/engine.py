@@ -375,6 +375,10 @@ class Router:
         denied = self._access(plan, request, chosen, filename, trail)
         if denied is not None:
             return denied
+        if kind == "file" and self._is_dir(filename):
+            by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
+            if by_mod_dir is not None:
+                return by_mod_dir
         set_handler = last_value(plan.base_last, chosen, "sethandler")
         if set_handler is not None and set_handler.args and set_handler.args[0].lower() != "none":
             name = set_handler.args[0]
@@ -399,7 +403,7 @@ class Router:
         if self._is_file(filename):
             return Outcome("file", 200, filename, node)
         if self._is_dir(filename):
-            return self._directory(plan, request, uri, query, filename, chosen, node, trail, depth)
+            return self._directory(plan, filename, chosen, node, trail)
         fallback = last_value(plan.base_last, chosen, "fallbackresource") if "dir_module" in self.modules else None
         if fallback is not None and fallback.args and fallback.args[0].lower() != "disabled" and depth < MAX_INTERNAL_REDIRECTS:
             target = fallback.args[0]
@@ -410,29 +414,39 @@ class Router:
         trail.add("files", f"{filename} does not exist", node)
         return Outcome("not-found", 404, filename, node)
 
-    def _directory(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
-        has_mod_dir = "dir_module" in self.modules
-        if has_mod_dir and not uri.endswith("/"):
+    def _mod_dir(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome | None:
+        """mod_dir's fixup for a directory: the trailing-slash redirect, then DirectoryIndex.
+
+        It runs before any handler (DirectoryCheckHandler Off), so a SetHandler
+        location that maps to a directory is redirected too.
+        """
+        if "dir_module" not in self.modules:
+            return None
+        if not uri.endswith("/"):
             slash = last_value(plan.base_last, chosen, "directoryslash")
             if slash is None or not slash.args or slash.args[0].lower() != "off":
                 target = self._absolute(plan, request, _escape_path(uri) + "/") + (f"?{query}" if query is not None else "")
                 trail.add("files", f"{filename} is a directory: mod_dir adds the trailing slash", slash or node)
                 return Outcome("redirect", 301, target, slash or node)
-        if has_mod_dir:
-            index_node = last_value(plan.base_last, chosen, "directoryindex")
-            names = list(index_node.args) if index_node is not None else ["index.html"]
-            if not (len(names) == 1 and names[0].lower() == "disabled"):
-                for name in names:
-                    if name.lower() == "disabled":
-                        continue
-                    if name.startswith("/"):
-                        trail.add("files", f"DirectoryIndex {name} is a URL path", index_node)
-                        if depth < MAX_INTERNAL_REDIRECTS:
-                            return self._translate(plan, request, name, query, trail, depth + 1)
-                    candidate = os.path.join(filename, name)
-                    if self._is_file(candidate):
-                        trail.add("files", f"DirectoryIndex serves {candidate}", index_node)
-                        return self._serve(plan, request, uri.rstrip("/") + "/" + name, query, candidate, "file", node, None, trail, depth + 1)
+            return None
+        index_node = last_value(plan.base_last, chosen, "directoryindex")
+        names = list(index_node.args) if index_node is not None else ["index.html"]
+        for name in names:
+            if name.lower() == "disabled":
+                return None
+            if name.startswith("/"):
+                trail.add("files", f"DirectoryIndex {name} is a URL path", index_node)
+                if depth < MAX_INTERNAL_REDIRECTS:
+                    return self._translate(plan, request, name, query, trail, depth + 1)
+                continue
+            candidate = os.path.join(filename, name)
+            if self._is_file(candidate):
+                trail.add("files", f"DirectoryIndex serves {candidate}", index_node)
+                return self._serve(plan, request, uri + name, query, candidate, "file", node, None, trail, depth + 1)
+        return None
+
+    def _directory(self, plan: _ServerPlan, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail) -> Outcome:
+        """A directory nothing else served: mod_autoindex lists it or refuses; without it, 404."""
         options = _options(plan.sections.base, chosen)
         if "autoindex_module" in self.modules and "indexes" in options:
             trail.add("files", f"{filename} has no index: Options Indexes lists it", node)
