@@ -4,8 +4,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from tests.support.apache import needs_apache
 from vhostguard.cli import main
 
 Write = Callable[..., Path]
@@ -18,7 +20,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_vhosts_json_schema_on_example() -> None:
-    code, out, _ = run("vhosts", "-f", str(EXAMPLE), "--json", "--env-file", "")
+    code, out, _ = run("vhosts", "-f", str(EXAMPLE), "--json")
     assert code == 0
     doc = json.loads(out)
     assert doc["schema"] == 1
@@ -92,3 +94,53 @@ def test_undefined_variable_warns_on_stderr(write: Write) -> None:
     code, _, err = run("vhosts", "-f", str(conf))
     assert code == 0
     assert f"warning: {conf}:1: Config variable ${{NOT_SET_ANYWHERE}} is not defined" in err
+
+
+def test_route_one_line_and_json_contract() -> None:
+    code, out, _ = run("route", "-f", str(EXAMPLE), "http://api.example.com/v1/users?a=1")
+    assert code == 0
+    assert out.count("\n") == 1
+    assert "api.example.com" in out and "proxy -> http://127.0.0.1:5000/v1/users?a=1" in out
+    code, out, _ = run("route", "-f", str(EXAMPLE), "http://api.example.com/v1/users?a=1", "--json")
+    doc = json.loads(out)
+    assert doc["schema"] == 1
+    assert doc["request"] == {"method": "GET", "scheme": "http", "host": "api.example.com", "port": 80,
+                              "path": "/v1/users", "query": "a=1", "local_ip": None}
+    assert doc["vhost"]["server_name"] == "api.example.com"
+    assert doc["vhost"]["id"] == f"{doc['vhost']['file']}:{doc['vhost']['line']}"
+    assert doc["outcome"]["kind"] == "proxy" and doc["outcome"]["status"] is None
+    assert doc["outcome"]["target"] == "http://127.0.0.1:5000/v1/users?a=1"
+    assert doc["outcome"]["directive"]["name"] == "ProxyPass"
+    assert doc["certain"] is True and doc["uncertain_reasons"] == []
+    assert {s["stage"] for s in doc["steps"]} >= {"vhost", "proxy"}
+
+
+def test_explain_lists_steps_with_lines() -> None:
+    code, out, _ = run("explain", "-f", str(EXAMPLE), "http://www.example.com/api/x?q=1")
+    assert code == 0
+    assert "Redirect /api/" in out and "www.conf:8]" in out
+    assert out.strip().splitlines()[-1].startswith("=> www.example.com")
+
+
+def test_route_local_ip_defaults_from_listen_and_option() -> None:
+    code, out, _ = run("route", "-f", str(EXAMPLE), "http://admin.example.com:8443/", "--json")
+    assert json.loads(out)["request"]["local_ip"] == "10.0.0.5"
+    code, out, _ = run("route", "-f", str(EXAMPLE), "http://nobody.example/", "--header", "Host: api.example.com", "--json")
+    assert json.loads(out)["vhost"]["server_name"] == "api.example.com"
+
+
+def test_route_bad_url_and_header_exit_2() -> None:
+    code, _, err = run("route", "-f", str(EXAMPLE), "ftp://x/")
+    assert code == 2 and err.strip().count("\n") == 0
+    code, _, err = run("route", "-f", str(EXAMPLE), "http://x/", "--header", "nocolon")
+    assert code == 2 and "Name: value" in err
+
+
+@pytest.mark.httpd
+@needs_apache
+def test_route_live_agrees_on_example() -> None:
+    code, out, _ = run("route", "--live", "-f", str(EXAMPLE), "http://www.example.com/api/x", "--json")
+    doc = json.loads(out)
+    assert code == 0, out
+    assert doc["live"]["agree"] is True
+    assert doc["live"]["outcome"] == {"kind": "redirect", "status": 301, "target": "http://api.example.com/v1/x"}

@@ -9,7 +9,8 @@ from vhostguard.cli.common import (
     ConfigArgs, UsageProblem, F, config_options, emit_json, load_model, print_warnings, run,
 )
 from vhostguard.model import ServerModel
-from vhostguard.report.route import decision_json, explain_text, route_line
+from vhostguard.checks import Comparison, compare
+from vhostguard.report.route import decision_json, explain_text, live_json, live_text, route_line
 from vhostguard.routing import DEFAULT_REMOTE_IP, Decision, Request, Router
 
 
@@ -51,24 +52,49 @@ def build_request(model: ServerModel, url: str, local_ip: str | None, remote_ip:
                             headers=_parse_headers(headers), sni=sni, no_host=no_host)
 
 
+def _live_comparison(args: ConfigArgs, request: Request, decision: Decision) -> Comparison:
+    """Start a sandboxed apache2 on the same config, send the request, compare."""
+    from vhostguard.live import Sandbox, SandboxError  # only --live needs the real server
+
+    headers = list(request.headers) + ([("Host", request.host)] if request.host is not None else [])
+    try:
+        with Sandbox(args.main_file(), server_root=args.server_root, defines=args.options().defines,
+                     env_file=args.env_file) as sandbox:
+            result = sandbox.request(request.url, local_ip=request.local_ip, method=request.method,
+                                     headers=headers, sni=request.sni, no_host=request.host is None,
+                                     http10=request.http10)
+    except SandboxError as problem:
+        raise UsageProblem(f"--live: {problem}") from None
+    return compare(decision, result)
+
+
 def _route_command(render: Callable[[Decision], str], name: str, help_text: str) -> click.Command:
     @click.command(name=name, help=help_text)
     @click.argument("url")
     @config_options
     @request_options
+    @click.option("--live", is_flag=True, help="Also send the request to a sandboxed real apache2 and compare.")
     @click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
     def command(url: str, config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
                 local_ip: str | None, remote_ip: str, sni: str | None, method: str, headers: tuple[str, ...],
-                no_host: bool, as_json: bool) -> None:
-        def body() -> None:
-            model = load_model(ConfigArgs(config, server_root, defines, env_file))
+                no_host: bool, live: bool, as_json: bool) -> None:
+        def body() -> int:
+            args = ConfigArgs(config, server_root, defines, env_file)
+            model = load_model(args)
             print_warnings(model.tree)
             request = build_request(model, url, local_ip, remote_ip, sni, method, headers, no_host)
             decision = Router(model).route(request)
+            comparison = _live_comparison(args, request, decision) if live else None
             if as_json:
-                emit_json(decision_json(decision))
+                document = decision_json(decision)
+                if comparison is not None:
+                    document["live"] = live_json(comparison)
+                emit_json(document)
             else:
                 click.echo(render(decision), nl=False)
+                if comparison is not None:
+                    click.echo(live_text(comparison), nl=False)
+            return 1 if comparison is not None and not comparison.agree else 0
 
         run(body)
 

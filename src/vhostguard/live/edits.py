@@ -68,7 +68,7 @@ class FileEdits:
 
 
 def _body(piece: str) -> str:
-    return piece[:-1] if piece.endswith("\r") else piece
+    return piece.removesuffix("\r")
 
 
 def logical_start(lines: list[str], last: int) -> int:
@@ -117,8 +117,7 @@ def apply_edits(text: str, edits: FileEdits) -> str:
     out: list[str] = []
     for number, piece in enumerate(lines, start=1):
         out.append(piece)
-        for extra in edits.insert_after.get(number, ()):
-            out.append(extra)
+        out.extend(edits.insert_after.get(number, ()))
     return "\n".join(out)
 
 

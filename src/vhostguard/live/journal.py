@@ -8,8 +8,8 @@ probe carries a unique request-id header so its line can be found.
 """
 from __future__ import annotations
 
-import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -77,6 +77,7 @@ class Journal:
         self._offset = 0
         self._pending = b""
         self._entries: dict[str, JournalEntry] = {}
+        self._lock = threading.Lock()  # requests may come from several threads
 
     def _read_new(self) -> None:
         try:
@@ -98,12 +99,10 @@ class Journal:
         """The entry for ``request_id``; httpd logs after sending the response, so poll briefly."""
         deadline = time.monotonic() + timeout
         while True:
-            self._read_new()
-            if request_id in self._entries:
-                return self._entries.pop(request_id)
+            with self._lock:
+                self._read_new()
+                if request_id in self._entries:
+                    return self._entries.pop(request_id)
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.01)
-
-    def exists(self) -> bool:
-        return os.path.exists(self.path)

@@ -153,7 +153,7 @@ class AddressMap:
             return DEFAULT_LOOPBACK, self.ports[port]  # an IP no vhost names behaves like any other
         raise LookupError(f"nothing listens on {local_ip}:{port} (the Listen directives do not cover it)")
 
-    def vhost_words(self, word: str, default_port: int | None, resolver: Callable[[str], list[str]]) -> list[str]:
+    def vhost_words(self, word: str, default_port: int | None, resolver: Callable[[str], list[str] | None]) -> list[str]:
         """A ``<VirtualHost>`` address rewritten for the sandbox (several if a name resolves to several IPs).
 
         Wildcards (``*``, ``_default_``, ``0.0.0.0``, ``[::]``) and the ``:*``
@@ -170,7 +170,7 @@ class AddressMap:
         if host in _WILDCARD_HOSTS or host.lower() in _WILDCARD_HOSTS:
             return [host + suffix]
         ip = normalize_ip(host)
-        ips = [ip] if ip is not None else resolver(host)
+        ips = [ip] if ip is not None else resolver(host) or []
         if not ips:
             return [word]  # httpd ignores a name that does not resolve; so will the sandbox
         return [("*" if is_unspecified(i) else self.ips[i]) + suffix for i in ips]

@@ -20,7 +20,7 @@ from vhostguard.config.expand import expand_variables
 from vhostguard.config.lexer import next_word, split_words
 from vhostguard.config.nodes import ConfigTree, Directive
 from vhostguard.config.source import Source
-from vhostguard.live.edits import FileEdits, directive_line, logical_text, quote_word, replace_word
+from vhostguard.live.edits import FileEdits, directive_line, logical_text, replace_word
 from vhostguard.live.journal import LOG_FORMAT, MAIN_TOKEN, VHOST_ENV
 from vhostguard.live.layout import Layout
 from vhostguard.live.mapping import AddressMap, ListenSpec, normalize_ip, resolve
@@ -248,7 +248,7 @@ def _vhosts(inputs: Inputs, plan: Plan) -> None:
                 by_name.setdefault(address.written, []).append(address.ip)
         words: list[str] = []
         for word in node.args:
-            words.extend(amap.vhost_words(word, default_ports.get(node.source), lambda host: by_name.get(host, [])))
+            words.extend(amap.vhost_words(word, default_ports.get(node.source), by_name.get))
         token = f"v{index}"
         plan.vhost_tokens[token] = server.id or ""
         plan.replace(node.source, "<" + directive_line(node.name, words) + ">")

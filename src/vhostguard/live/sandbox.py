@@ -17,6 +17,7 @@ import uuid
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Self
 from urllib.parse import urlsplit
 
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, load
@@ -29,7 +30,7 @@ from vhostguard.live.mapping import SCHEME_PORTS, AddressMap
 from vhostguard.live.plan import Inputs, Plan, collect_addresses, make_plan
 from vhostguard.live.probe import DEFAULT_MAX_BODY, ProbeError, probe
 from vhostguard.live.process import children_of, group_members, spawn, stop_group
-from vhostguard.live.stubs import StubPool, StubRecord
+from vhostguard.live.stubs import CATCH_ALL, StubPool, StubRecord
 from vhostguard.model import ServerModel, build_model
 
 CLEAN_PATH = "/usr/sbin:/usr/bin:/bin"
@@ -150,15 +151,16 @@ class Sandbox:
         self.warnings: list[str] = []
         self.startup_messages: str = ""
         self._state = _Running(keep=keep)
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[_Running], Sandbox] | None = None
         self._line_map = LineMap({})
         self._journal: Journal | None = None
         self._env: dict[str, str] = {}
 
     # -- life cycle ----------------------------------------------------------
 
-    def __enter__(self) -> Sandbox:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -324,7 +326,7 @@ class Sandbox:
     def _map_back(self, url: str) -> str:
         stubs = self._state.stubs
         for stub in stubs.stubs if stubs else ():
-            if url.lower().startswith(stub.origin) and stub.original != "*":
+            if url.lower().startswith(stub.origin) and stub.original != CATCH_ALL:
                 return stub.original + url[len(stub.origin):]
         return self.addresses.map_url_back(url) if self.addresses else url
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vhostguard.checks import Comparison
 from vhostguard.routing import Decision
 
 SCHEMA = 1
@@ -83,4 +84,23 @@ def explain_text(decision: Decision) -> str:
         lines.append(f"   reason: {decision.outcome.reason}")
     for reason in decision.uncertain_reasons:
         lines.append(f"   uncertain: {reason}")
+    return "\n".join(lines) + "\n"
+
+
+def live_json(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "agree": comparison.agree,
+        "vhost": comparison.live_vhost,
+        "outcome": {"kind": comparison.live.kind, "status": comparison.live.status, "target": comparison.live.target},
+        "differences": comparison.differences(),
+    }
+
+
+def live_text(comparison: Comparison) -> str:
+    where = comparison.live_vhost or ("main server" if comparison.vhost_known else "before vhost selection")
+    lines = [f"live apache2: {where}: {comparison.live}"]
+    if comparison.agree:
+        lines.append("live and offline agree")
+    else:
+        lines.extend(f"DIFFERS {item}" for item in comparison.differences())
     return "\n".join(lines) + "\n"
