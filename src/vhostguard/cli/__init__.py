@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from vhostguard.cli import inspect, routing
+from vhostguard.cli import checks, inspect, routing
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,3 +20,4 @@ main.add_command(inspect.vhosts)
 main.add_command(inspect.dump)
 main.add_command(routing.route)
 main.add_command(routing.explain)
+main.add_command(checks.test_command)
