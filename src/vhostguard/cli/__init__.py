@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from vhostguard.cli import checks, inspect, routing
+from vhostguard.cli import lint as lint_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,3 +22,5 @@ main.add_command(inspect.dump)
 main.add_command(routing.route)
 main.add_command(routing.explain)
 main.add_command(checks.test_command)
+main.add_command(lint_commands.lint)
+main.add_command(lint_commands.rules)

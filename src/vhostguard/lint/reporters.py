@@ -16,12 +16,12 @@ SRCROOT = "SRCROOT"
 
 
 def text_report(findings: Sequence[Finding]) -> str:
-    """``file:line: CODE [severity] message`` and an indented hint line per finding,
-    then a one-line count."""
+    """``file:line: CODE message`` and an indented hint line (with the
+    severity) per finding, then a one-line count."""
     lines: list[str] = []
     for finding in findings:
-        lines.append(f"{finding.file}:{finding.line}: {finding.code} [{finding.severity.value}] {finding.message}")
-        lines.append(f"    hint: {finding.hint}")
+        lines.append(f"{finding.file}:{finding.line}: {finding.code} {finding.message}")
+        lines.append(f"    {finding.severity.value}; hint: {finding.hint}")
     counts = summarize(findings)
     if findings:
         parts = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from vhostguard.lint.core import Rule
-from vhostguard.lint.rules import routing
+from vhostguard.lint.rules import files, observability, routing, security, tls
 
 FAMILIES: tuple[tuple[type[Rule], ...], ...] = (
     routing.RULES,
+    files.RULES,
+    security.RULES,
+    tls.RULES,
+    observability.RULES,
 )

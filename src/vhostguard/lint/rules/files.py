@@ -230,7 +230,8 @@ class LogDirectoryMissing(Rule):
         directory = os.path.dirname(ctx.path(target))
         problem = _problem(directory, directory=True)
         if problem:
-            yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} directory {directory} {problem}")
+            why = " (an undefined ${VAR} is used literally by httpd)" if "${" in directory else ""
+            yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} directory {directory} {problem}{why}")
 
 
 RULES: tuple[type[Rule], ...] = (

@@ -25,7 +25,7 @@ def _names(server: Server) -> list[str]:
     return [server.server_name.lower(), *(a.lower() for a in server.aliases)]
 
 
-def _covers(earlier: Server, name: str) -> bool:
+def answers_name(earlier: Server, name: str) -> bool:
     """Would ``earlier`` win a Host equal to ``name`` (a plain name)?"""
     if name in _names(earlier):
         return True
@@ -41,7 +41,7 @@ def _taken_by(server: Server, earlier: list[Server]) -> dict[str, Server] | None
     """Each of ``server``'s names -> the earlier vhost that wins it; None if any name is free."""
     winners: dict[str, Server] = {}
     for name in _names(server):
-        winner = next((e for e in earlier if _covers(e, name)), None)
+        winner = next((e for e in earlier if answers_name(e, name)), None)
         if winner is None:
             return None
         winners.setdefault(name, winner)
@@ -190,7 +190,7 @@ class DuplicateServerName(Rule):
                 name = server.server_name.lower() if node.key == "servername" else word.lower()
                 if "*" in name or "?" in name:
                     continue
-                winner = next((e for e in earlier if _covers(e, name)), None)
+                winner = next((e for e in earlier if answers_name(e, name)), None)
                 if winner is not None:
                     yield self.finding(node, f"{ctx.label(server)}: {node.name} {name} on {aset.address} is already answered by {winner.server_name} ({winner.id})")
 
