@@ -13,7 +13,7 @@ from vhostguard.live.edits import (
     replace_word,
 )
 from vhostguard.live.mapping import AddressMap, ListenSpec
-from vhostguard.live.plan import split_origin
+from vhostguard.live.plan import compiled_in, split_origin
 from vhostguard.live.probe import build_request, probe
 from vhostguard.live.stubs import StubPool
 
@@ -123,6 +123,11 @@ def test_split_origin(url: str, origin: str, rest: str) -> None:
 @pytest.mark.parametrize("url", ["!", "balancer://cluster/", "/local/path", "*"])
 def test_not_a_backend(url: str) -> None:
     assert split_origin(url) is None
+
+
+def test_compiled_in_modules() -> None:
+    listing = "Compiled in modules:\n  core.c\n  mod_so.c\n  http_core.c\n  mod_log_config.c\n"
+    assert compiled_in(listing) == {"so_module", "log_config_module"}
 
 
 def test_computed_origin_is_dynamic() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import Site, readable_dir, writer
+from tests.live.helpers import Site, readable_dir, writer
 from tests.support.apache import MODULES_DIR, needs_apache
 from vhostguard.live import LiveResult, Sandbox, SandboxError, SandboxUnsupported
 
@@ -355,3 +355,34 @@ def test_https_sni_chooses_the_vhost(site: Site) -> None:
         mismatch = sandbox.request("https://b.example/", sni="a.example")
     assert (by_sni.served_by, by_sni.vhost) == ("vhost", f"{main}:14")
     assert mismatch.status == 421  # SNI picked a.example, whose SSL settings differ from b.example's
+
+
+def test_server_root_relative_paths_read_the_copies(site: Site) -> None:
+    # A source-build layout: ServerRoot above conf/, modules/ and htdocs/ beside it, relative paths.
+    root = site("htdocs/index.html", "relative docroot\n").parent.parent
+    (root / "modules").symlink_to(M)
+    main = site("conf/httpd.conf", f"""
+        ServerRoot "{root}"
+        ServerName main.example
+        LoadModule mpm_event_module modules/mod_mpm_event.so
+        LoadModule authz_core_module modules/mod_authz_core.so
+        Listen 80
+        ErrorLog logs/error_log
+        IncludeOptional conf/extra/*.conf
+    """)
+    site("conf/extra/site.conf", """
+        <VirtualHost *:80>
+            ServerName rel.example
+            DocumentRoot htdocs
+            <Directory htdocs>
+                Require all granted
+            </Directory>
+        </VirtualHost>
+    """)
+    with Sandbox(main) as sandbox:
+        result = sandbox.request("http://rel.example/index.html")
+        copy = Path(sandbox.copy_of(str(main))).read_text()
+    assert (result.status, result.body) == (200, b"relative docroot\n")
+    assert result.vhost == f"{root}/conf/extra/site.conf:1"
+    assert "logs/error_log" not in copy
+    assert not (root / "logs").exists()

@@ -111,6 +111,7 @@ class Inputs:
     stubs: StubPool | None  # None: backends are left as they are
     initial_server_root: str
     environ: Mapping[str, str]
+    compiled: frozenset[str] = frozenset()  # modules built into apache2 (``apache2 -l``), as module names
 
 
 def vhost_default_ports(tree: ConfigTree) -> dict[Source, int | None]:
@@ -288,6 +289,9 @@ def _writes(inputs: Inputs, plan: Plan) -> None:
         elif key == "sslusestapling" and node.args[0].lower() == "on" and node.source.macro is None:
             # Stapling makes httpd query OCSP responders: no traffic leaves loopback.
             plan.replace(node.source, _with_args(node, "off"))
+        elif key == "bufferedlogs" and node.args[0].lower() == "on" and node.source.macro is None:
+            # Buffered, the sandbox's own GlobalLog line would arrive long after the response.
+            plan.replace(node.source, _with_args(node, "off"))
 
 
 # -- Include lines ---------------------------------------------------------------
@@ -405,6 +409,12 @@ def _has_proxy_flag(flags: str) -> bool:
 
 # -- command line ---------------------------------------------------------------
 
+def compiled_in(listing: str) -> frozenset[str]:
+    """Module names from ``apache2 -l`` output (``mod_log_config.c`` -> ``log_config_module``)."""
+    names = {line.strip()[4:-2] for line in listing.splitlines() if line.strip().startswith("mod_") and line.strip().endswith(".c")}
+    return frozenset(f"{name}_module" for name in names)
+
+
 def find_module(tree: ConfigTree, file_name: str) -> str | None:
     """The path of module ``file_name`` (mod_x.so), looked for beside the modules the config loads."""
     candidates = [os.path.dirname(m.path) for m in tree.modules] + list(MODULE_DIRS)
@@ -424,7 +434,7 @@ def _command_line(inputs: Inputs, plan: Plan) -> None:
         directive_line("PidFile", [os.path.join(layout.run, "httpd.pid")]),
         directive_line("ErrorLog", [layout.error_log]),
     ]
-    if not _loaded_before_first_vhost(tree, "setenvif_module"):
+    if "setenvif_module" not in inputs.compiled and not _loaded_before_first_vhost(tree, "setenvif_module"):
         # Our vhost lines use SetEnvIf while the config is read, so the module
         # must be there before it. (A later LoadModule of it is then skipped with a warning.)
         path = find_module(tree, "mod_setenvif.so")
@@ -432,9 +442,16 @@ def _command_line(inputs: Inputs, plan: Plan) -> None:
             plan.unsupported.append("mod_setenvif.so not found: the sandbox needs it to tell which vhost answered")
         else:
             plan.pre.append(directive_line("LoadModule", ["setenvif_module", path]))
+    loaded = {m.name for m in tree.modules} | inputs.compiled
+    if "log_config_module" not in loaded:
+        # Debian builds mod_log_config in; elsewhere it may be a module the config does not load.
+        path = find_module(tree, "mod_log_config.so")
+        if path is None:
+            plan.unsupported.append("mod_log_config.so not found: the sandbox needs GlobalLog to tell which vhost answered")
+        else:
+            plan.post.append(directive_line("LoadModule", ["log_config_module", path]))
     plan.post.append(f'SetEnvIf Request_URI "^" {VHOST_ENV}={MAIN_TOKEN}')
     plan.post.append(directive_line("GlobalLog", [layout.journal]) + f' "{LOG_FORMAT}"')
-    loaded = {m.name for m in tree.modules}
     if inputs.stubs is not None and "proxy_module" in loaded:
         if "proxy_http_module" not in loaded:
             path = find_module(tree, "mod_proxy_http.so")

@@ -27,7 +27,7 @@ from vhostguard.live.errors import SandboxError, SandboxUnsupported
 from vhostguard.live.journal import MAIN_TOKEN, REQUEST_ID_HEADER, Journal, JournalEntry
 from vhostguard.live.layout import Layout, copy_config
 from vhostguard.live.mapping import SCHEME_PORTS, AddressMap
-from vhostguard.live.plan import Inputs, Plan, collect_addresses, make_plan
+from vhostguard.live.plan import Inputs, Plan, collect_addresses, compiled_in, make_plan
 from vhostguard.live.probe import DEFAULT_MAX_BODY, ProbeError, probe
 from vhostguard.live.process import children_of, group_members, spawn, stop_group
 from vhostguard.live.stubs import CATCH_ALL, StubPool, StubRecord
@@ -113,8 +113,11 @@ class Sandbox:
     ``-D`` and Debian's envvars mean (``env_file`` None: ``envvars`` beside
     the main file if present; ``""``: none). ``stub_backends`` replaces every
     proxied backend by a recording stub on loopback; without it, proxied
-    requests go to the real backends. ``keep`` leaves the sandbox directory
-    in place after stopping (for reading its logs).
+    requests go to the real backends. ``apache2`` is the binary (default: found
+    on the sbin PATH); ``start_timeout`` bounds the wait for its ports;
+    ``parent_dir`` is where the sandbox directory is made (default: the temp
+    dir); ``keep`` leaves that directory in place after stopping (for
+    reading its logs).
 
     Raises SandboxUnsupported (before running anything) when the config
     cannot be rewritten faithfully, SandboxError when apache2 rejects the copy
@@ -155,6 +158,7 @@ class Sandbox:
         self._line_map = LineMap({})
         self._journal: Journal | None = None
         self._env: dict[str, str] = {}
+        self._compiled: frozenset[str] = frozenset()
 
     # -- life cycle ----------------------------------------------------------
 
@@ -350,6 +354,9 @@ class Sandbox:
         self.model = build_model(tree)
         self.warnings.extend(f"{e} (vhostguard's loader; apache2 has the last word)" for e in tree.errors)
         self._env = base
+        assert self.apache2 is not None
+        listing = subprocess.run([self.apache2, "-l"], env=base, capture_output=True, text=True, timeout=30, check=False)
+        self._compiled = compiled_in(listing.stdout)
 
     def _env_file_vars(self) -> dict[str, str]:
         try:
@@ -371,7 +378,7 @@ class Sandbox:
         plan = make_plan(Inputs(
             tree=self.tree, model=self.model, layout=layout, addresses=self.addresses,
             stubs=self._state.stubs, initial_server_root=self.server_root or os.path.dirname(self.main_file),
-            environ=self._env,
+            environ=self._env, compiled=self._compiled,
         ))
         if plan.unsupported:
             raise SandboxUnsupported("the sandbox cannot run this config faithfully:\n" + "\n".join(plan.unsupported))
