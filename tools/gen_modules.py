@@ -58,6 +58,9 @@ THIRD_PARTY: dict[str, tuple[str, str, str]] = {  # identifier: (source, file, d
      WSGISwitchInterval WSGITelemetryOptions WSGITelemetryService WSGITrustedProxies
      WSGITrustedProxyHeaders WSGIUserAuthoritative WSGIVerboseDebugging"""),
     "php_module": ("mod_php.c", "libphp.so", _PHP),
+    # Debian's libapache2-mod-rpaf builds the module from mod_rpaf-2.0.c: <IfModule mod_rpaf.c> is false.
+    "rpaf_module": ("mod_rpaf-2.0.c", "mod_rpaf.so", """RPAF_Enable RPAF_ProxyIPs RPAF_Header RPAF_SetHostName
+     RPAF_SetHTTPS RPAF_SetPort RPAF_ForbidIfNotProxy RPAFenable RPAFproxy_ips RPAFheader RPAFsethostname"""),
     "php7_module": ("mod_php7.c", "libphp7.so", _PHP),
     "php5_module": ("mod_php5.c", "libphp5.so", _PHP),
     "security2_module": ("mod_security2.c", "mod_security2.so", """SecAction SecArgumentSeparator

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from vhostguard.cli import checks, inspect, routing
+from vhostguard.cli import checks, diff, inspect, routing
 from vhostguard.cli import lint as lint_commands
 
 
@@ -24,3 +24,4 @@ main.add_command(routing.explain)
 main.add_command(checks.test_command)
 main.add_command(lint_commands.lint)
 main.add_command(lint_commands.rules)
+main.add_command(diff.diff)

@@ -164,11 +164,16 @@ def reverse_name(ip: str) -> str | None:
 @lru_cache(maxsize=1)
 def local_host_name() -> str:
     """httpd's ``ap_get_local_host``: the reverse name of this host's address if it
-    has a dot, else the address itself (what AH00558 announces)."""
+    has a dot, else the host name if it has one, else the address (AH00558)."""
+    hostname = socket.gethostname()
     try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(hostname, None, socket.AF_UNSPEC, socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return "127.0.0.1"
     ip = str(infos[0][4][0])
     name = reverse_name(ip)
-    return name if name and "." in name else (normalize_ip(ip) or ip)
+    if name and "." in name:
+        return name
+    if "." in hostname:
+        return hostname
+    return normalize_ip(ip) or ip

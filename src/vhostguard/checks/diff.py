@@ -1,0 +1,205 @@
+"""``diff``: replay real requests through the current and the candidate config.
+
+A request has changed when its vhost (server name + address set, never
+file:line) or its outcome (kind, status, target) differs. Changes are grouped
+by the deciding directives, old vhost + directive -> new vhost + directive.
+
+Speed comes from memoising at three levels: the vhost match per connection
+and Host, the whole answer per distinct request, and — decisively — the
+server: when a request lands on servers whose routing configuration is
+identical in both configs (same directives, modules and inherited main-server
+settings), its decision cannot differ, so neither side is routed at all.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vhostguard.config.nodes import Directive
+from vhostguard.model import Match, Server, ServerModel
+from vhostguard.routing import Decision, Request, Router
+
+MAX_EXAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side of a change: who served the request, what happened, and which line decided."""
+
+    vhost: str  # server name
+    address_set: str | None
+    vhost_id: str | None
+    kind: str
+    status: int | None
+    target: str | None
+    directive: str | None  # "Name file:line"
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.vhost, self.address_set, self.kind, self.status, self.target)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "vhost": self.vhost, "address_set": self.address_set, "vhost_id": self.vhost_id,
+            "outcome": {"kind": self.kind, "status": self.status, "target": self.target},
+            "directive": self.directive,
+        }
+
+
+@dataclass
+class Group:
+    """Changed requests that share old and new vhost and deciding directives."""
+
+    old: Side
+    new: Side
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DiffResult:
+    requests: int = 0
+    changed: int = 0
+    skipped: int = 0  # requests that could not be replayed (e.g. no Host at all)
+    groups: dict[tuple[Any, ...], Group] = field(default_factory=dict)
+
+    def ordered_groups(self) -> list[Group]:
+        return sorted(self.groups.values(), key=lambda g: (-g.count, g.old.vhost, g.new.vhost))
+
+
+def _side(decision: Decision) -> Side:
+    server = decision.server
+    directive = decision.outcome.directive
+    return Side(
+        vhost=server.server_name,
+        address_set=decision.match.address_set.address if decision.match.address_set else None,
+        vhost_id=server.id,
+        kind=decision.outcome.kind,
+        status=decision.outcome.status,
+        target=decision.outcome.target,
+        directive=f"{directive.name} {directive.source}" if directive is not None else None,
+    )
+
+
+def _node_digest(node: Directive, into: Any) -> None:
+    into.update(node.key.encode())
+    into.update(b"\0".join(a.encode("utf-8", "surrogateescape") for a in node.args))
+    into.update(b"\1")
+    for child in node.children or ():
+        _node_digest(child, into)
+    into.update(b"\2")
+
+
+class _Fingerprints:
+    """A digest of everything that can change routing inside a server (not file:line)."""
+
+    def __init__(self, model: ServerModel) -> None:
+        self._model = model
+        self._cache: dict[str | None, bytes] = {}
+        base = hashlib.sha256()
+        for name in sorted(m.name for m in model.tree.modules):
+            base.update(name.encode() + b"\0")
+        for node in model.main.directives:
+            _node_digest(node, base)
+        base.update(model.main.document_root.encode())
+        self._base = base.digest()
+
+    def of(self, server: Server) -> bytes:
+        found = self._cache.get(server.id)
+        if found is None:
+            digest = hashlib.sha256(self._base)
+            digest.update(server.server_name.encode() + b"\0" + server.document_root.encode())
+            for node in server.directives if not server.is_main else ():
+                _node_digest(node, digest)
+            found = self._cache[server.id] = digest.digest()
+        return found
+
+
+def _vhost_identity(match: Match) -> tuple[str, str | None]:
+    return match.server.server_name, match.address_set.address if match.address_set else None
+
+
+class Differ:
+    """Replays requests through two models; feed it requests, then read ``result``."""
+
+    def __init__(self, old: ServerModel, new: ServerModel) -> None:
+        self.old, self.new = old, new
+        self._old_router, self._new_router = Router(old), Router(new)
+        self._old_prints, self._new_prints = _Fingerprints(old), _Fingerprints(new)
+        self._verdicts: dict[Request, tuple[Any, ...] | None] = {}
+        self.result = DiffResult()
+
+    def feed(self, request: Request, example: str) -> None:
+        """Replay one request (``example`` is how it is shown in the report)."""
+        self.result.requests += 1
+        key = self._verdicts.get(request, _UNSEEN)
+        if key is _UNSEEN:
+            key = self._verdicts[request] = self._compare(request)
+        if key is None:
+            return
+        group = self.result.groups[key]
+        group.count += 1
+        self.result.changed += 1
+        if len(group.examples) < MAX_EXAMPLES and example not in group.examples:
+            group.examples.append(example)
+
+    def _compare(self, request: Request) -> tuple[Any, ...] | None:
+        old_match = self.old.match(request.local_ip, request.port, request.host)
+        new_match = self.new.match(request.local_ip, request.port, request.host)
+        if (_vhost_identity(old_match) == _vhost_identity(new_match)
+                and self._old_prints.of(old_match.server) == self._new_prints.of(new_match.server)):
+            return None  # same server, same routing configuration: same decision
+        old_side = _side(self._old_router.route(request))
+        new_side = _side(self._new_router.route(request))
+        if old_side.identity() == new_side.identity():
+            return None
+        key = (old_side.vhost, old_side.address_set, old_side.directive, old_side.kind, old_side.status,
+               new_side.vhost, new_side.address_set, new_side.directive, new_side.kind, new_side.status)
+        if key not in self.result.groups:
+            self.result.groups[key] = Group(old_side, new_side)
+        return key
+
+
+_UNSEEN: Any = object()
+
+
+def diff_requests(old: ServerModel, new: ServerModel, requests: Iterable[tuple[Request, str]],
+                  progress: Callable[[int], None] | None = None) -> DiffResult:
+    differ = Differ(old, new)
+    for count, (request, example) in enumerate(requests, 1):
+        differ.feed(request, example)
+        if progress is not None and count % 10000 == 0:
+            progress(count)
+    return differ.result
+
+
+def load_allowances(path: str) -> list[dict[str, str]]:
+    """``--allow FILE``: YAML list of intended changes, each matching old/new vhost, kind or target."""
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or []
+    if isinstance(data, dict):
+        data = data.get("allow", [])
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise ValueError(f"{path}: expected a list of mappings like {{old_vhost: a, new_vhost: b}}")
+    return data
+
+
+def allowed(group: Group, allowances: list[dict[str, str]]) -> bool:
+    fields = {
+        "old_vhost": group.old.vhost, "new_vhost": group.new.vhost,
+        "old_kind": group.old.kind, "new_kind": group.new.kind,
+        "old_target": group.old.target, "new_target": group.new.target,
+    }
+    for allowance in allowances:
+        if allowance and all(_field_matches(fields.get(k), str(v)) for k, v in allowance.items()):
+            return True
+    return False
+
+
+def _field_matches(value: str | None, pattern: str) -> bool:
+    import fnmatch
+
+    return value is not None and fnmatch.fnmatchcase(value, pattern)

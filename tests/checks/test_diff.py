@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vhostguard.cli import main
+
+INCIDENT = Path(__file__).resolve().parents[2] / "examples" / "incident"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _host_of(line: str) -> str | None:
+    """The Host field the example's LogFormat writes last: read it without vhostguard."""
+    if not line.endswith('"') or line.count('"') < 8:
+        return None
+    return line.rsplit('"', 2)[1]
+
+
+def test_incident_diff_finds_exactly_the_misrouted_requests() -> None:
+    lines = (INCIDENT / "access.log").read_text().splitlines()
+    hosts = [_host_of(line) for line in lines]
+    # Ground truth: every request to the API vhost's names moves (api.example.com lost its
+    # ServerName to a typo; api-eu.example.com stays but its vhost is now named api.exmaple.com).
+    expected_changed = sum(1 for h in hosts if h in ("api.example.com", "api-eu.example.com"))
+    readable = sum(1 for h in hosts if h is not None)
+    code, out, err = run("diff", str(INCIDENT / "before/apache2.conf"), str(INCIDENT / "after/apache2.conf"),
+                         "--requests", str(INCIDENT / "access.log"), "--json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["schema"] == 1
+    assert doc["requests"] == readable
+    assert doc["changed"] == expected_changed
+    assert sum(g["count"] for g in doc["groups"]) == expected_changed
+    assert [g["count"] for g in doc["groups"]] == sorted((g["count"] for g in doc["groups"]), reverse=True)
+    biggest = doc["groups"][0]
+    assert biggest["old"]["vhost"] == "api.example.com" and biggest["old"]["outcome"]["kind"] == "proxy"
+    assert biggest["new"]["vhost"] == "default.invalid" and biggest["new"]["outcome"]["kind"] == "forbidden"
+    assert all(e.startswith("http://api.example.com/") for e in biggest["examples"])
+    assert "1 of" in err and "malformed" in err and "access.log:" in err
+
+
+def test_unchanged_config_reports_nothing(tmp_path: Path) -> None:
+    code, out, _ = run("diff", str(INCIDENT / "before/apache2.conf"), str(INCIDENT / "before/apache2.conf"),
+                       "--requests", str(INCIDENT / "access.log"), "--json")
+    assert code == 0 and json.loads(out)["changed"] == 0
+
+
+def test_change_in_untouched_vhost_only(tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    shutil.copytree(INCIDENT / "before", new)
+    www = new / "sites-enabled" / "www.conf"
+    www.write_text(www.read_text().replace("Redirect permanent /api/ http://api.example.com/v1/",
+                                           "Redirect permanent /api/ https://api.example.com/v1/"))
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://www.example.com/api/users/1\nhttp://api.example.com/v1/users/1\nhttp://www.example.com/\n")
+    code, out, _ = run("diff", str(INCIDENT / "before/apache2.conf"), str(new / "apache2.conf"), "--requests", str(urls), "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["requests"] == 3 and doc["changed"] == 1
+    group = doc["groups"][0]
+    assert group["old"]["outcome"]["target"] == "http://api.example.com/v1/users/1"
+    assert group["new"]["outcome"]["target"] == "https://api.example.com/v1/users/1"
+
+
+def test_main_server_change_reaches_every_vhost(tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    shutil.copytree(INCIDENT / "before", new)
+    main_conf = new / "apache2.conf"
+    main_conf.write_text(main_conf.read_text() + "ProxyPass /health !\n")  # inherited by every vhost
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://api.example.com/health\nhttp://api.example.com/v1/x\n")
+    code, out, _ = run("diff", str(INCIDENT / "before/apache2.conf"), str(main_conf), "--requests", str(urls), "--json")
+    doc = json.loads(out)
+    assert doc["changed"] == 1 and doc["groups"][0]["examples"] == ["http://api.example.com/health"]
+
+
+def test_allow_file_and_text_output(tmp_path: Path) -> None:
+    allow = tmp_path / "allow.yaml"
+    allow.write_text("- {old_vhost: api.example.com, new_vhost: '*'}\n")
+    code, out, _ = run("diff", str(INCIDENT / "before/apache2.conf"), str(INCIDENT / "after/apache2.conf"),
+                       "--requests", str(INCIDENT / "access.log"), "--allow", str(allow))
+    assert code == 0
+    assert "(allowed)" in out and "requests replayed" in out.splitlines()[-1]
+
+
+def test_gzipped_log_and_bad_input(tmp_path: Path) -> None:
+    packed = tmp_path / "access.log.2.gz"
+    packed.write_bytes(gzip.compress((INCIDENT / "access.log").read_bytes()))
+    code, out, _ = run("diff", str(INCIDENT / "before/apache2.conf"), str(INCIDENT / "after/apache2.conf"),
+                       "--requests", str(packed), "--json")
+    assert code == 1 and json.loads(out)["changed"] > 0
+    code, _, err = run("diff", str(INCIDENT / "before/apache2.conf"), str(INCIDENT / "after/apache2.conf"),
+                       "--requests", str(tmp_path / "missing.log"))
+    assert code == 2 and "missing.log" in err and len(err.strip().splitlines()) == 1
+    garbage = tmp_path / "garbage.log"
+    garbage.write_text("not a log line\nnor this\n")
+    code, _, err = run("diff", str(INCIDENT / "before/apache2.conf"), str(INCIDENT / "after/apache2.conf"),
+                       "--requests", str(garbage))
+    assert code == 2 and "no line" in err
+
+
+@pytest.mark.parametrize("flag", ["--json", None])
+def test_expectations_catch_the_incident(flag: str | None) -> None:
+    args = ["test", str(INCIDENT / "vhostguard.yaml"), "-f", str(INCIDENT / "after/apache2.conf")] + ([flag] if flag else [])
+    code, out, _ = run(*args)
+    assert code == 1
+    if flag:
+        assert json.loads(out)["summary"] == {"passed": 1, "failed": 3}
+    code, out, _ = run("test", str(INCIDENT / "vhostguard.yaml"))
+    assert code == 0
