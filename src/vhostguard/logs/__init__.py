@@ -1,0 +1,31 @@
+"""logs/: access logs read back exactly as httpd wrote them.
+
+Public surface:
+
+* ``compile_format(fmt, fields=None) -> LogFormat`` and ``parser_for(fmt_or_nickname, nicknames)``;
+  ``LogFormat.parse(line) -> dict`` (CONTRACT.md ``logs`` keys) or ``LineError``;
+* ``read_log(path, parser, stats=..., on_malformed=...)`` over plain/gzip/bzip2/xz files,
+  counting malformed lines with their numbers (``ReadStats``, ``Malformed``);
+* ``find_logs(tree) -> LogConfig``: every CustomLog/GlobalLog/TransferLog of a config with its format;
+* ``EndpointTemplater`` / ``auto_template``: endpoint templates with a per-vhost cardinality cap.
+"""
+from __future__ import annotations
+
+from vhostguard.logs.discover import LogConfig, LogTarget, find_logs
+from vhostguard.logs.endpoints import (
+    OTHER, EndpointPattern, EndpointTemplater, PatternError, auto_template, load_patterns, parse_patterns,
+)
+from vhostguard.logs.escapes import unescape
+from vhostguard.logs.format import (
+    CLF_FORMAT, DEFAULT_NICKNAMES, FormatError, LineError, LogFormat, compile_format, parser_for,
+)
+from vhostguard.logs.reader import (
+    FormatChoice, Malformed, Parser, ReadStats, detect_format, open_log, read_log, read_logs,
+)
+
+__all__ = [
+    "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "EndpointPattern", "EndpointTemplater", "FormatChoice",
+    "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget", "Malformed", "Parser", "PatternError",
+    "ReadStats", "auto_template", "compile_format", "detect_format", "find_logs", "load_patterns", "open_log",
+    "parse_patterns", "parser_for", "read_log", "read_logs", "unescape",
+]
