@@ -13,10 +13,12 @@ settings), its decision cannot differ, so neither side is routed at all.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import multiprocessing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vhostguard.checks.replay import ReplayJob, ReplayStats, job_requests
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Match, Server, ServerModel
 from vhostguard.routing import Decision, Request, Router
@@ -63,6 +65,21 @@ class DiffResult:
     changed: int = 0
     skipped: int = 0  # requests that could not be replayed (e.g. no Host at all)
     groups: dict[tuple[Any, ...], Group] = field(default_factory=dict)
+
+    def merge(self, other: DiffResult) -> None:
+        """Add another part's counts (parts of one replay, in order)."""
+        self.requests += other.requests
+        self.changed += other.changed
+        self.skipped += other.skipped
+        for key, theirs in other.groups.items():
+            mine = self.groups.get(key)
+            if mine is None:
+                self.groups[key] = theirs
+                continue
+            mine.count += theirs.count
+            for example in theirs.examples:
+                if len(mine.examples) < MAX_EXAMPLES and example not in mine.examples:
+                    mine.examples.append(example)
 
     def ordered_groups(self) -> list[Group]:
         return sorted(self.groups.values(), key=lambda g: (-g.count, g.old.vhost, g.new.vhost))
@@ -116,10 +133,6 @@ class _Fingerprints:
         return found
 
 
-def _vhost_identity(match: Match) -> tuple[str, str | None]:
-    return match.server.server_name, match.address_set.address if match.address_set else None
-
-
 class Differ:
     """Replays requests through two models; feed it requests, then read ``result``."""
 
@@ -128,10 +141,12 @@ class Differ:
         self._old_router, self._new_router = Router(old), Router(new)
         self._old_prints, self._new_prints = _Fingerprints(old), _Fingerprints(new)
         self._verdicts: dict[Request, tuple[Any, ...] | None] = {}
+        self._addresses: dict[int, str] = {}
+        self._same_server: dict[tuple[Any, ...], bool] = {}
         self.result = DiffResult()
 
-    def feed(self, request: Request, example: str) -> None:
-        """Replay one request (``example`` is how it is shown in the report)."""
+    def feed(self, request: Request, example: str | None = None) -> None:
+        """Replay one request (``example`` is how it is shown in the report; default its URL)."""
         self.result.requests += 1
         key = self._verdicts.get(request, _UNSEEN)
         if key is _UNSEEN:
@@ -141,14 +156,45 @@ class Differ:
         group = self.result.groups[key]
         group.count += 1
         self.result.changed += 1
-        if len(group.examples) < MAX_EXAMPLES and example not in group.examples:
-            group.examples.append(example)
+        if len(group.examples) < MAX_EXAMPLES:
+            shown = example or request.url
+            if shown not in group.examples:
+                group.examples.append(shown)
+
+    def feed_fields(self, fields: tuple[Any, ...]) -> None:
+        """Replay one request given as ``Request`` field values.
+
+        Most requests land on a vhost whose routing is the same in both
+        configs; that is decided once per (local IP, port, Host), so those
+        requests cost one dict lookup and never become ``Request`` objects.
+        """
+        connection = (fields[6], fields[2], fields[1])
+        same = self._same_server.get(connection)
+        if same is None:
+            same = self._same_server[connection] = self._servers_agree(fields[6], fields[2], fields[1])
+        if same:
+            self.result.requests += 1
+            return
+        self.feed(Request(*fields))
+
+    def _servers_agree(self, local_ip: str | None, port: int, host: str | None) -> bool:
+        old_match = self.old.match(local_ip, port, host)
+        new_match = self.new.match(local_ip, port, host)
+        return (old_match.server.server_name == new_match.server.server_name
+                and self._address(old_match) == self._address(new_match)
+                and self._old_prints.of(old_match.server) == self._new_prints.of(new_match.server))
+
+    def _address(self, match: Match) -> str | None:
+        aset = match.address_set
+        if aset is None:
+            return None
+        found = self._addresses.get(id(aset))
+        if found is None:
+            found = self._addresses[id(aset)] = aset.address
+        return found
 
     def _compare(self, request: Request) -> tuple[Any, ...] | None:
-        old_match = self.old.match(request.local_ip, request.port, request.host)
-        new_match = self.new.match(request.local_ip, request.port, request.host)
-        if (_vhost_identity(old_match) == _vhost_identity(new_match)
-                and self._old_prints.of(old_match.server) == self._new_prints.of(new_match.server)):
+        if self._servers_agree(request.local_ip, request.port, request.host):
             return None  # same server, same routing configuration: same decision
         old_side = _side(self._old_router.route(request))
         new_side = _side(self._new_router.route(request))
@@ -162,16 +208,6 @@ class Differ:
 
 
 _UNSEEN: Any = object()
-
-
-def diff_requests(old: ServerModel, new: ServerModel, requests: Iterable[tuple[Request, str]],
-                  progress: Callable[[int], None] | None = None) -> DiffResult:
-    differ = Differ(old, new)
-    for count, (request, example) in enumerate(requests, 1):
-        differ.feed(request, example)
-        if progress is not None and count % 10000 == 0:
-            progress(count)
-    return differ.result
 
 
 def load_allowances(path: str) -> list[dict[str, str]]:
@@ -203,3 +239,50 @@ def _field_matches(value: str | None, pattern: str) -> bool:
     import fnmatch
 
     return value is not None and fnmatch.fnmatchcase(value, pattern)
+
+
+def replay(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_host: str | None,
+           workers: int = 1, progress: Callable[[int], None] | None = None) -> tuple[DiffResult, ReplayStats]:
+    """Replay every job through both models; with ``workers`` > 1 and several jobs, in forked
+    processes that share the already-built models (copy on write) and return their parts."""
+    if workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        return _replay_parallel(old, new, jobs, default_host, workers)
+    differ = Differ(old, new)
+    stats = ReplayStats()
+    for job in jobs:
+        for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
+            differ.feed_fields(fields)
+            if progress is not None and count % 10000 == 0:
+                progress(differ.result.requests)
+    return differ.result, stats
+
+
+def _run_part(job: ReplayJob) -> tuple[DiffResult, ReplayStats]:
+    old, new, default_host = _FORKED
+    differ = Differ(old, new)
+    stats = ReplayStats()
+    for fields in job_requests(job, stats, default_host, old.default_local_ip):
+        differ.feed_fields(fields)
+    return differ.result, stats
+
+
+# Set in the parent just before forking and read by the children only: the models are
+# passed by inheritance, not by pickling (building them again would cost more than the replay).
+_FORKED: Any = None
+
+
+def _replay_parallel(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_host: str | None,
+                     workers: int) -> tuple[DiffResult, ReplayStats]:
+    global _FORKED
+    _FORKED = (old, new, default_host)
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(workers, len(jobs))) as pool:
+            parts = pool.map(_run_part, jobs, chunksize=1)
+    finally:
+        _FORKED = None
+    result, stats = DiffResult(), ReplayStats()
+    for part_result, part_stats in parts:
+        result.merge(part_result)
+        stats.merge(part_stats)
+    return result, stats

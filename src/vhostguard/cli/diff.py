@@ -1,33 +1,30 @@
 """``vhostguard diff OLD NEW``: which real requests would the candidate config route differently."""
 from __future__ import annotations
 
+import gc
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import click
 
-from vhostguard.checks.diff import Differ, allowed, load_allowances
-from vhostguard.checks.replay import ReplayError, ReplayStats, replay_sources
+from vhostguard.checks.diff import allowed, load_allowances, replay
+from vhostguard.checks.replay import ReplayError, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, emit_json, load_model, print_warnings, run
-from vhostguard.cli.routing import default_local_ip
 from vhostguard.report.diff import diff_json, diff_text
-from vhostguard.routing import Request
 
 
-def _with_progress(items: Iterator[tuple[Request, str]], paths: list[str]) -> Iterator[tuple[Request, str]]:
-    """A rich progress bar on a terminal; nothing otherwise."""
+def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+    """A rich progress display on a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
-        yield from items
-        return
+        return None, lambda: None
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("replaying {task.completed:,} requests from " + ", ".join(paths)),
-                  TimeElapsedColumn(), transient=True) as progress:
-        task = progress.add_task("diff", total=None)
-        for count, item in enumerate(items, 1):
-            if count % 5000 == 0:
-                progress.update(task, completed=count)
-            yield item
+    display = Progress(SpinnerColumn(), TextColumn("replaying {task.completed:,} requests from " + ", ".join(paths)),
+                       TimeElapsedColumn(), transient=True)
+    task = display.add_task("diff", total=None)
+    display.start()
+    return (lambda done: display.update(task, completed=done)), display.stop
 
 
 @click.command()
@@ -58,16 +55,20 @@ def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | N
                 allowances = load_allowances(allow_file)
             except (OSError, ValueError) as problem:
                 raise UsageProblem(str(problem)) from None
-        stats = ReplayStats()
-        differ = Differ(old_model, new_model)
+        workers = max(1, min(os.cpu_count() or 1, 4))
+        # The models are long-lived and the replay allocates millions of short-lived
+        # objects without cycles: keep the cyclic GC from rescanning the models.
+        gc.freeze()
+        gc.disable()
+        report_progress, stop_progress = _progress(list(request_files))
         try:
-            sources = replay_sources(list(request_files), old_model.tree, log_format, default_host,
-                                     lambda port: default_local_ip(old_model, port), stats)
-            for request, example in _with_progress(sources, list(request_files)):
-                differ.feed(request, example)
+            jobs = plan_jobs(list(request_files), old_model.tree, log_format, workers)
+            result, stats = replay(old_model, new_model, jobs, default_host, workers, report_progress)
         except ReplayError as problem:
             raise UsageProblem(str(problem)) from None
-        result = differ.result
+        finally:
+            stop_progress()
+            gc.enable()
         result.skipped = stats.unusable
         if stats.lines and not result.requests and stats.malformed == stats.lines:
             raise UsageProblem(f"no line of {', '.join(request_files)} could be read; check --log-format")

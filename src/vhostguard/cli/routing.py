@@ -36,11 +36,7 @@ def _parse_headers(headers: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def default_local_ip(model: ServerModel, port: int) -> str | None:
-    """The first Listen covering the port: its IP, or None for a wildcard Listen."""
-    for listen in model.listens:
-        if listen.port == port:
-            return listen.ip
-    return None
+    return model.default_local_ip(port)
 
 
 def build_request(model: ServerModel, url: str, local_ip: str | None, remote_ip: str, sni: str | None,

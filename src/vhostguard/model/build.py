@@ -35,6 +35,14 @@ class ServerModel:
         """
         return self._matcher.match(local_ip, port, host)
 
+    def default_local_ip(self, port: int) -> str | None:
+        """The address a connection to ``port`` arrives on by default: the IP of the first
+        Listen covering the port, or None (an address no IP vhost names) for a wildcard Listen."""
+        for listen in self.listens:
+            if listen.port == port:
+                return listen.ip
+        return None
+
     def vhost(self, vhost_id: str) -> Server | None:
         for server in self.vhosts:
             if server.id == vhost_id:

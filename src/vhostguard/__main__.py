@@ -1,0 +1,4 @@
+"""python -m vhostguard"""
+from vhostguard.cli import main
+
+main()
