@@ -985,30 +985,30 @@ REJECTED: list[tuple[str, str, str | None]] = [
     (
         "servername-ipv6-literal",
         named(f"*:{P}", "[::1]"),
-        "xfail: httpd: 'Invalid ServerName \"[::1]\" use ServerAlias to set multiple server names.' (a '[' "
+        "httpd: 'Invalid ServerName \"[::1]\" use ServerAlias to set multiple server names.' (a '[' "
         "counts as a wildcard); server.py/build.py accept it",
     ),
     (
         "servername-non-numeric-port",
         named(f"*:{P}", "x.example:abc"),
-        "xfail: httpd: 'The port number \"x.example:abc\" is outside the appropriate range (i.e., 1..65535).'; "
+        "httpd: 'The port number \"x.example:abc\" is outside the appropriate range (i.e., 1..65535).'; "
         "parse_server_name keeps 'x.example:abc' as the name",
     ),
     (
         "servername-port-out-of-range",
         named(f"*:{P}", "x.example:99999"),
-        "xfail: httpd: 'The port number \"x.example:99999\" is outside the appropriate range'; we accept port 99999",
+        "httpd: 'The port number \"x.example:99999\" is outside the appropriate range'; we accept port 99999",
     ),
     (
         "servername-empty-port",
         named(f"*:{P}", "x.example:"),
-        "xfail: httpd: 'The port number \"x.example:\" is outside the appropriate range'; "
+        "httpd: 'The port number \"x.example:\" is outside the appropriate range'; "
         "parse_server_name keeps 'x.example:' as the name",
     ),
     (
         "serveralias-in-main-server",
         "ServerAlias m.example\n" + named(f"*:{P}", "a.example"),
-        "xfail: httpd: 'ServerAlias only used in <VirtualHost>'; collect_names takes it as a main-server alias",
+        "httpd: 'ServerAlias only used in <VirtualHost>'; collect_names takes it as a main-server alias",
     ),
     (
         "main-servername-two-arguments",

@@ -64,7 +64,7 @@ def build_model(tree: ConfigTree) -> ServerModel:
         addresses=(), document_root=main_docroot, directives=main_directives,
     )
     listens = _listens(tree, errors)
-    _check_server_names(main_directives, errors)
+    _check_server_names(main_directives, errors, main=True)
     built: list[Server] = []
     port_so_far: int | None = None  # httpd reads a port-less vhost's port from the main ServerName seen so far
     for node in top:
@@ -95,14 +95,25 @@ def _document_root(tree: ConfigTree, directives: tuple[Directive, ...]) -> str |
     return server_root_relative(tree.server_root, node.args[0]) if node else None
 
 
-def _check_server_names(directives: tuple[Directive, ...], errors: list[ConfigError]) -> None:
+def _check_server_names(directives: tuple[Directive, ...], errors: list[ConfigError], main: bool = False) -> None:
+    """The checks httpd's ServerName/ServerAlias handlers make, in its words."""
     for node in directives:
+        if main and node.key == "serveralias":
+            errors.append(ConfigError(node.source, "ServerAlias only used in <VirtualHost>"))
         if node.key != "servername":
             continue
         if len(node.args) != 1:
             errors.append(ConfigError(node.source, "ServerName takes one argument, The hostname and port of the server"))
-        elif "*" in node.args[0] or "?" in node.args[0]:
-            errors.append(ConfigError(node.source, f'Invalid ServerName "{node.args[0]}" use ServerAlias to set multiple server names.'))
+            continue
+        text = node.args[0]
+        if any(c in text for c in "*?["):
+            errors.append(ConfigError(node.source, f'Invalid ServerName "{text}" use ServerAlias to set multiple server names.'))
+            continue
+        rest = text.split("://", 1)[1] if "://" in text else text
+        if ":" in rest:
+            port = rest.rsplit(":", 1)[1]
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                errors.append(ConfigError(node.source, f'The port number "{text}" is outside the appropriate range (i.e., 1..65535).'))
 
 
 def _unique_ids(vhosts: list[Server]) -> tuple[Server, ...]:
