@@ -153,16 +153,16 @@ def check_access(chosen: list[Section], remote_ip: str, method: str) -> AccessRe
     compat_nodes: list[Directive] = []
     uncertain: list[str] = []
     for section in chosen:
-        if _authz_nodes(section.children):
+        if section.authz:
             deciding = section
-        compat = [n for n in section.children if n.key in COMPAT_KEYS]
+        compat = list(section.compat)
         if compat:
             compat_nodes = compat if any(n.key in ("allow", "deny") for n in compat) else compat_nodes + compat
     verdict = "granted"
     directive: Directive | None = None
     detail = "no Require applies: granted"
     if deciding is not None:
-        nodes = _authz_nodes(deciding.children)
+        nodes = deciding.authz
         notes: list[str] = []
         result = _container(nodes, "any", client, notes)
         uncertain.extend(notes)

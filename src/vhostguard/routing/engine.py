@@ -19,7 +19,7 @@ from vhostguard.routing.decision import Decision, Outcome, Step
 from vhostguard.routing.request import Request, decode_uri
 from vhostguard.routing.rewrite import RewriteEnv, RewriteResult, RewriteUnsupported, Rule, rules_for, run_rules
 from vhostguard.routing.sections import (
-    Section, ServerSections, applicable, last_of, last_value, location_matches, server_sections,
+    Section, ServerSections, applicable, existing_directory, last_of, last_value, location_matches, server_sections,
 )
 
 MAX_INTERNAL_REDIRECTS = 10
@@ -68,6 +68,7 @@ class Router:
         self._plans: dict[str | None, _ServerPlan] = {}
         self._decisions: dict[Request, Decision] = {}
         self._fs: dict[str, str | None] = {}
+        self._walk_dirs: dict[str, str] = {}
         loaded = {m.name for m in model.tree.modules}
         self.modules = loaded
         self._all_nodes = list(model.tree.walk())
@@ -81,6 +82,22 @@ class Router:
         kind = "dir" if os.path.isdir(path) else "file" if os.path.isfile(path) else None
         self._fs[path] = kind
         return kind
+
+    def _walk_dir(self, filename: str) -> str:
+        """The deepest existing directory on ``filename``'s path, cached per parent directory."""
+        parent = os.path.dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
+        found = self._walk_dirs.get(filename)
+        if found is None:
+            if self._is_dir(filename):
+                found = filename.rstrip("/") or "/"
+            else:
+                found = self._walk_dirs.get(parent)
+                if found is None:
+                    found = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
+            if len(self._walk_dirs) > 100_000:
+                self._walk_dirs.clear()
+            self._walk_dirs[filename] = found
+        return found
 
     def _is_dir(self, path: str) -> bool:
         return self._kind(path) == "dir"
@@ -282,7 +299,7 @@ class Router:
     def _finish_proxy(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, hit: mod_proxy.ProxyMatch, trail: _Trail) -> Outcome:
         mapping = hit.mapping
         trail.add("proxy", f"{mapping.node.name} {mapping.path} {mapping.target} matches {uri}", mapping.node)
-        denied = self._access(plan, request, applicable(plan.sections, uri, None, self._is_dir), None, trail)
+        denied = self._access(plan, request, applicable(plan.sections, uri, None, self._is_dir, self._walk_dir), None, trail)
         if denied is not None:
             return denied
         return self._proxy_outcome(hit.url or "", query, mapping, mapping.node)
@@ -359,7 +376,7 @@ class Router:
     def _note_unmodelled(self, plan: _ServerPlan, chosen: list[Section], filename: str | None, trail: _Trail) -> None:
         for section in plan.unmodelled_ifs:
             trail.unsure(f"<If {section.pattern}> at {section.node.source} is not evaluated")
-        rewrite_here = [s for s in chosen if s.kind == "directory" and any(c.key == "rewriterule" for c in s.children)]
+        rewrite_here = [s for s in chosen if s.kind == "directory" and s.has_rewrite]
         if rewrite_here:
             trail.unsure(f"per-directory RewriteRule at {rewrite_here[-1].node.source} is not modelled")
         if filename is not None:
@@ -371,7 +388,7 @@ class Router:
                         break
 
     def _serve(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, kind: str, node: Directive | None, handler: str | None, trail: _Trail, depth: int) -> Outcome:
-        chosen = applicable(plan.sections, uri, filename, self._is_dir)
+        chosen = applicable(plan.sections, uri, filename, self._is_dir, self._walk_dir)
         denied = self._access(plan, request, chosen, filename, trail)
         if denied is not None:
             return denied

@@ -12,7 +12,7 @@ import fnmatch
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from vhostguard.config.nodes import Directive
@@ -23,19 +23,36 @@ DIRECTORY_KINDS = frozenset({"directory", "directorymatch"})
 FILES_KINDS = frozenset({"files", "filesmatch"})
 
 
+_AUTHZ_KEYS = frozenset({"require", "requireall", "requireany", "requirenone"})
+_COMPAT_KEYS = frozenset({"order", "allow", "deny", "satisfy"})
+
+
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A section that can apply to requests: its kind, matcher text, and node."""
+    """A section that can apply to requests: its kind, matcher text, and node.
+
+    What routing asks of a section on every request (is the pattern a glob,
+    its authorization directives, ...) is worked out once, here.
+    """
 
     kind: str  # location | directory | files | proxy | if
     regex: bool
     pattern: str
     node: Directive
     nested_in: Directive | None = None  # the <Directory> holding a <Files>
+    children: tuple[Directive, ...] = field(init=False, repr=False, compare=False)
+    glob: bool = field(init=False, repr=False, compare=False)
+    authz: tuple[Directive, ...] = field(init=False, repr=False, compare=False)
+    compat: tuple[Directive, ...] = field(init=False, repr=False, compare=False)
+    has_rewrite: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def children(self) -> tuple[Directive, ...]:
-        return self.node.children or ()
+    def __post_init__(self) -> None:
+        children = self.node.children or ()
+        object.__setattr__(self, "children", children)
+        object.__setattr__(self, "glob", not self.regex and any(c in self.pattern for c in "*?["))
+        object.__setattr__(self, "authz", tuple(n for n in children if n.key in _AUTHZ_KEYS))
+        object.__setattr__(self, "compat", tuple(n for n in children if n.key in _COMPAT_KEYS))
+        object.__setattr__(self, "has_rewrite", any(n.key == "rewriterule" for n in children))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +134,7 @@ def location_matches(section: Section, uri: str) -> bool:
         compiled = _regex(section.pattern)
         return bool(compiled and compiled.search(uri))
     pattern = section.pattern
-    if any(c in pattern for c in "*?["):
+    if section.glob:
         return _fnmatch_pathname(pattern, uri)
     if not uri.startswith(pattern):
         return False
@@ -143,7 +160,7 @@ def directory_matches(section: Section, path: str) -> bool:
     pattern = section.pattern.rstrip("/") or "/"
     if pattern == "/":
         return True
-    if any(c in pattern for c in "*?["):
+    if section.glob:
         return _fnmatch_pathname(pattern, path)
     return path == pattern or path.startswith(pattern + "/")
 
@@ -166,12 +183,16 @@ def existing_directory(path: str, is_dir: Callable[[str], bool] = os.path.isdir)
 
 
 def applicable(sections: ServerSections, uri: str, filename: str | None,
-               is_dir: Callable[[str], bool] = os.path.isdir) -> list[Section]:
-    """Sections that apply, in merge order (later wins)."""
+               is_dir: Callable[[str], bool] = os.path.isdir,
+               walk_dir_of: Callable[[str], str] | None = None) -> list[Section]:
+    """Sections that apply, in merge order (later wins).
+
+    ``walk_dir_of(filename)`` may supply the deepest existing directory (cached by the caller).
+    """
     chosen: list[Section] = []
     matched_dirs: set[int] = set()
     if filename is not None:
-        walk_dir = existing_directory(filename, is_dir)
+        walk_dir = walk_dir_of(filename) if walk_dir_of is not None else existing_directory(filename, is_dir)
         for section in sections.directories:
             if directory_matches(section, walk_dir):
                 chosen.append(section)
