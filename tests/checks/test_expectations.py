@@ -72,8 +72,8 @@ def test_bad_expectations_are_one_line_exit_2(stack: Path) -> None:
 
 
 def test_generate_round_trip(stack: Path) -> None:
-    code, out, _ = run("test", "-f", str(stack / "apache2.conf"), "--generate", "http://api.example.com/v1/a",
-                       "--generate", "http://nobody.example/")
+    code, out, _ = run("test", "-f", str(stack / "apache2.conf"), "--generate", "--url", "http://api.example.com/v1/a",
+                       "--url", "http://nobody.example/")
     assert code == 0
     generated = stack / "generated.yaml"
     generated.write_text(out)
@@ -115,3 +115,30 @@ def test_live_mode_against_real_apache(stack: Path) -> None:
     api.write_text(api.read_text().replace("ServerName api.example.com", "ServerName api.example.org"))
     code, out, _ = run("test", str(stack / "vhostguard.yaml"), "--live")
     assert code == 1 and "FAIL the users API reaches the API backend" in out
+
+
+def test_generate_from_log_most_common_routes() -> None:
+    incident = EXAMPLE_DIR.parent / "incident"
+    code, out, _ = run("test", "--generate", "-f", str(incident / "before/apache2.conf"),
+                       "--from-log", str(incident / "access.log"), "--top", "3")
+    assert code == 0
+    import yaml
+
+    cases = yaml.safe_load(out)["cases"]
+    assert len(cases) == 3
+    # Count routes independently of vhostguard: the Host field and the path with ids blanked.
+    import re
+    from collections import Counter
+
+    def route(host: str, target: str) -> tuple[str, str]:
+        path = target.partition("?")[0]
+        return host, "/".join("{id}" if re.fullmatch(r"[0-9]+|[0-9a-f-]{36}", seg) else seg for seg in path.split("/"))
+
+    lines = (incident / "access.log").read_text().splitlines()
+    counted = Counter(route(line.rsplit('"', 2)[1], line.split('"')[1].split(" ")[1]) for line in lines if line.endswith('"'))
+    expected = [r for r, _ in sorted(counted.items(), key=lambda item: -item[1])[:3]]
+    generated = [route(c["url"].split("/")[2], "/" + c["url"].split("/", 3)[3]) for c in cases]
+    assert generated == expected
+    assert all(case["expect"]["kind"] for case in cases)
+    code, _, err = run("test", "--generate", "-f", str(incident / "before/apache2.conf"))
+    assert code == 2 and "--generate needs requests" in err

@@ -213,7 +213,22 @@ def run_live(sandbox: Any, cases: Iterable[Case]) -> list[CaseResult]:
     return results
 
 
-def generate(router: Router, urls: Iterable[str], default_local_ip: Any = None) -> str:
+def common_routes(requests: Iterable[Request], top: int) -> list[str]:
+    """The URL of the first request seen for each of the ``top`` most frequent routes,
+    a route being (Host, method-less endpoint template) — ids in paths do not split it."""
+    from vhostguard.logs.endpoints import auto_template
+
+    counts: dict[tuple[str | None, str], int] = {}
+    examples: dict[tuple[str | None, str], str] = {}
+    for request in requests:
+        key = ((request.host or "").lower(), auto_template(request.path))
+        counts[key] = counts.get(key, 0) + 1
+        examples.setdefault(key, request.url)
+    ranked = sorted(counts, key=lambda k: (-counts[k], k))
+    return [examples[key] for key in ranked[:top]]
+
+
+def generate_expectations(router: Router, urls: Iterable[str], default_local_ip: Any = None) -> str:
     """An expectations file (YAML) that pins down today's routing of ``urls``, for review."""
     cases = []
     for url in urls:

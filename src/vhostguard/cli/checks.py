@@ -5,11 +5,15 @@ import sys
 
 import click
 
-from vhostguard.checks.expectations import ExpectationError, generate, load_expectations, run_live, run_offline
+from vhostguard.checks.expectations import (
+    ExpectationError, common_routes, generate_expectations, load_expectations, run_live, run_offline,
+)
+from vhostguard.checks.replay import ReplayError, ReplayStats, job_requests, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.cli.routing import default_local_ip
 from vhostguard.report.expectations import results_json, results_junit, results_text
-from vhostguard.routing import Router
+from vhostguard.model import ServerModel
+from vhostguard.routing import Request, Router
 
 
 @click.command(name="test")
@@ -18,19 +22,25 @@ from vhostguard.routing import Router
 @click.option("--live", is_flag=True, help="Run the cases against a sandboxed real apache2 started on the config.")
 @click.option("--json", "as_json", is_flag=True, help="Machine output.")
 @click.option("--junit", "junit", metavar="FILE", help="Also write JUnit XML to FILE.")
-@click.option("--generate", "generate_urls", multiple=True, metavar="URL",
-              help="Write an expectations file pinning today's routing of URL (repeatable) to stdout.")
-@click.option("--urls", "urls_file", metavar="FILE", help="With --generate: read URLs from FILE, one per line.")
+@click.option("--generate", is_flag=True,
+              help="Write to stdout an expectations file pinning today's routing of --url/--urls/--from-log requests.")
+@click.option("--url", "generate_urls", multiple=True, metavar="URL", help="With --generate: a URL (repeatable).")
+@click.option("--urls", "urls_file", metavar="FILE", help="Generate from the URLs in FILE, one per line.")
+@click.option("--from-log", "from_logs", multiple=True, metavar="LOG",
+              help="Generate from an access log's most common routes (read with the config's LogFormat).")
+@click.option("--top", default=20, show_default=True, help="With --from-log: how many routes.")
 def test_command(expectations: str | None, config: str | None, server_root: str | None, defines: tuple[str, ...],
-                 env_file: str | None, live: bool, as_json: bool, junit: str | None,
-                 generate_urls: tuple[str, ...], urls_file: str | None) -> None:
+                 env_file: str | None, live: bool, as_json: bool, junit: str | None, generate: bool,
+                 generate_urls: tuple[str, ...], urls_file: str | None, from_logs: tuple[str, ...], top: int) -> None:
     """Check routing expectations (exit 1 when any case fails)."""
 
     def body() -> int:
-        if generate_urls or urls_file:
-            return _generate(ConfigArgs(config, server_root, defines, env_file), generate_urls, urls_file)
+        if generate:
+            if not (generate_urls or urls_file or from_logs):
+                raise UsageProblem("--generate needs requests: --url URL, --urls FILE or --from-log LOG")
+            return _generate(ConfigArgs(config, server_root, defines, env_file), generate_urls, urls_file, from_logs, top)
         if expectations is None:
-            raise UsageProblem("give an expectations file (vhostguard test cases.yaml) or --generate URL")
+            raise UsageProblem("give an expectations file (vhostguard test cases.yaml), or --generate with --url/--urls/--from-log")
         try:
             spec = load_expectations(expectations)
         except ExpectationError as problem:
@@ -66,7 +76,7 @@ def _run_live(args: ConfigArgs, cases: tuple) -> list:  # type: ignore[type-arg]
         raise UsageProblem(f"--live: {problem}") from None
 
 
-def _generate(args: ConfigArgs, urls: tuple[str, ...], urls_file: str | None) -> int:
+def _generate(args: ConfigArgs, urls: tuple[str, ...], urls_file: str | None, from_logs: tuple[str, ...], top: int) -> int:
     wanted = list(urls)
     if urls_file:
         try:
@@ -75,5 +85,17 @@ def _generate(args: ConfigArgs, urls: tuple[str, ...], urls_file: str | None) ->
         except OSError as exc:
             raise UsageProblem(f"{urls_file}: {exc.strerror}") from None
     model = load_model(args)
-    sys.stdout.write(generate(Router(model), wanted, lambda port: default_local_ip(model, port)))
+    if from_logs:
+        wanted += _log_routes(model, list(from_logs), top)
+    sys.stdout.write(generate_expectations(Router(model), wanted, lambda port: default_local_ip(model, port)))
     return 0
+
+
+def _log_routes(model: ServerModel, logs: list[str], top: int) -> list[str]:
+    stats = ReplayStats()
+    try:
+        jobs = plan_jobs(logs, model.tree, None, 1)
+        requests = (Request(*fields) for job in jobs for fields in job_requests(job, stats, None, model.default_local_ip))
+        return common_routes(requests, top)
+    except ReplayError as problem:
+        raise UsageProblem(str(problem)) from None
