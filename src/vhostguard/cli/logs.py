@@ -78,7 +78,8 @@ def _config(config: str | None, server_root: str | None, defines: tuple[str, ...
 
 
 def _inputs(files: tuple[str, ...], layout: LogConfig | None, log_format: str | None) -> list[_Input]:
-    nicknames = layout.nicknames if layout is not None else DEFAULT_NICKNAMES
+    # the config's own nicknames first; the usual ones still work when it does not define them
+    nicknames = {**DEFAULT_NICKNAMES, **layout.nicknames} if layout is not None else DEFAULT_NICKNAMES
     explicit = _compile(log_format, nicknames) if log_format else None
     if files:
         for path in files:
@@ -160,7 +161,8 @@ def _emit(inputs: list[_Input], stats: ReadStats, jsonl: bool) -> None:
         out.flush()
         return
     for item in inputs:
-        before_lines, before_bad, shown = stats.lines, stats.malformed, []
+        before_lines, before_bad = stats.lines, stats.malformed
+        shown: list[Malformed] = []
 
         def keep(bad: Malformed, shown: list[Malformed] = shown) -> None:
             if len(shown) < SHOWN_MALFORMED:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 from vhostguard.config.source import ConfigError, Source
 
@@ -19,6 +18,7 @@ def read_env_file(path: str, confdir: str | None = None) -> dict[str, str]:
         raise ConfigError(Source(path, 0), "environment file not found; pass --env-file with an existing file")
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "APACHE_CONFDIR": confdir or os.path.dirname(os.path.abspath(path))}
     script = '. "$1" >/dev/null 2>&1 || exit 3; env -0'
+    import subprocess  # imported here: most configs have no envvars file, and every start-up would pay
     try:
         done = subprocess.run(
             ["/bin/sh", "-c", script, "sh", os.path.abspath(path)],

@@ -5,8 +5,16 @@ Mirrors ``ap_cfg_getline`` (continuation, trimming) and ``ap_getword_conf``
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+_SPACE = " \t\r\n\f\v"  # C isspace(), which httpd's apr_isspace is
+# Fast paths for the common line without quotes or backslashes, where a word
+# is just a run of non-space characters. Not str.split(): that also splits on
+# Unicode and \x1c-\x1f whitespace, which httpd keeps inside a word.
+_WORD = re.compile(r"[^ \t\r\n\f\v]+")
+_HEAD = re.compile(r"[ \t\r\n\f\v]*([^ \t\r\n\f\v]*)[ \t\r\n\f\v]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +32,26 @@ def logical_lines(text: str) -> Iterator[LogicalLine]:
     comment line, and even after another backslash); the backslash and the
     newline are removed. A backslash followed by spaces does not continue.
     """
-    pending: list[str] = []
+    texts, numbers = logical_texts(text)
+    for number, line in zip(numbers, texts):
+        yield LogicalLine(number, line)
+
+
+def logical_texts(text: str) -> tuple[list[str], Sequence[int]]:
+    """``logical_lines`` as two parallel sequences: the texts and their line numbers.
+
+    The loader's form: no object per line, and for text without continuations
+    (nearly every file) the numbers are just a range.
+    """
     physical = text.split("\n")
+    if "\\\n" not in text and "\\\r\n" not in text:
+        if physical[-1] == "":
+            physical.pop()  # the text ended with a newline: no further line
+        # One logical line per physical line; stripping also removes a CRLF's \r.
+        return [raw.strip(_SPACE) for raw in physical], range(1, len(physical) + 1)
+    texts: list[str] = []
+    numbers: list[int] = []
+    pending: list[str] = []
     last_index = len(physical) - 1
     for index, raw in enumerate(physical):
         if index == last_index and raw == "":
@@ -38,12 +64,17 @@ def logical_lines(text: str) -> Iterator[LogicalLine]:
         pending.append(piece)
         joined = "".join(pending)
         pending.clear()
-        yield LogicalLine(index + 1, joined.strip(" \t\r\n\f\v"))
+        texts.append(joined.strip(_SPACE))
+        numbers.append(index + 1)
     if pending:
-        yield LogicalLine(last_index + 1, "".join(pending).strip(" \t\r\n\f\v"))
+        texts.append("".join(pending).strip(_SPACE))
+        numbers.append(last_index + 1)
+    return texts, numbers
 
 
-_SPACE = " \t\r\n\f\v"
+def _is_plain(text: str) -> bool:
+    """No quote and no backslash: words are runs of non-space characters, taken as written."""
+    return '"' not in text and "'" not in text and "\\" not in text
 
 
 def next_word(text: str, pos: int = 0) -> tuple[str, int]:
@@ -53,6 +84,15 @@ def next_word(text: str, pos: int = 0) -> tuple[str, int]:
     inside quotes, ``\\\\`` outside) and the position after the following
     whitespace. An unterminated quote runs to the end of the line, as in httpd.
     """
+    if _is_plain(text):
+        head = _HEAD.match(text, pos)
+        assert head is not None  # every part of the pattern may match empty
+        return head.group(1), head.end()
+    return _read_word(text, pos)
+
+
+def _read_word(text: str, pos: int) -> tuple[str, int]:
+    """``next_word`` character by character, for text with quotes or backslashes."""
     length = len(text)
     while pos < length and text[pos] in _SPACE:
         pos += 1
@@ -70,9 +110,7 @@ def next_word(text: str, pos: int = 0) -> tuple[str, int]:
         if end < length:
             end += 1
     else:
-        end = pos
-        while end < length and text[end] not in _SPACE:
-            end += 1
+        end = _WORD.match(text, pos).end()  # type: ignore[union-attr]  # text[pos] is not a space
         word = _unescape(text[pos:end], "")
     while end < length and text[end] in _SPACE:
         end += 1
@@ -95,8 +133,26 @@ def _unescape(chunk: str, quote: str) -> str:
     return "".join(out)
 
 
+def split_directive(text: str) -> tuple[str, str, list[str]]:
+    """A line's first word, the text after it, and that text's words, in one pass.
+
+    The same as ``name, pos = next_word(text)``, ``rest = text[pos:]`` and
+    ``split_words(rest)``, which is how a line reads as a directive.
+    """
+    if _is_plain(text):
+        head = _HEAD.match(text)
+        assert head is not None  # every part of the pattern may match empty
+        rest = text[head.end() :]
+        return head.group(1), rest, _WORD.findall(rest)
+    name, pos = _read_word(text, 0)
+    rest = text[pos:]
+    return name, rest, split_words(rest)
+
+
 def split_words(text: str) -> list[str]:
     """All words of ``text``, as a directive's handler would read them."""
+    if _is_plain(text):
+        return _WORD.findall(text)
     words: list[str] = []
     pos = 0
     length = len(text)
@@ -105,5 +161,5 @@ def split_words(text: str) -> list[str]:
             pos += 1
         if pos >= length:
             return words
-        word, pos = next_word(text, pos)
+        word, pos = _read_word(text, pos)
         words.append(word)

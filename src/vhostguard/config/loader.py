@@ -9,14 +9,14 @@ logical lines, with a small mutable state that never leaves this module.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vhostguard.config.conditions import CONDITIONAL_SECTIONS, ConditionContext, ConditionError, evaluate
 from vhostguard.config.envfile import read_env_file
 from vhostguard.config.expand import expand_variables
 from vhostguard.config.includes import IncludeError, expand_include, server_root_relative
-from vhostguard.config.lexer import LogicalLine, logical_lines, next_word, split_words
+from vhostguard.config.lexer import LogicalLine, logical_texts, next_word, split_directive, split_words
 from vhostguard.config.macros import Macro
 from vhostguard.config.modules import ModuleState, catalog
 from vhostguard.config.nodes import ConfigTree, Directive, IncludedFile, LoadedModule
@@ -24,6 +24,11 @@ from vhostguard.config.source import ConfigError, ConfigWarning, Source
 
 DEFAULT_HTTPD_VERSION = "2.4.71"
 MAX_INCLUDE_DEPTH = 128
+# Directives httpd executes while reading (EXEC_ON_READ) or that change how later
+# lines read; every other directive is only recorded.
+_EXECUTED_ON_READ = frozenset(
+    {"include", "includeoptional", "use", "undefmacro", "define", "undefine", "serverroot", "loadmodule"}
+)
 SYSTEM_CONFIG_FILES = (
     "/etc/apache2/apache2.conf",
     "/etc/httpd/conf/httpd.conf",
@@ -79,6 +84,21 @@ class _State:
     warnings: list[ConfigWarning] = field(default_factory=list)
     open_files: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # enclosing non-conditional sections
+    # The defines with a value, as ${NAME} reads them; built on first use after each change.
+    _variables: dict[str, str] | None = field(default=None, repr=False)
+
+    def define(self, name: str, value: str | None) -> None:
+        self.defines[name] = value
+        self._variables = None
+
+    def undefine(self, name: str) -> None:
+        self.defines.pop(name, None)
+        self._variables = None
+
+    def variables(self) -> dict[str, str]:
+        if self._variables is None:
+            self._variables = {k: v for k, v in self.defines.items() if v is not None}
+        return self._variables
 
     def error(self, source: Source | None, message: str) -> None:
         problem = ConfigError(source, message)
@@ -178,28 +198,37 @@ def _read_file(state: _State, path: str, opened_by: Source | None) -> list[Direc
     state.files.append(IncludedFile(path, len(state.open_files), opened_by))
     state.open_files.append(path)
     try:
-        reader = _Reader(state, path, list(logical_lines(text)), macro=None)
+        texts, numbers = logical_texts(text)
+        reader = _Reader(state, path, texts, numbers, macro=None)
         return reader.read_block(None)
     finally:
         state.open_files.pop()
 
 
 class _Reader:
-    """Reads the logical lines of one file (or one macro expansion)."""
+    """Reads the logical lines of one file (or one macro expansion).
 
-    def __init__(self, state: _State, path: str, lines: list[LogicalLine], macro: tuple[Source, str] | None) -> None:
+    ``texts[i]`` is a logical line and ``numbers[i]`` its line number.
+    """
+
+    def __init__(
+        self, state: _State, path: str, texts: list[str], numbers: Sequence[int], macro: tuple[Source, str] | None,
+    ) -> None:
         self.state = state
         self.path = path
-        self.lines = lines
-        self.index = 0
+        self.texts = texts
+        self.numbers = numbers
+        self.index = 0  # of the next line to read
         self.macro = macro  # (Use source, description) when reading a macro expansion
-        self.conditions: list[str] = []
+        # The enclosing true conditionals, outermost first; a tuple, so each
+        # Directive can share it as its ``conditions``.
+        self.conditions: tuple[str, ...] = ()
 
-    def source(self, line: int) -> Source:
-        if self.macro is not None:
-            use, description = self.macro
-            return Source(use.file, use.line, f"{description}:{line}")
-        return Source(self.path, line)
+    def _macro_source(self, line: int) -> Source:
+        """Where line ``line`` of a macro expansion is: the Use line, and the line within the macro."""
+        assert self.macro is not None
+        use, description = self.macro
+        return Source(use.file, use.line, f"{description}:{line}")
 
     # -- structure -------------------------------------------------------
 
@@ -207,10 +236,10 @@ class _Reader:
         """Read nodes until the end of ``frame``'s section (or of the file)."""
         nodes: list[Directive] = []
         comments: list[str] = []
-        while self.index < len(self.lines):
-            logical = self.lines[self.index]
+        texts = self.texts
+        while self.index < len(texts):
+            text = texts[self.index]
             self.index += 1
-            text = logical.text
             if not text:
                 comments = []
                 continue
@@ -218,26 +247,26 @@ class _Reader:
                 comments.append(text)
                 continue
             above, comments = tuple(comments), []
-            src = self.source(logical.line)
-            expanded = text
+            number = self.numbers[self.index - 1]
+            src = Source(self.path, number) if self.macro is None else self._macro_source(number)
             if "$" in text:
-                expanded = expand_variables(text, self._variables(), self.state.environ, lambda n, s=src: self._undefined(s, n))
-            name, pos = next_word(expanded)
-            rest = expanded[pos:]
+                text = expand_variables(text, self.state.variables(), self.state.environ, lambda n, s=src: self._undefined(s, n))
+            name, rest, words = split_directive(text)
             if name.startswith("</"):
                 if self._close(frame, name, src):
                     return nodes
                 continue
             if name.startswith("<"):
                 nodes.extend(self._section(name, rest, src, above))
+                continue
+            node = Directive(name, tuple(words), src, None, self.conditions, above, rest)
+            if node.key in _EXECUTED_ON_READ:
+                nodes.extend(self._execute(node))
             else:
-                nodes.extend(self._directive(name, rest, src, above))
+                nodes.append(node)
         if frame is not None:
             self.state.error(frame.source, f"<{frame.name}> is never closed: expected </{frame.name}> before the end of {self.path}")
         return nodes
-
-    def _variables(self) -> dict[str, str]:
-        return {k: v for k, v in self.state.defines.items() if v is not None}
 
     def _undefined(self, src: Source, name: str) -> None:
         self.state.warn(src, f"Config variable ${{{name}}} is not defined")
@@ -280,7 +309,7 @@ class _Reader:
             children = self.read_block(frame)
         finally:
             self.state.sections.pop()
-        return [Directive(name, tuple(split_words(arg_text)), src, tuple(children), tuple(self.conditions), above, arg_text)]
+        return [Directive(name, tuple(split_words(arg_text)), src, tuple(children), self.conditions, above, arg_text)]
 
     def _conditional(self, name: str, arg_text: str, frame: _Frame) -> list[Directive]:
         try:
@@ -291,17 +320,18 @@ class _Reader:
         if not chosen:
             self._skip_section(frame)
             return []
-        self.conditions.append(f"{name} {arg_text}".strip())
+        outer = self.conditions
+        self.conditions = (*outer, f"{name} {arg_text}".strip())
         try:
             return self.read_block(frame)
         finally:
-            self.conditions.pop()
+            self.conditions = outer
 
     def _skip_section(self, frame: _Frame) -> None:
         """Skip a false conditional's body unread, like ``ap_soak_end_container``."""
         depth = 0
-        while self.index < len(self.lines):
-            text = self.lines[self.index].text
+        while self.index < len(self.texts):
+            text = self.texts[self.index]
             self.index += 1
             if not text.startswith("<"):
                 continue
@@ -316,10 +346,9 @@ class _Reader:
 
     # -- directives executed while reading ---------------------------------
 
-    def _directive(self, name: str, rest: str, src: Source, above: tuple[str, ...]) -> list[Directive]:
-        key = name.lower()
-        args = tuple(split_words(rest))
-        node = Directive(name, args, src, None, tuple(self.conditions), above, rest)
+    def _execute(self, node: Directive) -> list[Directive]:
+        """Carry out a directive in ``_EXECUTED_ON_READ``; the nodes it stands for in the tree."""
+        key, name, args, src = node.key, node.name, node.args, node.source
         if key in ("include", "includeoptional"):
             return self._include(node, optional=key == "includeoptional")
         if key == "use":
@@ -335,7 +364,7 @@ class _Reader:
             return self._define(node)
         if key == "undefine":
             if args:
-                self.state.defines.pop(args[0], None)
+                self.state.undefine(args[0])
             return [node]
         if key == "serverroot":
             self._server_root(node)
@@ -353,7 +382,7 @@ class _Reader:
         if ":" in node.args[0]:
             self.state.error(node.source, "Variable name must not contain ':'")
             return [node]
-        self.state.defines[node.args[0]] = node.args[1] if len(node.args) == 2 else self.state.defines.get(node.args[0])
+        self.state.define(node.args[0], node.args[1] if len(node.args) == 2 else self.state.defines.get(node.args[0]))
         return [node]
 
     def _server_root(self, node: Directive) -> None:
@@ -395,8 +424,8 @@ class _Reader:
         words = split_words(arg_text)
         body_start = self.index
         depth = 0
-        while self.index < len(self.lines):
-            text = self.lines[self.index].text
+        while self.index < len(self.texts):
+            text = self.texts[self.index]
             self.index += 1
             word = next_word(text)[0].lower() if text.startswith("<") else ""
             if word.startswith("<macro"):
@@ -411,7 +440,8 @@ class _Reader:
         if not words:
             self.state.error(frame.source, "<Macro> needs a name: <Macro name [$param ...]>")
             return
-        body = tuple(self.lines[body_start : self.index - 1])
+        body_end = self.index - 1
+        body = tuple(map(LogicalLine, self.numbers[body_start:body_end], self.texts[body_start:body_end]))
         macro = Macro(words[0], tuple(words[1:]), body, frame.source)
         if words[0].lower() in self.state.macros:
             self.state.warn(frame.source, f"macro '{words[0]}' redefined")
@@ -439,8 +469,10 @@ class _Reader:
             state.error(node.source, f"recursive use of macro '{macro.name}' is invalid")
             return []
         use_source = Source(node.source.file, node.source.line)
-        reader = _Reader(state, self.path, macro.expand(values), (use_source, macro.description(self._named_at(node.source))))
-        reader.conditions = list(self.conditions)
+        lines = macro.expand(values)
+        description = macro.description(self._named_at(node.source))
+        reader = _Reader(state, self.path, lines, range(1, len(lines) + 1), (use_source, description))
+        reader.conditions = self.conditions
         state.macros_in_use.append(name.lower())
         try:
             return reader.read_block(None)
@@ -455,12 +487,11 @@ class _Reader:
         return Source(self.macro[1], int(use.macro.rsplit(":", 1)[1]))
 
 
-def _with_conditions(nodes: list[Directive], conditions: list[str]) -> list[Directive]:
+def _with_conditions(nodes: list[Directive], conditions: tuple[str, ...]) -> list[Directive]:
     """Prefix the conditions of the including context onto included nodes."""
     if not conditions:
         return nodes
-    prefix = tuple(conditions)
-    return [_prefixed(node, prefix) for node in nodes]
+    return [_prefixed(node, conditions) for node in nodes]
 
 
 def _prefixed(node: Directive, prefix: tuple[str, ...]) -> Directive:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vhostguard.config.lexer import LogicalLine
 from vhostguard.config.source import Source
@@ -14,6 +14,12 @@ class Macro:
     params: tuple[str, ...]
     body: tuple[LogicalLine, ...]  # line numbers are those of the defining file
     source: Source
+    # The body as str.format templates, one per line that expansion keeps: a
+    # macro is parsed for its parameters once, not at every Use.
+    templates: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "templates", _templates(self.params, self.body))
 
     def description(self, use: Source) -> str:
         """How ``apache2 -S`` names text expanded from this macro."""
@@ -22,19 +28,40 @@ class Macro:
             f"used on line {use.line} of \"{use.file}\""
         )
 
-    def expand(self, values: list[str]) -> list[LogicalLine]:
-        """Substitute parameters in the body, longest parameter name first.
+    def expand(self, values: list[str]) -> list[str]:
+        """The body's lines with parameters substituted, longest parameter name first.
 
-        Line numbers become 1-based within the macro body, as mod_macro's
-        virtual file numbers them; mod_macro drops comment lines first.
+        mod_macro drops comment lines first and numbers the rest from 1, as
+        lines of a virtual file: line N is ``expand(...)[N - 1]``.
         """
-        body = [line for line in self.body if not line.text.startswith("#")]
-        if not self.params:
-            return [LogicalLine(i + 1, line.text) for i, line in enumerate(body)]
-        table = dict(zip(self.params, values))
-        ordered = sorted(self.params, key=len, reverse=True)
-        pattern = re.compile("|".join(re.escape(p) for p in ordered))
-        return [
-            LogicalLine(i + 1, pattern.sub(lambda m: table[m.group(0)], line.text))
-            for i, line in enumerate(body)
-        ]
+        return [template.format(*values) for template in self.templates]
+
+
+def _templates(params: tuple[str, ...], body: tuple[LogicalLine, ...]) -> tuple[str, ...]:
+    """Each kept body line with every parameter replaced by ``{index}`` of its value.
+
+    Parameters are found as one left-to-right scan trying the longest name
+    first at each position; the text between them is kept literally (braces
+    doubled for ``str.format``). A repeated parameter name takes its last value.
+    """
+    kept = [line.text for line in body if not line.text.startswith("#")]
+    if not params:
+        return tuple(_literal(text) for text in kept)
+    index = {param: position for position, param in enumerate(params)}
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(params, key=len, reverse=True)))
+    templates: list[str] = []
+    for text in kept:
+        pieces: list[str] = []
+        end = 0
+        for found in pattern.finditer(text):
+            pieces.append(_literal(text[end : found.start()]))
+            pieces.append(f"{{{index[found.group(0)]}}}")
+            end = found.end()
+        pieces.append(_literal(text[end:]))
+        templates.append("".join(pieces))
+    return tuple(templates)
+
+
+def _literal(text: str) -> str:
+    """``text`` as a ``str.format`` template that reproduces it."""
+    return text.replace("{", "{{").replace("}", "}}")

@@ -7,7 +7,8 @@ Public surface:
 * ``read_log(path, parser, stats=..., on_malformed=...)`` over plain/gzip/bzip2/xz files,
   counting malformed lines with their numbers (``ReadStats``, ``Malformed``);
 * ``find_logs(tree) -> LogConfig``: every CustomLog/GlobalLog/TransferLog of a config with its format;
-* ``EndpointTemplater`` / ``auto_template``: endpoint templates with a per-vhost cardinality cap.
+* ``EndpointTemplater`` / ``auto_template``: endpoint templates with a per-vhost cardinality cap;
+* ``logs.parallel.fold_log``: both cores on one big plain log (byte ranges, folded per worker).
 """
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from vhostguard.logs.format import (
     CLF_FORMAT, DEFAULT_NICKNAMES, FormatError, LineError, LogFormat, compile_format, parser_for,
 )
 from vhostguard.logs.reader import (
-    FormatChoice, Malformed, Parser, ReadStats, detect_format, open_log, read_log, read_logs,
+    FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, read_log, read_logs,
 )
 
 __all__ = [
     "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "EndpointPattern", "EndpointTemplater", "FormatChoice",
     "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget", "Malformed", "Parser", "PatternError",
-    "ReadStats", "auto_template", "compile_format", "detect_format", "find_logs", "load_patterns", "open_log",
+    "ReadStats", "auto_template", "compile_format", "detect_format", "find_logs", "iter_bytes", "iter_lines",
+    "load_patterns",
     "parse_patterns", "parser_for", "read_log", "read_logs", "unescape",
 ]

@@ -8,6 +8,7 @@ hold a space (which makes an unquoted field ambiguous).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vhostguard.logs.timefmt import TimePiece, time_piece
@@ -104,7 +105,7 @@ def _status(arg: str, want_orig: bool | None, text: str) -> Slot:
     return Slot(key, INT, False, False, text)
 
 
-def _bytes(clf: bool) -> object:
+def _bytes(clf: bool) -> Callable[[str, bool | None, str], Slot]:
     def make(arg: str, want_orig: bool | None, text: str) -> Slot:
         return Slot("bytes", BYTES_CLF if clf else INT, False, False, text, rank=1 if clf else 0)
     return make
@@ -148,7 +149,7 @@ def _time(arg: str, want_orig: bool | None, text: str) -> Slot | str:
     return Slot("time", TIME, False, False, text, time=piece)
 
 
-_SPECIAL = {
+_SPECIAL: dict[str, Callable[[str, bool | None, str], Slot | str]] = {
     "s": _status,
     "b": _bytes(True),
     "B": _bytes(False),

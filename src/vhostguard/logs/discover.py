@@ -24,11 +24,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from vhostguard.config.includes import server_root_relative
 from vhostguard.config.nodes import ConfigTree, Directive
 from vhostguard.config.source import Source
 from vhostguard.logs.format import CLF_FORMAT
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +152,30 @@ def _default_format(server: _Server) -> str:
     return server.formats.get(server.default_string, server.default_string)
 
 
+@dataclass
+class _Group:
+    """What is known about one log file while the servers are walked (lists keep first-seen order)."""
+
+    formats: list[str] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    servers: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+
+    def add(self, fmt: str, source: Source, server: str, condition: str | None) -> None:
+        _once(self.formats, fmt)
+        _once(self.sources, source)
+        _once(self.servers, server)
+        if condition is not None:
+            _once(self.conditions, condition)
+
+
+def _once(values: list[T], value: T) -> None:
+    if value not in values:
+        values.append(value)
+
+
 def _targets(tree: ConfigTree, uses: list[tuple[_Server, _Log]], notes: list[str]) -> tuple[LogTarget, ...]:
-    grouped: dict[str, dict[str, list]] = {}
-    order: list[str] = []
+    groups: dict[str, _Group] = {}  # insertion order: first use of each file
     skipped: set[int] = set()
     for server, log in uses:
         if log.fname.startswith("|"):
@@ -162,17 +186,9 @@ def _targets(tree: ConfigTree, uses: list[tuple[_Server, _Log]], notes: list[str
         path = server_root_relative(tree.server_root, log.fname)
         fmt = log.resolved if log.format_string is not None else _default_format(server)
         assert fmt is not None
-        entry = grouped.get(path)
-        if entry is None:
-            entry = grouped[path] = {"formats": [], "sources": [], "servers": [], "conditions": []}
-            order.append(path)
-        for name, value in (("formats", fmt), ("sources", log.source), ("servers", server.id),
-                            ("conditions", log.condition)):
-            if value is not None and value not in entry[name]:
-                entry[name].append(value)
-    return tuple(LogTarget(path, tuple(grouped[path]["formats"]), tuple(grouped[path]["sources"]),
-                           tuple(grouped[path]["servers"]), tuple(grouped[path]["conditions"]))
-                 for path in order)
+        groups.setdefault(path, _Group()).add(fmt, log.source, server.id, log.condition)
+    return tuple(LogTarget(path, tuple(g.formats), tuple(g.sources), tuple(g.servers), tuple(g.conditions))
+                 for path, g in groups.items())
 
 
 def _base_name(path: str) -> str:

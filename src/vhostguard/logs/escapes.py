@@ -9,12 +9,16 @@ they are decoded as UTF-8, and bytes that are not UTF-8 stay visible as
 """
 from __future__ import annotations
 
+import codecs
 import re
 
 _SIMPLE = {"b": "\b", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"'}
 _SIMPLE_BYTES = {key.encode(): value.encode() for key, value in _SIMPLE.items()}
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _ESCAPE_BYTES = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.DOTALL)
+# Escapes httpd never writes (octal digits, \a, a bad \x, a trailing backslash), which
+# Python's escape decoder would read differently: those take the general path.
+_UNUSUAL = re.compile(r'\\(?:[^bnrtv\\"x]|x(?![0-9a-fA-F]{2}))|\\\Z', re.DOTALL).search
 
 
 def _simple(m: re.Match[str]) -> str:
@@ -33,6 +37,10 @@ def unescape(text: str) -> str:
     """The value httpd escaped into ``text`` (unchanged when it holds no backslash)."""
     if "\\" not in text:
         return text
+    if text.isascii() and _UNUSUAL(text) is None:
+        # Every escape httpd writes is also a Python bytes escape, and the C
+        # decoder is several times faster than a regex with a callback.
+        return codecs.escape_decode(text.encode("ascii"))[0].decode("utf-8", "backslashreplace")
     if "\\x" not in text:
         return _ESCAPE.sub(_simple, text)
     # \xhh escapes are bytes: a UTF-8 character arrives as two or more of them.

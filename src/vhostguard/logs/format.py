@@ -182,45 +182,62 @@ class LogFormat:
     """A compiled LogFormat. ``parse(line)`` (no trailing newline) returns a record or raises LineError.
 
     ``keys`` lists the record keys in format order; ``fields`` the slots.
+    ``parse_regex`` reads a line by the regex path only (same result, slower:
+    for tests and for checking the split path); ``source`` is the generated code.
     """
 
     format: str
     keys: tuple[str, ...]
+    all_keys: tuple[str, ...]
     fields: tuple[Slot, ...]
     parse: Callable[[str], dict[str, Any]] = field(repr=False, compare=False)
+    parse_regex: Callable[[str], dict[str, Any]] = field(repr=False, compare=False)
     source: str = field(repr=False, compare=False)
     has_split_path: bool = False
+    lenient: bool = True
+
+    def strict(self) -> LogFormat:
+        """The same format without the lenient regex (see ``compile_format``)."""
+        return self if not self.lenient else _compile(self.format, self._wanted(), False)
+
+    def _wanted(self) -> frozenset[str] | None:
+        return None if self.keys == self.all_keys else frozenset(self.keys)
 
     def __call__(self, line: str) -> dict[str, Any]:
         return self.parse(line)
 
 
-def compile_format(fmt: str, fields: Iterable[str] | None = None) -> LogFormat:
+def compile_format(fmt: str, fields: Iterable[str] | None = None, lenient: bool = True) -> LogFormat:
     """Compile LogFormat text ``fmt``; ``fields`` limits the keys built (all by default).
 
     Limiting fields changes nothing about which lines are valid, only what
-    is converted. Raises FormatError for a format httpd rejects, or one
-    that writes a newline inside a record (it cannot be read line by line).
+    is converted. ``lenient=False`` drops the lenient regex: an unquoted
+    value holding a space then makes the line malformed (used to choose
+    between formats: relaxed, ``%u`` of combined can swallow the ``%l %u``
+    of a vhost_combined line). Raises FormatError for a format httpd
+    rejects, or one that writes a newline inside a record (it cannot be
+    read line by line).
     """
-    return _compile(fmt, None if fields is None else frozenset(fields))
+    return _compile(fmt, None if fields is None else frozenset(fields), lenient)
 
 
 @lru_cache(maxsize=64)
-def _compile(fmt: str, wanted: frozenset[str] | None) -> LogFormat:
+def _compile(fmt: str, wanted: frozenset[str] | None, lenient: bool) -> LogFormat:
     items = tokenize(fmt)
     for item in items:
         if isinstance(item, Literal) and "\n" in item.text:
             raise FormatError("the format writes a newline inside a record; it cannot be read line by line")
-    return _Compiler(fmt, items, wanted).build()
+    return _Compiler(fmt, items, wanted, lenient).build()
 
 
-def parser_for(fmt: str, nicknames: Mapping[str, str] | None = None, fields: Iterable[str] | None = None) -> LogFormat:
+def parser_for(fmt: str, nicknames: Mapping[str, str] | None = None, fields: Iterable[str] | None = None,
+               lenient: bool = True) -> LogFormat:
     """The parser for a nickname (looked up in ``nicknames``, else DEFAULT_NICKNAMES) or a format string.
 
     As in httpd, a name that is not a defined nickname is itself the format.
     """
     table = DEFAULT_NICKNAMES if nicknames is None else nicknames
-    return compile_format(table.get(fmt, fmt), fields)
+    return compile_format(table.get(fmt, fmt), fields, lenient)
 
 
 # --- code generation ---------------------------------------------------------------
@@ -252,13 +269,14 @@ class _Piece:
 
 
 class _Compiler:
-    def __init__(self, fmt: str, items: tuple[Item, ...], wanted: frozenset[str] | None) -> None:
+    def __init__(self, fmt: str, items: tuple[Item, ...], wanted: frozenset[str] | None, lenient: bool) -> None:
         self.fmt = fmt
         self.items = items
         self.fields = [item for item in items if isinstance(item, Field)]
         self.pieces = _pieces(items)
         self.whole = {f.index for piece in self.pieces if piece.whole for f in piece.fields}
-        self.relaxed = self._relaxed()
+        self.relaxed = self._relaxed() if lenient else set()
+        self.lenient = lenient
         self.outputs = _outputs(self.fields)
         self.wanted = wanted
         self.prefixes: list[re.Pattern[str]] = []  # for error messages, built on the first bad line
@@ -306,57 +324,59 @@ class _Compiler:
 
     def build(self) -> LogFormat:
         keys = tuple(key for key in self.outputs if self.wanted is None or key in self.wanted)
-        names = ", ".join(f"v{f.index}" for f in self.fields)
         body = self._convert(keys)
-        split = _SplitPlan(self).lines()
-        lines = ["def _build(" + names + "):", *("    " + line for line in body)]
-        lines += ["", "def parse(line):"]
-        if split is not None:
-            # httpd writes ASCII only, and a backslash only to escape a value:
-            # other lines take the regex path.
-            ascii_format = self.fmt.isascii()
-            guard = "'\\\\' in line" + (" or not line.isascii()" if ascii_format else "")
-            lines += [f"    if {guard}:", "        return _slow(line)"]
-            lines += ["    " + line for line in split]
-            numbers = [f for f in self.fields if f.slot.kind in _SPLIT_KINDS]
-            if numbers:
-                # Every number is checked, built or not: limiting ``fields``
-                # never changes which lines are valid. Anything unusual
-                # (a negative number) goes to the regex path.
-                tests = " and ".join(_number_test(f, ascii_format) for f in numbers)
-                lines += [f"    if not ({tests}):", "        return _slow(line)"]
-            lines += ["    try:", *("        " + line for line in body),
-                      "    except (ValueError, OverflowError):", "        return _slow(line)"]
+        lines = self._slow_source(body)
+        plain = _SplitPlan(self, escaped=False).lines()
+        if plain is None:
+            lines += ["def parse(line):", "    return _slow(line)"]
         else:
-            lines += ["    return _slow(line)"]
+            # httpd writes ASCII only, and a backslash only to escape a value.
+            # A line with a backslash but no \" splits the same way and is
+            # unescaped after; one with \" (or anything odd) takes the regex.
+            ascii_format = self.fmt.isascii()
+            head = ["    if not line.isascii():", "        return _slow(line)"] if ascii_format else []
+            head += ["    if '\\\\' in line:", "        return _escaped(line)"]
+            lines += self._fast("parse", head, plain, body, ascii_format)
+            escaped = _SplitPlan(self, escaped=True).lines()
+            assert escaped is not None
+            lines += self._fast("_escaped", ["    if '\\\\\"' in line:", "        return _slow(line)"], escaped, body,
+                                ascii_format)
         source = "\n".join(lines) + "\n"
-        self._slow_path()
         exec(compile(source, f"<LogFormat {self.fmt!r}>", "exec"), self.env)  # noqa: S102 - our own generated code
-        return LogFormat(self.fmt, keys, tuple(f.slot for f in self.fields), self.env["parse"], source, split is not None)
+        return LogFormat(self.fmt, keys, tuple(self.outputs), tuple(f.slot for f in self.fields), self.env["parse"],
+                         self.env["_slow"], source, plain is not None, self.lenient)
 
-    def _slow_path(self) -> None:
-        strict = self.regex(self.items, lenient=False).match
-        lenient = self.regex(self.items, lenient=True).match if self.relaxed else None
-        escaped = tuple(f.index for f in self.fields if f.slot.escaped)
-        env = self.env
-        diagnose = self.diagnose
+    def _fast(self, name: str, head: list[str], split: list[str], body: list[str], ascii_line: bool) -> list[str]:
+        lines = [f"def {name}(line):", *head, *("    " + line for line in split)]
+        numbers = [f for f in self.fields if f.slot.kind in _SPLIT_KINDS]
+        if numbers:
+            # Every number is checked, built or not: limiting ``fields`` never
+            # changes which lines are valid. Anything unusual (a negative
+            # number) goes to the regex path.
+            tests = " and ".join(_number_test(f, ascii_line) for f in numbers)
+            lines += [f"    if not ({tests}):", "        return _slow(line)"]
+        return lines + ["    try:", *("        " + line for line in body),
+                        "    except (ValueError, OverflowError):", "        return _slow(line)", ""]
 
-        def _slow(line: str) -> dict[str, Any]:
-            m = strict(line)
-            if m is None and lenient is not None and len(line) <= LENIENT_MAX:
-                m = lenient(line)
-            if m is None:
-                raise LineError(*diagnose(line))
-            values = list(m.groups())
-            if "\\" in line:
-                for i in escaped:
-                    values[i] = unescape(values[i])
-            try:
-                return env["_build"](*values)  # type: ignore[no-any-return]
-            except (ValueError, OverflowError) as problem:
-                raise LineError(str(problem)) from None
-
-        env["_slow"] = _slow
+    def _slow_source(self, body: list[str]) -> list[str]:
+        """``_slow(line)``: the regex path, strict then lenient, unescaping, same conversion."""
+        self.env["_strict"] = self.regex(self.items, lenient=False).match
+        self.env["_lenient"] = self.regex(self.items, lenient=True).match if self.relaxed else None
+        self.env["_diagnose"] = self.diagnose
+        self.env["LENIENT_MAX"] = LENIENT_MAX
+        names = ", ".join(f"v{f.index}" for f in self.fields)
+        lines = ["def _slow(line):", "    m = _strict(line)",
+                 "    if m is None and _lenient is not None and len(line) <= LENIENT_MAX:",
+                 "        m = _lenient(line)",
+                 "    if m is None:", "        raise LineError(*_diagnose(line))",
+                 f"    {names}{',' if len(self.fields) == 1 else ''} = m.groups()"]
+        escaped = [f"v{f.index}" for f in self.fields if f.slot.escaped]
+        if escaped:
+            lines.append("    if '\\\\' in line:")
+            lines += [f"        {v} = _unescape({v})" for v in escaped]
+        return lines + ["    try:", *("        " + line for line in body),
+                        "    except (ValueError, OverflowError) as problem:",
+                        "        raise LineError(str(problem)) from None", ""]
 
     def _convert(self, keys: tuple[str, ...]) -> list[str]:
         """Statements that turn v0..vN into the record, ending in ``return {...}``."""
@@ -452,6 +472,8 @@ def _value(f: Field) -> str:
         return f"(None if {v} == '-' or {v} == '' else {v}[1:])"
     if kind == d.USER:
         return f"(None if {v} == '-' else '' if {v} == '\"\"' else {v})"
+    if kind == d.CONN:
+        return v  # %X: '-' means "connection will close", not "not logged"
     return f"(None if {v} == '-' else {v})"
 
 
@@ -462,6 +484,9 @@ def _expected(items: tuple[Item, ...], k: int, line: str, position: int) -> str:
     after = f" after {before.slot.text}" if isinstance(before, Field) else ""
     if position >= len(line):
         return f"line ends at column {position + 1}: expected {what}{after}"
+    following = items[k + 1] if k + 1 < len(items) else None
+    if isinstance(item, Field) and isinstance(following, Literal) and following.text not in line[position:]:
+        return f"line ends at column {len(line) + 1} inside {what}"
     return f"expected {what}{after} at column {position + 1}, found {line[position:position + 20]!r}"
 
 
@@ -511,9 +536,13 @@ def _split_request(text: str) -> tuple[str | None, str | None, str | None, str |
         return text, None, None, None, None  # not a request line (garbage sent to the port)
     target, sep, protocol = rest.rpartition(" ")
     if not sep:
-        target, protocol = rest, None  # HTTP/0.9: no protocol
+        return text, method, *_target(rest), None  # HTTP/0.9: no protocol
+    return text, method, *_target(target), protocol
+
+
+def _target(target: str) -> tuple[str, str | None]:
     path, sep, query = target.partition("?")
-    return text, method, path, (query if sep else None), protocol
+    return path, (query if sep else None)
 
 
 def _pieces(items: tuple[Item, ...]) -> list[_Piece]:
@@ -541,8 +570,9 @@ class _SplitPlan:
     can take apart.
     """
 
-    def __init__(self, compiler: _Compiler) -> None:
+    def __init__(self, compiler: _Compiler, escaped: bool) -> None:
         self.c = compiler
+        self.escaped = escaped  # the line holds a backslash (but no \\"): unescape the values
         self.out: list[str] = []
         self.parts: dict[int, list[str]] = {}
 
@@ -558,8 +588,11 @@ class _SplitPlan:
             if not self._piece(i, piece, sources[i]):
                 return None
         for f in self.c.fields:
-            parts = self.parts[f.index]
-            self.out.append(f"v{f.index} = " + " + ' ' + ".join(parts))
+            value = " + ' ' + ".join(self.parts[f.index])
+            self.out.append(f"v{f.index} = {value}")
+            if self.escaped and f.slot.escaped:
+                self.out.append(f"if '\\\\' in v{f.index}:")
+                self.out.append(f"    v{f.index} = _unescape(v{f.index})")
         return self.out
 
     def _check(self, test: str) -> None:

@@ -9,29 +9,29 @@ compressed file without suffix both read transparently.
 from __future__ import annotations
 
 import bz2
-import gzip
-import io
+import codecs
 import lzma
 import zlib
-from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from vhostguard.logs.format import LineError, LogFormat
 
-CHUNK = 1 << 20  # characters read at a time; lines are split in C
+CHUNK = 1 << 18  # bytes read at a time; lines are split in C
 MAX_LINE = 1 << 20  # a longer "line" is not an access-log line (binary data, a missing newline)
 DETECT_LINES = 200  # lines read to choose between candidate formats
 SAMPLES = 10  # malformed lines kept in ReadStats.samples
 
-_MAGIC: tuple[tuple[bytes, Callable[[Any], Any]], ...] = (
-    (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw)),
-    (b"BZh", bz2.BZ2File),
-    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+_DECOMPRESSORS: tuple[tuple[bytes, Callable[[], Any]], ...] = (
+    (b"\x1f\x8b", lambda: zlib.decompressobj(wbits=31)),  # gzip
+    (b"BZh", bz2.BZ2Decompressor),
+    (b"\xfd7zXZ\x00", lzma.LZMADecompressor),
 )
+_COMPRESSED_CHUNK = 1 << 16  # compressed bytes per step: bounds what one step can expand to
+TOO_LONG: list[str] = []  # yielded by iter_lines, by identity, in place of one over-long line
 # What a damaged or truncated compressed file raises part-way through.
-_STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError)
+_STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
 
 
 class Parser(Protocol):
@@ -73,13 +73,21 @@ class ReadStats:
 
 @dataclass(frozen=True)
 class FormatChoice:
-    """Several formats for one file (a config that logs different formats to it): the first that parses wins."""
+    """Several formats for one file (a config that logs different formats to it).
+
+    Each format is tried strictly first, in order, then leniently: a
+    relaxed value must not let one format take another format's line.
+    """
 
     formats: tuple[LogFormat, ...]
+    order: tuple[LogFormat, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", tuple(f.strict() for f in self.formats) + self.formats)
 
     def parse(self, line: str) -> dict[str, Any]:
         first: LineError | None = None
-        for fmt in self.formats:
+        for fmt in self.order:
             try:
                 return fmt.parse(line)
             except LineError as problem:
@@ -88,59 +96,111 @@ class FormatChoice:
         raise first
 
 
-@contextmanager
-def open_log(path: str) -> Iterator[io.TextIOWrapper]:
-    """A text stream over ``path``, decompressed if its magic bytes say so.
+def iter_bytes(path: str, span: tuple[int, int] | None = None) -> Iterator[bytes]:
+    """The bytes of ``path``, decompressed when its first bytes are a gzip, bzip2 or xz magic.
 
-    Bytes that are not UTF-8 become ``\\xhh`` text (httpd writes ASCII; this
-    keeps foreign bytes visible and lines countable). Raises OSError.
+    The file is opened at once (OSError here, not at the first chunk).
+    Decompression is done here, member by member (``cat a.gz b.gz`` is one
+    valid gzip file), so that a file cut short yields everything up to the
+    cut before raising ``EOFError``. ``span`` (start, end) reads only those
+    bytes of a plain file (see ``parallel.spans``).
     """
-    with open(path, "rb") as raw:
-        head = raw.peek(6)[:6]
-        binary: Any = raw
-        for magic, opener in _MAGIC:
-            if head.startswith(magic):
-                binary = opener(raw)
-                break
-        # newline="": no translation, "\r" alone does not end a line
-        with io.TextIOWrapper(binary, encoding="utf-8", errors="backslashreplace", newline="") as text:
-            yield text
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the generator
+    if span is not None:
+        return _span(raw, *span)
+    return _chunks(raw)
 
 
-def iter_lines(stream: io.TextIOWrapper, stats: ReadStats, name: str) -> Iterator[list[str]]:
-    """Lists of complete lines (without their end of line) from ``stream``.
+def _span(raw: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    with raw:
+        raw.seek(start)
+        left = end - start
+        while left > 0 and (chunk := raw.read(min(CHUNK, left))):
+            left -= len(chunk)
+            yield chunk
 
-    The end of line is ``\\n``, or ``\\r\\n`` when the first line ends so
-    (httpd on Windows writes CRLF). A last line without newline is a line.
-    A compressed file cut short ends the lines with a problem noted in
-    ``stats``; what was read before still counts.
+
+def _chunks(raw: BinaryIO) -> Iterator[bytes]:
+    with raw:
+        head = raw.peek(6)[:6]  # type: ignore[attr-defined]
+        factory = next((make for magic, make in _DECOMPRESSORS if head.startswith(magic)), None)
+        if factory is None:
+            while chunk := raw.read(CHUNK):
+                yield chunk
+            return
+        decompressor = factory()
+        while data := raw.read(_COMPRESSED_CHUNK):
+            while data:
+                out = decompressor.decompress(data)
+                if out:
+                    yield out
+                if not decompressor.eof:
+                    break
+                data = decompressor.unused_data  # the next member, if any
+                decompressor = factory()
+                if not data and not raw.peek(1):  # type: ignore[attr-defined]
+                    return
+        if not decompressor.eof:
+            raise EOFError("compressed data ends early")
+
+
+def iter_lines(path: str, stats: ReadStats, name: str, span: tuple[int, int] | None = None) -> Iterator[list[str]]:
+    r"""Lists of complete lines of ``path`` (decoded, without their end of line).
+
+    Lines end with ``\n``; a ``\r`` before it is dropped (httpd on Windows
+    writes CRLF; elsewhere it escapes ``\r``, so a raw one is never data).
+    A last line without newline is a line. Bytes that are not UTF-8 become
+    ``\xhh`` text. A line longer than MAX_LINE is not kept: the ``TOO_LONG``
+    list itself is yielded in its place (memory stays bounded, numbering right).
+    A damaged compressed file ends the lines with a problem noted in
+    ``stats``; what was read before it still counts.
     """
+    decode = codecs.getincrementaldecoder("utf-8")("backslashreplace").decode
     rest = ""
-    newline = None
+    skipping = False  # inside an over-long line: drop text up to the next newline
+    chunks = iter_bytes(path, span)
     while True:
         try:
-            chunk = stream.read(CHUNK)
+            data = next(chunks, None)
         except _STREAM_ERRORS as problem:
             stats.problems.append(f"{name}: {_describe(problem)}; read {stats.lines} lines before it")
-            chunk = ""
-        if not chunk:
+            data = None
+        if data is None:
             break
-        text = rest + chunk if rest else chunk
-        if newline is None:
-            first = text.find("\n")
-            if first < 0 and len(text) <= MAX_LINE:
-                rest = text
+        text = decode(data)
+        if skipping:
+            cut = text.find("\n")
+            if cut < 0:
                 continue
-            newline = "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
-        lines = text.split(newline)
+            text, skipping = text[cut + 1:], False
+        lines = text.split("\n")
+        if rest:
+            lines[0] = rest + lines[0]  # copies one line, not the chunk
         rest = lines.pop()
-        if len(rest) > MAX_LINE:
-            lines.append(rest)  # reported as malformed by the caller (too long); keeps memory bounded
-            rest = ""
-        if lines:
+        if "\r" in text:
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        # Only a chunk with an over-long line can be longer than MAX_LINE (CHUNK is smaller).
+        if lines and len(lines[0]) + len(text) > MAX_LINE and max(map(len, lines)) > MAX_LINE:
+            yield from _split_long(lines, [i for i, line in enumerate(lines) if len(line) > MAX_LINE])
+        elif lines:
             yield lines
-    if rest:
-        yield [rest]
+        if len(rest) > MAX_LINE:
+            rest, skipping = "", True
+            yield TOO_LONG
+    rest += decode(b"", True)
+    if rest and not skipping:
+        yield [rest[:-1] if rest.endswith("\r") else rest]
+
+
+def _split_long(lines: list[str], long_lines: list[int]) -> Iterator[list[str]]:
+    previous = 0
+    for i in long_lines:
+        if lines[previous:i]:
+            yield lines[previous:i]
+        yield TOO_LONG
+        previous = i + 1
+    if lines[previous:]:
+        yield lines[previous:]
 
 
 def _describe(problem: BaseException) -> str:
@@ -151,37 +211,39 @@ def _describe(problem: BaseException) -> str:
 
 def read_log(path: str, parser: Parser, *, stats: ReadStats | None = None,
              on_malformed: Callable[[Malformed], None] | None = None, with_position: bool = False,
-             name: str | None = None) -> Iterator[dict[str, Any]]:
+             name: str | None = None, span: tuple[int, int] | None = None) -> Iterator[dict[str, Any]]:
     """Records of the lines of ``path`` that parse, in file order.
 
     Every line is counted in ``stats``; a line that does not parse is
     counted as malformed, kept in ``stats.samples`` (the first few) and
     passed to ``on_malformed``, and reading goes on. With ``with_position``
     each record also gets ``file`` (``name``, default ``path``) and ``line``.
-    Raises OSError when the file cannot be opened.
+    ``span`` reads a byte range of a plain file (line numbers then count from
+    the start of the range). Raises OSError when the file cannot be opened.
     """
     stats = stats if stats is not None else ReadStats()
     name = name or path
     parse = parser.parse
-    number = stats.lines
-    start = number
-    with open_log(path) as stream:
-        for lines in iter_lines(stream, stats, name):
-            for line in lines:
-                number += 1
-                try:
-                    if len(line) > MAX_LINE:
-                        raise LineError(f"line longer than {MAX_LINE} characters")
-                    record = parse(line)
-                except LineError as problem:
-                    stats.lines = number
-                    _malformed(stats, Malformed(name, number - start, problem.message), on_malformed)
-                    continue
-                if with_position:
-                    record["file"] = name
-                    record["line"] = number - start
-                yield record
-            stats.lines = number  # per chunk: the hot loop keeps a local counter
+    number = start = stats.lines
+    for lines in iter_lines(path, stats, name, span):
+        if lines is TOO_LONG:
+            number += 1
+            stats.lines = number
+            _malformed(stats, Malformed(name, number - start, f"line longer than {MAX_LINE} characters"), on_malformed)
+            continue
+        for line in lines:
+            number += 1
+            try:
+                record = parse(line)
+            except LineError as problem:
+                stats.lines = number
+                _malformed(stats, Malformed(name, number - start, problem.message), on_malformed)
+                continue
+            if with_position:
+                record["file"] = name
+                record["line"] = number - start
+            yield record
+        stats.lines = number  # per chunk: the hot loop keeps a local counter
 
 
 def _malformed(stats: ReadStats, bad: Malformed, report: Callable[[Malformed], None] | None) -> None:
@@ -199,7 +261,7 @@ def read_logs(paths: Iterable[tuple[str, Parser]], **options: Any) -> Iterator[d
 
 
 def detect_format(path: str, candidates: Sequence[LogFormat]) -> LogFormat:
-    """The candidate that parses the most of the first lines of ``path`` (ties: the earlier).
+    """The candidate that parses the most of the first lines of ``path`` (strictly, then leniently; ties: the earlier).
 
     A file is written in one format, so choosing once per file is both
     faster and safer than trying every format on every line (a truncated
@@ -208,15 +270,14 @@ def detect_format(path: str, candidates: Sequence[LogFormat]) -> LogFormat:
     if len(candidates) == 1:
         return candidates[0]
     sample: list[str] = []
-    scratch = ReadStats()
-    with open_log(path) as stream:
-        for lines in iter_lines(stream, scratch, path):
-            sample.extend(lines[:DETECT_LINES - len(sample)])
-            if len(sample) >= DETECT_LINES:
-                break
-    best, best_score = candidates[0], -1
+    for lines in iter_lines(path, ReadStats(), path):
+        sample.extend(lines[:DETECT_LINES - len(sample)])
+        if len(sample) >= DETECT_LINES:
+            break
+    best, best_score = candidates[0], (-1, -1)
     for fmt in candidates:
-        score = sum(1 for line in sample if _parses(fmt, line))
+        # strict parses first: a relaxed value can make a wrong format fit
+        score = (sum(1 for line in sample if _parses(fmt.strict(), line)), sum(1 for line in sample if _parses(fmt, line)))
         if score > best_score:
             best, best_score = fmt, score
     return best

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from vhostguard.logs.memo import memo
 
@@ -42,7 +42,10 @@ def clf_to_iso(text: str) -> str:
         raise ValueError(f"bad time {text!r}: expected [dd/Mon/yyyy:hh:mm:ss +zzzz]")
     day, month, year, hour, minute, second = m.group(1), _MONTHS_2[m.group(2)], m.group(3), m.group(4), m.group(5), m.group(6)
     # datetime() rejects 31/Feb and 25:00; the cache makes this check rare.
-    datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    try:
+        datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    except ValueError as problem:
+        raise ValueError(f"bad time {text!r}: {problem}") from None
     return f"{year}-{month}-{day}T{hour}:{minute}:{second}{m.group(7)}{m.group(8)}:{m.group(9)}"
 
 
@@ -224,17 +227,17 @@ def combine(parts: dict[str, str]) -> str | None:
                 precision = digits
             moment = (_EPOCH + timedelta(microseconds=micros)).astimezone(offset or timezone.utc)
             return _iso(moment, precision)
-    date = _date(parts)
+    day = _date(parts)
     clock = _clock(parts)
-    if date is None and clock is None:
+    if day is None and clock is None:
         return None
     if clock is None:
-        return date.isoformat() if date else None
+        return day.isoformat() if day else None
     hour, minute, second = clock
     micro = frac if frac is not None else 0
-    if date is None:
+    if day is None:
         return _iso_clock(hour, minute, second, micro, digits if frac is not None else 0)
-    moment = datetime(date.year, date.month, date.day, hour, minute, second, micro, tzinfo=offset)
+    moment = datetime(day.year, day.month, day.day, hour, minute, second, micro, tzinfo=offset)
     return _iso(moment, digits if frac is not None else 0)
 
 
@@ -253,7 +256,7 @@ def _offset(text: str | None) -> timezone | None:
     return timezone(timedelta(minutes=-minutes if text[0] == "-" else minutes))
 
 
-def _date(parts: dict[str, str]) -> datetime | None:
+def _date(parts: dict[str, str]) -> date | None:
     year: int | None = None
     if "Y" in parts:
         year = int(parts["Y"])
@@ -263,11 +266,11 @@ def _date(parts: dict[str, str]) -> datetime | None:
     if year is None:
         return None
     if "j" in parts and "m" not in parts and "mon" not in parts:
-        return datetime(year, 1, 1) + timedelta(days=int(parts["j"]) - 1)
+        return date(year, 1, 1) + timedelta(days=int(parts["j"]) - 1)
     month = _month(parts)
     if month is None or "d" not in parts:
         return None
-    return datetime(year, month, int(parts["d"]))
+    return date(year, month, int(parts["d"]))
 
 
 def _month(parts: dict[str, str]) -> int | None:
@@ -330,10 +333,13 @@ def time_combiner(pieces: tuple[TimePiece, ...]) -> Callable[..., str | None]:
             if texts[i] != "-":
                 for name, value in pieces[i].components(texts[i]).items():
                     merged.setdefault(name, value)
-        value = combine(merged) if merged else None
+        try:
+            iso = combine(merged) if merged else None
+        except (ValueError, OverflowError) as problem:
+            raise ValueError(f"bad time {' '.join(texts)!r}: {problem}") from None
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
-        cache[texts] = value
-        return value
+        cache[texts] = iso
+        return iso
 
     return convert

@@ -15,6 +15,11 @@ from vhostguard.model.server import (
 )
 
 
+# (word, default port) -> parse_vhost_address's result, for one build: most
+# vhosts share a few words such as ``*:80``, and a hostname resolves once.
+_ParsedAddresses = dict[tuple[str, int | None], tuple[VhostAddress, ...]]
+
+
 @dataclass(frozen=True)
 class ServerModel:
     """Listens, the main server, every vhost and the address sets httpd matches with."""
@@ -67,11 +72,12 @@ def build_model(tree: ConfigTree) -> ServerModel:
     _check_server_names(main_directives, errors, main=True)
     built: list[Server] = []
     port_so_far: int | None = None  # httpd reads a port-less vhost's port from the main ServerName seen so far
+    parsed: _ParsedAddresses = {}
     for node in top:
         if node.key == "servername" and node.args:
             port_so_far = parse_server_name(node.args[0], node.source).port
         elif node.key == "virtualhost":
-            vhost = _vhost(tree, node, main, port_so_far, errors)
+            vhost = _vhost(tree, node, main, port_so_far, errors, parsed)
             if vhost is not None:
                 built.append(vhost)
     vhosts = _unique_ids(built)
@@ -128,7 +134,17 @@ def _unique_ids(vhosts: list[Server]) -> tuple[Server, ...]:
     return tuple(unique)
 
 
-def _vhost(tree: ConfigTree, node: Directive, main: Server, default_port: int | None, errors: list[ConfigError]) -> Server | None:
+def _parse_address(word: str, default_port: int | None, parsed: _ParsedAddresses) -> tuple[VhostAddress, ...]:
+    found = parsed.get((word, default_port))
+    if found is None:
+        found = parsed[(word, default_port)] = tuple(parse_vhost_address(word, default_port))
+    return found
+
+
+def _vhost(
+    tree: ConfigTree, node: Directive, main: Server, default_port: int | None, errors: list[ConfigError],
+    parsed: _ParsedAddresses,
+) -> Server | None:
     children = node.children or ()
     _check_server_names(children, errors)
     addresses: list[VhostAddress] = []
@@ -138,7 +154,7 @@ def _vhost(tree: ConfigTree, node: Directive, main: Server, default_port: int | 
         return None
     for word in node.args:
         try:
-            resolved = parse_vhost_address(word, default_port)
+            resolved = _parse_address(word, default_port, parsed)
         except AddressError as problem:
             errors.append(ConfigError(node.source, f"<VirtualHost {word}>: {problem}"))
             return None

@@ -148,16 +148,31 @@ def _compat(nodes: list[Directive], client: _Client) -> tuple[bool, Directive | 
 
 def check_access(chosen: list[Section], remote_ip: str, method: str) -> AccessResult:
     """Decide access for the sections that apply, in merge order."""
-    client = _Client(remote_ip, method)
+    deciding, compat_nodes = deciders(chosen)
+    return decide(deciding, compat_nodes, remote_ip, method)
+
+
+def deciders(chosen: list[Section]) -> tuple[Section | None, list[Directive]]:
+    """What access depends on: the last section with authorization directives
+    (AuthMerging Off: it decides alone) and the merged Order/Allow/Deny/Satisfy lines."""
     deciding: Section | None = None
     compat_nodes: list[Directive] = []
-    uncertain: list[str] = []
     for section in chosen:
         if section.authz:
             deciding = section
-        compat = list(section.compat)
+        compat = section.compat
         if compat:
-            compat_nodes = compat if any(n.key in ("allow", "deny") for n in compat) else compat_nodes + compat
+            if any(n.key in ("allow", "deny") for n in compat):
+                compat_nodes = list(compat)
+            else:
+                compat_nodes = compat_nodes + list(compat)
+    return deciding, compat_nodes
+
+
+def decide(deciding: Section | None, compat_nodes: list[Directive], remote_ip: str, method: str) -> AccessResult:
+    """The verdict for a client, given what ``deciders`` found."""
+    client = _Client(remote_ip, method)
+    uncertain: list[str] = []
     verdict = "granted"
     directive: Directive | None = None
     detail = "no Require applies: granted"

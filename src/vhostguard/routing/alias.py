@@ -80,6 +80,14 @@ def entries(main: Server, server: Server) -> tuple[list[AliasEntry], list[AliasE
 
 def alias_matches(uri: str, fake: str) -> int:
     """mod_alias's ``alias_matches``: like mod_proxy's, but the whole alias must be consumed."""
+    if "//" not in fake and "//" not in uri:
+        # No runs of slashes to fold, so the walk below is a plain prefix test.
+        if not fake or not uri.startswith(fake):
+            return 0
+        end = len(fake)
+        if fake[-1] != "/" and end < len(uri) and uri[end] != "/":
+            return 0
+        return end
     u, a = 0, 0
     while a < len(fake):
         if fake[a] == "/":

@@ -7,27 +7,41 @@ per-directory merge for access control, handlers and files (mod_dir).
 from __future__ import annotations
 
 import os
+import stat
 from urllib.parse import quote
 from dataclasses import dataclass, field
 
 from vhostguard.config.nodes import Directive
-from vhostguard.model import Match, Server, ServerModel
+from vhostguard.model import AddressSet, Match, Server, ServerModel
+from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
-from vhostguard.routing.access import check_access
+from vhostguard.routing.access import AccessResult
 from vhostguard.routing.decision import Decision, Outcome, Step
 from vhostguard.routing.request import Request, decode_uri
-from vhostguard.routing.rewrite import RewriteEnv, RewriteResult, RewriteUnsupported, Rule, rules_for, run_rules
+from vhostguard.routing.rewrite import FIXED_DETAILS, RewriteResult, RewriteUnsupported, Rule, rules_for, run_rules
 from vhostguard.routing.sections import (
-    Section, ServerSections, applicable, existing_directory, last_of, last_value, location_matches, server_sections,
+    Section, ServerSections, existing_directory, last_of, last_value, matching_directories, matching_files,
+    matching_locations, server_sections,
 )
 
 MAX_INTERNAL_REDIRECTS = 10
+_CACHE_LIMIT = 100_000  # entries per cache before it starts over: a long log replay must stay bounded
+_UNKNOWN = object()  # "not cached yet", where None is a cached answer
 _HTTP_HEADER_VARS = {
     "HTTP_USER_AGENT": "User-Agent", "HTTP_REFERER": "Referer", "HTTP_COOKIE": "Cookie",
     "HTTP_FORWARDED": "Forwarded", "HTTP_HOST": "Host", "HTTP_PROXY_CONNECTION": "Proxy-Connection",
     "HTTP_ACCEPT": "Accept",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _DirWalk:
+    """The directory walk's result for one deepest existing directory of one server."""
+
+    sections: tuple[Section, ...]  # the <Directory>/<DirectoryMatch> sections that apply, in merge order
+    rewrite_note: str | None  # a per-directory RewriteRule among them (not modelled)
+    override: Directive | None  # an AllowOverride other than None among them: .htaccess files count
 
 
 @dataclass
@@ -45,6 +59,14 @@ class _ServerPlan:
     canonical_name: bool
     base_last: dict[str, Directive]
     unmodelled_ifs: tuple[Section, ...]
+    if_notes: tuple[str, ...]  # the uncertainty each of unmodelled_ifs adds
+    docroot_node: Directive | None
+    # "RewriteRule <args>" per rule node (by id; plan.rules keeps the nodes alive), for trace steps
+    rule_texts: dict[int, str]
+    # The trace steps that name nothing request-specific, by (id(rule node), detail): built once
+    rule_steps: dict[tuple[int, str], Step]
+    # The directory walk per deepest existing directory: many requests end in the same one.
+    walks: dict[str, _DirWalk] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,34 +91,58 @@ class Router:
         self._decisions: dict[Request, Decision] = {}
         self._fs: dict[str, str | None] = {}
         self._walk_dirs: dict[str, str] = {}
+        # (local_ip, port, Host) -> the match and the two steps that explain it
+        self._vhosts: dict[tuple[str | None, int, str | None], tuple[Match, tuple[Step, ...]]] = {}
+        # (id(deciding section), remote_ip, method) -> (that section, verdict, its step); the
+        # section is kept so an id is never reused while its entry lives
+        self._verdicts: dict[tuple[int, str, str], tuple[Section | None, AccessResult, Step]] = {}
         loaded = {m.name for m in model.tree.modules}
         self.modules = loaded
         self._all_nodes = list(model.tree.walk())
 
     def _kind(self, path: str) -> str | None:
-        """'file', 'dir' or None; cached, since many requests share directories."""
-        if path in self._fs:
-            return self._fs[path]
-        if len(self._fs) > 100_000:
-            self._fs.clear()
-        kind = "dir" if os.path.isdir(path) else "file" if os.path.isfile(path) else None
-        self._fs[path] = kind
-        return kind
+        """'file', 'dir' or None; cached, since many requests share directories.
+
+        One ``stat`` answers both ``os.path.isdir`` and ``os.path.isfile`` (each is
+        a stat and a mode test): a missing path costs one system call, not two.
+        """
+        kind = self._fs.get(path, _UNKNOWN)
+        if kind is _UNKNOWN:
+            if len(self._fs) > _CACHE_LIMIT:
+                self._fs.clear()
+            try:
+                mode = os.stat(path).st_mode
+            except (OSError, ValueError):  # as os.path.isdir/isfile: unreadable means "not there"
+                kind = None
+            else:
+                kind = "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else None
+            self._fs[path] = kind
+        return kind  # type: ignore[return-value]
 
     def _walk_dir(self, filename: str) -> str:
         """The deepest existing directory on ``filename``'s path, cached per parent directory."""
-        parent = os.path.dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
         found = self._walk_dirs.get(filename)
         if found is None:
             if self._is_dir(filename):
                 found = filename.rstrip("/") or "/"
             else:
+                parent = os.path.dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
                 found = self._walk_dirs.get(parent)
                 if found is None:
                     found = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
-            if len(self._walk_dirs) > 100_000:
+            if len(self._walk_dirs) > _CACHE_LIMIT:
                 self._walk_dirs.clear()
             self._walk_dirs[filename] = found
+        return found
+
+    def _dir_walk(self, plan: _ServerPlan, filename: str) -> _DirWalk:
+        """The <Directory> sections for ``filename`` and what they imply, cached per server and directory."""
+        walk_dir = self._walk_dir(filename)
+        found = plan.walks.get(walk_dir)
+        if found is None:
+            if len(plan.walks) > _CACHE_LIMIT:
+                plan.walks.clear()
+            found = plan.walks[walk_dir] = _dir_walk(plan.sections, walk_dir)
         return found
 
     def _is_dir(self, path: str) -> bool:
@@ -113,11 +159,18 @@ class Router:
             redirects, aliases = mod_alias.entries(main, server)
             sections = server_sections(main, server)
             canonical = last_value(sections.base, [], "usecanonicalname")
+            base_last = last_of(sections.base)
+            unmodelled_ifs = tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children))
+            rule_texts = {id(rule.node): " ".join([rule.node.name, *rule.node.args]) for rule in rules}
             found = _ServerPlan(
                 server, sections, engine, rules, problems, mod_proxy.server_mappings(main, server),
                 redirects, aliases, bool(canonical and canonical.args and canonical.args[0].lower() == "on"),
-                last_of(sections.base),
-                tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children)),
+                base_last, unmodelled_ifs,
+                tuple(f"<If {s.pattern}> at {s.node.source} is not evaluated" for s in unmodelled_ifs),
+                last_value(base_last, [], "documentroot"),
+                rule_texts,
+                {(id(rule.node), detail): Step("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
+                 for rule in rules for detail in FIXED_DETAILS},
             )
             self._plans[server.id] = found
         return found
@@ -133,11 +186,22 @@ class Router:
         return found
 
     def _route(self, request: Request) -> Decision:
-        trail = _Trail()
-        match = self.model.match(request.local_ip, request.port, request.host)
-        _explain_match(match, request, trail)
+        match, vhost_steps = self._vhost(request)
+        trail = _Trail(list(vhost_steps))
         outcome = self._inside(match, request, trail)
         return Decision(request, match, outcome, tuple(trail.steps), not trail.uncertain, tuple(trail.uncertain))
+
+    def _vhost(self, request: Request) -> tuple[Match, tuple[Step, ...]]:
+        """The server that answers and the steps that say why; both depend only on
+        (local address, port, Host), which many distinct requests share."""
+        key = (request.local_ip, request.port, request.host)
+        found = self._vhosts.get(key)
+        if found is None:
+            if len(self._vhosts) > _CACHE_LIMIT:
+                self._vhosts.clear()
+            match = self.model.match(request.local_ip, request.port, request.host)
+            found = self._vhosts[key] = (match, _explain_match(match, request))
+        return found
 
     # -- inside the vhost ------------------------------------------------------
 
@@ -173,13 +237,13 @@ class Router:
                 elif rewritten.action == "file":
                     filename = rewritten.target
                     trail.add("rewrite", f"maps to the file {filename}", rewrite_node)
-        locations = [s for s in plan.sections.locations if location_matches(s, uri)]
+        locations = matching_locations(plan.sections, uri)
         alias_kind = "file"
         alias_node: Directive | None = rewrite_node
         if filename is None:
             proxied = self._proxy(plan, uri, query, locations, trail)
             if proxied is not None:
-                return self._finish_proxy(plan, request, uri, query, proxied, trail)
+                return self._finish_proxy(plan, request, uri, query, proxied, locations, trail)
             redirected = self._redirect(plan, request, uri, query, locations, trail)
             if redirected is not None:
                 return redirected
@@ -189,20 +253,23 @@ class Router:
         if filename is None:
             root = plan.server.document_root
             filename = root.rstrip("/") + uri
-            node = last_value(plan.base_last, [], "documentroot")
+            node = plan.docroot_node
             trail.add("docroot", f"DocumentRoot {root} + {uri} = {filename}", node)
             alias_node = node
-        return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth)
+        return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth, locations)
 
     def _rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail) -> RewriteResult | Outcome | None:
-        env = self._rewrite_env(plan, request, uri, query)
         try:
-            result = run_rules(plan.rules, uri, query, env)
+            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query))
         except RewriteUnsupported as problem:
             trail.unsure(str(problem))
             return None
+        fixed = plan.rule_steps
         for node, detail in result.trace:
-            trail.add("rewrite", f"{' '.join([node.name, *node.args])}: {detail}", node)
+            step = fixed.get((id(node), detail))
+            if step is None:
+                step = Step("rewrite", f"{plan.rule_texts[id(node)]}: {detail}", node.source)
+            trail.steps.append(step)
         for problem in plan.rule_problems:
             trail.unsure(problem)
         node = result.rule.node if result.rule else None
@@ -215,63 +282,6 @@ class Router:
         if result.action == "none":
             return None
         return result
-
-    def _rewrite_env(self, plan: _ServerPlan, request: Request, uri: str, query: str | None) -> RewriteEnv:
-        server_name = self._server_name_for_url(plan, request)
-        port = self._server_port(plan, request)
-        scheme = request.scheme
-        default = 443 if scheme == "https" else 80
-        own = (f"{scheme}://{server_name}:{port}",) + ((f"{scheme}://{server_name}",) if port == default else ())
-
-        def lookup(name: str) -> str | None:
-            upper = name.upper()
-            if upper.startswith("HTTP:"):
-                return request.header(name[5:]) or ""
-            values = {
-                "HTTP_HOST": request.host or "",
-                "HTTPS": "on" if scheme == "https" else "off",
-                "REQUEST_URI": uri,
-                "REQUEST_FILENAME": uri,
-                "SCRIPT_FILENAME": uri,
-                "QUERY_STRING": query or "",
-                "REQUEST_METHOD": request.method,
-                "SERVER_PORT": str(port),
-                "SERVER_NAME": server_name,
-                "REMOTE_ADDR": request.remote_ip,
-                "REQUEST_SCHEME": scheme,
-                "DOCUMENT_ROOT": plan.server.document_root,
-                "THE_REQUEST": f"{request.method} {request.path}{'?' + request.query if request.query is not None else ''} {'HTTP/1.0' if request.http10 else 'HTTP/1.1'}",
-                "SERVER_PROTOCOL": "HTTP/1.0" if request.http10 else "HTTP/1.1",
-                "SERVER_ADDR": request.local_ip or "",
-            }
-            if upper in values:
-                return values[upper]
-            if upper in _HTTP_HEADER_VARS:
-                return request.header(_HTTP_HEADER_VARS[upper]) or ""
-            return None
-
-        def qualify(target: str) -> str:
-            if "://" in target.split("/", 1)[0] or target.lower().startswith(("http://", "https://", "balancer://", "unix:")):
-                return target
-            port_text = "" if port == default else f":{port}"
-            return f"{scheme}://{server_name}{port_text}{'' if target.startswith('/') else '/'}{target}"
-
-        return RewriteEnv(lookup, plan.server.document_root, qualify, own)
-
-    def _server_name_for_url(self, plan: _ServerPlan, request: Request) -> str:
-        if not plan.canonical_name and request.host:
-            name = request.host.rsplit(":", 1)[0] if "]" not in request.host else request.host.split("]")[0] + "]"
-            return name.lower().rstrip(".")
-        return plan.server.server_name
-
-    def _server_port(self, plan: _ServerPlan, request: Request) -> int:
-        if not plan.canonical_name and request.host and ":" in request.host.rsplit("]", 1)[-1]:
-            text = request.host.rsplit(":", 1)[1]
-            if text.isdigit():
-                return int(text)
-        if plan.canonical_name and plan.server.declared_name and plan.server.declared_name.port:
-            return plan.server.declared_name.port
-        return request.port
 
     # -- mod_proxy -------------------------------------------------------------
 
@@ -296,10 +306,12 @@ class Router:
             return None
         return winner
 
-    def _finish_proxy(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, hit: mod_proxy.ProxyMatch, trail: _Trail) -> Outcome:
+    def _finish_proxy(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, hit: mod_proxy.ProxyMatch,
+                      locations: list[Section], trail: _Trail) -> Outcome:
+        """A mapping matched: access control (no file, so only <Location>s apply), then the backend."""
         mapping = hit.mapping
         trail.add("proxy", f"{mapping.node.name} {mapping.path} {mapping.target} matches {uri}", mapping.node)
-        denied = self._access(plan, request, applicable(plan.sections, uri, None, self._is_dir, self._walk_dir), None, trail)
+        denied = self._access(plan, request, locations, None, None, trail)
         if denied is not None:
             return denied
         return self._proxy_outcome(hit.url or "", query, mapping, mapping.node)
@@ -315,7 +327,7 @@ class Router:
     def _redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, locations: list[Section], trail: _Trail) -> Outcome | None:
         entry_hit: mod_alias.AliasHit | None = None
         for section in reversed(locations):
-            node = next((n for n in reversed(section.children) if n.key in ("redirect", "redirectpermanent", "redirecttemp")), None)
+            node = section.redirect
             if node is not None:
                 entry = mod_alias.location_redirect(node)
                 if entry is not None:
@@ -344,8 +356,8 @@ class Router:
 
     def _absolute(self, plan: _ServerPlan, request: Request, path: str) -> str:
         """``ap_construct_url``: scheme://name[:port]path as the client addressed us."""
-        name = self._server_name_for_url(plan, request)
-        port = self._server_port(plan, request)
+        name = _server_name_for_url(plan, request)
+        port = _server_port(plan, request)
         default = 443 if request.scheme == "https" else 80
         if ":" in name and not name.startswith("["):
             name = f"[{name}]"
@@ -361,35 +373,59 @@ class Router:
 
     # -- access, handlers and files -------------------------------------------------
 
-    def _access(self, plan: _ServerPlan, request: Request, chosen: list[Section], filename: str | None, trail: _Trail) -> Outcome | None:
-        self._note_unmodelled(plan, chosen, filename, trail)
-        result = check_access(chosen, request.remote_ip, request.method)
+    def _access(self, plan: _ServerPlan, request: Request, chosen: list[Section], filename: str | None,
+                walk: _DirWalk | None, trail: _Trail) -> Outcome | None:
+        """Access control for the sections that apply (``walk``: their directory part, if a file)."""
+        self._note_unmodelled(plan, walk, filename, trail)
+        result, step = self._verdict(chosen, request.remote_ip, request.method)
         if result.uncertain:
             trail.unsure(result.uncertain)
-        trail.add("access", result.detail, result.directive)
+        trail.steps.append(step)
         if result.verdict == "denied":
             return Outcome("forbidden", 403, None, result.directive, reason=result.detail)
         if result.verdict == "auth":
             return Outcome("unauthorized", 401, None, result.directive, reason=result.detail)
         return None
 
-    def _note_unmodelled(self, plan: _ServerPlan, chosen: list[Section], filename: str | None, trail: _Trail) -> None:
-        for section in plan.unmodelled_ifs:
-            trail.unsure(f"<If {section.pattern}> at {section.node.source} is not evaluated")
-        rewrite_here = [s for s in chosen if s.kind == "directory" and s.has_rewrite]
-        if rewrite_here:
-            trail.unsure(f"per-directory RewriteRule at {rewrite_here[-1].node.source} is not modelled")
+    def _verdict(self, chosen: list[Section], remote_ip: str, method: str) -> tuple[AccessResult, Step]:
+        """``check_access``, memoised when one section's Require lines decide alone
+        (no Order/Allow/Deny): then the verdict depends on that section and the client only."""
+        deciding, compat_nodes = mod_access.deciders(chosen)
+        if compat_nodes:
+            result = mod_access.decide(deciding, compat_nodes, remote_ip, method)
+            return result, _access_step(result)
+        key = (id(deciding), remote_ip, method)
+        found = self._verdicts.get(key)
+        if found is None or found[0] is not deciding:
+            if len(self._verdicts) > _CACHE_LIMIT:
+                self._verdicts.clear()
+            result = mod_access.decide(deciding, compat_nodes, remote_ip, method)
+            found = self._verdicts[key] = (deciding, result, _access_step(result))
+        return found[1], found[2]
+
+    def _note_unmodelled(self, plan: _ServerPlan, walk: _DirWalk | None, filename: str | None, trail: _Trail) -> None:
+        for note in plan.if_notes:
+            trail.unsure(note)
+        if walk is None:
+            return
+        if walk.rewrite_note is not None:
+            trail.unsure(walk.rewrite_note)
         if filename is not None:
-            override = last_value((), [s for s in chosen if s.kind == "directory"], "allowoverride")
-            if override is not None and override.args and override.args[0].lower() != "none":
+            override = walk.override
+            if override is not None:
                 for directory in _ancestors(filename):
                     if self._is_file(os.path.join(directory, ".htaccess")):
                         trail.unsure(f"{directory}/.htaccess is allowed by AllowOverride at {override.source} and not modelled")
                         break
 
-    def _serve(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, kind: str, node: Directive | None, handler: str | None, trail: _Trail, depth: int) -> Outcome:
-        chosen = applicable(plan.sections, uri, filename, self._is_dir, self._walk_dir)
-        denied = self._access(plan, request, chosen, filename, trail)
+    def _serve(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, kind: str,
+               node: Directive | None, handler: str | None, trail: _Trail, depth: int,
+               locations: list[Section] | None = None) -> Outcome:
+        """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known)."""
+        walk = self._dir_walk(plan, filename)
+        chosen = [*walk.sections, *matching_files(plan.sections, list(walk.sections), filename),
+                  *(locations if locations is not None else matching_locations(plan.sections, uri))]
+        denied = self._access(plan, request, chosen, filename, walk, trail)
         if denied is not None:
             return denied
         if kind == "file" and self._is_dir(filename):
@@ -521,28 +557,161 @@ def _status_outcome(status: int, node: Directive | None) -> Outcome:
     return Outcome(kind, status, None, node)
 
 
-def _explain_match(match: Match, request: Request, trail: _Trail) -> None:
+class _RewriteVars:
+    """``RewriteEnv`` for one request: what server-context rules can read.
+
+    Made for every request to a server with rules, though most match no rule
+    and read nothing; so the server name is worked out on first use. (The port
+    is not: a Host port like "²" passes isdigit() but not int(), and that must
+    fail here as before, whether or not a rule reads it.)
+    """
+
+    __slots__ = ("_plan", "_request", "_uri", "_query", "_port", "_name")
+
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None) -> None:
+        self._plan = plan
+        self._request = request
+        self._uri = uri
+        self._query = query
+        self._port = _server_port(plan, request)
+        self._name: str | None = None
+
+    @property
+    def document_root(self) -> str:
+        return self._plan.server.document_root
+
+    def _server(self) -> tuple[str, int]:
+        """SERVER_NAME and SERVER_PORT as UseCanonicalName makes them."""
+        if self._name is None:
+            self._name = _server_name_for_url(self._plan, self._request)
+        return self._name, self._port
+
+    @property
+    def own_prefixes(self) -> tuple[str, ...]:
+        server_name, port = self._server()
+        scheme = self._request.scheme
+        default = 443 if scheme == "https" else 80
+        return (f"{scheme}://{server_name}:{port}",) + ((f"{scheme}://{server_name}",) if port == default else ())
+
+    def lookup(self, name: str) -> str | None:
+        upper = name.upper()
+        request = self._request
+        if upper.startswith("HTTP:"):
+            return request.header(name[5:]) or ""
+        if upper in _SERVER_VARS:
+            return self._variable(upper)
+        if upper in _HTTP_HEADER_VARS:
+            return request.header(_HTTP_HEADER_VARS[upper]) or ""
+        return None
+
+    def _variable(self, upper: str) -> str:
+        """One of ``_SERVER_VARS``."""
+        request = self._request
+        if upper == "HTTP_HOST":
+            return request.host or ""
+        if upper == "HTTPS":
+            return "on" if request.scheme == "https" else "off"
+        if upper in ("REQUEST_URI", "REQUEST_FILENAME", "SCRIPT_FILENAME"):
+            return self._uri
+        if upper == "QUERY_STRING":
+            return self._query or ""
+        if upper == "REQUEST_METHOD":
+            return request.method
+        if upper == "SERVER_PORT":
+            return str(self._server()[1])
+        if upper == "SERVER_NAME":
+            return self._server()[0]
+        if upper == "REMOTE_ADDR":
+            return request.remote_ip
+        if upper == "REQUEST_SCHEME":
+            return request.scheme
+        if upper == "DOCUMENT_ROOT":
+            return self._plan.server.document_root
+        protocol = "HTTP/1.0" if request.http10 else "HTTP/1.1"
+        if upper == "THE_REQUEST":
+            return f"{request.method} {request.path}{'?' + request.query if request.query is not None else ''} {protocol}"
+        if upper == "SERVER_PROTOCOL":
+            return protocol
+        return request.local_ip or ""  # SERVER_ADDR
+
+    def fully_qualify(self, target: str) -> str:
+        if "://" in target.split("/", 1)[0] or target.lower().startswith(("http://", "https://", "balancer://", "unix:")):
+            return target
+        server_name, port = self._server()
+        scheme = self._request.scheme
+        port_text = "" if port == (443 if scheme == "https" else 80) else f":{port}"
+        return f"{scheme}://{server_name}{port_text}{'' if target.startswith('/') else '/'}{target}"
+
+
+_SERVER_VARS = frozenset({
+    "HTTP_HOST", "HTTPS", "REQUEST_URI", "REQUEST_FILENAME", "SCRIPT_FILENAME", "QUERY_STRING", "REQUEST_METHOD",
+    "SERVER_PORT", "SERVER_NAME", "REMOTE_ADDR", "REQUEST_SCHEME", "DOCUMENT_ROOT", "THE_REQUEST", "SERVER_PROTOCOL",
+    "SERVER_ADDR",
+})
+
+
+def _server_name_for_url(plan: _ServerPlan, request: Request) -> str:
+    if not plan.canonical_name and request.host:
+        name = request.host.rsplit(":", 1)[0] if "]" not in request.host else request.host.split("]")[0] + "]"
+        return name.lower().rstrip(".")
+    return plan.server.server_name
+
+
+def _server_port(plan: _ServerPlan, request: Request) -> int:
+    if not plan.canonical_name and request.host and ":" in request.host.rsplit("]", 1)[-1]:
+        text = request.host.rsplit(":", 1)[1]
+        if text.isdigit():
+            return int(text)
+    if plan.canonical_name and plan.server.declared_name and plan.server.declared_name.port:
+        return plan.server.declared_name.port
+    return request.port
+
+
+def _dir_walk(sections: ServerSections, walk_dir: str) -> _DirWalk:
+    directories = matching_directories(sections, walk_dir)
+    rewrite_here = [s for s in directories if s.kind == "directory" and s.has_rewrite]
+    rewrite_note = f"per-directory RewriteRule at {rewrite_here[-1].node.source} is not modelled" if rewrite_here else None
+    override = last_value((), [s for s in directories if s.kind == "directory"], "allowoverride")
+    if override is not None and not (override.args and override.args[0].lower() != "none"):
+        override = None
+    return _DirWalk(tuple(directories), rewrite_note, override)
+
+
+def _access_step(result: AccessResult) -> Step:
+    return Step("access", result.detail, result.directive.source if result.directive is not None else None)
+
+
+def _explain_match(match: Match, request: Request) -> tuple[Step, ...]:
+    """Two steps: the address set the connection lands in, and why this server in it."""
     server = match.server
     aset = match.address_set
     where = f"{request.local_ip or '*'}:{request.port}"
     if aset is None:
-        trail.add("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers")
-        return
+        return (Step("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers"),)
     shown = ", ".join(s.server_name for s in aset.servers[:5])
     more = f", ... {len(aset.servers) - 5} more" if len(aset.servers) > 5 else ""
-    trail.steps.append(Step("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source))
+    address_step = Step("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source)
+    return (address_step, Step("vhost", _match_reason(match, aset), server.source))
+
+
+def _match_reason(match: Match, aset: AddressSet) -> str:
     host = match.host.name
-    reasons = {
-        "name": f"Host {host} matches ServerName {match.matched}",
-        "alias": f"Host {host} matches ServerAlias {match.matched}",
-        "wild-alias": f"Host {host} matches ServerAlias {match.matched}",
-        "virthost": f"Host {host} matches the <VirtualHost> address {match.matched}",
-        "only": f"only one vhost on {aset.address}: it answers whatever the Host",
-        "default": (f"no ServerName/ServerAlias matches Host {host}: the first vhost on {aset.address} is the default"
-                    if host else f"no Host header: the first vhost on {aset.address} is the default"),
-        "bad-host": f"malformed Host ({match.host.error}): 400 from the default vhost",
-    }
-    trail.steps.append(Step("vhost", reasons.get(match.how, match.how), server.source))
+    how = match.how
+    if how == "name":
+        return f"Host {host} matches ServerName {match.matched}"
+    if how in ("alias", "wild-alias"):
+        return f"Host {host} matches ServerAlias {match.matched}"
+    if how == "virthost":
+        return f"Host {host} matches the <VirtualHost> address {match.matched}"
+    if how == "only":
+        return f"only one vhost on {aset.address}: it answers whatever the Host"
+    if how == "default":
+        if host:
+            return f"no ServerName/ServerAlias matches Host {host}: the first vhost on {aset.address} is the default"
+        return f"no Host header: the first vhost on {aset.address} is the default"
+    if how == "bad-host":
+        return f"malformed Host ({match.host.error}): 400 from the default vhost"
+    return how
 
 
 def route(model: ServerModel, request: Request) -> Decision:

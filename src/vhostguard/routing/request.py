@@ -112,6 +112,8 @@ _ENCODED_SLASH = re.compile(r"%2f", re.IGNORECASE)
 
 def decode_uri(raw_path: str) -> DecodedUri:
     """What httpd makes of the request path before any module sees it."""
+    if _is_plain(raw_path):
+        return DecodedUri(raw_path)
     if not raw_path.startswith("/"):
         return DecodedUri(raw_path, "the request path must start with '/'")
     if _ENCODED_SLASH.search(raw_path):
@@ -129,6 +131,16 @@ def decode_uri(raw_path: str) -> DecodedUri:
     if normalized.startswith("//"):
         normalized = normalized[1:]
     return DecodedUri(normalized)
+
+
+def _is_plain(raw_path: str) -> bool:
+    """A path that decoding leaves as it is: nothing to unescape, no slashes to
+    merge, no dot segments, no NUL; ASCII, so it also survives the UTF-8 round trip
+    (a lone surrogate would not)."""
+    return (
+        raw_path.startswith("/") and raw_path.isascii() and "%" not in raw_path
+        and "//" not in raw_path and "/." not in raw_path and "\0" not in raw_path
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Protocol
 from urllib.parse import quote
 
 from vhostguard.config.lexer import split_words
@@ -180,14 +180,33 @@ def inherit_mode(directives: tuple[Directive, ...]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class RewriteEnv:
-    """What rules can read about the request (``%{VAR}``)."""
+class RewriteEnv(Protocol):
+    """What rules can read about the request (``%{VAR}``).
 
-    lookup: Callable[[str], str | None]  # returns None for an unknown variable
-    document_root: str
-    fully_qualify: Callable[[str], str]
-    own_prefixes: tuple[str, ...]  # scheme://host[:port] forms that reduce to a local path
+    A protocol, so the router can work values out only when a rule asks:
+    most requests match no rule and read nothing.
+    """
+
+    @property
+    def document_root(self) -> str: ...
+
+    @property
+    def own_prefixes(self) -> tuple[str, ...]:
+        """scheme://host[:port] forms that reduce to a local path."""
+        ...
+
+    def lookup(self, name: str) -> str | None:
+        """The value of ``%{name}``; None for an unknown variable."""
+        ...
+
+    def fully_qualify(self, target: str) -> str: ...
+
+
+# Trace details that name nothing request-specific (the router reuses their steps).
+NO_MATCH = "pattern does not match"
+CONDITIONS_FAIL = "pattern matches, conditions fail"
+NO_SUBSTITUTION = "matches: no substitution"
+FIXED_DETAILS = (NO_MATCH, CONDITIONS_FAIL, NO_SUBSTITUTION)
 
 
 @dataclass
@@ -347,7 +366,7 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
         regex = _compile(rule.pattern[1:] if negate else rule.pattern, rule.flags.nocase)
         found = regex.search(current)
         if (found is None) != negate:
-            result.trace.append((rule.node, "pattern does not match"))
+            result.trace.append((rule.node, NO_MATCH))
             if rule.flags.chain:
                 while index < len(rules) and rules[index - 1].flags.chain:
                     index += 1
@@ -355,7 +374,7 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
         rule_groups = (found.group(0), *found.groups(default="")) if found is not None and not negate else ("",)
         held, cond_groups = _conditions_hold(rule, rule_groups, env)
         if not held:
-            result.trace.append((rule.node, "pattern matches, conditions fail"))
+            result.trace.append((rule.node, CONDITIONS_FAIL))
             if rule.flags.chain:
                 while index < len(rules) and rules[index - 1].flags.chain:
                     index += 1
@@ -393,7 +412,7 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
             else:
                 result.trace.append((rule.node, f"matches: rewritten to {current}"))
         else:
-            result.trace.append((rule.node, "matches: no substitution"))
+            result.trace.append((rule.node, NO_SUBSTITUTION))
         if flags.passthrough:
             result.action, result.target = "passthrough", current
             return result

@@ -25,6 +25,7 @@ FILES_KINDS = frozenset({"files", "filesmatch"})
 
 _AUTHZ_KEYS = frozenset({"require", "requireall", "requireany", "requirenone"})
 _COMPAT_KEYS = frozenset({"order", "allow", "deny", "satisfy"})
+_REDIRECT_KEYS = frozenset({"redirect", "redirectpermanent", "redirecttemp"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,13 @@ class Section:
     authz: tuple[Directive, ...] = field(init=False, repr=False, compare=False)
     compat: tuple[Directive, ...] = field(init=False, repr=False, compare=False)
     has_rewrite: bool = field(init=False, repr=False, compare=False)
+    # The last child of each name: ``last_value`` asks for one name per section
+    # many times per request, so a lookup beats a scan of the children.
+    last: dict[str, Directive] = field(init=False, repr=False, compare=False)
+    # The last Redirect/RedirectPermanent/RedirectTemp child (a <Location>'s one-argument form).
+    redirect: Directive | None = field(init=False, repr=False, compare=False)
+    # A <Directory> path without trailing slashes ("/" for the root), as the walk compares it.
+    dir_path: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         children = self.node.children or ()
@@ -53,6 +61,10 @@ class Section:
         object.__setattr__(self, "authz", tuple(n for n in children if n.key in _AUTHZ_KEYS))
         object.__setattr__(self, "compat", tuple(n for n in children if n.key in _COMPAT_KEYS))
         object.__setattr__(self, "has_rewrite", any(n.key == "rewriterule" for n in children))
+        object.__setattr__(self, "last", last_of(children))
+        redirects = [n for n in children if n.key in _REDIRECT_KEYS]
+        object.__setattr__(self, "redirect", redirects[-1] if redirects else None)
+        object.__setattr__(self, "dir_path", self.pattern.rstrip("/") or "/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +169,7 @@ def directory_matches(section: Section, path: str) -> bool:
     if section.regex:
         compiled = _regex(section.pattern)
         return bool(compiled and compiled.search(path if path.endswith("/") else path + "/"))
-    pattern = section.pattern.rstrip("/") or "/"
+    pattern = section.dir_path
     if pattern == "/":
         return True
     if section.glob:
@@ -190,21 +202,38 @@ def applicable(sections: ServerSections, uri: str, filename: str | None,
     ``walk_dir_of(filename)`` may supply the deepest existing directory (cached by the caller).
     """
     chosen: list[Section] = []
-    matched_dirs: set[int] = set()
     if filename is not None:
         walk_dir = walk_dir_of(filename) if walk_dir_of is not None else existing_directory(filename, is_dir)
-        for section in sections.directories:
-            if directory_matches(section, walk_dir):
-                chosen.append(section)
-                matched_dirs.add(id(section.node))
-        basename = os.path.basename(filename.rstrip("/"))
-        for section in sections.files:
-            if section.nested_in is not None and id(section.nested_in) not in matched_dirs:
-                continue
-            if basename and files_matches(section, basename):
-                chosen.append(section)
-    chosen.extend(s for s in sections.locations if location_matches(s, uri))
+        directories = matching_directories(sections, walk_dir)
+        chosen.extend(directories)
+        chosen.extend(matching_files(sections, directories, filename))
+    chosen.extend(matching_locations(sections, uri))
     return chosen
+
+
+def matching_directories(sections: ServerSections, walk_dir: str) -> list[Section]:
+    """The ``<Directory>``/``<DirectoryMatch>`` sections for the deepest existing directory."""
+    return [s for s in sections.directories if directory_matches(s, walk_dir)]
+
+
+def matching_files(sections: ServerSections, directories: list[Section], filename: str) -> list[Section]:
+    """The ``<Files>`` sections for ``filename``; one nested in a ``<Directory>``
+    counts only when that directory applies."""
+    if not sections.files:
+        return []
+    matched_dirs = {id(section.node) for section in directories}
+    basename = os.path.basename(filename.rstrip("/"))
+    chosen: list[Section] = []
+    for section in sections.files:
+        if section.nested_in is not None and id(section.nested_in) not in matched_dirs:
+            continue
+        if basename and files_matches(section, basename):
+            chosen.append(section)
+    return chosen
+
+
+def matching_locations(sections: ServerSections, uri: str) -> list[Section]:
+    return [s for s in sections.locations if location_matches(s, uri)]
 
 
 def last_of(nodes: tuple[Directive, ...]) -> dict[str, Directive]:
@@ -226,7 +255,7 @@ def last_value(base: tuple[Directive, ...] | dict[str, Directive], chosen: list[
             if node.key == key:
                 found = node
     for section in chosen:
-        for node in section.children:
-            if node.key == key:
-                found = node
+        node = section.last.get(key)
+        if node is not None:
+            found = node
     return found
