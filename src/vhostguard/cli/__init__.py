@@ -11,8 +11,7 @@ pay on every run.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, MutableMapping
 
 import click
 
@@ -27,38 +26,52 @@ COMMANDS: Mapping[str, str] = {
     "rules": "vhostguard.cli.lint:rules",
     "diff": "vhostguard.cli.diff:diff",
     "logs": "vhostguard.cli.logs:logs",
+    "report": "vhostguard.cli.report:report",
+    "watch": "vhostguard.cli.watch:watch",
 }
 
 
-class LazyGroup(click.Group):
-    """A click group whose commands are named up front and imported on first lookup.
+class LazyCommands(MutableMapping[str, click.Command]):
+    """A group's ``commands`` mapping that imports each command on first access.
 
-    Commands added with ``add_command`` work as in any group and take precedence.
+    Names (iteration, ``in``, ``len``) come from the table without importing
+    anything, so click's listing and "Did you mean" suggestions see every
+    command; ``add_command`` works as on a plain dict.
     """
 
-    def __init__(self, *args: Any, lazy_commands: Mapping[str, str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy_commands = dict(lazy_commands)
+    def __init__(self, table: Mapping[str, str]) -> None:
+        self._table = dict(table)  # name -> "module:attribute", not imported yet
+        self._loaded: dict[str, click.Command] = {}
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module_name, _, attribute = self._table[name].partition(":")  # KeyError: no such command
+            command = getattr(importlib.import_module(module_name), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self._table[name]} is not a click command")
+            self._loaded[name] = command
+        return self._loaded[name]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in self.lazy_commands:
-            command = self._import(cmd_name)
-            self.add_command(command, cmd_name)  # later lookups find it in self.commands
-        return command
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
 
-    def _import(self, cmd_name: str) -> click.Command:
-        module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
-        command = getattr(importlib.import_module(module_name), attribute)
-        if not isinstance(command, click.Command):
-            raise TypeError(f"{self.lazy_commands[cmd_name]} is not a click command")
-        return command
+    def __delitem__(self, name: str) -> None:
+        if name not in self._loaded and name not in self._table:
+            raise KeyError(name)
+        self._loaded.pop(name, None)
+        self._table.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self._table), **dict.fromkeys(self._loaded)})
+
+    def __len__(self) -> int:
+        return len(self._table.keys() | self._loaded.keys())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in self._table
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(commands=LazyCommands(COMMANDS), context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vhostguard")
 def main() -> None:
     """Understand, audit, test and monitor Apache httpd virtual-host routing."""

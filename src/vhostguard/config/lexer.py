@@ -10,11 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 _SPACE = " \t\r\n\f\v"  # C isspace(), which httpd's apr_isspace is
-# Fast paths for the common line without quotes or backslashes, where a word
-# is just a run of non-space characters. Not str.split(): that also splits on
-# Unicode and \x1c-\x1f whitespace, which httpd keeps inside a word.
-_WORD = re.compile(r"[^ \t\r\n\f\v]+")
-_HEAD = re.compile(r"[ \t\r\n\f\v]*([^ \t\r\n\f\v]*)[ \t\r\n\f\v]*")
+_WORD = re.compile(r"[^ \t\r\n\f\v]+")  # an unquoted word
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +68,19 @@ def logical_texts(text: str) -> tuple[list[str], Sequence[int]]:
     return texts, numbers
 
 
-def _is_plain(text: str) -> bool:
-    """No quote and no backslash: words are runs of non-space characters, taken as written."""
-    return '"' not in text and "'" not in text and "\\" not in text
+def _is_simple(text: str) -> bool:
+    """Are ``text``'s words exactly what ``str.split()`` makes of it?
+
+    True for the common line: ASCII, no quote, no backslash, and none of the
+    \\x1c-\\x1f separators, which str.split() splits on but httpd keeps inside
+    a word (as it keeps non-ASCII spaces, hence ASCII only). ``isascii`` costs
+    nothing and each ``in`` is one fast scan: much cheaper than the lexing saved.
+    """
+    return (
+        text.isascii()
+        and '"' not in text and "'" not in text and "\\" not in text
+        and "\x1c" not in text and "\x1d" not in text and "\x1e" not in text and "\x1f" not in text
+    )
 
 
 def next_word(text: str, pos: int = 0) -> tuple[str, int]:
@@ -84,15 +90,16 @@ def next_word(text: str, pos: int = 0) -> tuple[str, int]:
     inside quotes, ``\\\\`` outside) and the position after the following
     whitespace. An unterminated quote runs to the end of the line, as in httpd.
     """
-    if _is_plain(text):
-        head = _HEAD.match(text, pos)
-        assert head is not None  # every part of the pattern may match empty
-        return head.group(1), head.end()
+    if _is_simple(text):
+        parts = text[pos:].split(None, 1)
+        if len(parts) == 2:
+            return parts[0], len(text) - len(parts[1])
+        return (parts[0] if parts else ""), len(text)
     return _read_word(text, pos)
 
 
 def _read_word(text: str, pos: int) -> tuple[str, int]:
-    """``next_word`` character by character, for text with quotes or backslashes."""
+    """``next_word`` for any text: quotes, backslashes, every kind of character."""
     length = len(text)
     while pos < length and text[pos] in _SPACE:
         pos += 1
@@ -139,11 +146,11 @@ def split_directive(text: str) -> tuple[str, str, list[str]]:
     The same as ``name, pos = next_word(text)``, ``rest = text[pos:]`` and
     ``split_words(rest)``, which is how a line reads as a directive.
     """
-    if _is_plain(text):
-        head = _HEAD.match(text)
-        assert head is not None  # every part of the pattern may match empty
-        rest = text[head.end() :]
-        return head.group(1), rest, _WORD.findall(rest)
+    if _is_simple(text):
+        parts = text.split(None, 1)
+        if len(parts) == 2:
+            return parts[0], parts[1], parts[1].split()
+        return (parts[0] if parts else ""), "", []
     name, pos = _read_word(text, 0)
     rest = text[pos:]
     return name, rest, split_words(rest)
@@ -151,8 +158,8 @@ def split_directive(text: str) -> tuple[str, str, list[str]]:
 
 def split_words(text: str) -> list[str]:
     """All words of ``text``, as a directive's handler would read them."""
-    if _is_plain(text):
-        return _WORD.findall(text)
+    if _is_simple(text):
+        return text.split()
     words: list[str] = []
     pos = 0
     length = len(text)

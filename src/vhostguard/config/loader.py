@@ -224,19 +224,13 @@ class _Reader:
         # Directive can share it as its ``conditions``.
         self.conditions: tuple[str, ...] = ()
 
-    def _macro_source(self, line: int) -> Source:
-        """Where line ``line`` of a macro expansion is: the Use line, and the line within the macro."""
-        assert self.macro is not None
-        use, description = self.macro
-        return Source(use.file, use.line, f"{description}:{line}")
-
     # -- structure -------------------------------------------------------
 
     def read_block(self, frame: _Frame | None) -> list[Directive]:
         """Read nodes until the end of ``frame``'s section (or of the file)."""
         nodes: list[Directive] = []
         comments: list[str] = []
-        texts = self.texts
+        texts, macro = self.texts, self.macro
         while self.index < len(texts):
             text = texts[self.index]
             self.index += 1
@@ -248,7 +242,10 @@ class _Reader:
                 continue
             above, comments = tuple(comments), []
             number = self.numbers[self.index - 1]
-            src = Source(self.path, number) if self.macro is None else self._macro_source(number)
+            if macro is None:
+                src = Source(self.path, number)
+            else:  # the Use line, and the line within the expansion
+                src = Source(macro[0].file, macro[0].line, f"{macro[1]}:{number}")
             if "$" in text:
                 text = expand_variables(text, self.state.variables(), self.state.environ, lambda n, s=src: self._undefined(s, n))
             name, rest, words = split_directive(text)
@@ -468,7 +465,8 @@ class _Reader:
         if name.lower() in state.macros_in_use:
             state.error(node.source, f"recursive use of macro '{macro.name}' is invalid")
             return []
-        use_source = Source(node.source.file, node.source.line)
+        use = node.source  # the Use line's file and line, without any expansion it sits in
+        use_source = use if use.macro is None else Source(use.file, use.line)
         lines = macro.expand(values)
         description = macro.description(self._named_at(node.source))
         reader = _Reader(state, self.path, lines, range(1, len(lines) + 1), (use_source, description))
@@ -483,7 +481,7 @@ class _Reader:
     def _named_at(self, use: Source) -> Source:
         """Where httpd says a Use is: inside another expansion, that expansion is the "file"."""
         if self.macro is None or use.macro is None:
-            return Source(use.file, use.line)
+            return use if use.macro is None else Source(use.file, use.line)
         return Source(self.macro[1], int(use.macro.rsplit(":", 1)[1]))
 
 

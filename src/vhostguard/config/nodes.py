@@ -4,10 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from vhostguard.config.source import ConfigError, ConfigWarning, Source
+from vhostguard.config.source import ConfigError, ConfigWarning, Source, slot_setters
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Directive:
     """One directive or section after includes, conditionals and macros.
 
@@ -30,8 +30,26 @@ class Directive:
     # stored because routing asks for it in its innermost loops.
     key: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", self.name.lower())
+    def __init__(
+        self,
+        name: str,
+        args: tuple[str, ...],
+        source: Source,
+        children: tuple[Directive, ...] | None = None,
+        conditions: tuple[str, ...] = (),
+        comments: tuple[str, ...] = (),
+        arg_text: str = "",
+    ) -> None:
+        # Written out, with slot setters, because the loader makes one per line
+        # (see slot_setters); the same as dataclass's __init__ plus ``key``.
+        _set_name(self, name)
+        _set_args(self, args)
+        _set_source(self, source)
+        _set_children(self, children)
+        _set_conditions(self, conditions)
+        _set_comments(self, comments)
+        _set_arg_text(self, arg_text)
+        _set_key(self, name.lower())
 
     @property
     def is_section(self) -> bool:
@@ -50,6 +68,11 @@ class Directive:
         for found in self.find(name):
             pass
         return found
+
+
+_set_name, _set_args, _set_source, _set_children, _set_conditions, _set_comments, _set_arg_text, _set_key = slot_setters(
+    Directive, "name", "args", "source", "children", "conditions", "comments", "arg_text", "key"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,24 @@
 """Where a piece of configuration came from, and the problems found while reading it."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """Functions that store the named fields of a frozen ``slots=True`` dataclass.
+
+    For the classes the loader makes one of per configuration line. The
+    ``__init__`` dataclass generates for a frozen class stores each field with
+    ``object.__setattr__``, which parses its arguments and re-checks the type on
+    every call; the slot's own ``__set__`` makes the same store in about half
+    the time. A hand-written ``__init__`` (``init=False``) uses these instead.
+    """
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Source:
     """A position in the configuration: the file and the (last physical) line.
 
@@ -18,8 +32,16 @@ class Source:
     line: int
     macro: str | None = None
 
+    def __init__(self, file: str, line: int, macro: str | None = None) -> None:
+        _set_file(self, file)
+        _set_line(self, line)
+        _set_macro(self, macro)
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
+
+
+_set_file, _set_line, _set_macro = slot_setters(Source, "file", "line", "macro")
 
 
 @dataclass(frozen=True, slots=True)

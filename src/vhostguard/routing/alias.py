@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -31,6 +31,12 @@ class AliasEntry:
     regex: bool
     kind: str  # redirect | file | script | wsgi
     status: int | None = None
+    # A prefix with no runs of slashes: against a URI without them too, it can
+    # only match if the URI starts with it (a cheap test to try first).
+    plain: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", not self.regex and bool(self.fake) and "//" not in self.fake)
 
 
 def _redirect_entry(node: Directive) -> AliasEntry | None:

@@ -7,6 +7,7 @@ per-directory merge for access control, handlers and files (mod_dir).
 from __future__ import annotations
 
 import os
+import re
 import stat
 from urllib.parse import quote
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
 from vhostguard.routing.decision import Decision, Outcome, Step
-from vhostguard.routing.request import Request, decode_uri
-from vhostguard.routing.rewrite import FIXED_DETAILS, RewriteResult, RewriteUnsupported, Rule, rules_for, run_rules
+from vhostguard.routing.request import Request, decode_uri, is_plain_path
+from vhostguard.routing.rewrite import (
+    FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_rules,
+)
 from vhostguard.routing.sections import (
     Section, ServerSections, existing_directory, last_of, last_value, matching_directories, matching_files,
     matching_locations, server_sections,
@@ -65,14 +68,27 @@ class _ServerPlan:
     rule_texts: dict[int, str]
     # The trace steps that name nothing request-specific, by (id(rule node), detail): built once
     rule_steps: dict[tuple[int, str], Step]
+    any_rule: re.Pattern[str] | None  # see rewrite.any_rule_pattern
+    no_match_steps: tuple[Step, ...]  # the trace when no rule's pattern matches
+    # Every directive name at server level or in a section: a lookup for any other
+    # name (SetHandler, FallbackResource, ... in most configs) needs no merge.
+    keys: frozenset[str]
     # The directory walk per deepest existing directory: many requests end in the same one.
     walks: dict[str, _DirWalk] = field(default_factory=dict)
 
+    def last(self, chosen: list[Section], key: str) -> Directive | None:
+        """``last_value`` for this server: the ``key`` directive that wins for ``chosen``."""
+        return last_value(self.base_last, chosen, key) if key in self.keys else None
 
-@dataclass
+
 class _Trail:
-    steps: list[Step] = field(default_factory=list)
-    uncertain: list[str] = field(default_factory=list)
+    """The steps and uncertainties collected while routing one request."""
+
+    __slots__ = ("steps", "uncertain")
+
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = steps
+        self.uncertain: list[str] = []
 
     def add(self, stage: str, detail: str, node: Directive | None = None) -> None:
         self.steps.append(Step(stage, detail, node.source if node is not None else None))
@@ -162,6 +178,8 @@ class Router:
             base_last = last_of(sections.base)
             unmodelled_ifs = tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children))
             rule_texts = {id(rule.node): " ".join([rule.node.name, *rule.node.args]) for rule in rules}
+            rule_steps = {(id(rule.node), detail): Step("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
+                          for rule in rules for detail in FIXED_DETAILS}
             found = _ServerPlan(
                 server, sections, engine, rules, problems, mod_proxy.server_mappings(main, server),
                 redirects, aliases, bool(canonical and canonical.args and canonical.args[0].lower() == "on"),
@@ -169,8 +187,10 @@ class Router:
                 tuple(f"<If {s.pattern}> at {s.node.source} is not evaluated" for s in unmodelled_ifs),
                 last_value(base_last, [], "documentroot"),
                 rule_texts,
-                {(id(rule.node), detail): Step("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
-                 for rule in rules for detail in FIXED_DETAILS},
+                rule_steps,
+                any_rule_pattern(rules) if engine is not None and rules else None,
+                tuple(rule_steps[id(rule.node), NO_MATCH] for rule in rules),
+                frozenset(base_last).union(*(s.last for s in (*sections.directories, *sections.files, *sections.locations))),
             )
             self._plans[server.id] = found
         return found
@@ -213,11 +233,14 @@ class Router:
         plan = self.plan(match.server)
         for reason in match.server.uncertain:
             trail.unsure(reason)
-        decoded = decode_uri(request.path)
-        if decoded.error is not None:
-            kind = "bad-request" if "400" in decoded.error else "not-found"
-            return Outcome(kind, 400 if kind == "bad-request" else 404, None, reason=decoded.error)
-        return self._translate(plan, request, decoded.uri, request.query, trail, depth=0)
+        uri = request.path
+        if not is_plain_path(uri):  # else decoding would leave it as it is
+            decoded = decode_uri(uri)
+            if decoded.error is not None:
+                kind = "bad-request" if "400" in decoded.error else "not-found"
+                return Outcome(kind, 400 if kind == "bad-request" else 404, None, reason=decoded.error)
+            uri = decoded.uri
+        return self._translate(plan, request, uri, request.query, trail, depth=0)
 
     def _translate(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail, depth: int) -> Outcome:
         filename: str | None = None
@@ -259,8 +282,15 @@ class Router:
         return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth, locations)
 
     def _rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail) -> RewriteResult | Outcome | None:
+        port = _server_port(plan, request)  # first, as ever: it raises for a Host port int() refuses
+        if plan.any_rule is not None and plan.any_rule.search(uri) is None:
+            # No rule's pattern matches: the trace is "pattern does not match" for each.
+            trail.steps.extend(plan.no_match_steps)
+            for problem in plan.rule_problems:
+                trail.unsure(problem)
+            return None
         try:
-            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query))
+            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port))
         except RewriteUnsupported as problem:
             trail.unsure(str(problem))
             return None
@@ -286,13 +316,13 @@ class Router:
     # -- mod_proxy -------------------------------------------------------------
 
     def _proxy(self, plan: _ServerPlan, uri: str, query: str | None, locations: list[Section], trail: _Trail) -> mod_proxy.ProxyMatch | None:
-        candidates: list[mod_proxy.ProxyMapping] = []
         in_location = mod_proxy.location_mapping(locations)
-        if in_location is not None:
-            candidates.append(in_location)
-        candidates.extend(plan.proxies)
+        candidates = plan.proxies if in_location is None else [in_location, *plan.proxies]
+        merged = "//" not in uri
         winner: mod_proxy.ProxyMatch | None = None
         for mapping in candidates:
+            if merged and mapping.plain and not uri.startswith(mapping.path):
+                continue  # cannot match: see ProxyMapping.plain
             hit = mod_proxy.match_mapping(mapping, uri)
             if hit is None:
                 continue
@@ -334,7 +364,10 @@ class Router:
                     entry_hit = mod_alias.AliasHit(entry, entry.real)
                     break
         if entry_hit is None:
+            merged = "//" not in uri
             for entry in plan.redirects:
+                if merged and entry.plain and not uri.startswith(entry.fake):
+                    continue  # cannot match: see AliasEntry.plain
                 hit = mod_alias.match(entry, uri, self.model.tree.server_root)
                 if hit is not None:
                     entry_hit = hit
@@ -364,7 +397,10 @@ class Router:
         return f"{request.scheme}://{name}{'' if port == default else f':{port}'}{path}"
 
     def _alias(self, plan: _ServerPlan, uri: str, trail: _Trail) -> mod_alias.AliasHit | None:
+        merged = "//" not in uri
         for entry in plan.aliases:
+            if merged and entry.plain and not uri.startswith(entry.fake):
+                continue  # cannot match: see AliasEntry.plain
             hit = mod_alias.match(entry, uri, self.model.tree.server_root)
             if hit is not None:
                 trail.add("alias", f"{entry.node.name} {entry.fake} {entry.real} maps {uri} to {hit.result}", entry.node)
@@ -423,7 +459,7 @@ class Router:
                locations: list[Section] | None = None) -> Outcome:
         """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known)."""
         walk = self._dir_walk(plan, filename)
-        chosen = [*walk.sections, *matching_files(plan.sections, list(walk.sections), filename),
+        chosen = [*walk.sections, *matching_files(plan.sections, walk.sections, filename),
                   *(locations if locations is not None else matching_locations(plan.sections, uri))]
         denied = self._access(plan, request, chosen, filename, walk, trail)
         if denied is not None:
@@ -432,7 +468,7 @@ class Router:
             by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
             if by_mod_dir is not None:
                 return by_mod_dir
-        set_handler = last_value(plan.base_last, chosen, "sethandler")
+        set_handler = plan.last(chosen, "sethandler")
         if set_handler is not None and set_handler.args and set_handler.args[0].lower() != "none":
             name = set_handler.args[0]
             trail.add("handler", f"SetHandler {name}", set_handler)
@@ -453,11 +489,12 @@ class Router:
         return self._file(plan, request, uri, query, filename, chosen, node, trail, depth)
 
     def _file(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
-        if self._is_file(filename):
+        found = self._kind(filename)
+        if found == "file":
             return Outcome("file", 200, filename, node)
-        if self._is_dir(filename):
+        if found == "dir":
             return self._directory(plan, filename, chosen, node, trail)
-        fallback = last_value(plan.base_last, chosen, "fallbackresource") if "dir_module" in self.modules else None
+        fallback = plan.last(chosen, "fallbackresource") if "dir_module" in self.modules else None
         if fallback is not None and fallback.args and fallback.args[0].lower() != "disabled" and depth < MAX_INTERNAL_REDIRECTS:
             target = fallback.args[0]
             trail.add("files", f"{filename} does not exist: FallbackResource {target}", fallback)
@@ -476,13 +513,13 @@ class Router:
         if "dir_module" not in self.modules:
             return None
         if not uri.endswith("/"):
-            slash = last_value(plan.base_last, chosen, "directoryslash")
+            slash = plan.last(chosen, "directoryslash")
             if slash is None or not slash.args or slash.args[0].lower() != "off":
                 target = self._absolute(plan, request, _escape_path(uri) + "/") + (f"?{query}" if query is not None else "")
                 trail.add("files", f"{filename} is a directory: mod_dir adds the trailing slash", slash or node)
                 return Outcome("redirect", 301, target, slash or node)
             return None
-        index_node = last_value(plan.base_last, chosen, "directoryindex")
+        index_node = plan.last(chosen, "directoryindex")
         names = list(index_node.args) if index_node is not None else ["index.html"]
         for name in names:
             if name.lower() == "disabled":
@@ -561,19 +598,17 @@ class _RewriteVars:
     """``RewriteEnv`` for one request: what server-context rules can read.
 
     Made for every request to a server with rules, though most match no rule
-    and read nothing; so the server name is worked out on first use. (The port
-    is not: a Host port like "²" passes isdigit() but not int(), and that must
-    fail here as before, whether or not a rule reads it.)
+    and read nothing; so the server name is worked out on first use.
     """
 
     __slots__ = ("_plan", "_request", "_uri", "_query", "_port", "_name")
 
-    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None) -> None:
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int) -> None:
         self._plan = plan
         self._request = request
         self._uri = uri
         self._query = query
-        self._port = _server_port(plan, request)
+        self._port = port  # SERVER_PORT
         self._name: str | None = None
 
     @property

@@ -7,7 +7,7 @@ the ProxyPass of the matching ``<Location>`` first, then the server's list
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -23,6 +23,12 @@ class ProxyMapping:
     target: str  # URL or "!"
     regex: bool
     options: tuple[str, ...]
+    # A prefix with no runs of slashes: against a URI without them too, it can
+    # only match if the URI starts with it (a cheap test to try first).
+    plain: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", not self.regex and bool(self.path) and "//" not in self.path)
 
     @property
     def excluded(self) -> bool:

@@ -34,6 +34,27 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()
     sni: str | None = None
     http10: bool = False
+    # Requests are memo keys (Router, replays): hash the fields once, not on every lookup.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self._fields()))
+
+    def _fields(self) -> tuple[object, ...]:
+        """The compared fields, in order: what equality (and so the hash) is made of."""
+        return (self.scheme, self.host, self.port, self.path, self.query, self.method, self.local_ip,
+                self.remote_ip, self.headers, self.sni, self.http10)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __getstate__(self) -> tuple[object, ...]:
+        return self._fields()  # not _hash: string hashes differ between processes
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(_FIELD_NAMES, state):
+            object.__setattr__(self, name, value)
+        self.__post_init__()
 
     @classmethod
     def from_url(
@@ -99,6 +120,9 @@ class Request:
         return f"{self.scheme}://{netloc}{self.path}" + (f"?{self.query}" if self.query is not None else "")
 
 
+_FIELD_NAMES = ("scheme", "host", "port", "path", "query", "method", "local_ip", "remote_ip", "headers", "sni", "http10")
+
+
 @dataclass(frozen=True, slots=True)
 class DecodedUri:
     """``r->uri``: the path %-decoded, ``..`` resolved and slashes merged (MergeSlashes On)."""
@@ -112,7 +136,7 @@ _ENCODED_SLASH = re.compile(r"%2f", re.IGNORECASE)
 
 def decode_uri(raw_path: str) -> DecodedUri:
     """What httpd makes of the request path before any module sees it."""
-    if _is_plain(raw_path):
+    if is_plain_path(raw_path):
         return DecodedUri(raw_path)
     if not raw_path.startswith("/"):
         return DecodedUri(raw_path, "the request path must start with '/'")
@@ -133,7 +157,7 @@ def decode_uri(raw_path: str) -> DecodedUri:
     return DecodedUri(normalized)
 
 
-def _is_plain(raw_path: str) -> bool:
+def is_plain_path(raw_path: str) -> bool:
     """A path that decoding leaves as it is: nothing to unescape, no slashes to
     merge, no dot segments, no NUL; ASCII, so it also survives the UTF-8 round trip
     (a lone surrogate would not)."""

@@ -347,6 +347,35 @@ def _split_query(new: str, old_query: str | None, flags: Flags) -> tuple[str, st
     return path, (query or None)
 
 
+# A pattern whose meaning depends on its group numbers, which combining would shift.
+_GROUP_NUMBERS = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+
+
+def any_rule_pattern(rules: list[Rule]) -> re.Pattern[str] | None:
+    """One regex that finds a match in a URL-path exactly when some rule's pattern does.
+
+    Most requests match no rule; for those ``run_rules`` only notes "pattern does
+    not match" rule after rule, which this single search can vouch for. None when
+    that equivalence does not hold or is not certain: a negated rule, a chained
+    one ([C] changes which rules are tried), group-number references, or a
+    pattern that does not compile (alone or inside a group).
+    """
+    parts: list[str] = []
+    for rule in rules:
+        pattern = rule.pattern
+        if pattern.startswith("!") or rule.flags.chain or _GROUP_NUMBERS.search(pattern):
+            return None
+        try:
+            _compile(pattern, rule.flags.nocase)
+        except RewriteUnsupported:
+            return None
+        parts.append(f"(?i:{pattern})" if rule.flags.nocase else f"(?:{pattern})")
+    try:
+        return re.compile("|".join(parts))
+    except re.error:
+        return None
+
+
 def _is_absolute(url: str) -> bool:
     lowered = url.lower()
     return lowered.startswith(_SCHEMES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -216,7 +216,7 @@ def matching_directories(sections: ServerSections, walk_dir: str) -> list[Sectio
     return [s for s in sections.directories if directory_matches(s, walk_dir)]
 
 
-def matching_files(sections: ServerSections, directories: list[Section], filename: str) -> list[Section]:
+def matching_files(sections: ServerSections, directories: Sequence[Section], filename: str) -> list[Section]:
     """The ``<Files>`` sections for ``filename``; one nested in a ``<Directory>``
     counts only when that directory applies."""
     if not sections.files:

@@ -1,0 +1,309 @@
+"""``vhostguard watch``: follow access and error logs, alert, export Prometheus metrics (CONTRACT.md, ``watch``).
+
+Logs come from ``-f CONFIG`` (every CustomLog/GlobalLog/TransferLog and
+ErrorLog, with their formats) or are given as ``LOG...``; the loop itself
+is ``vhostguard.monitor.watch.Watch``. Ctrl-C stops cleanly (a final
+checkpoint) and exits 130.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import click
+
+from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
+from vhostguard.cli.logs import AUTO_FORMATS, _target_parser
+from vhostguard.exitcodes import ExitCode
+from vhostguard.logs.discover import LogConfig, find_logs
+from vhostguard.logs.endpoints import EndpointPattern, PatternError, load_patterns
+from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, parser_for
+from vhostguard.logs.reader import FormatChoice, Parser, ReadStats, detect_format, iter_lines
+from vhostguard.model import ServerModel, build_model
+from vhostguard.monitor.clock import SystemClock
+from vhostguard.monitor.errorlog import ErrorLogTarget, find_error_logs
+from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
+from vhostguard.monitor.rules import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
+from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
+from vhostguard.monitor.state import StateError, default_state_dir
+from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
+
+SHOWN_MALFORMED = 5  # per log, in the closing summary
+
+
+@dataclass(frozen=True)
+class _Config:
+    logs: LogConfig
+    model: ServerModel
+
+
+@click.command(name="watch")
+@click.argument("logs", nargs=-1, metavar="[LOG]...")
+@config_options
+@click.option("--error-log", "error_logs", multiple=True, metavar="FILE",
+              help="An error log to join to alerts (repeatable; with -f, the config's ErrorLogs are added).")
+@click.option("--state", "state_dir", metavar="DIR",
+              help="Where read positions and windows are checkpointed (default: $XDG_STATE_HOME/vhostguard).")
+@click.option("--rules", "rules_file", metavar="FILE", help="Rules YAML; see --print-rules for every setting.")
+@click.option("--print-rules", is_flag=True, help="Print the default rules file, documented, and exit.")
+@click.option("--metrics-addr", default=DEFAULT_METRICS_ADDR, show_default=True, metavar="HOST:PORT",
+              help="Serve Prometheus metrics here ('off': none).")
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL", help="POST alerts as JSON here (repeatable).")
+@click.option("--webhook-format", type=click.Choice(["auto", "json", "slack"]), default="auto", show_default=True,
+              help="Webhook body: the alert JSON, or Slack's {\"text\": ...}; auto: Slack for hooks.slack.com.")
+@click.option("--alertmanager", "alertmanagers", multiple=True, metavar="URL",
+              help="Alertmanager base URL; alerts go to its /api/v2/alerts (repeatable).")
+@click.option("--alerts-jsonl", metavar="FILE", help="Append each alert as one JSON line to FILE.")
+@click.option("--endpoints", "endpoints_file", metavar="FILE", help="Endpoint templates, one per line (they win).")
+@click.option("--log-format", "log_format", metavar="FMT", help="LogFormat string or nickname for every LOG.")
+@click.option("--from-start", is_flag=True, help="Read what the logs already hold first (default: only new lines).")
+@click.option("--once", is_flag=True, help="Read what is there, evaluate, checkpoint and exit.")
+@click.option("--for", "duration", type=click.FloatRange(min=0), metavar="SECONDS", help="Stop after SECONDS.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not print alerts on the terminal.")
+@click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Processes parsing lines besides this one (default: 2 with two CPUs or more, else 0).")
+@click.option("--gc", "gc_mode", type=click.Choice(["tuned", "default"]), default="tuned", hidden=True)
+def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, defines: tuple[str, ...],
+          env_file: str | None, error_logs: tuple[str, ...], state_dir: str | None, rules_file: str | None,
+          print_rules: bool, metrics_addr: str, webhooks: tuple[str, ...], webhook_format: str,
+          alertmanagers: tuple[str, ...], alerts_jsonl: str | None, endpoints_file: str | None,
+          log_format: str | None, from_start: bool, once: bool, duration: float | None, quiet: bool,
+          workers: int | None, gc_mode: str) -> None:
+    """Follow access logs (like tail -F) and alert on broken endpoints, SLO burn, moved traffic and 404 surges.
+
+    LOG... are access logs; with -f CONFIG and no LOG, the logs the
+    configuration writes. Alerts go to the terminal, --alerts-jsonl,
+    --webhook and --alertmanager; metrics to --metrics-addr.
+    """
+
+    def body() -> int:
+        if print_rules:
+            click.echo(DEFAULT_RULES_YAML, nl=False)
+            return ExitCode.OK
+        configured = _load_config(config, server_root, defines, env_file)
+        rules = _rules(rules_file, configured)
+        inputs = _access_logs(logs, configured, log_format)
+        targets = _error_logs(error_logs, configured)
+        options = WatchOptions(rules=rules, state_dir=state_dir or default_state_dir(), from_start=from_start,
+                               follow_wall=not once, endpoints=_patterns(endpoints_file), gc=gc_mode,
+                               workers=_workers(workers))
+        return _run(inputs, targets, options, _sinks(quiet, alerts_jsonl, webhooks, webhook_format, alertmanagers),
+                    metrics_addr, once, duration)
+
+    run(body)
+
+
+def _workers(asked: int | None) -> int:
+    if asked is not None:
+        return asked
+    # Parsing is most of the work and needs no shared state: with two cores, two workers keep
+    # both busy while this process only counts (see monitor/pool.py).
+    return 2 if len(os.sched_getaffinity(0)) >= 2 else 0
+
+
+def _load_config(config: str | None, server_root: str | None, defines: tuple[str, ...],
+                 env_file: str | None) -> _Config | None:
+    if config is None:
+        return None
+    tree = load_tree(ConfigArgs(config, server_root, defines, env_file))
+    print_warnings(tree)
+    layout = find_logs(tree)
+    for note in layout.notes:
+        click.echo(f"note: {note}", err=True)
+    return _Config(layout, build_model(tree))
+
+
+def _rules(path: str | None, configured: _Config | None) -> Rules:
+    try:
+        rules = load_rules(path)
+    except OSError as problem:
+        raise UsageProblem(f"--rules {path}: {problem.strerror or problem}") from None
+    except RulesError as problem:
+        raise UsageProblem(str(problem)) from None
+    if configured is None:
+        return rules
+    # Misrouted requests land on the default vhost of their address set: its 404s matter most.
+    return rules.with_default_vhosts(aset.default.server_name for aset in configured.model.address_sets)
+
+
+def _patterns(path: str | None) -> tuple[EndpointPattern, ...]:
+    if path is None:
+        return ()
+    try:
+        return load_patterns(path)
+    except OSError as problem:
+        raise UsageProblem(f"--endpoints {path}: {problem.strerror or problem}") from None
+    except PatternError as problem:
+        raise UsageProblem(str(problem)) from None
+
+
+def _access_logs(files: tuple[str, ...], configured: _Config | None, log_format: str | None) -> list[AccessLog]:
+    layout = configured.logs if configured else None
+    nicknames = layout.nicknames if layout is not None else DEFAULT_NICKNAMES
+    explicit = None
+    if log_format:
+        try:
+            explicit = parser_for(log_format, nicknames)
+        except FormatError as problem:
+            raise UsageProblem(f"--log-format {log_format!r}: {problem}") from None
+    if files:
+        return [AccessLog(os.path.abspath(path), explicit or _guess(path, layout), _vhost_of(path, configured))
+                for path in files]
+    if configured is None:
+        raise UsageProblem("give access logs to watch, or -f CONFIG to watch the logs it writes")
+    if not configured.logs.targets:
+        raise UsageProblem("the configuration writes no access log (no CustomLog, GlobalLog or TransferLog)")
+    return [AccessLog(target.path, explicit or _target_parser(target), _vhost_of(target.path, configured))
+            for target in configured.logs.targets]
+
+
+def _guess(path: str, layout: LogConfig | None) -> Parser:
+    """The format of a LOG given without --log-format: from the config, else from its first lines."""
+    if layout is not None:
+        target = layout.target_for(path)
+        if target is not None:
+            return _target_parser(target)
+    candidates = [parser_for(name) for name in AUTO_FORMATS]
+    if _has_lines(path):
+        return detect_format(path, candidates)
+    click.echo(f"note: {path}: empty or missing, its format is guessed line by line among "
+               f"{', '.join(AUTO_FORMATS)} (pass --log-format to say)", err=True)
+    return FormatChoice(tuple(candidates))
+
+
+def _has_lines(path: str) -> bool:
+    try:
+        return any(lines for lines in iter_lines(path, ReadStats(), path))
+    except OSError:
+        return False
+
+
+def _vhost_of(path: str, configured: _Config | None) -> str | None:
+    """The vhost whose requests a log holds, when exactly one vhost writes it (for formats without %v)."""
+    if configured is None:
+        return None
+    target = configured.logs.target_for(path)
+    if target is None or len(target.servers) != 1 or target.servers[0] == "main":
+        return None
+    server = configured.model.vhost(target.servers[0])
+    return server.server_name if server is not None else None
+
+
+def _error_logs(files: tuple[str, ...], configured: _Config | None) -> list[ErrorLogTarget]:
+    targets: list[ErrorLogTarget] = []
+    if configured is not None:
+        found, notes = find_error_logs(configured.model)
+        targets += found
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+    known = {os.path.abspath(t.path) for t in targets}
+    targets += [ErrorLogTarget(os.path.abspath(path)) for path in files if os.path.abspath(path) not in known]
+    return targets
+
+
+def _sinks(quiet: bool, jsonl: str | None, webhooks: tuple[str, ...], style: str,
+           alertmanagers: tuple[str, ...]) -> list[Sink]:
+    sinks: list[Sink] = [] if quiet else [TerminalSink(click.get_text_stream("stdout"))]
+    if jsonl:
+        sinks.append(JsonLinesSink(jsonl))
+    sinks += [WebhookSink(url, style) for url in webhooks]
+    sinks += [AlertmanagerSink(url, time.time) for url in alertmanagers]
+    return sinks
+
+
+def _serve(addr: str, metrics: WatchMetrics) -> MetricsServer | None:
+    if addr.lower() in ("", "off", "none"):
+        return None
+    try:
+        host, port = parse_addr(addr)
+        return MetricsServer(registry_for(metrics), host, port)
+    except (ValueError, OSError) as problem:
+        reason = problem.strerror if isinstance(problem, OSError) and problem.strerror else problem
+        raise UsageProblem(f"--metrics-addr {addr}: {reason}") from None
+
+
+@contextmanager
+def _signals(stop: threading.Event) -> Iterator[dict[str, bool]]:
+    """SIGINT and SIGTERM end the loop between two steps (never in the middle of counting a chunk)."""
+    seen = {"interrupted": False}
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        seen["interrupted"] = True
+        stop.set()
+
+    def on_term(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGINT, on_interrupt)
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield seen
+    finally:
+        if in_main:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _run(inputs: list[AccessLog], targets: list[ErrorLogTarget], options: WatchOptions, sinks: list[Sink],
+         metrics_addr: str, once: bool, duration: float | None) -> int:
+    metrics = WatchMetrics()
+    stop = threading.Event()
+    watcher = Watch(inputs, targets, sinks, options, SystemClock(wake=stop), metrics)
+    try:
+        watcher.start()
+    except StateError as problem:
+        raise UsageProblem(str(problem)) from None
+    server = None
+    try:
+        server = _serve(metrics_addr, metrics)
+        _announce(inputs, targets, options, server)
+        with _signals(stop) as seen:
+            watcher.run(duration=duration, stop=stop, once=once)
+    finally:
+        watcher.close()
+        if server is not None:
+            server.close()
+        readable = _summarize(watcher)
+    if seen["interrupted"]:
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK if readable else ExitCode.BAD_INPUT
+
+
+def _announce(inputs: list[AccessLog], targets: list[ErrorLogTarget], options: WatchOptions,
+              server: MetricsServer | None) -> None:
+    for log in inputs:
+        click.echo(f"watching {log.path}" + ("" if os.path.exists(log.path) else " (not there yet)"), err=True)
+    for target in targets:
+        click.echo(f"joining errors from {target.path}", err=True)
+    if server is not None:
+        click.echo(f"metrics on {server.url}", err=True)
+    click.echo(f"state in {options.state_dir}", err=True)
+
+
+def _summarize(watcher: Watch) -> bool:
+    """Print per-log counts; False when lines were read and not one of them matched its format."""
+    summary = watcher.summary()
+    for note in summary.notes:
+        click.echo(f"note: {note}", err=True)
+    total = parsed = 0
+    for path, lines, malformed, samples in summary.logs:
+        click.echo(f"{path}: {lines} lines, {malformed} malformed", err=True)
+        for bad in samples[:SHOWN_MALFORMED]:
+            click.echo(f"  line {bad.line}: {bad.error}", err=True)
+        total, parsed = total + lines, parsed + lines - malformed
+    if total and not parsed:
+        click.echo("vhostguard: no line matches the log format (see --log-format)", err=True)
+        return False
+    return True
+
+
+if __name__ == "__main__":  # python -m vhostguard.cli.watch (before the command is registered, and for benchmarks)
+    watch()  # pylint: disable=no-value-for-parameter

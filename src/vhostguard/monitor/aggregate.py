@@ -1,0 +1,968 @@
+"""Per-endpoint analytics of access logs: exact counts from mergeable partial results.
+
+``analyse(sources, options)`` reads access logs (plain or compressed) with
+their LogFormats and returns an :class:`Analysis`: per vhost × method ×
+endpoint the requests, share, status classes, 5xx ratio, latency p50/p95/p99
+(a :class:`QuantileSketch`), bytes and first/last time seen; a per-minute
+timeline per vhost (UTC); per-endpoint time series; error bursts.
+
+How it stays fast and exact:
+
+* lines are parsed by the LogFormat compiler (``parser_for`` with only the
+  fields needed), each record routed to its endpoint's pending list through
+  a bounded cache keyed by the raw (vhost, method, path); the per-record
+  arithmetic then runs per endpoint in batches, as C-level ``map``/``sum``/
+  ``Counter`` passes, not as Python statements per line;
+* a big plain file is cut into byte ranges at line boundaries and the ranges
+  are read by forked workers (the parent is one of them); each worker keeps
+  one :class:`Aggregate` and the parent merges them. Every counter is a sum,
+  a min or a max and the sketch merges exactly, so the merged result is the
+  one a single pass gives;
+* caps (vhosts, endpoints per vhost) are first come, first kept, as in
+  ``EndpointTemplater``. Readers use four times the caps and remember where
+  each endpoint was first seen (job, order); the exact caps are applied on
+  the merged result in file order. Only when a reader itself hit its larger
+  cap can the choice of which rare endpoints fold into ``{other}`` differ
+  from a sequential read (``Analysis.caps_exact`` is False); every total
+  stays exact either way.
+
+Nothing here prints; progress goes through a callback.
+"""
+from __future__ import annotations
+
+import gc
+import math
+import multiprocessing
+import os
+import signal
+import stat
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import compress
+from multiprocessing.connection import Connection
+from operator import itemgetter, methodcaller
+from typing import Any, cast
+
+from vhostguard.logs.endpoints import NONE, OTHER, EndpointPattern, EndpointTemplater
+from vhostguard.logs.format import LineError, LogFormat, parser_for
+from vhostguard.logs.reader import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
+from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
+
+# The record keys a report needs; limiting the parser to them is most of its speed.
+REPORT_FIELDS = ("vhost", "server_name", "method", "path", "status", "time", "bytes_out", "bytes", "duration_us")
+MINUTE = 60
+SAMPLES = 10  # malformed lines kept (per job while reading; the first ones overall in the result)
+FLUSH_RECORDS = 32768  # records held before the per-endpoint batch arithmetic runs
+ROUTE_CACHE = 65536  # raw (vhost, method, path) keys remembered; cleared when full
+TIME_CACHE = 1 << 17  # distinct time strings remembered; cleared when full
+READER_CAP_FACTOR = 4  # readers keep this many times the caps (see the module notes)
+BLOCK_BYTES = 4 << 20
+COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+# The IANA HTTP method registry, plus PURGE (caches): a method outside it is
+# reported as {other}, so garbage request lines cannot grow the table.
+METHODS = frozenset((
+    "ACL", "BASELINE-CONTROL", "BIND", "CHECKIN", "CHECKOUT", "CONNECT", "COPY", "DELETE", "GET", "HEAD",
+    "LABEL", "LINK", "LOCK", "MERGE", "MKACTIVITY", "MKCALENDAR", "MKCOL", "MKREDIRECTREF", "MKWORKSPACE",
+    "MOVE", "OPTIONS", "ORDERPATCH", "PATCH", "POST", "PRI", "PROPFIND", "PROPPATCH", "PURGE", "PUT", "QUERY",
+    "REBIND", "REPORT", "SEARCH", "TRACE", "UNBIND", "UNCHECKOUT", "UNLINK", "UNLOCK", "UPDATE",
+    "UPDATEREDIRECTREF", "VERSION-CONTROL",
+))
+_CLASS: dict[Any, int] = {status: status // 100 for status in range(100, 600)}  # status -> 1..5; others count in no class
+_SERVER_ERROR = frozenset(range(500, 600))
+
+
+class ReportError(RuntimeError):
+    """A reader process failed (the message carries its traceback)."""
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """One log file and the LogFormat string(s) it is written in (nicknames resolved)."""
+
+    path: str
+    formats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BurstRule:
+    """When 5xx responses on one endpoint make an error burst.
+
+    A series bucket (one minute unless the series were coarsened) is
+    *failing* when at least ``min_ratio`` of its requests were 5xx; a burst
+    is a run of failing buckets with at most ``gap`` quiet buckets between
+    two of them, holding at least ``min_errors`` 5xx. A steady low error
+    rate is not a burst; an endpoint whose backend is down is one, however
+    little traffic it gets.
+    """
+
+    min_ratio: float = 0.25
+    min_errors: int = 5
+    gap: int = 1
+
+
+@dataclass(frozen=True)
+class AggregateOptions:
+    """What to aggregate and how: patterns and caps (see ``EndpointTemplater``), bursts, resources."""
+
+    patterns: tuple[EndpointPattern, ...] = ()
+    max_per_vhost: int = 1000
+    max_vhosts: int = 1000
+    bursts: BurstRule = BurstRule()
+    accuracy: float = DEFAULT_ACCURACY
+    workers: int | None = None  # None: the CPUs this process may run on
+    chunk_bytes: int = 8 << 20  # byte range per job of a split file
+    split_min_bytes: int = 16 << 20  # smaller plain files are one job
+    series_cells: int = 400_000  # per-endpoint series cells before they are coarsened (bounded memory)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A unit of reading: a whole file, or a byte range [start, end) of a plain one."""
+
+    index: int
+    source: LogSource
+    start: int = 0
+    end: int | None = None  # None: the whole file, decompressed when compressed
+    size: int = 0  # bytes on disk, for progress
+
+
+# --- running state -----------------------------------------------------------------
+
+@dataclass
+class EndpointStats:
+    """Running counters of one vhost × method × endpoint; ``merge`` adds another's."""
+
+    order: tuple[int, int]  # (job, creation order in the reader): where it was first seen
+    requests: int = 0
+    status: list[int] = field(default_factory=lambda: [0] * 6)  # index 1..5: 1xx..5xx; 0: other or none
+    bytes: int = 0
+    duration_sum: int = 0
+    sketch: QuantileSketch | None = None  # None until a record logs a duration
+    first: float = math.inf
+    last: float = -math.inf
+    series: Counter[int] = field(default_factory=Counter)  # bucket start (epoch s) -> requests
+    errors: dict[int, list[float]] = field(default_factory=dict)  # bucket start -> [5xx, first, last]
+    pending: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def merge(self, other: EndpointStats) -> None:
+        self.order = min(self.order, other.order)
+        self.requests += other.requests
+        self.status = [a + b for a, b in zip(self.status, other.status)]
+        self.bytes += other.bytes
+        self.duration_sum += other.duration_sum
+        if other.sketch is not None:
+            if self.sketch is None:
+                self.sketch = other.sketch
+            else:
+                self.sketch.merge(other.sketch)
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
+        self.series.update(other.series)
+        _merge_errors(self.errors, other.errors)
+
+    def coarsen(self, step: int) -> None:
+        self.series = _rebucket(self.series, step)
+        merged: dict[int, list[float]] = {}
+        for start, cell in self.errors.items():
+            _merge_errors(merged, {start - start % step: list(cell)})
+        self.errors = merged
+
+
+def _merge_errors(into: dict[int, list[float]], other: dict[int, list[float]]) -> None:
+    for start, (count, first, last) in other.items():
+        cell = into.get(start)
+        if cell is None:
+            into[start] = [count, first, last]
+        else:
+            cell[0] += count
+            cell[1] = min(cell[1], first)
+            cell[2] = max(cell[2], last)
+
+
+def _rebucket(series: Counter[int], step: int) -> Counter[int]:
+    out: Counter[int] = Counter()
+    for start, count in series.items():
+        out[start - start % step] += count
+    return out
+
+
+@dataclass
+class VhostMinutes:
+    """The per-minute timeline of one vhost: requests and 5xx per minute (UTC epoch seconds)."""
+
+    order: tuple[int, int]
+    requests: Counter[int] = field(default_factory=Counter)
+    errors: Counter[int] = field(default_factory=Counter)
+
+    def merge(self, other: VhostMinutes) -> None:
+        self.order = min(self.order, other.order)
+        self.requests.update(other.requests)
+        self.errors.update(other.errors)
+
+
+@dataclass
+class _Projection:
+    """How to read the needed values out of one source's records (C-level getters where possible)."""
+
+    parser: Parser
+    key: Callable[[dict[str, Any]], tuple[Any, Any, Any]]
+    status: Callable[[dict[str, Any]], Any] | None
+    time: Callable[[dict[str, Any]], Any] | None
+    bytes: Callable[[dict[str, Any]], Any] | None
+    duration: Callable[[dict[str, Any]], Any] | None
+
+
+@dataclass
+class Aggregate:
+    """A partial result: what some jobs' lines add up to. Mergeable, picklable, bounded.
+
+    Build one with ``Aggregate.empty(options)``, feed it with ``read_job``,
+    combine with ``merge``, and turn it into an :class:`Analysis` with
+    ``finish``.
+    """
+
+    options: AggregateOptions
+    lines: int = 0
+    malformed: int = 0
+    samples: list[tuple[int, int, str]] = field(default_factory=list)  # (job, line in job, error)
+    problems: list[str] = field(default_factory=list)
+    job_lines: dict[int, int] = field(default_factory=dict)
+    endpoints: dict[tuple[str, str, str], EndpointStats] = field(default_factory=dict)
+    vhosts: dict[str, VhostMinutes] = field(default_factory=dict)
+    step: int = MINUTE  # seconds per bucket of the per-endpoint series
+    reader_folded: int = 0  # requests a reader's own (larger) cap folded
+    created: int = 0
+    templater: EndpointTemplater | None = field(default=None, repr=False)
+    _route: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _epoch: dict[Any, float | None] = field(default_factory=dict, repr=False)
+    _minute: dict[Any, int] = field(default_factory=dict, repr=False)
+    _bucket: dict[Any, int] = field(default_factory=dict, repr=False)  # time text -> series bucket at ``step``
+
+    @classmethod
+    def empty(cls, options: AggregateOptions) -> Aggregate:
+        templater = EndpointTemplater(options.patterns, options.max_per_vhost * READER_CAP_FACTOR,
+                                      options.max_vhosts * READER_CAP_FACTOR)
+        return cls(options, templater=templater)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What crosses the pipe from a reader: the results, not the caches.
+        state = dict(self.__dict__)
+        state.update(templater=None, _route={}, _epoch={}, _minute={}, _bucket={})
+        return state
+
+    # reading
+
+    def read_job(self, job: Job) -> None:
+        """Add every line of ``job``; malformed lines are counted and sampled, never raised."""
+        projection = _projection(job.source)
+        stats = ReadStats()
+        if job.end is None:
+            blocks = iter_lines(job.source.path, stats, job.source.path)
+        else:
+            blocks = _range_blocks(job.source.path, job.start, job.end)
+        number = 0
+        held = 0
+        sampled = [0]
+        for block in blocks:
+            if block is TOO_LONG:
+                number += 1
+                self._bad(job.index, number, f"line longer than {MAX_LINE} characters", sampled)
+                continue
+            held += self._feed(block, projection, job, number, sampled)
+            number += len(block)
+            if held >= FLUSH_RECORDS:
+                self._flush(projection)
+                held = 0
+        self._flush(projection)
+        self.lines += number
+        self.job_lines[job.index] = number
+        self.problems.extend(stats.problems)
+        self.reader_folded = sum(self.templater.folded.values()) if self.templater else self.reader_folded
+
+    def _feed(self, lines: list[str], projection: _Projection, job: Job, first: int, sampled: list[int]) -> int:
+        """Parse ``lines`` and route each record to its endpoint's pending list; returns the records kept."""
+        parse = projection.parser.parse
+        key = projection.key
+        route = self._route
+        resolve = self._resolve
+        bad_at = -1
+        for line in lines:  # the hot loop: one parse, one dict lookup, one append per line
+            try:
+                record = parse(line)
+            except LineError as problem:
+                # Identical lines parse alike, so the first copy after the
+                # previous bad line is this one: no per-line counter needed.
+                bad_at = lines.index(line, bad_at + 1)
+                self._bad(job.index, first + bad_at + 1, problem.message, sampled)
+                continue
+            raw = key(record)
+            pending = route.get(raw)
+            if pending is None:
+                pending = resolve(raw, job.index)
+            pending.append(record)
+        return len(lines)
+
+    def _bad(self, job: int, line: int, error: str, sampled: list[int]) -> None:
+        self.malformed += 1
+        if sampled[0] < SAMPLES:
+            sampled[0] += 1
+            self.samples.append((job, line, error))
+
+    def _resolve(self, raw: tuple[Any, Any, Any], job: int) -> list[dict[str, Any]]:
+        assert self.templater is not None
+        vhost, method, path = raw
+        name = vhost if vhost else NONE
+        key = (self.templater.vhost_key(name), _method(method), self.templater.template(path, name))
+        stats = self.endpoints.get(key)
+        if stats is None:
+            self.created += 1
+            stats = self.endpoints[key] = EndpointStats((job, self.created))
+            if key[0] not in self.vhosts:
+                self.vhosts[key[0]] = VhostMinutes((job, self.created))
+        if len(self._route) >= ROUTE_CACHE:
+            self._route.clear()
+        self._route[raw] = stats.pending
+        return stats.pending
+
+    def _learn_times(self, times: set[Any]) -> None:
+        epoch = self._epoch
+        new = times.difference(epoch)
+        if not new:
+            return
+        for text in new:
+            seconds = _epoch(text)
+            epoch[text] = seconds
+            if seconds is not None:
+                minute = self._minute[text] = int(seconds // MINUTE) * MINUTE
+                self._bucket[text] = minute - minute % self.step
+
+    # the per-endpoint batch arithmetic
+
+    def _flush(self, projection: _Projection) -> None:
+        if projection.time is not None:
+            times: set[Any] = set()
+            for stats in self.endpoints.values():
+                if stats.pending:
+                    times.update(map(projection.time, stats.pending))
+            self._learn_times(times)
+        for key, stats in self.endpoints.items():
+            if stats.pending:
+                self._add_batch(key[0], stats, stats.pending, projection)
+                stats.pending.clear()
+        if len(self._epoch) > TIME_CACHE:  # only here: pending records rely on the cache
+            self._epoch.clear()
+            self._minute.clear()
+            self._bucket.clear()
+        if sum(len(s.series) for s in self.endpoints.values()) > self.options.series_cells:
+            self._coarsen(self.step * 2)
+
+    def _add_batch(self, vhost: str, stats: EndpointStats, records: list[dict[str, Any]], p: _Projection) -> None:
+        stats.requests += len(records)
+        statuses = list(map(p.status, records)) if p.status is not None else [None] * len(records)
+        classes = stats.status
+        errors = 0
+        for status, count in Counter(statuses).items():
+            group = _CLASS.get(status, 0)
+            classes[group] += count
+            if group == 5:
+                errors += count
+        if p.bytes is not None:
+            stats.bytes += _sum(map(p.bytes, records))
+        if p.duration is not None:
+            self._add_durations(stats, list(map(p.duration, records)))
+        if p.time is not None:
+            self._add_times(vhost, stats, list(map(p.time, records)), statuses if errors else None)
+
+    def _add_durations(self, stats: EndpointStats, durations: list[Any]) -> None:
+        if None in durations:
+            durations = [d for d in durations if d is not None]
+            if not durations:
+                return
+        if stats.sketch is None:
+            stats.sketch = QuantileSketch(self.options.accuracy)
+        stats.duration_sum += sum(durations)
+        stats.sketch.add_many(durations)
+
+    def _add_times(self, vhost: str, stats: EndpointStats, times: list[Any], statuses: list[Any] | None) -> None:
+        found = list(map(self._epoch.__getitem__, times))
+        if None in found:  # a time logged as '-'
+            keep = [e is not None for e in found]
+            found = list(compress(found, keep))
+            times = list(compress(times, keep))
+            statuses = list(compress(statuses, keep)) if statuses is not None else None
+            if not found:
+                return
+        epochs = cast("list[float]", found)
+        stats.first = min(stats.first, min(epochs))
+        stats.last = max(stats.last, max(epochs))
+        timeline = self.vhosts[vhost]
+        # Counter.update(iterable) counts in C, straight into the running counters.
+        timeline.requests.update(map(self._minute.__getitem__, times))
+        stats.series.update(map(self._bucket.__getitem__, times))
+        if statuses is None:
+            return
+        step = self.step
+        for seconds in compress(epochs, map(_SERVER_ERROR.__contains__, statuses)):
+            minute = int(seconds // MINUTE) * MINUTE
+            timeline.errors[minute] += 1
+            start = minute - minute % step
+            cell = stats.errors.get(start)
+            if cell is None:
+                stats.errors[start] = [1, seconds, seconds]
+            else:
+                cell[0] += 1
+                if seconds < cell[1]:
+                    cell[1] = seconds
+                if seconds > cell[2]:
+                    cell[2] = seconds
+
+    def _coarsen(self, step: int) -> None:
+        while self.step < step:
+            self.step *= 2
+        for stats in self.endpoints.values():
+            stats.coarsen(self.step)
+        self._bucket = {text: minute - minute % self.step for text, minute in self._minute.items()}
+
+    # combining
+
+    def merge(self, other: Aggregate) -> None:
+        """Add ``other`` (another reader's partial result) to this one."""
+        self.lines += other.lines
+        self.malformed += other.malformed
+        self.samples.extend(other.samples)
+        self.problems.extend(other.problems)
+        self.job_lines.update(other.job_lines)
+        self.reader_folded += other.reader_folded
+        step = max(self.step, other.step)
+        if self.step < step:
+            self._coarsen(step)
+        if other.step < step:
+            other._coarsen(step)
+        for key, stats in other.endpoints.items():
+            mine = self.endpoints.get(key)
+            if mine is None:
+                self.endpoints[key] = stats
+            else:
+                mine.merge(stats)
+        for name, minutes in other.vhosts.items():
+            mine_minutes = self.vhosts.get(name)
+            if mine_minutes is None:
+                self.vhosts[name] = minutes
+            else:
+                mine_minutes.merge(minutes)
+        if sum(len(s.series) for s in self.endpoints.values()) > self.options.series_cells:
+            self._coarsen(self.step * 2)
+
+    def finish(self, jobs: Sequence[Job]) -> Analysis:
+        """The result: exact caps applied in file order, line numbers made absolute.
+
+        Consumes the aggregate (its counters are folded in place).
+        """
+        caps_exact = self.reader_folded == 0 and OTHER not in self.vhosts
+        endpoints, vhosts = _apply_caps(self)
+        valid = self.lines - self.malformed
+        summaries = sorted((_summary(key, stats, valid) for key, stats in endpoints.items()),
+                           key=lambda e: (-e.requests, e.vhost, e.method, e.endpoint))
+        timeline = sorted((TimelinePoint(minute, name, count, minutes.errors.get(minute, 0))
+                           for name, minutes in vhosts.items() for minute, count in minutes.requests.items()),
+                          key=lambda p: (p.minute, p.vhost))
+        bursts = sorted((burst for key, stats in endpoints.items()
+                         for burst in _bursts(key, stats, self.step, self.options.bursts)),
+                        key=lambda b: (b.first, b.vhost, b.method, b.endpoint))
+        return Analysis(self.lines, self.malformed, _absolute_samples(self, jobs), tuple(self.problems),
+                        tuple(summaries), tuple(timeline), tuple(bursts), self.step, caps_exact)
+
+
+# --- helpers of the hot path -----------------------------------------------------------
+
+def _method(method: Any) -> str:
+    if method is None:
+        return NONE
+    return method if method in METHODS else OTHER
+
+
+def _sum(values: Iterator[Any]) -> int:
+    items = list(values)
+    try:
+        return sum(items)
+    except TypeError:  # a '-' read as None
+        return sum(v for v in items if v is not None)
+
+
+def _epoch(text: Any) -> float | None:
+    """Seconds since the epoch of a record's ISO time; a time without zone is taken as UTC."""
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    seconds = moment.timestamp()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _projection(source: LogSource) -> _Projection:
+    formats = [parser_for(fmt, {}, REPORT_FIELDS) for fmt in source.formats]
+    if len(formats) == 1:
+        return _single(formats[0])
+    return _several(FormatChoice(tuple(formats)))
+
+
+def _single(fmt: LogFormat) -> _Projection:
+    keys = set(fmt.keys)
+    full = set(parser_for(fmt.format, {}).keys)
+    if "vhost" not in keys and "server_name" not in keys and "headers_in" in full:
+        # Only the Host header names the vhost: convert the headers too.
+        fmt = parser_for(fmt.format, {}, REPORT_FIELDS + ("headers_in",))
+        keys = set(fmt.keys)
+    vhost = "vhost" if "vhost" in keys else "server_name" if "server_name" in keys else None
+    if vhost is not None and {"method", "path"} <= keys:
+        key: Callable[[dict[str, Any]], Any] = itemgetter(vhost, "method", "path")
+    else:
+        key = _generic_key
+    size = "bytes_out" if "bytes_out" in keys else "bytes" if "bytes" in keys else None
+    return _Projection(fmt, key, itemgetter("status") if "status" in keys else None,
+                       itemgetter("time") if "time" in keys else None,
+                       itemgetter(size) if size else None,
+                       itemgetter("duration_us") if "duration_us" in keys else None)
+
+
+def _several(choice: FormatChoice) -> _Projection:
+    # Records of different formats have different keys: dict.get for all.
+    return _Projection(choice, _generic_key, methodcaller("get", "status"), methodcaller("get", "time"),
+                       _generic_bytes, methodcaller("get", "duration_us"))
+
+
+def _generic_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(vhost, method, path): the vhost is %v, else %V, else the Host header, else '-'."""
+    vhost = record.get("vhost") or record.get("server_name")
+    if vhost is None:
+        headers = record.get("headers_in") or {}
+        vhost = next((value for name, value in headers.items() if name.lower() == "host"), None)
+    return vhost, record.get("method"), record.get("path")
+
+
+def _generic_bytes(record: dict[str, Any]) -> Any:
+    value = record.get("bytes_out")
+    return value if value is not None else record.get("bytes", 0)
+
+
+def _range_blocks(path: str, start: int, end: int) -> Iterator[list[str]]:
+    """Lists of lines of bytes [start, end) of a plain file, as ``iter_lines`` cuts and decodes them.
+
+    ``start`` is at a line start and ``end`` after a newline (or at the end
+    of the file). A line longer than MAX_LINE is replaced by ``TOO_LONG``.
+    """
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        remaining = end - start
+        tail = b""
+        skipping = False
+        while remaining > 0:
+            data = handle.read(min(BLOCK_BYTES, remaining))
+            if not data:
+                break  # the file shrank under us
+            remaining -= len(data)
+            if skipping:
+                cut = data.find(b"\n")
+                if cut < 0:
+                    continue
+                data, skipping = data[cut + 1:], False
+            data = tail + data
+            cut = data.rfind(b"\n")
+            tail = data[cut + 1:]
+            if cut >= 0:
+                yield from _decoded(data[:cut])
+            if len(tail) > MAX_LINE and len(tail.decode("utf-8", "backslashreplace")) > MAX_LINE:
+                tail, skipping = b"", True
+                yield TOO_LONG
+        if tail and not skipping:
+            yield from _decoded(tail)
+
+
+def _decoded(data: bytes) -> Iterator[list[str]]:
+    # UTF-8 never uses the newline byte inside a character, so cutting at
+    # newlines and decoding each piece is what an incremental decoder does.
+    text = data.decode("utf-8", "backslashreplace")
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if len(text) <= MAX_LINE or max(map(len, lines)) <= MAX_LINE:
+        yield lines
+        return
+    previous = 0
+    for i, line in enumerate(lines):
+        if len(line) > MAX_LINE:
+            if lines[previous:i]:
+                yield lines[previous:i]
+            yield TOO_LONG
+            previous = i + 1
+    if lines[previous:]:
+        yield lines[previous:]
+
+
+# --- planning and running the jobs ------------------------------------------------------
+
+def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: int) -> list[Job]:
+    """Jobs in file order: big plain files cut at line boundaries into ranges of about ``chunk_bytes``.
+
+    A compressed file, or one that is not a regular file (a pipe), is one job read as a stream.
+    """
+    jobs: list[Job] = []
+    for source in sources:
+        info = os.stat(source.path)
+        if not stat.S_ISREG(info.st_mode) or _compressed(source.path):
+            jobs.append(Job(len(jobs), source, size=info.st_size))
+        elif workers > 1 and info.st_size >= options.split_min_bytes:
+            parts = max(2, info.st_size // options.chunk_bytes)
+            for start, end in _line_ranges(source.path, info.st_size, parts):
+                jobs.append(Job(len(jobs), source, start, end, end - start))
+        else:
+            jobs.append(Job(len(jobs), source, 0, info.st_size, info.st_size))
+    return jobs
+
+
+def _compressed(path: str) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    return head.startswith(COMPRESSED_MAGIC)
+
+
+def _line_ranges(path: str, size: int, parts: int) -> list[tuple[int, int]]:
+    cuts = [0]
+    with open(path, "rb") as handle:
+        for index in range(1, parts):
+            handle.seek(max(size * index // parts, cuts[-1]))
+            handle.readline()  # to the start of the next line
+            cuts.append(min(handle.tell(), size))
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def analyse(sources: Sequence[LogSource], options: AggregateOptions = AggregateOptions(),
+            progress: Callable[[int], None] | None = None) -> Analysis:
+    """Read ``sources`` and aggregate them; ``progress(bytes)`` is called as jobs complete.
+
+    Raises OSError when a file cannot be opened, FormatError for an unusable
+    format, ReportError when a reader process fails.
+    """
+    workers = max(1, options.workers or usable_cpus())
+    jobs = plan_jobs(sources, options, workers)
+    workers = min(workers, len(jobs)) or 1
+    report = progress or (lambda done: None)
+    with _no_cyclic_gc():
+        if workers == 1:
+            total = Aggregate.empty(options)
+            for job in jobs:
+                total.read_job(job)
+                report(job.size)
+        else:
+            total = _parallel(jobs, options, workers, report)
+        return total.finish(jobs)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    # Millions of short-lived acyclic dicts: the cyclic collector would scan
+    # them again and again for nothing (about half the run time). Freezing
+    # what exists also keeps forked readers from touching shared pages.
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def _parallel(jobs: list[Job], options: AggregateOptions, workers: int, report: Callable[[int], None]) -> Aggregate:
+    """Forked readers take jobs in order from a shared counter; the parent reads too, then merges."""
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("i", 0)
+    children: list[tuple[Any, Connection]] = []
+    try:
+        for _ in range(workers - 1):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_reader_main, args=(jobs, options, counter, send), daemon=True)
+            process.start()
+            send.close()
+            children.append((process, receive))
+        own = Aggregate.empty(options)
+        finished: dict[int, Aggregate] = {}
+        for job in _take_jobs(jobs, counter):
+            own.read_job(job)
+            report(job.size)
+            _poll(children, finished, report, block=False)
+        while len(finished) < len(children):
+            _poll(children, finished, report, block=True)
+        for number in range(len(children)):
+            own.merge(finished[number])
+        return own
+    finally:
+        for process, receive in children:
+            receive.close()
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def _take_jobs(jobs: list[Job], counter: Any) -> Iterator[Job]:
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value = index + 1
+        if index >= len(jobs):
+            return
+        yield jobs[index]
+
+
+def _poll(children: list[tuple[Any, Connection]], finished: dict[int, Aggregate],
+          report: Callable[[int], None], block: bool) -> None:
+    live = [receive for number, (_, receive) in enumerate(children) if number not in finished]
+    ready = multiprocessing.connection.wait(live, timeout=None if block else 0)
+    for ready_one in ready:
+        number = next(i for i, (_, r) in enumerate(children) if r is ready_one)
+        receive = children[number][1]
+        try:
+            kind, payload = receive.recv()
+        except EOFError:
+            raise ReportError(f"reader {number} exited without a result") from None
+        if kind == "progress":
+            report(payload)
+        elif kind == "done":
+            finished[number] = payload
+        else:
+            raise ReportError(f"reader {number} failed:\n{payload}")
+
+
+def _reader_main(jobs: list[Job], options: AggregateOptions, counter: Any, send: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops us
+    try:
+        partial = Aggregate.empty(options)
+        for job in _take_jobs(jobs, counter):
+            partial.read_job(job)
+            send.send(("progress", job.size))
+        send.send(("done", partial))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        send.send(("error", traceback.format_exc()))
+    finally:
+        send.close()
+
+
+# --- the result ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Latency percentiles in milliseconds, within the sketch's relative accuracy."""
+
+    p50: float
+    p95: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One bucket of an endpoint's series: its start (epoch seconds, UTC), requests and 5xx."""
+
+    start: int
+    requests: int
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSummary:
+    """Everything reported about one vhost × method × endpoint.
+
+    ``status`` counts 1xx..5xx (a status outside 100-599, or none logged,
+    counts in ``requests`` only); times are epoch seconds (UTC), None when
+    the format logs no time; ``series`` holds the non-empty buckets of
+    ``Analysis.step`` seconds.
+    """
+
+    vhost: str
+    method: str
+    endpoint: str
+    requests: int
+    share: float
+    status: tuple[int, int, int, int, int]
+    duration_us_sum: int | None
+    latency_ms: Latency | None
+    bytes: int
+    first_seen: float | None
+    last_seen: float | None
+    series: tuple[SeriesPoint, ...]
+
+    @property
+    def errors(self) -> int:
+        return self.status[4]
+
+    @property
+    def error_ratio(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """Requests and 5xx of one vhost in one minute (start in epoch seconds, UTC)."""
+
+    minute: int
+    vhost: str
+    requests: int
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBurst:
+    """A run of failing buckets on one endpoint (see BurstRule): first and last 5xx seen, counts."""
+
+    vhost: str
+    method: str
+    endpoint: str
+    first: float
+    last: float
+    errors: int
+    requests: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The report's data. ``lines`` counts every line read, ``malformed`` those rejected.
+
+    ``samples`` are the first malformed lines (absolute line numbers);
+    ``problems`` file-level trouble (a compressed file cut short);
+    ``step`` the seconds per series bucket; ``caps_exact`` is False when a
+    reader hit its own cap (see the module notes).
+    """
+
+    lines: int
+    malformed: int
+    samples: tuple[Malformed, ...]
+    problems: tuple[str, ...]
+    endpoints: tuple[EndpointSummary, ...]
+    timeline: tuple[TimelinePoint, ...]
+    bursts: tuple[ErrorBurst, ...]
+    step: int
+    caps_exact: bool = True
+
+    @property
+    def valid(self) -> int:
+        return self.lines - self.malformed
+
+    def top_failing(self, count: int) -> list[EndpointSummary]:
+        """Endpoints with 5xx, most 5xx first (then highest ratio)."""
+        failing = [e for e in self.endpoints if e.errors]
+        failing.sort(key=lambda e: (-e.errors, -e.error_ratio, e.vhost, e.method, e.endpoint))
+        return failing[:count]
+
+    def folded(self) -> dict[str, int]:
+        """Requests per vhost reported under ``{other}`` because of the endpoint cap."""
+        out: dict[str, int] = {}
+        for e in self.endpoints:
+            if e.endpoint == OTHER:
+                out[e.vhost] = out.get(e.vhost, 0) + e.requests
+        return out
+
+
+def utc_iso(seconds: float) -> str:
+    """``2024-01-21T15:00:00+00:00`` (fractional seconds kept when there are any)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+
+
+def _apply_caps(agg: Aggregate) -> tuple[dict[tuple[str, str, str], EndpointStats], dict[str, VhostMinutes]]:
+    """The endpoints and vhosts with the exact caps applied, first seen first kept."""
+    options = agg.options
+    ranked = sorted((name for name in agg.vhosts if name != OTHER), key=lambda name: agg.vhosts[name].order)
+    kept = set(ranked[:options.max_vhosts])
+    vhosts: dict[str, VhostMinutes] = {}
+    for name, minutes in agg.vhosts.items():
+        _merge_into(vhosts, name if name in kept else OTHER, minutes)
+    first_seen: dict[tuple[str, str], tuple[int, int]] = {}
+    for (vhost, _, endpoint), stats in agg.endpoints.items():
+        group = (vhost if vhost in kept else OTHER, endpoint)
+        first_seen[group] = min(first_seen.get(group, stats.order), stats.order)
+    declared = {pattern.name for pattern in options.patterns} | {OTHER}
+    admitted: set[tuple[str, str]] = set()
+    counts: dict[str, int] = {}
+    for group in sorted(first_seen, key=first_seen.__getitem__):
+        if group[1] in declared:
+            continue
+        if counts.get(group[0], 0) < options.max_per_vhost:
+            counts[group[0]] = counts.get(group[0], 0) + 1
+            admitted.add(group)
+    endpoints: dict[tuple[str, str, str], EndpointStats] = {}
+    for (vhost, method, endpoint), stats in agg.endpoints.items():
+        vhost = vhost if vhost in kept else OTHER
+        if endpoint not in declared and (vhost, endpoint) not in admitted:
+            endpoint = OTHER
+        _merge_into(endpoints, (vhost, method, endpoint), stats)
+    return endpoints, vhosts
+
+
+def _merge_into(table: dict[Any, Any], key: Any, value: Any) -> None:
+    mine = table.get(key)
+    if mine is None:
+        table[key] = value
+    else:
+        mine.merge(value)
+
+
+def _summary(key: tuple[str, str, str], stats: EndpointStats, valid: int) -> EndpointSummary:
+    latency = None
+    if stats.sketch is not None and stats.sketch.count:
+        p50, p95, p99 = (round(value / 1000.0, 3) for value in stats.sketch.quantiles((0.5, 0.95, 0.99)))  # type: ignore[operator]
+        latency = Latency(p50, p95, p99)
+    series = tuple(SeriesPoint(start, count, int(stats.errors[start][0]) if start in stats.errors else 0)
+                   for start, count in sorted(stats.series.items()))
+    timed = stats.first != math.inf
+    return EndpointSummary(
+        key[0], key[1], key[2], stats.requests, stats.requests / valid if valid else 0.0,
+        tuple(stats.status[1:6]), stats.duration_sum if stats.sketch is not None else None,  # type: ignore[arg-type]
+        latency, stats.bytes, stats.first if timed else None, stats.last if timed else None, series)
+
+
+def _bursts(key: tuple[str, str, str], stats: EndpointStats, step: int, rule: BurstRule) -> Iterator[ErrorBurst]:
+    failing = [start for start in sorted(stats.errors)
+               if stats.errors[start][0] >= rule.min_ratio * stats.series.get(start, 0)]
+    run: list[int] = []
+    for start in failing:
+        if run and start - run[-1] > (rule.gap + 1) * step:
+            yield from _burst(key, stats, run, step, rule)
+            run = []
+        run.append(start)
+    if run:
+        yield from _burst(key, stats, run, step, rule)
+
+
+def _burst(key: tuple[str, str, str], stats: EndpointStats, run: list[int], step: int,
+           rule: BurstRule) -> Iterator[ErrorBurst]:
+    errors = sum(int(stats.errors[start][0]) for start in run)
+    if errors < rule.min_errors:
+        return
+    requests = sum(stats.series.get(start, 0) for start in range(run[0], run[-1] + step, step))
+    first = min(stats.errors[start][1] for start in run)
+    last = max(stats.errors[start][2] for start in run)
+    yield ErrorBurst(key[0], key[1], key[2], first, last, errors, requests)
+
+
+def _absolute_samples(agg: Aggregate, jobs: Sequence[Job]) -> tuple[Malformed, ...]:
+    offsets: dict[int, int] = {}
+    running: dict[str, int] = {}
+    for job in jobs:
+        path = job.source.path
+        offsets[job.index] = running.get(path, 0)
+        running[path] = offsets[job.index] + agg.job_lines.get(job.index, 0)
+    ordered = sorted(agg.samples)[:SAMPLES]
+    return tuple(Malformed(jobs[job].source.path, offsets[job] + line, error) for job, line, error in ordered)

@@ -1,0 +1,373 @@
+"""Access-log lines to counts: the per-line hot path of ``watch``.
+
+``LineFeeder.feed`` parses lines with the log's compiled LogFormat and adds
+each request to a :class:`Batch` keyed by (labels, status, second); the
+watch loop folds the batch into the windows and the metrics once per
+evaluation tick, so the per-line work is one parse, a few dict lookups and
+one list append. Labels are bounded (STYLE.md): vhost and endpoint go
+through the endpoint templater and its caps, methods outside the standard
+set become ``{other}`` (as in ``report``); raw URLs and client addresses never leave this module.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from vhostguard.logs.endpoints import NONE, OTHER, EndpointTemplater, auto_template, template_segment
+from vhostguard.logs.format import LineError, LogFormat, compile_format
+from vhostguard.logs.reader import SAMPLES, FormatChoice, Malformed, Parser
+from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
+from vhostguard.monitor.windows import ALL, Key, Windows
+
+STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+OTHER_STATUS = "other"
+# The record keys watch reads: converting only these is most of the parser's speed (the line is
+# still checked whole). The Host header only when the format names no vhost.
+FIELDS = ("vhost", "server_name", "method", "path", "status", "time", "duration_us")
+_CACHE = 1 << 16  # entries of each per-line memo; cleared when full (logs/memo.py explains why)
+
+Labels = tuple[str, str, str]  # (vhost, method, endpoint)
+BatchKey = tuple[Labels, int | None, int]  # (labels, status, second)
+
+
+def status_class(status: int | None) -> str:
+    return STATUS_CLASSES.get(status // 100, OTHER_STATUS) if status is not None else OTHER_STATUS
+
+
+class SegmentTemplates:
+    """``auto_template`` with a per-segment memo: ids make most paths distinct, their segments repeat.
+
+    Gives exactly ``auto_template(path)`` (a test checks it on many paths).
+    """
+
+    def __init__(self, limit: int = _CACHE) -> None:
+        self._cache: dict[str, str] = {"": ""}
+        self._limit = limit
+
+    def __call__(self, path: str | None) -> str:
+        if not path:
+            return NONE
+        if "?" in path:
+            path = path.partition("?")[0]
+        if "://" in path:
+            return auto_template(path)  # absolute-form targets are rare: the plain function does them
+        parts = path.split("/")
+        get = self._cache.get
+        out = [get(segment) for segment in parts]  # the known segments, in one C-level pass
+        for _ in range(out.count(None)):  # usually one: the id
+            i = out.index(None)
+            out[i] = self._segment(parts[i])
+        return "/".join(out)  # type: ignore[arg-type]
+
+    def _segment(self, segment: str) -> str:
+        if segment.isdigit() and segment.isascii():
+            return "{id}"  # the most common id: no memo entry for it
+        found = template_segment(segment)
+        if len(self._cache) >= self._limit:
+            self._cache.clear()
+            self._cache[""] = ""
+        self._cache[segment] = found
+        return found
+
+
+@dataclass
+class Labeler:
+    """Raw (vhost, method, path) -> bounded labels, memoised."""
+
+    templater: EndpointTemplater
+    auto: SegmentTemplates = field(default_factory=SegmentTemplates)
+
+    def __post_init__(self) -> None:
+        self.cache: dict[tuple[str | None, str | None, str | None], Labels] = {}
+        # vhost label -> template -> endpoint label: the cap's answer never changes once given
+        # (a template once kept stays kept; once the cap is full it stays full).
+        self._capped: dict[str, dict[str, str]] = {}
+        self._vhosts: dict[str | None, str] = {}
+
+    def label(self, raw: tuple[str | None, str | None, str | None]) -> Labels:
+        vhost, method, path = raw
+        key = self._vhosts.get(vhost) or self._vhost(vhost)
+        if self.templater.patterns:  # user patterns must see the raw path
+            endpoint = self.templater.template(path, key)
+        else:
+            # Without user patterns the templater's own rules are idempotent on our output,
+            # so it only applies its cap.
+            auto = self.auto(path)
+            capped = self._capped.get(key)
+            endpoint = (capped.get(auto) if capped is not None else None) or self._cap(key, auto)
+        # Methods outside the IANA registry are {other}, as in `report`: a client cannot grow the labels.
+        labels = (key, method if method in METHODS else OTHER if method else NONE, endpoint)
+        if len(self.cache) >= _CACHE:
+            self.cache.clear()
+        self.cache[raw] = labels
+        return labels
+
+    def _vhost(self, vhost: str | None) -> str:
+        key = self.templater.vhost_key(vhost or NONE)
+        # Vhosts beyond the cap (any Host header a client makes up) are not remembered.
+        if key != OTHER and len(self._vhosts) < _CACHE:
+            self._vhosts[vhost] = key
+        return key
+
+    def _cap(self, key: str, auto: str) -> str:
+        endpoint = self.templater.template(auto, key)
+        capped = self._capped.setdefault(key, {})
+        if len(capped) >= _CACHE:
+            capped.clear()
+        capped[auto] = endpoint
+        return endpoint
+
+    def seed(self, keys: Iterable[Key]) -> None:
+        """Register endpoints reported before a restart, so the cap keeps their names."""
+        declared = {p.name for p in self.templater.patterns}
+        for vhost, _, endpoint in keys:
+            if endpoint not in declared and endpoint != OTHER:
+                self.templater.template(endpoint, vhost)
+
+
+class Times:
+    """``time`` values (ISO 8601 text) -> epoch seconds, memoised; a missing time is ``now``."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, int] = {}
+        self.now = 0
+
+    def convert(self, text: str | None) -> int:
+        if text is None:
+            return self.now
+        # A time logged without zone (%{%F %T}t) is local time, as httpd wrote it.
+        sec = int(datetime.fromisoformat(text).timestamp())
+        if len(self.cache) >= 8192:
+            self.cache.clear()
+        self.cache[text] = sec
+        return sec
+
+
+def projected(parser: Parser) -> Parser:
+    """``parser`` converting only the keys watch reads (the same lines are valid)."""
+    if isinstance(parser, FormatChoice):
+        return FormatChoice(tuple(_projected(f) for f in parser.formats))
+    return _projected(parser) if isinstance(parser, LogFormat) else parser
+
+
+def _projected(fmt: LogFormat) -> LogFormat:
+    keys = set(fmt.all_keys)
+    wanted = FIELDS if keys & {"vhost", "server_name"} else FIELDS + ("headers_in",)
+    return compile_format(fmt.format, wanted, fmt.lenient)
+
+
+def raw_getter(parser: Parser, default: str | None) -> Callable[[dict[str, Any]], tuple[Any, Any, Any]]:
+    """How to read (vhost, method, path) off a record; the vhost as CONTRACT.md says: %v, else %V,
+    else %{Host}i, else ``default`` (the vhost a log belongs to when its format logs none)."""
+    keys = _keys(parser)
+    if isinstance(parser, LogFormat) and default is None and {"method", "path"} <= keys:
+        for name in ("vhost", "server_name"):
+            if name in keys and not ({"vhost", "server_name"} - {name}) & keys:
+                return itemgetter(name, "method", "path")  # the common case, in C
+    vhost_of = vhost_getter(parser, default)
+    return lambda r: (vhost_of(r), r.get("method"), r.get("path"))
+
+
+def vhost_getter(parser: Parser, default: str | None) -> Callable[[dict[str, Any]], str | None]:
+    """How to read the vhost of a record (see ``raw_getter``)."""
+    keys = _keys(parser)
+    if "vhost" in keys and "server_name" not in keys:
+        return lambda r: r.get("vhost") or default
+    if "server_name" in keys and "vhost" not in keys:
+        return lambda r: r.get("server_name") or default
+    if "vhost" in keys:
+        return lambda r: r.get("vhost") or r.get("server_name") or default
+    if "headers_in" in keys:
+        return lambda r: _host(r.get("headers_in") or {}) or default
+    return lambda r: default
+
+
+def _keys(parser: Parser) -> set[str]:
+    if isinstance(parser, FormatChoice):
+        return {k for f in parser.formats for k in f.keys}
+    return set(parser.keys) if isinstance(parser, LogFormat) else {*FIELDS, "headers_in"}
+
+
+def _host(headers: dict[str, str | None]) -> str | None:
+    for name, value in headers.items():
+        if name.lower() == "host" and value:
+            # The client wrote it: case, port and a trailing dot do not make another vhost.
+            host = value.lower()
+            if host.startswith("["):
+                host = host.partition("]")[0] + "]"
+            elif host.count(":") == 1:
+                host = host.partition(":")[0]
+            return host.rstrip(".") or None
+    return None
+
+
+@dataclass
+class InputStats:
+    """Per-log counters (mutable: a log is a stream)."""
+
+    lines: int = 0
+    malformed: int = 0
+    samples: list[Malformed] = field(default_factory=list)
+    newest: int = 0  # newest log second seen
+
+
+class Batch:
+    """Requests counted since the last fold: (labels, status, second) -> durations (None when not logged)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[BatchKey, list[int | None]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def fold(self, windows: Windows, add_series: Callable[[tuple[str, str, str, str], list[int | None]], None],
+             clock_sec: int) -> None:
+        """Add everything to the windows (seconds after ``clock_sec`` count at ``clock_sec``) and to the
+        metrics through ``add_series``; empties the batch."""
+        per_key: dict[tuple[Key, int], list[int]] = {}
+        per_site: dict[tuple[str, int], list[int]] = {}
+        for (labels, status, sec), durations in self.counts.items():
+            n = len(durations)
+            add_series((*labels, status_class(status)), durations)
+            if sec > clock_sec:
+                sec = clock_sec  # a line stamped ahead of the clock (skew): it is news now
+            errors = n if status is not None and 500 <= status <= 599 else 0
+            not_found = n if status == 404 else 0
+            for table, key in ((per_key, (labels, sec)), (per_site, (labels[0], sec)), (per_site, (ALL, sec))):
+                counts = table.get(key)  # type: ignore[call-overload]
+                if counts is None:
+                    table[key] = [n, errors, not_found]  # type: ignore[index]
+                else:
+                    counts[0] += n
+                    counts[1] += errors
+                    counts[2] += not_found
+        for (key, sec), (n, errors, not_found) in per_key.items():
+            windows.add(key, sec, n, errors, not_found)
+        for (site, sec), (n, errors, not_found) in per_site.items():
+            windows.add_site(site, sec, n, errors, not_found)
+        self.counts = {}
+
+
+class LineFeeder:
+    """Parses one log's lines into a Batch. ``name`` is the log's path (for malformed-line reports)."""
+
+    def __init__(self, name: str, parser: Parser, labeler: Labeler, times: Times, default_vhost: str | None = None) -> None:
+        self.name = name
+        self.parser = projected(parser)
+        self.labeler = labeler
+        self.times = times
+        self.raw_of = raw_getter(parser, default_vhost)
+        self.stats = InputStats()
+
+    def feed(self, lines: list[str], start: int, first_line: int, stop_sec: int, batch: Batch) -> tuple[int, bool]:
+        """Count ``lines[start:]`` until the first line of a second at or after ``stop_sec`` (log time),
+        which is left for the next call.
+
+        Returns (index of the next line to count, whether it stopped at ``stop_sec``).
+        ``first_line`` is the file line number of ``lines[0]``.
+        """
+        parse = self.parser.parse
+        counts = batch.counts
+        times = self.times.cache
+        to_sec = self.times.convert
+        labels = self.labeler.cache
+        label = self.labeler.label
+        raw_of = self.raw_of
+        newest = self.stats.newest
+        end = len(lines)
+        stopped = False
+        index = start
+        last_time: object = self  # no record's time: the first line converts its time
+        sec = self.times.now
+        for index in range(start, end):
+            try:
+                r = parse(lines[index])
+            except LineError as problem:
+                self._malformed(first_line + index, problem.message)
+                continue
+            t = r.get("time")
+            if t is not last_time:  # the parser hands out one string per distinct time: most lines skip this
+                last_time = t
+                sec = times.get(t)  # type: ignore[arg-type]
+                if sec is None:
+                    sec = to_sec(t)
+                if sec > newest:
+                    newest = sec
+                    if sec >= stop_sec:
+                        # Evaluation time: the rules see every line before this second; this line
+                        # is counted on the next call (parsed twice, once a second: cheap).
+                        stopped = True
+                        break
+            raw = raw_of(r)
+            lab = labels.get(raw)
+            if lab is None:
+                lab = label(raw)
+            key = (lab, r.get("status"), sec)
+            durations = counts.get(key)
+            if durations is None:
+                counts[key] = [r.get("duration_us")]
+            else:
+                durations.append(r.get("duration_us"))
+        else:
+            index = end  # every line counted
+        done = index
+        self.stats.lines += done - start
+        self.stats.newest = newest
+        return done, stopped
+
+    def apply(self, seconds: list[Any], start: int, stop_sec: int, batch: Batch) -> tuple[int, bool, int]:
+        """Count second groups a parse worker made (``pool.parse_chunk``), from group ``start`` until the
+        first one at or after ``stop_sec``; returns (next group, whether it stopped, lines counted)."""
+        counts = batch.counts
+        labels = self.labeler.cache
+        label = self.labeler.label
+        newest = self.stats.newest
+        lines = 0
+        stopped = False
+        index = start
+        for index in range(start, len(seconds)):
+            sec, groups = seconds[index]
+            if sec < 0:
+                sec = self.times.now  # no time logged
+            if sec > newest:
+                newest = sec
+                if sec >= stop_sec:  # as in feed: this second is counted after the evaluation
+                    stopped = True
+                    break
+            for (vhost, method, path, status), durations in groups:
+                raw = (vhost, method, path)
+                lab = labels.get(raw)
+                if lab is None:
+                    lab = label(raw)
+                key = (lab, status, sec)
+                held = counts.get(key)
+                if held is None:
+                    counts[key] = durations
+                else:
+                    held.extend(durations)
+                lines += len(durations)
+        else:
+            index = len(seconds)
+        self.stats.lines += lines
+        self.stats.newest = newest
+        return index, stopped, lines
+
+    def count_malformed(self, malformed: list[tuple[int, str]], first_line: int) -> None:
+        """Malformed lines a parse worker found in a chunk whose first line is ``first_line``."""
+        self.stats.lines += len(malformed)
+        for index, message in malformed:
+            self._malformed(first_line + index, message)
+
+    def count_dropped(self, count: int, first_line: int) -> None:
+        """Lines the reader dropped as too long: malformed."""
+        self.stats.lines += count
+        for offset in range(count):
+            self._malformed(first_line + offset, "line longer than 1 MiB")
+
+    def _malformed(self, number: int, error: str) -> None:
+        self.stats.malformed += 1
+        if len(self.stats.samples) < SAMPLES:
+            self.stats.samples.append(Malformed(self.name, number, error))

@@ -1,0 +1,553 @@
+"""Alerting rules for ``vhostguard watch``: their settings (a YAML file) and their evaluation.
+
+Four rules, each a pure function of the windows at a log-clock time:
+
+* ``slo-burn-rate``: multiwindow, multi-burn-rate SLO alerts as in the SRE
+  workbook (chapter 5): page when the error budget burns 14.4x over both
+  1 h and 5 m, ticket at 6x over both 6 h and 30 m;
+* ``endpoint-broken``: a fast rule for total outages: at least 20 requests
+  and at least 50% 5xx within the last 60 s;
+* ``traffic-moved``: an endpoint's request rate fell by 90% or more against
+  its own baseline while the server still gets traffic (a misroute often
+  shows up as requests moving, not as errors);
+* ``404-surge``: a vhost's 404s jump, the default vhost especially (requests
+  misrouted to a catch-all vhost come out as 404s there).
+
+Every setting and its default is in :data:`DEFAULT_RULES_YAML` (printed by
+``vhostguard watch --print-rules``); a ``--rules FILE`` overrides any subset.
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+import yaml
+
+from vhostguard.monitor.windows import ALL, Key, Totals, WindowSpec, Windows
+
+DEFAULT_RULES_YAML = """\
+# vhostguard watch rules. Every key is optional: this file lists the defaults.
+# Durations: seconds, or a number with s, m, h or d ("90s", "5m", "6h").
+# Windows run on the access log's own %t time, advanced by the wall clock
+# while the log is quiet. An alert resolves when its condition stops holding.
+
+slo_burn_rate:            # multiwindow, multi-burn-rate SLO alerts (SRE workbook, ch. 5)
+  enabled: true
+  objective: 0.99         # share of requests that must not be 5xx, per endpoint
+  endpoints: []           # per-endpoint objectives, first match wins; glob patterns, e.g.
+  #  - {vhost: api.example.com, method: "*", endpoint: "/v1/users/*", objective: 0.999}
+  windows:                # fire when the burn rate (error ratio / (1 - objective)) exceeds
+                          # factor over BOTH the long and the short window
+    - {severity: page, long: 1h, short: 5m, factor: 14.4}
+    - {severity: ticket, long: 6h, short: 30m, factor: 6}
+  min_requests: 200       # requests the long window needs: on a quiet endpoint a handful
+                          # of errors is noise (at 1% errors, 12 failures among 200 requests
+                          # come about once in a million windows)
+  min_short_requests: 10  # and the short window
+  interval: 10s           # how often it is evaluated (log-clock time)
+
+endpoint_broken:          # a total outage, seen within seconds
+  enabled: true
+  window: 60s             # looks at the most recent stretch of at most this long:
+  min_requests: 20        # fires when the last N seconds (N <= window) hold at least
+  min_error_ratio: 0.5    # min_requests requests, at least this share of them 5xx
+  severity: page
+  interval: 1s
+
+traffic_moved:            # an endpoint lost its traffic while the server did not
+  enabled: true
+  window: 5m              # recent rate, over this window
+  baseline: 1h            # compared with the endpoint's own rate over this window
+  min_drop: 0.9           # fires when the recent rate is at most (1 - min_drop) x baseline,
+  min_expected: 50        # the baseline predicts at least this many requests in the window,
+  min_history: 15m        # the endpoint has been seen for at least this long,
+  site_min_ratio: 0.5     # and the whole server still gets this share of its own baseline
+  severity: ticket
+  interval: 30s
+
+not_found_surge:          # 404s jump on a vhost
+  enabled: true
+  window: 5m
+  baseline: 1h            # the vhost's usual 404 rate
+  min_count: 50           # fires with at least this many 404s in the window,
+  min_ratio: 0.2          # at least this share of the vhost's requests,
+  factor: 3               # at least factor x the usual 404 rate,
+  min_history: 10m        # once the vhost has been seen this long
+  severity: ticket
+  default_vhosts: []      # server names treated as default vhosts (with -f CONFIG, the
+                          # first vhost of each address set is added)
+  default_vhost:          # for default vhosts, where misrouted requests land:
+    min_count: 20
+    severity: page
+  interval: 5s
+
+evidence:                 # error-log lines joined to 5xx alerts
+  max_lines: 3            # distinct messages shown per alert
+  lookback: 30s           # also look this far before the alert's window
+"""
+
+SEVERITIES = ("page", "ticket")
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*\Z")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used (``file: message``)."""
+
+
+# -- settings ------------------------------------------------------------------------
+
+def _duration(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise RulesError(f"{where}: expected a duration, got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if m is None:
+            raise RulesError(f"{where}: expected a duration like 90s, 5m or 6h, got {value!r}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise RulesError(f"{where}: must be more than 0")
+    return seconds
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    severity: str
+    long: float
+    short: float
+    factor: float
+
+
+@dataclass(frozen=True)
+class Objective:
+    objective: float
+    vhost: str = "*"
+    method: str = "*"
+    endpoint: str = "*"
+
+    def matches(self, key: Key) -> bool:
+        return (fnmatch.fnmatchcase(key[0], self.vhost) and fnmatch.fnmatchcase(key[1], self.method)
+                and fnmatch.fnmatchcase(key[2], self.endpoint))
+
+
+@dataclass(frozen=True)
+class SloBurnRate:
+    enabled: bool
+    objective: float
+    endpoints: tuple[Objective, ...]
+    windows: tuple[BurnWindow, ...]
+    min_requests: int
+    min_short_requests: int
+    interval: float
+
+
+@dataclass(frozen=True)
+class EndpointBroken:
+    enabled: bool
+    window: float
+    min_requests: int
+    min_error_ratio: float
+    severity: str
+    interval: float
+
+
+@dataclass(frozen=True)
+class TrafficMoved:
+    enabled: bool
+    window: float
+    baseline: float
+    min_drop: float
+    min_expected: float
+    min_history: float
+    site_min_ratio: float
+    severity: str
+    interval: float
+
+
+@dataclass(frozen=True)
+class DefaultVhost:
+    min_count: float
+    severity: str
+
+
+@dataclass(frozen=True)
+class NotFoundSurge:
+    enabled: bool
+    window: float
+    baseline: float
+    min_count: float
+    min_ratio: float
+    factor: float
+    min_history: float
+    severity: str
+    default_vhosts: tuple[str, ...]
+    default_vhost: DefaultVhost
+    interval: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    max_lines: int
+    lookback: float
+
+
+@dataclass(frozen=True)
+class Rules:
+    slo_burn_rate: SloBurnRate
+    endpoint_broken: EndpointBroken
+    traffic_moved: TrafficMoved
+    not_found_surge: NotFoundSurge
+    evidence: Evidence
+
+    def window_specs(self) -> list[WindowSpec]:
+        """The window lengths the rules read, each kept once."""
+        lengths = {spec for w in self.slo_burn_rate.windows for spec in (w.long, w.short)}
+        lengths |= {self.traffic_moved.window, self.traffic_moved.baseline,
+                    self.not_found_surge.window, self.not_found_surge.baseline}
+        return [WindowSpec(int(math.ceil(length))) for length in sorted(lengths)]
+
+    def with_default_vhosts(self, names: Iterable[str]) -> Rules:
+        surge = self.not_found_surge
+        merged = tuple(dict.fromkeys((*surge.default_vhosts, *names)))
+        return Rules(self.slo_burn_rate, self.endpoint_broken, self.traffic_moved,
+                     _replace(surge, default_vhosts=merged), self.evidence)
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    values = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    values.update(changes)
+    return type(obj)(**values)
+
+
+# Which settings are durations (the rest take their type from the annotations).
+_DURATIONS = {"long", "short", "interval", "window", "baseline", "min_history", "lookback"}
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise RulesError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(map(str, data)) - known)
+    if unknown:
+        raise RulesError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        values[f.name] = _convert(hints[f.name], f.name, data[f.name], f"{where}.{f.name}")
+    try:
+        return cls(**values)
+    except TypeError as problem:
+        raise RulesError(f"{where}: {problem}") from None
+
+
+def _convert(kind: Any, name: str, value: Any, where: str) -> Any:
+    if name in _DURATIONS:
+        return _duration(value, where)
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        if not isinstance(value, list):
+            raise RulesError(f"{where}: expected a list")
+        return tuple(_convert(item, "", v, f"{where}[{i}]") for i, v in enumerate(value))
+    if is_dataclass(kind):
+        return _build(kind, value, where)  # type: ignore[arg-type]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise RulesError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RulesError(f"{where}: expected a number, got {value!r}")
+        return kind(value)
+    if kind is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise RulesError(f"{where}: expected text, got {value!r}")
+        return str(value)
+    raise RulesError(f"{where}: unsupported setting")  # pragma: no cover - the dataclasses above
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """``over`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return over
+
+
+def parse_rules(text: str = "", origin: str = "<rules>") -> Rules:
+    """The defaults with the YAML ``text`` on top; raises RulesError naming ``origin``."""
+    defaults = yaml.safe_load(DEFAULT_RULES_YAML)
+    try:
+        user = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as problem:
+        raise RulesError(f"{origin}: not valid YAML: {problem}") from None
+    if user is None:
+        user = {}
+    if not isinstance(user, Mapping):
+        raise RulesError(f"{origin}: expected a mapping of rule names to settings")
+    rules = _build(Rules, _merge(defaults, user), origin)
+    _check(rules, origin)
+    return rules
+
+
+def load_rules(path: str | None) -> Rules:
+    """``parse_rules`` of a file (None: the defaults); raises OSError or RulesError."""
+    if path is None:
+        return parse_rules()
+    with open(path, encoding="utf-8") as handle:
+        return parse_rules(handle.read(), path)
+
+
+def _check(rules: Rules, origin: str) -> None:
+    burn = rules.slo_burn_rate
+    problems: list[str] = []
+    for objective in (burn.objective, *(o.objective for o in burn.endpoints)):
+        if not 0 < objective < 1:
+            problems.append("slo_burn_rate: an objective must be between 0 and 1 (e.g. 0.99)")
+    for i, w in enumerate(burn.windows):
+        if w.severity not in SEVERITIES:
+            problems.append(f"slo_burn_rate.windows[{i}].severity: must be page or ticket")
+        if w.short >= w.long:
+            problems.append(f"slo_burn_rate.windows[{i}]: short must be shorter than long")
+        if w.factor <= 0:
+            problems.append(f"slo_burn_rate.windows[{i}].factor: must be more than 0")
+    for name, severity in (("endpoint_broken", rules.endpoint_broken.severity),
+                           ("traffic_moved", rules.traffic_moved.severity),
+                           ("not_found_surge", rules.not_found_surge.severity),
+                           ("not_found_surge.default_vhost", rules.not_found_surge.default_vhost.severity)):
+        if severity not in SEVERITIES:
+            problems.append(f"{name}.severity: must be page or ticket")
+    for name, ratio in (("endpoint_broken.min_error_ratio", rules.endpoint_broken.min_error_ratio),
+                        ("traffic_moved.min_drop", rules.traffic_moved.min_drop),
+                        ("traffic_moved.site_min_ratio", rules.traffic_moved.site_min_ratio),
+                        ("not_found_surge.min_ratio", rules.not_found_surge.min_ratio)):
+        if not 0 <= ratio <= 1:
+            problems.append(f"{name}: must be between 0 and 1")
+    for name, pair in (("traffic_moved", rules.traffic_moved), ("not_found_surge", rules.not_found_surge)):
+        if pair.window >= pair.baseline:
+            problems.append(f"{name}: window must be shorter than baseline")
+    if problems:
+        raise RulesError(f"{origin}: {problems[0]}")
+
+
+# -- findings ---------------------------------------------------------------------------
+
+AlertKey = tuple[str, str, str, str | None, str | None]  # rule, severity, vhost, method, endpoint
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's condition holding for one vhost/endpoint at a log-clock time.
+
+    ``since`` is where the evidence for it starts (log-clock seconds);
+    ``causes`` the error-log codes that explain it (empty: no error-log join).
+    """
+
+    rule: str
+    severity: str
+    vhost: str
+    method: str | None
+    endpoint: str | None
+    observed: dict[str, Any]
+    summary: str
+    since: float
+    causes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> AlertKey:
+        return (self.rule, self.severity, self.vhost, self.method, self.endpoint)
+
+
+def describe(seconds: float) -> str:
+    """``3600`` -> ``1h``, ``300`` -> ``5m``, ``90`` -> ``90s``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _where(key: Key) -> str:
+    return f"{key[0]} {key[1]} {key[2]}"
+
+
+# -- evaluation --------------------------------------------------------------------------
+
+class Evaluator:
+    """Evaluates the rules on ``windows``; one method per rule, each returning what holds now."""
+
+    def __init__(self, rules: Rules, windows: Windows, server_errors: tuple[str, ...],
+                 not_found: tuple[str, ...]) -> None:
+        self.rules = rules
+        self.windows = windows
+        self.server_errors = server_errors
+        self.not_found = not_found
+        layout = windows.layout
+        self._burn = [(w, layout.index(int(math.ceil(w.long))), layout.index(int(math.ceil(w.short))))
+                      for w in rules.slo_burn_rate.windows]
+        moved, surge = rules.traffic_moved, rules.not_found_surge
+        self._moved = (layout.index(int(math.ceil(moved.window))), layout.index(int(math.ceil(moved.baseline))))
+        self._surge = (layout.index(int(math.ceil(surge.window))), layout.index(int(math.ceil(surge.baseline))))
+        self._objectives: dict[Key, float] = {}
+
+    def due(self) -> list[tuple[str, float]]:
+        """(rule name, interval) of the enabled rules."""
+        r = self.rules
+        table = [("endpoint-broken", r.endpoint_broken.enabled, r.endpoint_broken.interval),
+                 ("slo-burn-rate", r.slo_burn_rate.enabled, r.slo_burn_rate.interval),
+                 ("traffic-moved", r.traffic_moved.enabled, r.traffic_moved.interval),
+                 ("404-surge", r.not_found_surge.enabled, r.not_found_surge.interval)]
+        return [(name, interval) for name, enabled, interval in table if enabled]
+
+    def evaluate(self, rule: str, now: float) -> dict[AlertKey, Finding]:
+        method = {"endpoint-broken": self.endpoint_broken, "slo-burn-rate": self.slo_burn_rate,
+                  "traffic-moved": self.traffic_moved, "404-surge": self.not_found_surge}[rule]
+        return {finding.key: finding for finding in method(now)}
+
+    # endpoint-broken
+
+    def endpoint_broken(self, now: float) -> Iterable[Finding]:
+        cfg = self.rules.endpoint_broken
+        windows = self.windows
+        min_errors = max(1, math.ceil(cfg.min_requests * cfg.min_error_ratio))
+        for key in list(windows.recent_errors(now - cfg.window)):
+            if windows.fine_error_bound(key) < min_errors:
+                continue  # cannot hold: not enough errors in the per-second ring at all
+            suffix = windows.broken_suffix(key, now, cfg.min_requests, cfg.min_error_ratio, cfg.window)
+            if suffix is None:
+                continue
+            observed = {"requests": suffix.requests, "errors_5xx": suffix.errors,
+                        "error_ratio": round(suffix.errors / suffix.requests, 4), "seconds": suffix.seconds}
+            yield Finding("endpoint-broken", cfg.severity, *key, observed,
+                          f"5xx on {_where(key)}: {suffix.errors} of {suffix.requests} requests failed "
+                          f"in the last {suffix.seconds}s", now - suffix.seconds, self.server_errors)
+
+    # slo-burn-rate
+
+    def objective(self, key: Key) -> float:
+        found = self._objectives.get(key)
+        if found is None:
+            cfg = self.rules.slo_burn_rate
+            found = next((o.objective for o in cfg.endpoints if o.matches(key)), cfg.objective)
+            self._objectives[key] = found
+        return found
+
+    def slo_burn_rate(self, now: float) -> Iterable[Finding]:
+        cfg = self.rules.slo_burn_rate
+        longest_short = max((w.short for w in cfg.windows), default=0.0)
+        for key in list(self.windows.recent_errors(now - longest_short)):
+            budget = 1.0 - self.objective(key)
+            for window, long_i, short_i in self._burn:
+                burns = self._burns(key, now, short_i, long_i, window.factor * budget)
+                if burns is None:
+                    continue
+                short_burn, long_burn, requests = burns[0] / budget, burns[1] / budget, burns[2]
+                observed = {"objective": 1.0 - budget, "burn_rate_short": round(short_burn, 2),
+                            "burn_rate_long": round(long_burn, 2), "short_window": describe(window.short),
+                            "long_window": describe(window.long), "factor": window.factor,
+                            "requests_long": round(requests, 1)}
+                yield Finding("slo-burn-rate", window.severity, *key, observed,
+                              f"5xx on {_where(key)}: error budget burning {short_burn:.1f}x over "
+                              f"{describe(window.short)} and {long_burn:.1f}x over {describe(window.long)} "
+                              f"(objective {(1.0 - budget) * 100:g}%)", now - window.short, self.server_errors)
+
+    def _burns(self, key: Key, now: float, short_i: int, long_i: int,
+               threshold: float) -> tuple[float, float, float] | None:
+        cfg = self.rules.slo_burn_rate
+        short = self.windows.totals(key, short_i, now)
+        if short is None or short.requests < cfg.min_short_requests or short.errors < threshold * short.requests:
+            return None
+        long = self.windows.totals(key, long_i, now)
+        if long is None or long.requests < cfg.min_requests or long.errors < threshold * long.requests:
+            return None
+        return short.errors / short.requests, long.errors / long.requests, long.requests
+
+    # traffic-moved
+
+    def traffic_moved(self, now: float) -> Iterable[Finding]:
+        cfg = self.rules.traffic_moved
+        recent_i, base_i = self._moved
+        site = self._rates(self.windows.site_totals(ALL, recent_i, now), self.windows.site_totals(ALL, base_i, now),
+                           self.windows.site_born(ALL), now, cfg.window)
+        if site is None or site[0] < cfg.site_min_ratio * site[1]:
+            return  # the whole server is quiet: nothing has moved, there is just less traffic
+        youngest = now - cfg.window - cfg.min_history
+        for key, slots in list(self.windows.keys.items()):
+            if slots[0] > youngest:
+                continue
+            rates = self._rates(self.windows.totals(key, recent_i, now), self.windows.totals(key, base_i, now),
+                                slots[0], now, cfg.window)
+            if rates is None:
+                continue
+            recent, baseline = rates
+            if baseline * cfg.window < cfg.min_expected or recent > (1.0 - cfg.min_drop) * baseline:
+                continue
+            observed = {"rate_per_min": round(recent * 60, 2), "baseline_per_min": round(baseline * 60, 2),
+                        "drop": round(1 - recent / baseline, 3), "server_rate_per_min": round(site[0] * 60, 2),
+                        "window": describe(cfg.window), "baseline_window": describe(cfg.baseline)}
+            yield Finding("traffic-moved", cfg.severity, *key, observed,
+                          f"traffic moved away from {_where(key)}: {recent * 60:.1f}/min over the last "
+                          f"{describe(cfg.window)} against {baseline * 60:.1f}/min before "
+                          f"(-{1 - recent / baseline:.0%}), while the server still gets {site[0] * 60:.0f}/min",
+                          now - cfg.window)
+
+    @staticmethod
+    def _rates(recent: Totals | None, base: Totals | None, born: int | None, now: float,
+               window: float) -> tuple[float, float] | None:
+        """(recent rate, baseline rate before the recent window), per second, or None without history.
+
+        The baseline counts only the time the key has existed, so a key seen
+        for 20 minutes has a 15-minute baseline, not an hour diluted by zeros.
+        """
+        if recent is None or base is None or born is None:
+            return None
+        history = min(base.span, now - born) - recent.span
+        if history <= 0:
+            return None
+        return recent.requests / recent.span, max(0.0, base.requests - recent.requests) / history
+
+    # 404-surge
+
+    def not_found_surge(self, now: float) -> Iterable[Finding]:
+        cfg = self.rules.not_found_surge
+        recent_i, base_i = self._surge
+        defaults = set(cfg.default_vhosts)
+        for vhost in list(self.windows.sites):
+            if vhost == ALL:
+                continue
+            born = self.windows.site_born(vhost)
+            recent = self.windows.site_totals(vhost, recent_i, now)
+            base = self.windows.site_totals(vhost, base_i, now)
+            if born is None or recent is None or base is None or now - born < cfg.min_history:
+                continue
+            is_default = vhost in defaults
+            min_count = cfg.default_vhost.min_count if is_default else cfg.min_count
+            history = min(base.span, now - born) - recent.span
+            usual = max(0.0, base.not_found - recent.not_found) / history if history > 0 else 0.0
+            count = recent.not_found
+            if count < min_count or count < cfg.min_ratio * recent.requests:
+                continue
+            if count < cfg.factor * usual * recent.span:
+                continue
+            times = count / (usual * recent.span) if usual > 0 else None
+            observed = {"not_found": round(count, 1), "requests": round(recent.requests, 1),
+                        "ratio": round(count / recent.requests, 3) if recent.requests else None,
+                        "usual_per_min": round(usual * 60, 2), "window": describe(cfg.window),
+                        "default_vhost": is_default}
+            label = " (default vhost)" if is_default else ""
+            against = f"{times:.1f}x its usual rate" if times is not None else "it usually has none"
+            yield Finding("404-surge", cfg.default_vhost.severity if is_default else cfg.severity,
+                          vhost, None, None, observed,
+                          f"404 surge on {vhost}{label}: {count:.0f} 404s over the last {describe(cfg.window)}, "
+                          f"{count / max(recent.requests, 1):.0%} of its requests, {against}",
+                          now - cfg.window, self.not_found)

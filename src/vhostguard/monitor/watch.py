@@ -1,0 +1,451 @@
+"""The ``watch`` loop: follow the logs, count, evaluate the rules on the log clock, notify, checkpoint.
+
+One :meth:`Watch.step` reads what the access logs have (in 64 KiB chunks,
+several logs in turn), counting lines into a batch until a line reaches the
+next rule evaluation time on the log clock; then it folds the batch into
+the windows and metrics and evaluates the rules that are due, and goes on.
+So a replayed hour is evaluated second by second as it happened, and
+several logs advance together. Error logs are read before each evaluation,
+so the error lines of the failing requests are there to join.
+
+Everything time-dependent goes through an injected :class:`Clock`; tests
+drive the loop with a ManualClock and real files.
+"""
+from __future__ import annotations
+
+import gc
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vhostguard.logs.endpoints import EndpointPattern, EndpointTemplater
+from vhostguard.logs.reader import Parser
+from vhostguard.monitor.alerts import Alert, AlertBook
+from vhostguard.monitor.clock import Clock, LogClock, SystemClock
+from vhostguard.monitor.errorlog import (
+    NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorLogBook, ErrorLogTarget, entries_from_lines,
+)
+from vhostguard.monitor.exporter import LogGauges, WatchMetrics
+from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, Times
+from vhostguard.monitor.pool import Parsed, ParsePool
+from vhostguard.monitor.rules import Evaluator, Finding, Rules, parse_rules
+from vhostguard.monitor.sinks import Sink
+from vhostguard.monitor.state import StateStore, state_name
+from vhostguard.monitor.tail import Chunk, Follower, Position
+from vhostguard.monitor.windows import Windows
+
+PRUNE_EVERY = 60.0  # log-clock seconds between window clean-ups
+IN_FLIGHT = 4  # chunks per log handed to parse workers ahead of the one being counted
+ERROR_LINES_PER_STEP = 20_000  # error-log lines read per step at most (they are evidence, not the load)
+_FAR = 1 << 62  # a log second no line reaches: no evaluation is due before the first line
+
+
+@dataclass(frozen=True)
+class AccessLog:
+    """An access log to follow, its parser, and the vhost its lines belong to when the format logs none."""
+
+    path: str
+    parser: Parser
+    vhost: str | None = None
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """How to watch. ``state_dir`` None keeps no checkpoint; ``follow_wall`` False (``--once``) never
+    advances the log clock by the wall clock; ``gc`` "tuned" runs the cyclic GC between steps only;
+    ``workers`` > 0 parses in that many forked processes (0: in this one)."""
+
+    rules: Rules = field(default_factory=parse_rules)
+    state_dir: str | None = None
+    from_start: bool = False
+    follow_wall: bool = True
+    checkpoint_interval: float = 10.0
+    poll_interval: float = 0.25
+    step_lines: int = 200_000
+    endpoints: tuple[EndpointPattern, ...] = ()
+    max_per_vhost: int = 1000
+    max_vhosts: int = 1000
+    gc: str = "tuned"
+    workers: int = 0
+
+
+@dataclass
+class _Unit:
+    """A chunk being counted: lines fed so far (in this process), or second groups applied (from a worker)."""
+
+    chunk: Chunk
+    ticket: tuple[int, int] | None = None
+    parsed: Parsed | None = None
+    cursor: int = 0
+
+    @property
+    def done(self) -> bool:
+        if self.ticket is None:
+            return self.cursor >= len(self.chunk.lines)
+        return self.parsed is not None and self.cursor >= len(self.parsed.seconds)
+
+
+@dataclass
+class _Input:
+    follower: Follower
+    feeder: LineFeeder
+    number: int
+    units: deque[_Unit] = field(default_factory=deque)
+    lag: float = 0.0  # wall clock minus the newest line's time, when lines were last read
+
+    def positions(self) -> list[Position]:
+        """Where a restart resumes: each file at its first chunk not fully counted (lines fed count)."""
+        resume: dict[tuple[int, int], Position] = {}
+        for unit in self.units:
+            start = unit.chunk.start
+            if (start.dev, start.inode) in resume:
+                continue
+            fed = unit.cursor if unit.ticket is None else 0  # the watch settles worker chunks before saving
+            resume[(start.dev, start.inode)] = Position(start.dev, start.inode, start.offset, start.skip + fed,
+                                                        start.line, start.head, start.head_len, start.skipping)
+        return [resume.get((p.dev, p.inode), p) for p in self.follower.positions()]
+
+
+@dataclass
+class WatchSummary:
+    """Per-log counts and notes, for the CLI's closing lines."""
+
+    logs: list[tuple[str, int, int, list[Any]]]  # path, lines, malformed, samples
+    notes: list[str]
+
+
+class Watch:
+    """Follows ``logs`` (and ``error_logs``), evaluates the rules, sends alert transitions to ``sinks``."""
+
+    def __init__(self, logs: Sequence[AccessLog], error_logs: Sequence[ErrorLogTarget], sinks: Sequence[Sink],
+                 options: WatchOptions | None = None, clock: Clock | None = None,
+                 metrics: WatchMetrics | None = None) -> None:
+        self.options = options or WatchOptions()
+        self.clock = clock or SystemClock()
+        self.metrics = metrics or WatchMetrics()
+        self.sinks = list(sinks)
+        self.notes: list[str] = []
+        rules = self.options.rules
+        self.windows = Windows(rules.window_specs(), int(rules.endpoint_broken.window))
+        self.evaluator = Evaluator(rules, self.windows, SERVER_ERROR_CAUSES, NOT_FOUND_CAUSES)
+        self.book = AlertBook()
+        self.log_clock = LogClock()
+        self.errors = ErrorLogBook(error_logs)
+        self.batch = Batch()
+        self.times = Times()
+        self.labeler = Labeler(EndpointTemplater(self.options.endpoints, self.options.max_per_vhost,
+                                                 self.options.max_vhosts))
+        self._logs = list(logs)
+        self._error_targets = list(error_logs)
+        self.inputs: list[_Input] = []
+        self.error_inputs: list[Follower] = []
+        self._next_due: dict[str, float] = {}
+        self._next_prune = 0.0
+        self._last_checkpoint = 0.0
+        self._dirty = False
+        self._store: StateStore | None = None
+        self._pool: ParsePool | None = None
+        self.started = False
+
+    # -- life cycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the state (raises StateError if another watcher has it), restore it, open the logs."""
+        wall = self.clock.time()
+        state: dict[str, Any] = {}
+        if self.options.state_dir is not None:
+            paths = [log.path for log in self._logs] + [t.path for t in self._error_targets]
+            self._store = StateStore(self.options.state_dir, state_name(paths))
+            self._store.lock()
+            state = self._store.load() or {}
+            self.notes += self._store.notes
+        at_end = not self.options.from_start and not state
+        positions = state.get("logs", {})
+        for number, log in enumerate(self._logs):
+            resume = [Position.from_json(p) for p in positions.get(log.path, ())]
+            follower = Follower(log.path, resume, at_end=at_end)
+            feeder = LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost)
+            self.inputs.append(_Input(follower, feeder, number))
+        error_positions = state.get("error_logs", {})
+        for target in self._error_targets:
+            resume = [Position.from_json(p) for p in error_positions.get(target.path, ())]
+            self.error_inputs.append(Follower(target.path, resume, at_end=at_end))
+        if state:
+            self._restore(state, wall)
+        self._last_checkpoint = wall
+        if self.options.workers > 0:
+            # Without user patterns, automatic templates depend on the path alone: workers apply them.
+            self._pool = ParsePool([(item.feeder.parser, log.vhost) for item, log in zip(self.inputs, self._logs)],
+                                   self.options.workers, templates=not self.options.endpoints)
+        if self.options.gc == "tuned":
+            gc.freeze()  # what start-up built lives for the whole run: keep it out of every collection
+        self.started = True
+
+    def close(self) -> None:
+        """Count what is in hand, evaluate, checkpoint, and release the logs, the sinks and the state."""
+        if not self.started:
+            return
+        wall = self.clock.time()
+        self._tick(wall)
+        self._publish(wall)
+        self.checkpoint()
+        for item in self.inputs:
+            item.follower.close()
+        for follower in self.error_inputs:
+            follower.close()
+        for sink in self.sinks:
+            sink.close()
+        if self._pool is not None:
+            self._pool.close()
+        if self._store is not None:
+            self._store.unlock()
+        if self.options.gc == "tuned":
+            gc.unfreeze()
+        self.started = False
+
+    def run(self, duration: float | None = None, stop: threading.Event | None = None, once: bool = False) -> None:
+        """Step until ``stop`` is set, ``duration`` wall seconds have passed, or (``once``) the logs are read."""
+        deadline = None if duration is None else self.clock.time() + duration
+        while True:
+            busy = self.step()
+            if stop is not None and stop.is_set():
+                return
+            if once and not busy:
+                return
+            if deadline is not None and self.clock.time() >= deadline:
+                return
+            if not busy:
+                self.clock.sleep(self.options.poll_interval)
+
+    # -- one step ------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Read what is there, count, evaluate what is due, notify, checkpoint when due; True if lines were read."""
+        tuned = self.options.gc == "tuned"
+        if tuned:
+            gc.disable()  # records are freed by reference counting; the GC would only rescan the windows
+        try:
+            busy = self._read_access_logs(self.clock.time())
+        finally:
+            if tuned:
+                gc.enable()
+        wall = self.clock.time()
+        self._tick(wall)
+        if tuned:
+            gc.collect(1)
+        self._publish(wall)
+        for sink in self.sinks:
+            sink.tick(wall, self.book.firing())
+        if self._dirty or wall - self._last_checkpoint >= self.options.checkpoint_interval:
+            self.checkpoint()
+        return busy
+
+    def _read_access_logs(self, wall: float) -> bool:
+        done = 0
+        busy = False
+        while done < self.options.step_lines:
+            boundary = self._boundary()
+            reached = progressed = False
+            for item in self.inputs:
+                stopped, count = self._advance(item, boundary, wall, self.options.step_lines - done)
+                done += count
+                reached |= stopped
+                if count:
+                    progressed = True
+                    item.lag = max(0.0, wall - item.feeder.stats.newest)
+            self._observe(wall)
+            busy |= progressed
+            if reached:
+                self._tick(wall)
+            elif not progressed:
+                break
+        return busy
+
+    def _advance(self, item: _Input, boundary: int, wall: float, budget: int) -> tuple[bool, int]:
+        """Count ``item``'s lines until one reaches ``boundary``, its data runs out, or ``budget`` lines."""
+        fed = 0
+        while fed < budget:
+            self._fill(item, wall)
+            if not item.units:
+                return False, fed
+            unit = item.units[0]
+            stopped, count = self._count(item, unit, boundary)
+            fed += count
+            if unit.done:
+                item.units.popleft()
+            if stopped:
+                return True, fed
+        return False, fed
+
+    def _fill(self, item: _Input, wall: float) -> None:
+        """Read chunks until ``item`` has one to count (workers: IN_FLIGHT of them, being parsed)."""
+        ahead = IN_FLIGHT if self._pool is not None else 1
+        while len(item.units) < ahead:
+            chunk = item.follower.read(wall)
+            if chunk is None:
+                return
+            if chunk.too_long:
+                item.feeder.count_dropped(chunk.too_long, chunk.first_line + len(chunk.lines))
+            if not chunk.lines:
+                continue
+            ticket = self._pool.submit(item.number, chunk.lines) if self._pool is not None else None
+            item.units.append(_Unit(chunk, ticket))
+
+    def _count(self, item: _Input, unit: _Unit, boundary: int) -> tuple[bool, int]:
+        feeder = item.feeder
+        if unit.ticket is None:
+            start = unit.cursor
+            unit.cursor, stopped = feeder.feed(unit.chunk.lines, start, unit.chunk.first_line, boundary, self.batch)
+            return stopped, unit.cursor - start
+        assert self._pool is not None
+        if unit.parsed is None:
+            unit.parsed = self._pool.result(unit.ticket)
+            feeder.count_malformed(unit.parsed.malformed, unit.chunk.first_line)
+        unit.cursor, stopped, count = feeder.apply(unit.parsed.seconds, unit.cursor, boundary, self.batch)
+        return stopped, count
+
+    def _settle(self) -> None:
+        """Count the rest of chunks a worker parsed and we began counting (a checkpoint needs whole chunks)."""
+        for item in self.inputs:
+            unit = item.units[0] if item.units else None
+            if unit is not None and unit.ticket is not None and unit.cursor and not unit.done:
+                assert unit.parsed is not None
+                unit.cursor, _, _ = item.feeder.apply(unit.parsed.seconds, unit.cursor, _FAR, self.batch)
+                item.units.popleft()
+
+    def _observe(self, wall: float) -> None:
+        newest = max((item.feeder.stats.newest for item in self.inputs), default=0)
+        if newest:
+            self.log_clock.observe(float(newest), wall)
+
+    def _boundary(self) -> int:
+        """The log second at which counting pauses for the next evaluation."""
+        if not self.evaluator.due():
+            return _FAR
+        if not self._next_due:
+            return 0  # pause at the first line: its time sets the clock, and the rules start from there
+        return int(min(self._next_due.values())) + 1
+
+    def _now(self, wall: float) -> float | None:
+        if self.options.follow_wall:
+            return self.log_clock.now(wall)
+        return self.log_clock.log_time
+
+    # -- evaluation ------------------------------------------------------------------
+
+    def _tick(self, wall: float) -> None:
+        """Fold the batch; read the error logs; evaluate the rules that are due at the log clock."""
+        now = self._now(wall)
+        if now is None:
+            return
+        self.times.now = int(now)
+        if self.batch:
+            with self.metrics.lock:
+                self.batch.fold(self.windows, self.metrics.add_series, int(now))
+        self._read_error_logs(wall, now)
+        for rule, interval in self.evaluator.due():
+            if self._next_due.get(rule, now) > now:
+                continue
+            findings = self.evaluator.evaluate(rule, now)
+            self._next_due[rule] = now + interval
+            changes = self.book.apply(rule, findings, now, lambda finding: self._evidence(finding, now))
+            self._emit(changes)
+        if now >= self._next_prune:
+            self.windows.prune(now, max((w.short for w in self.options.rules.slo_burn_rate.windows), default=0.0))
+            self._next_prune = now + PRUNE_EVERY
+
+    def _evidence(self, finding: Finding, now: float) -> tuple[tuple[str, ...], str]:
+        if not finding.causes:
+            return (), ""
+        settings = self.options.rules.evidence
+        entries = self.errors.evidence(finding.since - settings.lookback, now, finding.vhost, finding.causes,
+                                       settings.max_lines)
+        if not entries:
+            return (), ""
+        return tuple(e.raw for e in entries), " — error_log: " + "; ".join(e.brief for e in entries[:2])
+
+    def _emit(self, changes: list[Alert]) -> None:
+        for alert in changes:
+            self._dirty = True  # checkpoint right away: a restart must not announce it again
+            for sink in self.sinks:
+                try:
+                    sink.send(alert)
+                except Exception:  # noqa: BLE001 - a sink must never stop the watcher; sinks count their own failures
+                    continue
+
+    def _read_error_logs(self, wall: float, now: float) -> None:
+        for follower in self.error_inputs:
+            read = 0
+            while read < ERROR_LINES_PER_STEP:
+                chunk = follower.read(wall)
+                if chunk is None:
+                    break
+                read += len(chunk.lines)
+                self.errors.add(entries_from_lines(chunk.lines, follower.path), now)
+
+    # -- publishing and checkpoints ----------------------------------------------------
+
+    def _publish(self, wall: float) -> None:
+        """Copy the per-log figures, the clock, firing alerts and sink outcomes into the metrics."""
+        firing: dict[tuple[str, str], int] = {}
+        for alert in self.book.firing():
+            firing[(alert.rule, alert.severity)] = firing.get((alert.rule, alert.severity), 0) + 1
+        notifications = {(sink.name, outcome): count for sink in self.sinks for outcome, count in sink.outcomes().items()}
+        now = self._now(wall)
+        with self.metrics.lock:
+            for item in self.inputs:
+                stats, follow = item.feeder.stats, item.follower.stats
+                gauges = self.metrics.logs.setdefault(item.feeder.name, LogGauges())
+                gauges.lines, gauges.malformed = stats.lines, stats.malformed
+                gauges.rotations = follow.rotations + follow.truncations
+                gauges.lag = item.lag
+                gauges.backlog = item.follower.backlog()
+            self.metrics.clock = now or 0.0
+            self.metrics.firing = firing
+            self.metrics.notifications = notifications
+
+    def checkpoint(self) -> None:
+        """Save positions, windows, metrics and alerts as of now (nothing is in the batch between steps)."""
+        self._last_checkpoint = self.clock.time()
+        self._dirty = False
+        if self._store is None:
+            return
+        if self._pool is not None:
+            self._settle()
+            if self.batch:
+                self._tick(self._last_checkpoint)
+        with self.metrics.lock:
+            metrics = self.metrics.to_state()
+        self._store.save({
+            "logs": {item.feeder.name: [p.to_json() for p in item.positions()] for item in self.inputs},
+            "error_logs": {f.path: [p.to_json() for p in f.positions()] for f in self.error_inputs},
+            "clock": self.log_clock.to_state(),
+            "next_due": self._next_due,
+            "windows": self.windows.to_state(),
+            "metrics": metrics,
+            "alerts": self.book.to_state(),
+            "stats": {item.feeder.name: [item.feeder.stats.lines, item.feeder.stats.malformed,
+                                         item.feeder.stats.newest] for item in self.inputs},
+        })
+
+    def _restore(self, state: dict[str, Any], wall: float) -> None:
+        self.log_clock.restore(state.get("clock", {}), wall)
+        self._next_due = {str(k): float(v) for k, v in state.get("next_due", {}).items()}
+        if not self.windows.restore(state.get("windows", {})):
+            self.notes.append("the rules' windows changed since the checkpoint: windows start empty")
+        self.metrics.restore(state.get("metrics", {}))
+        self.book.restore(state.get("alerts", ()))
+        for item in self.inputs:
+            lines, malformed, newest = state.get("stats", {}).get(item.feeder.name, (0, 0, 0))
+            item.feeder.stats.lines, item.feeder.stats.malformed, item.feeder.stats.newest = lines, malformed, newest
+        self.labeler.seed([*self.windows.keys, *(k[:3] for k in self.metrics.series)])  # type: ignore[misc]
+
+    def summary(self) -> WatchSummary:
+        logs = [(item.feeder.name, item.feeder.stats.lines, item.feeder.stats.malformed, item.feeder.stats.samples)
+                for item in self.inputs]
+        notes = list(self.notes)
+        for item in self.inputs:
+            notes += [n for n in item.follower.notes if n not in notes]
+        return WatchSummary(logs, notes)

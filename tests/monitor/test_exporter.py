@@ -1,0 +1,151 @@
+"""Prometheus output of watch, read back with prometheus_client's own parser; contrib/ uses only these metrics."""
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.monitor.watchkit import T0, Recorder, append, line, watcher
+from vhostguard.monitor.clock import ManualClock
+from vhostguard.monitor.exporter import METRICS, MetricsServer, WatchMetrics, parse_addr, registry_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scrape(metrics: WatchMetrics) -> dict[str, object]:
+    text = generate_latest(registry_for(metrics)).decode()
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def samples(family: object) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in family.samples}  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> WatchMetrics:
+    log = tmp_path / "access.log"
+    lines = [line(T0, "/v1/users/1", 200, duration_us=3000), line(T0, "/v1/users/2", 200, duration_us=40_000),
+             line(T0 + 1, "/v1/users/3", 503, duration_us=12_000_000), line(T0 + 1, "/x?token=secret", 404),
+             'not a log line\n', line(T0 + 2, "/v1/users/4", 200, method="BREW")]
+    append(log, lines)
+    watch = watcher([log], ManualClock(T0 + 3), Recorder())
+    watch.run(once=True)
+    watch.close()
+    return watch.metrics
+
+
+def test_requests_and_durations_by_bounded_labels(watched: WatchMetrics) -> None:
+    families = scrape(watched)
+    requests = samples(families["vhostguard_http_requests"])
+    users = (("endpoint", "/v1/users/{id}"), ("method", "GET"), ("status_class", "2xx"), ("vhost", "api.example.com"))
+    assert requests[("vhostguard_http_requests_total", users)] == 2
+    assert requests[("vhostguard_http_requests_total", (("endpoint", "/x"), ("method", "GET"),
+                                                         ("status_class", "4xx"), ("vhost", "api.example.com")))] == 1
+    assert any(dict(labels)["method"] == "{other}" for _, labels in requests)
+    for _, labels in requests:  # no raw URL, query or client address in any label
+        assert "secret" not in str(labels) and "192.0.2.7" not in str(labels) and "/v1/users/1" not in str(labels)
+    durations = samples(families["vhostguard_http_request_duration_seconds"])
+
+    def bucket(le: str, status_class: str = "2xx") -> float:
+        labels = {**dict(users), "status_class": status_class, "le": le}
+        return durations[("vhostguard_http_request_duration_seconds_bucket", tuple(sorted(labels.items())))]
+
+    assert (bucket("0.005"), bucket("0.05"), bucket("+Inf")) == (1, 2, 2)  # 3 ms and 40 ms, cumulative
+    assert durations[("vhostguard_http_request_duration_seconds_count", users)] == 2
+    assert durations[("vhostguard_http_request_duration_seconds_sum", users)] == pytest.approx(0.043)
+    assert (bucket("10.0", "5xx"), bucket("+Inf", "5xx")) == (0, 1)  # 12 s: only in +Inf
+
+
+def test_log_and_watcher_figures(watched: WatchMetrics) -> None:
+    families = scrape(watched)
+    [(_, lines)] = samples(families["vhostguard_log_lines"]).items()
+    [(_, malformed)] = samples(families["vhostguard_log_lines_malformed"]).items()
+    assert (lines, malformed) == (6, 1)
+    assert samples(families["vhostguard_watch_clock_seconds"])[("vhostguard_watch_clock_seconds", ())] == T0 + 2
+    assert families["vhostguard_log_lag_seconds"].type == "gauge"  # type: ignore[attr-defined]
+
+
+def test_every_exposed_family_is_declared_with_help_and_type(watched: WatchMetrics) -> None:
+    watched.firing[("endpoint-broken", "page")] = 1
+    watched.notifications[("jsonl", "sent")] = 3
+    families = scrape(watched)
+    declared = {name.removesuffix("_total"): kind for name, kind in METRICS.items()}
+    assert {name: f.type for name, f in families.items()} == declared  # type: ignore[attr-defined]
+    for name, family in families.items():
+        assert name.startswith("vhostguard_") and family.documentation  # type: ignore[attr-defined]
+
+
+def test_served_over_http(watched: WatchMetrics) -> None:
+    server = MetricsServer(registry_for(watched), "127.0.0.1", 0)
+    try:
+        with urllib.request.urlopen(server.url, timeout=5) as response:
+            text = response.read().decode()
+    finally:
+        server.close()
+    assert "vhostguard_http_requests_total{" in text
+
+
+def test_metrics_addresses() -> None:
+    assert parse_addr("127.0.0.1:9833") == ("127.0.0.1", 9833)
+    assert parse_addr("[::1]:9833") == ("::1", 9833)
+    for bad in ("9833", "host:", ":80", "h:99999"):
+        with pytest.raises(ValueError):
+            parse_addr(bad)
+
+
+# -- contrib/ ------------------------------------------------------------------------------
+
+_NOT_METRICS = {"histogram_quantile", "label_values", "absent_over_time", "humanize1024"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression uses: label matchers, grouping clauses and $variables removed."""
+    text = re.sub(r"\{[^{}]*\}", "", expr)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    text = re.sub(r"\$\{?\w+\}?", "", text)
+    names = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b", text))
+    return {n for n in names if "_" in n and n not in _NOT_METRICS}
+
+
+def exposed() -> set[str]:
+    names = set()
+    for name, kind in METRICS.items():
+        names.add(name)
+        if kind == "histogram":
+            names |= {name + "_bucket", name + "_sum", name + "_count"}
+    return names
+
+
+def test_prometheus_alerts_use_only_exported_metrics() -> None:
+    document = yaml.safe_load((ROOT / "contrib" / "prometheus-alerts.yml").read_text())
+    rules = [rule for group in document["groups"] for rule in group["rules"]]
+    assert len(rules) >= 8
+    used: set[str] = set()
+    for rule in rules:
+        assert rule["alert"].startswith("Vhostguard") and rule["labels"]["severity"] in ("page", "ticket")
+        names = metric_names(rule["expr"])
+        assert names, rule["alert"]
+        used |= names
+    assert used <= exposed(), used - exposed()
+    assert {"vhostguard_http_requests_total", "vhostguard_http_request_duration_seconds_bucket"} <= used
+
+
+def test_grafana_dashboard_uses_only_exported_metrics() -> None:
+    dashboard = json.loads((ROOT / "contrib" / "grafana-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    exprs += [var["query"]["query"] for var in dashboard["templating"]["list"] if isinstance(var.get("query"), dict)]
+    used = set().union(*(metric_names(e) for e in exprs))
+    assert used <= exposed(), used - exposed()
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    assert used >= {"vhostguard_http_requests_total", "vhostguard_alerts_firing", "vhostguard_log_lag_seconds"}
+
+
+def test_the_name_check_itself_sees_a_foreign_metric() -> None:
+    assert metric_names('sum by (vhost) (rate(apache_accesses_total{vhost="x"}[5m])) / $__rate_interval') == {
+        "apache_accesses_total"}
