@@ -5,8 +5,7 @@ Three measurements, each against the real command (``python -m vhostguard.cli.wa
 process, on a vhost_combined + ``%D`` log (Debian's vhost_combined with the request time):
 
 1. **drain** (headroom): ``watch --once --from-start`` on a pre-written log of ``--drain-lines``
-   lines, in one process (``--workers 0``) and with ``--workers`` parse workers; wall and CPU time
-   (workers included) from ``os.wait4`` give the most lines/s a watcher reads.
+   lines; wall and CPU time from ``os.wait4`` give the most lines/s a watcher reads.
 2. **live**: the watcher follows an empty log while a writer process appends ``--lines`` lines
    at ``--rate`` lines/s (in blocks every 10 ms, stamped with the wall clock), so it must keep
    up in real time. Every 0.5 s the benchmark samples the watcher's bytes read
@@ -28,7 +27,7 @@ the lines written: a fast wrong answer fails the run. A yardstick (a fixed pure-
 how fast this machine is at the moment; the machine may be shared.
 
     python bench/watch.py [--lines 10000000] [--rate 100000] [--distinct-paths 1000000]
-                          [--drain-lines 1000000] [--workers 2] [--gc tuned|default] [--keep]
+                          [--drain-lines 1000000] [--gc tuned|default] [--keep]
 
 Exit status: 0 when the benchmark ran (targets met or not), 1 when a run is wrong or fails, 2 on
 bad options.
@@ -91,6 +90,9 @@ class Traffic:
         self.rnd = random.Random(seed)
         self.vhosts = [f"api{n}.example.com" for n in range(vhosts)]
         self.distinct = distinct
+        # Paths and their vhosts built once: the writer must outrun the watcher on a shared machine.
+        self.targets = [f'{self.vhosts[i % vhosts]}:443 ' for i in range(vhosts)]
+        self.paths = [path_of(i) for i in range(distinct)]
         self.fresh = 0  # the next path never used yet
         self.ips = [f"10.{a}.{b}.7" for a in range(4) for b in range(64)]
         self._second = -1
@@ -118,9 +120,9 @@ class Traffic:
                 index = int(self.distinct ** rnd()) - 1
             roll = rnd()
             status = 503 if roll < 0.01 else 404 if roll < 0.03 else 200
-            out.append(f'{self.vhosts[index % len(self.vhosts)]}:443 {self.ips[n & 255]} - - {stamp} '
-                       f'"GET {path_of(index)} HTTP/1.1" {status} {512 + (n & 1023)} "-" "{UAS[n & 3]}" '
-                       f'{1000 + int(rnd() * 250_000)}\n')
+            out.append(f'{self.targets[index % len(self.targets)]}{self.ips[n & 255]} - - {stamp} '
+                       f'"GET {self.paths[index]} HTTP/1.1" {status} {512 + (n & 1023)} "-" "{UAS[n & 3]}" '
+                       f'{1000 + int(roll * 25_000_000) % 250_000}\n')
         return "".join(out)
 
 
@@ -169,12 +171,12 @@ def writer_main(path: str, total: int, rate: int, vhosts: int, distinct: int, ou
 class Sample:
     at: float
     read: int  # bytes the watcher read since the writer started
-    rss: int  # bytes, the watcher and its workers
-    cpu: float  # seconds, the watcher and its workers
+    rss: int  # bytes
+    cpu: float  # seconds
 
 
 def proc_sample(pid: int, base_read: int = 0) -> Sample:
-    """Bytes the watcher read (rchar), and RSS and CPU summed over it and its parse workers."""
+    """Bytes the watcher read (rchar), and RSS and CPU summed over it and any children."""
     io = Path(f"/proc/{pid}/io").read_text()
     rchar = int(re.search(r"rchar: (\d+)", io).group(1))  # type: ignore[union-attr]
     rss = cpu = 0.0
@@ -190,10 +192,9 @@ def proc_sample(pid: int, base_read: int = 0) -> Sample:
     return Sample(time.time(), rchar - base_read, int(rss), cpu)
 
 
-def watcher_command(log: Path, work: Path, gc_mode: str, workers: int, extra: list[str]) -> list[str]:
+def watcher_command(log: Path, work: Path, gc_mode: str, extra: list[str]) -> list[str]:
     return [sys.executable, "-m", "vhostguard.cli.watch", str(log), "--log-format", FORMAT,
-            "--state", str(work / "state"), "--metrics-addr", "127.0.0.1:0", "-q", "--gc", gc_mode,
-            "--workers", str(workers), *extra]
+            "--state", str(work / "state"), "--metrics-addr", "127.0.0.1:0", "-q", "--gc", gc_mode, *extra]
 
 
 def summary_lines(stderr: str, log: Path) -> tuple[int, int]:
@@ -205,17 +206,16 @@ def summary_lines(stderr: str, log: Path) -> tuple[int, int]:
 
 @dataclass
 class Drain:
-    workers: int
     lines: int
     wall: float
     cpu: float
     rss_mb: float
 
 
-def drain_run(work: Path, log: Path, lines: int, gc_mode: str, workers: int) -> Drain:
-    """``watch --once --from-start`` over ``log``; CPU and peak RSS include the parse workers."""
+def drain_run(work: Path, log: Path, lines: int, gc_mode: str) -> Drain:
+    """``watch --once --from-start`` over ``log``."""
     started = time.perf_counter()
-    process = subprocess.Popen(watcher_command(log, work / f"drain{workers}", gc_mode, workers,
+    process = subprocess.Popen(watcher_command(log, work / "drain", gc_mode,
                                                ["--once", "--from-start", "--metrics-addr", "off"]),
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
@@ -230,7 +230,7 @@ def drain_run(work: Path, log: Path, lines: int, gc_mode: str, workers: int) -> 
     if process.returncode != 0 or got != lines or malformed:
         raise RuntimeError(f"drain run: exit {process.returncode}, {got} lines ({malformed} malformed), "
                            f"expected {lines}:\n{err_text[0][-2000:]}")
-    return Drain(workers, lines, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return Drain(lines, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 @dataclass
@@ -275,12 +275,12 @@ def outage_lines(lines: int, rate: int) -> list[int]:
     return kept
 
 
-def live_run(work: Path, lines: int, rate: int, vhosts: int, distinct: int, gc_mode: str, workers: int) -> Live:
+def live_run(work: Path, lines: int, rate: int, vhosts: int, distinct: int, gc_mode: str) -> Live:
     log, alerts = work / "access.log", work / "alerts.jsonl"
     log.touch()
     result = Live()
     errors = open(work / "watch.err", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(watcher_command(log, work, gc_mode, workers, ["--alerts-jsonl", str(alerts)]), cwd=ROOT,
+    process = subprocess.Popen(watcher_command(log, work, gc_mode, ["--alerts-jsonl", str(alerts)]), cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=errors)
     try:
         deadline = time.time() + 30
@@ -372,15 +372,15 @@ def report(args: argparse.Namespace, drains: list[Drain], live: Live, ruler: flo
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; Python {platform.python_version()}; "
           f"yardstick (10M-iteration loop) {ruler:.2f} s CPU")
     print(f"options: --lines {args.lines} --rate {args.rate} --distinct-paths {args.distinct_paths} "
-          f"--vhosts {args.vhosts} --drain-lines {args.drain_lines} --gc {args.gc} --workers {args.workers}")
+          f"--vhosts {args.vhosts} --drain-lines {args.drain_lines} --gc {args.gc}")
     for drain in drains:
-        print(f"drain, --workers {drain.workers}: {drain.lines:,} lines in {drain.wall:.1f} s wall = "
-              f"{drain.lines / drain.wall:,.0f} lines/s; {drain.cpu:.1f} s CPU (workers included) = "
-              f"{drain.lines / drain.cpu:,.0f} lines per CPU second; peak RSS {drain.rss_mb:.0f} MiB")
+        print(f"drain: {drain.lines:,} lines in {drain.wall:.1f} s wall = {drain.lines / drain.wall:,.0f} lines/s; "
+              f"{drain.cpu:.1f} s CPU = {drain.lines / drain.cpu:,.0f} lines per CPU second; "
+              f"peak RSS {drain.rss_mb:.0f} MiB")
     achieved = live.lines / live.write_seconds
     cpu = live.samples[-1].cpu - live.samples[0].cpu
     ingest = live.lines / live.caught_up
-    print(f"\nlive (--workers {args.workers}): {live.lines:,} lines ({live.written_bytes / 2**20:,.0f} MiB) written in {live.write_seconds:.1f} s "
+    print(f"\nlive: {live.lines:,} lines ({live.written_bytes / 2**20:,.0f} MiB) written in {live.write_seconds:.1f} s "
           f"= {achieved:,.0f} lines/s; the watcher had read them all {live.caught_up:.1f} s after the start "
           f"= {ingest:,.0f} lines/s sustained; watcher CPU {cpu:.1f} s ({live.lines / max(cpu, 1e-9):,.0f} lines per "
           f"CPU second), writer CPU {live.writer_cpu:.1f} s; watcher exit {live.exit_code}")
@@ -422,7 +422,6 @@ def main() -> int:
     parser.add_argument("--vhosts", type=int, default=20)
     parser.add_argument("--drain-lines", type=int, default=1_000_000, help="0 skips the drain run")
     parser.add_argument("--gc", choices=("tuned", "default"), default="tuned")
-    parser.add_argument("--workers", type=int, default=2, help="parse workers of the live watcher")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     if args.lines <= 0 or args.rate <= 0 or args.distinct_paths <= 0 or args.vhosts <= 0:
@@ -435,9 +434,9 @@ def main() -> int:
             log = work / "drain.log"
             write_log(log, args.drain_lines, Traffic(args.vhosts, max(args.drain_lines // 10, 1), 2),
                       time.time() - args.drain_lines / 1000)
-            drains = [drain_run(work, log, args.drain_lines, args.gc, n) for n in dict.fromkeys((0, args.workers))]
+            drains = [drain_run(work, log, args.drain_lines, args.gc)]
             log.unlink()
-        live = live_run(work, args.lines, args.rate, args.vhosts, args.distinct_paths, args.gc, args.workers)
+        live = live_run(work, args.lines, args.rate, args.vhosts, args.distinct_paths, args.gc)
         report(args, drains, live, ruler)
     except RuntimeError as problem:
         print(f"bench/watch.py: {problem}", file=sys.stderr)

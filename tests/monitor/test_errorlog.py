@@ -64,10 +64,13 @@ def test_other_shapes_parse_as_far_as_they_go() -> None:
 def test_evidence_prefers_known_causes_and_drops_noise() -> None:
     book = ErrorLogBook()
     now = local("2026-11-25 13:51:30.0")
-    book.add(entries_from_lines([NOTICE, REFUSED, FAILED, NOISE, REFUSED.replace("24.963748", "24.964550")], "e"), now)
+    failed_again = FAILED.replace("24.963833", "24.964598").replace(":49832]", ":49838]")
+    book.add(entries_from_lines([NOTICE, REFUSED, FAILED, NOISE, REFUSED.replace("24.963748", "24.964550"),
+                                 failed_again], "e"), now)
     picked = book.evidence(now - 60, now, "api.example.com", SERVER_ERROR_CAUSES, 3)
-    assert [e.code for e in picked] == ["AH01114", "AH00957"]  # one line per message, the startup noise left out
-    assert picked[1].raw.startswith("[Wed Nov 25 13:51:24.964550 2026]")  # the latest of its kind
+    assert [e.code for e in picked] == ["AH01114", "AH00957"]  # one line per kind, the startup noise left out
+    assert picked[0].raw == failed_again  # the latest of its kind
+    assert picked[1].raw.startswith("[Wed Nov 25 13:51:24.964550 2026]")
     assert book.evidence(now - 1, now, "api.example.com", SERVER_ERROR_CAUSES, 3) == []  # outside the range
     assert book.evidence(now - 60, now, "www.example.com", NOT_FOUND_CAUSES, 3) == []
 
@@ -116,3 +119,14 @@ def test_a_config_without_errorlog_uses_httpd_s_default(tmp_path: Path) -> None:
     main.write_text("ServerName x\n")
     targets, _ = find_error_logs(build_model(load(str(main), LoadOptions(env_file=""))))
     assert targets == (ErrorLogTarget(str(tmp_path / "logs" / "error_log")),)
+
+
+def test_the_failure_that_keeps_happening_ranks_first() -> None:
+    # One request cut off as the backend went down, then every request refused: the refusals explain it.
+    book = ErrorLogBook()
+    now = local("2026-11-25 13:51:30.0")
+    refusals = [REFUSED.replace("24.963748", f"25.{n:06d}") for n in range(5)]
+    refusals += [FAILED.replace("24.963833", f"25.{n:06d}") for n in range(5)]
+    book.add(entries_from_lines([TIMEOUT, *refusals], "e"), now)
+    picked = book.evidence(now - 60, now, "api.example.com", SERVER_ERROR_CAUSES, 2)
+    assert [e.code for e in picked] == ["AH01114", "AH00957"]

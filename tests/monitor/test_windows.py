@@ -71,6 +71,8 @@ def test_healthy_keys_keep_no_per_second_ring() -> None:
     steady(windows, T, 100)
     assert windows.fine == {} and windows.last_error == {}
     windows.add(KEY, T + 100, 1, 1, 0)
+    assert KEY not in windows.fine  # a lone 5xx
+    windows.add(KEY, T + 101, 1, 1, 0)
     assert KEY in windows.fine and windows.fine_error_bound(KEY) == 1
     windows.prune(T + 200, 1800)
     assert KEY not in windows.fine and KEY in windows.last_error  # errors aged out of the ring, not of memory

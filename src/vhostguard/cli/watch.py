@@ -65,15 +65,15 @@ class _Config:
 @click.option("--once", is_flag=True, help="Read what is there, evaluate, checkpoint and exit.")
 @click.option("--for", "duration", type=click.FloatRange(min=0), metavar="SECONDS", help="Stop after SECONDS.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print alerts on the terminal.")
-@click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Processes parsing lines besides this one (default: 2 with two CPUs or more, else 0).")
+@click.option("--max-endpoints", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
+              help="Endpoints kept per vhost; rarer ones are counted as {other} (bounded metric labels).")
 @click.option("--gc", "gc_mode", type=click.Choice(["tuned", "default"]), default="tuned", hidden=True)
 def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, defines: tuple[str, ...],
           env_file: str | None, error_logs: tuple[str, ...], state_dir: str | None, rules_file: str | None,
           print_rules: bool, metrics_addr: str, webhooks: tuple[str, ...], webhook_format: str,
           alertmanagers: tuple[str, ...], alerts_jsonl: str | None, endpoints_file: str | None,
           log_format: str | None, from_start: bool, once: bool, duration: float | None, quiet: bool,
-          workers: int | None, gc_mode: str) -> None:
+          max_endpoints: int, gc_mode: str) -> None:
     """Follow access logs (like tail -F) and alert on broken endpoints, SLO burn, moved traffic and 404 surges.
 
     LOG... are access logs; with -f CONFIG and no LOG, the logs the
@@ -91,19 +91,11 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
         targets = _error_logs(error_logs, configured)
         options = WatchOptions(rules=rules, state_dir=state_dir or default_state_dir(), from_start=from_start,
                                follow_wall=not once, endpoints=_patterns(endpoints_file), gc=gc_mode,
-                               workers=_workers(workers))
+                               max_per_vhost=max_endpoints)
         return _run(inputs, targets, options, _sinks(quiet, alerts_jsonl, webhooks, webhook_format, alertmanagers),
                     metrics_addr, once, duration)
 
     run(body)
-
-
-def _workers(asked: int | None) -> int:
-    if asked is not None:
-        return asked
-    # Parsing is most of the work and needs no shared state: with two cores, two workers keep
-    # both busy while this process only counts (see monitor/pool.py).
-    return 2 if len(os.sched_getaffinity(0)) >= 2 else 0
 
 
 def _load_config(config: str | None, server_root: str | None, defines: tuple[str, ...],

@@ -240,7 +240,9 @@ class _Reader:
             if text.startswith("#"):
                 comments.append(text)
                 continue
-            above, comments = tuple(comments), []
+            above: tuple[str, ...] = ()
+            if comments:
+                above, comments = tuple(comments), []
             number = self.numbers[self.index - 1]
             if macro is None:
                 src = Source(self.path, number)

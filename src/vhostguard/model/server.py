@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vhostguard.config.nodes import Directive
-from vhostguard.config.source import Source
+from vhostguard.config.source import Source, slot_setters
 from vhostguard.model.addresses import VhostAddress
 
 DEFAULT_DOCUMENT_ROOT = "/var/www/html"  # Debian's compiled-in DOCUMENT_LOCATION
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ServerName:
     """``ServerName [scheme://]host[:port]`` split into its parts."""
 
@@ -18,6 +18,17 @@ class ServerName:
     scheme: str | None
     port: int | None
     source: Source | None
+
+    def __init__(self, host: str, scheme: str | None, port: int | None, source: Source | None) -> None:
+        # Written out, with slot setters, because a build makes one per vhost
+        # (see config.source.slot_setters); the same as dataclass's __init__.
+        _set_host(self, host)
+        _set_scheme(self, scheme)
+        _set_port(self, port)
+        _set_name_source(self, source)
+
+
+_set_host, _set_scheme, _set_port, _set_name_source = slot_setters(ServerName, "host", "scheme", "port", "source")
 
 
 def parse_server_name(text: str, source: Source | None) -> ServerName:
@@ -40,7 +51,7 @@ def parse_server_name(text: str, source: Source | None) -> ServerName:
     return ServerName(host, scheme.lower() if scheme else None, port, source)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Server:
     """A server that can answer a request: a vhost, or the main server (``id`` None).
 
@@ -61,6 +72,32 @@ class Server:
     directives: tuple[Directive, ...]
     uncertain: tuple[str, ...] = ()
 
+    def __init__(
+        self,
+        id: str | None,  # noqa: A002 - the field's name
+        source: Source | None,
+        server_name: str,
+        declared_name: ServerName | None,
+        aliases: tuple[str, ...],
+        wild_aliases: tuple[str, ...],
+        addresses: tuple[VhostAddress, ...],
+        document_root: str,
+        directives: tuple[Directive, ...],
+        uncertain: tuple[str, ...] = (),
+    ) -> None:
+        # Written out, with slot setters, because a build makes one per vhost
+        # (see config.source.slot_setters); the same as dataclass's __init__.
+        _set_id(self, id)
+        _set_source(self, source)
+        _set_server_name(self, server_name)
+        _set_declared_name(self, declared_name)
+        _set_aliases(self, aliases)
+        _set_wild_aliases(self, wild_aliases)
+        _set_addresses(self, addresses)
+        _set_document_root(self, document_root)
+        _set_directives(self, directives)
+        _set_uncertain(self, uncertain)
+
     @property
     def is_main(self) -> bool:
         return self.id is None
@@ -72,6 +109,15 @@ class Server:
 
     def label(self) -> str:
         return self.server_name if self.id is None else f"{self.server_name} ({self.id})"
+
+
+(
+    _set_id, _set_source, _set_server_name, _set_declared_name, _set_aliases, _set_wild_aliases, _set_addresses,
+    _set_document_root, _set_directives, _set_uncertain,
+) = slot_setters(
+    Server, "id", "source", "server_name", "declared_name", "aliases", "wild_aliases", "addresses",
+    "document_root", "directives", "uncertain",
+)
 
 
 def vhost_id(source: Source) -> str:

@@ -53,25 +53,43 @@ class ManualClock:
 class LogClock:
     """The newest access-log time seen, advanced by the wall clock while the logs are quiet.
 
-    ``now(wall)`` is ``log_time + (wall - wall_mark)``: during a replay the
-    log's times race ahead and lead; live, the log follows the wall clock
-    and a quiet log still lets windows age. None until the first line.
+    While lines are being read (a replay, a backlog, live traffic) the clock
+    is the newest line's time: a watcher running behind must not let its
+    windows run ahead of the lines it has not read yet. Once every log is
+    read to its end (``idle``), the clock moves on with the wall clock, so a
+    log that goes quiet still lets windows age and alerts resolve. None
+    until the first line.
     """
 
     log_time: float | None = None
-    wall_mark: float = 0.0
+    idle_since: float | None = None
 
     def now(self, wall: float) -> float | None:
         if self.log_time is None:
             return None
-        return self.log_time + max(0.0, wall - self.wall_mark)
+        if self.idle_since is None:
+            return self.log_time
+        return self.log_time + max(0.0, wall - self.idle_since)
 
     def observe(self, log_time: float, wall: float) -> None:
         """A line at ``log_time`` was read at ``wall``; times far ahead of the wall clock are capped."""
         log_time = min(log_time, wall + MAX_AHEAD)
         current = self.now(wall)
         if current is None or log_time > current:
-            self.log_time, self.wall_mark = log_time, wall
+            self.log_time = log_time
+            if self.idle_since is not None:
+                self.idle_since = wall
+
+    def idle(self, wall: float) -> None:
+        """Every log is read to its end: from now on the wall clock moves the clock."""
+        if self.idle_since is None:
+            self.idle_since = wall
+
+    def busy(self, wall: float) -> None:
+        """Lines are coming in: keep the quiet time that passed, then follow the lines again."""
+        if self.idle_since is not None:
+            self.log_time = self.now(wall)
+            self.idle_since = None
 
     def to_state(self) -> dict[str, Any]:
         return {"log_time": self.log_time}
@@ -81,4 +99,4 @@ class LogClock:
         # replays on its own times instead of arriving "late" against the wall clock.
         log_time = state.get("log_time")
         self.log_time = None if log_time is None else float(log_time)
-        self.wall_mark = wall
+        self.idle_since = None

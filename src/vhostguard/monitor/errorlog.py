@@ -39,6 +39,7 @@ _LINE = re.compile(
     r" ?(?:(?P<code>AH[0-9]{5}): )?(?P<message>.*)\Z",
     re.ASCII | re.DOTALL)
 _REFERER = ", referer: "
+_DIGITS = re.compile(r"[0-9]+").sub
 _MONTHS = {name: number for number, name in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 # syslog-style severities: lower is worse
@@ -182,21 +183,24 @@ class ErrorLogBook:
         """The entries to show for an alert on ``vhost`` over [since, until], best first, one per message.
 
         The known ``causes`` qualify, and for 5xx any request's error (level
-        error or worse, with a client); they rank by cause (in ``causes``
-        order), then level, then recency.
+        error or worse, with a client); they rank by how often their kind
+        occurred, then by cause (in ``causes`` order), level and recency.
         """
         own = self._own.get(vhost or "")
-        best: dict[tuple[str | None, str], tuple[tuple[int, int, float], ErrorEntry]] = {}
+        latest: dict[tuple[str | None, str], ErrorEntry] = {}
+        seen: dict[tuple[str | None, str], int] = {}
         for when, entry in reversed(self.entries):
             if when < since:
                 break
             if when > until + 1.0 or not self._relevant(entry, own, causes):
                 continue
-            key = (entry.code, entry.brief)
-            if key not in best:  # newest first: the first seen of a kind is its latest line
-                best[key] = (_rank(entry, causes, when), entry)
-        ranked = sorted(best.values(), key=lambda item: item[0])
-        return [entry for _, entry in ranked[:limit]]
+            key = (entry.code, _DIGITS("#", entry.brief))  # "returned by /v1/users/139" and ".../140" are one kind
+            seen[key] = seen.get(key, 0) + 1
+            latest.setdefault(key, entry)  # newest first: the first seen of a kind is its latest line
+        # What happens most is what is happening (one request cut off while a backend goes down
+        # must not hide the refusals that follow), then the most telling cause, the worst level.
+        ranked = sorted(latest, key=lambda k: (-seen[k], *_rank(latest[k], causes)))
+        return [latest[key] for key in ranked[:limit]]
 
     def _relevant(self, entry: ErrorEntry, own: str | None, causes: tuple[str, ...]) -> bool:
         if own is not None and entry.source != own:
@@ -211,9 +215,9 @@ class ErrorLogBook:
                 and LEVELS.get(entry.level, 9) <= LEVELS["error"])
 
 
-def _rank(entry: ErrorEntry, causes: tuple[str, ...], when: float) -> tuple[int, int, float]:
+def _rank(entry: ErrorEntry, causes: tuple[str, ...]) -> tuple[int, int, float]:
     cause = causes.index(entry.code) if entry.code in causes else len(causes)
-    return cause, LEVELS.get(entry.level or "", 9), -when
+    return cause, LEVELS.get(entry.level or "", 9), -(entry.time or 0.0)
 
 
 def entries_from_lines(lines: Iterable[str], source: str) -> list[ErrorEntry]:

@@ -82,8 +82,8 @@ class Labeler:
 
     def __post_init__(self) -> None:
         self.cache: dict[tuple[str | None, str | None, str | None], Labels] = {}
-        # vhost label -> template -> endpoint label: the cap's answer never changes once given
-        # (a template once kept stays kept; once the cap is full it stays full).
+        # vhost label -> template -> endpoint label, for templates the cap kept (a template once
+        # kept stays kept).
         self._capped: dict[str, dict[str, str]] = {}
         self._vhosts: dict[str | None, str] = {}
 
@@ -114,10 +114,8 @@ class Labeler:
 
     def _cap(self, key: str, auto: str) -> str:
         endpoint = self.templater.template(auto, key)
-        capped = self._capped.setdefault(key, {})
-        if len(capped) >= _CACHE:
-            capped.clear()
-        capped[auto] = endpoint
+        if endpoint != OTHER:  # kept endpoints only: they are bounded by the cap, folded paths are not
+            self._capped.setdefault(key, {})[auto] = endpoint
         return endpoint
 
     def seed(self, keys: Iterable[Key]) -> None:
@@ -317,49 +315,6 @@ class LineFeeder:
         self.stats.lines += done - start
         self.stats.newest = newest
         return done, stopped
-
-    def apply(self, seconds: list[Any], start: int, stop_sec: int, batch: Batch) -> tuple[int, bool, int]:
-        """Count second groups a parse worker made (``pool.parse_chunk``), from group ``start`` until the
-        first one at or after ``stop_sec``; returns (next group, whether it stopped, lines counted)."""
-        counts = batch.counts
-        labels = self.labeler.cache
-        label = self.labeler.label
-        newest = self.stats.newest
-        lines = 0
-        stopped = False
-        index = start
-        for index in range(start, len(seconds)):
-            sec, groups = seconds[index]
-            if sec < 0:
-                sec = self.times.now  # no time logged
-            if sec > newest:
-                newest = sec
-                if sec >= stop_sec:  # as in feed: this second is counted after the evaluation
-                    stopped = True
-                    break
-            for (vhost, method, path, status), durations in groups:
-                raw = (vhost, method, path)
-                lab = labels.get(raw)
-                if lab is None:
-                    lab = label(raw)
-                key = (lab, status, sec)
-                held = counts.get(key)
-                if held is None:
-                    counts[key] = durations
-                else:
-                    held.extend(durations)
-                lines += len(durations)
-        else:
-            index = len(seconds)
-        self.stats.lines += lines
-        self.stats.newest = newest
-        return index, stopped, lines
-
-    def count_malformed(self, malformed: list[tuple[int, str]], first_line: int) -> None:
-        """Malformed lines a parse worker found in a chunk whose first line is ``first_line``."""
-        self.stats.lines += len(malformed)
-        for index, message in malformed:
-            self._malformed(first_line + index, message)
 
     def count_dropped(self, count: int, first_line: int) -> None:
         """Lines the reader dropped as too long: malformed."""

@@ -23,7 +23,7 @@ import math
 import re
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 import yaml
@@ -216,14 +216,7 @@ class Rules:
     def with_default_vhosts(self, names: Iterable[str]) -> Rules:
         surge = self.not_found_surge
         merged = tuple(dict.fromkeys((*surge.default_vhosts, *names)))
-        return Rules(self.slo_burn_rate, self.endpoint_broken, self.traffic_moved,
-                     _replace(surge, default_vhosts=merged), self.evidence)
-
-
-def _replace(obj: Any, **changes: Any) -> Any:
-    values = {f.name: getattr(obj, f.name) for f in fields(obj)}
-    values.update(changes)
-    return type(obj)(**values)
+        return replace(self, not_found_surge=replace(surge, default_vhosts=merged))
 
 
 # Which settings are durations (the rest take their type from the annotations).
@@ -435,11 +428,13 @@ class Evaluator:
     # slo-burn-rate
 
     def objective(self, key: Key) -> float:
-        found = self._objectives.get(key)
+        cfg = self.rules.slo_burn_rate
+        if not cfg.endpoints:
+            return cfg.objective
+        found = self._objectives.get(key)  # bounded: keys are (endpoint cap)
         if found is None:
-            cfg = self.rules.slo_burn_rate
-            found = next((o.objective for o in cfg.endpoints if o.matches(key)), cfg.objective)
-            self._objectives[key] = found
+            found = self._objectives[key] = next((o.objective for o in cfg.endpoints if o.matches(key)),
+                                                 cfg.objective)
         return found
 
     def slo_burn_rate(self, now: float) -> Iterable[Finding]:

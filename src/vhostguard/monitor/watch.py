@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,6 @@ from vhostguard.monitor.errorlog import (
 )
 from vhostguard.monitor.exporter import LogGauges, WatchMetrics
 from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, Times
-from vhostguard.monitor.pool import Parsed, ParsePool
 from vhostguard.monitor.rules import Evaluator, Finding, Rules, parse_rules
 from vhostguard.monitor.sinks import Sink
 from vhostguard.monitor.state import StateStore, state_name
@@ -37,7 +35,6 @@ from vhostguard.monitor.tail import Chunk, Follower, Position
 from vhostguard.monitor.windows import Windows
 
 PRUNE_EVERY = 60.0  # log-clock seconds between window clean-ups
-IN_FLIGHT = 4  # chunks per log handed to parse workers ahead of the one being counted
 ERROR_LINES_PER_STEP = 20_000  # error-log lines read per step at most (they are evidence, not the load)
 _FAR = 1 << 62  # a log second no line reaches: no evaluation is due before the first line
 
@@ -55,7 +52,7 @@ class AccessLog:
 class WatchOptions:
     """How to watch. ``state_dir`` None keeps no checkpoint; ``follow_wall`` False (``--once``) never
     advances the log clock by the wall clock; ``gc`` "tuned" runs the cyclic GC between steps only;
-    ``workers`` > 0 parses in that many forked processes (0: in this one)."""
+    ``max_per_vhost`` caps the endpoints per vhost (metric labels: Prometheus wants them few)."""
 
     rules: Rules = field(default_factory=parse_rules)
     state_dir: str | None = None
@@ -65,47 +62,29 @@ class WatchOptions:
     poll_interval: float = 0.25
     step_lines: int = 200_000
     endpoints: tuple[EndpointPattern, ...] = ()
-    max_per_vhost: int = 1000
+    max_per_vhost: int = 200
     max_vhosts: int = 1000
     gc: str = "tuned"
-    workers: int = 0
-
-
-@dataclass
-class _Unit:
-    """A chunk being counted: lines fed so far (in this process), or second groups applied (from a worker)."""
-
-    chunk: Chunk
-    ticket: tuple[int, int] | None = None
-    parsed: Parsed | None = None
-    cursor: int = 0
-
-    @property
-    def done(self) -> bool:
-        if self.ticket is None:
-            return self.cursor >= len(self.chunk.lines)
-        return self.parsed is not None and self.cursor >= len(self.parsed.seconds)
 
 
 @dataclass
 class _Input:
     follower: Follower
     feeder: LineFeeder
-    number: int
-    units: deque[_Unit] = field(default_factory=deque)
+    chunk: Chunk | None = None
+    index: int = 0  # lines of ``chunk`` counted
     lag: float = 0.0  # wall clock minus the newest line's time, when lines were last read
 
     def positions(self) -> list[Position]:
-        """Where a restart resumes: each file at its first chunk not fully counted (lines fed count)."""
-        resume: dict[tuple[int, int], Position] = {}
-        for unit in self.units:
-            start = unit.chunk.start
-            if (start.dev, start.inode) in resume:
-                continue
-            fed = unit.cursor if unit.ticket is None else 0  # the watch settles worker chunks before saving
-            resume[(start.dev, start.inode)] = Position(start.dev, start.inode, start.offset, start.skip + fed,
-                                                        start.line, start.head, start.head_len, start.skipping)
-        return [resume.get((p.dev, p.inode), p) for p in self.follower.positions()]
+        """Where a restart resumes: a chunk in hand counts only as far as its lines were counted."""
+        positions = self.follower.positions()
+        chunk = self.chunk
+        if chunk is None or self.index >= len(chunk.lines):
+            return positions
+        start = chunk.start
+        resume = Position(start.dev, start.inode, start.offset, start.skip + self.index, start.line, start.head,
+                          start.head_len, start.skipping)
+        return [resume if (p.dev, p.inode) == (start.dev, start.inode) else p for p in positions]
 
 
 @dataclass
@@ -146,7 +125,6 @@ class Watch:
         self._last_checkpoint = 0.0
         self._dirty = False
         self._store: StateStore | None = None
-        self._pool: ParsePool | None = None
         self.started = False
 
     # -- life cycle ------------------------------------------------------------
@@ -163,11 +141,10 @@ class Watch:
             self.notes += self._store.notes
         at_end = not self.options.from_start and not state
         positions = state.get("logs", {})
-        for number, log in enumerate(self._logs):
+        for log in self._logs:
             resume = [Position.from_json(p) for p in positions.get(log.path, ())]
             follower = Follower(log.path, resume, at_end=at_end)
-            feeder = LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost)
-            self.inputs.append(_Input(follower, feeder, number))
+            self.inputs.append(_Input(follower, LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost)))
         error_positions = state.get("error_logs", {})
         for target in self._error_targets:
             resume = [Position.from_json(p) for p in error_positions.get(target.path, ())]
@@ -175,10 +152,6 @@ class Watch:
         if state:
             self._restore(state, wall)
         self._last_checkpoint = wall
-        if self.options.workers > 0:
-            # Without user patterns, automatic templates depend on the path alone: workers apply them.
-            self._pool = ParsePool([(item.feeder.parser, log.vhost) for item, log in zip(self.inputs, self._logs)],
-                                   self.options.workers, templates=not self.options.endpoints)
         if self.options.gc == "tuned":
             gc.freeze()  # what start-up built lives for the whole run: keep it out of every collection
         self.started = True
@@ -197,8 +170,6 @@ class Watch:
             follower.close()
         for sink in self.sinks:
             sink.close()
-        if self._pool is not None:
-            self._pool.close()
         if self._store is not None:
             self._store.unlock()
         if self.options.gc == "tuned":
@@ -255,65 +226,36 @@ class Watch:
                 if count:
                     progressed = True
                     item.lag = max(0.0, wall - item.feeder.stats.newest)
+            if progressed or reached:
+                self.log_clock.busy(wall)
             self._observe(wall)
             busy |= progressed
             if reached:
                 self._tick(wall)
             elif not progressed:
+                self.log_clock.idle(wall)  # every log read to its end: the wall clock moves the windows
                 break
         return busy
 
     def _advance(self, item: _Input, boundary: int, wall: float, budget: int) -> tuple[bool, int]:
-        """Count ``item``'s lines until one reaches ``boundary``, its data runs out, or ``budget`` lines."""
+        """Count ``item``'s lines until a line reaches ``boundary``, its data runs out, or ``budget`` lines."""
         fed = 0
+        feeder = item.feeder
         while fed < budget:
-            self._fill(item, wall)
-            if not item.units:
-                return False, fed
-            unit = item.units[0]
-            stopped, count = self._count(item, unit, boundary)
-            fed += count
-            if unit.done:
-                item.units.popleft()
+            chunk = item.chunk
+            if chunk is None or item.index >= len(chunk.lines):
+                chunk = item.follower.read(wall)
+                item.chunk, item.index = chunk, 0
+                if chunk is None:
+                    return False, fed
+                if chunk.too_long:
+                    feeder.count_dropped(chunk.too_long, chunk.first_line + len(chunk.lines))
+            start = item.index
+            item.index, stopped = feeder.feed(chunk.lines, start, chunk.first_line, boundary, self.batch)
+            fed += item.index - start
             if stopped:
                 return True, fed
         return False, fed
-
-    def _fill(self, item: _Input, wall: float) -> None:
-        """Read chunks until ``item`` has one to count (workers: IN_FLIGHT of them, being parsed)."""
-        ahead = IN_FLIGHT if self._pool is not None else 1
-        while len(item.units) < ahead:
-            chunk = item.follower.read(wall)
-            if chunk is None:
-                return
-            if chunk.too_long:
-                item.feeder.count_dropped(chunk.too_long, chunk.first_line + len(chunk.lines))
-            if not chunk.lines:
-                continue
-            ticket = self._pool.submit(item.number, chunk.lines) if self._pool is not None else None
-            item.units.append(_Unit(chunk, ticket))
-
-    def _count(self, item: _Input, unit: _Unit, boundary: int) -> tuple[bool, int]:
-        feeder = item.feeder
-        if unit.ticket is None:
-            start = unit.cursor
-            unit.cursor, stopped = feeder.feed(unit.chunk.lines, start, unit.chunk.first_line, boundary, self.batch)
-            return stopped, unit.cursor - start
-        assert self._pool is not None
-        if unit.parsed is None:
-            unit.parsed = self._pool.result(unit.ticket)
-            feeder.count_malformed(unit.parsed.malformed, unit.chunk.first_line)
-        unit.cursor, stopped, count = feeder.apply(unit.parsed.seconds, unit.cursor, boundary, self.batch)
-        return stopped, count
-
-    def _settle(self) -> None:
-        """Count the rest of chunks a worker parsed and we began counting (a checkpoint needs whole chunks)."""
-        for item in self.inputs:
-            unit = item.units[0] if item.units else None
-            if unit is not None and unit.ticket is not None and unit.cursor and not unit.done:
-                assert unit.parsed is not None
-                unit.cursor, _, _ = item.feeder.apply(unit.parsed.seconds, unit.cursor, _FAR, self.batch)
-                item.units.popleft()
 
     def _observe(self, wall: float) -> None:
         newest = max((item.feeder.stats.newest for item in self.inputs), default=0)
@@ -412,10 +354,6 @@ class Watch:
         self._dirty = False
         if self._store is None:
             return
-        if self._pool is not None:
-            self._settle()
-            if self.batch:
-                self._tick(self._last_checkpoint)
         with self.metrics.lock:
             metrics = self.metrics.to_state()
         self._store.save({

@@ -9,9 +9,10 @@ the window (assuming a steady rate within a bucket, as Prometheus'
 therefore per key, whatever the traffic, and keys are bounded by the
 endpoint cardinality cap: memory stays flat.
 
-Keys that saw a 5xx recently also get a per-second ring (the "fine" window,
-60 s by default), which the "endpoint broken" rule scans; it is dropped once
-its errors age out, so healthy keys never pay for it.
+Keys that see 5xx also get a per-second ring (the "fine" window, 60 s by
+default), which the "endpoint broken" rule scans; it is made at the second
+5xx within a short bucket and dropped once its errors age out, so healthy
+keys with the odd error never pay for it.
 
 Times are epoch seconds of the log clock (see ``clock.LogClock``); nothing
 here reads a clock.
@@ -28,7 +29,9 @@ from typing import Any
 Key = tuple[str, str, str]  # (vhost, method, endpoint)
 ALL = "*"  # the site key of the whole server (every vhost)
 FIELDS = 3  # per bucket: requests, 5xx, 404
-_REQ, _ERR, _NF = 0, 1, 2
+# A key gets its per-second ring at its second 5xx within one bucket of its shortest window: with
+# a normal error rate most keys never do (a lone 5xx cannot make the "broken" rule hold anyway).
+FINE_AFTER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +155,18 @@ class Windows:
         self.layout.add(slots, sec, requests, errors, not_found)
         fine = self.fine.get(key)
         if errors:
-            if fine is None:
+            if fine is None and self._bucket_errors(slots, sec) >= FINE_AFTER:
                 fine = self.fine[key] = array("q", self._fine_zero)
             if sec > self.last_error.get(key, -1):
                 self.last_error[key] = sec
         if fine is not None:
             self._add_fine(fine, sec, requests, errors)
+
+    def _bucket_errors(self, slots: array, sec: int) -> int:
+        """5xx of the key in the bucket of its shortest window that holds ``sec``."""
+        offset, width, count = self.layout.plan[0]
+        idx = sec // width
+        return slots[offset + 2 + (idx % count) * FIELDS] if slots[offset] == idx else 0
 
     def add_site(self, site: str, sec: int, requests: int, errors: int, not_found: int) -> None:
         """Count requests of a vhost (or ``ALL``) at second ``sec``."""

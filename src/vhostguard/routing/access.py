@@ -6,6 +6,7 @@ about authorization decides alone; an empty configuration grants.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vhostguard.config.nodes import Directive
@@ -152,11 +153,16 @@ def check_access(chosen: list[Section], remote_ip: str, method: str) -> AccessRe
     return decide(deciding, compat_nodes, remote_ip, method)
 
 
-def deciders(chosen: list[Section]) -> tuple[Section | None, list[Directive]]:
+def deciders(chosen: Iterable[Section], deciding: Section | None = None,
+             compat_nodes: list[Directive] | None = None) -> tuple[Section | None, list[Directive]]:
     """What access depends on: the last section with authorization directives
-    (AuthMerging Off: it decides alone) and the merged Order/Allow/Deny/Satisfy lines."""
-    deciding: Section | None = None
-    compat_nodes: list[Directive] = []
+    (AuthMerging Off: it decides alone) and the merged Order/Allow/Deny/Satisfy lines.
+
+    ``deciding`` and ``compat_nodes`` carry on from the sections before ``chosen``
+    (what this returned for them); the list is never modified, so it can be shared.
+    """
+    if compat_nodes is None:
+        compat_nodes = []
     for section in chosen:
         if section.authz:
             deciding = section

@@ -24,7 +24,7 @@ from vhostguard.routing.rewrite import (
     FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_rules,
 )
 from vhostguard.routing.sections import (
-    Section, ServerSections, existing_directory, last_of, last_value, matching_directories, matching_files,
+    Section, ServerSections, collect_sections, existing_directory, last_of, last_value, matching_directories, matching_files,
     matching_locations, server_sections,
 )
 
@@ -45,6 +45,8 @@ class _DirWalk:
     sections: tuple[Section, ...]  # the <Directory>/<DirectoryMatch> sections that apply, in merge order
     rewrite_note: str | None  # a per-directory RewriteRule among them (not modelled)
     override: Directive | None  # an AllowOverride other than None among them: .htaccess files count
+    deciding: Section | None  # access.deciders for these sections, to carry on from
+    compat_nodes: list[Directive]  # (shared: never modified)
 
 
 @dataclass
@@ -73,6 +75,13 @@ class _ServerPlan:
     # Every directive name at server level or in a section: a lookup for any other
     # name (SetHandler, FallbackResource, ... in most configs) needs no merge.
     keys: frozenset[str]
+    # The prefixes of proxies/redirects/aliases when all are plain (see ProxyMapping.plain):
+    # one startswith() then rules them all out for most URIs.
+    proxy_prefixes: tuple[str, ...] | None
+    redirect_prefixes: tuple[str, ...] | None
+    alias_prefixes: tuple[str, ...] | None
+    location_proxies: bool  # does any <Location> hold a ProxyPass?
+    location_redirects: bool  # ... or a Redirect?
     # The directory walk per deepest existing directory: many requests end in the same one.
     walks: dict[str, _DirWalk] = field(default_factory=dict)
 
@@ -112,28 +121,34 @@ class Router:
         # (id(deciding section), remote_ip, method) -> (that section, verdict, its step); the
         # section is kept so an id is never reused while its entry lives
         self._verdicts: dict[tuple[int, str, str], tuple[Section | None, AccessResult, Step]] = {}
+        # The main server's sections, shared by every plan (collected once, not per server).
+        self._main_sections = collect_sections(model.main.directives)
         loaded = {m.name for m in model.tree.modules}
         self.modules = loaded
         self._all_nodes = list(model.tree.walk())
 
     def _kind(self, path: str) -> str | None:
-        """'file', 'dir' or None; cached, since many requests share directories.
-
-        One ``stat`` answers both ``os.path.isdir`` and ``os.path.isfile`` (each is
-        a stat and a mode test): a missing path costs one system call, not two.
-        """
+        """'file', 'dir' or None; cached, since many requests share directories."""
         kind = self._fs.get(path, _UNKNOWN)
         if kind is _UNKNOWN:
             if len(self._fs) > _CACHE_LIMIT:
                 self._fs.clear()
-            try:
-                mode = os.stat(path).st_mode
-            except (OSError, ValueError):  # as os.path.isdir/isfile: unreadable means "not there"
-                kind = None
-            else:
-                kind = "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else None
-            self._fs[path] = kind
+            kind = self._fs[path] = self._stat_kind(path)
         return kind  # type: ignore[return-value]
+
+    def _stat_kind(self, path: str) -> str | None:
+        """What ``os.path.isdir`` and ``os.path.isfile`` say, from one ``stat`` (each is
+        a stat and a mode test) or from none: a path under a parent already known
+        not to be a directory cannot be found (the kernel resolves every component
+        on the way: ENOENT or ENOTDIR), and many requests ask for such paths."""
+        parent = path.rpartition("/")[0]
+        if parent and self._fs.get(parent, "dir") != "dir":
+            return None
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):  # as os.path.isdir/isfile: unreadable means "not there"
+            return None
+        return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else None
 
     def _walk_dir(self, filename: str) -> str:
         """The deepest existing directory on ``filename``'s path, cached per parent directory."""
@@ -170,29 +185,7 @@ class Router:
     def plan(self, server: Server) -> _ServerPlan:
         found = self._plans.get(server.id)
         if found is None:
-            main = self.model.main
-            engine, rules, problems = rules_for(main, server)
-            redirects, aliases = mod_alias.entries(main, server)
-            sections = server_sections(main, server)
-            canonical = last_value(sections.base, [], "usecanonicalname")
-            base_last = last_of(sections.base)
-            unmodelled_ifs = tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children))
-            rule_texts = {id(rule.node): " ".join([rule.node.name, *rule.node.args]) for rule in rules}
-            rule_steps = {(id(rule.node), detail): Step("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
-                          for rule in rules for detail in FIXED_DETAILS}
-            found = _ServerPlan(
-                server, sections, engine, rules, problems, mod_proxy.server_mappings(main, server),
-                redirects, aliases, bool(canonical and canonical.args and canonical.args[0].lower() == "on"),
-                base_last, unmodelled_ifs,
-                tuple(f"<If {s.pattern}> at {s.node.source} is not evaluated" for s in unmodelled_ifs),
-                last_value(base_last, [], "documentroot"),
-                rule_texts,
-                rule_steps,
-                any_rule_pattern(rules) if engine is not None and rules else None,
-                tuple(rule_steps[id(rule.node), NO_MATCH] for rule in rules),
-                frozenset(base_last).union(*(s.last for s in (*sections.directories, *sections.files, *sections.locations))),
-            )
-            self._plans[server.id] = found
+            found = self._plans[server.id] = _make_plan(self.model.main, server, self._main_sections)
         return found
 
     def route(self, request: Request) -> Decision:
@@ -316,7 +309,9 @@ class Router:
     # -- mod_proxy -------------------------------------------------------------
 
     def _proxy(self, plan: _ServerPlan, uri: str, query: str | None, locations: list[Section], trail: _Trail) -> mod_proxy.ProxyMatch | None:
-        in_location = mod_proxy.location_mapping(locations)
+        in_location = mod_proxy.location_mapping(locations) if plan.location_proxies else None
+        if in_location is None and _none_can_match(uri, plan.proxy_prefixes):
+            return None
         candidates = plan.proxies if in_location is None else [in_location, *plan.proxies]
         merged = "//" not in uri
         winner: mod_proxy.ProxyMatch | None = None
@@ -341,7 +336,7 @@ class Router:
         """A mapping matched: access control (no file, so only <Location>s apply), then the backend."""
         mapping = hit.mapping
         trail.add("proxy", f"{mapping.node.name} {mapping.path} {mapping.target} matches {uri}", mapping.node)
-        denied = self._access(plan, request, locations, None, None, trail)
+        denied = self._access(plan, request, None, locations, None, trail)
         if denied is not None:
             return denied
         return self._proxy_outcome(hit.url or "", query, mapping, mapping.node)
@@ -356,14 +351,14 @@ class Router:
 
     def _redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, locations: list[Section], trail: _Trail) -> Outcome | None:
         entry_hit: mod_alias.AliasHit | None = None
-        for section in reversed(locations):
+        for section in reversed(locations) if plan.location_redirects else ():
             node = section.redirect
             if node is not None:
                 entry = mod_alias.location_redirect(node)
                 if entry is not None:
                     entry_hit = mod_alias.AliasHit(entry, entry.real)
                     break
-        if entry_hit is None:
+        if entry_hit is None and not _none_can_match(uri, plan.redirect_prefixes):
             merged = "//" not in uri
             for entry in plan.redirects:
                 if merged and entry.plain and not uri.startswith(entry.fake):
@@ -397,6 +392,8 @@ class Router:
         return f"{request.scheme}://{name}{'' if port == default else f':{port}'}{path}"
 
     def _alias(self, plan: _ServerPlan, uri: str, trail: _Trail) -> mod_alias.AliasHit | None:
+        if _none_can_match(uri, plan.alias_prefixes):
+            return None
         merged = "//" not in uri
         for entry in plan.aliases:
             if merged and entry.plain and not uri.startswith(entry.fake):
@@ -409,11 +406,16 @@ class Router:
 
     # -- access, handlers and files -------------------------------------------------
 
-    def _access(self, plan: _ServerPlan, request: Request, chosen: list[Section], filename: str | None,
-                walk: _DirWalk | None, trail: _Trail) -> Outcome | None:
-        """Access control for the sections that apply (``walk``: their directory part, if a file)."""
+    def _access(self, plan: _ServerPlan, request: Request, walk: _DirWalk | None, after_walk: list[Section],
+                filename: str | None, trail: _Trail) -> Outcome | None:
+        """Access control for the sections that apply: ``walk``'s directories (for a
+        file), then ``after_walk`` (<Files>, <Location>)."""
         self._note_unmodelled(plan, walk, filename, trail)
-        result, step = self._verdict(chosen, request.remote_ip, request.method)
+        if walk is None:
+            deciding, compat_nodes = mod_access.deciders(after_walk)
+        else:
+            deciding, compat_nodes = mod_access.deciders(after_walk, walk.deciding, walk.compat_nodes)
+        result, step = self._verdict(deciding, compat_nodes, request.remote_ip, request.method)
         if result.uncertain:
             trail.unsure(result.uncertain)
         trail.steps.append(step)
@@ -423,10 +425,10 @@ class Router:
             return Outcome("unauthorized", 401, None, result.directive, reason=result.detail)
         return None
 
-    def _verdict(self, chosen: list[Section], remote_ip: str, method: str) -> tuple[AccessResult, Step]:
-        """``check_access``, memoised when one section's Require lines decide alone
+    def _verdict(self, deciding: Section | None, compat_nodes: list[Directive], remote_ip: str,
+                 method: str) -> tuple[AccessResult, Step]:
+        """``access.decide``, memoised when one section's Require lines decide alone
         (no Order/Allow/Deny): then the verdict depends on that section and the client only."""
-        deciding, compat_nodes = mod_access.deciders(chosen)
         if compat_nodes:
             result = mod_access.decide(deciding, compat_nodes, remote_ip, method)
             return result, _access_step(result)
@@ -459,9 +461,10 @@ class Router:
                locations: list[Section] | None = None) -> Outcome:
         """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known)."""
         walk = self._dir_walk(plan, filename)
-        chosen = [*walk.sections, *matching_files(plan.sections, walk.sections, filename),
-                  *(locations if locations is not None else matching_locations(plan.sections, uri))]
-        denied = self._access(plan, request, chosen, filename, walk, trail)
+        after_walk = matching_files(plan.sections, walk.sections, filename) if plan.sections.files else []
+        after_walk += locations if locations is not None else matching_locations(plan.sections, uri)
+        chosen = [*walk.sections, *after_walk]
+        denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
         if kind == "file" and self._is_dir(filename):
@@ -702,6 +705,43 @@ def _server_port(plan: _ServerPlan, request: Request) -> int:
     return request.port
 
 
+def _make_plan(main: Server, server: Server, main_sections: list[Section]) -> _ServerPlan:
+    engine, rules, problems = rules_for(main, server)
+    redirects, aliases = mod_alias.entries(main, server)
+    proxies = mod_proxy.server_mappings(main, server)
+    sections = server_sections(main, server, main_sections)
+    base_last = last_of(sections.base)
+    canonical = base_last.get("usecanonicalname")
+    unmodelled_ifs = tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children))
+    rule_texts = {id(rule.node): " ".join([rule.node.name, *rule.node.args]) for rule in rules}
+    rule_steps = {(id(rule.node), detail): Step("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
+                  for rule in rules for detail in FIXED_DETAILS}
+    everywhere = (*sections.directories, *sections.files, *sections.locations)
+    return _ServerPlan(
+        server=server, sections=sections, rewrite_engine=engine, rules=rules, rule_problems=problems,
+        proxies=proxies, redirects=redirects, aliases=aliases,
+        canonical_name=bool(canonical and canonical.args and canonical.args[0].lower() == "on"),
+        base_last=base_last, unmodelled_ifs=unmodelled_ifs,
+        if_notes=tuple(f"<If {s.pattern}> at {s.node.source} is not evaluated" for s in unmodelled_ifs),
+        docroot_node=last_value(base_last, [], "documentroot"),
+        rule_texts=rule_texts, rule_steps=rule_steps,
+        any_rule=any_rule_pattern(rules) if engine is not None and rules else None,
+        no_match_steps=tuple(rule_steps[id(rule.node), NO_MATCH] for rule in rules),
+        keys=frozenset(base_last).union(*(s.last for s in everywhere)),
+        proxy_prefixes=tuple(m.path for m in proxies) if all(m.plain for m in proxies) else None,
+        redirect_prefixes=tuple(e.fake for e in redirects) if all(e.plain for e in redirects) else None,
+        alias_prefixes=tuple(e.fake for e in aliases) if all(e.plain for e in aliases) else None,
+        location_proxies=any("proxypass" in s.last or "proxypassmatch" in s.last for s in sections.locations),
+        location_redirects=any(s.redirect is not None for s in sections.locations),
+    )
+
+
+def _none_can_match(uri: str, prefixes: tuple[str, ...] | None) -> bool:
+    """True when no entry with one of these plain prefixes can match ``uri``
+    (``prefixes`` None: some entry is not plain, so it cannot be told this way)."""
+    return prefixes is not None and not uri.startswith(prefixes) and "//" not in uri
+
+
 def _dir_walk(sections: ServerSections, walk_dir: str) -> _DirWalk:
     directories = matching_directories(sections, walk_dir)
     rewrite_here = [s for s in directories if s.kind == "directory" and s.has_rewrite]
@@ -709,7 +749,7 @@ def _dir_walk(sections: ServerSections, walk_dir: str) -> _DirWalk:
     override = last_value((), [s for s in directories if s.kind == "directory"], "allowoverride")
     if override is not None and not (override.args and override.args[0].lower() != "none"):
         override = None
-    return _DirWalk(tuple(directories), rewrite_note, override)
+    return _DirWalk(tuple(directories), rewrite_note, override, *mod_access.deciders(directories))
 
 
 def _access_step(result: AccessResult) -> Step:

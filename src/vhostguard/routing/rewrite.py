@@ -492,11 +492,13 @@ def _prefix_exists(path: str) -> bool:
 
 def rules_for(main: Server, server: Server) -> tuple[Directive | None, list[Rule], list[str]]:
     """The engine switch and the rules that run for ``server`` (with RewriteOptions Inherit)."""
-    main_own = tuple(d for d in main.directives if d.children is None)
+    main_own = tuple([d for d in main.directives if d.children is None])
     if server.is_main:
         rules, problems = collect_rules(main_own)
         return engine_on(main_own), rules, problems
-    own = tuple(d for d in server.directives if d.children is None)
+    own = tuple([d for d in server.directives if d.children is None])
+    if not any(d.key.startswith("rewrite") for d in own):
+        return engine_on(main_own), [], []  # the usual vhost: no rules, the main server's switch
     engine = engine_on(own) if any(d.key == "rewriteengine" for d in own) else engine_on(main_own)
     rules, problems = collect_rules(own)
     mode = inherit_mode(own)

@@ -56,15 +56,18 @@ class Section:
 
     def __post_init__(self) -> None:
         children = self.node.children or ()
-        object.__setattr__(self, "children", children)
-        object.__setattr__(self, "glob", not self.regex and any(c in self.pattern for c in "*?["))
-        object.__setattr__(self, "authz", tuple(n for n in children if n.key in _AUTHZ_KEYS))
-        object.__setattr__(self, "compat", tuple(n for n in children if n.key in _COMPAT_KEYS))
-        object.__setattr__(self, "has_rewrite", any(n.key == "rewriterule" for n in children))
-        object.__setattr__(self, "last", last_of(children))
-        redirects = [n for n in children if n.key in _REDIRECT_KEYS]
-        object.__setattr__(self, "redirect", redirects[-1] if redirects else None)
-        object.__setattr__(self, "dir_path", self.pattern.rstrip("/") or "/")
+        last = last_of(children)
+        pattern = self.pattern
+        set_field = object.__setattr__
+        set_field(self, "children", children)
+        set_field(self, "glob", not self.regex and ("*" in pattern or "?" in pattern or "[" in pattern))
+        set_field(self, "authz", tuple([n for n in children if n.key in _AUTHZ_KEYS]))
+        set_field(self, "compat", tuple([n for n in children if n.key in _COMPAT_KEYS]))
+        set_field(self, "has_rewrite", "rewriterule" in last)
+        set_field(self, "last", last)
+        redirects = [n for n in children if n.key in _REDIRECT_KEYS] if not _REDIRECT_KEYS.isdisjoint(last) else []
+        set_field(self, "redirect", redirects[-1] if redirects else None)
+        set_field(self, "dir_path", pattern.rstrip("/") or "/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,8 @@ def _section_of(node: Directive, nested_in: Directive | None = None) -> Section 
     return None
 
 
-def _collect(directives: tuple[Directive, ...]) -> list[Section]:
+def collect_sections(directives: tuple[Directive, ...]) -> list[Section]:
+    """The sections among ``directives`` (and the <Files>/<If> inside a <Directory>), in order."""
     found: list[Section] = []
     for node in directives:
         if node.children is None:
@@ -113,22 +117,24 @@ def _depth(path: str) -> int:
     return path.rstrip("/").count("/") if path != "/" else 0
 
 
-def server_sections(main: Server, server: Server) -> ServerSections:
-    main_secs = _collect(main.directives)
-    own = _collect(server.directives) if not server.is_main else []
+def server_sections(main: Server, server: Server, main_sections: Sequence[Section] | None = None) -> ServerSections:
+    """``main_sections``: ``collect_sections(main.directives)``, if already at hand (it
+    is the same for every server, so a router collects it once)."""
+    main_secs = list(main_sections) if main_sections is not None else collect_sections(main.directives)
+    own = collect_sections(server.directives) if not server.is_main else []
     everything = main_secs + own
-    base = tuple(d for d in main.directives if d.children is None)
+    base = tuple([d for d in main.directives if d.children is None])
     if not server.is_main:
-        base += tuple(d for d in server.directives if d.children is None)
+        base += tuple([d for d in server.directives if d.children is None])
     plain_dirs = [s for s in everything if s.kind == "directory" and not s.regex]
     regex_dirs = [s for s in everything if s.kind == "directory" and s.regex]
-    ordered_dirs = sorted(enumerate(plain_dirs), key=lambda pair: (_depth(pair[1].pattern), pair[0]))
+    ordered_dirs = sorted(plain_dirs, key=lambda s: _depth(s.pattern))  # stable: ties keep config order
     return ServerSections(
         base=base,
-        locations=tuple(s for s in everything if s.kind == "location"),
-        directories=tuple(s for _, s in ordered_dirs) + tuple(regex_dirs),
-        files=tuple(s for s in everything if s.kind == "files"),
-        ifs=tuple(s for s in everything if s.kind == "if"),
+        locations=tuple([s for s in everything if s.kind == "location"]),
+        directories=tuple(ordered_dirs + regex_dirs),
+        files=tuple([s for s in everything if s.kind == "files"]),
+        ifs=tuple([s for s in everything if s.kind == "if"]),
     )
 
 
