@@ -139,6 +139,8 @@ def test_state_is_locked_to_one_watcher(tmp_path: Path) -> None:
 def test_print_rules() -> None:
     result = CliRunner().invoke(watch_command, ["--print-rules"])
     assert result.exit_code == 0 and result.output == DEFAULT_RULES_YAML
+    from vhostguard.cli import main
+    assert CliRunner().invoke(main, ["watch", "--print-rules"]).output == DEFAULT_RULES_YAML
 
 
 def test_watch_once_from_a_config(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -15,9 +15,9 @@ from vhostguard.model.server import (
 )
 
 
-# (word, default port) -> parse_vhost_address's result, for one build: most
-# vhosts share a few words such as ``*:80``, and a hostname resolves once.
-_ParsedAddresses = dict[tuple[str, int | None], tuple[VhostAddress, ...]]
+# (word, default port) -> _parse_address's result, for one build: most vhosts
+# share a few words such as ``*:80``, and a hostname resolves once.
+_ParsedAddresses = dict[tuple[str, int | None], tuple[tuple[VhostAddress, ...], str | None]]
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def _check_server_names(directives: tuple[Directive, ...], errors: list[ConfigEr
             errors.append(ConfigError(node.source, "ServerName takes one argument, The hostname and port of the server"))
             continue
         text = node.args[0]
-        if any(c in text for c in "*?["):
+        if "*" in text or "?" in text or "[" in text:
             errors.append(ConfigError(node.source, f'Invalid ServerName "{text}" use ServerAlias to set multiple server names.'))
             continue
         rest = text.split("://", 1)[1] if "://" in text else text
@@ -134,10 +134,19 @@ def _unique_ids(vhosts: list[Server]) -> tuple[Server, ...]:
     return tuple(unique)
 
 
-def _parse_address(word: str, default_port: int | None, parsed: _ParsedAddresses) -> tuple[VhostAddress, ...]:
+def _parse_address(
+    word: str, default_port: int | None, parsed: _ParsedAddresses,
+) -> tuple[tuple[VhostAddress, ...], str | None]:
+    """The addresses of one ``<VirtualHost>`` word, and why they are uncertain (None: they are not)."""
     found = parsed.get((word, default_port))
     if found is None:
-        found = parsed[(word, default_port)] = tuple(parse_vhost_address(word, default_port))
+        addresses = tuple(parse_vhost_address(word, default_port))
+        note = None
+        if not addresses:
+            note = f"<VirtualHost> address {word} does not resolve; httpd ignores it"
+        elif any(a.uncertain for a in addresses):
+            note = f"<VirtualHost> address {word} is a hostname, resolved through DNS at start-up"
+        found = parsed[(word, default_port)] = (addresses, note)
     return found
 
 
@@ -154,14 +163,12 @@ def _vhost(
         return None
     for word in node.args:
         try:
-            resolved = _parse_address(word, default_port, parsed)
+            resolved, note = _parse_address(word, default_port, parsed)
         except AddressError as problem:
             errors.append(ConfigError(node.source, f"<VirtualHost {word}>: {problem}"))
             return None
-        if not resolved:
-            uncertain.append(f"<VirtualHost> address {word} does not resolve; httpd ignores it")
-        elif any(a.uncertain for a in resolved):
-            uncertain.append(f"<VirtualHost> address {word} is a hostname, resolved through DNS at start-up")
+        if note is not None:
+            uncertain.append(note)
         addresses.extend(resolved)
     declared, aliases, wild = collect_names(children)
     return Server(

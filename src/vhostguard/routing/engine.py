@@ -75,11 +75,9 @@ class _ServerPlan:
     # Every directive name at server level or in a section: a lookup for any other
     # name (SetHandler, FallbackResource, ... in most configs) needs no merge.
     keys: frozenset[str]
-    # The prefixes of proxies/redirects/aliases when all are plain (see ProxyMapping.plain):
-    # one startswith() then rules them all out for most URIs.
-    proxy_prefixes: tuple[str, ...] | None
-    redirect_prefixes: tuple[str, ...] | None
-    alias_prefixes: tuple[str, ...] | None
+    # The prefixes of every ProxyPass, Redirect and Alias when all are plain (see
+    # ProxyMapping.plain), else None: one startswith() then rules them all out for most URIs.
+    mapped_prefixes: tuple[str, ...] | None
     location_proxies: bool  # does any <Location> hold a ProxyPass?
     location_redirects: bool  # ... or a Redirect?
     # The directory walk per deepest existing directory: many requests end in the same one.
@@ -154,10 +152,10 @@ class Router:
         """The deepest existing directory on ``filename``'s path, cached per parent directory."""
         found = self._walk_dirs.get(filename)
         if found is None:
-            if self._is_dir(filename):
+            if self._kind(filename) == "dir":
                 found = filename.rstrip("/") or "/"
             else:
-                parent = os.path.dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
+                parent = _dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
                 found = self._walk_dirs.get(parent)
                 if found is None:
                     found = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
@@ -256,7 +254,7 @@ class Router:
         locations = matching_locations(plan.sections, uri)
         alias_kind = "file"
         alias_node: Directive | None = rewrite_node
-        if filename is None:
+        if filename is None and not _unmapped(plan, uri, locations):
             proxied = self._proxy(plan, uri, query, locations, trail)
             if proxied is not None:
                 return self._finish_proxy(plan, request, uri, query, proxied, locations, trail)
@@ -310,8 +308,6 @@ class Router:
 
     def _proxy(self, plan: _ServerPlan, uri: str, query: str | None, locations: list[Section], trail: _Trail) -> mod_proxy.ProxyMatch | None:
         in_location = mod_proxy.location_mapping(locations) if plan.location_proxies else None
-        if in_location is None and _none_can_match(uri, plan.proxy_prefixes):
-            return None
         candidates = plan.proxies if in_location is None else [in_location, *plan.proxies]
         merged = "//" not in uri
         winner: mod_proxy.ProxyMatch | None = None
@@ -358,7 +354,7 @@ class Router:
                 if entry is not None:
                     entry_hit = mod_alias.AliasHit(entry, entry.real)
                     break
-        if entry_hit is None and not _none_can_match(uri, plan.redirect_prefixes):
+        if entry_hit is None:
             merged = "//" not in uri
             for entry in plan.redirects:
                 if merged and entry.plain and not uri.startswith(entry.fake):
@@ -392,8 +388,6 @@ class Router:
         return f"{request.scheme}://{name}{'' if port == default else f':{port}'}{path}"
 
     def _alias(self, plan: _ServerPlan, uri: str, trail: _Trail) -> mod_alias.AliasHit | None:
-        if _none_can_match(uri, plan.alias_prefixes):
-            return None
         merged = "//" not in uri
         for entry in plan.aliases:
             if merged and entry.plain and not uri.startswith(entry.fake):
@@ -410,7 +404,8 @@ class Router:
                 filename: str | None, trail: _Trail) -> Outcome | None:
         """Access control for the sections that apply: ``walk``'s directories (for a
         file), then ``after_walk`` (<Files>, <Location>)."""
-        self._note_unmodelled(plan, walk, filename, trail)
+        if plan.if_notes or walk is not None and (walk.rewrite_note or walk.override):  # rarely anything to note
+            self._note_unmodelled(plan, walk, filename, trail)
         if walk is None:
             deciding, compat_nodes = mod_access.deciders(after_walk)
         else:
@@ -467,7 +462,7 @@ class Router:
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
-        if kind == "file" and self._is_dir(filename):
+        if kind == "file" and self._kind(filename) == "dir":
             by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
             if by_mod_dir is not None:
                 return by_mod_dir
@@ -552,6 +547,14 @@ class Router:
 
 
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
+
+
+def _dirname(path: str) -> str:
+    """``os.path.dirname`` for a str path, without its generic detours (a hot path)."""
+    head, slash, _ = path.rpartition("/")
+    if not slash:
+        return ""
+    return head.rstrip("/") or head + "/"  # a head of slashes only is kept whole, as dirname does
 
 
 def _ancestors(path: str) -> list[str]:
@@ -728,17 +731,20 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section]) -> _S
         any_rule=any_rule_pattern(rules) if engine is not None and rules else None,
         no_match_steps=tuple(rule_steps[id(rule.node), NO_MATCH] for rule in rules),
         keys=frozenset(base_last).union(*(s.last for s in everywhere)),
-        proxy_prefixes=tuple(m.path for m in proxies) if all(m.plain for m in proxies) else None,
-        redirect_prefixes=tuple(e.fake for e in redirects) if all(e.plain for e in redirects) else None,
-        alias_prefixes=tuple(e.fake for e in aliases) if all(e.plain for e in aliases) else None,
+        mapped_prefixes=(
+            (*[m.path for m in proxies], *[e.fake for e in (*redirects, *aliases)])
+            if all(m.plain for m in proxies) and all(e.plain for e in (*redirects, *aliases)) else None
+        ),
         location_proxies=any("proxypass" in s.last or "proxypassmatch" in s.last for s in sections.locations),
         location_redirects=any(s.redirect is not None for s in sections.locations),
     )
 
 
-def _none_can_match(uri: str, prefixes: tuple[str, ...] | None) -> bool:
-    """True when no entry with one of these plain prefixes can match ``uri``
-    (``prefixes`` None: some entry is not plain, so it cannot be told this way)."""
+def _unmapped(plan: _ServerPlan, uri: str, locations: list[Section]) -> bool:
+    """Can no ProxyPass, Redirect or Alias apply to ``uri``? (False: they must be tried.)"""
+    if locations and (plan.location_proxies or plan.location_redirects):
+        return False
+    prefixes = plan.mapped_prefixes
     return prefixes is not None and not uri.startswith(prefixes) and "//" not in uri
 
 
