@@ -7,13 +7,12 @@ main server's, first match wins.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from urllib.parse import quote
 
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
+from vhostguard.routing.regex import compile_regex, pregsub
 
 _STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
 _REDIRECT_KEYS = {"redirect": None, "redirectmatch": None, "redirectpermanent": 301, "redirecttemp": 302}
@@ -113,27 +112,6 @@ def alias_matches(uri: str, fake: str) -> int:
     return u
 
 
-@lru_cache(maxsize=4096)
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
-
-
-def _pregsub(template: str, found: re.Match[str]) -> str:
-    def replace(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            index = int(m.group(1))
-            try:
-                return found.group(index) or ""
-            except IndexError:
-                return ""
-        return m.group(2)
-
-    return re.sub(r"\$(\d)|\\(.)", replace, template)
-
-
 @dataclass(frozen=True, slots=True)
 class AliasHit:
     entry: AliasEntry
@@ -142,13 +120,13 @@ class AliasHit:
 
 def match(entry: AliasEntry, uri: str, server_root: str) -> AliasHit | None:
     if entry.regex:
-        compiled = _regex(entry.fake)
+        compiled = compile_regex(entry.fake)
         found = compiled.search(uri) if compiled else None
         if found is None:
             return None
         if entry.real is None:
             return AliasHit(entry, None)
-        result = _pregsub(entry.real, found)
+        result = pregsub(entry.real, found)
         if entry.kind == "redirect":
             path, sep, query = result.partition("?")
             result = quote(path, safe="/:@!$&'()*+,;=~%#") + (sep + query)

@@ -6,13 +6,12 @@ the ProxyPass of the matching ``<Location>`` first, then the server's list
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from urllib.parse import quote
 
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
+from vhostguard.routing.regex import compile_regex, pregsub
 from vhostguard.routing.sections import Section
 
 
@@ -115,30 +114,6 @@ def alias_match(uri: str, fake: str) -> int:
     return u
 
 
-@lru_cache(maxsize=4096)
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
-
-
-_GROUP = re.compile(r"\$(\d)|\\(.)")
-
-
-def _substitute(template: str, found: re.Match[str]) -> str:
-    def replace(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            index = int(m.group(1))
-            try:
-                return found.group(index) or ""
-            except IndexError:
-                return ""
-        return m.group(2)
-
-    return _GROUP.sub(replace, template)
-
-
 @dataclass(frozen=True, slots=True)
 class ProxyMatch:
     mapping: ProxyMapping
@@ -147,13 +122,13 @@ class ProxyMatch:
 
 def match_mapping(mapping: ProxyMapping, uri: str) -> ProxyMatch | None:
     if mapping.regex:
-        compiled = _regex(mapping.path)
+        compiled = compile_regex(mapping.path)
         found = compiled.search(uri) if compiled else None
         if found is None:
             return None
         if mapping.excluded:
             return ProxyMatch(mapping, None)
-        substituted = _substitute(mapping.target, found)
+        substituted = pregsub(mapping.target, found)
         return ProxyMatch(mapping, substituted if substituted != mapping.target else mapping.target + uri)
     length = alias_match(uri, mapping.path)
     if length == 0:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
+from vhostguard.routing.regex import compile_regex
 
 LOCATION_KINDS = frozenset({"location", "locationmatch"})
 DIRECTORY_KINDS = frozenset({"directory", "directorymatch"})
@@ -138,18 +137,10 @@ def server_sections(main: Server, server: Server, main_sections: Sequence[Sectio
     )
 
 
-@lru_cache(maxsize=4096)
-def _regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-    except re.error:
-        return None
-
-
 def location_matches(section: Section, uri: str) -> bool:
     """``ap_location_walk``: prefix match ending at a '/' boundary, fnmatch, or regex."""
     if section.regex:
-        compiled = _regex(section.pattern)
+        compiled = compile_regex(section.pattern)
         return bool(compiled and compiled.search(uri))
     pattern = section.pattern
     if section.glob:
@@ -173,7 +164,7 @@ def _fnmatch_pathname(pattern: str, text: str) -> bool:
 def directory_matches(section: Section, path: str) -> bool:
     """Does a ``<Directory>`` apply to filesystem ``path`` (a directory path)?"""
     if section.regex:
-        compiled = _regex(section.pattern)
+        compiled = compile_regex(section.pattern)
         return bool(compiled and compiled.search(path if path.endswith("/") else path + "/"))
     pattern = section.dir_path
     if pattern == "/":
@@ -185,7 +176,7 @@ def directory_matches(section: Section, path: str) -> bool:
 
 def files_matches(section: Section, basename: str) -> bool:
     if section.regex:
-        compiled = _regex(section.pattern)
+        compiled = compile_regex(section.pattern)
         return bool(compiled and compiled.search(basename))
     return fnmatch.fnmatchcase(basename, section.pattern)
 
