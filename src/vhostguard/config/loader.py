@@ -452,7 +452,8 @@ class _Reader:
             state.error(node.source, "Use needs a macro name: Use name [value ...]")
             return []
         name = node.args[0]
-        macro = state.macros.get(name.lower())
+        key = name.lower()
+        macro = state.macros.get(key)
         if macro is None:
             state.error(node.source, f"macro '{name}' undefined")
             return []
@@ -464,7 +465,7 @@ class _Reader:
                 f"{len(values)} arguments instead of {len(macro.params)}",
             )
             return []
-        if name.lower() in state.macros_in_use:
+        if key in state.macros_in_use:
             state.error(node.source, f"recursive use of macro '{macro.name}' is invalid")
             return []
         use = node.source  # the Use line's file and line, without any expansion it sits in
@@ -473,7 +474,7 @@ class _Reader:
         description = macro.description(self._named_at(node.source))
         reader = _Reader(state, self.path, lines, range(1, len(lines) + 1), (use_source, description))
         reader.conditions = self.conditions
-        state.macros_in_use.append(name.lower())
+        state.macros_in_use.append(key)
         try:
             return reader.read_block(None)
         finally:

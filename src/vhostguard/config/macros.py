@@ -14,12 +14,20 @@ class Macro:
     params: tuple[str, ...]
     body: tuple[LogicalLine, ...]  # line numbers are those of the defining file
     source: Source
-    # The body as str.format templates, one per line that expansion keeps: a
-    # macro is parsed for its parameters once, not at every Use.
+    # The lines expansion keeps, as str.format templates: a macro is parsed for
+    # its parameters once, not at every Use. ``template`` is them joined by
+    # newlines, so that a Use is one format() call; the expanded text splits
+    # back into the same lines as long as no line and no value has a newline
+    # (a logical line never has; a value only from a multi-line environment
+    # variable). None when the body keeps no line or has a newline.
     templates: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    template: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "templates", _templates(self.params, self.body))
+        templates = _templates(self.params, self.body)
+        joinable = bool(templates) and not any("\n" in template for template in templates)
+        object.__setattr__(self, "templates", templates)
+        object.__setattr__(self, "template", "\n".join(templates) if joinable else None)
 
     def description(self, use: Source) -> str:
         """How ``apache2 -S`` names text expanded from this macro."""
@@ -34,7 +42,9 @@ class Macro:
         mod_macro drops comment lines first and numbers the rest from 1, as
         lines of a virtual file: line N is ``expand(...)[N - 1]``.
         """
-        return [template.format(*values) for template in self.templates]
+        if self.template is None or "\n" in "".join(values):
+            return [template.format(*values) for template in self.templates]
+        return self.template.format(*values).split("\n")
 
 
 def _templates(params: tuple[str, ...], body: tuple[LogicalLine, ...]) -> tuple[str, ...]:

@@ -22,10 +22,11 @@ class AddressSet:
     port: int | None
     servers: tuple[Server, ...]
     entries: tuple[VhostAddress, ...]  # the address each server was entered with
+    # As ``apache2 -S`` shows it (``*:80``); stored, since every routing explanation names it.
+    address: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def address(self) -> str:
-        return VhostAddress("", self.ip, self.port).display()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "address", VhostAddress("", self.ip, self.port).display())
 
     @property
     def default(self) -> Server:

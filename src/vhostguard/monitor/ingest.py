@@ -257,7 +257,7 @@ class LineFeeder:
         self.parser = projected(parser)
         self.labeler = labeler
         self.times = times
-        self.raw_of = raw_getter(parser, default_vhost)
+        self.raw_of = raw_getter(self.parser, default_vhost)
         self.stats = InputStats()
 
     def feed(self, lines: list[str], start: int, first_line: int, stop_sec: int, batch: Batch) -> tuple[int, bool]:

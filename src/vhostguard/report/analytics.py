@@ -391,7 +391,7 @@ svg .req{fill:#4f7cac}svg .err{fill:#d1343a}svg .axis{stroke:#99a;stroke-width:1
 svg text{font-size:11px;fill:#555}
 table{border-collapse:collapse;font-size:12.5px;width:100%}
 th,td{padding:3px 7px;border-bottom:1px solid #eef;text-align:right;white-space:nowrap}
-th:nth-child(-n+3),td:nth-child(-n+3){text-align:left}td:nth-child(3){white-space:normal;word-break:break-all}
+th:nth-child(-n+3),td:nth-child(-n+3){text-align:left}td:nth-child(3){white-space:normal;word-break:break-all;min-width:18em}
 thead th{background:#f4f6f8;position:sticky;top:0}
 section{overflow-x:auto}
 """
@@ -405,7 +405,7 @@ _SCRIPT = r"""
   var data = JSON.parse(document.getElementById("vg-data").textContent);
   // Two panels sharing the time axis, each with its own scale: 5xx are
   // usually a small fraction of the requests and would vanish on one scale.
-  var W = 640, L = 46, R = 8, PANELS = [["requests", "req", 8, 92], ["5xx", "err", 108, 44]], H = 176;
+  var W = 640, L = 58, R = 8, PANELS = [["requests", "req", 8, 92], ["5xx", "err", 108, 44]], H = 176;
   function el(name, attrs, parent) {
     var node = document.createElementNS(NS, name);
     for (var k in attrs) { node.setAttribute(k, attrs[k]); }
@@ -429,7 +429,7 @@ _SCRIPT = r"""
       el("line", {"class": "axis", x1: L, y1: top + height, x2: W - R, y2: top + height}, svg);
       label(svg, L - 4, top + 9, "end", String(high));
       label(svg, L - 4, top + height, "end", "0");
-      label(svg, W - R, top + 9, "end", name);
+      label(svg, 2, top + height / 2 + 4, "start", name);
       for (var i = 0; i < n; i++) {
         var h = series[i] / high * height;
         var bar = el("rect", {"class": css, x: (L + i * step).toFixed(2), y: (top + height - h).toFixed(2),

@@ -6,6 +6,7 @@ the ProxyPass of the matching ``<Location>`` first, then the server's list
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -138,6 +139,12 @@ def match_mapping(mapping: ProxyMapping, uri: str) -> ProxyMatch | None:
     return ProxyMatch(mapping, mapping.target + uri[length:])
 
 
+_CANON_SAFE = "/:@!$&()*+,;=~-._"
+# A character quote(path, safe=_CANON_SAFE) would change: most paths have none, and
+# the search is much cheaper than quote's own scan.
+_NEEDS_ESCAPE = re.compile(r"[^A-Za-z0-9/:@!$&()*+,;=~\-._]")
+
+
 def backend_url(url: str, query: str | None, mapping: ProxyMapping | None) -> str:
     """The URL as the backend sees it: path re-escaped by proxy canon, query appended."""
     if mapping is not None and mapping.nocanon:
@@ -145,7 +152,9 @@ def backend_url(url: str, query: str | None, mapping: ProxyMapping | None) -> st
     else:
         scheme, sep, rest = url.partition("://")
         host, slash, path = rest.partition("/")
-        escaped = f"{scheme}{sep}{host}{slash}{quote(path, safe='/:@!$&()*+,;=~-._')}" if sep else url
+        if _NEEDS_ESCAPE.search(path):
+            path = quote(path, safe=_CANON_SAFE)
+        escaped = f"{scheme}{sep}{host}{slash}{path}" if sep else url
     if query is not None and not (mapping is not None and mapping.noquery):
         escaped += "?" + query
     return escaped

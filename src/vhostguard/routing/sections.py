@@ -78,6 +78,13 @@ class ServerSections:
     directories: tuple[Section, ...]  # non-regex sorted by depth, then regex in order
     files: tuple[Section, ...]
     ifs: tuple[Section, ...]
+    # When every <Location> is a plain prefix (no regex, no wildcard): those prefixes,
+    # for one startswith() that rules them all out for most URIs; else None.
+    location_prefixes: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        plain = all(not s.regex and not s.glob for s in self.locations)
+        object.__setattr__(self, "location_prefixes", tuple([s.pattern for s in self.locations]) if plain else None)
 
 
 def _section_of(node: Directive, nested_in: Directive | None = None) -> Section | None:
@@ -230,6 +237,9 @@ def matching_files(sections: ServerSections, directories: Sequence[Section], fil
 
 
 def matching_locations(sections: ServerSections, uri: str) -> list[Section]:
+    prefixes = sections.location_prefixes
+    if prefixes is not None and not uri.startswith(prefixes):
+        return []  # a plain <Location> matches only URIs that start with its path
     return [s for s in sections.locations if location_matches(s, uri)]
 
 
