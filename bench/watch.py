@@ -347,11 +347,10 @@ def latencies(live: Live) -> list[tuple[float, float | None, float | None]]:
     """(outage start, seconds to the firing alert, seconds from the outage's end to the resolution)."""
     out = []
     for start in live.outages:
-        fired = [seen for seen, a in live.alerts if a["endpoint"] == "/v1/pay" and a["state"] == "firing"
-                 and a["rule"] == "endpoint-broken" and seen >= start]
-        resolved = [seen for seen, a in live.alerts if a["endpoint"] == "/v1/pay" and a["state"] == "resolved"
-                    and seen >= start]
-        out.append((start, fired[0] - start if fired else None,
+        fired = [(seen, a["id"]) for seen, a in live.alerts if a["endpoint"] == "/v1/pay"
+                 and a["state"] == "firing" and a["rule"] == "endpoint-broken" and seen >= start]
+        resolved = [seen for seen, a in live.alerts if fired and a["id"] == fired[0][1] and a["state"] == "resolved"]
+        out.append((start, fired[0][0] - start if fired else None,
                     resolved[0] - (start + OUTAGE_SECONDS) if resolved else None))
     return out
 

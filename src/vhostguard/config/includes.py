@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from functools import lru_cache
 
 MAX_DIR_DEPTH = 128
@@ -54,7 +55,13 @@ def _sorted_entries(directory: str) -> list[str]:
 
 
 def _nofnmatch(path: str, optional: bool, out: list[str], depth: int) -> None:
-    if os.path.isdir(path):
+    # One stat answers both "a directory?" and "exists?" (lstat only for what stat
+    # cannot see, a broken symlink): this runs once per included file.
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
         depth += 1
         if depth > MAX_DIR_DEPTH:
             raise IncludeError(
@@ -68,7 +75,7 @@ def _nofnmatch(path: str, optional: bool, out: list[str], depth: int) -> None:
         for name in names:
             _nofnmatch(os.path.join(path, name), optional, out, depth)
         return
-    if optional and not os.path.lexists(path):
+    if optional and mode is None and not os.path.lexists(path):
         return
     out.append(path)
 

@@ -7,6 +7,7 @@ main server's, first match wins.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -112,6 +113,12 @@ def alias_matches(uri: str, fake: str) -> int:
     return u
 
 
+_URL_SAFE = "/:@!$&'()*+,;=~"
+# A character quote(text, safe=_URL_SAFE) would change: most paths have none, and
+# the search is much cheaper than quote's own scan.
+_NEEDS_ESCAPE = re.compile(r"[^A-Za-z0-9_.\-/:@!$&'()*+,;=~]")
+
+
 @dataclass(frozen=True, slots=True)
 class AliasHit:
     entry: AliasEntry
@@ -140,7 +147,7 @@ def match(entry: AliasEntry, uri: str, server_root: str) -> AliasHit | None:
         return AliasHit(entry, None)
     rest = uri[length:]
     if entry.kind == "redirect":
-        return AliasHit(entry, entry.real + quote(rest, safe="/:@!$&'()*+,;=~"))
+        return AliasHit(entry, entry.real + (quote(rest, safe=_URL_SAFE) if _NEEDS_ESCAPE.search(rest) else rest))
     real = entry.real if os.path.isabs(entry.real) else os.path.join(server_root, entry.real)
     trimmed = rest.lstrip("/")
     if trimmed:

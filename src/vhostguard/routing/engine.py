@@ -277,8 +277,8 @@ class Router:
         if plan.any_rule is not None and plan.any_rule.search(uri) is None:
             # No rule's pattern matches: the trace is "pattern does not match" for each.
             trail.steps.extend(plan.no_match_steps)
-            for problem in plan.rule_problems:
-                trail.unsure(problem)
+            for note in plan.rule_problems:
+                trail.unsure(note)
             return None
         try:
             result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port))
@@ -286,13 +286,13 @@ class Router:
             trail.unsure(str(problem))
             return None
         fixed = plan.rule_steps
-        for node, detail in result.trace:
-            step = fixed.get((id(node), detail))
+        for traced, detail in result.trace:
+            step = fixed.get((id(traced), detail))
             if step is None:
-                step = Step("rewrite", f"{plan.rule_texts[id(node)]}: {detail}", node.source)
+                step = Step("rewrite", f"{plan.rule_texts[id(traced)]}: {detail}", traced.source)
             trail.steps.append(step)
-        for problem in plan.rule_problems:
-            trail.unsure(problem)
+        for note in plan.rule_problems:
+            trail.unsure(note)
         node = result.rule.node if result.rule else None
         if result.action == "status":
             return _status_outcome(result.status or 500, node)
@@ -408,8 +408,10 @@ class Router:
             self._note_unmodelled(plan, walk, filename, trail)
         if walk is None:
             deciding, compat_nodes = mod_access.deciders(after_walk)
-        else:
+        elif after_walk:
             deciding, compat_nodes = mod_access.deciders(after_walk, walk.deciding, walk.compat_nodes)
+        else:
+            deciding, compat_nodes = walk.deciding, walk.compat_nodes
         result, step = self._verdict(deciding, compat_nodes, request.remote_ip, request.method)
         if result.uncertain:
             trail.unsure(result.uncertain)
@@ -462,7 +464,8 @@ class Router:
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
-        if kind == "file" and self._kind(filename) == "dir":
+        found = self._kind(filename)  # 'file', 'dir' or None
+        if kind == "file" and found == "dir":
             by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
             if by_mod_dir is not None:
                 return by_mod_dir
@@ -479,15 +482,16 @@ class Router:
         if handler:
             return Outcome("handler", 200, handler, node)
         if kind == "wsgi":
-            return Outcome("wsgi", 200 if self._is_file(filename) else 404, filename, node)
+            return Outcome("wsgi", 200 if found == "file" else 404, filename, node)
         if kind == "script":
-            if self._is_file(filename):
+            if found == "file":
                 return Outcome("script", 200, filename, node)
             return Outcome("not-found", 404, filename, node, reason="script not found")
-        return self._file(plan, request, uri, query, filename, chosen, node, trail, depth)
+        return self._file(plan, request, uri, query, filename, found, chosen, node, trail, depth)
 
-    def _file(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
-        found = self._kind(filename)
+    def _file(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, found: str | None,
+              chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
+        """A static file: ``found`` is what the filesystem holds at ``filename`` ('file', 'dir' or None)."""
         if found == "file":
             return Outcome("file", 200, filename, node)
         if found == "dir":

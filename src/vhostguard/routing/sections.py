@@ -64,8 +64,10 @@ class Section:
         set_field(self, "compat", tuple([n for n in children if n.key in _COMPAT_KEYS]))
         set_field(self, "has_rewrite", "rewriterule" in last)
         set_field(self, "last", last)
-        redirects = [n for n in children if n.key in _REDIRECT_KEYS] if not _REDIRECT_KEYS.isdisjoint(last) else []
-        set_field(self, "redirect", redirects[-1] if redirects else None)
+        redirect = None
+        if not _REDIRECT_KEYS.isdisjoint(last):
+            redirect = [n for n in children if n.key in _REDIRECT_KEYS][-1]
+        set_field(self, "redirect", redirect)
         set_field(self, "dir_path", pattern.rstrip("/") or "/")
 
 
@@ -262,7 +264,7 @@ def last_value(base: tuple[Directive, ...] | dict[str, Directive], chosen: list[
             if node.key == key:
                 found = node
     for section in chosen:
-        node = section.last.get(key)
-        if node is not None:
-            found = node
+        winner = section.last.get(key)
+        if winner is not None:
+            found = winner
     return found
