@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from vhostguard.config.nodes import Directive
 from vhostguard.routing.sections import Section
@@ -26,7 +27,10 @@ class AccessResult:
     uncertain: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def _ip_in(remote: str, spec: str) -> bool:
+    """Is ``remote`` in ``spec`` (an address, a network, or a partial IPv4)? Cached:
+    parsing is the costly part, and clients and specs repeat."""
     try:
         address = ipaddress.ip_address(remote)
     except ValueError:

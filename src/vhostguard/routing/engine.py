@@ -347,13 +347,14 @@ class Router:
 
     def _redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, locations: list[Section], trail: _Trail) -> Outcome | None:
         entry_hit: mod_alias.AliasHit | None = None
-        for section in reversed(locations) if plan.location_redirects else ():
-            node = section.redirect
-            if node is not None:
-                entry = mod_alias.location_redirect(node)
-                if entry is not None:
-                    entry_hit = mod_alias.AliasHit(entry, entry.real)
-                    break
+        if plan.location_redirects:  # the one-argument Redirect of the last <Location> with one
+            for section in reversed(locations):
+                node = section.redirect
+                if node is not None:
+                    entry = mod_alias.location_redirect(node)
+                    if entry is not None:
+                        entry_hit = mod_alias.AliasHit(entry, entry.real)
+                        break
         if entry_hit is None:
             merged = "//" not in uri
             for entry in plan.redirects:

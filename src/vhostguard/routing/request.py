@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from vhostguard.config.source import slot_setters
+
 DEFAULT_REMOTE_IP = "192.0.2.10"  # TEST-NET-1: a client that matches no real allow-list
 
 
@@ -13,7 +15,7 @@ class RequestError(ValueError):
     """A URL or option that cannot describe a request."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Request:
     """One HTTP request as it reaches httpd.
 
@@ -37,8 +39,34 @@ class Request:
     # Requests are memo keys (Router, replays): hash the fields once, not on every lookup.
     _hash: int = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash(self._fields()))
+    def __init__(
+        self,
+        scheme: str,
+        host: str | None,
+        port: int,
+        path: str,
+        query: str | None = None,
+        method: str = "GET",
+        local_ip: str | None = None,
+        remote_ip: str = DEFAULT_REMOTE_IP,
+        headers: tuple[tuple[str, str], ...] = (),
+        sni: str | None = None,
+        http10: bool = False,
+    ) -> None:
+        # Written out, with slot setters (see config.source.slot_setters): a log replay
+        # makes one per line. The same as dataclass's __init__, plus the hash.
+        _set_scheme(self, scheme)
+        _set_host(self, host)
+        _set_port(self, port)
+        _set_path(self, path)
+        _set_query(self, query)
+        _set_method(self, method)
+        _set_local_ip(self, local_ip)
+        _set_remote_ip(self, remote_ip)
+        _set_headers(self, headers)
+        _set_sni(self, sni)
+        _set_http10(self, http10)
+        _set_hash(self, hash(self._fields()))
 
     def _fields(self) -> tuple[object, ...]:
         """The compared fields, in order: what equality (and so the hash) is made of."""
@@ -52,9 +80,7 @@ class Request:
         return self._fields()  # not _hash: string hashes differ between processes
 
     def __setstate__(self, state: tuple[object, ...]) -> None:
-        for name, value in zip(_FIELD_NAMES, state):
-            object.__setattr__(self, name, value)
-        self.__post_init__()
+        self.__init__(*state)  # type: ignore[misc]
 
     @classmethod
     def from_url(
@@ -120,7 +146,13 @@ class Request:
         return f"{self.scheme}://{netloc}{self.path}" + (f"?{self.query}" if self.query is not None else "")
 
 
-_FIELD_NAMES = ("scheme", "host", "port", "path", "query", "method", "local_ip", "remote_ip", "headers", "sni", "http10")
+(
+    _set_scheme, _set_host, _set_port, _set_path, _set_query, _set_method, _set_local_ip, _set_remote_ip,
+    _set_headers, _set_sni, _set_http10, _set_hash,
+) = slot_setters(
+    Request, "scheme", "host", "port", "path", "query", "method", "local_ip", "remote_ip", "headers", "sni", "http10",
+    "_hash",
+)
 
 
 @dataclass(frozen=True, slots=True)
