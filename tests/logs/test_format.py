@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from vhostguard.logs import DEFAULT_NICKNAMES, FormatError, LineError, compile_format, parser_for, unescape
-from vhostguard.logs.format import tokenize
+from vhostguard.logs.format import compile_rows, tokenize
 
 COMBINED = DEFAULT_NICKNAMES["combined"]
 VHOST_COMBINED = DEFAULT_NICKNAMES["vhost_combined"]
@@ -268,3 +268,34 @@ def _outcome(parse: Any, line: str) -> Any:
         return parse(line)
     except LineError:
         return "malformed"
+
+
+ROW_COLUMNS = ("vhost", "method", "path", "status", "time", "bytes_out", "duration_us", "query", "remote_host")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_rows_equal_parse_on_mutated_lines(fmt: str) -> None:
+    # compile_rows is the bulk path of report: every line it keeps or rejects,
+    # and every value, must be what parse gives (None for a key not logged).
+    rows = compile_rows(fmt, ROW_COLUMNS)
+    compiled = compile_format(fmt, ROW_COLUMNS)
+    rng = random.Random(fmt + "rows")
+    lines = [_sample_line(fmt, rng) for _ in range(3000)] + ["", "garbage", LINE + " extra"]
+    expected_rows, expected_bad = [], []
+    for index, line in enumerate(lines):
+        outcome = _outcome(compiled.parse, line)
+        if outcome == "malformed":
+            expected_bad.append(index)
+        else:
+            expected_rows.append(tuple(outcome.get(key) for key in ROW_COLUMNS))
+    got_rows, got_bad = rows(lines)
+    assert got_bad == expected_bad
+    assert got_rows == expected_rows
+    if fmt in (COMBINED, VHOST_COMBINED):  # samples of the other formats are all malformed
+        assert 0 < len(expected_bad) < len(lines) / 2
+
+
+def test_rows_of_a_format_without_a_split_path() -> None:
+    fmt = "%{%e}t %h"
+    rows = compile_rows(fmt, ("remote_host", "status"))
+    assert rows([" 5 10.0.0.1", "nope"]) == ([("10.0.0.1", None)], [1])

@@ -22,6 +22,7 @@ from tests.logs.sandbox import Sent, keepalive_pair, request, running, wait_for_
 from tests.support.apache import base_config, free_port, needs_apache
 from vhostguard.config import LoadOptions, load
 from vhostguard.logs import LogFormat, ReadStats, find_logs, parser_for, read_log
+from vhostguard.logs.format import compile_rows
 
 pytestmark = [pytest.mark.httpd, needs_apache]
 
@@ -317,3 +318,12 @@ def test_the_split_path_and_the_regex_path_agree_on_real_lines(httpd_run: Run) -
         for line in path.read_text().splitlines():
             assert fmt.parse(line) == regex_path(line), (name, line)
 
+
+
+def test_bulk_rows_agree_with_parse_on_real_lines(httpd_run: Run) -> None:
+    for name, path in httpd_run.logs.items():
+        fmt = httpd_run.formats[name]
+        lines = path.read_text().splitlines()
+        rows, bad = compile_rows(fmt.format, fmt.keys)(lines)
+        assert bad == []
+        assert rows == [tuple(fmt.parse(line)[key] for key in fmt.keys) for line in lines], name

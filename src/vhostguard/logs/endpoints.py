@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from vhostguard.logs.memo import memo
 
@@ -55,6 +56,8 @@ class EndpointPattern:
 
 def template_segment(segment: str) -> str:
     """The automatic placeholder for one path segment, or the segment itself."""
+    if segment.isdigit() and segment.isascii():  # the common id, without a regex
+        return "{id}"
     if not segment or _CANDIDATE(segment) is None:
         return segment
     if _DATE.fullmatch(segment):
@@ -79,7 +82,11 @@ def auto_template(path: str | None) -> str:
         path = "/" + rest.partition("/")[2]
     if _CANDIDATE(path) is None:
         return path
-    return "/".join(template_segment(segment) for segment in path.split("/"))
+    return "/".join(map(_segment_template, path.split("/")))
+
+
+# Paths are mostly new (ids), their segments mostly not ("v1", "users"): memoise per segment.
+_segment_template = lru_cache(maxsize=1 << 16)(template_segment)
 
 
 def parse_patterns(lines: Iterable[str], origin: str = "<patterns>") -> tuple[EndpointPattern, ...]:

@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from vhostguard.logs import directives as d
 from vhostguard.logs.directives import Slot, resolve
@@ -230,6 +230,24 @@ def _compile(fmt: str, wanted: frozenset[str] | None, lenient: bool) -> LogForma
     return _Compiler(fmt, items, wanted, lenient).build()
 
 
+RowParser = Callable[[list[str]], tuple[list[tuple[Any, ...]], list[int]]]
+
+
+@lru_cache(maxsize=64)
+def compile_rows(fmt: str, columns: tuple[str, ...], lenient: bool = True) -> RowParser:
+    """``rows(lines) -> (rows, bad)`` for LogFormat text ``fmt``: bulk parsing for aggregations.
+
+    ``rows`` holds, for each line that parses, the tuple of its ``columns``
+    (record keys; None for a key the format does not log), in line order;
+    ``bad`` the indexes in ``lines`` of the lines that do not (``parse``
+    says why). Exactly the lines and values of ``compile_format(fmt,
+    columns).parse``, without a dict or a call per line.
+    """
+    wanted = frozenset(columns)
+    parse = _compile(fmt, wanted, lenient).parse
+    return _Compiler(fmt, tokenize(fmt), wanted, lenient).build_rows(columns, parse)
+
+
 def parser_for(fmt: str, nicknames: Mapping[str, str] | None = None, fields: Iterable[str] | None = None,
                lenient: bool = True) -> LogFormat:
     """The parser for a nickname (looked up in ``nicknames``, else DEFAULT_NICKNAMES) or a format string.
@@ -346,6 +364,41 @@ class _Compiler:
         return LogFormat(self.fmt, keys, tuple(self.outputs), tuple(f.slot for f in self.fields), self.env["parse"],
                          self.env["_slow"], source, plain is not None, self.lenient)
 
+    def build_rows(self, columns: tuple[str, ...], parse: Callable[[str], dict[str, Any]]) -> RowParser:
+        """``rows(lines)``: the values of ``columns`` of each line, as tuples, with no dict per line.
+
+        The split path's code in one loop over a block of lines; a line it
+        cannot take goes to ``parse`` (same format and fields), so the rows
+        are exactly what ``parse`` would give. A column the format does not
+        log is None.
+        """
+        stmts, values = self._values(columns)
+        self.env["parse"] = parse
+        self.env["_row"] = lambda record: tuple(map(record.get, columns))
+        plain = _SplitPlan(self, escaped=False).lines()
+        if plain is None:
+            body = ["try:", "    add(_row(parse(line)))", "except LineError:", "    bad(i)"]
+        else:
+            row = "(" + ", ".join(values.get(c, "None") for c in columns) + ("," if len(columns) == 1 else "") + ")"
+            test = "not line.isascii() or '\\\\' in line" if self.fmt.isascii() else "'\\\\' in line"
+            body = [f"if {test}:", *("    " + f for f in _ROW_FALLBACK)]
+            for line in plain:
+                indent = line[:len(line) - len(line.lstrip())]
+                body += [indent + f for f in _ROW_FALLBACK] if line.strip() == "return _slow(line)" else [line]
+            numbers = [f for f in self.fields if f.slot.kind in _SPLIT_KINDS]
+            if numbers:
+                tests = " and ".join(_number_test(f, self.fmt.isascii()) for f in numbers)
+                body += [f"if not ({tests}):", *("    " + f for f in _ROW_FALLBACK)]
+            body += ["try:", *("    " + s for s in stmts), f"    add({row})",
+                     "except (ValueError, OverflowError):", *("    " + f for f in _ROW_FALLBACK)]
+            body = _without_dead_stores(body)
+        lines = ["def _rows(lines):", "    out = []", "    add = out.append", "    failed = []", "    bad = failed.append",
+                 "    i = -1", "    for line in lines:", "        i += 1", *("        " + b for b in body),
+                 "    return out, failed"]
+        source = "\n".join(lines) + "\n"
+        exec(compile(source, f"<LogFormat rows {self.fmt!r}>", "exec"), self.env)  # noqa: S102 - our own generated code
+        return cast("RowParser", self.env["_rows"])
+
     def _fast(self, name: str, head: list[str], split: list[str], body: list[str], ascii_line: bool) -> list[str]:
         lines = [f"def {name}(line):", *head, *("    " + line for line in split)]
         numbers = [f for f in self.fields if f.slot.kind in _SPLIT_KINDS]
@@ -380,9 +433,14 @@ class _Compiler:
 
     def _convert(self, keys: tuple[str, ...]) -> list[str]:
         """Statements that turn v0..vN into the record, ending in ``return {...}``."""
+        stmts, values = self._values(keys)
+        return stmts + ["return {" + ", ".join(f"{key!r}: {values[key]}" for key in keys) + "}"]
+
+    def _values(self, keys: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+        """Statements to run first, and the expression of each key (of the format) in ``keys``."""
         stmts: list[str] = []
-        entries: list[str] = []
         out = self.outputs
+        keys = [key for key in keys if key in out]
         time_fields = [f for f in self.fields if f.slot.kind == d.TIME]
         if time_fields:
             convert = time_combiner(tuple(f.slot.time for f in time_fields))  # type: ignore[misc]
@@ -401,10 +459,7 @@ class _Compiler:
             stmts += [f"r = {v}.split(' ')", "if len(r) == 3:", "    rm, rt, rp = r",
                       "    rpath, rs, rq = rt.partition('?')", "    if not rs:", "        rq = None",
                       "else:", f"    _, rm, rpath, rq, rp = _split_request({v})"]
-        for key in keys:
-            entries.append(f"{key!r}: {self._expr(key, out[key], request)}")
-        stmts.append("return {" + ", ".join(entries) + "}")
-        return stmts
+        return stmts, {key: self._expr(key, out[key], request) for key in keys}
 
     def _expr(self, key: str, sources: list[Field], request: Field | None) -> str:
         if key == "time":
@@ -439,6 +494,23 @@ class _Compiler:
             position = m.end()
         return (f"unexpected text at column {position + 1} after the last field: {line[position:position + 30]!r}",
                 position + 1)
+
+
+# What the rows loop does with a line the split path does not take: the full parse.
+_ROW_FALLBACK = ("try:", "    add(_row(parse(line)))", "except LineError:", "    bad(i)", "continue")
+_STORE = re.compile(r"\s*(v[0-9]+) = ")
+
+
+def _without_dead_stores(body: list[str]) -> list[str]:
+    """``body`` without the ``vN = ...`` of values nothing reads (fields not asked for)."""
+    text = "\n".join(body)
+    kept = []
+    for line in body:
+        m = _STORE.match(line)
+        if m is not None and len(re.findall(rf"\b{m.group(1)}\b", text)) == 1:
+            continue
+        kept.append(line)
+    return kept
 
 
 _REQUEST_PARTS = {"request_line": "", "method": "rm", "path": "rpath", "query": "rq", "protocol": "rp"}

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import compress
 from multiprocessing.connection import Connection
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 from typing import Any, cast
 
 from vhostguard.logs.endpoints import NONE, OTHER, EndpointPattern, EndpointTemplater
-from vhostguard.logs.format import LineError, LogFormat, parser_for
+from vhostguard.logs.format import LineError, LogFormat, RowParser, compile_rows, parser_for
 from vhostguard.logs.reader import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
 from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
 
@@ -147,7 +147,7 @@ class EndpointStats:
     last: float = -math.inf
     series: Counter[int] = field(default_factory=Counter)  # bucket start (epoch s) -> requests
     errors: dict[int, list[float]] = field(default_factory=dict)  # bucket start -> [5xx, first, last]
-    pending: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    pending: list[tuple[Any, ...]] = field(default_factory=list, repr=False)  # rows not yet added
 
     def merge(self, other: EndpointStats) -> None:
         self.order = min(self.order, other.order)
@@ -205,16 +205,25 @@ class VhostMinutes:
         self.errors.update(other.errors)
 
 
-@dataclass
-class _Projection:
-    """How to read the needed values out of one source's records (C-level getters where possible)."""
+# The row every source's lines become (see ``_projection``): positions in it.
+ROW_VHOST, ROW_METHOD, ROW_PATH, ROW_STATUS, ROW_TIME, ROW_BYTES, ROW_DURATION = range(7)
+_KEY = itemgetter(ROW_VHOST, ROW_METHOD, ROW_PATH)
+_STATUS = itemgetter(ROW_STATUS)
+_TIME = itemgetter(ROW_TIME)
+_BYTES = itemgetter(ROW_BYTES)
+_DURATION = itemgetter(ROW_DURATION)
 
-    parser: Parser
-    key: Callable[[dict[str, Any]], tuple[Any, Any, Any]]
-    status: Callable[[dict[str, Any]], Any] | None
-    time: Callable[[dict[str, Any]], Any] | None
-    bytes: Callable[[dict[str, Any]], Any] | None
-    duration: Callable[[dict[str, Any]], Any] | None
+
+@dataclass(frozen=True)
+class _Projection:
+    """How one source's lines become rows (vhost, method, path, status, time, bytes, duration).
+
+    ``rows(lines)`` gives the rows of the lines that parse and the indexes
+    of those that do not; ``why(line)`` says what is wrong with one of those.
+    """
+
+    rows: RowParser
+    why: Callable[[str], str]
 
 
 @dataclass
@@ -238,7 +247,7 @@ class Aggregate:
     reader_folded: int = 0  # requests a reader's own (larger) cap folded
     created: int = 0
     templater: EndpointTemplater | None = field(default=None, repr=False)
-    _route: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _route: dict[tuple[Any, Any, Any], list[tuple[Any, ...]]] = field(default_factory=dict, repr=False)
     _epoch: dict[Any, float | None] = field(default_factory=dict, repr=False)
     _minute: dict[Any, int] = field(default_factory=dict, repr=False)
     _bucket: dict[Any, int] = field(default_factory=dict, repr=False)  # time text -> series bucket at ``step``
@@ -276,36 +285,39 @@ class Aggregate:
             held += self._feed(block, projection, job, number, sampled)
             number += len(block)
             if held >= FLUSH_RECORDS:
-                self._flush(projection)
+                self._flush()
                 held = 0
-        self._flush(projection)
+        self._flush()
         self.lines += number
         self.job_lines[job.index] = number
         self.problems.extend(stats.problems)
         self.reader_folded = sum(self.templater.folded.values()) if self.templater else self.reader_folded
 
     def _feed(self, lines: list[str], projection: _Projection, job: Job, first: int, sampled: list[int]) -> int:
-        """Parse ``lines`` and route each record to its endpoint's pending list; returns the records kept."""
-        parse = projection.parser.parse
-        key = projection.key
+        """Parse ``lines`` and route each row to its endpoint's pending list; returns the rows kept."""
+        rows, bad = projection.rows(lines)
+        for index in bad:
+            self._bad(job.index, first + index + 1, projection.why(lines[index]), sampled)
+        keys = list(map(_KEY, rows))
         route = self._route
-        resolve = self._resolve
-        bad_at = -1
-        for line in lines:  # the hot loop: one parse, one dict lookup, one append per line
-            try:
-                record = parse(line)
-            except LineError as problem:
-                # Identical lines parse alike, so the first copy after the
-                # previous bad line is this one: no per-line counter needed.
-                bad_at = lines.index(line, bad_at + 1)
-                self._bad(job.index, first + bad_at + 1, problem.message, sampled)
-                continue
-            raw = key(record)
-            pending = route.get(raw)
-            if pending is None:
-                pending = resolve(raw, job.index)
-            pending.append(record)
-        return len(lines)
+        pendings = list(map(route.get, keys))
+        if None in pendings:
+            self._resolve_missing(keys, pendings, job.index)
+        for pending, row in zip(pendings, rows):  # the one Python statement per line
+            pending.append(row)
+        return len(rows)
+
+    def _resolve_missing(self, keys: list[tuple[Any, Any, Any]], pendings: list[Any], job: int) -> None:
+        route = self._route
+        index = -1
+        try:
+            while True:
+                index = pendings.index(None, index + 1)
+                key = keys[index]
+                pending = route.get(key)
+                pendings[index] = self._resolve(key, job) if pending is None else pending
+        except ValueError:  # no None left
+            pass
 
     def _bad(self, job: int, line: int, error: str, sampled: list[int]) -> None:
         self.malformed += 1
@@ -313,7 +325,7 @@ class Aggregate:
             sampled[0] += 1
             self.samples.append((job, line, error))
 
-    def _resolve(self, raw: tuple[Any, Any, Any], job: int) -> list[dict[str, Any]]:
+    def _resolve(self, raw: tuple[Any, Any, Any], job: int) -> list[tuple[Any, ...]]:
         assert self.templater is not None
         vhost, method, path = raw
         name = vhost if vhost else NONE
@@ -343,27 +355,26 @@ class Aggregate:
 
     # the per-endpoint batch arithmetic
 
-    def _flush(self, projection: _Projection) -> None:
-        if projection.time is not None:
-            times: set[Any] = set()
-            for stats in self.endpoints.values():
-                if stats.pending:
-                    times.update(map(projection.time, stats.pending))
-            self._learn_times(times)
+    def _flush(self) -> None:
+        times: set[Any] = set()
+        for stats in self.endpoints.values():
+            if stats.pending:
+                times.update(map(_TIME, stats.pending))
+        self._learn_times(times)
         for key, stats in self.endpoints.items():
             if stats.pending:
-                self._add_batch(key[0], stats, stats.pending, projection)
+                self._add_batch(key[0], stats, stats.pending)
                 stats.pending.clear()
-        if len(self._epoch) > TIME_CACHE:  # only here: pending records rely on the cache
+        if len(self._epoch) > TIME_CACHE:  # only here: pending rows rely on the cache
             self._epoch.clear()
             self._minute.clear()
             self._bucket.clear()
         if sum(len(s.series) for s in self.endpoints.values()) > self.options.series_cells:
             self._coarsen(self.step * 2)
 
-    def _add_batch(self, vhost: str, stats: EndpointStats, records: list[dict[str, Any]], p: _Projection) -> None:
-        stats.requests += len(records)
-        statuses = list(map(p.status, records)) if p.status is not None else [None] * len(records)
+    def _add_batch(self, vhost: str, stats: EndpointStats, rows: list[tuple[Any, ...]]) -> None:
+        stats.requests += len(rows)
+        statuses = list(map(_STATUS, rows))
         classes = stats.status
         errors = 0
         for status, count in Counter(statuses).items():
@@ -371,12 +382,9 @@ class Aggregate:
             classes[group] += count
             if group == 5:
                 errors += count
-        if p.bytes is not None:
-            stats.bytes += _sum(map(p.bytes, records))
-        if p.duration is not None:
-            self._add_durations(stats, list(map(p.duration, records)))
-        if p.time is not None:
-            self._add_times(vhost, stats, list(map(p.time, records)), statuses if errors else None)
+        stats.bytes += _sum(map(_BYTES, rows))
+        self._add_durations(stats, list(map(_DURATION, rows)))
+        self._add_times(vhost, stats, list(map(_TIME, rows)), statuses if errors else None)
 
     def _add_durations(self, stats: EndpointStats, durations: list[Any]) -> None:
         if None in durations:
@@ -509,32 +517,50 @@ def _projection(source: LogSource) -> _Projection:
     formats = [parser_for(fmt, {}, REPORT_FIELDS) for fmt in source.formats]
     if len(formats) == 1:
         return _single(formats[0])
-    return _several(FormatChoice(tuple(formats)))
+    return _by_records(FormatChoice(tuple(formats)))
 
 
 def _single(fmt: LogFormat) -> _Projection:
     keys = set(fmt.keys)
-    full = set(parser_for(fmt.format, {}).keys)
-    if "vhost" not in keys and "server_name" not in keys and "headers_in" in full:
-        # Only the Host header names the vhost: convert the headers too.
-        fmt = parser_for(fmt.format, {}, REPORT_FIELDS + ("headers_in",))
-        keys = set(fmt.keys)
     vhost = "vhost" if "vhost" in keys else "server_name" if "server_name" in keys else None
-    if vhost is not None and {"method", "path"} <= keys:
-        key: Callable[[dict[str, Any]], Any] = itemgetter(vhost, "method", "path")
-    else:
-        key = _generic_key
-    size = "bytes_out" if "bytes_out" in keys else "bytes" if "bytes" in keys else None
-    return _Projection(fmt, key, itemgetter("status") if "status" in keys else None,
-                       itemgetter("time") if "time" in keys else None,
-                       itemgetter(size) if size else None,
-                       itemgetter("duration_us") if "duration_us" in keys else None)
+    if vhost is None:
+        if "headers_in" in parser_for(fmt.format, {}).keys:
+            # Only the Host header names the vhost: convert the headers too.
+            fmt = parser_for(fmt.format, {}, REPORT_FIELDS + ("headers_in",))
+        return _by_records(fmt)
+    size = "bytes_out" if "bytes_out" in keys else "bytes"
+    rows = compile_rows(fmt.format, (vhost, "method", "path", "status", "time", size, "duration_us"))
+    return _Projection(rows, _reason(fmt))
 
 
-def _several(choice: FormatChoice) -> _Projection:
-    # Records of different formats have different keys: dict.get for all.
-    return _Projection(choice, _generic_key, methodcaller("get", "status"), methodcaller("get", "time"),
-                       _generic_bytes, methodcaller("get", "duration_us"))
+def _by_records(parser: Parser) -> _Projection:
+    """Rows through whole records: several formats, or a vhost known only from the Host header."""
+    parse = parser.parse
+
+    def rows(lines: list[str]) -> tuple[list[tuple[Any, ...]], list[int]]:
+        out: list[tuple[Any, ...]] = []
+        bad: list[int] = []
+        for index, line in enumerate(lines):
+            try:
+                record = parse(line)
+            except LineError:
+                bad.append(index)
+                continue
+            get = record.get
+            out.append((*_generic_key(record), get("status"), get("time"), _generic_bytes(record), get("duration_us")))
+        return out, bad
+
+    return _Projection(rows, _reason(parser))
+
+
+def _reason(parser: Parser) -> Callable[[str], str]:
+    def why(line: str) -> str:
+        try:
+            parser.parse(line)
+        except LineError as problem:
+            return problem.message
+        return "line does not parse"  # unreachable: rows and parse agree
+    return why
 
 
 def _generic_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
