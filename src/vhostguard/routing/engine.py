@@ -31,6 +31,7 @@ from vhostguard.routing.sections import (
 MAX_INTERNAL_REDIRECTS = 10
 _CACHE_LIMIT = 100_000  # entries per cache before it starts over: a long log replay must stay bounded
 _UNKNOWN = object()  # "not cached yet", where None is a cached answer
+_MAX_STAT_DEPTH = 64  # ancestors resolved ahead of a path (bounds the work for absurdly deep paths)
 _HTTP_HEADER_VARS = {
     "HTTP_USER_AGENT": "User-Agent", "HTTP_REFERER": "Referer", "HTTP_COOKIE": "Cookie",
     "HTTP_FORWARDED": "Forwarded", "HTTP_HOST": "Host", "HTTP_PROXY_CONNECTION": "Proxy-Connection",
@@ -129,24 +130,30 @@ class Router:
         """'file', 'dir' or None; cached, since many requests share directories."""
         kind = self._fs.get(path, _UNKNOWN)
         if kind is _UNKNOWN:
-            if len(self._fs) > _CACHE_LIMIT:
-                self._fs.clear()
-            kind = self._fs[path] = self._stat_kind(path)
+            kind = self._stat_kinds(path)
         return kind  # type: ignore[return-value]
 
-    def _stat_kind(self, path: str) -> str | None:
-        """What ``os.path.isdir`` and ``os.path.isfile`` say, from one ``stat`` (each is
-        a stat and a mode test) or from none: a path under a parent already known
-        not to be a directory cannot be found (the kernel resolves every component
-        on the way: ENOENT or ENOTDIR), and many requests ask for such paths."""
+    def _stat_kinds(self, path: str) -> str | None:
+        """What ``os.path.isdir`` and ``os.path.isfile`` say of ``path``, and of its
+        ancestors not yet known, from the top down: a path under a parent that is
+        not a directory cannot be found (the kernel resolves every component on the
+        way: ENOENT or ENOTDIR), so it needs no ``stat``. Many requests ask for
+        paths under a missing directory, and each such directory costs one ``stat``
+        instead of one per path; a parent that is a directory is needed anyway
+        (the directory walk asks for it)."""
+        fs = self._fs
+        if len(fs) > _CACHE_LIMIT:
+            fs.clear()
+        pending = [path]
         parent = path.rpartition("/")[0]
-        if parent and self._fs.get(parent, "dir") != "dir":
-            return None
-        try:
-            mode = os.stat(path).st_mode
-        except (OSError, ValueError):  # as os.path.isdir/isfile: unreadable means "not there"
-            return None
-        return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else None
+        while parent and parent not in fs and len(pending) < _MAX_STAT_DEPTH:
+            pending.append(parent)
+            parent = parent.rpartition("/")[0]
+        # No parent, or one left unknown at the depth bound: stat as if it were a directory.
+        kind = fs.get(parent, "dir") if parent else "dir"
+        for name in reversed(pending):
+            kind = fs[name] = _stat_kind(name) if kind == "dir" else None
+        return kind
 
     def _walk_dir(self, filename: str) -> str:
         """The deepest existing directory on ``filename``'s path, cached per parent directory."""
@@ -552,6 +559,15 @@ class Router:
 
 
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
+
+
+def _stat_kind(path: str) -> str | None:
+    """'dir', 'file' or None, from one ``stat`` (``os.path.isdir`` and ``isfile`` are each a stat)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # as os.path.isdir/isfile: unreadable means "not there"
+        return None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else None
 
 
 def _dirname(path: str) -> str:
