@@ -5,6 +5,7 @@ import gzip
 import math
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,8 @@ def test_latency_is_null_without_a_duration_and_converted_from_seconds_or_ms(tmp
 
 @pytest.mark.parametrize("fmt, line, vhost", [
     ('%V %h "%r" %>s', 'by-server-name.test 1.2.3.4 "GET /a HTTP/1.1" 200', "by-server-name.test"),
-    ('%h "%r" %>s "%{Host}i"', '1.2.3.4 "GET /a HTTP/1.1" 200 "by-host-header.test:8080"', "by-host-header.test:8080"),
+    # The client wrote the Host header: case, port and a trailing dot name the same vhost (as in watch).
+    ('%h "%r" %>s "%{Host}i"', '1.2.3.4 "GET /a HTTP/1.1" 200 "By-Host-Header.test.:8080"', "by-host-header.test"),
     ('%h "%r" %>s', '1.2.3.4 "GET /a HTTP/1.1" 200', "-"),
     ('%v %V "%r" %>s', 'vhost.test other.test "GET /a HTTP/1.1" 200', "vhost.test"),
 ])
@@ -159,6 +161,20 @@ def test_methods_outside_the_registry_and_missing_request_lines(tmp_path: Path) 
     analysis = run([log], '%v %t "%r" %>s')
     got = sorted((e.method, e.endpoint, e.requests) for e in analysis.endpoints)
     assert got == [("-", "-", 2), ("GET", "/a", 1), ("PROPFIND", "/dav", 1), (OTHER, "/a", 1), (OTHER, "/pot", 1)]
+
+
+def test_a_time_without_zone_is_local_time_as_httpd_wrote_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        log = tmp_path / "local.log"
+        log.write_text('v.test [2024-01-21 20:30:05] "GET /a HTTP/1.1" 500\n')
+        analysis = run([log], '%v [%{%Y-%m-%d %H:%M:%S}t] "%r" %>s')
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert [p.minute for p in analysis.timeline] == [START]  # 20:30 in Kolkata is 15:00 UTC
+    assert analysis.endpoints[0].first_seen == START + 5
 
 
 def test_time_zones_become_utc_minutes(tmp_path: Path) -> None:

@@ -89,6 +89,22 @@ def auto_template(path: str | None) -> str:
 _segment_template = lru_cache(maxsize=1 << 16)(template_segment)
 
 
+def host_header_vhost(headers: dict[str, str | None] | None) -> str | None:
+    """The vhost a ``Host`` request header names (the header's name in any case), or None.
+
+    The client wrote it: case, a port and a trailing dot do not make another vhost.
+    """
+    for name, value in (headers or {}).items():
+        if name.lower() == "host" and value:
+            host = value.lower()
+            if host.startswith("["):
+                host = host.partition("]")[0] + "]"
+            elif host.count(":") == 1:
+                host = host.partition(":")[0]
+            return host.rstrip(".") or None
+    return None
+
+
 def parse_patterns(lines: Iterable[str], origin: str = "<patterns>") -> tuple[EndpointPattern, ...]:
     """Patterns, one per line, in precedence order.
 

@@ -47,7 +47,7 @@ from multiprocessing.connection import Connection
 from operator import itemgetter
 from typing import Any, cast
 
-from vhostguard.logs.endpoints import NONE, OTHER, EndpointPattern, EndpointTemplater
+from vhostguard.logs.endpoints import NONE, OTHER, EndpointPattern, EndpointTemplater, host_header_vhost
 from vhostguard.logs.format import LineError, LogFormat, RowParser, compile_rows, parser_for
 from vhostguard.logs.reader import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
 from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
@@ -503,13 +503,14 @@ def _sum(values: Iterator[Any]) -> int:
 
 
 def _epoch(text: Any) -> float | None:
-    """Seconds since the epoch of a record's ISO time; a time without zone is taken as UTC."""
+    """Seconds since the epoch of a record's ISO time.
+
+    A time logged without zone (``%{%F %T}t``) is local time, as httpd wrote
+    it (strftime of the local time) and as ``watch`` reads it.
+    """
     if text is None:
         return None
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    seconds = moment.timestamp()
+    seconds = datetime.fromisoformat(text).timestamp()
     return int(seconds) if seconds.is_integer() else seconds
 
 
@@ -565,10 +566,7 @@ def _reason(parser: Parser) -> Callable[[str], str]:
 
 def _generic_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
     """(vhost, method, path): the vhost is %v, else %V, else the Host header, else '-'."""
-    vhost = record.get("vhost") or record.get("server_name")
-    if vhost is None:
-        headers = record.get("headers_in") or {}
-        vhost = next((value for name, value in headers.items() if name.lower() == "host"), None)
+    vhost = record.get("vhost") or record.get("server_name") or host_header_vhost(record.get("headers_in"))
     return vhost, record.get("method"), record.get("path")
 
 

@@ -16,7 +16,9 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from vhostguard.logs.endpoints import NONE, OTHER, EndpointTemplater, auto_template, template_segment
+from vhostguard.logs.endpoints import (
+    NONE, OTHER, EndpointTemplater, auto_template, host_header_vhost, template_segment,
+)
 from vhostguard.logs.format import LineError, LogFormat, compile_format
 from vhostguard.logs.reader import SAMPLES, FormatChoice, Malformed, Parser
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
@@ -179,7 +181,7 @@ def vhost_getter(parser: Parser, default: str | None) -> Callable[[dict[str, Any
     if "vhost" in keys:
         return lambda r: r.get("vhost") or r.get("server_name") or default
     if "headers_in" in keys:
-        return lambda r: _host(r.get("headers_in") or {}) or default
+        return lambda r: host_header_vhost(r.get("headers_in")) or default
     return lambda r: default
 
 
@@ -187,19 +189,6 @@ def _keys(parser: Parser) -> set[str]:
     if isinstance(parser, FormatChoice):
         return {k for f in parser.formats for k in f.keys}
     return set(parser.keys) if isinstance(parser, LogFormat) else {*FIELDS, "headers_in"}
-
-
-def _host(headers: dict[str, str | None]) -> str | None:
-    for name, value in headers.items():
-        if name.lower() == "host" and value:
-            # The client wrote it: case, port and a trailing dot do not make another vhost.
-            host = value.lower()
-            if host.startswith("["):
-                host = host.partition("]")[0] + "]"
-            elif host.count(":") == 1:
-                host = host.partition(":")[0]
-            return host.rstrip(".") or None
-    return None
 
 
 @dataclass
