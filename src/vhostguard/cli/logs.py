@@ -33,7 +33,7 @@ _BATCH = 512  # records per write
 
 
 @dataclass(frozen=True)
-class _Input:
+class LogInput:
     path: str
     parser: Parser
     described: str  # the format, for the human summary
@@ -53,8 +53,8 @@ def logs(files: tuple[str, ...], config: str | None, server_root: str | None, de
     """
 
     def body() -> int:
-        layout = _config(config, server_root, defines, env_file)
-        inputs = _inputs(files, layout, log_format)
+        layout = log_config(config, server_root, defines, env_file)
+        inputs = log_inputs(files, layout, log_format)
         stats = ReadStats()
         try:
             _emit(inputs, stats, jsonl)
@@ -66,7 +66,8 @@ def logs(files: tuple[str, ...], config: str | None, server_root: str | None, de
     run(body)
 
 
-def _config(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None) -> LogConfig | None:
+def log_config(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None) -> LogConfig | None:
+    """The logs ``-f CONFIG`` writes (None without a config); its warnings and notes go to stderr."""
     if config is None:
         return None
     tree = load_tree(ConfigArgs(config, server_root, defines, env_file))
@@ -77,7 +78,9 @@ def _config(config: str | None, server_root: str | None, defines: tuple[str, ...
     return layout
 
 
-def _inputs(files: tuple[str, ...], layout: LogConfig | None, log_format: str | None) -> list[_Input]:
+def log_inputs(files: tuple[str, ...], layout: LogConfig | None, log_format: str | None) -> list[LogInput]:
+    """The logs to read, each with its parser: ``files`` (format from ``--log-format``, the config, or
+    detected), else every log the config writes that exists. Raises UsageProblem when none can be read."""
     # the config's own nicknames first; the usual ones still work when it does not define them
     nicknames = {**DEFAULT_NICKNAMES, **layout.nicknames} if layout is not None else DEFAULT_NICKNAMES
     explicit = _compile(log_format, nicknames) if log_format else None
@@ -93,8 +96,8 @@ def _inputs(files: tuple[str, ...], layout: LogConfig | None, log_format: str | 
             where = ", ".join(str(s) for s in target.sources)
             click.echo(f"vhostguard: {target.path}: No such file (written by {where})", err=True)
             continue
-        parser = explicit or _target_parser(target)
-        found.append(_Input(target.path, parser, _described(parser)))
+        parser = explicit or target_parser(target)
+        found.append(LogInput(target.path, parser, _described(parser)))
     if not found:
         raise UsageProblem("none of the logs the configuration writes can be read")
     return found
@@ -119,7 +122,8 @@ def _compile(fmt: str, nicknames: Any) -> LogFormat:
         raise UsageProblem(f"--log-format {fmt!r}: {problem}") from None
 
 
-def _target_parser(target: LogTarget) -> Parser:
+def target_parser(target: LogTarget) -> Parser:
+    """The parser of a log the config writes: its format, or a choice when several formats write it."""
     formats = []
     for fmt in target.formats:
         try:
@@ -130,20 +134,20 @@ def _target_parser(target: LogTarget) -> Parser:
     return formats[0] if len(formats) == 1 else FormatChoice(tuple(formats))
 
 
-def _choose(path: str, explicit: LogFormat | None, layout: LogConfig | None) -> _Input:
+def _choose(path: str, explicit: LogFormat | None, layout: LogConfig | None) -> LogInput:
     if explicit is not None:
-        return _Input(path, explicit, explicit.format)
+        return LogInput(path, explicit, explicit.format)
     if layout is not None:
         target = layout.target_for(path)
         if target is not None:
-            parser = _target_parser(target)
-            return _Input(path, parser, _described(parser))
+            parser = target_parser(target)
+            return LogInput(path, parser, _described(parser))
         candidates = [f for t in layout.targets for f in t.formats]
         if candidates:
             chosen = detect_format(path, [parser_for(f, {}) for f in dict.fromkeys(candidates)])
-            return _Input(path, chosen, chosen.format)
+            return LogInput(path, chosen, chosen.format)
     chosen = detect_format(path, [parser_for(name) for name in AUTO_FORMATS])
-    return _Input(path, chosen, chosen.format)
+    return LogInput(path, chosen, chosen.format)
 
 
 def _described(parser: Parser) -> str:
@@ -152,7 +156,7 @@ def _described(parser: Parser) -> str:
     return parser.format if isinstance(parser, LogFormat) else repr(parser)
 
 
-def _emit(inputs: list[_Input], stats: ReadStats, jsonl: bool) -> None:
+def _emit(inputs: list[LogInput], stats: ReadStats, jsonl: bool) -> None:
     if jsonl:
         out = click.get_binary_stream("stdout")
         report = _stderr_json
@@ -209,7 +213,7 @@ def _stderr_json(bad: Malformed) -> None:
     click.echo(json.dumps(bad.to_json(), ensure_ascii=False), err=True)
 
 
-def _finish(stats: ReadStats, inputs: list[_Input]) -> int:
+def _finish(stats: ReadStats, inputs: list[LogInput]) -> int:
     for problem in stats.problems:
         click.echo(f"vhostguard: {problem}", err=True)
     click.echo(f"{stats.lines} lines, {stats.malformed} malformed", err=True)

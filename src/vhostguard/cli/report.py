@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vhostguard.cli.common import UsageProblem, config_options, emit_json, run
-from vhostguard.cli.logs import _config, _inputs
+from vhostguard.cli.logs import log_config, log_inputs
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs.endpoints import EndpointPattern, PatternError, load_patterns
 from vhostguard.logs.format import FormatError, LogFormat
@@ -53,8 +53,8 @@ def report(files: tuple[str, ...], config: str | None, server_root: str | None, 
         patterns = _patterns(endpoints_file)
         if html_file is not None:
             _check_writable(html_file)
-        layout = _config(config, server_root, defines, env_file)
-        sources = [LogSource(item.path, _formats(item.parser)) for item in _inputs(files, layout, log_format)]
+        layout = log_config(config, server_root, defines, env_file)
+        sources = [LogSource(item.path, _formats(item.parser)) for item in log_inputs(files, layout, log_format)]
         analysis = _analyse(sources, AggregateOptions(patterns=patterns, workers=jobs))
         if as_json:
             emit_json(report_json(analysis))

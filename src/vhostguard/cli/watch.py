@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
-from vhostguard.cli.logs import AUTO_FORMATS, _target_parser
+from vhostguard.cli.logs import AUTO_FORMATS, target_parser
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs.discover import LogConfig, find_logs
 from vhostguard.logs.endpoints import EndpointPattern, PatternError, load_patterns
@@ -150,7 +150,7 @@ def _access_logs(files: tuple[str, ...], configured: _Config | None, log_format:
         raise UsageProblem("give access logs to watch, or -f CONFIG to watch the logs it writes")
     if not configured.logs.targets:
         raise UsageProblem("the configuration writes no access log (no CustomLog, GlobalLog or TransferLog)")
-    return [AccessLog(target.path, explicit or _target_parser(target), _vhost_of(target.path, configured))
+    return [AccessLog(target.path, explicit or target_parser(target), _vhost_of(target.path, configured))
             for target in configured.logs.targets]
 
 
@@ -159,7 +159,7 @@ def _guess(path: str, layout: LogConfig | None) -> Parser:
     if layout is not None:
         target = layout.target_for(path)
         if target is not None:
-            return _target_parser(target)
+            return target_parser(target)
     candidates = [parser_for(name) for name in AUTO_FORMATS]
     if _has_lines(path):
         return detect_format(path, candidates)
