@@ -107,3 +107,12 @@ def test_memo_is_bounded() -> None:
     for n in range(1000):
         templater.template(f"/p/{n}x", "a")
     assert len(templater._cached.cache) <= 100  # type: ignore[attr-defined]
+
+
+def test_vhost_cap_holds_when_every_path_matches_a_declared_pattern() -> None:
+    # A Host-header flood on a declared endpoint must not grow the vhost labels either.
+    templater = EndpointTemplater(parse_patterns(["/v1/{rest*}"]), max_per_vhost=5, max_vhosts=2)
+    assert [templater.vhost_key(v) for v in ("a.test", "b.test", "c.test")] == ["a.test", "b.test", "{other}"]
+    assert templater.template("/v1/users/1", "d.test") == "/v1/{rest*}"
+    assert templater.vhost_key("e.test") == "{other}"
+    assert templater.vhost_key("a.test") == "a.test"

@@ -179,12 +179,10 @@ class EndpointTemplater:
     def template(self, path: str | None, vhost: str | None = None) -> str:
         """The endpoint of ``path`` as served by ``vhost`` (None: one shared namespace)."""
         name = self._cached(path or "")
+        key = self.vhost_key(vhost)  # first, so a vhost counts toward max_vhosts even if only patterns match
         if name in self._declared:
             return name
-        key = self.vhost_key(vhost)
-        seen = self._seen.get(key)
-        if seen is None:
-            seen = self._seen[key] = set()
+        seen = self._seen[key]
         if name in seen:
             return name
         if len(seen) < self.max_per_vhost:
@@ -196,8 +194,13 @@ class EndpointTemplater:
     def vhost_key(self, vhost: str | None) -> str:
         """``vhost`` itself, or ``{other}`` once ``max_vhosts`` others are tracked."""
         key = vhost or NONE
-        if key in self._seen or len(self._seen) < self.max_vhosts:
+        if key in self._seen:
             return key
+        if len(self._seen) < self.max_vhosts:
+            self._seen[key] = set()
+            return key
+        if OTHER not in self._seen:
+            self._seen[OTHER] = set()  # beyond the cap: one shared vhost and one shared endpoint cap
         return OTHER
 
     def _compute(self, path: str) -> str:

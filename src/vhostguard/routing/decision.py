@@ -56,11 +56,11 @@ class Decision:
     request: Request
     match: Match
     outcome: Outcome
-    steps: tuple[Step, ...]
+    steps: tuple[Step, ...]  # see _steps below: routing may hand over a StepRecipe instead
     certain: bool = True
     uncertain_reasons: tuple[str, ...] = field(default_factory=tuple)
 
-    def __init__(self, request: Request, match: Match, outcome: Outcome, steps: tuple[Step, ...],
+    def __init__(self, request: Request, match: Match, outcome: Outcome, steps: tuple[Step, ...] | StepRecipe,
                  certain: bool = True, uncertain_reasons: tuple[str, ...] = ()) -> None:
         _set_request(self, request)
         _set_match(self, match)
@@ -74,6 +74,35 @@ class Decision:
         return self.match.server
 
 
+class StepRecipe(tuple):  # type: ignore[type-arg]
+    """The steps of a decision, written out only when read.
+
+    Routing decides far more requests than anyone explains (a log replay, a
+    benchmark), and most steps name the request (its URI, its file): formatting
+    those, and keeping a ``Step`` object each alive in the memo for the cyclic GC
+    to walk, cost more than the rest of the decision. So the engine records a
+    flat tuple: a ``Step`` as itself, or a step still to be formatted as four
+    entries ``stage, template, args, source`` (``Step(stage, template.format(*args),
+    source)``, the same text the f-string would make).
+    """
+
+    __slots__ = ()
+
+    def build(self) -> tuple[Step, ...]:
+        steps: list[Step] = []
+        index, end = 0, len(self)
+        while index < end:
+            entry = self[index]
+            if type(entry) is Step:
+                steps.append(entry)
+                index += 1
+            else:
+                template, args, source = self[index + 1:index + 4]
+                steps.append(Step(entry, template.format(*args), source))
+                index += 4
+        return tuple(steps)
+
+
 _set_stage, _set_detail, _set_step_source = slot_setters(Step, "stage", "detail", "source")
 _set_kind, _set_status, _set_target, _set_directive, _set_members, _set_reason = slot_setters(
     Outcome, "kind", "status", "target", "directive", "members", "reason"
@@ -81,3 +110,24 @@ _set_kind, _set_status, _set_target, _set_directive, _set_members, _set_reason =
 _set_request, _set_match, _set_outcome, _set_steps, _set_certain, _set_uncertain_reasons = slot_setters(
     Decision, "request", "match", "outcome", "steps", "certain", "uncertain_reasons"
 )
+
+
+_steps_slot = Decision.__dict__["steps"]
+
+
+def _steps(self: Decision) -> tuple[Step, ...]:
+    """``Decision.steps``: a StepRecipe is built on first read and replaced by its steps.
+
+    A property over the slot, so ``steps`` stays a dataclass field: the generated
+    ``__eq__``, ``__hash__``, ``__repr__`` and pickling read it by name, and so see the steps.
+    """
+    steps = _steps_slot.__get__(self, Decision)
+    if type(steps) is StepRecipe:
+        steps = steps.build()
+        _set_steps(self, steps)
+    return steps  # type: ignore[no-any-return]
+
+
+# The setter is the slot's: frozen assignment still raises (the dataclass __setattr__
+# refuses first), and unpickling, which stores with object.__setattr__, works.
+Decision.steps = property(_steps, _set_steps)  # type: ignore[assignment,method-assign]
