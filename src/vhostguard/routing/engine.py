@@ -18,7 +18,7 @@ from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
-from vhostguard.routing.decision import Decision, Outcome, Step
+from vhostguard.routing.decision import Decision, Outcome, Step, StepRecipe
 from vhostguard.routing.request import Request, decode_uri, is_plain_path
 from vhostguard.routing.rewrite import (
     FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_rules,
@@ -90,19 +90,26 @@ class _ServerPlan:
 
 
 class _Trail:
-    """The steps and uncertainties collected while routing one request."""
+    """The steps and uncertainties collected while routing one request.
+
+    ``steps`` is the makings of a StepRecipe: Step objects, and steps whose text
+    is formatted only if someone reads it (see ``add``).
+    """
 
     __slots__ = ("steps", "uncertain")
 
-    def __init__(self, steps: list[Step]) -> None:
-        self.steps = steps
-        self.uncertain: list[str] = []
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        self.steps: list[object] = list(steps)
+        self.uncertain: list[str] | None = None  # most decisions have none: no list for them
 
-    def add(self, stage: str, detail: str, node: Directive | None = None) -> None:
-        self.steps.append(Step(stage, detail, node.source if node is not None else None))
+    def add(self, stage: str, template: str, args: tuple[object, ...], node: Directive | None = None) -> None:
+        """A step whose detail is ``template.format(*args)`` (the same text as an f-string)."""
+        self.steps += (stage, template, args, node.source if node is not None else None)
 
     def unsure(self, reason: str) -> None:
-        if reason not in self.uncertain:
+        if self.uncertain is None:
+            self.uncertain = [reason]
+        elif reason not in self.uncertain:
             self.uncertain.append(reason)
 
 
@@ -205,9 +212,11 @@ class Router:
 
     def _route(self, request: Request) -> Decision:
         match, vhost_steps = self._vhost(request)
-        trail = _Trail(list(vhost_steps))
+        trail = _Trail(vhost_steps)
         outcome = self._inside(match, request, trail)
-        return Decision(request, match, outcome, tuple(trail.steps), not trail.uncertain, tuple(trail.uncertain))
+        uncertain = trail.uncertain
+        return Decision(request, match, outcome, StepRecipe(trail.steps), uncertain is None,
+                        () if uncertain is None else tuple(uncertain))
 
     def _vhost(self, request: Request) -> tuple[Match, tuple[Step, ...]]:
         """The server that answers and the steps that say why; both depend only on
@@ -254,10 +263,10 @@ class Router:
                 handler = rewritten.handler
                 if rewritten.action == "passthrough":
                     uri = rewritten.target or uri
-                    trail.add("rewrite", f"passes {uri} on to mod_proxy/mod_alias [PT]", rewrite_node)
+                    trail.add("rewrite", "passes {} on to mod_proxy/mod_alias [PT]", (uri,), rewrite_node)
                 elif rewritten.action == "file":
                     filename = rewritten.target
-                    trail.add("rewrite", f"maps to the file {filename}", rewrite_node)
+                    trail.add("rewrite", "maps to the file {}", (filename,), rewrite_node)
         locations = matching_locations(plan.sections, uri)
         alias_kind = "file"
         alias_node: Directive | None = rewrite_node
@@ -275,7 +284,7 @@ class Router:
             root = plan.server.document_root
             filename = root.rstrip("/") + uri
             node = plan.docroot_node
-            trail.add("docroot", f"DocumentRoot {root} + {uri} = {filename}", node)
+            trail.add("docroot", "DocumentRoot {} + {} = {}", (root, uri, filename), node)
             alias_node = node
         return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth, locations)
 
@@ -296,8 +305,9 @@ class Router:
         for traced, detail in result.trace:
             step = fixed.get((id(traced), detail))
             if step is None:
-                step = Step("rewrite", f"{plan.rule_texts[id(traced)]}: {detail}", traced.source)
-            trail.steps.append(step)
+                trail.steps += ("rewrite", "{}: {}", (plan.rule_texts[id(traced)], detail), traced.source)
+            else:
+                trail.steps.append(step)
         for note in plan.rule_problems:
             trail.unsure(note)
         node = result.rule.node if result.rule else None
@@ -327,9 +337,10 @@ class Router:
             if winner is None:
                 winner = hit
                 if hit.url is None:
-                    trail.add("proxy", f"{mapping.node.name} {mapping.path} ! excludes {uri} from proxying", mapping.node)
+                    trail.add("proxy", "{} {} ! excludes {} from proxying", (mapping.node.name, mapping.path, uri), mapping.node)
             else:
-                trail.add("proxy", f"{mapping.node.name} {mapping.path} also matches but is shadowed by the one at {winner.mapping.node.source}", mapping.node)
+                trail.add("proxy", "{} {} also matches but is shadowed by the one at {}",
+                          (mapping.node.name, mapping.path, winner.mapping.node.source), mapping.node)
         if winner is None or winner.url is None:
             return None
         return winner
@@ -338,7 +349,7 @@ class Router:
                       locations: list[Section], trail: _Trail) -> Outcome:
         """A mapping matched: access control (no file, so only <Location>s apply), then the backend."""
         mapping = hit.mapping
-        trail.add("proxy", f"{mapping.node.name} {mapping.path} {mapping.target} matches {uri}", mapping.node)
+        trail.add("proxy", "{} {} {} matches {}", (mapping.node.name, mapping.path, mapping.target, uri), mapping.node)
         denied = self._access(plan, request, None, locations, None, trail)
         if denied is not None:
             return denied
@@ -376,14 +387,14 @@ class Router:
         entry = entry_hit.entry
         status = entry.status or 302
         if not 300 <= status < 400:
-            trail.add("alias", f"{entry.node.name} {entry.fake}: responds {status}", entry.node)
+            trail.add("alias", "{} {}: responds {}", (entry.node.name, entry.fake, status), entry.node)
             return _status_outcome(status, entry.node)
         target = entry_hit.result or ""
         if target.startswith("/"):
             target = self._absolute(plan, request, target)
         if query is not None and "?" not in target:
             target += "?" + query
-        trail.add("alias", f"{entry.node.name} {entry.fake} redirects {status} to {target}", entry.node)
+        trail.add("alias", "{} {} redirects {} to {}", (entry.node.name, entry.fake, status, target), entry.node)
         return Outcome("redirect", status, target, entry.node)
 
     def _absolute(self, plan: _ServerPlan, request: Request, path: str) -> str:
@@ -402,7 +413,7 @@ class Router:
                 continue  # cannot match: see AliasEntry.plain
             hit = mod_alias.match(entry, uri, self.model.tree.server_root)
             if hit is not None:
-                trail.add("alias", f"{entry.node.name} {entry.fake} {entry.real} maps {uri} to {hit.result}", entry.node)
+                trail.add("alias", "{} {} {} maps {} to {}", (entry.node.name, entry.fake, entry.real, uri, hit.result), entry.node)
                 return hit
         return None
 
@@ -480,7 +491,7 @@ class Router:
         set_handler = plan.last(chosen, "sethandler")
         if set_handler is not None and set_handler.args and set_handler.args[0].lower() != "none":
             name = set_handler.args[0]
-            trail.add("handler", f"SetHandler {name}", set_handler)
+            trail.add("handler", "SetHandler {}", (name,), set_handler)
             if name.lower().startswith("proxy:"):
                 return self._proxy_outcome(_handler_proxy_url(name, uri), query, None, set_handler)
             if name.lower() == "cgi-script":
@@ -507,11 +518,11 @@ class Router:
         fallback = plan.last(chosen, "fallbackresource") if "dir_module" in self.modules else None
         if fallback is not None and fallback.args and fallback.args[0].lower() != "disabled" and depth < MAX_INTERNAL_REDIRECTS:
             target = fallback.args[0]
-            trail.add("files", f"{filename} does not exist: FallbackResource {target}", fallback)
+            trail.add("files", "{} does not exist: FallbackResource {}", (filename, target), fallback)
             if not target.startswith("/"):
                 target = uri.rsplit("/", 1)[0] + "/" + target
             return self._translate(plan, request, target, query, trail, depth + 1)
-        trail.add("files", f"{filename} does not exist", node)
+        trail.add("files", "{} does not exist", (filename,), node)
         return Outcome("not-found", 404, filename, node)
 
     def _mod_dir(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome | None:
@@ -526,7 +537,7 @@ class Router:
             slash = plan.last(chosen, "directoryslash")
             if slash is None or not slash.args or slash.args[0].lower() != "off":
                 target = self._absolute(plan, request, _escape_path(uri) + "/") + (f"?{query}" if query is not None else "")
-                trail.add("files", f"{filename} is a directory: mod_dir adds the trailing slash", slash or node)
+                trail.add("files", "{} is a directory: mod_dir adds the trailing slash", (filename,), slash or node)
                 return Outcome("redirect", 301, target, slash or node)
             return None
         index_node = plan.last(chosen, "directoryindex")
@@ -535,13 +546,13 @@ class Router:
             if name.lower() == "disabled":
                 return None
             if name.startswith("/"):
-                trail.add("files", f"DirectoryIndex {name} is a URL path", index_node)
+                trail.add("files", "DirectoryIndex {} is a URL path", (name,), index_node)
                 if depth < MAX_INTERNAL_REDIRECTS:
                     return self._translate(plan, request, name, query, trail, depth + 1)
                 continue
             candidate = os.path.join(filename, name)
             if self._is_file(candidate):
-                trail.add("files", f"DirectoryIndex serves {candidate}", index_node)
+                trail.add("files", "DirectoryIndex serves {}", (candidate,), index_node)
                 return self._serve(plan, request, uri + name, query, candidate, "file", node, None, trail, depth + 1)
         return None
 
@@ -549,12 +560,12 @@ class Router:
         """A directory nothing else served: mod_autoindex lists it or refuses; without it, 404."""
         options = _options(plan.sections.base, chosen)
         if "autoindex_module" in self.modules and "indexes" in options:
-            trail.add("files", f"{filename} has no index: Options Indexes lists it", node)
+            trail.add("files", "{} has no index: Options Indexes lists it", (filename,), node)
             return Outcome("handler", 200, "autoindex", node)
         if "autoindex_module" in self.modules:
-            trail.add("files", f"{filename} has no index and Options has no Indexes", node)
+            trail.add("files", "{} has no index and Options has no Indexes", (filename,), node)
             return Outcome("forbidden", 403, filename, node, reason="directory listing forbidden by Options")
-        trail.add("files", f"{filename} is a directory and nothing serves it", node)
+        trail.add("files", "{} is a directory and nothing serves it", (filename,), node)
         return Outcome("not-found", 404, filename, node)
 
 
