@@ -1,0 +1,61 @@
+"""VG205 log-directory-missing. A log file whose directory does not exist."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from vhostguard.config.nodes import Directive
+from vhostguard.lint.context import LintContext
+from vhostguard.lint.core import Finding, Rule, Severity
+from vhostguard.lint.rules.files._common import path_problem
+
+LOG_KEYS = frozenset({"errorlog", "customlog", "transferlog", "globallog"})
+
+
+def log_file(node: Directive) -> str | None:
+    """The file a log directive writes to (None for pipes and syslog)."""
+    if not node.args:
+        return None
+    target = node.args[0]
+    if target.startswith("|") or target.lower().startswith("syslog"):
+        return None
+    return target
+
+
+class LogDirectoryMissing(Rule):
+    """
+    ## What it does
+    Checks that the directory of every `ErrorLog`, `CustomLog`,
+    `TransferLog` and `GlobalLog` file exists.
+
+    ## Why is this bad?
+    httpd cannot open the log and refuses to start ("could not open error log
+    file" / "could not open transfer log file").
+
+    ## Example
+    ```apache
+    ErrorLog /var/log/apache/error.log
+    ```
+
+    ## Use instead:
+    ```apache
+    ErrorLog /var/log/apache2/error.log
+    ```
+    """
+
+    code = "VG205"
+    name = "log-directory-missing"
+    severity = Severity.ERROR
+    summary = "A log file whose directory does not exist."
+    hint = "Create the directory (owned by root), or fix the log path."
+    directives = LOG_KEYS
+
+    def check_node(self, node: Directive, ctx: LintContext) -> Iterator[Finding]:
+        target = log_file(node)
+        if target is None:
+            return
+        directory = os.path.dirname(ctx.path(target))
+        problem = path_problem(directory, directory=True)
+        if problem:
+            why = " (an undefined ${VAR} is used literally by httpd)" if "${" in directory else ""
+            yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} directory {directory} {problem}{why}")

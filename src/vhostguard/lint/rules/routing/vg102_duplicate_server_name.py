@@ -1,0 +1,75 @@
+"""VG102 duplicate-server-name. A ServerName/ServerAlias already answered by an earlier vhost on the same address set."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from vhostguard.lint.context import LintContext
+from vhostguard.lint.core import Finding, Rule, Severity
+from vhostguard.lint.rules.routing._common import answers_name, unreachable_in
+from vhostguard.model import AddressSet, Server
+
+
+class DuplicateServerName(Rule):
+    """
+    ## What it does
+    Checks for a ServerName or ServerAlias that an earlier vhost on the same
+    address set already declares (as a name, alias or matching wildcard alias).
+
+    ## Why is this bad?
+    Only the first vhost in configuration order gets requests for a duplicated
+    name; the later declaration is silently ignored, so requests for that name
+    do not go where its author meant them to.
+
+    ## Example
+    ```apache
+    <VirtualHost *:80>
+        ServerName www.example.com
+        ServerAlias shop.example.com
+    </VirtualHost>
+    <VirtualHost *:80>
+        ServerName shop.example.com
+        ServerAlias shop.example.net
+    </VirtualHost>
+    ```
+
+    ## Use instead:
+    ```apache
+    <VirtualHost *:80>
+        ServerName www.example.com
+    </VirtualHost>
+    <VirtualHost *:80>
+        ServerName shop.example.com
+        ServerAlias shop.example.net
+    </VirtualHost>
+    ```
+
+    ## Known problems
+    When every name of a vhost is taken, VG101 (unreachable-vhost) reports the
+    vhost instead of one finding per name.
+    """
+
+    code = "VG102"
+    name = "duplicate-server-name"
+    severity = Severity.ERROR
+    summary = "A ServerName/ServerAlias already answered by an earlier vhost on the same address set."
+    hint = "Declare each host name in exactly one vhost per address set."
+
+    def check(self, ctx: LintContext) -> Iterator[Finding]:
+        for aset in ctx.model.address_sets:
+            for position, server in enumerate(aset.servers):
+                if position == 0 or unreachable_in(server, ctx) is not None:
+                    continue
+                earlier = list(aset.servers[:position])
+                yield from self._duplicates(server, earlier, aset, ctx)
+
+    def _duplicates(self, server: Server, earlier: list[Server], aset: AddressSet, ctx: LintContext) -> Iterator[Finding]:
+        for node in server.directives:
+            if node.key not in ("servername", "serveralias") or not node.args:
+                continue
+            for word in node.args if node.key == "serveralias" else node.args[:1]:
+                name = server.server_name.lower() if node.key == "servername" else word.lower()
+                if "*" in name or "?" in name:
+                    continue
+                winner = next((e for e in earlier if answers_name(e, name)), None)
+                if winner is not None:
+                    yield self.finding(node, f"{ctx.label(server)}: {node.name} {name} on {aset.address} is already answered by {winner.server_name} ({winner.id})")

@@ -1,0 +1,77 @@
+"""VG109 alias-shadowed. An Alias shadowed by an earlier, more general Alias or by a ProxyPass."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from vhostguard.lint.context import LintContext
+from vhostguard.lint.core import Finding, Rule, Severity
+from vhostguard.routing import alias as mod_alias
+from vhostguard.routing import proxy as mod_proxy
+
+
+def _first_proxy(mappings: list[mod_proxy.ProxyMapping], path: str) -> mod_proxy.ProxyMatch | None:
+    for mapping in mappings:
+        hit = mod_proxy.match_mapping(mapping, path)
+        if hit is not None:
+            return hit
+    return None
+
+
+class AliasShadowed(Rule):
+    """
+    ## What it does
+    Checks for an `Alias`/`ScriptAlias`/`WSGIScriptAlias` whose path is
+    already taken by an earlier, more general alias, or by a `ProxyPass`
+    (which runs before mod_alias whatever the order in the file).
+
+    ## Why is this bad?
+    mod_alias uses the first alias that matches; mod_proxy's mappings win over
+    every alias. The shadowed alias never serves its files: those URLs go to
+    another directory or to a backend.
+
+    ## Example
+    ```apache
+    ProxyPass / http://127.0.0.1:8080/
+    Alias /static/ /srv/app/static/
+    ```
+
+    ## Use instead:
+    ```apache
+    ProxyPass /static/ !
+    ProxyPass / http://127.0.0.1:8080/
+    Alias /static/ /srv/app/static/
+    ```
+
+    ## References
+    - https://httpd.apache.org/docs/2.4/mod/mod_alias.html#order
+    """
+
+    code = "VG109"
+    name = "alias-shadowed"
+    severity = Severity.ERROR
+    summary = "An Alias shadowed by an earlier, more general Alias or by a ProxyPass."
+    hint = "Order aliases from the most specific path to the most general, and exclude aliased paths from ProxyPass with `ProxyPass /path !`."
+
+    def check(self, ctx: LintContext) -> Iterator[Finding]:
+        for server in ctx.servers:
+            _, aliases = mod_alias.entries(ctx.main, server)
+            proxies = mod_proxy.server_mappings(ctx.main, server)
+            for index, entry in enumerate(aliases):
+                if entry.regex:
+                    continue
+                message = self._shadowed(entry, aliases[:index], proxies)
+                if message is not None:
+                    owner = ctx.owner(entry.node)
+                    yield self.finding(entry.node, f"{ctx.label(owner)}: {entry.node.name} {entry.fake} is never used: {message}")
+
+    @staticmethod
+    def _shadowed(entry: mod_alias.AliasEntry, earlier: list[mod_alias.AliasEntry], proxies: list[mod_proxy.ProxyMapping]) -> str | None:
+        hit = _first_proxy(proxies, entry.fake)
+        probe = entry.fake.rstrip("/") + "/vhostguard-probe"
+        deep = _first_proxy(proxies, probe)
+        if hit is not None and hit.url is not None and deep is not None and deep.url is not None:
+            return f"{hit.mapping.node.name} {hit.mapping.path} at {hit.mapping.node.source} proxies it first"
+        for previous in earlier:
+            if not previous.regex and mod_alias.alias_matches(entry.fake, previous.fake) > 0:
+                return f"{previous.node.name} {previous.fake} at {previous.node.source} matches first"
+        return None

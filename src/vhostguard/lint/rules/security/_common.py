@@ -1,0 +1,47 @@
+"""Helpers shared by several security rules."""
+from __future__ import annotations
+
+import os
+
+from vhostguard.config.nodes import Directive
+from vhostguard.lint.context import LintContext
+from vhostguard.routing import DEFAULT_REMOTE_IP
+from vhostguard.routing.access import check_access
+from vhostguard.routing.sections import Section
+
+
+def granted_to_anyone(sections: list[Section]) -> bool:
+    """Would a client from an arbitrary public address get in? (DEFAULT_REMOTE_IP is TEST-NET-1.)"""
+    return check_access(sections, DEFAULT_REMOTE_IP, "GET").verdict == "granted"
+
+
+def _under(path: str, root: str) -> bool:
+    path, root = path.rstrip("/") or "/", root.rstrip("/") or "/"
+    return path == root or root == "/" or path.startswith(root + "/")
+
+
+def served_roots(ctx: LintContext) -> list[str]:
+    """Directories requests are mapped into: every DocumentRoot and Alias target."""
+    roots: list[str] = []
+    for server in ctx.servers:
+        if server.is_main and ctx.model.vhosts and not _main_answers(ctx):
+            continue
+        roots.append(server.document_root)
+        for node in ctx.server_nodes(server):
+            if node.key in ("alias", "scriptalias") and len(node.args) >= 2:
+                roots.append(ctx.path(node.args[1]))
+    return list(dict.fromkeys(os.path.normpath(r) for r in roots))
+
+
+def _main_answers(ctx: LintContext) -> bool:
+    """Does some Listen port have no vhost, so the main server answers there?"""
+    ports = {aset.port for aset in ctx.model.address_sets}
+    return None not in ports and any(listen.port not in ports for listen in ctx.model.listens)
+
+
+def is_served(directory: str, roots: list[str]) -> bool:
+    return any(_under(root, directory) or _under(directory, root) for root in roots)
+
+
+def first_arg_in(node: Directive, *values: str) -> bool:
+    return bool(node.args) and node.args[0].lower() in values

@@ -1,0 +1,58 @@
+"""VG309 vcs-files-exposed. .git/.env files under a DocumentRoot are served to clients."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from vhostguard.lint.context import LintContext
+from vhostguard.lint.core import Finding, Rule, Severity
+
+VCS_PATHS = (".git/HEAD", ".git/config", ".env", ".svn/entries", ".hg/store/00manifest.i")
+
+
+class VcsFilesExposed(Rule):
+    """
+    ## What it does
+    Checks whether `.git`, `.svn`, `.hg` or `.env` files present under a
+    DocumentRoot are served to clients, by routing a request for each.
+
+    ## Why is this bad?
+    A served `.git` directory gives away the whole source history (and the
+    secrets ever committed); `.env` files hold database passwords and API keys.
+
+    ## Example
+    ```apache
+    DocumentRoot /srv/app/public
+    ```
+
+    ## Use instead:
+    ```apache
+    DocumentRoot /srv/app/public
+    <DirectoryMatch "/\\.(git|svn|hg)">
+        Require all denied
+    </DirectoryMatch>
+    <Files ".env">
+        Require all denied
+    </Files>
+    ```
+
+    ## Known problems
+    Only files present when vhostguard runs are checked.
+    """
+
+    code = "VG309"
+    name = "vcs-files-exposed"
+    severity = Severity.ERROR
+    summary = ".git/.env files under a DocumentRoot are served to clients."
+    hint = "Deny them (`<DirectoryMatch \"/\\.git\">` / `<Files \".env\">` with `Require all denied`), or deploy without them."
+
+    def check(self, ctx: LintContext) -> Iterator[Finding]:
+        for server in ctx.model.vhosts:
+            for relative in VCS_PATHS:
+                if not os.path.exists(os.path.join(server.document_root, relative)):
+                    continue
+                decision = ctx.route_to(server, "/" + relative)
+                if decision is not None and decision.outcome.kind in ("file", "handler"):
+                    where = ctx.effective(server, "documentroot") or ctx.vhost_node(server)
+                    if where is not None:
+                        yield self.finding(where, f"{ctx.label(server)}: /{relative} is served from {server.document_root} to any client")
