@@ -8,7 +8,7 @@ from tests.monitor.watchkit import FORMAT, T0, line
 from vhostguard.logs import EndpointTemplater, parse_patterns, parser_for
 from vhostguard.logs.endpoints import OTHER, auto_template
 from vhostguard.monitor.exporter import WatchMetrics
-from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, SegmentTemplates, Times, status_class, vhost_getter
+from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, SegmentTemplates, Times, status_class
 from vhostguard.monitor.windows import ALL, WindowSpec, Windows
 
 
@@ -53,18 +53,6 @@ def test_methods_and_vhosts_stay_bounded() -> None:
     assert labeler.label(("a", None, None)) == ("a", "-", "-")
     labeler.label(("b", "GET", "/"))
     assert labeler.label(("c", "GET", "/"))[0] == OTHER  # a Host header can be anything: vhosts are capped too
-
-
-def test_the_vhost_comes_from_v_then_V_then_the_host_header_then_the_log() -> None:
-    both = parser_for('%v %V "%r" %>s')
-    assert vhost_getter(both, "d")(both.parse('- b.example "GET / HTTP/1.1" 200')) == "b.example"
-    host = parser_for('%h "%{Host}i" "%r" %>s')
-    get = vhost_getter(host, "d")
-    assert get(host.parse('1.2.3.4 "API.Example.com:8443." "GET / HTTP/1.1" 200')) == "api.example.com"
-    assert get(host.parse('1.2.3.4 "[::1]:80" "GET / HTTP/1.1" 200')) == "[::1]"
-    assert get(host.parse('1.2.3.4 "-" "GET / HTTP/1.1" 200')) == "d"
-    plain = parser_for("common")
-    assert vhost_getter(plain, "only.example")({}) == "only.example"
 
 
 def test_times_without_zone_are_local_and_missing_ones_are_now() -> None:

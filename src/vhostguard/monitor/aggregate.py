@@ -8,11 +8,13 @@ timeline per vhost (UTC); per-endpoint time series; error bursts.
 
 How it stays fast and exact:
 
-* lines are parsed by the LogFormat compiler (``parser_for`` with only the
-  fields needed), each record routed to its endpoint's pending list through
-  a bounded cache keyed by the raw (vhost, method, path); the per-record
-  arithmetic then runs per endpoint in batches, as C-level ``map``/``sum``/
-  ``Counter`` passes, not as Python statements per line;
+* lines become rows ``(vhost, method, path, status, time, bytes, duration)``
+  a block at a time (``logs.rows.request_rows``: the LogFormat compiler's
+  split path in one loop, no dict per line); each row goes to its
+  endpoint's pending list through a bounded cache keyed by the raw
+  (vhost, method, path); the per-row arithmetic then runs per endpoint in
+  batches, as C-level ``map``/``sum``/``Counter`` passes, not as Python
+  statements per line;
 * a big plain file is cut into byte ranges at line boundaries and the ranges
   are read by forked workers (the parent is one of them); each worker keeps
   one :class:`Aggregate` and the parent merges them. Every counter is a sum,
@@ -47,12 +49,13 @@ from multiprocessing.connection import Connection
 from operator import itemgetter
 from typing import Any, cast
 
-from vhostguard.logs.endpoints import NONE, OTHER, EndpointPattern, EndpointTemplater, host_header_vhost
-from vhostguard.logs.format import LineError, LogFormat, RowParser, compile_rows, parser_for
+from vhostguard.logs.endpoints import NONE, OTHER, EndpointPattern, EndpointTemplater
+from vhostguard.logs.format import parser_for
 from vhostguard.logs.reader import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
+from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
 from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
 
-# The record keys a report needs; limiting the parser to them is most of its speed.
+# The record keys a report reads (bench/report.py's parse-only floor converts these).
 REPORT_FIELDS = ("vhost", "server_name", "method", "path", "status", "time", "bytes_out", "bytes", "duration_us")
 MINUTE = 60
 SAMPLES = 10  # malformed lines kept (per job while reading; the first ones overall in the result)
@@ -205,25 +208,13 @@ class VhostMinutes:
         self.errors.update(other.errors)
 
 
-# The row every source's lines become (see ``_projection``): positions in it.
+# A row of ``_projection``'s rows (logs.rows.request_rows): positions in it.
 ROW_VHOST, ROW_METHOD, ROW_PATH, ROW_STATUS, ROW_TIME, ROW_BYTES, ROW_DURATION = range(7)
 _KEY = itemgetter(ROW_VHOST, ROW_METHOD, ROW_PATH)
 _STATUS = itemgetter(ROW_STATUS)
 _TIME = itemgetter(ROW_TIME)
 _BYTES = itemgetter(ROW_BYTES)
 _DURATION = itemgetter(ROW_DURATION)
-
-
-@dataclass(frozen=True)
-class _Projection:
-    """How one source's lines become rows (vhost, method, path, status, time, bytes, duration).
-
-    ``rows(lines)`` gives the rows of the lines that parse and the indexes
-    of those that do not; ``why(line)`` says what is wrong with one of those.
-    """
-
-    rows: RowParser
-    why: Callable[[str], str]
 
 
 @dataclass
@@ -293,7 +284,7 @@ class Aggregate:
         self.problems.extend(stats.problems)
         self.reader_folded = sum(self.templater.folded.values()) if self.templater else self.reader_folded
 
-    def _feed(self, lines: list[str], projection: _Projection, job: Job, first: int, sampled: list[int]) -> int:
+    def _feed(self, lines: list[str], projection: RequestRows, job: Job, first: int, sampled: list[int]) -> int:
         """Parse ``lines`` and route each row to its endpoint's pending list; returns the rows kept."""
         rows, bad = projection.rows(lines)
         for index in bad:
@@ -514,65 +505,10 @@ def _epoch(text: Any) -> float | None:
     return int(seconds) if seconds.is_integer() else seconds
 
 
-def _projection(source: LogSource) -> _Projection:
-    formats = [parser_for(fmt, {}, REPORT_FIELDS) for fmt in source.formats]
-    if len(formats) == 1:
-        return _single(formats[0])
-    return _by_records(FormatChoice(tuple(formats)))
-
-
-def _single(fmt: LogFormat) -> _Projection:
-    keys = set(fmt.keys)
-    vhost = "vhost" if "vhost" in keys else "server_name" if "server_name" in keys else None
-    if vhost is None:
-        if "headers_in" in parser_for(fmt.format, {}).keys:
-            # Only the Host header names the vhost: convert the headers too.
-            fmt = parser_for(fmt.format, {}, REPORT_FIELDS + ("headers_in",))
-        return _by_records(fmt)
-    size = "bytes_out" if "bytes_out" in keys else "bytes"
-    rows = compile_rows(fmt.format, (vhost, "method", "path", "status", "time", size, "duration_us"))
-    return _Projection(rows, _reason(fmt))
-
-
-def _by_records(parser: Parser) -> _Projection:
-    """Rows through whole records: several formats, or a vhost known only from the Host header."""
-    parse = parser.parse
-
-    def rows(lines: list[str]) -> tuple[list[tuple[Any, ...]], list[int]]:
-        out: list[tuple[Any, ...]] = []
-        bad: list[int] = []
-        for index, line in enumerate(lines):
-            try:
-                record = parse(line)
-            except LineError:
-                bad.append(index)
-                continue
-            get = record.get
-            out.append((*_generic_key(record), get("status"), get("time"), _generic_bytes(record), get("duration_us")))
-        return out, bad
-
-    return _Projection(rows, _reason(parser))
-
-
-def _reason(parser: Parser) -> Callable[[str], str]:
-    def why(line: str) -> str:
-        try:
-            parser.parse(line)
-        except LineError as problem:
-            return problem.message
-        return "line does not parse"  # unreachable: rows and parse agree
-    return why
-
-
-def _generic_key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """(vhost, method, path): the vhost is %v, else %V, else the Host header, else '-'."""
-    vhost = record.get("vhost") or record.get("server_name") or host_header_vhost(record.get("headers_in"))
-    return vhost, record.get("method"), record.get("path")
-
-
-def _generic_bytes(record: dict[str, Any]) -> Any:
-    value = record.get("bytes_out")
-    return value if value is not None else record.get("bytes", 0)
+def _projection(source: LogSource) -> RequestRows:
+    formats = [parser_for(fmt, {}) for fmt in source.formats]
+    parser: Parser = formats[0] if len(formats) == 1 else FormatChoice(tuple(formats))
+    return request_rows(parser, ("status", "time", BYTES_SENT, "duration_us"))
 
 
 def _range_blocks(path: str, start: int, end: int) -> Iterator[list[str]]:

@@ -1,34 +1,32 @@
 """Access-log lines to counts: the per-line hot path of ``watch``.
 
-``LineFeeder.feed`` parses lines with the log's compiled LogFormat and adds
-each request to a :class:`Batch` keyed by (labels, status, second); the
-watch loop folds the batch into the windows and the metrics once per
-evaluation tick, so the per-line work is one parse, a few dict lookups and
-one list append. Labels are bounded (STYLE.md): vhost and endpoint go
+``LineFeeder.feed`` turns a chunk of lines into rows at once
+(``logs.rows.request_rows``: the compiled LogFormat's split path, no dict
+per line) and adds each request to a :class:`Batch` keyed by (labels,
+status, second); the watch loop folds the batch into the windows and the
+metrics once per evaluation tick, so the per-line work is a few dict
+lookups and one list append. Labels are bounded (STYLE.md): vhost and endpoint go
 through the endpoint templater and its caps, methods outside the standard
 set become ``{other}`` (as in ``report``); raw URLs and client addresses never leave this module.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 from vhostguard.logs.endpoints import (
-    NONE, OTHER, EndpointTemplater, auto_template, host_header_vhost, template_segment,
+    NONE, OTHER, EndpointTemplater, auto_template, template_segment,
 )
-from vhostguard.logs.format import LineError, LogFormat, compile_format
-from vhostguard.logs.reader import SAMPLES, FormatChoice, Malformed, Parser
+from vhostguard.logs.reader import SAMPLES, Malformed, Parser
+from vhostguard.logs.rows import request_rows
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
 from vhostguard.monitor.windows import ALL, Key, Windows
 
 STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 OTHER_STATUS = "other"
-# The record keys watch reads: converting only these is most of the parser's speed (the line is
-# still checked whole). The Host header only when the format names no vhost.
-FIELDS = ("vhost", "server_name", "method", "path", "status", "time", "duration_us")
 _CACHE = 1 << 16  # entries of each per-line memo; cleared when full (logs/memo.py explains why)
 
 Labels = tuple[str, str, str]  # (vhost, method, endpoint)
@@ -146,49 +144,31 @@ class Times:
         return sec
 
 
-def projected(parser: Parser) -> Parser:
-    """``parser`` converting only the keys watch reads (the same lines are valid)."""
-    if isinstance(parser, FormatChoice):
-        return FormatChoice(tuple(_projected(f) for f in parser.formats))
-    return _projected(parser) if isinstance(parser, LogFormat) else parser
+@dataclass
+class _ParsedChunk:
+    """A chunk's rows, and which lines they come from (``bad``: the lines that do not parse, in order)."""
 
+    lines: list[str]
+    rows: list[tuple[Any, ...]]
+    bad: list[int]
 
-def _projected(fmt: LogFormat) -> LogFormat:
-    keys = set(fmt.all_keys)
-    wanted = FIELDS if keys & {"vhost", "server_name"} else FIELDS + ("headers_in",)
-    return compile_format(fmt.format, wanted, fmt.lenient)
+    def row_at(self, line: int) -> int:
+        """The first row from line ``line`` or later."""
+        return line - bisect_left(self.bad, line)
 
+    def line_of(self, row: int) -> int:
+        """The line row ``row`` comes from (``len(lines)`` past the last row)."""
+        if row >= len(self.rows):
+            return len(self.lines)
+        line = row
+        for index in self.bad:  # few: malformed lines are rare
+            if index > line:
+                break
+            line += 1
+        return line
 
-def raw_getter(parser: Parser, default: str | None) -> Callable[[dict[str, Any]], tuple[Any, Any, Any]]:
-    """How to read (vhost, method, path) off a record; the vhost as CONTRACT.md says: %v, else %V,
-    else %{Host}i, else ``default`` (the vhost a log belongs to when its format logs none)."""
-    keys = _keys(parser)
-    if isinstance(parser, LogFormat) and default is None and {"method", "path"} <= keys:
-        for name in ("vhost", "server_name"):
-            if name in keys and not ({"vhost", "server_name"} - {name}) & keys:
-                return itemgetter(name, "method", "path")  # the common case, in C
-    vhost_of = vhost_getter(parser, default)
-    return lambda r: (vhost_of(r), r.get("method"), r.get("path"))
-
-
-def vhost_getter(parser: Parser, default: str | None) -> Callable[[dict[str, Any]], str | None]:
-    """How to read the vhost of a record (see ``raw_getter``)."""
-    keys = _keys(parser)
-    if "vhost" in keys and "server_name" not in keys:
-        return lambda r: r.get("vhost") or default
-    if "server_name" in keys and "vhost" not in keys:
-        return lambda r: r.get("server_name") or default
-    if "vhost" in keys:
-        return lambda r: r.get("vhost") or r.get("server_name") or default
-    if "headers_in" in keys:
-        return lambda r: host_header_vhost(r.get("headers_in")) or default
-    return lambda r: default
-
-
-def _keys(parser: Parser) -> set[str]:
-    if isinstance(parser, FormatChoice):
-        return {k for f in parser.formats for k in f.keys}
-    return set(parser.keys) if isinstance(parser, LogFormat) else {*FIELDS, "headers_in"}
+    def bad_between(self, start: int, end: int) -> list[int]:
+        return self.bad[bisect_left(self.bad, start):bisect_left(self.bad, end)]
 
 
 @dataclass
@@ -243,40 +223,37 @@ class LineFeeder:
 
     def __init__(self, name: str, parser: Parser, labeler: Labeler, times: Times, default_vhost: str | None = None) -> None:
         self.name = name
-        self.parser = projected(parser)
+        self.rows = request_rows(parser, ("status", "time", "duration_us"), default_vhost)
         self.labeler = labeler
         self.times = times
-        self.raw_of = raw_getter(self.parser, default_vhost)
         self.stats = InputStats()
+        self._parsed: _ParsedChunk | None = None
 
     def feed(self, lines: list[str], start: int, first_line: int, stop_sec: int, batch: Batch) -> tuple[int, bool]:
         """Count ``lines[start:]`` until the first line of a second at or after ``stop_sec`` (log time),
         which is left for the next call.
 
         Returns (index of the next line to count, whether it stopped at ``stop_sec``).
-        ``first_line`` is the file line number of ``lines[0]``.
+        ``first_line`` is the file line number of ``lines[0]``. The same ``lines`` (a chunk) come
+        back with a later ``start`` until they are all counted: they are parsed once, on the first call.
         """
-        parse = self.parser.parse
+        parsed = self._parse(lines)
+        rows = parsed.rows
         counts = batch.counts
         times = self.times.cache
         to_sec = self.times.convert
         labels = self.labeler.cache
         label = self.labeler.label
-        raw_of = self.raw_of
         newest = self.stats.newest
-        end = len(lines)
+        first = parsed.row_at(start)
         stopped = False
-        index = start
-        last_time: object = self  # no record's time: the first line converts its time
+        last_time: object = self  # no row's time: the first row converts its time
         sec = self.times.now
-        for index in range(start, end):
-            try:
-                r = parse(lines[index])
-            except LineError as problem:
-                self._malformed(first_line + index, problem.message)
-                continue
-            t = r.get("time")
-            if t is not last_time:  # the parser hands out one string per distinct time: most lines skip this
+        position = first
+        for position in range(first, len(rows)):
+            row = rows[position]
+            t = row[4]
+            if t is not last_time:  # the parser hands out one string per distinct time: most rows skip this
                 last_time = t
                 sec = times.get(t)  # type: ignore[arg-type]
                 if sec is None:
@@ -284,26 +261,35 @@ class LineFeeder:
                 if sec > newest:
                     newest = sec
                     if sec >= stop_sec:
-                        # Evaluation time: the rules see every line before this second; this line
-                        # is counted on the next call (parsed twice, once a second: cheap).
+                        # Evaluation time: the rules see every line before this second; this row
+                        # is counted on the next call.
                         stopped = True
                         break
-            raw = raw_of(r)
+            raw = row[:3]
             lab = labels.get(raw)
             if lab is None:
                 lab = label(raw)
-            key = (lab, r.get("status"), sec)
+            key = (lab, row[3], sec)
             durations = counts.get(key)
             if durations is None:
-                counts[key] = [r.get("duration_us")]
+                counts[key] = [row[5]]
             else:
-                durations.append(r.get("duration_us"))
+                durations.append(row[5])
         else:
-            index = end  # every line counted
-        done = index
+            position = len(rows)  # every row counted
+        done = parsed.line_of(position) if stopped else len(lines)
+        for index in parsed.bad_between(start, done):
+            self._malformed(first_line + index, self.rows.why(lines[index]))
         self.stats.lines += done - start
         self.stats.newest = newest
         return done, stopped
+
+    def _parse(self, lines: list[str]) -> _ParsedChunk:
+        parsed = self._parsed
+        if parsed is None or parsed.lines is not lines:
+            rows, bad = self.rows.rows(lines)
+            parsed = self._parsed = _ParsedChunk(lines, rows, bad)
+        return parsed
 
     def count_dropped(self, count: int, first_line: int) -> None:
         """Lines the reader dropped as too long: malformed."""
