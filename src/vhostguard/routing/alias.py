@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
+from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub
 
 _STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
@@ -125,6 +126,18 @@ class AliasHit:
     result: str | None  # redirect URL, or filesystem path
 
 
+_AliasHitDraft = draft_class(AliasHit)
+
+
+def _new_alias_hit(entry: AliasEntry, result: str | None) -> AliasHit:
+    """``AliasHit(entry, result)``, made quicker (see routing.drafts): one per matching entry per request."""
+    hit = _AliasHitDraft()
+    hit.entry = entry
+    hit.result = result
+    hit.__class__ = AliasHit
+    return hit  # type: ignore[no-any-return]
+
+
 def match(entry: AliasEntry, uri: str, server_root: str) -> AliasHit | None:
     if entry.regex:
         compiled = compile_regex(entry.fake)
@@ -132,27 +145,27 @@ def match(entry: AliasEntry, uri: str, server_root: str) -> AliasHit | None:
         if found is None:
             return None
         if entry.real is None:
-            return AliasHit(entry, None)
+            return _new_alias_hit(entry, None)
         result = pregsub(entry.real, found)
         if entry.kind == "redirect":
             path, sep, query = result.partition("?")
             result = quote(path, safe="/:@!$&'()*+,;=~%#") + (sep + query)
         elif not os.path.isabs(result):
             result = os.path.normpath(os.path.join(server_root, result))
-        return AliasHit(entry, result)
+        return _new_alias_hit(entry, result)
     length = alias_matches(uri, entry.fake)
     if length == 0:
         return None
     if entry.real is None:
-        return AliasHit(entry, None)
+        return _new_alias_hit(entry, None)
     rest = uri[length:]
     if entry.kind == "redirect":
-        return AliasHit(entry, entry.real + (quote(rest, safe=_URL_SAFE) if _NEEDS_ESCAPE.search(rest) else rest))
+        return _new_alias_hit(entry, entry.real + (quote(rest, safe=_URL_SAFE) if _NEEDS_ESCAPE.search(rest) else rest))
     real = entry.real if os.path.isabs(entry.real) else os.path.join(server_root, entry.real)
     trimmed = rest.lstrip("/")
     if trimmed:
-        return AliasHit(entry, os.path.normpath(os.path.join(real, trimmed)) + ("/" if rest.endswith("/") else ""))
-    return AliasHit(entry, real + rest)
+        return _new_alias_hit(entry, os.path.normpath(os.path.join(real, trimmed)) + ("/" if rest.endswith("/") else ""))
+    return _new_alias_hit(entry, real + rest)
 
 
 def location_redirect(node: Directive) -> AliasEntry | None:

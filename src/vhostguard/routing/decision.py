@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from vhostguard.config.nodes import Directive
 from vhostguard.config.source import Source, slot_setters
 from vhostguard.model import Match, Server
+from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.request import Request
 
 OUTCOME_KINDS = (
@@ -98,7 +99,7 @@ class StepRecipe(tuple):  # type: ignore[type-arg]
                 index += 1
             else:
                 template, args, source = self[index + 1:index + 4]
-                steps.append(Step(entry, template.format(*args), source))
+                steps.append(new_step(entry, template.format(*args), source))
                 index += 4
         return tuple(steps)
 
@@ -113,6 +114,45 @@ _set_request, _set_match, _set_outcome, _set_steps, _set_certain, _set_uncertain
 
 
 _steps_slot = Decision.__dict__["steps"]
+_StepDraft, _OutcomeDraft, _DecisionDraft = draft_class(Step), draft_class(Outcome), draft_class(Decision)
+
+
+# The constructors routing uses (see routing.drafts): the same objects as Step(...),
+# Outcome(...) and Decision(...), made in about half the time.
+
+def new_step(stage: str, detail: str, source: Source | None = None) -> Step:
+    step = _StepDraft()
+    step.stage = stage
+    step.detail = detail
+    step.source = source
+    step.__class__ = Step
+    return step  # type: ignore[no-any-return]
+
+
+def new_outcome(kind: str, status: int | None, target: str | None, directive: Directive | None = None,
+                members: tuple[str, ...] = (), reason: str | None = None) -> Outcome:
+    outcome = _OutcomeDraft()
+    outcome.kind = kind
+    outcome.status = status
+    outcome.target = target
+    outcome.directive = directive
+    outcome.members = members
+    outcome.reason = reason
+    outcome.__class__ = Outcome
+    return outcome  # type: ignore[no-any-return]
+
+
+def new_decision(request: Request, match: Match, outcome: Outcome, steps: tuple[Step, ...] | StepRecipe,
+                 certain: bool, uncertain_reasons: tuple[str, ...]) -> Decision:
+    decision = _DecisionDraft()
+    decision.request = request
+    decision.match = match
+    decision.outcome = outcome
+    decision.steps = steps  # the slot itself: a draft has no steps property
+    decision.certain = certain
+    decision.uncertain_reasons = uncertain_reasons
+    decision.__class__ = Decision
+    return decision  # type: ignore[no-any-return]
 
 
 def _steps(self: Decision) -> tuple[Step, ...]:

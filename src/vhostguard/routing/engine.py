@@ -18,7 +18,7 @@ from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
-from vhostguard.routing.decision import Decision, Outcome, Step, StepRecipe
+from vhostguard.routing.decision import Decision, Outcome, Step, StepRecipe, new_decision, new_outcome, new_step
 from vhostguard.routing.request import Request, decode_uri, is_plain_path
 from vhostguard.routing.rewrite import (
     FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_rules,
@@ -215,7 +215,7 @@ class Router:
         trail = _Trail(vhost_steps)
         outcome = self._inside(match, request, trail)
         uncertain = trail.uncertain
-        return Decision(request, match, outcome, StepRecipe(trail.steps), uncertain is None,
+        return new_decision(request, match, outcome, StepRecipe(trail.steps), uncertain is None,
                         () if uncertain is None else tuple(uncertain))
 
     def _vhost(self, request: Request) -> tuple[Match, tuple[Step, ...]]:
@@ -234,9 +234,9 @@ class Router:
 
     def _inside(self, match: Match, request: Request, trail: _Trail) -> Outcome:
         if match.how == "bad-host":
-            return Outcome("bad-request", 400, None, reason=match.host.error)
+            return new_outcome("bad-request", 400, None, reason=match.host.error)
         if request.host is None and not request.http10:
-            return Outcome("bad-request", 400, None, reason="HTTP/1.1 request without Host")
+            return new_outcome("bad-request", 400, None, reason="HTTP/1.1 request without Host")
         plan = self.plan(match.server)
         for reason in match.server.uncertain:
             trail.unsure(reason)
@@ -245,7 +245,7 @@ class Router:
             decoded = decode_uri(uri)
             if decoded.error is not None:
                 kind = "bad-request" if "400" in decoded.error else "not-found"
-                return Outcome(kind, 400 if kind == "bad-request" else 404, None, reason=decoded.error)
+                return new_outcome(kind, 400 if kind == "bad-request" else 404, None, reason=decoded.error)
             uri = decoded.uri
         return self._translate(plan, request, uri, request.query, trail, depth=0)
 
@@ -316,7 +316,7 @@ class Router:
         if result.action == "proxy":
             return self._proxy_outcome(result.target or "", result.query, None, node)
         if result.action == "redirect":
-            return Outcome("redirect", result.status, result.target, node)
+            return new_outcome("redirect", result.status, result.target, node)
         if result.action == "none":
             return None
         return result
@@ -359,7 +359,7 @@ class Router:
         target = mod_proxy.backend_url(url, query, mapping)
         balancer = mod_proxy.balancer_name(url)
         members = mod_proxy.balancer_members(self._all_nodes, balancer) if balancer is not None else ()
-        return Outcome("proxy", None, target, node, members)
+        return new_outcome("proxy", None, target, node, members)
 
     # -- mod_alias ---------------------------------------------------------------
 
@@ -395,7 +395,7 @@ class Router:
         if query is not None and "?" not in target:
             target += "?" + query
         trail.add("alias", "{} {} redirects {} to {}", (entry.node.name, entry.fake, status, target), entry.node)
-        return Outcome("redirect", status, target, entry.node)
+        return new_outcome("redirect", status, target, entry.node)
 
     def _absolute(self, plan: _ServerPlan, request: Request, path: str) -> str:
         """``ap_construct_url``: scheme://name[:port]path as the client addressed us."""
@@ -436,9 +436,9 @@ class Router:
             trail.unsure(result.uncertain)
         trail.steps.append(step)
         if result.verdict == "denied":
-            return Outcome("forbidden", 403, None, result.directive, reason=result.detail)
+            return new_outcome("forbidden", 403, None, result.directive, reason=result.detail)
         if result.verdict == "auth":
-            return Outcome("unauthorized", 401, None, result.directive, reason=result.detail)
+            return new_outcome("unauthorized", 401, None, result.directive, reason=result.detail)
         return None
 
     def _verdict(self, deciding: Section | None, compat_nodes: list[Directive], remote_ip: str,
@@ -497,22 +497,22 @@ class Router:
             if name.lower() == "cgi-script":
                 kind = "script"
             else:
-                return Outcome("handler", 200, name, set_handler)
+                return new_outcome("handler", 200, name, set_handler)
         if handler:
-            return Outcome("handler", 200, handler, node)
+            return new_outcome("handler", 200, handler, node)
         if kind == "wsgi":
-            return Outcome("wsgi", 200 if found == "file" else 404, filename, node)
+            return new_outcome("wsgi", 200 if found == "file" else 404, filename, node)
         if kind == "script":
             if found == "file":
-                return Outcome("script", 200, filename, node)
-            return Outcome("not-found", 404, filename, node, reason="script not found")
+                return new_outcome("script", 200, filename, node)
+            return new_outcome("not-found", 404, filename, node, reason="script not found")
         return self._file(plan, request, uri, query, filename, found, chosen, node, trail, depth)
 
     def _file(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, found: str | None,
               chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
         """A static file: ``found`` is what the filesystem holds at ``filename`` ('file', 'dir' or None)."""
         if found == "file":
-            return Outcome("file", 200, filename, node)
+            return new_outcome("file", 200, filename, node)
         if found == "dir":
             return self._directory(plan, filename, chosen, node, trail)
         fallback = plan.last(chosen, "fallbackresource") if "dir_module" in self.modules else None
@@ -523,7 +523,7 @@ class Router:
                 target = uri.rsplit("/", 1)[0] + "/" + target
             return self._translate(plan, request, target, query, trail, depth + 1)
         trail.add("files", "{} does not exist", (filename,), node)
-        return Outcome("not-found", 404, filename, node)
+        return new_outcome("not-found", 404, filename, node)
 
     def _mod_dir(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome | None:
         """mod_dir's fixup for a directory: the trailing-slash redirect, then DirectoryIndex.
@@ -538,7 +538,7 @@ class Router:
             if slash is None or not slash.args or slash.args[0].lower() != "off":
                 target = self._absolute(plan, request, _escape_path(uri) + "/") + (f"?{query}" if query is not None else "")
                 trail.add("files", "{} is a directory: mod_dir adds the trailing slash", (filename,), slash or node)
-                return Outcome("redirect", 301, target, slash or node)
+                return new_outcome("redirect", 301, target, slash or node)
             return None
         index_node = plan.last(chosen, "directoryindex")
         names = list(index_node.args) if index_node is not None else ["index.html"]
@@ -561,12 +561,12 @@ class Router:
         options = _options(plan.sections.base, chosen)
         if "autoindex_module" in self.modules and "indexes" in options:
             trail.add("files", "{} has no index: Options Indexes lists it", (filename,), node)
-            return Outcome("handler", 200, "autoindex", node)
+            return new_outcome("handler", 200, "autoindex", node)
         if "autoindex_module" in self.modules:
             trail.add("files", "{} has no index and Options has no Indexes", (filename,), node)
-            return Outcome("forbidden", 403, filename, node, reason="directory listing forbidden by Options")
+            return new_outcome("forbidden", 403, filename, node, reason="directory listing forbidden by Options")
         trail.add("files", "{} is a directory and nothing serves it", (filename,), node)
-        return Outcome("not-found", 404, filename, node)
+        return new_outcome("not-found", 404, filename, node)
 
 
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
@@ -629,7 +629,7 @@ def _handler_proxy_url(handler: str, uri: str) -> str:
 def _status_outcome(status: int, node: Directive | None) -> Outcome:
     kinds = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 410: "gone", 421: "misdirected"}
     kind = kinds.get(status, "error" if status >= 500 else "error")
-    return Outcome(kind, status, None, node)
+    return new_outcome(kind, status, None, node)
 
 
 class _RewriteVars:
@@ -749,7 +749,7 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section]) -> _S
     canonical = base_last.get("usecanonicalname")
     unmodelled_ifs = tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children))
     rule_texts = {id(rule.node): " ".join([rule.node.name, *rule.node.args]) for rule in rules}
-    rule_steps = {(id(rule.node), detail): Step("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
+    rule_steps = {(id(rule.node), detail): new_step("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
                   for rule in rules for detail in FIXED_DETAILS}
     everywhere = (*sections.directories, *sections.files, *sections.locations)
     return _ServerPlan(
@@ -791,7 +791,7 @@ def _dir_walk(sections: ServerSections, walk_dir: str) -> _DirWalk:
 
 
 def _access_step(result: AccessResult) -> Step:
-    return Step("access", result.detail, result.directive.source if result.directive is not None else None)
+    return new_step("access", result.detail, result.directive.source if result.directive is not None else None)
 
 
 def _explain_match(match: Match, request: Request) -> tuple[Step, ...]:
@@ -800,11 +800,11 @@ def _explain_match(match: Match, request: Request) -> tuple[Step, ...]:
     aset = match.address_set
     where = f"{request.local_ip or '*'}:{request.port}"
     if aset is None:
-        return (Step("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers"),)
+        return (new_step("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers"),)
     shown = ", ".join(s.server_name for s in aset.servers[:5])
     more = f", ... {len(aset.servers) - 5} more" if len(aset.servers) > 5 else ""
-    address_step = Step("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source)
-    return (address_step, Step("vhost", _match_reason(match, aset), server.source))
+    address_step = new_step("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source)
+    return (address_step, new_step("vhost", _match_reason(match, aset), server.source))
 
 
 def _match_reason(match: Match, aset: AddressSet) -> str:

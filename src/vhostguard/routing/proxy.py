@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
+from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub
 from vhostguard.routing.sections import Section
 
@@ -121,6 +122,18 @@ class ProxyMatch:
     url: str | None  # None when the mapping is a "!" exclusion
 
 
+_ProxyMatchDraft = draft_class(ProxyMatch)
+
+
+def _new_proxy_hit(mapping: ProxyMapping, url: str | None) -> ProxyMatch:
+    """``ProxyMatch(mapping, url)``, made quicker (see routing.drafts): one per matching entry per request."""
+    hit = _ProxyMatchDraft()
+    hit.mapping = mapping
+    hit.url = url
+    hit.__class__ = ProxyMatch
+    return hit  # type: ignore[no-any-return]
+
+
 def match_mapping(mapping: ProxyMapping, uri: str) -> ProxyMatch | None:
     if mapping.regex:
         compiled = compile_regex(mapping.path)
@@ -128,15 +141,15 @@ def match_mapping(mapping: ProxyMapping, uri: str) -> ProxyMatch | None:
         if found is None:
             return None
         if mapping.excluded:
-            return ProxyMatch(mapping, None)
+            return _new_proxy_hit(mapping, None)
         substituted = pregsub(mapping.target, found)
-        return ProxyMatch(mapping, substituted if substituted != mapping.target else mapping.target + uri)
+        return _new_proxy_hit(mapping, substituted if substituted != mapping.target else mapping.target + uri)
     length = alias_match(uri, mapping.path)
     if length == 0:
         return None
     if mapping.excluded:
-        return ProxyMatch(mapping, None)
-    return ProxyMatch(mapping, mapping.target + uri[length:])
+        return _new_proxy_hit(mapping, None)
+    return _new_proxy_hit(mapping, mapping.target + uri[length:])
 
 
 _CANON_SAFE = "/:@!$&()*+,;=~-._"
