@@ -8,7 +8,8 @@ from tests.monitor.watchkit import FORMAT, T0, line
 from vhostguard.logs import EndpointTemplater, parse_patterns, parser_for
 from vhostguard.logs.endpoints import OTHER, auto_template
 from vhostguard.monitor.exporter import WatchMetrics
-from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, SegmentTemplates, Times, status_class
+from vhostguard.logs.endpoints import SegmentTemplates
+from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, Times, status_class
 from vhostguard.monitor.windows import ALL, WindowSpec, Windows
 
 

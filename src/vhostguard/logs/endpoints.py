@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from vhostguard.logs.memo import memo
 
@@ -82,11 +81,46 @@ def auto_template(path: str | None) -> str:
         path = "/" + rest.partition("/")[2]
     if _CANDIDATE(path) is None:
         return path
-    return "/".join(map(_segment_template, path.split("/")))
+    return "/".join(template_segment(segment) for segment in path.split("/"))
 
 
-# Paths are mostly new (ids), their segments mostly not ("v1", "users"): memoise per segment.
-_segment_template = lru_cache(maxsize=1 << 16)(template_segment)
+class SegmentTemplates:
+    """``auto_template`` with a per-segment memo: ids make most paths distinct, their segments repeat.
+
+    Gives exactly ``auto_template(path)`` (a test checks it on many paths). Paths are mostly
+    new (ids), their segments mostly not (``v1``, ``users``): the memo is per segment.
+    """
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self._cache: dict[str, str] = {"": ""}
+        self._limit = limit
+
+    def __call__(self, path: str | None) -> str:
+        if not path:
+            return NONE
+        if "?" in path:
+            path = path.partition("?")[0]
+        if "://" in path:
+            return auto_template(path)  # absolute-form targets are rare: the plain function does them
+        parts = path.split("/")
+        get = self._cache.get
+        out = [get(segment) for segment in parts]  # the known segments, in one C-level pass
+        for _ in range(out.count(None)):  # usually one: the id
+            i = out.index(None)
+            out[i] = self._segment(parts[i])
+        return "/".join(out)  # type: ignore[arg-type]
+
+    def _segment(self, segment: str) -> str:
+        if segment.isdigit() and segment.isascii():
+            return "{id}"  # the most common id: no memo entry for it
+        found = template_segment(segment)
+        if len(self._cache) >= self._limit:
+            self._cache.clear()
+            self._cache[""] = ""
+        self._cache[segment] = found
+        return found
+
+
 
 
 def host_header_vhost(headers: dict[str, str | None] | None) -> str | None:
@@ -175,6 +209,7 @@ class EndpointTemplater:
         self._declared = frozenset(p.name for p in self.patterns)
         self._match = _matcher(self.patterns)
         self._cached = memo(self._compute, self.cache_size)
+        self._auto = SegmentTemplates(self.cache_size)
 
     def template(self, path: str | None, vhost: str | None = None) -> str:
         """The endpoint of ``path`` as served by ``vhost`` (None: one shared namespace)."""
@@ -208,7 +243,7 @@ class EndpointTemplater:
             return NONE
         bare = path.partition("?")[0]
         declared = self._match(bare)
-        return declared if declared is not None else auto_template(bare)
+        return declared if declared is not None else self._auto(bare)
 
 
 def _matcher(patterns: tuple[EndpointPattern, ...]):  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from vhostguard.logs.endpoints import (
-    NONE, OTHER, EndpointTemplater, auto_template, template_segment,
+    NONE, OTHER, EndpointTemplater, SegmentTemplates,
 )
 from vhostguard.logs.reader import SAMPLES, Malformed, Parser
 from vhostguard.logs.rows import request_rows
@@ -35,42 +35,6 @@ BatchKey = tuple[Labels, int | None, int]  # (labels, status, second)
 
 def status_class(status: int | None) -> str:
     return STATUS_CLASSES.get(status // 100, OTHER_STATUS) if status is not None else OTHER_STATUS
-
-
-class SegmentTemplates:
-    """``auto_template`` with a per-segment memo: ids make most paths distinct, their segments repeat.
-
-    Gives exactly ``auto_template(path)`` (a test checks it on many paths).
-    """
-
-    def __init__(self, limit: int = _CACHE) -> None:
-        self._cache: dict[str, str] = {"": ""}
-        self._limit = limit
-
-    def __call__(self, path: str | None) -> str:
-        if not path:
-            return NONE
-        if "?" in path:
-            path = path.partition("?")[0]
-        if "://" in path:
-            return auto_template(path)  # absolute-form targets are rare: the plain function does them
-        parts = path.split("/")
-        get = self._cache.get
-        out = [get(segment) for segment in parts]  # the known segments, in one C-level pass
-        for _ in range(out.count(None)):  # usually one: the id
-            i = out.index(None)
-            out[i] = self._segment(parts[i])
-        return "/".join(out)  # type: ignore[arg-type]
-
-    def _segment(self, segment: str) -> str:
-        if segment.isdigit() and segment.isascii():
-            return "{id}"  # the most common id: no memo entry for it
-        found = template_segment(segment)
-        if len(self._cache) >= self._limit:
-            self._cache.clear()
-            self._cache[""] = ""
-        self._cache[segment] = found
-        return found
 
 
 @dataclass

@@ -79,7 +79,7 @@ class QuantileSketch:
 
     def add_many(self, values: Iterable[float]) -> None:
         """Count every value of ``values`` (numbers; None is not allowed)."""
-        batch = values if isinstance(values, list) else list(values)
+        batch = values if isinstance(values, (list, tuple)) else list(values)
         if not batch:
             return
         self.count += len(batch)
