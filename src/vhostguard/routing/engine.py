@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from urllib.parse import quote
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from vhostguard.config.nodes import Directive
 from vhostguard.model import AddressSet, Match, Server, ServerModel
@@ -50,7 +51,7 @@ class _DirWalk:
     compat_nodes: list[Directive]  # (shared: never modified)
 
 
-@dataclass
+@dataclass(slots=True)
 class _ServerPlan:
     """Everything about one server that does not depend on the request."""
 
@@ -84,7 +85,7 @@ class _ServerPlan:
     # The directory walk per deepest existing directory: many requests end in the same one.
     walks: dict[str, _DirWalk] = field(default_factory=dict)
 
-    def last(self, chosen: list[Section], key: str) -> Directive | None:
+    def last(self, chosen: Sequence[Section], key: str) -> Directive | None:
         """``last_value`` for this server: the ``key`` directive that wins for ``chosen``."""
         return last_value(self.base_last, chosen, key) if key in self.keys else None
 
@@ -121,9 +122,13 @@ class Router:
         self._plans: dict[str | None, _ServerPlan] = {}
         self._decisions: dict[Request, Decision] = {}
         self._fs: dict[str, str | None] = {}
-        self._walk_dirs: dict[str, str] = {}
-        # (local_ip, port, Host) -> the match and the two steps that explain it
-        self._vhosts: dict[tuple[str | None, int, str | None], tuple[Match, tuple[Step, ...]]] = {}
+        self._walk_dirs: dict[str, str] = {}  # directory -> the deepest existing directory at or above it
+        # file name -> (what _kind says of it, the deepest existing directory on its path):
+        # what serving a file asks, in one lookup
+        self._files: dict[str, tuple[str | None, str]] = {}
+        # (local_ip, port, Host) -> the match, the two steps that explain it, and the
+        # matched server's plan (None for a malformed Host, which never needs one)
+        self._vhosts: dict[tuple[str | None, int, str | None], tuple[Match, tuple[Step, ...], _ServerPlan | None]] = {}
         # (id(deciding section), remote_ip, method) -> (that section, verdict, its step); the
         # section is kept so an id is never reused while its entry lives
         self._verdicts: dict[tuple[int, str, str], tuple[Section | None, AccessResult, Step]] = {}
@@ -162,25 +167,28 @@ class Router:
             kind = fs[name] = _stat_kind(name) if kind == "dir" else None
         return kind
 
-    def _walk_dir(self, filename: str) -> str:
-        """The deepest existing directory on ``filename``'s path, cached per parent directory."""
-        found = self._walk_dirs.get(filename)
+    def _file_facts(self, filename: str) -> tuple[str | None, str]:
+        """What ``filename`` is ('file', 'dir' or None) and the deepest existing directory
+        on its path (where httpd's directory walk stops), cached."""
+        found = self._files.get(filename)
         if found is None:
-            if self._kind(filename) == "dir":
-                found = filename.rstrip("/") or "/"
+            kind = self._kind(filename)
+            if kind == "dir":
+                walk_dir = filename.rstrip("/") or "/"
             else:
                 parent = _dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
-                found = self._walk_dirs.get(parent)
-                if found is None:
-                    found = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
-            if len(self._walk_dirs) > _CACHE_LIMIT:
-                self._walk_dirs.clear()
-            self._walk_dirs[filename] = found
+                walk_dir = self._walk_dirs.get(parent)  # type: ignore[assignment]
+                if walk_dir is None:
+                    if len(self._walk_dirs) > _CACHE_LIMIT:
+                        self._walk_dirs.clear()
+                    walk_dir = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
+            if len(self._files) > _CACHE_LIMIT:
+                self._files.clear()
+            found = self._files[filename] = (kind, walk_dir)
         return found
 
-    def _dir_walk(self, plan: _ServerPlan, filename: str) -> _DirWalk:
-        """The <Directory> sections for ``filename`` and what they imply, cached per server and directory."""
-        walk_dir = self._walk_dir(filename)
+    def _dir_walk(self, plan: _ServerPlan, walk_dir: str) -> _DirWalk:
+        """The <Directory> sections for ``walk_dir`` and what they imply, cached per server."""
         found = plan.walks.get(walk_dir)
         if found is None:
             if len(plan.walks) > _CACHE_LIMIT:
@@ -211,33 +219,33 @@ class Router:
         return found
 
     def _route(self, request: Request) -> Decision:
-        match, vhost_steps = self._vhost(request)
+        match, vhost_steps, plan = self._vhost(request)
         trail = _Trail(vhost_steps)
-        outcome = self._inside(match, request, trail)
+        outcome = self._inside(match, plan, request, trail)
         uncertain = trail.uncertain
         return new_decision(request, match, outcome, StepRecipe(trail.steps), uncertain is None,
                         () if uncertain is None else tuple(uncertain))
 
-    def _vhost(self, request: Request) -> tuple[Match, tuple[Step, ...]]:
-        """The server that answers and the steps that say why; both depend only on
-        (local address, port, Host), which many distinct requests share."""
+    def _vhost(self, request: Request) -> tuple[Match, tuple[Step, ...], _ServerPlan | None]:
+        """The server that answers, the steps that say why and its plan; all depend only
+        on (local address, port, Host), which many distinct requests share."""
         key = (request.local_ip, request.port, request.host)
         found = self._vhosts.get(key)
         if found is None:
             if len(self._vhosts) > _CACHE_LIMIT:
                 self._vhosts.clear()
             match = self.model.match(request.local_ip, request.port, request.host)
-            found = self._vhosts[key] = (match, _explain_match(match, request))
+            plan = self.plan(match.server) if match.how != "bad-host" else None
+            found = self._vhosts[key] = (match, _explain_match(match, request), plan)
         return found
 
     # -- inside the vhost ------------------------------------------------------
 
-    def _inside(self, match: Match, request: Request, trail: _Trail) -> Outcome:
-        if match.how == "bad-host":
+    def _inside(self, match: Match, plan: _ServerPlan | None, request: Request, trail: _Trail) -> Outcome:
+        if plan is None:  # see _vhost
             return new_outcome("bad-request", 400, None, reason=match.host.error)
         if request.host is None and not request.http10:
             return new_outcome("bad-request", 400, None, reason="HTTP/1.1 request without Host")
-        plan = self.plan(match.server)
         for reason in match.server.uncertain:
             trail.unsure(reason)
         uri = request.path
@@ -267,7 +275,11 @@ class Router:
                 elif rewritten.action == "file":
                     filename = rewritten.target
                     trail.add("rewrite", "maps to the file {}", (filename,), rewrite_node)
-        locations = matching_locations(plan.sections, uri)
+        prefixes = plan.sections.location_prefixes
+        locations: Sequence[Section] = (
+            _NO_SECTIONS if prefixes is not None and not uri.startswith(prefixes)  # the usual case, inline
+            else matching_locations(plan.sections, uri)
+        )
         alias_kind = "file"
         alias_node: Directive | None = rewrite_node
         if filename is None and not _unmapped(plan, uri, locations):
@@ -323,7 +335,7 @@ class Router:
 
     # -- mod_proxy -------------------------------------------------------------
 
-    def _proxy(self, plan: _ServerPlan, uri: str, query: str | None, locations: list[Section], trail: _Trail) -> mod_proxy.ProxyMatch | None:
+    def _proxy(self, plan: _ServerPlan, uri: str, query: str | None, locations: Sequence[Section], trail: _Trail) -> mod_proxy.ProxyMatch | None:
         in_location = mod_proxy.location_mapping(locations) if plan.location_proxies else None
         candidates = plan.proxies if in_location is None else [in_location, *plan.proxies]
         merged = "//" not in uri
@@ -346,7 +358,7 @@ class Router:
         return winner
 
     def _finish_proxy(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, hit: mod_proxy.ProxyMatch,
-                      locations: list[Section], trail: _Trail) -> Outcome:
+                      locations: Sequence[Section], trail: _Trail) -> Outcome:
         """A mapping matched: access control (no file, so only <Location>s apply), then the backend."""
         mapping = hit.mapping
         trail.add("proxy", "{} {} {} matches {}", (mapping.node.name, mapping.path, mapping.target, uri), mapping.node)
@@ -363,7 +375,7 @@ class Router:
 
     # -- mod_alias ---------------------------------------------------------------
 
-    def _redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, locations: list[Section], trail: _Trail) -> Outcome | None:
+    def _redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, locations: Sequence[Section], trail: _Trail) -> Outcome | None:
         entry_hit: mod_alias.AliasHit | None = None
         if plan.location_redirects:  # the one-argument Redirect of the last <Location> with one
             for section in reversed(locations):
@@ -419,14 +431,14 @@ class Router:
 
     # -- access, handlers and files -------------------------------------------------
 
-    def _access(self, plan: _ServerPlan, request: Request, walk: _DirWalk | None, after_walk: list[Section],
+    def _access(self, plan: _ServerPlan, request: Request, walk: _DirWalk | None, after_walk: Sequence[Section],
                 filename: str | None, trail: _Trail) -> Outcome | None:
         """Access control for the sections that apply: ``walk``'s directories (for a
         file), then ``after_walk`` (<Files>, <Location>)."""
         if plan.if_notes or walk is not None and (walk.rewrite_note or walk.override):  # rarely anything to note
             self._note_unmodelled(plan, walk, filename, trail)
         if walk is None:
-            deciding, compat_nodes = mod_access.deciders(after_walk)
+            deciding, compat_nodes = mod_access.deciders(after_walk) if after_walk else (None, _NO_NODES)
         elif after_walk:
             deciding, compat_nodes = mod_access.deciders(after_walk, walk.deciding, walk.compat_nodes)
         else:
@@ -474,16 +486,20 @@ class Router:
 
     def _serve(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, kind: str,
                node: Directive | None, handler: str | None, trail: _Trail, depth: int,
-               locations: list[Section] | None = None) -> Outcome:
+               locations: Sequence[Section] | None = None) -> Outcome:
         """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known)."""
-        walk = self._dir_walk(plan, filename)
-        after_walk = matching_files(plan.sections, walk.sections, filename) if plan.sections.files else []
-        after_walk += locations if locations is not None else matching_locations(plan.sections, uri)
-        chosen = [*walk.sections, *after_walk]
+        found, walk_dir = self._file_facts(filename)  # found: 'file', 'dir' or None
+        walk = self._dir_walk(plan, walk_dir)
+        if locations is None:
+            locations = matching_locations(plan.sections, uri)
+        after_walk: Sequence[Section] = locations
+        if plan.sections.files:
+            after_walk = [*matching_files(plan.sections, walk.sections, filename), *locations]
+        # Read only from here on, so the walk's own tuple serves when nothing follows it.
+        chosen: Sequence[Section] = (*walk.sections, *after_walk) if after_walk else walk.sections
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
-        found = self._kind(filename)  # 'file', 'dir' or None
         if kind == "file" and found == "dir":
             by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
             if by_mod_dir is not None:
@@ -509,7 +525,7 @@ class Router:
         return self._file(plan, request, uri, query, filename, found, chosen, node, trail, depth)
 
     def _file(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, found: str | None,
-              chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
+              chosen: Sequence[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
         """A static file: ``found`` is what the filesystem holds at ``filename`` ('file', 'dir' or None)."""
         if found == "file":
             return new_outcome("file", 200, filename, node)
@@ -525,7 +541,7 @@ class Router:
         trail.add("files", "{} does not exist", (filename,), node)
         return new_outcome("not-found", 404, filename, node)
 
-    def _mod_dir(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome | None:
+    def _mod_dir(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: Sequence[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome | None:
         """mod_dir's fixup for a directory: the trailing-slash redirect, then DirectoryIndex.
 
         It runs before any handler (DirectoryCheckHandler Off), so a SetHandler
@@ -556,7 +572,7 @@ class Router:
                 return self._serve(plan, request, uri + name, query, candidate, "file", node, None, trail, depth + 1)
         return None
 
-    def _directory(self, plan: _ServerPlan, filename: str, chosen: list[Section], node: Directive | None, trail: _Trail) -> Outcome:
+    def _directory(self, plan: _ServerPlan, filename: str, chosen: Sequence[Section], node: Directive | None, trail: _Trail) -> Outcome:
         """A directory nothing else served: mod_autoindex lists it or refuses; without it, 404."""
         options = _options(plan.sections.base, chosen)
         if "autoindex_module" in self.modules and "indexes" in options:
@@ -569,6 +585,8 @@ class Router:
         return new_outcome("not-found", 404, filename, node)
 
 
+_NO_SECTIONS: tuple[Section, ...] = ()
+_NO_NODES: list[Directive] = []  # never modified (see access.deciders)
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
 
 
@@ -598,7 +616,7 @@ def _escape_path(uri: str) -> str:
     return quote(uri, safe="/:@!$&'()*+,;=~")
 
 
-def _options(base: tuple[Directive, ...], chosen: list[Section]) -> set[str]:
+def _options(base: tuple[Directive, ...], chosen: Sequence[Section]) -> set[str]:
     """``Options`` merged in order: absolute lists replace, +/- adjust (default FollowSymLinks)."""
     current = {"followsymlinks"}
     nodes = [n for n in base if n.key == "options"] + [n for s in chosen for n in s.children if n.key == "options"]
@@ -772,7 +790,7 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section]) -> _S
     )
 
 
-def _unmapped(plan: _ServerPlan, uri: str, locations: list[Section]) -> bool:
+def _unmapped(plan: _ServerPlan, uri: str, locations: Sequence[Section]) -> bool:
     """Can no ProxyPass, Redirect or Alias apply to ``uri``? (False: they must be tried.)"""
     if locations and (plan.location_proxies or plan.location_redirects):
         return False

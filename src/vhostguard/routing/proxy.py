@@ -7,6 +7,7 @@ the ProxyPass of the matching ``<Location>`` first, then the server's list
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -70,7 +71,7 @@ def server_mappings(main: Server, server: Server) -> list[ProxyMapping]:
     return found
 
 
-def location_mapping(locations: list[Section]) -> ProxyMapping | None:
+def location_mapping(locations: Sequence[Section]) -> ProxyMapping | None:
     """The ProxyPass of the last matching ``<Location>`` that has one."""
     found: ProxyMapping | None = None
     for section in locations:

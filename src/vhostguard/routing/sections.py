@@ -250,7 +250,7 @@ def last_of(nodes: tuple[Directive, ...]) -> dict[str, Directive]:
     return {node.key: node for node in nodes}
 
 
-def last_value(base: tuple[Directive, ...] | dict[str, Directive], chosen: list[Section], key: str) -> Directive | None:
+def last_value(base: tuple[Directive, ...] | dict[str, Directive], chosen: Sequence[Section], key: str) -> Directive | None:
     """The last ``key`` directive in merge order: server level, then sections.
 
     ``base`` may be pre-indexed with ``last_of`` (routing does, per server).
