@@ -67,6 +67,14 @@ class LintContext:
         main server: everything outside ``<VirtualHost>``)."""
         return _walk(server.directives)
 
+    @cached_property
+    def _parents(self) -> dict[int, Directive]:
+        return {id(child): node for node in self.tree.walk() for child in node.children or ()}
+
+    def parent(self, node: Directive) -> Directive | None:
+        """The section directly holding ``node`` (None at the top level of the configuration)."""
+        return self._parents.get(id(node))
+
     def own(self, server: Server, key: str) -> list[Directive]:
         """Server-level directives named ``key`` written in this server itself."""
         return [d for d in server.directives if d.children is None and d.key == key]

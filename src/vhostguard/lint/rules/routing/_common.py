@@ -1,11 +1,17 @@
 """Helpers shared by several routing rules."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.model import Server
 from vhostguard.model.matching import wildcard_regex
+from vhostguard.routing import proxy as mod_proxy
+from vhostguard.routing.sections import Section, collect_sections, server_sections
 
 PROXY_KEYS = ("proxypass", "proxypassmatch")
+LOCATION_KEYS = ("location", "locationmatch")
 
 
 def _names(server: Server) -> list[str]:
@@ -59,3 +65,76 @@ def unreachable_in(server: Server, ctx: LintContext) -> dict[str, Server] | None
 
 def listen_covers(ctx: LintContext, ip: str | None, port: int) -> bool:
     return any(l.port == port and (l.ip is None or ip is None or l.ip == ip) for l in ctx.model.listens)
+
+
+# -- ProxyPass inside <Location> -------------------------------------------------
+#
+# mod_proxy's add_pass: in a <Location>, ProxyPass takes only the URL and the
+# section's path is the path. Each section keeps one such mapping (the last);
+# per-directory merging keeps the one of the last applicable section, and
+# proxy_trans tries it before the server's ProxyPass list.
+
+
+def location_of(ctx: LintContext, node: Directive) -> Section | None:
+    """The <Location>/<LocationMatch> directly holding ``node``, if any."""
+    parent = ctx.parent(node)
+    if parent is None or parent.key not in LOCATION_KEYS:
+        return None
+    sections = collect_sections((parent,))
+    return sections[0] if sections else None
+
+
+def section_label(section: Section) -> str:
+    """How messages name a section: ``<Location /app/>``, ``<LocationMatch ^/re/>``."""
+    return f"<{section.node.name} {' '.join(section.node.args)}>"
+
+
+def prefix_path(section: Section) -> str | None:
+    """The path of a <Location> that matches as a plain prefix (None for regex and wildcard sections)."""
+    if section.regex or section.glob or not section.pattern:
+        return None
+    return section.pattern
+
+
+def covers(outer: str, inner: str) -> bool:
+    """Is every URI under the prefix ``inner`` also under the prefix ``outer``?
+    (mod_proxy's alias_match, which <Location> prefix matching agrees with.)"""
+    return mod_proxy.alias_match(inner, outer) > 0
+
+
+@dataclass(frozen=True, slots=True)
+class LocationProxy:
+    """The ProxyPass that one <Location> section contributes."""
+
+    section: Section
+    node: Directive
+
+    @property
+    def url(self) -> str:
+        return self.node.args[0]
+
+    @property
+    def path(self) -> str | None:
+        return prefix_path(self.section)
+
+    @property
+    def plain(self) -> bool:
+        """Does mod_proxy match it exactly like the section's prefix? Not for
+        ProxyPassMatch (the path becomes a regex), ``mapping=`` (tried in
+        another phase) or ``interpolate`` (the path is rewritten per request)."""
+        options = [a.lower() for a in self.node.args[1:]]
+        return (
+            self.path is not None and self.node.key == "proxypass" and self.url != "~"
+            and "interpolate" not in options and not any(o.startswith("mapping=") for o in options)
+        )
+
+
+def location_proxies(ctx: LintContext, server: Server) -> list[LocationProxy]:
+    """The ProxyPass of every <Location> that can apply to ``server``'s requests,
+    in merge order (the main server's sections first, later ones win)."""
+    found = []
+    for section in server_sections(ctx.main, server).locations:
+        nodes = [child for child in section.children if child.key in PROXY_KEYS and child.args]
+        if nodes:
+            found.append(LocationProxy(section, nodes[-1]))
+    return found

@@ -4,8 +4,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
+from vhostguard.lint.rules.routing._common import PROXY_KEYS, LocationProxy, covers, location_proxies, section_label
+from vhostguard.model import Server
 from vhostguard.routing import proxy as mod_proxy
 
 
@@ -31,45 +34,151 @@ def _proxy_shadower(mapping: mod_proxy.ProxyMapping, earlier: list[mod_proxy.Pro
     return None
 
 
+def _location_taker(mapping: mod_proxy.ProxyMapping, locations: list[LocationProxy]) -> LocationProxy | None:
+    """A <Location> ProxyPass that takes every request ``mapping`` could match.
+
+    proxy_trans tries the merged <Location> mapping before the server list and
+    stops when it matches (or is ``!``). That is only certain when every
+    <Location> mapping from the covering one on matches like its prefix: a
+    later regex or wildcard section could leave some URIs to the server list.
+    """
+    if mapping.regex or any(o.startswith("mapping=") or o == "interpolate" for o in mapping.options):
+        return None
+    taker = None
+    for index, entry in enumerate(locations):
+        path = entry.path
+        if path is not None and covers(path, mapping.path) and all(e.plain for e in locations[index:]):
+            taker = entry
+    return taker
+
+
+def _location_overrider(entry: LocationProxy, later: list[LocationProxy]) -> LocationProxy | None:
+    """A later <Location> whose path covers ``entry``'s: its ProxyPass replaces
+    ``entry``'s for every request (per-directory merging, later wins)."""
+    if entry.path is None:
+        return None
+    for other in later:
+        if other.path is not None and covers(other.path, entry.path):
+            return other
+    return None
+
+
 class ProxyPassShadowed(Rule):
     """
     ## What it does
-    Checks for a `ProxyPass` whose path is already matched by an earlier, more
-    general `ProxyPass`/`ProxyPassMatch` of the same server.
+    Checks for a `ProxyPass` that never gets a request because another mapping
+    of the same server takes all of its URLs first: an earlier, more general
+    `ProxyPass`/`ProxyPassMatch`, a `<Location>` with its own `ProxyPass`
+    covering the path, a later `<Location>` covering a `<Location>`'s path,
+    or a later `ProxyPass` in the same `<Location>`.
 
     ## Why is this bad?
-    mod_proxy uses the first mapping that matches, in configuration order
-    (the main server's before the vhost's). A `/api/` mapping listed before
-    `/api/v2/` swallows `/api/v2/`: those requests go to the wrong backend.
+    mod_proxy uses the first server-context mapping that matches, in
+    configuration order (the main server's before the vhost's). A `/api/`
+    mapping listed before `/api/v2/` swallows `/api/v2/`: those requests go to
+    the wrong backend.
+
+    Inside `<Location /path>`, `ProxyPass URL` maps the section's path. httpd
+    merges `<Location>` sections in configuration order (the main server's
+    first) and keeps the `ProxyPass` of the last one that applies, whatever
+    its path length (one per section: its last line); that mapping is tried
+    before every server-context `ProxyPass`. So `<Location /api/>` after
+    `<Location /api/v2/>` swallows `/api/v2/`, and `<Location /api/>`
+    swallows `ProxyPass /api/v2/ ...` wherever that line is.
 
     ## Example
     ```apache
     ProxyPass /api/    http://127.0.0.1:5000/
     ProxyPass /api/v2/ http://127.0.0.1:6000/
+    <Location /app/v2/>
+        ProxyPass http://127.0.0.1:8001/
+    </Location>
+    <Location /app/>
+        ProxyPass http://127.0.0.1:8000/
+    </Location>
     ```
 
     ## Use instead:
     ```apache
     ProxyPass /api/v2/ http://127.0.0.1:6000/
     ProxyPass /api/    http://127.0.0.1:5000/
+    <Location /app/>
+        ProxyPass http://127.0.0.1:8000/
+    </Location>
+    <Location /app/v2/>
+        ProxyPass http://127.0.0.1:8001/
+    </Location>
     ```
+
+    ## Known problems
+    `<LocationMatch>`, `<Location ~ ...>` and wildcard `<Location>` sections
+    are not judged; while one of them carries a `ProxyPass`, server-context
+    mappings under an earlier `<Location>` are not reported either. A
+    main-server `ProxyPass` shadowed in some vhosts only is not reported.
 
     ## References
     - https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass
+    - https://httpd.apache.org/docs/2.4/sections.html#merging
     """
 
     code = "VG108"
     name = "proxypass-shadowed"
     severity = Severity.ERROR
-    summary = "A ProxyPass shadowed by an earlier, more general one."
+    summary = "A ProxyPass shadowed by a more general one that httpd tries first."
     hint = "Order ProxyPass lines from the most specific path to the most general."
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
+        # A main-server line is in every server's list: it is never used only
+        # if it is shadowed in all of them.
+        in_every_server: dict[int, Finding] | None = None
         for server in ctx.servers:
-            mappings = mod_proxy.server_mappings(ctx.main, server)
-            for index, mapping in enumerate(mappings):
-                shadower = _proxy_shadower(mapping, mappings[:index])
-                if shadower is None:
-                    continue
-                owner = ctx.owner(mapping.node)
-                yield self.finding(mapping.node, f"{ctx.label(owner)}: {mapping.node.name} {mapping.path} is never used: {shadower.node.name} {shadower.path} at {shadower.node.source} matches first")
+            main_owned: dict[int, Finding] = {}
+            for node, finding in self._shadowed(server, ctx):
+                if ctx.owner(node).is_main:
+                    main_owned[id(node)] = finding
+                else:
+                    yield finding
+            if in_every_server is None:
+                in_every_server = main_owned
+            else:
+                in_every_server = {key: f for key, f in in_every_server.items() if key in main_owned}
+        yield from (in_every_server or {}).values()
+
+    def _shadowed(self, server: Server, ctx: LintContext) -> Iterator[tuple[Directive, Finding]]:
+        mappings = mod_proxy.server_mappings(ctx.main, server)
+        locations = location_proxies(ctx, server)
+        for index, mapping in enumerate(mappings):
+            label = ctx.label(ctx.owner(mapping.node))
+            taker = _location_taker(mapping, locations)
+            if taker is not None:
+                yield mapping.node, self.finding(
+                    mapping.node,
+                    f"{label}: {mapping.node.name} {mapping.path} is never used: the ProxyPass of {section_label(taker.section)} at {taker.node.source} is tried first",
+                    "Move the mapping into a `<Location>` placed after the more general one: `<Location>` mappings are tried before server-context ProxyPass lines.",
+                )
+                continue
+            shadower = _proxy_shadower(mapping, mappings[:index])
+            if shadower is not None:
+                yield mapping.node, self.finding(mapping.node, f"{label}: {mapping.node.name} {mapping.path} is never used: {shadower.node.name} {shadower.path} at {shadower.node.source} matches first")
+        for index, entry in enumerate(locations):
+            yield from self._in_location(entry, locations[index + 1:], ctx)
+
+    def _in_location(self, entry: LocationProxy, later: list[LocationProxy], ctx: LintContext) -> Iterator[tuple[Directive, Finding]]:
+        label = ctx.label(ctx.owner(entry.node))
+        section = section_label(entry.section)
+        where = f"{entry.node.name} {entry.url} in {section}"
+        # httpd keeps one mapping per section: the last ProxyPass line.
+        for node in entry.section.children:
+            if node.key in PROXY_KEYS and node.args and node is not entry.node:
+                yield node, self.finding(
+                    node,
+                    f"{label}: {node.name} {node.args[0]} in {section} is never used: the later {entry.node.name} at {entry.node.source} replaces it",
+                    "Keep one ProxyPass per `<Location>`; give each backend its own `<Location>`.",
+                )
+        overrider = _location_overrider(entry, later)
+        if overrider is not None:
+            yield entry.node, self.finding(
+                entry.node,
+                f"{label}: {where} is never used: {section_label(overrider.section)} at {overrider.section.node.source} comes later, covers it and its ProxyPass wins",
+                "Put `<Location>` sections with ProxyPass from the most general path to the most specific: the last one that applies wins.",
+            )

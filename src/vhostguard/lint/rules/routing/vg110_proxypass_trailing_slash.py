@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.lint.rules.routing._common import PROXY_KEYS
+from vhostguard.lint.rules.routing._common import PROXY_KEYS, location_of, prefix_path, section_label
+from vhostguard.routing.sections import Section
 
 
 def _url_path_slash(url: str) -> bool | None:
@@ -32,23 +33,37 @@ class ProxyPassTrailingSlash(Rule):
     """
     ## What it does
     Checks that the path and the backend URL of a `ProxyPass` (or the group
-    and `$1` of a `ProxyPassMatch`) agree on the trailing slash.
+    and `$1` of a `ProxyPassMatch`) agree on the trailing slash. Inside
+    `<Location /path>`, where `ProxyPass` takes only the URL, the path is the
+    section's.
 
     ## Why is this bad?
     mod_proxy replaces the matched path with the URL and appends the rest of
     the request path. `ProxyPass /app/ http://backend/app` turns `/app/login`
     into `http://backend/applogin`; the opposite mismatch produces `//` that
-    many backends route differently.
+    many backends route differently. `<Location /app/>` with
+    `ProxyPass http://backend/app` does the same.
 
     ## Example
     ```apache
     ProxyPass /app/ http://127.0.0.1:8080/app
+    <Location /api/>
+        ProxyPass http://127.0.0.1:8081/api
+    </Location>
     ```
 
     ## Use instead:
     ```apache
     ProxyPass /app/ http://127.0.0.1:8080/app/
+    <Location /api/>
+        ProxyPass http://127.0.0.1:8081/api/
+    </Location>
     ```
+
+    ## Known problems
+    `ProxyPass` in `<LocationMatch>`, `<Location ~ ...>` or a wildcard
+    `<Location>` is not judged: mod_proxy does not match those as plain
+    prefixes.
 
     ## References
     - https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass
@@ -62,6 +77,10 @@ class ProxyPassTrailingSlash(Rule):
     directives = frozenset(PROXY_KEYS)
 
     def check_node(self, node: Directive, ctx: LintContext) -> Iterator[Finding]:
+        section = location_of(ctx, node)
+        if section is not None:
+            yield from self._in_location(node, section, ctx)
+            return
         path, url = self._path_and_url(node, ctx)
         if path is None or url is None or url == "!":
             return
@@ -74,6 +93,16 @@ class ProxyPassTrailingSlash(Rule):
         if url_slash is None or path.endswith("/") == url_slash:
             return
         yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} {path} {url}: the path {'ends' if path.endswith('/') else 'does not end'} with '/' but the URL {'does' if url_slash else 'does not'}")
+
+    def _in_location(self, node: Directive, section: Section, ctx: LintContext) -> Iterator[Finding]:
+        path = prefix_path(section)
+        if path is None or node.key != "proxypass" or not node.args:
+            return
+        url = node.args[0]
+        url_slash = _url_path_slash(url)
+        if url_slash is None or path.endswith("/") == url_slash:
+            return
+        yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} {url} in {section_label(section)}: the Location path {'ends' if path.endswith('/') else 'does not end'} with '/' but the URL {'does' if url_slash else 'does not'}")
 
     @staticmethod
     def _path_and_url(node: Directive, ctx: LintContext) -> tuple[str | None, str | None]:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.lint.rules.routing._common import PROXY_KEYS
+from vhostguard.lint.rules.routing._common import PROXY_KEYS, covers, location_of, prefix_path, section_label
+from vhostguard.model import Server
 
 _REVERSIBLE = ("http://", "https://", "balancer://", "h2://", "h2c://", "ajp://")
 
@@ -15,7 +16,10 @@ class ProxyPassReverseMissing(Rule):
     """
     ## What it does
     Checks for a `ProxyPass` to an HTTP backend without a `ProxyPassReverse`
-    for the same backend URL.
+    for the same backend URL. Inside `<Location /path>` both directives take
+    only the URL; a `ProxyPassReverse` there applies to requests under that
+    section only, so it counts for mappings whose path it contains or lies
+    under.
 
     ## Why is this bad?
     Without `ProxyPassReverse`, redirects from the backend (`Location:
@@ -25,12 +29,19 @@ class ProxyPassReverseMissing(Rule):
     ## Example
     ```apache
     ProxyPass /app/ http://127.0.0.1:8080/
+    <Location /api/>
+        ProxyPass http://127.0.0.1:8081/
+    </Location>
     ```
 
     ## Use instead:
     ```apache
     ProxyPass        /app/ http://127.0.0.1:8080/
     ProxyPassReverse /app/ http://127.0.0.1:8080/
+    <Location /api/>
+        ProxyPass        http://127.0.0.1:8081/
+        ProxyPassReverse http://127.0.0.1:8081/
+    </Location>
     ```
 
     ## Known problems
@@ -46,14 +57,45 @@ class ProxyPassReverseMissing(Rule):
     directives = frozenset(PROXY_KEYS)
 
     def check_node(self, node: Directive, ctx: LintContext) -> Iterator[Finding]:
-        if len(node.args) < 2 or not node.args[1].lower().startswith(_REVERSIBLE):
+        section = location_of(ctx, node)
+        if section is None:
+            if len(node.args) < 2:
+                return
+            url = node.args[1]
+            scope = None if node.key == "proxypassmatch" else node.args[0]
+            what, hint = f"{node.name} {node.args[0]} {url}", None
+        else:
+            if not node.args:
+                return
+            url = node.args[0]
+            scope = prefix_path(section) if node.key == "proxypass" else None
+            what = f"{node.name} {url} in {section_label(section)}"
+            hint = "Add `ProxyPassReverse URL` with the same backend URL inside the same `<Location>`."
+        if not url.lower().startswith(_REVERSIBLE):
             return
-        target = node.args[1].split("$", 1)[0].rstrip("/").lower()
+        target = url.split("$", 1)[0].rstrip("/").lower()
         owner = ctx.owner(node)
-        candidates = list(ctx.server_nodes(owner)) + ([] if owner.is_main else list(ctx.server_nodes(ctx.main)))
-        for other in candidates:
-            if other.key == "proxypassreverse" and other.args:
-                url = other.args[-1].rstrip("/").lower()
-                if target.startswith(url) or url.startswith(target):
-                    return
-        yield self.finding(node, f"{ctx.label(owner)}: {node.name} {node.args[0]} {node.args[1]} has no ProxyPassReverse for {node.args[1]}")
+        for reverse in _reverse_urls(ctx, owner, scope):
+            known = reverse.rstrip("/").lower()
+            if target.startswith(known) or known.startswith(target):
+                return
+        yield self.finding(node, f"{ctx.label(owner)}: {what} has no ProxyPassReverse for {url}", hint)
+
+
+def _reverse_urls(ctx: LintContext, owner: Server, scope: str | None) -> Iterator[str]:
+    """Backend URLs of the ProxyPassReverse lines that can rewrite responses to
+    requests under the path ``scope`` (None: a path we cannot judge, so all)."""
+    servers = [owner] if owner.is_main else [owner, ctx.main]
+    for server in servers:
+        for node in ctx.server_nodes(server):
+            if node.key != "proxypassreverse" or not node.args:
+                continue
+            section = location_of(ctx, node)
+            if section is None:
+                yield node.args[1] if len(node.args) >= 2 else node.args[0]
+                continue
+            # In a <Location>, ProxyPassReverse takes only the URL and applies
+            # to the requests under that section (the list merges per directory).
+            path = prefix_path(section)
+            if scope is None or path is None or covers(path, scope) or covers(scope, path):
+                yield node.args[0]
