@@ -38,6 +38,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?
 _EMAIL = re.compile(r"[^@/\s]+(?:@|%40)[^@/\s]+\.[A-Za-z]{2,}", re.ASCII)
 _CANDIDATE = re.compile(r"[0-9@]|%40").search  # segments without a digit or @ are never rewritten
 _SEGMENT = re.compile(r"\{[^{}/]*\}")
+_HEX_DIGITS = "0123456789abcdefABCDEF"
 
 
 class PatternError(ValueError):
@@ -55,8 +56,10 @@ class EndpointPattern:
 
 def template_segment(segment: str) -> str:
     """The automatic placeholder for one path segment, or the segment itself."""
-    if segment.isdigit() and segment.isascii():  # the common id, without a regex
+    if segment.isdigit() and segment.isascii():  # the common ids, without a regex
         return "{id}"
+    if len(segment) >= 8 and not segment.strip(_HEX_DIGITS) and not segment.isalpha():
+        return "{id}"  # hex with a digit (9f1c2e3d, a sha1): what the _ID regex's hex branch takes
     if not segment or _CANDIDATE(segment) is None:
         return segment
     if _DATE.fullmatch(segment):
