@@ -55,8 +55,6 @@ from vhostguard.logs.reader import MAX_LINE, TOO_LONG, FormatChoice, Malformed, 
 from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
 from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
 
-# The record keys a report reads (bench/report.py's parse-only floor converts these).
-REPORT_FIELDS = ("vhost", "server_name", "method", "path", "status", "time", "bytes_out", "bytes", "duration_us")
 MINUTE = 60
 SAMPLES = 10  # malformed lines kept (per job while reading; the first ones overall in the result)
 FLUSH_RECORDS = 32768  # records held before the per-endpoint batch arithmetic runs
