@@ -169,31 +169,27 @@ class Router:
 
     def _file_facts(self, filename: str) -> tuple[str | None, str]:
         """What ``filename`` is ('file', 'dir' or None) and the deepest existing directory
-        on its path (where httpd's directory walk stops), cached."""
-        found = self._files.get(filename)
-        if found is None:
-            kind = self._kind(filename)
-            if kind == "dir":
-                walk_dir = filename.rstrip("/") or "/"
-            else:
-                parent = _dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
-                walk_dir = self._walk_dirs.get(parent)  # type: ignore[assignment]
-                if walk_dir is None:
-                    if len(self._walk_dirs) > _CACHE_LIMIT:
-                        self._walk_dirs.clear()
-                    walk_dir = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
-            if len(self._files) > _CACHE_LIMIT:
-                self._files.clear()
-            found = self._files[filename] = (kind, walk_dir)
+        on its path (where httpd's directory walk stops), for ``self._files``."""
+        kind = self._kind(filename)
+        if kind == "dir":
+            walk_dir = filename.rstrip("/") or "/"
+        else:
+            parent = _dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
+            walk_dir = self._walk_dirs.get(parent)  # type: ignore[assignment]
+            if walk_dir is None:
+                if len(self._walk_dirs) > _CACHE_LIMIT:
+                    self._walk_dirs.clear()
+                walk_dir = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
+        if len(self._files) > _CACHE_LIMIT:
+            self._files.clear()
+        found = self._files[filename] = (kind, walk_dir)
         return found
 
     def _dir_walk(self, plan: _ServerPlan, walk_dir: str) -> _DirWalk:
-        """The <Directory> sections for ``walk_dir`` and what they imply, cached per server."""
-        found = plan.walks.get(walk_dir)
-        if found is None:
-            if len(plan.walks) > _CACHE_LIMIT:
-                plan.walks.clear()
-            found = plan.walks[walk_dir] = _dir_walk(plan.sections, walk_dir)
+        """The <Directory> sections for ``walk_dir`` and what they imply, for ``plan.walks``."""
+        if len(plan.walks) > _CACHE_LIMIT:
+            plan.walks.clear()
+        found = plan.walks[walk_dir] = _dir_walk(plan.sections, walk_dir)
         return found
 
     def _is_dir(self, path: str) -> bool:
@@ -282,7 +278,11 @@ class Router:
         )
         alias_kind = "file"
         alias_node: Directive | None = rewrite_node
-        if filename is None and not _unmapped(plan, uri, locations):
+        mapped = plan.mapped_prefixes
+        if filename is None and (  # else no ProxyPass, Redirect or Alias can apply (see mapped_prefixes)
+            mapped is None or uri.startswith(mapped) or "//" in uri
+            or locations and (plan.location_proxies or plan.location_redirects)
+        ):
             proxied = self._proxy(plan, uri, query, locations, trail)
             if proxied is not None:
                 return self._finish_proxy(plan, request, uri, query, proxied, locations, trail)
@@ -443,7 +443,13 @@ class Router:
             deciding, compat_nodes = mod_access.deciders(after_walk, walk.deciding, walk.compat_nodes)
         else:
             deciding, compat_nodes = walk.deciding, walk.compat_nodes
-        result, step = self._verdict(deciding, compat_nodes, request.remote_ip, request.method)
+        if compat_nodes:
+            _, result, step = self._verdict(deciding, compat_nodes, request)
+        else:  # the memoised case, looked up here (see _verdict)
+            found = self._verdicts.get((id(deciding), request.remote_ip, request.method))
+            if found is None or found[0] is not deciding:
+                found = self._verdict(deciding, compat_nodes, request)
+            _, result, step = found
         if result.uncertain:
             trail.unsure(result.uncertain)
         trail.steps.append(step)
@@ -453,21 +459,18 @@ class Router:
             return new_outcome("unauthorized", 401, None, result.directive, reason=result.detail)
         return None
 
-    def _verdict(self, deciding: Section | None, compat_nodes: list[Directive], remote_ip: str,
-                 method: str) -> tuple[AccessResult, Step]:
-        """``access.decide``, memoised when one section's Require lines decide alone
-        (no Order/Allow/Deny): then the verdict depends on that section and the client only."""
-        if compat_nodes:
-            result = mod_access.decide(deciding, compat_nodes, remote_ip, method)
-            return result, _access_step(result)
-        key = (id(deciding), remote_ip, method)
-        found = self._verdicts.get(key)
-        if found is None or found[0] is not deciding:
+    def _verdict(self, deciding: Section | None, compat_nodes: list[Directive],
+                 request: Request) -> tuple[Section | None, AccessResult, Step]:
+        """``access.decide`` as (deciding, verdict, its step), memoised in ``self._verdicts``
+        when one section's Require lines decide alone (no Order/Allow/Deny): then the
+        verdict depends on that section and the client only."""
+        result = mod_access.decide(deciding, compat_nodes, request.remote_ip, request.method)
+        found = (deciding, result, _access_step(result))
+        if not compat_nodes:
             if len(self._verdicts) > _CACHE_LIMIT:
                 self._verdicts.clear()
-            result = mod_access.decide(deciding, compat_nodes, remote_ip, method)
-            found = self._verdicts[key] = (deciding, result, _access_step(result))
-        return found[1], found[2]
+            self._verdicts[(id(deciding), request.remote_ip, request.method)] = found
+        return found
 
     def _note_unmodelled(self, plan: _ServerPlan, walk: _DirWalk | None, filename: str | None, trail: _Trail) -> None:
         for note in plan.if_notes:
@@ -488,8 +491,9 @@ class Router:
                node: Directive | None, handler: str | None, trail: _Trail, depth: int,
                locations: Sequence[Section] | None = None) -> Outcome:
         """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known)."""
-        found, walk_dir = self._file_facts(filename)  # found: 'file', 'dir' or None
-        walk = self._dir_walk(plan, walk_dir)
+        # Cached (two lookups and no call, for most requests): found is 'file', 'dir' or None.
+        found, walk_dir = self._files.get(filename) or self._file_facts(filename)
+        walk = plan.walks.get(walk_dir) or self._dir_walk(plan, walk_dir)
         if locations is None:
             locations = matching_locations(plan.sections, uri)
         after_walk: Sequence[Section] = locations
@@ -788,14 +792,6 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section]) -> _S
         location_proxies=any("proxypass" in s.last or "proxypassmatch" in s.last for s in sections.locations),
         location_redirects=any(s.redirect is not None for s in sections.locations),
     )
-
-
-def _unmapped(plan: _ServerPlan, uri: str, locations: Sequence[Section]) -> bool:
-    """Can no ProxyPass, Redirect or Alias apply to ``uri``? (False: they must be tried.)"""
-    if locations and (plan.location_proxies or plan.location_redirects):
-        return False
-    prefixes = plan.mapped_prefixes
-    return prefixes is not None and not uri.startswith(prefixes) and "//" not in uri
 
 
 def _dir_walk(sections: ServerSections, walk_dir: str) -> _DirWalk:
