@@ -508,7 +508,8 @@ class Router:
             by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
             if by_mod_dir is not None:
                 return by_mod_dir
-        set_handler = plan.last(chosen, "sethandler")
+        # (The key test is plan.last's own, made here: most configs have no SetHandler.)
+        set_handler = plan.last(chosen, "sethandler") if "sethandler" in plan.keys else None
         if set_handler is not None and set_handler.args and set_handler.args[0].lower() != "none":
             name = set_handler.args[0]
             trail.add("handler", "SetHandler {}", (name,), set_handler)
@@ -535,7 +536,10 @@ class Router:
             return new_outcome("file", 200, filename, node)
         if found == "dir":
             return self._directory(plan, filename, chosen, node, trail)
-        fallback = plan.last(chosen, "fallbackresource") if "dir_module" in self.modules else None
+        fallback = (
+            plan.last(chosen, "fallbackresource") if "fallbackresource" in plan.keys and "dir_module" in self.modules
+            else None
+        )
         if fallback is not None and fallback.args and fallback.args[0].lower() != "disabled" and depth < MAX_INTERNAL_REDIRECTS:
             target = fallback.args[0]
             trail.add("files", "{} does not exist: FallbackResource {}", (filename, target), fallback)

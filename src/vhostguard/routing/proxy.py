@@ -28,21 +28,17 @@ class ProxyMapping:
     # A prefix with no runs of slashes: against a URI without them too, it can
     # only match if the URI starts with it (a cheap test to try first).
     plain: bool = field(init=False, repr=False, compare=False)
+    # Stored rather than properties: routing asks on every proxied request.
+    excluded: bool = field(init=False, repr=False, compare=False)  # "ProxyPass /path !"
+    nocanon: bool = field(init=False, repr=False, compare=False)
+    noquery: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "plain", not self.regex and bool(self.path) and "//" not in self.path)
-
-    @property
-    def excluded(self) -> bool:
-        return self.target == "!"
-
-    @property
-    def nocanon(self) -> bool:
-        return "nocanon" in self.options
-
-    @property
-    def noquery(self) -> bool:
-        return "noquery" in self.options
+        set_field = object.__setattr__
+        set_field(self, "plain", not self.regex and bool(self.path) and "//" not in self.path)
+        set_field(self, "excluded", self.target == "!")
+        set_field(self, "nocanon", "nocanon" in self.options)
+        set_field(self, "noquery", "noquery" in self.options)
 
 
 def _mapping(node: Directive, location: Section | None) -> ProxyMapping | None:
