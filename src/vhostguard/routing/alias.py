@@ -15,6 +15,7 @@ from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
 from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub
+from vhostguard.routing.sections import ServerLevels, server_levels
 
 _STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
 _REDIRECT_KEYS = {"redirect": None, "redirectmatch": None, "redirectpermanent": 301, "redirecttemp": 302}
@@ -63,13 +64,13 @@ def _alias_entry(node: Directive) -> AliasEntry | None:
     return AliasEntry(node, node.args[0], node.args[1], node.key.endswith("match"), _ALIAS_KEYS[node.key])
 
 
-def _server_level(server: Server) -> list[Directive]:
-    return [d for d in server.directives if d.children is None]
+def entries(main: Server, server: Server, levels: ServerLevels | None = None) -> tuple[list[AliasEntry], list[AliasEntry]]:
+    """(redirects, aliases) in matching order: the vhost's, then the main server's.
 
-
-def entries(main: Server, server: Server) -> tuple[list[AliasEntry], list[AliasEntry]]:
-    """(redirects, aliases) in matching order: the vhost's, then the main server's."""
-    sources = [_server_level(server)] + ([] if server.is_main else [_server_level(main)])
+    ``levels``: the two servers' server-level directives (``server_levels``), if already at hand.
+    """
+    main_level, own = levels or server_levels(main, server)
+    sources = [own] + ([] if server.is_main else [main_level])
     redirects: list[AliasEntry] = []
     aliases: list[AliasEntry] = []
     for nodes in sources:

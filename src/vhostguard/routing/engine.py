@@ -26,7 +26,7 @@ from vhostguard.routing.rewrite import (
 )
 from vhostguard.routing.sections import (
     Section, ServerSections, collect_sections, existing_directory, last_of, last_value, matching_directories, matching_files,
-    matching_locations, server_sections,
+    matching_locations, server_levels, server_sections,
 )
 
 MAX_INTERNAL_REDIRECTS = 10
@@ -134,6 +134,7 @@ class Router:
         self._verdicts: dict[tuple[int, str, str], tuple[Section | None, AccessResult, Step]] = {}
         # The main server's sections, shared by every plan (collected once, not per server).
         self._main_sections = collect_sections(model.main.directives)
+        self._main_level = server_levels(model.main, model.main)[0]  # likewise
         loaded = {m.name for m in model.tree.modules}
         self.modules = loaded
         self._all_nodes = list(model.tree.walk())
@@ -201,7 +202,7 @@ class Router:
     def plan(self, server: Server) -> _ServerPlan:
         found = self._plans.get(server.id)
         if found is None:
-            found = self._plans[server.id] = _make_plan(self.model.main, server, self._main_sections)
+            found = self._plans[server.id] = _make_plan(self.model.main, server, self._main_sections, self._main_level)
         return found
 
     def route(self, request: Request) -> Decision:
@@ -766,11 +767,12 @@ def _server_port(plan: _ServerPlan, request: Request) -> int:
     return request.port
 
 
-def _make_plan(main: Server, server: Server, main_sections: list[Section]) -> _ServerPlan:
-    engine, rules, problems = rules_for(main, server)
-    redirects, aliases = mod_alias.entries(main, server)
-    proxies = mod_proxy.server_mappings(main, server)
-    sections = server_sections(main, server, main_sections)
+def _make_plan(main: Server, server: Server, main_sections: list[Section], main_level: tuple[Directive, ...]) -> _ServerPlan:
+    levels = server_levels(main, server, main_level)
+    engine, rules, problems = rules_for(main, server, levels)
+    redirects, aliases = mod_alias.entries(main, server, levels)
+    proxies = mod_proxy.server_mappings(main, server, levels)
+    sections = server_sections(main, server, main_sections, levels)
     base_last = last_of(sections.base)
     canonical = base_last.get("usecanonicalname")
     unmodelled_ifs = tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children))

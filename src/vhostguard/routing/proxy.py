@@ -15,7 +15,7 @@ from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
 from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub
-from vhostguard.routing.sections import Section
+from vhostguard.routing.sections import Section, ServerLevels, server_levels
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +53,13 @@ def _mapping(node: Directive, location: Section | None) -> ProxyMapping | None:
     return ProxyMapping(node, args[0], args[1], regex, tuple(a.lower() for a in args[2:]))
 
 
-def server_mappings(main: Server, server: Server) -> list[ProxyMapping]:
-    """Server-context ProxyPass entries: the main server's first, then the vhost's."""
-    nodes = [d for d in main.directives if d.children is None]
-    if not server.is_main:
-        nodes += [d for d in server.directives if d.children is None]
+def server_mappings(main: Server, server: Server, levels: ServerLevels | None = None) -> list[ProxyMapping]:
+    """Server-context ProxyPass entries: the main server's first, then the vhost's.
+
+    ``levels``: the two servers' server-level directives (``server_levels``), if already at hand.
+    """
+    main_level, own = levels or server_levels(main, server)
+    nodes = main_level if server.is_main else main_level + own
     found = []
     for node in nodes:
         if node.key in ("proxypass", "proxypassmatch"):

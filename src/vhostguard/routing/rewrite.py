@@ -19,6 +19,7 @@ from urllib.parse import quote
 from vhostguard.config.lexer import split_words
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
+from vhostguard.routing.sections import ServerLevels, server_levels
 
 _REDIRECT_NAMES = {"permanent": 301, "temp": 302, "seeother": 303}
 _ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*):(?://)?", re.IGNORECASE)
@@ -490,13 +491,15 @@ def _prefix_exists(path: str) -> bool:
     return first != "/" and os.path.exists(first)
 
 
-def rules_for(main: Server, server: Server) -> tuple[Directive | None, list[Rule], list[str]]:
-    """The engine switch and the rules that run for ``server`` (with RewriteOptions Inherit)."""
-    main_own = tuple([d for d in main.directives if d.children is None])
+def rules_for(main: Server, server: Server, levels: ServerLevels | None = None) -> tuple[Directive | None, list[Rule], list[str]]:
+    """The engine switch and the rules that run for ``server`` (with RewriteOptions Inherit).
+
+    ``levels``: the two servers' server-level directives (``server_levels``), if already at hand.
+    """
+    main_own, own = levels or server_levels(main, server)
     if server.is_main:
         rules, problems = collect_rules(main_own)
         return engine_on(main_own), rules, problems
-    own = tuple([d for d in server.directives if d.children is None])
     if not any(d.key.startswith("rewrite") for d in own):
         return engine_on(main_own), [], []  # the usual vhost: no rules, the main server's switch
     engine = engine_on(own) if any(d.key == "rewriteengine" for d in own) else engine_on(main_own)

@@ -125,15 +125,29 @@ def _depth(path: str) -> int:
     return path.rstrip("/").count("/") if path != "/" else 0
 
 
-def server_sections(main: Server, server: Server, main_sections: Sequence[Section] | None = None) -> ServerSections:
-    """``main_sections``: ``collect_sections(main.directives)``, if already at hand (it
-    is the same for every server, so a router collects it once)."""
+# (the main server's server-level directives, the server's own): each part of a
+# routing plan reads them, so a router works them out once per server
+ServerLevels = tuple[tuple[Directive, ...], tuple[Directive, ...]]
+
+
+def server_levels(main: Server, server: Server, main_level: tuple[Directive, ...] | None = None) -> ServerLevels:
+    """The directives outside any section: the main server's (``main_level``, if already
+    at hand) and ``server``'s own (the same, for the main server)."""
+    if main_level is None:
+        main_level = tuple([d for d in main.directives if d.children is None])
+    own = main_level if server is main else tuple([d for d in server.directives if d.children is None])
+    return main_level, own
+
+
+def server_sections(main: Server, server: Server, main_sections: Sequence[Section] | None = None,
+                    levels: ServerLevels | None = None) -> ServerSections:
+    """``main_sections``: ``collect_sections(main.directives)``, and ``levels``: ``server_levels``,
+    if already at hand (a router works them out once)."""
     main_secs = list(main_sections) if main_sections is not None else collect_sections(main.directives)
     own = collect_sections(server.directives) if not server.is_main else []
     everything = main_secs + own
-    base = tuple([d for d in main.directives if d.children is None])
-    if not server.is_main:
-        base += tuple([d for d in server.directives if d.children is None])
+    main_level, own_level = levels or server_levels(main, server)
+    base = main_level if server.is_main else main_level + own_level
     plain_dirs = [s for s in everything if s.kind == "directory" and not s.regex]
     regex_dirs = [s for s in everything if s.kind == "directory" and s.regex]
     ordered_dirs = sorted(plain_dirs, key=lambda s: _depth(s.pattern))  # stable: ties keep config order
