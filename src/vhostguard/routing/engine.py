@@ -132,6 +132,8 @@ class Router:
         # (id(deciding section), remote_ip, method) -> (that section, verdict, its step); the
         # section is kept so an id is never reused while its entry lives
         self._verdicts: dict[tuple[int, str, str], tuple[Section | None, AccessResult, Step]] = {}
+        # (id(address set), local_ip, port) -> (that set, the step naming it), kept as _verdicts is
+        self._address_steps: dict[tuple[int, str | None, int], tuple[AddressSet, Step]] = {}
         # The main server's sections, shared by every plan (collected once, not per server).
         self._main_sections = collect_sections(model.main.directives)
         self._main_level = server_levels(model.main, model.main)[0]  # likewise
@@ -233,8 +235,24 @@ class Router:
                 self._vhosts.clear()
             match = self.model.match(request.local_ip, request.port, request.host)
             plan = self.plan(match.server) if match.how != "bad-host" else None
-            found = self._vhosts[key] = (match, _explain_match(match, request), plan)
+            found = self._vhosts[key] = (match, self._explain_match(match, request), plan)
         return found
+
+    def _explain_match(self, match: Match, request: Request) -> tuple[Step, ...]:
+        """Two steps: the address set the connection lands in, and why this server in it.
+
+        The first names no Host, so all the Hosts that reach one address set share it.
+        """
+        aset = match.address_set
+        if aset is None:
+            return (_no_vhost_step(match.server, request),)
+        key = (id(aset), request.local_ip, request.port)
+        found = self._address_steps.get(key)
+        if found is None or found[0] is not aset:
+            if len(self._address_steps) > _CACHE_LIMIT:
+                self._address_steps.clear()
+            found = self._address_steps[key] = (aset, _address_step(aset, request))
+        return (found[1], new_step("vhost", _match_reason(match, aset), match.server.source))
 
     # -- inside the vhost ------------------------------------------------------
 
@@ -814,17 +832,16 @@ def _access_step(result: AccessResult) -> Step:
     return new_step("access", result.detail, result.directive.source if result.directive is not None else None)
 
 
-def _explain_match(match: Match, request: Request) -> tuple[Step, ...]:
-    """Two steps: the address set the connection lands in, and why this server in it."""
-    server = match.server
-    aset = match.address_set
+def _no_vhost_step(server: Server, request: Request) -> Step:
     where = f"{request.local_ip or '*'}:{request.port}"
-    if aset is None:
-        return (new_step("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers"),)
+    return new_step("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers")
+
+
+def _address_step(aset: AddressSet, request: Request) -> Step:
+    where = f"{request.local_ip or '*'}:{request.port}"
     shown = ", ".join(s.server_name for s in aset.servers[:5])
     more = f", ... {len(aset.servers) - 5} more" if len(aset.servers) > 5 else ""
-    address_step = new_step("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source)
-    return (address_step, new_step("vhost", _match_reason(match, aset), server.source))
+    return new_step("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source)
 
 
 def _match_reason(match: Match, aset: AddressSet) -> str:
