@@ -57,11 +57,11 @@ class Decision:
     request: Request
     match: Match
     outcome: Outcome
-    steps: tuple[Step, ...]  # see _steps below: routing may hand over a StepRecipe instead
+    steps: tuple[Step, ...]  # see _steps below: routing hands over a recipe instead
     certain: bool = True
     uncertain_reasons: tuple[str, ...] = field(default_factory=tuple)
 
-    def __init__(self, request: Request, match: Match, outcome: Outcome, steps: tuple[Step, ...] | StepRecipe,
+    def __init__(self, request: Request, match: Match, outcome: Outcome, steps: tuple[Step, ...] | tuple[object, ...],
                  certain: bool = True, uncertain_reasons: tuple[str, ...] = ()) -> None:
         _set_request(self, request)
         _set_match(self, match)
@@ -75,33 +75,38 @@ class Decision:
         return self.match.server
 
 
-class StepRecipe(tuple):  # type: ignore[type-arg]
-    """The steps of a decision, written out only when read.
+# A decision's steps, written out only when read.
+#
+# Routing decides far more requests than anyone explains (a log replay, a
+# benchmark), and most steps name the request (its URI, its file): formatting
+# those costs as much as the rest of the decision, and every object a memoised
+# decision keeps is one more for the cyclic GC to walk again and again. So the
+# engine hands Decision a *recipe*: a plain tuple that starts with RECIPE, then
+# one run of six entries per step, ``stage, template, args, file, line, macro``:
+# the detail is ``template.format(*args)`` (the same text as the f-string), or
+# ``template`` itself when args is None; the source is ``Source(file, line,
+# macro)``, or None when file is None. Only strings, numbers and tuples of them:
+# the GC stops tracking such a tuple, so a decision costs it two objects, not a
+# handful.
+RECIPE = "(the steps of a decision, to be built)"  # a recipe's first entry, compared by identity
+StepEntry = tuple[str, str, "tuple[object, ...] | None", "str | None", "int | None", "str | None"]
 
-    Routing decides far more requests than anyone explains (a log replay, a
-    benchmark), and most steps name the request (its URI, its file): formatting
-    those, and keeping a ``Step`` object each alive in the memo for the cyclic GC
-    to walk, cost more than the rest of the decision. So the engine records a
-    flat tuple: a ``Step`` as itself, or a step still to be formatted as four
-    entries ``stage, template, args, source`` (``Step(stage, template.format(*args),
-    source)``, the same text the f-string would make).
-    """
 
-    __slots__ = ()
+def step_entry(stage: str, detail: str, source: Source | None = None) -> StepEntry:
+    """The recipe entries for a step whose text is already written."""
+    if source is None:
+        return (stage, detail, None, None, None, None)
+    return (stage, detail, None, source.file, source.line, source.macro)
 
-    def build(self) -> tuple[Step, ...]:
-        steps: list[Step] = []
-        index, end = 0, len(self)
-        while index < end:
-            entry = self[index]
-            if type(entry) is Step:
-                steps.append(entry)
-                index += 1
-            else:
-                template, args, source = self[index + 1:index + 4]
-                steps.append(new_step(entry, template.format(*args), source))
-                index += 4
-        return tuple(steps)
+
+def build_steps(recipe: tuple[object, ...]) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    for index in range(1, len(recipe), 6):
+        stage, template, args, file, line, macro = recipe[index:index + 6]
+        detail = template if args is None else template.format(*args)  # type: ignore[attr-defined,misc]
+        source = Source(file, line, macro) if file is not None else None  # type: ignore[arg-type]
+        steps.append(new_step(stage, detail, source))  # type: ignore[arg-type]
+    return tuple(steps)
 
 
 _set_stage, _set_detail, _set_step_source = slot_setters(Step, "stage", "detail", "source")
@@ -142,7 +147,7 @@ def new_outcome(kind: str, status: int | None, target: str | None, directive: Di
     return outcome  # type: ignore[no-any-return]
 
 
-def new_decision(request: Request, match: Match, outcome: Outcome, steps: tuple[Step, ...] | StepRecipe,
+def new_decision(request: Request, match: Match, outcome: Outcome, steps: tuple[Step, ...] | tuple[object, ...],
                  certain: bool, uncertain_reasons: tuple[str, ...]) -> Decision:
     decision = _DecisionDraft()
     decision.request = request
@@ -156,14 +161,14 @@ def new_decision(request: Request, match: Match, outcome: Outcome, steps: tuple[
 
 
 def _steps(self: Decision) -> tuple[Step, ...]:
-    """``Decision.steps``: a StepRecipe is built on first read and replaced by its steps.
+    """``Decision.steps``: a recipe (see RECIPE) is built on first read and replaced by its steps.
 
     A property over the slot, so ``steps`` stays a dataclass field: the generated
     ``__eq__``, ``__hash__``, ``__repr__`` and pickling read it by name, and so see the steps.
     """
     steps = _steps_slot.__get__(self, Decision)
-    if type(steps) is StepRecipe:
-        steps = steps.build()
+    if steps and steps[0] is RECIPE:
+        steps = build_steps(steps)
         _set_steps(self, steps)
     return steps  # type: ignore[no-any-return]
 

@@ -19,7 +19,7 @@ from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
-from vhostguard.routing.decision import Decision, Outcome, Step, StepRecipe, new_decision, new_outcome, new_step
+from vhostguard.routing.decision import RECIPE, Decision, Outcome, StepEntry, new_decision, new_outcome, step_entry
 from vhostguard.routing.request import Request, decode_uri, is_plain_path
 from vhostguard.routing.rewrite import (
     FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_rules,
@@ -71,9 +71,9 @@ class _ServerPlan:
     # "RewriteRule <args>" per rule node (by id; plan.rules keeps the nodes alive), for trace steps
     rule_texts: dict[int, str]
     # The trace steps that name nothing request-specific, by (id(rule node), detail): built once
-    rule_steps: dict[tuple[int, str], Step]
+    rule_steps: dict[tuple[int, str], StepEntry]
     any_rule: re.Pattern[str] | None  # see rewrite.any_rule_pattern
-    no_match_steps: tuple[Step, ...]  # the trace when no rule's pattern matches
+    no_match_steps: tuple[object, ...]  # the trace when no rule's pattern matches (recipe entries)
     # Every directive name at server level or in a section: a lookup for any other
     # name (SetHandler, FallbackResource, ... in most configs) needs no merge.
     keys: frozenset[str]
@@ -93,19 +93,24 @@ class _ServerPlan:
 class _Trail:
     """The steps and uncertainties collected while routing one request.
 
-    ``steps`` is the makings of a StepRecipe: Step objects, and steps whose text
-    is formatted only if someone reads it (see ``add``).
+    ``steps`` is the makings of a Decision's steps recipe (see decision.RECIPE),
+    whose text is formatted only if someone reads it.
     """
 
     __slots__ = ("steps", "uncertain")
 
-    def __init__(self, steps: tuple[Step, ...]) -> None:
-        self.steps: list[object] = list(steps)
+    def __init__(self, entries: tuple[object, ...]) -> None:
+        self.steps: list[object] = list(entries)  # RECIPE and the vhost steps
         self.uncertain: list[str] | None = None  # most decisions have none: no list for them
 
-    def add(self, stage: str, template: str, args: tuple[object, ...], node: Directive | None = None) -> None:
-        """A step whose detail is ``template.format(*args)`` (the same text as an f-string)."""
-        self.steps += (stage, template, args, node.source if node is not None else None)
+    def add(self, stage: str, template: str, args: tuple[str | int | None, ...], node: Directive | None = None) -> None:
+        """A step whose detail is ``template.format(*args)`` (the same text as an f-string);
+        ``args`` hold strings and numbers only, so that the recipe is no work for the GC."""
+        source = node.source if node is not None else None
+        if source is None:
+            self.steps += (stage, template, args, None, None, None)
+        else:
+            self.steps += (stage, template, args, source.file, source.line, source.macro)
 
     def unsure(self, reason: str) -> None:
         if self.uncertain is None:
@@ -126,14 +131,14 @@ class Router:
         # file name -> (what _kind says of it, the deepest existing directory on its path):
         # what serving a file asks, in one lookup
         self._files: dict[str, tuple[str | None, str]] = {}
-        # (local_ip, port, Host) -> the match, the two steps that explain it, and the
-        # matched server's plan (None for a malformed Host, which never needs one)
-        self._vhosts: dict[tuple[str | None, int, str | None], tuple[Match, tuple[Step, ...], _ServerPlan | None]] = {}
+        # (local_ip, port, Host) -> the match, the steps that explain it (a recipe's start),
+        # and the matched server's plan (None for a malformed Host, which never needs one)
+        self._vhosts: dict[tuple[str | None, int, str | None], tuple[Match, tuple[object, ...], _ServerPlan | None]] = {}
         # (id(deciding section), remote_ip, method) -> (that section, verdict, its step); the
         # section is kept so an id is never reused while its entry lives
-        self._verdicts: dict[tuple[int, str, str], tuple[Section | None, AccessResult, Step]] = {}
+        self._verdicts: dict[tuple[int, str, str], tuple[Section | None, AccessResult, StepEntry]] = {}
         # (id(address set), local_ip, port) -> (that set, the step naming it), kept as _verdicts is
-        self._address_steps: dict[tuple[int, str | None, int], tuple[AddressSet, Step]] = {}
+        self._address_steps: dict[tuple[int, str | None, int], tuple[AddressSet, StepEntry]] = {}
         # The main server's sections, shared by every plan (collected once, not per server).
         self._main_sections = collect_sections(model.main.directives)
         self._main_level = server_levels(model.main, model.main)[0]  # likewise
@@ -222,10 +227,10 @@ class Router:
         trail = _Trail(vhost_steps)
         outcome = self._inside(match, plan, request, trail)
         uncertain = trail.uncertain
-        return new_decision(request, match, outcome, StepRecipe(trail.steps), uncertain is None,
+        return new_decision(request, match, outcome, tuple(trail.steps), uncertain is None,
                         () if uncertain is None else tuple(uncertain))
 
-    def _vhost(self, request: Request) -> tuple[Match, tuple[Step, ...], _ServerPlan | None]:
+    def _vhost(self, request: Request) -> tuple[Match, tuple[object, ...], _ServerPlan | None]:
         """The server that answers, the steps that say why and its plan; all depend only
         on (local address, port, Host), which many distinct requests share."""
         key = (request.local_ip, request.port, request.host)
@@ -238,21 +243,19 @@ class Router:
             found = self._vhosts[key] = (match, self._explain_match(match, request), plan)
         return found
 
-    def _explain_match(self, match: Match, request: Request) -> tuple[Step, ...]:
-        """Two steps: the address set the connection lands in, and why this server in it.
-
-        The first names no Host, so all the Hosts that reach one address set share it.
-        """
+    def _explain_match(self, match: Match, request: Request) -> tuple[object, ...]:
+        """RECIPE and two steps: the address set the connection lands in, and why this
+        server in it. The first names no Host, so all the Hosts that reach one set share it."""
         aset = match.address_set
         if aset is None:
-            return (_no_vhost_step(match.server, request),)
+            return (RECIPE, *_no_vhost_step(match.server, request))
         key = (id(aset), request.local_ip, request.port)
         found = self._address_steps.get(key)
         if found is None or found[0] is not aset:
             if len(self._address_steps) > _CACHE_LIMIT:
                 self._address_steps.clear()
             found = self._address_steps[key] = (aset, _address_step(aset, request))
-        return (found[1], new_step("vhost", _match_reason(match, aset), match.server.source))
+        return (RECIPE, *found[1], *step_entry("vhost", _match_reason(match, aset), match.server.source))
 
     # -- inside the vhost ------------------------------------------------------
 
@@ -323,7 +326,7 @@ class Router:
         port = _server_port(plan, request)  # first, as ever: it raises for a Host port int() refuses
         if plan.any_rule is not None and plan.any_rule.search(uri) is None:
             # No rule's pattern matches: the trace is "pattern does not match" for each.
-            trail.steps.extend(plan.no_match_steps)
+            trail.steps += plan.no_match_steps
             for note in plan.rule_problems:
                 trail.unsure(note)
             return None
@@ -336,9 +339,9 @@ class Router:
         for traced, detail in result.trace:
             step = fixed.get((id(traced), detail))
             if step is None:
-                trail.steps += ("rewrite", "{}: {}", (plan.rule_texts[id(traced)], detail), traced.source)
+                trail.add("rewrite", "{}: {}", (plan.rule_texts[id(traced)], detail), traced)
             else:
-                trail.steps.append(step)
+                trail.steps += step
         for note in plan.rule_problems:
             trail.unsure(note)
         node = result.rule.node if result.rule else None
@@ -371,7 +374,7 @@ class Router:
                     trail.add("proxy", "{} {} ! excludes {} from proxying", (mapping.node.name, mapping.path, uri), mapping.node)
             else:
                 trail.add("proxy", "{} {} also matches but is shadowed by the one at {}",
-                          (mapping.node.name, mapping.path, winner.mapping.node.source), mapping.node)
+                          (mapping.node.name, mapping.path, str(winner.mapping.node.source)), mapping.node)
         if winner is None or winner.url is None:
             return None
         return winner
@@ -471,7 +474,7 @@ class Router:
             _, result, step = found
         if result.uncertain:
             trail.unsure(result.uncertain)
-        trail.steps.append(step)
+        trail.steps += step
         if result.verdict == "denied":
             return new_outcome("forbidden", 403, None, result.directive, reason=result.detail)
         if result.verdict == "auth":
@@ -479,7 +482,7 @@ class Router:
         return None
 
     def _verdict(self, deciding: Section | None, compat_nodes: list[Directive],
-                 request: Request) -> tuple[Section | None, AccessResult, Step]:
+                 request: Request) -> tuple[Section | None, AccessResult, StepEntry]:
         """``access.decide`` as (deciding, verdict, its step), memoised in ``self._verdicts``
         when one section's Require lines decide alone (no Order/Allow/Deny): then the
         verdict depends on that section and the client only."""
@@ -795,7 +798,7 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
     canonical = base_last.get("usecanonicalname")
     unmodelled_ifs = tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children))
     rule_texts = {id(rule.node): " ".join([rule.node.name, *rule.node.args]) for rule in rules}
-    rule_steps = {(id(rule.node), detail): new_step("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
+    rule_steps = {(id(rule.node), detail): step_entry("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
                   for rule in rules for detail in FIXED_DETAILS}
     everywhere = (*sections.directories, *sections.files, *sections.locations)
     return _ServerPlan(
@@ -807,7 +810,7 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
         docroot_node=last_value(base_last, [], "documentroot"),
         rule_texts=rule_texts, rule_steps=rule_steps,
         any_rule=any_rule_pattern(rules) if engine is not None and rules else None,
-        no_match_steps=tuple(rule_steps[id(rule.node), NO_MATCH] for rule in rules),
+        no_match_steps=tuple(entry for rule in rules for entry in rule_steps[id(rule.node), NO_MATCH]),
         keys=frozenset(base_last).union(*(s.last for s in everywhere)),
         mapped_prefixes=(
             (*[m.path for m in proxies], *[e.fake for e in (*redirects, *aliases)])
@@ -828,20 +831,20 @@ def _dir_walk(sections: ServerSections, walk_dir: str) -> _DirWalk:
     return _DirWalk(tuple(directories), rewrite_note, override, *mod_access.deciders(directories))
 
 
-def _access_step(result: AccessResult) -> Step:
-    return new_step("access", result.detail, result.directive.source if result.directive is not None else None)
+def _access_step(result: AccessResult) -> StepEntry:
+    return step_entry("access", result.detail, result.directive.source if result.directive is not None else None)
 
 
-def _no_vhost_step(server: Server, request: Request) -> Step:
+def _no_vhost_step(server: Server, request: Request) -> StepEntry:
     where = f"{request.local_ip or '*'}:{request.port}"
-    return new_step("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers")
+    return step_entry("vhost", f"no <VirtualHost> listens on {where}: the main server ({server.server_name}) answers")
 
 
-def _address_step(aset: AddressSet, request: Request) -> Step:
+def _address_step(aset: AddressSet, request: Request) -> StepEntry:
     where = f"{request.local_ip or '*'}:{request.port}"
     shown = ", ".join(s.server_name for s in aset.servers[:5])
     more = f", ... {len(aset.servers) - 5} more" if len(aset.servers) > 5 else ""
-    return new_step("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source)
+    return step_entry("vhost", f"connection to {where} uses address set {aset.address} [{shown}{more}]", aset.default.source)
 
 
 def _match_reason(match: Match, aset: AddressSet) -> str:
