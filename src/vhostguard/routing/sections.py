@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from vhostguard.config.nodes import Directive
+from vhostguard.config.source import slot_setters
 from vhostguard.model import Server
 from vhostguard.routing.regex import compile_regex
 
@@ -54,21 +55,27 @@ class Section:
     dir_path: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Slot setters, not object.__setattr__ (half the cost; see config.source.slot_setters):
+        # every router makes the sections of every server it routes to.
         children = self.node.children or ()
         last = last_of(children)
         pattern = self.pattern
-        set_field = object.__setattr__
-        set_field(self, "children", children)
-        set_field(self, "glob", not self.regex and ("*" in pattern or "?" in pattern or "[" in pattern))
-        set_field(self, "authz", tuple([n for n in children if n.key in _AUTHZ_KEYS]))
-        set_field(self, "compat", tuple([n for n in children if n.key in _COMPAT_KEYS]))
-        set_field(self, "has_rewrite", "rewriterule" in last)
-        set_field(self, "last", last)
+        _set_children(self, children)
+        _set_glob(self, not self.regex and ("*" in pattern or "?" in pattern or "[" in pattern))
+        _set_authz(self, tuple([n for n in children if n.key in _AUTHZ_KEYS]))
+        _set_compat(self, tuple([n for n in children if n.key in _COMPAT_KEYS]))
+        _set_has_rewrite(self, "rewriterule" in last)
+        _set_last(self, last)
         redirect = None
         if not _REDIRECT_KEYS.isdisjoint(last):
             redirect = [n for n in children if n.key in _REDIRECT_KEYS][-1]
-        set_field(self, "redirect", redirect)
-        set_field(self, "dir_path", pattern.rstrip("/") or "/")
+        _set_redirect(self, redirect)
+        _set_dir_path(self, pattern.rstrip("/") or "/")
+
+
+(
+    _set_children, _set_glob, _set_authz, _set_compat, _set_has_rewrite, _set_last, _set_redirect, _set_dir_path,
+) = slot_setters(Section, "children", "glob", "authz", "compat", "has_rewrite", "last", "redirect", "dir_path")
 
 
 @dataclass(frozen=True, slots=True)
