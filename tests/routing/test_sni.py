@@ -20,7 +20,7 @@ from tests.support.apache import MODULES_DIR, needs_apache
 from vhostguard.config import LoadOptions, load
 from vhostguard.live import Sandbox
 from vhostguard.model import ServerModel, build_model
-from vhostguard.routing import Request
+from vhostguard.routing import Request, route
 from vhostguard.routing.sni import ALL_PROTOCOLS, SniChecker, SniResult, parse_protocols, sent_sni, sni_outcome
 
 Write = Callable[..., Path]
@@ -463,8 +463,13 @@ def test_offline_sni_checks_equal_live(live: _Live, case: LiveCase) -> None:
     assert answer.status == case.expected, live.sandbox.error_log_tail()
     # httpd logs the request under the Host's server whatever mod_ssl said.
     assert (answer.served_by, answer.vhost) == ("vhost", match.server.id)
+    decision = route(live.model, request)  # what `vhostguard route` says: the check is part of routing
+    assert decision.server is match.server
     if offline is None:
         assert answer.body == f"FILE:{match.server.server_name.split('.')[0]}\n".encode()
+        assert (decision.outcome.kind, decision.outcome.status) == ("file", 200)
     else:
         assert offline.status == answer.status, offline.reason
         assert offline.log_id in live.sandbox.error_log_tail(200) or offline.log_id == "AH02033"  # AH02033 is info
+        assert (decision.outcome.kind, decision.outcome.status) == (offline.kind, answer.status)
+        assert decision.steps[-1].stage == "ssl" and decision.steps[-1].detail == offline.reason

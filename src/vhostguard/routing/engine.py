@@ -28,6 +28,7 @@ from vhostguard.routing.sections import (
     Section, ServerSections, collect_sections, existing_directory, last_of, last_value, matching_directories, matching_files,
     matching_locations, server_levels, server_sections,
 )
+from vhostguard.routing.sni import SniChecker
 
 MAX_INTERNAL_REDIRECTS = 10
 _CACHE_LIMIT = 100_000  # entries per cache before it starts over: a long log replay must stay bounded
@@ -145,6 +146,7 @@ class Router:
         loaded = {m.name for m in model.tree.modules}
         self.modules = loaded
         self._all_nodes = list(model.tree.walk())
+        self._sni = SniChecker(model)
 
     def _kind(self, path: str) -> str | None:
         """'file', 'dir' or None; cached, since many requests share directories."""
@@ -264,6 +266,13 @@ class Router:
             return new_outcome("bad-request", 400, None, reason=match.host.error)
         if request.host is None and not request.http10:
             return new_outcome("bad-request", 400, None, reason="HTTP/1.1 request without Host")
+        if request.scheme == "https":
+            # mod_ssl's post-read check (SNI vs Host) answers before any translation.
+            objection = self._sni.check(request, match)
+            if objection is not None:
+                trail.add("ssl", "{}", (objection.reason,), objection.directive)
+                return new_outcome(objection.kind, objection.status, None, objection.directive,
+                                   reason=objection.reason)
         for reason in match.server.uncertain:
             trail.unsure(reason)
         uri = request.path
