@@ -407,7 +407,7 @@ CASES: list[Case] = [
     ),
     Case(
         "include-glob-order",
-        f"Include conf.d/*.conf\n" + named(f"*:{P}", "after.example"),
+        "Include conf.d/*.conf\n" + named(f"*:{P}", "after.example"),
         (
             Expect(None, P, "nothing", f"*:{P}", "02-a.example"),
             Expect(None, P, "upper.example", f"*:{P}", "upper.example"),
@@ -541,7 +541,7 @@ CASES: list[Case] = [
     ),
     Case(
         "macro-defined-in-other-file",
-        "Include macros/*.conf\n" + f"Use ipsite 127.0.0.2 m.example\nUse ipsite 127.0.0.2 n.example\n",
+        "Include macros/*.conf\n" + "Use ipsite 127.0.0.2 m.example\nUse ipsite 127.0.0.2 n.example\n",
         (Expect("127.0.0.2", P, "n.example", f"127.0.0.2:{P}", "n.example"),),
         files={
             "macros/ip.conf": f"# macros\n<Macro ipsite $ip $name>\n\n<VirtualHost \\\n  $ip:{P}>\n\n  ServerName $name\n</VirtualHost>\n</Macro>\n"

@@ -749,7 +749,7 @@ class _SplitPlan:
     def _two_slots(self, src: str, left: tuple[Field, int], sep: str, right: tuple[Field, int], var: str) -> bool:
         # "%v:%p": a number cannot hold the separator, so it splits at the
         # separator nearest to the number, which is where the regex splits too.
-        (lf, lj), (rf, rj) = left, right
+        (lf, _), (rf, _) = left, right
         if _spaces(lf) != 0 or _spaces(rf) != 0 or any(ch in "0123456789-abcdefABCDEFX+" for ch in sep):
             return self._token_regex(src, [left, Literal(sep), right], var)
         if rf.slot.kind in _SPLIT_KINDS:

@@ -100,7 +100,7 @@ def parse_listen(args: tuple[str, ...], source: Source) -> ListenAddress:
         raise AddressError("Listen requires 1 or 2 arguments.")
     host, port = split_host_port(args[0])
     if port is None:
-        raise AddressError(f"Port must be specified")
+        raise AddressError("Port must be specified")
     ip = None
     if host not in (None, "*", "0.0.0.0", "::"):
         ip = normalize_ip(host) or host

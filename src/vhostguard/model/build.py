@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 
 from vhostguard.config.nodes import ConfigTree, Directive
 from vhostguard.config.includes import server_root_relative
-from vhostguard.config.source import ConfigError, Source
+from vhostguard.config.source import ConfigError
 from vhostguard.model.addresses import (
     AddressError, ListenAddress, VhostAddress, local_host_name, parse_listen, parse_vhost_address, reverse_name,
 )

@@ -1,4 +1,4 @@
-"""monitor/: aggregates of access-log records (reports now; rolling windows and alerts for ``watch``)."""
+"""monitor/: aggregates of access-log rows: the report's analysis, and the rolling windows and alerts of ``watch``."""
 from __future__ import annotations
 
 from vhostguard.monitor.aggregate import (
@@ -6,3 +6,8 @@ from vhostguard.monitor.aggregate import (
     TimelinePoint, analyse, utc_iso,
 )
 from vhostguard.monitor.sketch import QuantileSketch
+
+__all__ = [
+    "AggregateOptions", "Analysis", "BurstRule", "EndpointSummary", "ErrorBurst", "Latency", "LogSource",
+    "QuantileSketch", "SeriesPoint", "TimelinePoint", "analyse", "utc_iso",
+]
