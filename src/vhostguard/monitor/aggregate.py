@@ -286,7 +286,7 @@ class Aggregate:
             self._bad(job.index, first + index + 1, projection.why(lines[index]), sampled)
         keys = list(map(_KEY, rows))
         route = self._route
-        pendings = list(map(route.get, keys))
+        pendings: list[Any] = list(map(route.get, keys))  # None where the key is new
         if None in pendings:
             self._resolve_missing(keys, pendings, job.index)
         for pending, row in zip(pendings, rows):  # the one Python statement per line

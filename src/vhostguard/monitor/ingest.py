@@ -167,10 +167,12 @@ class Batch:
                 sec = clock_sec  # a line stamped ahead of the clock (skew): it is news now
             errors = n if status is not None and 500 <= status <= 599 else 0
             not_found = n if status == 404 else 0
-            for table, key in ((per_key, (labels, sec)), (per_site, (labels[0], sec)), (per_site, (ALL, sec))):
-                counts = table.get(key)  # type: ignore[call-overload]
+            cells: tuple[tuple[dict[Any, list[int]], Any], ...] = (
+                (per_key, (labels, sec)), (per_site, (labels[0], sec)), (per_site, (ALL, sec)))
+            for table, cell in cells:
+                counts = table.get(cell)
                 if counts is None:
-                    table[key] = [n, errors, not_found]  # type: ignore[index]
+                    table[cell] = [n, errors, not_found]
                 else:
                     counts[0] += n
                     counts[1] += errors
@@ -219,9 +221,8 @@ class LineFeeder:
             t = row[4]
             if t is not last_time:  # the parser hands out one string per distinct time: most rows skip this
                 last_time = t
-                sec = times.get(t)  # type: ignore[arg-type]
-                if sec is None:
-                    sec = to_sec(t)
+                known = times.get(t)
+                sec = to_sec(t) if known is None else known
                 if sec > newest:
                     newest = sec
                     if sec >= stop_sec:
