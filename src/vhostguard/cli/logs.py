@@ -19,6 +19,7 @@ import click
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs.discover import LogConfig, LogTarget, find_logs
+from vhostguard.logs.endpoints import EndpointPattern, PatternError, load_patterns
 from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, LogFormat, parser_for
 from vhostguard.logs.reader import FormatChoice, Malformed, Parser, ReadStats, detect_format, read_log
 
@@ -120,6 +121,18 @@ def _compile(fmt: str, nicknames: Any) -> LogFormat:
         return parser_for(fmt, nicknames)
     except FormatError as problem:
         raise UsageProblem(f"--log-format {fmt!r}: {problem}") from None
+
+
+def endpoint_patterns(path: str | None) -> tuple[EndpointPattern, ...]:
+    """The templates of ``--endpoints FILE`` (none without one); a bad file is a UsageProblem."""
+    if path is None:
+        return ()
+    try:
+        return load_patterns(path)
+    except OSError as problem:
+        raise UsageProblem(f"--endpoints {path}: {problem.strerror or problem}") from None
+    except PatternError as problem:
+        raise UsageProblem(str(problem)) from None
 
 
 def target_parser(target: LogTarget) -> Parser:

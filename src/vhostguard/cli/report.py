@@ -16,9 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vhostguard.cli.common import UsageProblem, config_options, emit_json, run
-from vhostguard.cli.logs import log_config, log_inputs
+from vhostguard.cli.logs import endpoint_patterns, log_config, log_inputs
 from vhostguard.exitcodes import ExitCode
-from vhostguard.logs.endpoints import EndpointPattern, PatternError, load_patterns
 from vhostguard.logs.format import FormatError, LogFormat
 from vhostguard.logs.reader import FormatChoice, Parser
 from vhostguard.monitor.aggregate import AggregateOptions, Analysis, LogSource, analyse
@@ -50,7 +49,7 @@ def report(files: tuple[str, ...], config: str | None, server_root: str | None, 
     """
 
     def body() -> int:
-        patterns = _patterns(endpoints_file)
+        patterns = endpoint_patterns(endpoints_file)
         if html_file is not None:
             _check_writable(html_file)
         layout = log_config(config, server_root, defines, env_file)
@@ -65,17 +64,6 @@ def report(files: tuple[str, ...], config: str | None, server_root: str | None, 
         return _finish(analysis, sources, as_json)
 
     run(body)
-
-
-def _patterns(path: str | None) -> tuple[EndpointPattern, ...]:
-    if path is None:
-        return ()
-    try:
-        return load_patterns(path)
-    except OSError as problem:
-        raise UsageProblem(f"--endpoints {path}: {problem.strerror or problem}") from None
-    except PatternError as problem:
-        raise UsageProblem(str(problem)) from None
 
 
 def _formats(parser: Parser) -> tuple[str, ...]:

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
-from vhostguard.cli.logs import AUTO_FORMATS, target_parser
+from vhostguard.cli.logs import AUTO_FORMATS, endpoint_patterns, target_parser
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs.discover import LogConfig, find_logs
-from vhostguard.logs.endpoints import EndpointPattern, PatternError, load_patterns
 from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, parser_for
 from vhostguard.logs.reader import FormatChoice, Parser, ReadStats, detect_format, iter_lines
 from vhostguard.model import ServerModel, build_model
@@ -90,7 +89,7 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
         inputs = _access_logs(logs, configured, log_format)
         targets = _error_logs(error_logs, configured)
         options = WatchOptions(rules=rules, state_dir=state_dir or default_state_dir(), from_start=from_start,
-                               follow_wall=not once, endpoints=_patterns(endpoints_file), gc=gc_mode,
+                               follow_wall=not once, endpoints=endpoint_patterns(endpoints_file), gc=gc_mode,
                                max_per_vhost=max_endpoints)
         return _run(inputs, targets, options, _sinks(quiet, alerts_jsonl, webhooks, webhook_format, alertmanagers),
                     metrics_addr, once, duration)
@@ -121,17 +120,6 @@ def _rules(path: str | None, configured: _Config | None) -> Rules:
         return rules
     # Misrouted requests land on the default vhost of their address set: its 404s matter most.
     return rules.with_default_vhosts(aset.default.server_name for aset in configured.model.address_sets)
-
-
-def _patterns(path: str | None) -> tuple[EndpointPattern, ...]:
-    if path is None:
-        return ()
-    try:
-        return load_patterns(path)
-    except OSError as problem:
-        raise UsageProblem(f"--endpoints {path}: {problem.strerror or problem}") from None
-    except PatternError as problem:
-        raise UsageProblem(str(problem)) from None
 
 
 def _access_logs(files: tuple[str, ...], configured: _Config | None, log_format: str | None) -> list[AccessLog]:
