@@ -4,6 +4,8 @@ Public surface:
 
 * ``compile_format(fmt, fields=None) -> LogFormat`` and ``parser_for(fmt_or_nickname, nicknames)``;
   ``LogFormat.parse(line) -> dict`` (CONTRACT.md ``logs`` keys) or ``LineError``;
+* ``compile_rows(fmt, columns)``: the same parser in bulk, a block of lines to tuples;
+  ``logs.rows.request_rows``: ``(vhost, method, path, ...)`` rows for report and watch;
 * ``read_log(path, parser, stats=..., on_malformed=...)`` over plain/gzip/bzip2/xz files,
   counting malformed lines with their numbers (``ReadStats``, ``Malformed``);
 * ``find_logs(tree) -> LogConfig``: every CustomLog/GlobalLog/TransferLog of a config with its format;
@@ -18,7 +20,7 @@ from vhostguard.logs.endpoints import (
 )
 from vhostguard.logs.escapes import unescape
 from vhostguard.logs.format import (
-    CLF_FORMAT, DEFAULT_NICKNAMES, FormatError, LineError, LogFormat, compile_format, parser_for,
+    CLF_FORMAT, DEFAULT_NICKNAMES, FormatError, LineError, LogFormat, compile_format, compile_rows, parser_for,
 )
 from vhostguard.logs.reader import (
     FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, read_log, read_logs,
@@ -27,7 +29,7 @@ from vhostguard.logs.reader import (
 __all__ = [
     "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "EndpointPattern", "EndpointTemplater", "FormatChoice",
     "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget", "Malformed", "Parser", "PatternError",
-    "ReadStats", "auto_template", "compile_format", "detect_format", "find_logs", "iter_bytes", "iter_lines",
+    "ReadStats", "auto_template", "compile_format", "compile_rows", "detect_format", "find_logs", "iter_bytes", "iter_lines",
     "load_patterns",
     "parse_patterns", "parser_for", "read_log", "read_logs", "unescape",
 ]
