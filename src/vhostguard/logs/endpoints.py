@@ -13,7 +13,8 @@ not make every request its own group. Three layers, first match wins:
    first come, first kept: in a stream nothing is known about the future,
    and a template once reported must keep its name.
 
-Templating is memoised per distinct path in a bounded cache.
+Templating is memoised in bounded caches: per distinct path, and per path
+segment (``SegmentTemplates``: ids make most paths new, their segments repeat).
 """
 from __future__ import annotations
 
