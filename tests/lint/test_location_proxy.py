@@ -245,3 +245,17 @@ def test_reported_location_trailing_slash_breaks_paths_on_apache2(sandbox_for, l
     good = sandbox_for("VG110", "good")
     assert backend_of(good, "http://app.example.com/svc/login") == "http://127.0.0.1:8080/svc/login"
     assert backend_of(good, "http://app.example.com/raw/x") == "http://127.0.0.1:8080/raw/x"
+
+
+@pytest.mark.httpd
+@needs_apache
+def test_alias_under_a_location_proxypass_is_never_served_on_apache2(sandbox_for, lint_dir, tmp_path: Path) -> None:
+    (tmp_path / "htdocs").mkdir()
+    (tmp_path / "htdocs" / "x.txt").write_text("file\n")
+    messages = [m for m in reported(lint_dir, "VG109").values() if m.startswith("vhost portal.example.com")]
+    assert len(messages) == 1 and "ProxyPass in <Location /app/>" in messages[0], messages
+    bad = sandbox_for("VG109", "bad")
+    assert backend_of(bad, "http://portal.example.com/app/static/x.txt") == "http://127.0.0.1:8081/app/static/x.txt"
+    good = sandbox_for("VG109", "good")  # a <Location> "ProxyPass !" over the alias: mod_alias serves it
+    served = good.request("http://portal.example.com/static/x.txt")
+    assert (served.status, served.backend, served.body) == (200, None, b"file\n")

@@ -138,3 +138,19 @@ def location_proxies(ctx: LintContext, server: Server) -> list[LocationProxy]:
         if nodes:
             found.append(LocationProxy(section, nodes[-1]))
     return found
+
+
+def location_taker(path: str, locations: list[LocationProxy]) -> LocationProxy | None:
+    """The <Location> ProxyPass that takes every request under the prefix ``path``.
+
+    proxy_trans tries the merged <Location> mapping before the server list and
+    stops when it matches (or is ``!``). That is only certain when every
+    <Location> mapping from the covering one on matches like its prefix: a
+    later regex or wildcard section could leave some URIs to the server list.
+    """
+    taker = None
+    for index, entry in enumerate(locations):
+        where = entry.path
+        if where is not None and covers(where, path) and all(e.plain for e in locations[index:]):
+            taker = entry
+    return taker

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.lint.rules.routing._common import PROXY_KEYS, LocationProxy, covers, location_proxies, section_label
+from vhostguard.lint.rules.routing._common import (
+    PROXY_KEYS, LocationProxy, covers, location_proxies, location_taker, section_label,
+)
 from vhostguard.model import Server
 from vhostguard.routing import proxy as mod_proxy
 
@@ -35,21 +37,10 @@ def _proxy_shadower(mapping: mod_proxy.ProxyMapping, earlier: list[mod_proxy.Pro
 
 
 def _location_taker(mapping: mod_proxy.ProxyMapping, locations: list[LocationProxy]) -> LocationProxy | None:
-    """A <Location> ProxyPass that takes every request ``mapping`` could match.
-
-    proxy_trans tries the merged <Location> mapping before the server list and
-    stops when it matches (or is ``!``). That is only certain when every
-    <Location> mapping from the covering one on matches like its prefix: a
-    later regex or wildcard section could leave some URIs to the server list.
-    """
+    """A <Location> ProxyPass that takes every request ``mapping`` could match (see location_taker)."""
     if mapping.regex or any(o.startswith("mapping=") or o == "interpolate" for o in mapping.options):
         return None
-    taker = None
-    for index, entry in enumerate(locations):
-        path = entry.path
-        if path is not None and covers(path, mapping.path) and all(e.plain for e in locations[index:]):
-            taker = entry
-    return taker
+    return location_taker(mapping.path, locations)
 
 
 def _location_overrider(entry: LocationProxy, later: list[LocationProxy]) -> LocationProxy | None:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
+from vhostguard.lint.rules.routing._common import LocationProxy, location_proxies, location_taker, section_label
 from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 
@@ -22,7 +23,10 @@ class AliasShadowed(Rule):
     ## What it does
     Checks for an `Alias`/`ScriptAlias`/`WSGIScriptAlias` whose path is
     already taken by an earlier, more general alias, or by a `ProxyPass`
-    (which runs before mod_alias whatever the order in the file).
+    (which runs before mod_alias whatever the order in the file), including
+    the `ProxyPass URL` of a `<Location>` covering the alias path. A
+    `<Location>` with `ProxyPass !` over the alias path keeps it served
+    (mod_proxy stops there, before its server-level list).
 
     ## Why is this bad?
     mod_alias uses the first alias that matches; mod_proxy's mappings win over
@@ -56,17 +60,23 @@ class AliasShadowed(Rule):
         for server in ctx.servers:
             _, aliases = mod_alias.entries(ctx.main, server)
             proxies = mod_proxy.server_mappings(ctx.main, server)
+            locations = location_proxies(ctx, server)
             for index, entry in enumerate(aliases):
                 if entry.regex:
                     continue
-                message = self._shadowed(entry, aliases[:index], proxies)
+                message = self._shadowed(entry, aliases[:index], proxies, locations)
                 if message is not None:
                     owner = ctx.owner(entry.node)
                     yield self.finding(entry.node, f"{ctx.label(owner)}: {entry.node.name} {entry.fake} is never used: {message}")
 
     @staticmethod
-    def _shadowed(entry: mod_alias.AliasEntry, earlier: list[mod_alias.AliasEntry], proxies: list[mod_proxy.ProxyMapping]) -> str | None:
-        hit = _first_proxy(proxies, entry.fake)
+    def _shadowed(entry: mod_alias.AliasEntry, earlier: list[mod_alias.AliasEntry], proxies: list[mod_proxy.ProxyMapping],
+                  locations: list[LocationProxy]) -> str | None:
+        taker = location_taker(entry.fake, locations)
+        if taker is not None and taker.url != "!":
+            return f"ProxyPass in {section_label(taker.section)} at {taker.node.source} proxies it first"
+        # A <Location> "ProxyPass !" covering the alias stops mod_proxy before its server list.
+        hit = _first_proxy(proxies, entry.fake) if taker is None else None
         probe = entry.fake.rstrip("/") + "/vhostguard-probe"
         deep = _first_proxy(proxies, probe)
         if hit is not None and hit.url is not None and deep is not None and deep.url is not None:
