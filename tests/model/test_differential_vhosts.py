@@ -727,9 +727,7 @@ CASES: list[Case] = [
     Case(
         "ipv6-scope-id",
         named(f"[fe80::1%lo]:{P}", "scoped.example") + named(f"*:{P}", "w.example"),
-        (Expect(None, P, "x", f"*:{P}", "w.example"),),
-        xfail="httpd keeps the scope id in the address ([fe80::1%lo]:P in apache2 -S); "
-        "addresses.normalize_ip drops it ([fe80::1]:P)",
+        (Expect(None, P, "x", f"*:{P}", "w.example"),),  # httpd keeps the scope id: [fe80::1%lo]:P in apache2 -S
     ),
     Case(
         "non-numeric-port-is-a-hostname",

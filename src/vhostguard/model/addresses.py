@@ -59,7 +59,7 @@ def normalize_ip(text: str) -> str | None:
     An IPv4-mapped IPv6 address becomes the IPv4 address, as APR makes it.
     """
     try:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
+        address = ipaddress.ip_address(text)  # an IPv6 scope id (fe80::1%lo) stays, as httpd keeps it
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
