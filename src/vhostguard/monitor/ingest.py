@@ -5,9 +5,10 @@
 per line) and adds each request to a :class:`Batch` keyed by (labels,
 status, second); the watch loop folds the batch into the windows and the
 metrics once per evaluation tick, so the per-line work is a few dict
-lookups and one list append. Labels are bounded (STYLE.md): vhost and endpoint go
-through the endpoint templater and its caps, methods outside the standard
-set become ``{other}`` (as in ``report``); raw URLs and client addresses never leave this module.
+lookups and one list append. Labels are bounded (STYLE.md): vhost and
+endpoint go through the endpoint templater and its caps, methods outside the
+standard set become ``{other}`` (as in ``report``); raw URLs and client
+addresses never leave this module.
 """
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vhostguard.logs.endpoints import (
-    NONE, OTHER, EndpointTemplater, SegmentTemplates,
-)
+from vhostguard.logs.endpoints import NONE, OTHER, EndpointTemplater, SegmentTemplates
 from vhostguard.logs.reader import SAMPLES, Malformed, Parser
 from vhostguard.logs.rows import request_rows
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
