@@ -349,6 +349,14 @@ def _resolve(server_root: str, path: str) -> str:
     return server_root_relative(server_root, path)
 
 
+# Directives whose one argument is a file or directory (resolved under ServerRoot) -> setting.
+_PATH_SETTINGS = {
+    "sslcacertificatepath": "ca_cert_path", "sslcacertificatefile": "ca_cert_file",
+    "sslcadnrequestpath": "ca_name_path", "sslcadnrequestfile": "ca_name_file",
+    "sslcarevocationpath": "crl_path", "sslcarevocationfile": "crl_file", "sslsrpverifierfile": "srp_file",
+}
+
+
 def _own_settings(directives: tuple[Directive, ...], resolve: Callable[[str], str]) -> _Own:
     """What each handler stores, in reading order (the last one wins for a single value).
 
@@ -381,24 +389,12 @@ def _own_settings(directives: tuple[Directive, ...], resolve: Callable[[str], st
             put("verify_mode", _VERIFY_MODES[args[0].lower()], node)
         elif key == "sslverifydepth":
             put("verify_depth", _atoi(args[0]), node)
-        elif key == "sslcacertificatepath":
-            put("ca_cert_path", resolve(args[0]), node)
-        elif key == "sslcacertificatefile":
-            put("ca_cert_file", resolve(args[0]), node)
-        elif key == "sslcadnrequestpath":
-            put("ca_name_path", resolve(args[0]), node)
-        elif key == "sslcadnrequestfile":
-            put("ca_name_file", resolve(args[0]), node)
-        elif key == "sslcarevocationpath":
-            put("crl_path", resolve(args[0]), node)
-        elif key == "sslcarevocationfile":
-            put("crl_file", resolve(args[0]), node)
+        elif key in _PATH_SETTINGS:
+            put(_PATH_SETTINGS[key], resolve(args[0]), node)
         elif key == "sslcarevocationcheck":
             put("crl_check", tuple(word.lower() for word in args), node)
         elif key == "sslocspenable":
             put("ocsp", args[0].lower(), node)
-        elif key == "sslsrpverifierfile":
-            put("srp_file", resolve(args[0]), node)
         elif key == "sslopensslconfcmd":
             own.conf_cmds.append((tuple(args), node))
         elif key == "sslcertificatefile":
