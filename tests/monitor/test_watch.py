@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,32 +40,40 @@ def numbered(start: int, count: int, t: float = T0) -> list[str]:
 
 def crash(watch: Watch) -> None:
     """What a killed process leaves: no final checkpoint, the lock released by the kernel."""
+    if watch._parser is not None:
+        watch._parser.close()  # its input ends, as when the watcher dies
     for item in watch.inputs:
         item.follower.close()
     assert watch._store is not None
     watch._store.unlock()
 
 
-def test_restart_resumes_without_loss_or_double_count(tmp_path: Path) -> None:
+# Every test of counting runs with the lines parsed here (jobs=1) and in the parser process (jobs=2).
+JOBS = pytest.mark.parametrize("jobs", [1, 2])
+
+
+@JOBS
+def test_restart_resumes_without_loss_or_double_count(tmp_path: Path, jobs: int) -> None:
     log, state = tmp_path / "access.log", tmp_path / "state"
     append(log, numbered(0, 1000))
-    first = watcher([log], ManualClock(T0 + 100), Recorder(), state=state)
+    first = watcher([log], ManualClock(T0 + 100), Recorder(), state=state, jobs=jobs)
     first.run(once=True)
     first.close()
     assert counted(first) == 1000
     append(log, numbered(1000, 500, T0 + 20))
-    second = watcher([log], ManualClock(T0 + 100), Recorder(), state=state)
+    second = watcher([log], ManualClock(T0 + 100), Recorder(), state=state, jobs=jobs)
     second.run(once=True)
     assert counted(second) == 1500 and windowed(second) == pytest.approx(1500)
     second.close()
 
 
-def test_a_crash_replays_only_what_came_after_the_last_checkpoint(tmp_path: Path) -> None:
+@JOBS
+def test_a_crash_replays_only_what_came_after_the_last_checkpoint(tmp_path: Path, jobs: int) -> None:
     log, state = tmp_path / "access.log", tmp_path / "state"
     append(log, numbered(0, 700))
     clock = ManualClock(T0 + 100)
     # A step ends at the first evaluation second after 7 lines: checkpoints fall inside 64 KiB chunks.
-    run = watcher([log], clock, Recorder(), state=state, step_lines=7, checkpoint_interval=0.0)
+    run = watcher([log], clock, Recorder(), state=state, step_lines=7, checkpoint_interval=0.0, jobs=jobs)
     for _ in range(5):
         run.step()
     checkpointed = json.loads((state / state_name([str(log)])).read_text())
@@ -76,17 +84,18 @@ def test_a_crash_replays_only_what_came_after_the_last_checkpoint(tmp_path: Path
     for _ in range(10):
         run.step()  # counted, never checkpointed
     crash(run)
-    again = watcher([log], clock, Recorder(), state=state)
+    again = watcher([log], clock, Recorder(), state=state, jobs=jobs)
     again.run(once=True)
     assert counted(again) == 1000
     assert again.summary().logs[0][1:3] == (1000, 0)
     again.close()
 
 
-def test_rotation_through_the_loop_counts_every_line_once(tmp_path: Path) -> None:
+@JOBS
+def test_rotation_through_the_loop_counts_every_line_once(tmp_path: Path, jobs: int) -> None:
     log = tmp_path / "access.log"
     append(log, numbered(0, 100))
-    run = watcher([log], ManualClock(T0 + 100), Recorder())
+    run = watcher([log], ManualClock(T0 + 100), Recorder(), jobs=jobs)
     run.step()
     os.rename(log, tmp_path / "access.log.1")
     append(tmp_path / "access.log.1", numbered(100, 10))  # still written until the graceful restart
@@ -101,7 +110,8 @@ def test_rotation_through_the_loop_counts_every_line_once(tmp_path: Path) -> Non
     run.close()
 
 
-def test_malformed_and_binary_input_is_counted_never_fatal(tmp_path: Path) -> None:
+@JOBS
+def test_malformed_and_binary_input_is_counted_never_fatal(tmp_path: Path, jobs: int) -> None:
     log = tmp_path / "access.log"
     with open(log, "wb") as handle:
         handle.write(line(T0, "/ok/1").encode())
@@ -112,7 +122,7 @@ def test_malformed_and_binary_input_is_counted_never_fatal(tmp_path: Path) -> No
         handle.write(line(T0, '/ok/2" "quote').encode())
         handle.write(line(T0 + 1, "/ok/3").encode()[:40] + b"\n")  # truncated, as a crash leaves it
         handle.write(line(T0 + 1, "/ok/4").encode())
-    run = watcher([log], ManualClock(T0 + 5), Recorder())
+    run = watcher([log], ManualClock(T0 + 5), Recorder(), jobs=jobs)
     run.run(once=True)
     run.close()
     [(_, lines, malformed, samples)] = run.summary().logs

@@ -24,6 +24,7 @@ from vhostguard.logs.discover import LogConfig, find_logs
 from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, parser_for
 from vhostguard.logs.reader import FormatChoice, Parser, ReadStats, detect_format, iter_lines
 from vhostguard.model import ServerModel, build_model
+from vhostguard.monitor.aggregate import usable_cpus
 from vhostguard.monitor.clock import SystemClock
 from vhostguard.monitor.errorlog import ErrorLogTarget, find_error_logs
 from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
@@ -66,13 +67,16 @@ class _Config:
 @click.option("-q", "--quiet", is_flag=True, help="Do not print alerts on the terminal.")
 @click.option("--max-endpoints", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
               help="Endpoints kept per vhost; rarer ones are counted as {other} (bounded metric labels).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1, max=2), default=None, metavar="N",
+              help="Processes: 2 parses a backlog's lines in a second process, 1 does all in one "
+                   "[default: 2 when 2 CPUs are usable].")
 @click.option("--gc", "gc_mode", type=click.Choice(["tuned", "default"]), default="tuned", hidden=True)
 def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, defines: tuple[str, ...],
           env_file: str | None, error_logs: tuple[str, ...], state_dir: str | None, rules_file: str | None,
           print_rules: bool, metrics_addr: str, webhooks: tuple[str, ...], webhook_format: str,
           alertmanagers: tuple[str, ...], alerts_jsonl: str | None, endpoints_file: str | None,
           log_format: str | None, from_start: bool, once: bool, duration: float | None, quiet: bool,
-          max_endpoints: int, gc_mode: str) -> None:
+          max_endpoints: int, jobs: int | None, gc_mode: str) -> None:
     """Follow access logs (like tail -F) and alert on broken endpoints, SLO burn, moved traffic and 404 surges.
 
     LOG... are access logs; with -f CONFIG and no LOG, the logs the
@@ -90,7 +94,7 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
         targets = _error_logs(error_logs, configured)
         options = WatchOptions(rules=rules, state_dir=state_dir or default_state_dir(), from_start=from_start,
                                follow_wall=not once, endpoints=endpoint_patterns(endpoints_file), gc=gc_mode,
-                               max_per_vhost=max_endpoints)
+                               max_per_vhost=max_endpoints, jobs=jobs or min(2, usable_cpus()))
         return _run(inputs, targets, options, _sinks(quiet, alerts_jsonl, webhooks, webhook_format, alertmanagers),
                     metrics_addr, once, duration)
 

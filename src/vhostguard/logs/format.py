@@ -206,6 +206,10 @@ class LogFormat:
     def __call__(self, line: str) -> dict[str, Any]:
         return self.parse(line)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Generated functions do not pickle: the other process compiles the same format again.
+        return (_compile, (self.format, self._wanted(), self.lenient))
+
 
 def compile_format(fmt: str, fields: Iterable[str] | None = None, lenient: bool = True) -> LogFormat:
     """Compile LogFormat text ``fmt``; ``fields`` limits the keys built (all by default).

@@ -22,10 +22,12 @@ from vhostguard.logs.endpoints import NONE, OTHER, EndpointTemplater, SegmentTem
 from vhostguard.logs.reader import SAMPLES, Malformed, Parser
 from vhostguard.logs.rows import request_rows
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
+from vhostguard.monitor.parser_process import RowsSpec
 from vhostguard.monitor.windows import ALL, Key, Windows
 
 STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 OTHER_STATUS = "other"
+ROW_EXTRA = ("status", "time", "duration_us")  # the row columns after (vhost, method, path)
 _CACHE = 1 << 16  # entries of each per-line memo; cleared when full (logs/memo.py explains why)
 
 Labels = tuple[str, str, str]  # (vhost, method, endpoint)
@@ -188,7 +190,8 @@ class LineFeeder:
 
     def __init__(self, name: str, parser: Parser, labeler: Labeler, times: Times, default_vhost: str | None = None) -> None:
         self.name = name
-        self.rows = request_rows(parser, ("status", "time", "duration_us"), default_vhost)
+        self.spec = RowsSpec(parser, ROW_EXTRA, default_vhost)
+        self.rows = request_rows(parser, ROW_EXTRA, default_vhost)
         self.labeler = labeler
         self.times = times
         self.stats = InputStats()
@@ -247,6 +250,10 @@ class LineFeeder:
         self.stats.lines += done - start
         self.stats.newest = newest
         return done, stopped
+
+    def prime(self, lines: list[str], rows: list[tuple[Any, ...]], bad: list[int]) -> None:
+        """The rows of ``lines``, parsed elsewhere (``request_rows`` of ``spec``): ``feed`` uses them."""
+        self._parsed = _ParsedChunk(lines, rows, bad)
 
     def _parse(self, lines: list[str]) -> _ParsedChunk:
         parsed = self._parsed

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vhostguard.logs.endpoints import EndpointPattern, EndpointTemplater
@@ -24,10 +25,15 @@ from vhostguard.logs.reader import Parser
 from vhostguard.monitor.alerts import Alert, AlertBook
 from vhostguard.monitor.clock import Clock, LogClock, SystemClock
 from vhostguard.monitor.errorlog import (
-    NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorLogBook, ErrorLogTarget, entries_from_lines,
+    NOT_FOUND_CAUSES,
+    SERVER_ERROR_CAUSES,
+    ErrorLogBook,
+    ErrorLogTarget,
+    entries_from_lines,
 )
 from vhostguard.monitor.exporter import LogGauges, WatchMetrics
 from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, Times
+from vhostguard.monitor.parser_process import ParserProcess
 from vhostguard.monitor.rules import Evaluator, Finding, Rules, parse_rules
 from vhostguard.monitor.sinks import Sink
 from vhostguard.monitor.state import StateStore, state_name
@@ -52,7 +58,8 @@ class AccessLog:
 class WatchOptions:
     """How to watch. ``state_dir`` None keeps no checkpoint; ``follow_wall`` False (``--once``) never
     advances the log clock by the wall clock; ``gc`` "tuned" runs the cyclic GC between steps only;
-    ``max_per_vhost`` caps the endpoints per vhost (metric labels: Prometheus wants them few)."""
+    ``max_per_vhost`` caps the endpoints per vhost (metric labels: Prometheus wants them few);
+    ``jobs`` 2 parses the lines of a backlog in a second process (``parser_process``), 1 does all in one."""
 
     rules: Rules = field(default_factory=parse_rules)
     state_dir: str | None = None
@@ -65,26 +72,44 @@ class WatchOptions:
     max_per_vhost: int = 200
     max_vhosts: int = 1000
     gc: str = "tuned"
+    jobs: int = 1
 
 
 @dataclass
 class _Input:
     follower: Follower
     feeder: LineFeeder
+    number: int  # its place among the inputs (the parser process knows the logs by it)
     chunk: Chunk | None = None
     index: int = 0  # lines of ``chunk`` counted
+    # Read after ``chunk`` and handed to the parser process (with its ticket; None: parse here), not counted yet.
+    ahead: deque[tuple[Chunk, int | None]] = field(default_factory=deque)
     lag: float = 0.0  # wall clock minus the newest line's time, when lines were last read
 
     def positions(self) -> list[Position]:
-        """Where a restart resumes: a chunk in hand counts only as far as its lines were counted."""
+        """Where a restart resumes: chunks in hand count only as far as their lines were counted.
+
+        In a file, the earliest chunk not fully counted decides: the one
+        being counted, else the first one ahead. A file whose reader is
+        already closed (a rotated file drained to its end) is still listed:
+        on resume it is found again by its inode and read from there.
+        """
         positions = self.follower.positions()
-        chunk = self.chunk
-        if chunk is None or self.index >= len(chunk.lines):
-            return positions
-        start = chunk.start
-        resume = Position(start.dev, start.inode, start.offset, start.skip + self.index, start.line, start.head,
-                          start.head_len, start.skipping)
-        return [resume if (p.dev, p.inode) == (start.dev, start.inode) else p for p in positions]
+        holds = [replace(chunk.start, skip=chunk.start.skip + self.index)] \
+            if (chunk := self.chunk) is not None and self.index < len(chunk.lines) else []
+        holds += [ahead.start for ahead, _ in self.ahead]
+        held: set[tuple[int, int]] = set()
+        for hold in holds:
+            file = (hold.dev, hold.inode)
+            if file in held:
+                continue
+            held.add(file)
+            same = [i for i, p in enumerate(positions) if (p.dev, p.inode) == file]
+            if same:
+                positions[same[0]] = hold
+            else:
+                positions.append(hold)
+        return positions
 
 
 @dataclass
@@ -125,6 +150,7 @@ class Watch:
         self._last_checkpoint = 0.0
         self._dirty = False
         self._store: StateStore | None = None
+        self._parser: ParserProcess | None = None
         self.started = False
 
     # -- life cycle ------------------------------------------------------------
@@ -144,13 +170,16 @@ class Watch:
         for log in self._logs:
             resume = [Position.from_json(p) for p in positions.get(log.path, ())]
             follower = Follower(log.path, resume, at_end=at_end)
-            self.inputs.append(_Input(follower, LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost)))
+            feeder = LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost)
+            self.inputs.append(_Input(follower, feeder, len(self.inputs)))
         error_positions = state.get("error_logs", {})
         for target in self._error_targets:
             resume = [Position.from_json(p) for p in error_positions.get(target.path, ())]
             self.error_inputs.append(Follower(target.path, resume, at_end=at_end))
         if state:
             self._restore(state, wall)
+        if self.options.jobs > 1 and self.inputs:
+            self._parser = ParserProcess([item.feeder.spec for item in self.inputs])
         self._last_checkpoint = wall
         if self.options.gc == "tuned":
             gc.freeze()  # what start-up built lives for the whole run: keep it out of every collection
@@ -164,6 +193,9 @@ class Watch:
         self._tick(wall)
         self._publish(wall)
         self.checkpoint()
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None
         for item in self.inputs:
             item.follower.close()
         for follower in self.error_inputs:
@@ -244,18 +276,56 @@ class Watch:
         while fed < budget:
             chunk = item.chunk
             if chunk is None or item.index >= len(chunk.lines):
-                chunk = item.follower.read(wall)
-                item.chunk, item.index = chunk, 0
+                chunk = self._next_chunk(item, wall)
                 if chunk is None:
                     return False, fed
-                if chunk.too_long:
-                    feeder.count_dropped(chunk.too_long, chunk.first_line + len(chunk.lines))
             start = item.index
             item.index, stopped = feeder.feed(chunk.lines, start, chunk.first_line, boundary, self.batch)
             fed += item.index - start
             if stopped:
                 return True, fed
         return False, fed
+
+    def _next_chunk(self, item: _Input, wall: float) -> Chunk | None:
+        """The next chunk to count (the first one ahead, parsed elsewhere, if any); then reads ahead again."""
+        chunk: Chunk | None
+        if item.ahead:
+            chunk, ticket = item.ahead[0]
+            self._take_parsed(item, chunk, ticket)
+            item.ahead.popleft()  # only now: until it is the chunk in hand, a checkpoint must see it ahead
+        else:
+            chunk = item.follower.read(wall)
+        item.chunk, item.index = chunk, 0
+        if chunk is None:
+            return None
+        if chunk.too_long:
+            item.feeder.count_dropped(chunk.too_long, chunk.first_line + len(chunk.lines))
+        parser = self._parser
+        while parser is not None and parser.has_room:
+            # A backlog: while this chunk is counted, the parser process parses the next ones.
+            ahead = item.follower.read(wall)
+            if ahead is None:
+                break
+            ticket = parser.submit(item.number, ahead.lines)
+            item.ahead.append((ahead, ticket))
+            if ticket is None:
+                self._parser_failed()
+                break
+        return chunk
+
+    def _take_parsed(self, item: _Input, chunk: Chunk, ticket: int | None) -> None:
+        parser = self._parser
+        parsed = parser.result(ticket) if parser is not None and ticket is not None else None
+        if parsed is not None:
+            item.feeder.prime(chunk.lines, *parsed)
+        elif parser is not None and parser.failed:
+            self._parser_failed()  # this chunk and those in flight are parsed here, by ``feed``
+
+    def _parser_failed(self) -> None:
+        if self._parser is not None:
+            self.notes.append(self._parser.failed or "the parser process failed")
+            self._parser.close()
+            self._parser = None
 
     def _observe(self, wall: float) -> None:
         newest = max((item.feeder.stats.newest for item in self.inputs), default=0)
