@@ -242,7 +242,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 """), (
         C("http://a.test/server-status"), C("http://a.test/app/x"), C("http://a.test/app"),
     )),
-    Scenario("rewrite-flags", site("""
+    Scenario("rewrite-flags", site(r"""
   <Directory @ROOT@/a>
     Require all granted
   </Directory>
