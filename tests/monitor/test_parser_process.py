@@ -11,6 +11,7 @@ import pytest
 from tests.monitor.test_watch import counted, crash, numbered
 from tests.monitor.watchkit import FORMAT, T0, Recorder, append, line, watcher
 from vhostguard.logs import parser_for
+from vhostguard.logs.endpoints import parse_patterns
 from vhostguard.logs.reader import FormatChoice
 from vhostguard.logs.rows import request_rows
 from vhostguard.monitor.clock import ManualClock
@@ -106,6 +107,39 @@ def test_one_process_and_two_count_the_same(tmp_path: Path) -> None:
         results.append((run.metrics.series, run.summary().logs, run.windows.to_state()))
     assert results[0] == results[1]
     assert results[0][1][0][1:3] == (3600, 36)
+
+
+VARIED_PATHS = (
+    "/v1/users/{n}/orders", "/v1/items/{n:012x}", "/api/accounts/0c9a{n:04x}-1b2c-4d5e-8f90-a1b2c3d4e5f6/settings",
+    "/mail/user{n}@example.com", "/reports/2023-11-{d:02d}", "/files/{n}.json", "/img/v2/{n}.webp?size=3",
+    "http://proxy.example/abs/{n}", "/plain/page-{n}", "/", "/v1/users/{n}/orders?page={n}",
+    "/tokens/Zm9vYmFyYmF6cXV4{n:08d}",
+)
+
+
+@pytest.mark.parametrize("with_patterns", [False, True])
+def test_paths_templated_in_the_parser_process_give_the_same_labels(tmp_path: Path, with_patterns: bool) -> None:
+    """Templates made there (no user patterns) or raw paths (patterns): the same labels, caps and folds."""
+    log = tmp_path / "access.log"
+    append(log, [line(T0 + i // 40, VARIED_PATHS[i % len(VARIED_PATHS)].format(n=i * 7919, d=1 + i % 28),
+                      vhost=f"v{i // len(VARIED_PATHS) % 3}.example") for i in range(4000)])
+    # "^/files/[0-9]+" sees digits only in a raw path: templated there, it would never match
+    patterns = ["/v1/users/{uid}/orders", "^/plain/ plain-pages", "^/files/[0-9]+\\.json files-json"]
+    endpoints = parse_patterns(patterns) if with_patterns else ()
+    results = []
+    for jobs in (1, 2):
+        run = watcher([log], ManualClock(T0 + 200), Recorder(), jobs=jobs, step_lines=700, endpoints=endpoints,
+                      max_per_vhost=6)  # a small cap: rarer templates fold into {other}
+        if jobs == 2:
+            assert run._parser is not None
+        run.run(once=True)
+        run.close()
+        results.append((run.metrics.series, run.windows.to_state()))
+    assert results[0] == results[1]
+    endpoints_seen = {key[2] for key in results[0][0]}
+    assert "{other}" in endpoints_seen
+    assert ("/v1/users/{uid}/orders" in endpoints_seen) == with_patterns
+    assert ("files-json" in endpoints_seen) == with_patterns
 
 
 @pytest.mark.parametrize("steps", [1, 2, 3, 5, 8])

@@ -1,44 +1,58 @@
-"""A second process that turns ``watch``'s chunks of lines into rows, so the first one only counts.
+"""A second process that turns ``watch``'s chunks of lines into rows, so the first one mostly counts.
 
-Parsing is more than half of the watcher's work per line (the LogFormat
-split path: strings, splits, numbers). Under a backlog the watch loop reads
-one chunk ahead and hands it to this process; while it is parsed, the loop
-counts the chunk before it. Rows come back pickled (about a tenth of what
-parsing costs). At the live edge, where no chunk waits, the loop parses
-itself: handing a lone chunk over would only add a round trip.
+Parsing is about half of the watcher's work per line (the LogFormat split
+path: strings, splits, numbers). Under a backlog the watch loop reads a few
+chunks ahead and hands them to this process; while they are parsed, the loop
+counts the chunk before them. Rows come back pickled (about a tenth of what
+parsing costs). Without user endpoint patterns the rows carry the path's
+automatic template rather than the path: the templating moves here too, and
+a chunk's pickle holds each template once. At the live edge, where no chunk
+waits, the loop parses itself: handing a lone chunk over would only add a
+round trip.
 
-Up to ``DEPTH`` requests are in flight, so the other process always has
-the next chunk at hand; it answers in order, and writes its answers from a
-thread, so it never stops reading requests and the two processes can never
-block each other on full pipes. The process is a fresh interpreter running this
-module (not a fork: the watcher has threads, the metrics server), talking
-pickles over its stdin and stdout; it ignores SIGINT (the terminal's Ctrl-C
-is the parent's to handle) and exits when its input ends, which is also
-what happens when the watcher dies. If it fails, :meth:`ParserProcess.result` says so (None) and the
-watcher parses on its own from then on: a failed helper never loses lines.
+The two processes share the work: a chunk goes to this process only while
+fewer than ``DEPTH`` of its requests are unanswered (``collect`` takes in
+the answers that have arrived, without waiting); otherwise the watcher
+parses it itself when its turn comes. Answers come in request order, each
+framed by its length; this process writes them from a thread, so it never
+stops reading requests and neither process can block the other on a full
+pipe.
+
+The process is a fresh interpreter running this module (not a fork: the
+watcher has threads, the metrics server). It ignores SIGINT (the terminal's
+Ctrl-C is the watcher's to handle) and exits when its input ends, which is
+also what happens when the watcher dies. If it fails, ``failed`` says why,
+and the watcher parses on its own from then on: its chunks are still in
+hand, so no line is lost.
 """
 from __future__ import annotations
 
 import fcntl
 import gc
+import os
 import pickle
 import queue
+import select
 import signal
+import struct
 import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
+from vhostguard.logs.endpoints import SegmentTemplates
 from vhostguard.logs.reader import Parser
 from vhostguard.logs.rows import request_rows
 
 Rows = tuple[list[tuple[Any, ...]], list[int]]
 JOIN_SECONDS = 2.0
-DEPTH = 4  # chunks handed over and not yet taken back
+DEPTH = 3  # requests the process has not answered yet, at most
 PIPE_BYTES = 1 << 20
+MEMO = 1 << 16  # paths whose templates are remembered; cleared when full
+FRAME = struct.Struct("<Q")  # each message: its length, then its pickle
 
 
 @dataclass(frozen=True)
@@ -48,29 +62,40 @@ class RowsSpec:
     parser: Parser
     extra: tuple[str, ...]
     default_vhost: str | None
+    # Rows carry the path's automatic template instead of the path (``auto_template`` is
+    # idempotent, so the watcher's labels are the same); only without user patterns, which
+    # must see the raw path.
+    templates: bool = False
 
 
 class ParserProcess:
-    """Parses ``(log index, lines)`` requests with the row parsers of ``specs``, one at a time."""
+    """Parses ``(log index, lines)`` requests with the row parsers of ``specs``, answering in order."""
 
     def __init__(self, specs: Sequence[RowsSpec]) -> None:
         # A plain child interpreter: no fork of a threaded process, no re-import of the caller's main module.
         self._process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, close_fds=True)
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._send, self._receive = self._process.stdin, self._process.stdout
-        for stream in (self._send, self._receive):
+        self._send = self._process.stdin
+        self._fd = self._process.stdout.fileno()  # read raw: a poll must see everything that has arrived
+        for stream in (self._process.stdin, self._process.stdout):
             _widen(stream)
-        self._in_flight: deque[int] = deque()  # tickets, in the order the answers come
-        self._answered: dict[int, Rows] = {}  # answers read while waiting for a later ticket
+        self._buffer = bytearray()
+        self._in_flight: deque[int] = deque()  # tickets not answered yet, in the order the answers come
+        self._answered: dict[int, Rows] = {}
         self._tickets = 0
         self.failed: str | None = None
         self._write(tuple(specs))
 
     @property
     def has_room(self) -> bool:
-        """Working, and fewer than DEPTH requests in flight."""
+        """Working, and fewer than DEPTH requests it has not answered yet (see ``collect``)."""
         return self.failed is None and len(self._in_flight) < DEPTH
+
+    def collect(self) -> None:
+        """Take in the answers that have arrived, without waiting."""
+        while self.failed is None and self._in_flight and select.select([self._fd], [], [], 0)[0]:
+            self._pump()
 
     def submit(self, index: int, lines: list[str]) -> int | None:
         """Hand over ``lines`` of log ``index``: the ticket to ask ``result`` with, None if the process is gone."""
@@ -84,40 +109,72 @@ class ParserProcess:
     def result(self, ticket: int) -> Rows | None:
         """The rows of request ``ticket`` (waits for them), or None if the process failed."""
         while ticket not in self._answered:
-            if self.failed is not None or not self._in_flight:
+            if self.failed is not None or ticket not in self._in_flight:
                 return None
-            answered = self._in_flight.popleft()
-            try:
-                answer = pickle.load(self._receive)
-            except (EOFError, OSError, pickle.UnpicklingError) as problem:
-                self.failed = f"the parser process is gone ({problem or 'end of pipe'}); parsing in the watcher"
-                return None
-            if isinstance(answer, str):
-                self.failed = f"the parser process failed: {answer}; parsing in the watcher"
-                return None
-            self._answered[answered] = answer
+            self._pump()
         return self._answered.pop(ticket)
 
     def close(self) -> None:
-        for stream in (self._send, self._receive):
-            try:
-                stream.close()  # end of input: the process returns
-            except OSError:
-                pass
+        try:
+            self._send.close()  # end of input: the process returns
+        except OSError:
+            pass
         try:
             self._process.wait(JOIN_SECONDS)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        self._process.stdout.close()  # type: ignore[union-attr]
+
+    def _pump(self) -> None:
+        """Read what the pipe has (waiting for at least a byte) and file every complete answer."""
+        try:
+            data = os.read(self._fd, PIPE_BYTES)
+        except OSError as problem:
+            data, self.failed = b"", f"the parser process is gone ({problem}); parsing in the watcher"
+        if not data:
+            self.failed = self.failed or "the parser process is gone (end of pipe); parsing in the watcher"
+            return
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= FRAME.size:
+            (size,) = FRAME.unpack_from(buffer)
+            if len(buffer) < FRAME.size + size:
+                break
+            answer = pickle.loads(bytes(buffer[FRAME.size:FRAME.size + size]))
+            del buffer[:FRAME.size + size]
+            ticket = self._in_flight.popleft()
+            if isinstance(answer, str):
+                self.failed = f"the parser process failed: {answer}; parsing in the watcher"
+                return
+            self._answered[ticket] = answer
 
     def _write(self, message: Any) -> bool:
         try:
-            pickle.dump(message, self._send, pickle.HIGHEST_PROTOCOL)
-            self._send.flush()
+            _send_frame(self._send, message)
         except (OSError, ValueError) as problem:
             self.failed = f"the parser process is gone ({problem}); parsing in the watcher"
             return False
         return True
+
+
+def _send_frame(stream: IO[bytes], message: Any) -> None:
+    payload = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    stream.write(FRAME.pack(len(payload)))
+    stream.write(payload)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    """The next message, or raises EOFError at the end of the input."""
+    head = stream.read(FRAME.size)
+    if len(head) < FRAME.size:
+        raise EOFError
+    (size,) = FRAME.unpack(head)
+    payload = stream.read(size)
+    if len(payload) < size:
+        raise EOFError
+    return pickle.loads(payload)
 
 
 def _widen(stream: IO[bytes]) -> None:
@@ -128,16 +185,16 @@ def _widen(stream: IO[bytes]) -> None:
         pass  # another kernel, or a lower limit: writes wait for the reader sooner, nothing else changes
 
 
-def serve(receive: BinaryIO, send: BinaryIO) -> None:
+def serve(receive: IO[bytes], send: IO[bytes]) -> None:
     """The child's loop: specs first, then a request per message until the input ends."""
-    specs: tuple[RowsSpec, ...] = pickle.load(receive)
-    parsers = [request_rows(spec.parser, spec.extra, spec.default_vhost).rows for spec in specs]
+    specs: tuple[RowsSpec, ...] = _read_frame(receive)
+    parsers = [_row_parser(spec) for spec in specs]
     answers: queue.SimpleQueue[Rows | str | None] = queue.SimpleQueue()
     writer = threading.Thread(target=_write_answers, args=(answers, send), daemon=True)
     writer.start()
     while True:
         try:
-            index, lines = pickle.load(receive)
+            index, lines = _read_frame(receive)
         except (EOFError, OSError):
             break  # the watcher closed the pipe, or is gone
         try:
@@ -148,11 +205,37 @@ def serve(receive: BinaryIO, send: BinaryIO) -> None:
     writer.join(JOIN_SECONDS)
 
 
-def _write_answers(answers: queue.SimpleQueue[Rows | str | None], send: BinaryIO) -> None:
+def _row_parser(spec: RowsSpec) -> Callable[[list[str]], Rows]:
+    parse = request_rows(spec.parser, spec.extra, spec.default_vhost).rows
+    if not spec.templates:
+        return parse
+    auto = SegmentTemplates()
+    known: dict[str | None, str] = {}  # path -> template; the same template object each time, so
+    # the pickle of a chunk holds each template once
+
+    def templated(lines: list[str]) -> Rows:
+        rows, bad = parse(lines)
+        get = known.get
+        out = []
+        for row in rows:
+            path = row[2]
+            template = get(path)
+            if template is None:
+                template = auto(path)
+                template = known.setdefault(template, template)
+                if len(known) >= MEMO:
+                    known.clear()
+                known[path] = template
+            out.append((row[0], row[1], template, *row[3:]))
+        return out, bad
+
+    return templated
+
+
+def _write_answers(answers: queue.SimpleQueue[Rows | str | None], send: IO[bytes]) -> None:
     while (answer := answers.get()) is not None:
         try:
-            pickle.dump(answer, send, pickle.HIGHEST_PROTOCOL)
-            send.flush()
+            _send_frame(send, answer)
         except (OSError, ValueError):
             return
 

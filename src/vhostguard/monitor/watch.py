@@ -41,6 +41,7 @@ from vhostguard.monitor.tail import Chunk, Follower, Position
 from vhostguard.monitor.windows import Windows
 
 PRUNE_EVERY = 60.0  # log-clock seconds between window clean-ups
+LOOKAHEAD = 6  # chunks read ahead of the one being counted, when a parser process takes some
 ERROR_LINES_PER_STEP = 20_000  # error-log lines read per step at most (they are evidence, not the load)
 _FAR = 1 << 62  # a log second no line reaches: no evaluation is due before the first line
 
@@ -179,7 +180,8 @@ class Watch:
         if state:
             self._restore(state, wall)
         if self.options.jobs > 1 and self.inputs:
-            self._parser = ParserProcess([item.feeder.spec for item in self.inputs])
+            templates = not self.labeler.templater.patterns
+            self._parser = ParserProcess([replace(item.feeder.spec, templates=templates) for item in self.inputs])
         self._last_checkpoint = wall
         if self.options.gc == "tuned":
             gc.freeze()  # what start-up built lives for the whole run: keep it out of every collection
@@ -301,14 +303,16 @@ class Watch:
         if chunk.too_long:
             item.feeder.count_dropped(chunk.too_long, chunk.first_line + len(chunk.lines))
         parser = self._parser
-        while parser is not None and parser.has_room:
-            # A backlog: while this chunk is counted, the parser process parses the next ones.
+        while parser is not None and len(item.ahead) < LOOKAHEAD:
+            # A backlog: while this chunk is counted, the parser process parses the next ones. When
+            # it is behind, a chunk is left for this process to parse: the two share the work.
             ahead = item.follower.read(wall)
             if ahead is None:
                 break
-            ticket = parser.submit(item.number, ahead.lines)
+            parser.collect()
+            ticket = parser.submit(item.number, ahead.lines) if parser.has_room else None
             item.ahead.append((ahead, ticket))
-            if ticket is None:
+            if parser.failed:
                 self._parser_failed()
                 break
         return chunk
