@@ -7,12 +7,13 @@ process, on a vhost_combined + ``%D`` log (Debian's vhost_combined with the requ
 1. **drain** (headroom): ``watch --once --from-start`` on a pre-written log of ``--drain-lines``
    lines; wall and CPU time from ``os.wait4`` give the most lines/s a watcher reads.
 2. **live**: the watcher follows an empty log while a writer process appends ``--lines`` lines
-   at ``--rate`` lines/s (in blocks every 10 ms, stamped with the wall clock; the lines are
-   formatted before the clock starts, so the writer takes little CPU from the watcher), so it must keep
-   up in real time. Every 0.5 s the benchmark samples the bytes the watcher read from the log
-   (``/proc/PID/io``: its rchar less the wchar of its parser process, whose answers it reads
-   from a pipe), and the RSS and CPU time of the watcher and its parser process. Targets: it keeps up with >= 100,000 lines/s,
-   and its RSS stays within +-20% of its value after the first 1,000,000 lines.
+   at ``--rate`` lines/s in blocks every 10 ms, stamped with the wall clock (the lines are
+   formatted before the clock starts, so the writer takes little CPU from the watcher). Every
+   0.5 s the benchmark samples the bytes the watcher read from the log (``/proc/PID/io``: its
+   rchar less the wchar of its parser process, whose answers it reads from a pipe), and the RSS
+   and CPU time of the watcher and its parser process. Targets: it keeps up with >= 100,000
+   lines/s (it has read every line within 2 s of the writer's end; a higher ``--rate`` shows
+   its ceiling), and its RSS stays within +-20% of its value after the first 1,000,000 lines.
 3. **alert latency** (during the live run): at 30%, 60% and 85% of the run one endpoint
    (``pay.example.com GET /v1/pay``, 100 requests/s of the total) answers 503 for 8 s. The
    writer notes the wall time it wrote the first 503; a poller reads ``--alerts-jsonl`` every
@@ -29,7 +30,7 @@ the lines written: a fast wrong answer fails the run. A yardstick (a fixed pure-
 how fast this machine is at the moment; the machine may be shared.
 
     python bench/watch.py [--lines 10000000] [--rate 100000] [--distinct-paths 1000000]
-                          [--drain-lines 1000000] [--gc tuned|default] [--keep]
+                          [--drain-lines 1000000] [--gc tuned|default] [--jobs 1|2] [--keep]
 
 Exit status: 0 when the benchmark ran (targets met or not), 1 when a run is wrong or fails, 2 on
 bad options.
@@ -60,6 +61,7 @@ FORMAT = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D'
 TARGET_RATE = 100_000
 TARGET_LATENCY = 5.0
 TARGET_RSS_SWING = 0.20
+CAUGHT_UP_SECONDS = 2.0
 OUTAGES = (0.30, 0.60, 0.85)  # fractions of the run where the probe endpoint breaks
 OUTAGE_SECONDS = 8.0
 PROBE_RATE = 100  # probe endpoint requests per second
@@ -442,9 +444,12 @@ def report(args: argparse.Namespace, drains: list[Drain], live: Live, ruler: flo
         worst = max(worst, fired if fired is not None else float("inf"))
         print(f"  outage {n}: alert after {'%.2f s' % fired if fired is not None else 'NEVER'}, resolved "
               f"{'%.1f s' % resolved if resolved is not None else 'never'} after the backend came back")
-    keeps_up = achieved >= TARGET_RATE * 0.98 and ingest >= TARGET_RATE
+    # Kept up: every line read within CAUGHT_UP_SECONDS of the writer's end (samples are 0.5 s apart),
+    # so "lines / time to read them all" cannot exceed the rate written; a faster --rate shows the ceiling.
+    behind = live.caught_up - live.write_seconds
+    keeps_up = achieved >= TARGET_RATE * 0.98 and (ingest >= TARGET_RATE or behind <= CAUGHT_UP_SECONDS)
     print(f"\n{'PASS' if keeps_up else 'MISS'} sustained ingest >= {TARGET_RATE:,} lines/s appended live "
-          f"({ingest:,.0f})")
+          f"({ingest:,.0f} lines/s; every line read {behind:.1f} s after the writer's end)")
     print(f"{'PASS' if worst <= TARGET_LATENCY else 'MISS'} alert latency <= {TARGET_LATENCY:.0f} s (worst {worst:.2f} s)")
     print(f"{'PASS' if swing <= TARGET_RSS_SWING else 'MISS'} RSS flat within +-{TARGET_RSS_SWING:.0%} after the "
           f"first 1M lines (largest swing {swing:.1%})")
