@@ -51,7 +51,8 @@ Rows = tuple[list[tuple[Any, ...]], list[int]]
 JOIN_SECONDS = 2.0
 DEPTH = 3  # requests the process has not answered yet, at most
 PIPE_BYTES = 1 << 20
-MEMO = 1 << 16  # paths whose templates are remembered; cleared when full
+MEMO = 1 << 14  # paths (and path segments) whose templates are remembered; cleared when full. Small:
+# the common paths fit, and the watcher's memory must stay flat (its memos hold the same for the labels)
 FRAME = struct.Struct("<Q")  # each message: its length, then its pickle
 
 
@@ -209,7 +210,7 @@ def _row_parser(spec: RowsSpec) -> Callable[[list[str]], Rows]:
     parse = request_rows(spec.parser, spec.extra, spec.default_vhost).rows
     if not spec.templates:
         return parse
-    auto = SegmentTemplates()
+    auto = SegmentTemplates(MEMO)
     known: dict[str | None, str] = {}  # path -> template; the same template object each time, so
     # the pickle of a chunk holds each template once
 
