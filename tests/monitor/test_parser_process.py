@@ -165,3 +165,15 @@ def test_a_crash_with_chunks_ahead_across_a_rotation_loses_and_repeats_nothing(t
     assert counted(again) == 4500
     assert again.summary().logs[0][1:3] == (4500, 0)
     again.close()
+
+
+def test_without_a_parser_process_the_watcher_parses_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "access.log"
+    append(log, numbered(0, 1500))
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
+    run = watcher([log], ManualClock(T0 + 100), Recorder(), jobs=2)
+    assert run._parser is None
+    assert any("no parser process" in note for note in run.summary().notes)
+    run.run(once=True)
+    assert counted(run) == 1500
+    run.close()

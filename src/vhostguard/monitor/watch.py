@@ -25,11 +25,7 @@ from vhostguard.logs.reader import Parser
 from vhostguard.monitor.alerts import Alert, AlertBook
 from vhostguard.monitor.clock import Clock, LogClock, SystemClock
 from vhostguard.monitor.errorlog import (
-    NOT_FOUND_CAUSES,
-    SERVER_ERROR_CAUSES,
-    ErrorLogBook,
-    ErrorLogTarget,
-    entries_from_lines,
+    NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorLogBook, ErrorLogTarget, entries_from_lines,
 )
 from vhostguard.monitor.exporter import LogGauges, WatchMetrics
 from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, Times
@@ -181,7 +177,10 @@ class Watch:
             self._restore(state, wall)
         if self.options.jobs > 1 and self.inputs:
             templates = not self.labeler.templater.patterns
-            self._parser = ParserProcess([replace(item.feeder.spec, templates=templates) for item in self.inputs])
+            try:
+                self._parser = ParserProcess([replace(item.feeder.spec, templates=templates) for item in self.inputs])
+            except OSError as problem:
+                self.notes.append(f"no parser process ({problem}); parsing in the watcher")
         self._last_checkpoint = wall
         if self.options.gc == "tuned":
             gc.freeze()  # what start-up built lives for the whole run: keep it out of every collection
