@@ -208,8 +208,9 @@ def writer_main(path: str, total: int, rate: int, vhosts: int, distinct: int, ou
 class Sample:
     at: float
     read: int  # bytes the watcher read from the log since the writer started
-    rss: int  # bytes
+    rss: int  # bytes, summed over the watcher and its parser process
     cpu: float  # seconds
+    parts: tuple[int, ...] = ()  # the watcher's RSS, then its children's
 
 
 def _io(pid: int | str, field: str) -> int:
@@ -224,7 +225,8 @@ def proc_sample(pid: int, base_read: int = 0) -> Sample:
     """Bytes the watcher read from files (see the module notes), and RSS and CPU summed over it and its children."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     read = _io(pid, "rchar") - sum(_io(child, "wchar") for child in children)
-    rss = cpu = 0.0
+    cpu = 0.0
+    parts = []
     ticks = os.sysconf("SC_CLK_TCK")
     for member in [str(pid), *children]:
         try:
@@ -232,9 +234,9 @@ def proc_sample(pid: int, base_read: int = 0) -> Sample:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # a worker that just ended
-        rss += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+        parts.append(int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024)  # type: ignore[union-attr]
         cpu += (int(fields[11]) + int(fields[12])) / ticks
-    return Sample(time.time(), read - base_read, int(rss), cpu)
+    return Sample(time.time(), read - base_read, sum(parts), cpu, tuple(parts))
 
 
 def watcher_command(log: Path, work: Path, tuning: list[str], extra: list[str]) -> list[str]:
@@ -403,13 +405,13 @@ def latencies(live: Live) -> list[tuple[float, float | None, float | None]]:
     return out
 
 
-def rss_by_million(live: Live) -> list[tuple[int, float]]:
+def rss_by_million(live: Live) -> list[tuple[int, float, tuple[float, ...]]]:
     per_line = live.written_bytes / max(live.lines, 1)
     marks: list[tuple[int, float]] = []
     for sample in live.samples:
         millions = int(sample.read / per_line) // 1_000_000
         if millions >= 1 and (not marks or marks[-1][0] < millions):
-            marks.append((millions, sample.rss / 2**20))
+            marks.append((millions, sample.rss / 2**20, tuple(part / 2**20 for part in sample.parts)))
     return marks
 
 
@@ -435,9 +437,12 @@ def report(args: argparse.Namespace, drains: list[Drain], live: Live, ruler: flo
     lag = max_backlog_seconds(live, achieved)
     print(f"largest backlog: {lag:.1f} s of writing")
     marks = rss_by_million(live)
-    print("RSS by lines read: " + ", ".join(f"{m}M {rss:.0f} MiB" for m, rss in marks))
+    print("RSS by lines read: " + ", ".join(f"{m}M {rss:.0f} MiB" for m, rss, _ in marks))
+    if any(len(parts) > 1 for _, _, parts in marks):
+        print("  watcher + parser process: " + ", ".join(
+            f"{m}M {' + '.join(f'{part:.0f}' for part in parts)}" for m, _, parts in marks))
     first = marks[0][1] if marks else 0.0
-    swing = max((abs(rss - first) / first for _, rss in marks), default=0.0) if first else 0.0
+    swing = max((abs(rss - first) / first for _, rss, _ in marks), default=0.0) if first else 0.0
     print("\nalert latency (first 503 written -> endpoint-broken alert read from --alerts-jsonl):")
     worst = 0.0
     for n, (_, fired, resolved) in enumerate(latencies(live), 1):
