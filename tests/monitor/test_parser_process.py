@@ -130,9 +130,8 @@ def test_paths_templated_in_the_parser_process_give_the_same_labels(tmp_path: Pa
     for jobs in (1, 2):
         run = watcher([log], ManualClock(T0 + 200), Recorder(), jobs=jobs, step_lines=700, endpoints=endpoints,
                       max_per_vhost=6)  # a small cap: rarer templates fold into {other}
-        if jobs == 2:
-            assert run._parser is not None
         run.run(once=True)
+        assert (run._parser is not None) == (jobs == 2)
         run.close()
         results.append((run.metrics.series, run.windows.to_state()))
     assert results[0] == results[1]
@@ -172,8 +171,20 @@ def test_without_a_parser_process_the_watcher_parses_alone(tmp_path: Path, monke
     append(log, numbered(0, 1500))
     monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
     run = watcher([log], ManualClock(T0 + 100), Recorder(), jobs=2)
+    run.run(once=True)
     assert run._parser is None
     assert any("no parser process" in note for note in run.summary().notes)
-    run.run(once=True)
     assert counted(run) == 1500
+    run.close()
+
+
+def test_a_parser_process_starts_only_for_a_backlog(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, numbered(0, 20))  # one chunk: nothing waits behind it
+    run = watcher([log], ManualClock(T0 + 100), Recorder(), jobs=2)
+    run.run(once=True)
+    assert run._parser is None and counted(run) == 20
+    append(log, numbered(20, 3000, T0 + 1))
+    run.run(once=True)
+    assert run._parser is not None and counted(run) == 3020
     run.close()

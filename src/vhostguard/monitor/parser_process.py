@@ -19,7 +19,8 @@ stops reading requests and neither process can block the other on a full
 pipe.
 
 The process is a fresh interpreter running this module (not a fork: the
-watcher has threads, the metrics server). It ignores SIGINT (the terminal's
+watcher has threads, the metrics server), started at the watcher's first
+backlog: a watcher that keeps up by itself never has one. It ignores SIGINT (the terminal's
 Ctrl-C is the watcher's to handle) and exits when its input ends, which is
 also what happens when the watcher dies. If it fails, ``failed`` says why,
 and the watcher parses on its own from then on: its chunks are still in

@@ -148,6 +148,7 @@ class Watch:
         self._dirty = False
         self._store: StateStore | None = None
         self._parser: ParserProcess | None = None
+        self._parser_wanted = False  # a parser process is started at the first backlog (one attempt)
         self.started = False
 
     # -- life cycle ------------------------------------------------------------
@@ -175,12 +176,7 @@ class Watch:
             self.error_inputs.append(Follower(target.path, resume, at_end=at_end))
         if state:
             self._restore(state, wall)
-        if self.options.jobs > 1 and self.inputs:
-            templates = not self.labeler.templater.patterns
-            try:
-                self._parser = ParserProcess([replace(item.feeder.spec, templates=templates) for item in self.inputs])
-            except OSError as problem:
-                self.notes.append(f"no parser process ({problem}); parsing in the watcher")
+        self._parser_wanted = self.options.jobs > 1 and bool(self.inputs)
         self._last_checkpoint = wall
         if self.options.gc == "tuned":
             gc.freeze()  # what start-up built lives for the whole run: keep it out of every collection
@@ -301,20 +297,32 @@ class Watch:
             return None
         if chunk.too_long:
             item.feeder.count_dropped(chunk.too_long, chunk.first_line + len(chunk.lines))
-        parser = self._parser
-        while parser is not None and len(item.ahead) < LOOKAHEAD:
+        while (self._parser is not None or self._parser_wanted) and len(item.ahead) < LOOKAHEAD:
             # A backlog: while this chunk is counted, the parser process parses the next ones. When
             # it is behind, a chunk is left for this process to parse: the two share the work.
             ahead = item.follower.read(wall)
             if ahead is None:
                 break
-            parser.collect()
-            ticket = parser.submit(item.number, ahead.lines) if parser.has_room else None
+            parser = self._parser or self._start_parser()
+            ticket = None
+            if parser is not None:
+                parser.collect()
+                ticket = parser.submit(item.number, ahead.lines) if parser.has_room else None
             item.ahead.append((ahead, ticket))
-            if parser.failed:
+            if parser is None or parser.failed:
                 self._parser_failed()
                 break
         return chunk
+
+    def _start_parser(self) -> ParserProcess | None:
+        """The parser process, started now: a watcher that never meets a backlog never needs one."""
+        self._parser_wanted = False
+        templates = not self.labeler.templater.patterns
+        try:
+            self._parser = ParserProcess([replace(item.feeder.spec, templates=templates) for item in self.inputs])
+        except OSError as problem:
+            self.notes.append(f"no parser process ({problem}); parsing in the watcher")
+        return self._parser
 
     def _take_parsed(self, item: _Input, chunk: Chunk, ticket: int | None) -> None:
         parser = self._parser
