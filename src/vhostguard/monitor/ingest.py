@@ -22,7 +22,7 @@ from vhostguard.logs.endpoints import NONE, OTHER, EndpointTemplater, SegmentTem
 from vhostguard.logs.reader import SAMPLES, Malformed, Parser
 from vhostguard.logs.rows import request_rows
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
-from vhostguard.monitor.parser_process import RowsSpec
+from vhostguard.monitor.parser_process import RowsSpec, row_parser
 from vhostguard.monitor.windows import ALL, Key, Windows
 
 STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
@@ -188,10 +188,15 @@ class Batch:
 class LineFeeder:
     """Parses one log's lines into a Batch. ``name`` is the log's path (for malformed-line reports)."""
 
-    def __init__(self, name: str, parser: Parser, labeler: Labeler, times: Times, default_vhost: str | None = None) -> None:
+    def __init__(self, name: str, parser: Parser, labeler: Labeler, times: Times, default_vhost: str | None = None,
+                 templates: bool = False) -> None:
         self.name = name
-        self.spec = RowsSpec(parser, ROW_EXTRA, default_vhost)
+        # ``templates`` (no user patterns; a parser process, which does the templating): the rows
+        # carry templates, not paths, also those parsed here, so the label memo holds endpoints,
+        # not every path met. One process alone parses paths: that costs it 9% fewer instructions.
+        self.spec = RowsSpec(parser, ROW_EXTRA, default_vhost, templates and not labeler.templater.patterns)
         self.rows = request_rows(parser, ROW_EXTRA, default_vhost)
+        self._parse_rows = row_parser(self.spec)
         self.labeler = labeler
         self.times = times
         self.stats = InputStats()
@@ -252,13 +257,13 @@ class LineFeeder:
         return done, stopped
 
     def prime(self, lines: list[str], rows: list[tuple[Any, ...]], bad: list[int]) -> None:
-        """The rows of ``lines``, parsed elsewhere (``request_rows`` of ``spec``): ``feed`` uses them."""
+        """The rows of ``lines``, parsed elsewhere (``row_parser`` of ``spec``): ``feed`` uses them."""
         self._parsed = _ParsedChunk(lines, rows, bad)
 
     def _parse(self, lines: list[str]) -> _ParsedChunk:
         parsed = self._parsed
         if parsed is None or parsed.lines is not lines:
-            rows, bad = self.rows.rows(lines)
+            rows, bad = self._parse_rows(lines)
             parsed = self._parsed = _ParsedChunk(lines, rows, bad)
         return parsed
 

@@ -190,7 +190,7 @@ def _widen(stream: IO[bytes]) -> None:
 def serve(receive: IO[bytes], send: IO[bytes]) -> None:
     """The child's loop: specs first, then a request per message until the input ends."""
     specs: tuple[RowsSpec, ...] = _read_frame(receive)
-    parsers = [_row_parser(spec) for spec in specs]
+    parsers = [row_parser(spec) for spec in specs]
     answers: queue.SimpleQueue[Rows | str | None] = queue.SimpleQueue()
     writer = threading.Thread(target=_write_answers, args=(answers, send), daemon=True)
     writer.start()
@@ -207,7 +207,8 @@ def serve(receive: IO[bytes], send: IO[bytes]) -> None:
     writer.join(JOIN_SECONDS)
 
 
-def _row_parser(spec: RowsSpec) -> Callable[[list[str]], Rows]:
+def row_parser(spec: RowsSpec) -> Callable[[list[str]], Rows]:
+    """``spec``'s rows of a list of lines (``request_rows``; paths as templates when ``spec.templates``)."""
     parse = request_rows(spec.parser, spec.extra, spec.default_vhost).rows
     if not spec.templates:
         return parse

@@ -168,7 +168,8 @@ class Watch:
         for log in self._logs:
             resume = [Position.from_json(p) for p in positions.get(log.path, ())]
             follower = Follower(log.path, resume, at_end=at_end)
-            feeder = LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost)
+            feeder = LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost,
+                                templates=self.options.jobs > 1)
             self.inputs.append(_Input(follower, feeder, len(self.inputs)))
         error_positions = state.get("error_logs", {})
         for target in self._error_targets:
@@ -317,9 +318,8 @@ class Watch:
     def _start_parser(self) -> ParserProcess | None:
         """The parser process, started now: a watcher that never meets a backlog never needs one."""
         self._parser_wanted = False
-        templates = not self.labeler.templater.patterns
         try:
-            self._parser = ParserProcess([replace(item.feeder.spec, templates=templates) for item in self.inputs])
+            self._parser = ParserProcess([item.feeder.spec for item in self.inputs])
         except OSError as problem:
             self.notes.append(f"no parser process ({problem}); parsing in the watcher")
         return self._parser
