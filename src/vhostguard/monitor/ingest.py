@@ -29,6 +29,8 @@ STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 OTHER_STATUS = "other"
 ROW_EXTRA = ("status", "time", "duration_us")  # the row columns after (vhost, method, path)
 _CACHE = 1 << 16  # entries of each per-line memo; cleared when full (logs/memo.py explains why)
+LABEL_CACHE = _CACHE
+TEMPLATED_CACHE = 1 << 14  # the label memo's entries when rows carry templates
 
 Labels = tuple[str, str, str]  # (vhost, method, endpoint)
 BatchKey = tuple[Labels, int | None, int]  # (labels, status, second)
@@ -44,6 +46,9 @@ class Labeler:
 
     templater: EndpointTemplater
     auto: SegmentTemplates = field(default_factory=SegmentTemplates)
+    # Entries of the memo. Rows carrying templates (``watch --jobs 2``) need fewer: the hot
+    # keys are endpoints, not paths; a smaller memo is full early, so memory stays flat.
+    limit: int = _CACHE
 
     def __post_init__(self) -> None:
         self.cache: dict[tuple[str | None, str | None, str | None], Labels] = {}
@@ -65,7 +70,7 @@ class Labeler:
             endpoint = (capped.get(auto) if capped is not None else None) or self._cap(key, auto)
         # Methods outside the IANA registry are {other}, as in `report`: a client cannot grow the labels.
         labels = (key, method if method in METHODS else OTHER if method else NONE, endpoint)
-        if len(self.cache) >= _CACHE:
+        if len(self.cache) >= self.limit:
             self.cache.clear()
         self.cache[raw] = labels
         return labels

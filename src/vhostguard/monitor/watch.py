@@ -28,7 +28,7 @@ from vhostguard.monitor.errorlog import (
     NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorLogBook, ErrorLogTarget, entries_from_lines,
 )
 from vhostguard.monitor.exporter import LogGauges, WatchMetrics
-from vhostguard.monitor.ingest import Batch, Labeler, LineFeeder, Times
+from vhostguard.monitor.ingest import LABEL_CACHE, TEMPLATED_CACHE, Batch, Labeler, LineFeeder, Times
 from vhostguard.monitor.parser_process import ParserProcess
 from vhostguard.monitor.rules import Evaluator, Finding, Rules, parse_rules
 from vhostguard.monitor.sinks import Sink
@@ -137,7 +137,8 @@ class Watch:
         self.batch = Batch()
         self.times = Times()
         self.labeler = Labeler(EndpointTemplater(self.options.endpoints, self.options.max_per_vhost,
-                                                 self.options.max_vhosts))
+                                                 self.options.max_vhosts),
+                               limit=TEMPLATED_CACHE if self.options.jobs > 1 else LABEL_CACHE)
         self._logs = list(logs)
         self._error_targets = list(error_logs)
         self.inputs: list[_Input] = []
