@@ -30,7 +30,7 @@ OTHER_STATUS = "other"
 ROW_EXTRA = ("status", "time", "duration_us")  # the row columns after (vhost, method, path)
 _CACHE = 1 << 16  # entries of each per-line memo; cleared when full (logs/memo.py explains why)
 LABEL_CACHE = _CACHE
-TEMPLATED_CACHE = 1 << 14  # the label memo's entries when rows carry templates
+TEMPLATED_CACHE = 1 << 14  # the memos' entries when rows carry templates (their hot keys are endpoints)
 
 Labels = tuple[str, str, str]  # (vhost, method, endpoint)
 BatchKey = tuple[Labels, int | None, int]  # (labels, status, second)
@@ -46,9 +46,7 @@ class Labeler:
 
     templater: EndpointTemplater
     auto: SegmentTemplates = field(default_factory=SegmentTemplates)
-    # Entries of the memo. Rows carrying templates (``watch --jobs 2``) need fewer: the hot
-    # keys are endpoints, not paths; a smaller memo is full early, so memory stays flat.
-    limit: int = _CACHE
+    limit: int = _CACHE  # entries of the memo (``watch --jobs 2``: fewer, see TEMPLATED_CACHE)
 
     def __post_init__(self) -> None:
         self.cache: dict[tuple[str | None, str | None, str | None], Labels] = {}

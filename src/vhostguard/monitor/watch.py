@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vhostguard.logs.endpoints import EndpointPattern, EndpointTemplater
+from vhostguard.logs.endpoints import EndpointPattern, EndpointTemplater, SegmentTemplates
 from vhostguard.logs.reader import Parser
 from vhostguard.monitor.alerts import Alert, AlertBook
 from vhostguard.monitor.clock import Clock, LogClock, SystemClock
@@ -136,9 +136,12 @@ class Watch:
         self.errors = ErrorLogBook(error_logs)
         self.batch = Batch()
         self.times = Times()
-        self.labeler = Labeler(EndpointTemplater(self.options.endpoints, self.options.max_per_vhost,
-                                                 self.options.max_vhosts),
-                               limit=TEMPLATED_CACHE if self.options.jobs > 1 else LABEL_CACHE)
+        # With a parser process the rows carry templates: the hot keys of every memo are
+        # endpoints, fewer memo entries do, and memos that are full early keep memory flat.
+        memo_size = TEMPLATED_CACHE if self.options.jobs > 1 else LABEL_CACHE
+        templater = EndpointTemplater(self.options.endpoints, self.options.max_per_vhost, self.options.max_vhosts,
+                                      cache_size=memo_size)
+        self.labeler = Labeler(templater, SegmentTemplates(memo_size), limit=memo_size)
         self._logs = list(logs)
         self._error_targets = list(error_logs)
         self.inputs: list[_Input] = []
