@@ -11,7 +11,6 @@ import re
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 from vhostguard.config.nodes import Directive
 from vhostguard.model import AddressSet, Match, Server, ServerModel
@@ -20,7 +19,7 @@ from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
 from vhostguard.routing.decision import RECIPE, Decision, Outcome, StepEntry, new_decision, new_outcome, step_entry
-from vhostguard.routing.request import Request, decode_uri, is_plain_path
+from vhostguard.routing.request import Request, decode_uri, escape_uri, is_plain_path
 from vhostguard.routing.rewrite import (
     FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_rules,
 )
@@ -652,7 +651,7 @@ def _ancestors(path: str) -> list[str]:
 
 
 def _escape_path(uri: str) -> str:
-    return quote(uri, safe="/:@!$&'()*+,;=~")
+    return escape_uri(uri, "/:@!$&'()*+,;=~")
 
 
 def _options(base: tuple[Directive, ...], chosen: Sequence[Section]) -> set[str]:
