@@ -75,3 +75,24 @@ def test_address_option_that_is_no_ip_exit_2(write: Write, option: str) -> None:
     conf = write("apache2.conf", CONF)
     line = one_line_error(*run("route", "-f", str(conf), option, "bogus", "http://api.example/"))
     assert line == f"vhostguard: {option} 'bogus': not an IP address (10.0.0.5, ::1)"
+
+
+def test_explain_names_each_config_line_once_per_line(write: Write) -> None:
+    conf = write("apache2.conf", CONF + """
+<VirtualHost *:80>
+  ServerName closed.example
+  <Location />
+    Require all denied
+  </Location>
+  <Location /old>
+    Order deny,allow
+    Deny from all
+  </Location>
+</VirtualHost>
+""")
+    for path in ("/", "/old"):
+        code, out, _ = run("explain", "-f", str(conf), f"http://closed.example{path}")
+        assert code == 0 and "forbidden 403" in out
+        access = [line for line in out.splitlines() if ". access " in line]
+        assert len(access) == 1
+        assert access[0].count(f"{conf}:") == 1, access[0]

@@ -1,41 +1,13 @@
 """``route`` / ``explain``: one line, every step, and the CONTRACT.md JSON."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from vhostguard.checks import Comparison
+from vhostguard.report.words import printable, printable_json
 from vhostguard.routing import Decision
 
 SCHEMA = 1
-
-# What a terminal must not receive raw: control characters (an ESC from a request
-# or config could drive it), and the lone surrogates that bytes which are not
-# UTF-8 become in a decoded path (/%ff) or a config file: no encoder writes those.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON escapes control characters itself
-
-
-def _escaped(found: re.Match[str]) -> str:
-    code = ord(found.group())
-    return f"\\x{code - 0xdc00:02x}" if 0xdc80 <= code <= 0xdcff else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters and undecodable bytes written ``\\xhh``, as
-    httpd's error log writes them (ap_escape_logitem)."""
-    return _UNPRINTABLE.sub(_escaped, text) if _UNPRINTABLE.search(text) else text
-
-
-def _printable_document(value: Any) -> Any:
-    """``value`` with undecodable bytes written ``\\xhh`` in every string (keys too)."""
-    if isinstance(value, str):
-        return _SURROGATE.sub(_escaped, value) if _SURROGATE.search(value) else value
-    if isinstance(value, dict):
-        return {_printable_document(k): _printable_document(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable_document(item) for item in value]
-    return value
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:
@@ -74,7 +46,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         document["outcome"]["members"] = list(outcome.members)
     if outcome.reason:
         document["outcome"]["reason"] = outcome.reason
-    return _printable_document(document)  # type: ignore[no-any-return]
+    return printable_json(document)  # type: ignore[no-any-return]
 
 
 def _vhost_label(decision: Decision) -> str:
