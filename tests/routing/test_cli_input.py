@@ -96,3 +96,13 @@ def test_explain_names_each_config_line_once_per_line(write: Write) -> None:
         access = [line for line in out.splitlines() if ". access " in line]
         assert len(access) == 1
         assert access[0].count(f"{conf}:") == 1, access[0]
+
+
+def test_diff_replays_paths_with_bytes_that_are_not_utf8(write: Write) -> None:
+    old = write("old/apache2.conf", CONF)
+    new = write("new/apache2.conf", CONF.replace("5000", "6000"))
+    urls = write("urls.txt", "".join(f"http://api.example/v1/item{n}\n" for n in range(199)) + "http://api.example/v1/%ff\n")
+    code, out, err = run("diff", str(old), str(new), "--requests", str(urls), "--json")
+    assert code == 1, err
+    document = json.loads(out)
+    assert (document["requests"], document["changed"], document["skipped"]) == (200, 200, 0)
