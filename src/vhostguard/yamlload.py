@@ -80,15 +80,13 @@ def node_data(node: yaml.Node | None, source: str) -> Any:
     """
     if node is None:
         return None
-    constructor = yaml.SafeLoader("")
+    constructor = yaml.constructor.SafeConstructor()  # no reader or parser: the node is composed
     try:
         return constructor.construct_document(node)
     except yaml.YAMLError as problem:
         raise _located(problem, source) from None
     except RecursionError:
         raise YamlError(source, line_of(node), "nested too deeply") from None
-    finally:
-        constructor.dispose()
 
 
 def load_yaml(text_or_stream: str | bytes | IO[str] | IO[bytes], source: str) -> Any:
@@ -127,24 +125,32 @@ def _check_shape(root: yaml.Node, source: str) -> None:
     """
     sizes: dict[int, int] = {}  # id(node) -> its size with every alias expanded
     on_path: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    # (node, None): to visit; (node, its children): to total once the children are.
+    stack: list[tuple[yaml.Node, list[yaml.Node] | None]] = [(root, None)]
+    scalar = yaml.ScalarNode
     while stack:
-        node, finished = stack.pop()
+        node, children = stack.pop()
         key = id(node)
-        children = _children(node, source)
-        if finished:
+        if children is not None:
             on_path.discard(key)
-            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            total = 1
+            for child in children:
+                total += sizes[id(child)]
+            sizes[key] = total
             continue
         if key in sizes:
             continue  # reached again through an alias: already measured
+        if node.__class__ is scalar:
+            sizes[key] = 1
+            continue
+        children = _children(node, source)
         on_path.add(key)
-        stack.append((node, True))
+        stack.append((node, children))
         for child in children:
             if id(child) in on_path:
                 raise YamlError(source, line_of(child), "an alias refers to a node that contains it")
             if id(child) not in sizes:
-                stack.append((child, False))
+                stack.append((child, None))
     added = sizes[id(root)] - len(sizes)
     if added > ALIAS_BUDGET:
         raise YamlError(source, None, f"aliases repeat {added:,} nodes (at most {ALIAS_BUDGET:,}): "
