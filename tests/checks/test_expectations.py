@@ -156,6 +156,8 @@ CASE = "config: apache2.conf\ncases:\n  - name: api\n    url: http://api.example
 
 
 @pytest.mark.parametrize(("tail", "line", "words"), [
+    ("    colour: red\n    expect: {kind: proxy}\n", 3, "unknown key colour; use expect, headers"),
+    ("    expect: {colour: red, size: 2}\n", 5, "unknown keys colour, size; 'expect' must map"),
     ("    expect: {status: ok}\n", 5, "'status' must be an HTTP status code (100-599), not 'ok'"),
     ("    expect:\n      status: null\n", 6, "'status' must be an HTTP status code (100-599), not None"),
     ("    expect: {status: 2000}\n", 5, "'status' must be an HTTP status code"),

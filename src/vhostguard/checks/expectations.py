@@ -132,6 +132,10 @@ def _fields(path: str, node: yaml.MappingNode) -> dict[str, yaml.Node]:
     return found
 
 
+def _unknown(keys: set[str]) -> str:
+    return f"unknown {'key' if len(keys) == 1 else 'keys'} {', '.join(sorted(keys))}"
+
+
 def _value(path: str, node: yaml.Node) -> Any:
     try:
         return node_data(node, path)
@@ -166,7 +170,7 @@ def _case(path: str, node: yaml.Node) -> Case:
     fields = _fields(path, node)
     unknown = set(fields) - CASE_KEYS
     if unknown:
-        raise ExpectationError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(CASE_KEYS))}")
+        raise ExpectationError(f"{where}: {_unknown(unknown)}; use {', '.join(sorted(CASE_KEYS))}")
     url = _text(path, fields, "url", "a URL (http://host/path)")
     if url is None:
         raise ExpectationError(f"{where}: 'url' is required (http://host/path)")
@@ -198,7 +202,7 @@ def _expect(path: str, case: yaml.Node, node: yaml.Node | None) -> dict[str, Any
     fields = _fields(path, node)
     unknown = set(fields) - set(EXPECT_KEYS)
     if unknown:
-        raise ExpectationError(f"{path}:{line_of(node)}: unknown key(s) {', '.join(sorted(unknown))}; {usage}")
+        raise ExpectationError(f"{path}:{line_of(node)}: {_unknown(unknown)}; {usage}")
     expect: dict[str, Any] = {}
     for key, value_node in fields.items():
         value = _value(path, value_node)
