@@ -392,6 +392,12 @@ class Router:
         """A mapping matched: access control (no file, so only <Location>s apply), then the backend."""
         mapping = hit.mapping
         trail.add("proxy", "{} {} {} matches {}", (mapping.node.name, mapping.path, mapping.target, uri), mapping.node)
+        if mapping.nocanon and "%" in request.path:
+            # nocanon sends the client's own escapes (/%ff stays %ff, %7e stays %7e, apache2
+            # 2.4.71), taken from r->unparsed_uri by rules not modelled here: the target below
+            # is built from the decoded path.
+            trail.unsure(f"{mapping.node.name} nocanon at {mapping.node.source}: the backend gets the path's "
+                         "%-escapes as the client sent them, not modelled")
         denied = self._access(plan, request, None, locations, None, trail)
         if denied is not None:
             return denied
