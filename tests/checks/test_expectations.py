@@ -247,3 +247,13 @@ def test_generate_from_log_without_requests_exit_2(stack: Path) -> None:
 def test_generate_with_bad_url_option_exit_2(stack: Path) -> None:
     message = one_line_error(*run("test", "--generate", "-f", str(stack / "apache2.conf"), "--url", "http://[bad/"))
     assert message == "vhostguard: --url: http://[bad/: not a valid URL (Invalid IPv6 URL)"
+
+
+def test_case_with_bytes_that_are_not_utf8_in_its_path(stack: Path) -> None:
+    cases = stack / "cases.yaml"
+    cases.write_text("config: apache2.conf\ncases:\n"
+                     "  - url: http://api.example.com/v1/%ff\n    expect: {kind: proxy, target: 'http://127.0.0.1:5000/v1/%FF'}\n"
+                     "  - url: http://api.example.com/v1/%c0%af\n    expect: {target: 'http://127.0.0.1:5000/v1/%C0%AF'}\n")
+    code, out, err = run("test", str(cases))
+    assert code == 0, (out, err)
+    assert out.strip().endswith("2 passed, 0 failed (offline)")
