@@ -257,3 +257,13 @@ def test_case_with_bytes_that_are_not_utf8_in_its_path(stack: Path) -> None:
     code, out, err = run("test", str(cases))
     assert code == 0, (out, err)
     assert out.strip().endswith("2 passed, 0 failed (offline)")
+
+
+def test_cases_may_share_settings_through_merge_keys(stack: Path) -> None:
+    cases = stack / "cases.yaml"
+    cases.write_text("config: apache2.conf\nshared: &api {expect: {vhost: api.example.com, kind: proxy}}\ncases:\n"
+                     "  - <<: *api\n    url: http://api.example.com/v1/a\n"
+                     "  - <<: *api\n    url: http://www.example.com/v1/b\n")
+    code, out, _ = run("test", str(cases))
+    assert code == 1
+    assert "PASS http://api.example.com/v1/a" in out and "FAIL http://www.example.com/v1/b  [" in out

@@ -122,14 +122,29 @@ def load_expectations(path: str) -> Expectations:
     return Expectations(os.path.abspath(path), config_path, cases)
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _fields(path: str, node: yaml.MappingNode) -> dict[str, yaml.Node]:
-    """A mapping node's values by key (keys are scalars: ``compose_yaml`` checks)."""
+    """A mapping node's values by key (keys are scalars: ``compose_yaml`` checks).
+
+    ``<<: *defaults`` merge keys work as in YAML: the keys written here win, then the
+    merged mappings in their order (a value merged in keeps the line of its anchor)."""
     found: dict[str, yaml.Node] = {}
+    merged: dict[str, yaml.Node] = {}
     for key, value in node.value:
+        if key.tag == _MERGE_TAG:
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise ExpectationError(f"{path}:{line_of(source)}: '<<' merges mappings only")
+                for name, item in _fields(path, source).items():
+                    merged.setdefault(name, item)
+            continue
         if key.value in found:
             raise ExpectationError(f"{path}:{line_of(key)}: {key.value!r} is given twice")
         found[str(key.value)] = value
-    return found
+    return {**merged, **found}
 
 
 def _unknown(keys: set[str]) -> str:
