@@ -210,6 +210,13 @@ def test_local_ip_option_is_checked_on_test_too(stack: Path) -> None:
     assert code == 0 and "1 passed" in out
 
 
+def test_quoted_status_is_still_a_number(stack: Path) -> None:
+    cases = stack / "cases.yaml"
+    cases.write_text("config: apache2.conf\ncases:\n  - url: http://www.example.com/api/users\n    expect: {status: '301'}\n")
+    code, out, _ = run("test", str(cases))
+    assert code == 0 and "1 passed" in out
+
+
 def test_no_python_none_in_failures(stack: Path) -> None:
     cases = stack / "cases.yaml"
     cases.write_text(

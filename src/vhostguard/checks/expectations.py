@@ -223,6 +223,8 @@ def _expect(path: str, case: yaml.Node, node: yaml.Node | None) -> dict[str, Any
         value = _value(path, value_node)
         where = f"{path}:{line_of(value_node)}"
         if key == "status":
+            if isinstance(value, str) and value.isascii() and value.isdigit():
+                value = int(value)  # status: "301", quoted: still a number (it was read with int() before)
             if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
                 raise ExpectationError(f"{where}: 'status' must be an HTTP status code (100-599), not {value!r}")
         elif key == "kind":
