@@ -1,0 +1,88 @@
+"""summarise(): a real capture plus the config that produced it -> what the worker did.
+
+The configs beside the captures are the ones apache2 ran (paths under
+/tmp/h8cap, which need not exist now: nothing here runs apache2)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vhostguard.config import LoadOptions, load
+from vhostguard.diagnose import NotTraced, config_targets, parse_strace, summarise
+from vhostguard.model import ServerModel, build_model
+from vhostguard.routing import Request
+
+DATA = Path(__file__).parent / "data"
+
+
+def model(name: str) -> ServerModel:
+    return build_model(load(str(DATA / f"{name}.conf"), LoadOptions()))
+
+
+def run(capture: str, conf: str, url: str, marker: str):
+    parsed = parse_strace((DATA / f"{capture}.strace").read_text().splitlines())
+    return summarise(parsed, model(conf), Request.from_url(url, local_ip="127.0.0.1"), marker)
+
+
+def line_of(conf: str, text: str) -> int:
+    lines = (DATA / f"{conf}.conf").read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
+def test_refused_backend_is_tied_to_its_proxypass() -> None:
+    summary = run("event-static-proxy", "event-static-proxy", "http://www.example.test:18481/down/x", "X-Vhostguard-Trace: m4")
+    assert summary.tid == 24677 and summary.status == 503
+    (connect,) = summary.connects
+    assert connect.address == "127.0.0.1:18483" and connect.result == "ECONNREFUSED"
+    assert connect.directive is not None and connect.directive.name == "ProxyPass"
+    assert connect.directive.line == line_of("event-static-proxy", "ProxyPass /down")
+    assert any("AH01114" in line for line in summary.errors_logged)
+    assert "ECONNREFUSED" in summary.story and f":{connect.directive.line}" in summary.story
+    assert [phase.name for phase in summary.phases] == ["accept/read", "mapping", "backend connect", "write"]
+
+
+def test_missing_file_behind_an_alias() -> None:
+    summary = run("event-static-proxy", "event-static-proxy", "http://www.example.test:18481/assets/ap.js", "X-Vhostguard-Trace: m2")
+    assert summary.status == 404
+    failed = [access for access in summary.files if access.result != "ok"]
+    assert failed[0].path == "/tmp/h8cap/srv/www/static/ap.js" and failed[0].result == "ENOENT"
+    assert failed[0].directive is not None and failed[0].directive.name == "Alias"
+    assert failed[0].directive.line == line_of("event-static-proxy", "Alias /assets")
+    # the .htaccess lookups httpd makes in every directory are not failures
+    assert not any(access.path.endswith(".htaccess") for access in summary.files)
+
+
+def test_concurrent_requests_are_told_apart_by_the_marker() -> None:
+    c2 = run("event-static-proxy", "event-static-proxy", "http://www.example.test:18481/api/c2", "X-Vhostguard-Trace: c2")
+    c3 = run("event-static-proxy", "event-static-proxy", "http://www.example.test:18481/api/c3", "X-Vhostguard-Trace: c3")
+    assert (c2.tid, c3.tid) == (24678, 24679)
+    assert c2.connects[0].address == "127.0.0.1:18482" and c2.connects[0].result == "ok"
+    assert c2.connects[0].backend_status == 404  # python's http.server has no /api/c2
+    assert c2.status == 404
+
+
+def test_cgi_exec_and_file_errors() -> None:
+    cgi = run("event-cgi-errors-shutdown", "event-cgi-errors", "http://www.example.test:18491/cgi-bin/hello.sh", "X-Vhostguard-Trace: /cgi-bin/hello.sh")
+    (executed,) = cgi.execs
+    assert executed.path == "/tmp/h8cap/srv2/cgi/hello.sh" and executed.result == "ok"
+    assert executed.directive is not None and executed.directive.name == "ScriptAlias"
+    assert cgi.status == 200
+    denied = run("event-cgi-errors-shutdown", "event-cgi-errors", "http://www.example.test:18491/secret.html", "X-Vhostguard-Trace: /secret.html")
+    assert denied.status == 403 and any(a.result == "EACCES" and a.directive and a.directive.name == "DocumentRoot" for a in denied.files)
+    loop = run("event-cgi-errors-shutdown", "event-cgi-errors", "http://www.example.test:18491/loop1", "X-Vhostguard-Trace: /loop1")
+    assert any(a.result == "ELOOP" for a in loop.files) and loop.status == 403
+
+
+def test_a_marker_nobody_read_is_not_traced() -> None:
+    with pytest.raises(NotTraced):
+        run("event-static-proxy", "event-static-proxy", "http://www.example.test:18481/", "X-Vhostguard-Trace: never-sent")
+
+
+def test_config_targets_name_every_root_and_backend() -> None:
+    targets = config_targets(model("event-cgi-errors"))
+    kinds = [(t.directive, t.root or t.address) for t in targets]
+    assert kinds == [
+        ("DocumentRoot", "/tmp/h8cap/srv2/www"), ("Alias", "/tmp/h8cap/srv2/www/static"),
+        ("ScriptAlias", "/tmp/h8cap/srv2/cgi"), ("ProxyPass", "127.0.0.1:18492"), ("ProxyPass", "127.0.0.1:18493"),
+    ]
