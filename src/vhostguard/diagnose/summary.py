@@ -523,8 +523,8 @@ def _with_story(summary: TraceSummary, model: ServerModel) -> TraceSummary:
             parts.append(f"{access.path} failed with {access.result}; that path comes from {root.name} at {root.file}:{root.line}.")
             break
     for connect in summary.connects:
-        ref = connect.directive
-        named = f" ({ref.name} at {ref.file}:{ref.line})" if ref else " (no directive names it)"
+        proxy = connect.directive
+        named = f" ({proxy.name} at {proxy.file}:{proxy.line})" if proxy else " (no directive names it)"
         if connect.result == "ok":
             answer = f", which answered {connect.backend_status}" if connect.backend_status else ""
             parts.append(f"It connected to backend {connect.address}{named}{answer}.")
