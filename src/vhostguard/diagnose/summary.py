@@ -12,7 +12,7 @@ from vhostguard.diagnose.strace import (
     Capture, DecodedFd, Syscall, decode_fd, decode_string, sockaddr_address, strings_in,
 )
 from vhostguard.diagnose.targets import ConfigTarget, backend_targets, config_targets, file_target
-from vhostguard.model import Server, ServerModel
+from vhostguard.model import Server, ServerModel, normalize_host
 from vhostguard.routing import Request
 
 MARKER_HEADER = "X-Vhostguard-Trace"
@@ -413,10 +413,9 @@ def _naming(server: Server, match: object) -> DirectiveRef | None:
 
 def _expected(model: ServerModel, request: Request, served: Server) -> str | None:
     """A vhost whose ServerName is exactly the Host, when another vhost served it."""
-    if request.host is None:
+    host = normalize_host(request.host).name
+    if host is None:
         return None
-    host = request.host.rpartition(":")[0] if request.host.rsplit(":", 1)[-1].isdigit() else request.host
-    host = host.lower().rstrip(".")
     for server in model.vhosts:
         if server.id != served.id and server.declared_name is not None and server.declared_name.host.lower() == host:
             return server.id
@@ -516,7 +515,8 @@ def _with_story(summary: TraceSummary, model: ServerModel) -> TraceSummary:
         parts.append(f"The config on disk predicts {summary.predicted_vhost or 'the main server'} instead: "
                      "the running server may not be running this config.")
     if summary.expected_vhost is not None:
-        parts.append(f"Note: vhost {summary.expected_vhost} has ServerName {host}, but an earlier vhost captured the request.")
+        name = normalize_host(request.host).name or host
+        parts.append(f"Note: vhost {summary.expected_vhost} has ServerName {name}, but an earlier vhost captured the request.")
     for access in summary.files:
         if access.result in _FILE_FAILURES and access.directive is not None:
             root = access.directive

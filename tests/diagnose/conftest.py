@@ -1,0 +1,134 @@
+"""A real apache2 (event MPM) left running on loopback, and real loopback backends,
+for tracing with the real strace."""
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.apache import APACHE2, CLEAN_ENV, base_config, free_port
+
+STRACE = shutil.which("strace")
+
+MODULES = ("mpm_event", "authz_core", "alias", "proxy", "proxy_http")
+
+
+def needs_strace() -> None:
+    """Skip without strace, except in CI, where its absence is a failure."""
+    if STRACE is None:
+        if os.environ.get("CI"):
+            pytest.fail("strace is not installed (apt-get install strace); CI must run the trace tests")
+        pytest.skip("strace is not installed (apt-get install strace)")
+    if APACHE2 is None:
+        pytest.skip("apache2 is not installed (apt-get install apache2)")
+
+
+@dataclass
+class Httpd:
+    root: Path
+    conf: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def pid(self) -> int:
+        return int((self.root / "run" / "httpd.pid").read_text().strip())
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], error_log: Path, timeout: float = 10.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"apache2 exited: {error_log.read_text() if error_log.exists() else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"apache2 did not listen on {port}")
+
+
+@pytest.fixture
+def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
+    """Start apache2 on ``files`` (name -> text; ``{root}`` and ``{port}`` filled in);
+    the first file is the main config, after the sandbox preamble."""
+    started: list[Httpd] = []
+
+    def start(files: dict[str, str], port: int | None = None) -> Httpd:
+        root = tmp_path / "srv"
+        root.mkdir(exist_ok=True)
+        port = port or free_port()
+        names = list(files)
+        for name in names:
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = files[name].replace("{root}", str(root)).replace("{port}", str(port))
+            if name == names[0]:
+                text = base_config(root, MODULES) + "ServerName localhost\nStartServers 1\nServerLimit 1\n" \
+                    "ThreadsPerChild 4\nMinSpareThreads 1\nMaxSpareThreads 4\nMaxRequestWorkers 4\n" + text
+            path.write_text(text)
+        conf = root / names[0]
+        assert APACHE2 is not None
+        with open(root / "logs" / "stdout.log", "ab") as sink:
+            process = subprocess.Popen([APACHE2, "-f", str(conf), "-DFOREGROUND"], env=CLEAN_ENV, stdout=sink, stderr=sink,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        server = Httpd(root, conf, port, process)
+        started.append(server)
+        _wait_port(port, process, root / "logs" / "error.log")
+        deadline = time.monotonic() + 5
+        while not (root / "run" / "httpd.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.process.pid, signal.SIGKILL)
+                server.process.wait()
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    status = 200
+    name = "backend"
+
+    def do_GET(self) -> None:
+        body = f"{self.name} {self.path}\n".encode()
+        self.send_response(self.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def backend() -> Iterator[Callable[[int, str], int]]:
+    """A real HTTP backend on a loopback port answering every GET with ``status``; returns its port."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(status: int, name: str) -> int:
+        handler = type(f"Answer{status}", (_Answer,), {"status": status, "name": name})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return int(server.server_address[1])
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

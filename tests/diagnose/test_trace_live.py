@@ -1,0 +1,150 @@
+"""``vhostguard trace`` end to end: a real apache2 (event MPM) on loopback, the real
+strace attached to its worker threads, real loopback backends.
+
+Each scenario asserts the trace names the right vhost and the directive's
+file:line, found by reading the config files written here (not by running
+our own routing)."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.diagnose.conftest import Httpd, needs_strace
+from tests.support.apache import free_port
+from vhostguard.cli import main
+
+pytestmark = pytest.mark.httpd
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def trace(server: Httpd, url: str, *extra: str) -> dict:
+    code, out, err = run("trace", url, "-f", str(server.conf), "--json", *extra)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_misroute_by_an_earlier_wildcard_alias(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    needs_strace()
+    wrong = backend(500, "www-backend")
+    api = backend(200, "api-backend")
+    server = httpd({
+        "httpd.conf": "Listen 127.0.0.1:{port}\nIncludeOptional {root}/sites/*.conf\n",
+        # 00- sorts before 10-: the wildcard vhost comes first in httpd's matching order
+        "sites/00-www.conf": (
+            "<VirtualHost 127.0.0.1:{port}>\n"
+            "    ServerName www.example.test\n"
+            "    ServerAlias *.example.test\n"
+            f"    ProxyPass / http://127.0.0.1:{wrong}/\n"
+            "</VirtualHost>\n"),
+        "sites/10-api.conf": (
+            "<VirtualHost 127.0.0.1:{port}>\n"
+            "    ServerName api.example.test\n"
+            f"    ProxyPass / http://127.0.0.1:{api}/\n"
+            "</VirtualHost>\n"),
+    })
+    www_conf, api_conf = server.root / "sites/00-www.conf", server.root / "sites/10-api.conf"
+    doc = trace(server, f"http://api.example.test:{server.port}/v1/users")
+    assert doc["schema"] == 1 and doc["status"] == 500
+    assert doc["vhost"] == f"{www_conf}:1"
+    (connect,) = doc["connects"]
+    assert connect["address"] == f"127.0.0.1:{wrong}" and connect["result"] == "ok" and connect["backend_status"] == 500
+    assert connect["directive"] == {"name": "ProxyPass", "file": str(www_conf), "line": line_of(www_conf, "ProxyPass")}
+    assert doc["vhost_directive"] == {"name": "ServerAlias", "file": str(www_conf), "line": line_of(www_conf, "ServerAlias")}
+    assert doc["expected_vhost"] == f"{api_conf}:1"
+    assert f"{www_conf}:{line_of(www_conf, 'ServerAlias')}" in doc["story"]
+    assert doc["tid"] != doc["pid"]  # a worker thread of the event MPM, not its main thread
+    assert {phase["name"] for phase in doc["phases"]} >= {"accept/read", "backend connect", "backend wait", "write"}
+
+
+def test_backend_down(httpd: Callable[..., Httpd]) -> None:
+    needs_strace()
+    closed = free_port()  # nothing listens there
+    server = httpd({"httpd.conf": (
+        "Listen 127.0.0.1:{port}\n"
+        "<VirtualHost 127.0.0.1:{port}>\n"
+        "    ServerName shop.example.test\n"
+        f"    ProxyPass /api http://127.0.0.1:{closed}/api\n"
+        "</VirtualHost>\n")})
+    doc = trace(server, f"http://shop.example.test:{server.port}/api/cart")
+    assert doc["status"] == 503
+    (connect,) = doc["connects"]
+    assert connect["address"] == f"127.0.0.1:{closed}" and connect["result"] == "ECONNREFUSED"
+    assert connect["directive"] == {"name": "ProxyPass", "file": str(server.conf), "line": line_of(server.conf, "ProxyPass")}
+    assert any("AH01114" in line or "AH00957" in line for line in doc["errors_logged"])
+    assert "ECONNREFUSED" in doc["story"]
+
+
+def test_file_name_typo_behind_an_alias(httpd: Callable[..., Httpd], tmp_path: Path) -> None:
+    needs_strace()
+    static = tmp_path / "srv" / "static"
+    static.mkdir(parents=True)
+    (static / "app.js").write_text("ok\n")
+    server = httpd({"httpd.conf": (
+        "Listen 127.0.0.1:{port}\n"
+        "<VirtualHost 127.0.0.1:{port}>\n"
+        "    ServerName www.example.test\n"
+        "    DocumentRoot {root}\n"
+        '    Alias /assets "{root}/statics"\n'  # the directory is "static"
+        "    <Directory {root}>\n"
+        "        Require all granted\n"
+        "    </Directory>\n"
+        "</VirtualHost>\n")})
+    doc = trace(server, f"http://www.example.test:{server.port}/assets/app.js")
+    assert doc["status"] == 404
+    failed = [entry for entry in doc["files"] if entry["result"] != "ok"]
+    assert failed and failed[0]["path"] == f"{server.root}/statics/app.js" and failed[0]["result"] == "ENOENT"
+    assert failed[0]["directive"] == {"name": "Alias", "file": str(server.conf), "line": line_of(server.conf, "Alias")}
+
+
+def test_text_output_tells_the_story(httpd: Callable[..., Httpd]) -> None:
+    needs_strace()
+    server = httpd({"httpd.conf": (
+        "Listen 127.0.0.1:{port}\n"
+        "<VirtualHost 127.0.0.1:{port}>\n"
+        "    ServerName www.example.test\n"
+        "    DocumentRoot {root}/missing-root\n"
+        "</VirtualHost>\n")})
+    code, out, err = run("trace", f"http://www.example.test:{server.port}/index.html", "-f", str(server.conf))
+    assert code == 0, err
+    assert "status 404" in out and "ENOENT" in out and f"{server.conf}:{line_of(server.conf, 'DocumentRoot')}" in out
+
+
+def test_request_that_reaches_no_traced_worker(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    needs_strace()
+    other = backend(200, "not-httpd")
+    server = httpd({"httpd.conf": "Listen 127.0.0.1:{port}\n"})
+    code, _, err = run("trace", f"http://www.example.test:{server.port}/", "-f", str(server.conf), "--connect", f"127.0.0.1:{other}")
+    assert code == 2
+    assert "never reached" in err and len(err.strip().splitlines()) == 1
+
+
+def test_no_running_server(write: Callable[..., Path], tmp_path: Path) -> None:
+    needs_strace()
+    conf = write("httpd.conf", f"""
+        PidFile {tmp_path}/run/httpd.pid
+        Listen 127.0.0.1:8080
+        """)
+    code, _, err = run("trace", "http://www.example.test:8080/", "-f", str(conf))
+    assert code == 2
+    assert "no running server" in err and f"{tmp_path}/run/httpd.pid" in err and len(err.strip().splitlines()) == 1
+
+
+def test_strace_missing(write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = write("httpd.conf", "Listen 127.0.0.1:8080\n")
+    monkeypatch.setenv("PATH", os.path.dirname(conf))  # a PATH without strace
+    code, _, err = run("trace", "http://www.example.test:8080/", "-f", str(conf))
+    assert code == 2
+    assert "apt-get install strace" in err and len(err.strip().splitlines()) == 1
