@@ -64,7 +64,7 @@ def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
     the first file is the main config, after the sandbox preamble."""
     started: list[Httpd] = []
 
-    def start(files: dict[str, str], port: int | None = None) -> Httpd:
+    def start(files: dict[str, str], port: int | None = None, pid_name: str = "run/httpd.pid") -> Httpd:
         root = tmp_path / "srv"
         root.mkdir(exist_ok=True)
         port = port or free_port()
@@ -86,7 +86,7 @@ def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
         started.append(server)
         _wait_port(port, process, root / "logs" / "error.log")
         deadline = time.monotonic() + 5
-        while not (root / "run" / "httpd.pid").exists() and time.monotonic() < deadline:
+        while not (root / pid_name).exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         return server
 

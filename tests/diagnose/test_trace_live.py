@@ -148,3 +148,16 @@ def test_strace_missing(write: Callable[..., Path], monkeypatch: pytest.MonkeyPa
     code, _, err = run("trace", "http://www.example.test:8080/", "-f", str(conf))
     assert code == 2
     assert "apt-get install strace" in err and len(err.strip().splitlines()) == 1
+
+
+def test_pid_file_is_where_apache2_writes_it(httpd: Callable[..., Httpd]) -> None:
+    from vhostguard.config import LoadOptions, load
+    from vhostguard.diagnose.attach import pid_file
+    from vhostguard.model import build_model
+
+    # base_config's absolute PidFile first; a relative one later wins, and is
+    # relative to ServerRoot even with a DefaultRuntimeDir elsewhere
+    server = httpd({"httpd.conf": "Listen 127.0.0.1:{port}\nPidFile relative.pid\n"}, pid_name="relative.pid")
+    model = build_model(load(str(server.conf), LoadOptions()))
+    assert pid_file(model) == str(server.root / "relative.pid")
+    assert (server.root / "relative.pid").read_text().strip() == str(server.process.pid)

@@ -29,7 +29,6 @@ from vhostguard.model import ServerModel
 from vhostguard.routing import Request
 
 DEFAULT_PIDLOG = "/run/apache2.pid"  # Debian's compiled-in DEFAULT_PIDLOG (apache2 -V)
-DEFAULT_RUNTIME_DIR = "logs"  # httpd's DEFAULT_REL_RUNTIMEDIR
 # File, network, process and I/O calls; poll and getsockopt show a non-blocking connect's outcome.
 STRACE_CALLS = "%file,%network,%process,read,write,readv,writev,pread64,pwrite64,sendfile,poll,ppoll,close"
 ATTACH_TIMEOUT = 5.0
@@ -48,19 +47,13 @@ class ClientResult:
 
 
 def pid_file(model: ServerModel) -> str:
-    """The PidFile httpd writes for this config."""
+    """The PidFile httpd writes for this config: the last PidFile, relative to
+    ServerRoot (not DefaultRuntimeDir: apache2 2.4.71 writes ``PidFile rel.pid``
+    under ServerRoot whatever DefaultRuntimeDir says)."""
     tree = model.tree
     given = [node.args[0] for node in tree.find("pidfile") if node.args]
-    path = given[-1] if given else DEFAULT_PIDLOG  # the last PidFile wins
-    if os.path.isabs(path):
-        return path
-    runtime = DEFAULT_RUNTIME_DIR
-    for found in tree.find("defaultruntimedir"):
-        if found.args:
-            runtime = found.args[0]
-    if not os.path.isabs(runtime):
-        runtime = os.path.join(tree.server_root, runtime)
-    return os.path.join(runtime, path)  # log.c ap_log_pid: ap_runtime_dir_relative
+    path = given[-1] if given else DEFAULT_PIDLOG
+    return path if os.path.isabs(path) else os.path.join(tree.server_root, path)
 
 
 def server_pid(model: ServerModel) -> int:
