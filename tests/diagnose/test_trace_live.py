@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.diagnose.conftest import Httpd, needs_strace
+from tests.diagnose.conftest import STRACE, Httpd, needs_strace
 from tests.support.apache import free_port
 from vhostguard.cli import main
 
@@ -161,3 +164,23 @@ def test_pid_file_is_where_apache2_writes_it(httpd: Callable[..., Httpd]) -> Non
     model = build_model(load(str(server.conf), LoadOptions()))
     assert pid_file(model) == str(server.root / "relative.pid")
     assert (server.root / "relative.pid").read_text().strip() == str(server.process.pid)
+
+
+def test_ptrace_not_permitted(httpd: Callable[..., Httpd]) -> None:
+    """A real refusal: the CLI run without CAP_SYS_PTRACE (dropped from the
+    bounding set by setpriv) cannot attach to root's apache2 workers."""
+    needs_strace()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv (util-linux) to drop CAP_SYS_PTRACE")
+    server = httpd({"httpd.conf": "Listen 127.0.0.1:{port}\n"})
+    done = subprocess.run(
+        [setpriv, "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", sys.executable, "-m", "vhostguard",
+         "trace", f"http://www.example.test:{server.port}/", "-f", str(server.conf)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PATH": f"{os.path.dirname(STRACE or '')}:{os.environ.get('PATH', '')}"},
+    )
+    assert done.returncode == 2, done.stderr
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1
+    assert "kernel.yama.ptrace_scope" in message and "CAP_SYS_PTRACE" in message
