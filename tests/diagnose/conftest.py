@@ -19,7 +19,12 @@ from tests.support.apache import APACHE2, CLEAN_ENV, base_config, free_port
 
 STRACE = shutil.which("strace")
 
-MODULES = ("mpm_event", "authz_core", "alias", "proxy", "proxy_http")
+MODULES = ("authz_core", "alias", "proxy", "proxy_http")
+# Small pools, so a request lands on a worker strace follows and tests stay quick.
+POOLS = {
+    "event": "StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMinSpareThreads 1\nMaxSpareThreads 4\nMaxRequestWorkers 4\n",
+    "prefork": "StartServers 2\nMinSpareServers 1\nMaxSpareServers 2\nMaxRequestWorkers 4\n",
+}
 
 
 def needs_strace() -> None:
@@ -64,7 +69,7 @@ def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
     the first file is the main config, after the sandbox preamble."""
     started: list[Httpd] = []
 
-    def start(files: dict[str, str], port: int | None = None, pid_name: str = "run/httpd.pid") -> Httpd:
+    def start(files: dict[str, str], port: int | None = None, pid_name: str = "run/httpd.pid", mpm: str = "event") -> Httpd:
         root = tmp_path / "srv"
         root.mkdir(exist_ok=True)
         port = port or free_port()
@@ -74,8 +79,7 @@ def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
             path.parent.mkdir(parents=True, exist_ok=True)
             text = files[name].replace("{root}", str(root)).replace("{port}", str(port))
             if name == names[0]:
-                text = base_config(root, MODULES) + "ServerName localhost\nStartServers 1\nServerLimit 1\n" \
-                    "ThreadsPerChild 4\nMinSpareThreads 1\nMaxSpareThreads 4\nMaxRequestWorkers 4\n" + text
+                text = base_config(root, (f"mpm_{mpm}", *MODULES)) + "ServerName localhost\n" + POOLS[mpm] + text
             path.write_text(text)
         conf = root / names[0]
         assert APACHE2 is not None

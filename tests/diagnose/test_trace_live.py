@@ -72,10 +72,11 @@ def test_misroute_by_an_earlier_wildcard_alias(httpd: Callable[..., Httpd], back
     assert {phase["name"] for phase in doc["phases"]} >= {"accept/read", "backend connect", "backend wait", "write"}
 
 
-def test_backend_down(httpd: Callable[..., Httpd]) -> None:
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_backend_down(httpd: Callable[..., Httpd], mpm: str) -> None:
     needs_strace()
     closed = free_port()  # nothing listens there
-    server = httpd({"httpd.conf": (
+    server = httpd(mpm=mpm, files={"httpd.conf": (
         "Listen 127.0.0.1:{port}\n"
         "<VirtualHost 127.0.0.1:{port}>\n"
         "    ServerName shop.example.test\n"
@@ -83,6 +84,7 @@ def test_backend_down(httpd: Callable[..., Httpd]) -> None:
         "</VirtualHost>\n")})
     doc = trace(server, f"http://shop.example.test:{server.port}/api/cart")
     assert doc["status"] == 503
+    assert (doc["tid"] == doc["pid"]) == (mpm == "prefork")  # prefork: one thread per worker process
     (connect,) = doc["connects"]
     assert connect["address"] == f"127.0.0.1:{closed}" and connect["result"] == "ECONNREFUSED"
     assert connect["directive"] == {"name": "ProxyPass", "file": str(server.conf), "line": line_of(server.conf, "ProxyPass")}
