@@ -86,3 +86,17 @@ def test_config_targets_name_every_root_and_backend() -> None:
         ("DocumentRoot", "/tmp/h8cap/srv2/www"), ("Alias", "/tmp/h8cap/srv2/www/static"),
         ("ScriptAlias", "/tmp/h8cap/srv2/cgi"), ("ProxyPass", "127.0.0.1:18492"), ("ProxyPass", "127.0.0.1:18493"),
     ]
+
+
+def test_text_output_shows_control_characters_instead_of_obeying_them() -> None:
+    from vhostguard.cli.diagnose import trace_text
+
+    lines = [
+        '7 10:00:00.000000 read(5<TCP:[127.0.0.1:80->127.0.0.1:4000]>, "GET /x HTTP/1.1\\r\\nX-Vhostguard-Trace: m\\r\\n\\r\\n", 8000) = 40 <0.000010>',
+        '7 10:00:00.000100 newfstatat(AT_FDCWD</>, "/tmp/h8cap/srv/www/\\33[2Jx", 0x1, 0) = -1 ENOENT (No such file or directory) <0.000010>',
+    ]
+    summary = summarise(parse_strace(lines), model("event-static-proxy"),
+                        Request.from_url("http://www.example.test:18481/x", local_ip="127.0.0.1"), "X-Vhostguard-Trace: m")
+    assert summary.files[0].path == "/tmp/h8cap/srv/www/\x1b[2Jx"
+    text = trace_text(summary)
+    assert "\x1b" not in text and "\\x1b[2Jx" in text

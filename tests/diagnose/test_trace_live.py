@@ -186,3 +186,53 @@ def test_ptrace_not_permitted(httpd: Callable[..., Httpd]) -> None:
     message = done.stderr.strip()
     assert len(message.splitlines()) == 1
     assert "kernel.yama.ptrace_scope" in message and "CAP_SYS_PTRACE" in message
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "example.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_request_is_found_by_its_connection(httpd: Callable[..., Httpd], backend: Callable[[int, str], int],
+                                                  tmp_path: Path) -> None:
+    """Over TLS the marker is encrypted in the worker's reads: the thread is the one
+    that read the client's connection; SNI and Host pick the API vhost."""
+    needs_strace()
+    api = backend(200, "api-backend")
+    cert, key = _self_signed(tmp_path)
+    server = httpd({"httpd.conf": (
+        "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"
+        "Listen 127.0.0.1:{port} https\n"
+        f"SSLCertificateFile {cert}\nSSLCertificateKeyFile {key}\n"
+        "<VirtualHost 127.0.0.1:{port}>\n"
+        "    ServerName www.example.test\n"
+        "    SSLEngine on\n"
+        "    DocumentRoot {root}\n"
+        "</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1:{port}>\n"
+        "    ServerName api.example.test\n"
+        "    SSLEngine on\n"
+        f"    ProxyPass / http://127.0.0.1:{api}/\n"
+        "</VirtualHost>\n")})
+    doc = trace(server, f"https://api.example.test:{server.port}/v1/users")
+    assert doc["status"] == 200
+    assert doc["vhost"] == f"{server.conf}:{line_of(server.conf, 'ServerName api.example.test') - 1}"
+    (connect,) = doc["connects"]
+    assert connect["address"] == f"127.0.0.1:{api}" and connect["backend_status"] == 200
+    assert connect["directive"]["line"] == line_of(server.conf, "ProxyPass")

@@ -44,6 +44,12 @@ def trace_json(summary: TraceSummary) -> dict[str, Any]:
     }
 
 
+def _terminal_safe(text: str) -> str:
+    """Paths, log lines and the story come from the traced server: control
+    characters (an escape sequence in a file name) are shown, not obeyed."""
+    return "".join(char if char.isprintable() or char == "\n" else f"\\x{ord(char):02x}" for char in text)
+
+
 def trace_text(summary: TraceSummary) -> str:
     out = [f"status {summary.status if summary.status is not None else '?'}  worker pid {summary.pid} thread {summary.tid}",
            f"vhost: {summary.vhost_name or 'main server'} ({summary.vhost or '-'})",
@@ -53,22 +59,22 @@ def trace_text(summary: TraceSummary) -> str:
         out.append(f"  chosen by: {ref.name} at {ref.file}:{ref.line}")
     for access in summary.files:
         where = f"  [{access.directive.name} {access.directive.file}:{access.directive.line}]" if access.directive else ""
-        out.append(f"file    {access.syscall} {access.path!r} -> {access.result}{where}")
+        out.append(f"file    {access.syscall} {access.path} -> {access.result}{where}")
     for connect in summary.connects:
         where = f"  [{connect.directive.name} {connect.directive.file}:{connect.directive.line}]" if connect.directive else ""
         answered = f" (answered {connect.backend_status})" if connect.backend_status else ""
         out.append(f"connect {connect.address} -> {connect.result}{answered} in {connect.ms} ms{where}")
     for exec_ in summary.execs:
-        out.append(f"exec    {exec_.path!r} -> {exec_.result}")
+        out.append(f"exec    {exec_.path} -> {exec_.result}")
     for line in summary.errors_logged:
-        out.append(f"logged  {line!r}")
+        out.append(f"logged  {line}")
     if summary.phases:
         out.append("phases: " + ", ".join(f"{phase.name} {phase.ms} ms" for phase in summary.phases))
     for failure in summary.failures:
         out.append(f"FAILED  {failure}")
     out.append("")
     out.append(summary.story)
-    return "\n".join(out) + "\n"
+    return _terminal_safe("\n".join(out)) + "\n"
 
 
 @click.command(name="trace")
