@@ -7,7 +7,8 @@ import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.cli.routing import build_request, request_options
-from vhostguard.diagnose import DirectiveRef, TraceSummary
+from vhostguard.diagnose import DirectiveRef, TraceError, TraceSummary
+from vhostguard.diagnose import trace as trace_request
 from vhostguard.exitcodes import ExitCode
 
 
@@ -91,16 +92,14 @@ def trace(url: str, config: str | None, server_root: str | None, defines: tuple[
     """Attach strace to the running httpd's workers, send URL, and show what the worker did, with config lines."""
 
     def body() -> int:
-        from vhostguard.diagnose import attach  # strace and sockets only for this command
-
         args = ConfigArgs(config, server_root, defines, env_file)
         model = load_model(args)
         print_warnings(model.tree)
         request = build_request(model, url, local_ip, remote_ip, sni, method, headers, no_host)
         target = _connect_address(connect, request.local_ip, request.port)
         try:
-            summary = attach.trace(model, request, target, pids=pids, timeout=timeout)
-        except attach.TraceError as problem:
+            summary = trace_request(model, request, target, pids=pids, timeout=timeout)
+        except TraceError as problem:
             raise UsageProblem(f"trace: {problem}") from None
         if as_json:
             emit_json(trace_json(summary))

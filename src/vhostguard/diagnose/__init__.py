@@ -6,10 +6,13 @@ request, marker) -> TraceSummary`` (what the worker thread that read the
 marked request did, mapped back to config lines); ``trace(...) ->
 TraceSummary`` (attach strace to a running server's workers, send one marked
 request, summarise); and the piece doctor reuses, ``config_targets(model)``
-(every DocumentRoot/Alias/ProxyPass target with its vhost and file:line).
+(every DocumentRoot/Alias/ProxyPass target with its vhost and file:line),
+``pid_file(model)``, ``server_pid(model)`` and ``worker_pids(pid)`` (the
+running server a config describes).
 """
 from __future__ import annotations
 
+from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
 from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
 from vhostguard.diagnose.summary import (
     MARKER_HEADER, Connect, DirectiveRef, DnsLookup, Exec, FileAccess, NotTraced, Phase, TraceSummary, summarise,
@@ -18,6 +21,6 @@ from vhostguard.diagnose.targets import ConfigTarget, backend_address, config_ta
 
 __all__ = [
     "MARKER_HEADER", "Capture", "ConfigTarget", "Connect", "DirectiveRef", "DnsLookup", "Exec", "Exit", "FileAccess",
-    "NotTraced", "Phase", "Signal", "Syscall", "TraceSummary", "backend_address", "config_targets", "parse_strace",
-    "summarise",
+    "NotTraced", "Phase", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address", "config_targets",
+    "parse_strace", "pid_file", "server_pid", "summarise", "trace", "worker_pids",
 ]
