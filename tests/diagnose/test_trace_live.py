@@ -66,6 +66,7 @@ def test_misroute_by_an_earlier_wildcard_alias(httpd: Callable[..., Httpd], back
     assert connect["address"] == f"127.0.0.1:{wrong}" and connect["result"] == "ok" and connect["backend_status"] == 500
     assert connect["directive"] == {"name": "ProxyPass", "file": str(www_conf), "line": line_of(www_conf, "ProxyPass")}
     assert doc["vhost_directive"] == {"name": "ServerAlias", "file": str(www_conf), "line": line_of(www_conf, "ServerAlias")}
+    assert doc["vhost_chosen_by"] == "wild-alias"
     assert doc["expected_vhost"] == f"{api_conf}:1"
     assert f"{www_conf}:{line_of(www_conf, 'ServerAlias')}" in doc["story"]
     assert doc["tid"] != doc["pid"]  # a worker thread of the event MPM, not its main thread

@@ -29,6 +29,7 @@ def trace_json(summary: TraceSummary) -> dict[str, Any]:
         "vhost": summary.vhost,
         "vhost_evidence": summary.vhost_evidence,
         "vhost_directive": _directive_json(summary.naming_directive),
+        "vhost_chosen_by": summary.chosen_by,
         "predicted_vhost": summary.predicted_vhost,
         "expected_vhost": summary.expected_vhost,
         "phases": [{"name": phase.name, "ms": phase.ms} for phase in summary.phases],
@@ -57,7 +58,7 @@ def trace_text(summary: TraceSummary) -> str:
            f"  evidence: {summary.vhost_evidence}"]
     if summary.naming_directive is not None:
         ref = summary.naming_directive
-        out.append(f"  chosen by: {ref.name} at {ref.file}:{ref.line}")
+        out.append(f"  chosen by: {ref.name} at {ref.file}:{ref.line} ({summary.chosen_by})")
     for access in summary.files:
         where = f"  [{access.directive.name} {access.directive.file}:{access.directive.line}]" if access.directive else ""
         out.append(f"file    {access.syscall} {access.path} -> {access.result}{where}")
@@ -66,7 +67,8 @@ def trace_text(summary: TraceSummary) -> str:
         answered = f" (answered {connect.backend_status})" if connect.backend_status else ""
         out.append(f"connect {connect.address} -> {connect.result}{answered} in {connect.ms} ms{where}")
     for exec_ in summary.execs:
-        out.append(f"exec    {exec_.path} -> {exec_.result}")
+        where = f"  [{exec_.directive.name} {exec_.directive.file}:{exec_.directive.line}]" if exec_.directive else ""
+        out.append(f"exec    {exec_.path} -> {exec_.result}{where}")
     for line in summary.errors_logged:
         out.append(f"logged  {line}")
     if summary.phases:

@@ -96,6 +96,7 @@ class TraceSummary:
     vhost_name: str | None
     vhost_evidence: str
     naming_directive: DirectiveRef | None  # the ServerName/ServerAlias that made httpd pick the vhost
+    chosen_by: str | None  # how: name, alias, wild-alias, default (first of its address set), only...
     predicted_vhost: str | None  # what routing the config on disk predicts
     expected_vhost: str | None  # a vhost that names the Host exactly, when another one served it
     phases: tuple[Phase, ...]
@@ -142,7 +143,7 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
     summary = TraceSummary(
         request=request, status=status, pid=(thread_groups or {}).get(tid or -1, tid), tid=tid,
         vhost=vhost, vhost_name=served.server_name if served else None, vhost_evidence=evidence,
-        naming_directive=naming, predicted_vhost=predicted.id, expected_vhost=expected,
+        naming_directive=naming, chosen_by=match.how if naming is not None else None, predicted_vhost=predicted.id, expected_vhost=expected,
         phases=phases, files=files, connects=connects, execs=execs, dns=dns, errors_logged=logged,
         story="", capture_malformed=capture.malformed, failures=failures,
     )
@@ -407,6 +408,7 @@ def _naming(server: Server, match: object) -> DirectiveRef | None:
             if node.key == wanted and (matched is None or any(arg.lower() == str(matched).lower() for arg in node.args)):
                 return DirectiveRef(node.name, node.source.file, node.source.line, server.id)
     if server.source is not None:
+        # no name matched: the first vhost of the address set (httpd's default for it), or the only one
         return DirectiveRef("VirtualHost", server.source.file, server.source.line, server.id)
     return None
 
@@ -510,7 +512,8 @@ def _with_story(summary: TraceSummary, model: ServerModel) -> TraceSummary:
                  f"it was served by {who}: {summary.vhost_evidence}.")
     if summary.naming_directive is not None:
         ref = summary.naming_directive
-        parts.append(f"httpd picked that vhost by {ref.name} at {ref.file}:{ref.line}.")
+        why = {"default": " (no name matched: the first vhost for the address)", "only": " (the only vhost for the address)"}
+        parts.append(f"httpd picked that vhost by {ref.name} at {ref.file}:{ref.line}{why.get(summary.chosen_by or '', '')}.")
     elif summary.vhost != summary.predicted_vhost:
         parts.append(f"The config on disk predicts {summary.predicted_vhost or 'the main server'} instead: "
                      "the running server may not be running this config.")
