@@ -435,14 +435,14 @@ def _phases(capture: Capture, reading: Syscall, window: list[Syscall], connectio
     start = accepted.time if accepted is not None and accepted.time is not None else reading.time
     if start is not None:
         phases.append(Phase("accept/read", _ms(read_end - start)))
-    writes = [call for call in window if call.name in _WRITES and _fd(call) is not None and connection is not None
-              and _fd(call).detail == connection.detail]  # type: ignore[union-attr]
-    connects = [call for call in window if call.name == "connect" and call.time is not None]
+    writes = [call for call in window if call.name in _WRITES and _on_connection(call, connection)]
+    connects = [call for call in window if call.name == "connect" and call.time is not None
+                and not (sockaddr_address(call.args) or ":53").endswith(":53")]  # backends, not DNS or netlink
     first_write = writes[0].time if writes else None
-    mapping_end = min(t for t in (connects[0].time if connects else None, first_write, window[-1].end) if t is not None) \
-        if window[-1].end is not None else None
-    if mapping_end is not None:
-        phases.append(Phase("mapping", _ms(mapping_end - read_end)))
+    # mapping: from the request read to whatever comes first, a backend connect or the response
+    ends = [t for t in (connects[0].time if connects else None, first_write, window[-1].end) if t is not None]
+    if ends:
+        phases.append(Phase("mapping", _ms(min(ends) - read_end)))
     if connects:
         connect_end = _backend_connect_end(window, connects)
         first = connects[0].time
@@ -453,6 +453,11 @@ def _phases(capture: Capture, reading: Syscall, window: list[Syscall], connectio
     if writes and writes[0].time is not None and writes[-1].end is not None:
         phases.append(Phase("write", _ms(writes[-1].end - writes[0].time)))
     return tuple(phases)
+
+
+def _on_connection(call: Syscall, connection: DecodedFd | None) -> bool:
+    fd = _fd(call)
+    return fd is not None and connection is not None and fd.detail == connection.detail
 
 
 def _backend_connect_end(window: list[Syscall], connects: list[Syscall]) -> float:
