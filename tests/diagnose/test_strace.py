@@ -33,7 +33,7 @@ def at_line(parsed: Capture, line: int):
     return found[0]
 
 
-@pytest.mark.parametrize("name", ["event-static-proxy", "event-cgi-errors-shutdown", "stderr-pid-prefix"])
+@pytest.mark.parametrize("name", ["event-static-proxy", "event-cgi-errors-shutdown", "stderr-pid-prefix", "event-dns"])
 def test_every_real_line_is_understood(name: str) -> None:
     parsed = capture(name)
     assert parsed.malformed == 0, parsed.malformed_samples

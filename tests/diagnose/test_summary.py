@@ -10,6 +10,7 @@ import pytest
 
 from vhostguard.config import LoadOptions, load
 from vhostguard.diagnose import NotTraced, config_targets, parse_strace, summarise
+from vhostguard.diagnose.strace import decode_string
 from vhostguard.model import ServerModel, build_model
 from vhostguard.routing import Request
 
@@ -100,3 +101,36 @@ def test_text_output_shows_control_characters_instead_of_obeying_them() -> None:
     assert summary.files[0].path == "/tmp/h8cap/srv/www/\x1b[2Jx"
     text = trace_text(summary)
     assert "\x1b" not in text and "\\x1b[2Jx" in text
+
+
+def test_dns_lookups_from_real_messages() -> None:
+    """``event-dns``: ProxyPass to backend.example.test and missing.example.test, with
+    glibc asking a loopback DNS server (A and AAAA in one sendmmsg, two replies)."""
+    found = run("event-dns", "event-dns", "http://www.example.test:18571/api/x", "X-Vhostguard-Trace: d1")
+    (lookup,) = found.dns
+    assert (lookup.server, lookup.name, lookup.result, lookup.answers) == ("127.0.0.1:53", "backend.example.test", "ok", ("127.0.0.1",))
+    # the connect to the answer is tied to the ProxyPass naming the host, through the worker's own answer
+    (connect,) = found.connects  # glibc's nscd probe (unix:/var/run/nscd/socket, ENOENT) is not a backend
+    assert connect.address == "127.0.0.1:18572" and connect.directive is not None
+    assert connect.directive.line == line_of("event-dns", "ProxyPass /api")
+    missing = run("event-dns", "event-dns", "http://www.example.test:18571/gone/x", "X-Vhostguard-Trace: d2")
+    (lookup,) = missing.dns
+    assert lookup.name == "missing.example.test" and lookup.result == "NXDOMAIN" and lookup.answers == ()
+    assert lookup.directive is not None and lookup.directive.line == line_of("event-dns", "ProxyPass /gone")
+    assert missing.status == 500 and missing.connects == ()
+    assert any("NXDOMAIN" in failure for failure in missing.failures) and "NXDOMAIN" in missing.story
+    assert any("AH00898" in line for line in missing.errors_logged)
+
+
+def test_dns_wire_format() -> None:
+    from vhostguard.diagnose.dns import parse_dns, parse_hosts
+
+    # the reply in event-dns.strace line 38, as strace printed it
+    reply = decode_string('"\\tQ\\201\\200\\0\\1\\0\\1\\0\\0\\0\\0\\7backend\\7example\\4test\\0\\0\\1\\0\\1\\300\\f\\0\\1\\0\\1\\0\\0\\0<\\0\\4\\177\\0\\0\\1"')
+    message = parse_dns(reply.value)
+    assert message is not None and message.response and message.rcode == 0
+    assert (message.name, message.qtype, message.answers) == ("backend.example.test", 1, ("127.0.0.1",))
+    assert parse_dns(b"short") is None
+    assert parse_hosts("127.0.0.1 localhost\n10.0.0.7 db.internal db # the database\n") == {
+        "localhost": {"127.0.0.1"}, "db.internal": {"10.0.0.7"}, "db": {"10.0.0.7"},
+    }

@@ -39,7 +39,8 @@ def trace_json(summary: TraceSummary) -> dict[str, Any]:
                       "backend_status": c.backend_status} for c in summary.connects],
         "execs": [{"path": e.path, "argv": e.argv, "result": e.result, "directive": _directive_json(e.directive)}
                   for e in summary.execs],
-        "dns": [{"server": d.server, "result": d.result} for d in summary.dns],
+        "dns": [{"server": d.server, "name": d.name, "result": d.result, "answers": list(d.answers),
+                 "directive": _directive_json(d.directive)} for d in summary.dns],
         "errors_logged": list(summary.errors_logged),
         "failures": list(summary.failures),
         "story": summary.story,
@@ -66,6 +67,8 @@ def trace_text(summary: TraceSummary) -> str:
         where = f"  [{connect.directive.name} {connect.directive.file}:{connect.directive.line}]" if connect.directive else ""
         answered = f" (answered {connect.backend_status})" if connect.backend_status else ""
         out.append(f"connect {connect.address} -> {connect.result}{answered} in {connect.ms} ms{where}")
+    for lookup in summary.dns:
+        out.append(f"dns     {lookup.name} via {lookup.server} -> {lookup.result} {' '.join(lookup.answers)}".rstrip())
     for exec_ in summary.execs:
         where = f"  [{exec_.directive.name} {exec_.directive.file}:{exec_.directive.line}]" if exec_.directive else ""
         out.append(f"exec    {exec_.path} -> {exec_.result}{where}")

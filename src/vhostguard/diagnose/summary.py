@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from vhostguard.diagnose.strace import (
     Capture, DecodedFd, Syscall, decode_fd, decode_string, sockaddr_address, strings_in,
 )
-from vhostguard.diagnose.targets import ConfigTarget, backend_targets, config_targets, file_target
+from vhostguard.diagnose.dns import RCODES, DnsMessage, parse_dns, parse_hosts
+from vhostguard.diagnose.targets import ConfigTarget, backend_host, backend_targets, config_targets, file_target
 from vhostguard.model import Server, ServerModel, normalize_host
 from vhostguard.routing import Request
 
@@ -74,8 +75,15 @@ class Exec:
 
 @dataclass(frozen=True)
 class DnsLookup:
+    """One name the worker looked up over DNS (its A and AAAA queries together).
+    ``result``: ``ok`` (addresses came back), ``NXDOMAIN``, ``SERVFAIL``...,
+    ``no answer`` (the name exists without addresses), ``no reply``."""
+
     server: str
+    name: str
     result: str
+    answers: tuple[str, ...] = ()
+    directive: DirectiveRef | None = None  # the backend directive naming this host
 
 
 @dataclass(frozen=True)
@@ -128,18 +136,19 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
     targets = config_targets(model)
 
     files = _files(window, targets)
-    connects, dns = _connects(window, targets)
+    dns, resolved = _lookups(window, targets)
+    connects = _connects(window, targets, resolved)
     execs = _execs(capture, children, targets)
     status = _response_status(window, connection) or client_status
     logged = _logged(window, connection)
     match = model.match(request.local_ip, request.port, request.host)
     predicted = match.server
-    vhost, evidence = _served_by(targets, files, connects, execs, predicted)
+    vhost, evidence = _served_by(targets, files, connects, execs, dns, predicted)
     served = model.vhost(vhost) if vhost else None
     naming = _naming(served, match) if served is not None and served.id == predicted.id else None
     expected = _expected(model, request, served) if served is not None else None
     phases = _phases(capture, reading, window, connection)
-    failures = _failures(files, connects, status)
+    failures = _failures(files, connects, dns, status)
     summary = TraceSummary(
         request=request, status=status, pid=(thread_groups or {}).get(tid or -1, tid), tid=tid,
         vhost=vhost, vhost_name=served.server_name if served else None, vhost_evidence=evidence,
@@ -255,27 +264,69 @@ def _files(window: list[Syscall], targets: tuple[ConfigTarget, ...]) -> tuple[Fi
     return tuple(found)
 
 
-def _connects(window: list[Syscall], targets: tuple[ConfigTarget, ...]) -> tuple[tuple[Connect, ...], tuple[DnsLookup, ...]]:
+# glibc asks nscd first when its socket exists; a refused or absent nscd is normal
+_RESOLVER_SOCKETS = {"unix:/var/run/nscd/socket", "unix:/run/nscd/socket"}
+
+
+def _connects(window: list[Syscall], targets: tuple[ConfigTarget, ...],
+              resolved: Mapping[str, set[str]]) -> tuple[Connect, ...]:
     found: list[Connect] = []
-    dns: list[DnsLookup] = []
     for index, call in enumerate(window):
         if call.name != "connect":
             continue
         args = call.arg_list()
         address = sockaddr_address(args[1]) if len(args) > 1 else None
-        if address is None:
-            continue
+        if address is None or address.endswith(":53") or address in _RESOLVER_SOCKETS:
+            continue  # name lookups are read from their messages (see _lookups)
         fd = decode_fd(args[0])
         result, finished = _connect_outcome(call, window[index + 1:], fd)
         ms = round((finished - call.time) * 1000, 3) if finished is not None and call.time is not None else None
-        if address.endswith(":53"):
-            dns.append(DnsLookup(address, result))
-            continue
-        candidates = backend_targets(targets, address)
+        candidates = backend_targets(targets, address, resolved)
         directive = DirectiveRef.of(candidates[0]) if candidates else None
         status = _backend_status(window[index + 1:], fd)
         found.append(Connect(address, result, ms, directive, tuple(DirectiveRef.of(t) for t in candidates), status))
-    return tuple(found), tuple(dns)
+    return tuple(found)
+
+
+_DNS_SENDS = {"sendmmsg", "sendto", "sendmsg", "send", "write", "writev"}
+_DNS_RECEIVES = {"recvfrom", "recvmsg", "recv", "read", "readv", "recvmmsg"}
+
+
+def _lookups(window: list[Syscall], targets: tuple[ConfigTarget, ...]) -> tuple[tuple[DnsLookup, ...], dict[str, set[str]]]:
+    """The DNS lookups in the window, and every name -> addresses the worker
+    learned (DNS answers and the hosts file it read)."""
+    asked: dict[tuple[str, str], list[DnsMessage]] = {}
+    resolved: dict[str, set[str]] = {}
+    for call in window:
+        fd = _fd(call)
+        if fd is None:
+            continue
+        if fd.path == "/etc/hosts" and call.name in _READS and call.value:
+            for text in strings_in(call.args)[:1]:
+                for name, addresses in parse_hosts(text.value.decode("utf-8", "replace")).items():
+                    resolved.setdefault(name, set()).update(addresses)
+            continue
+        ends = fd.endpoints
+        if ends is None or not ends[1].endswith(":53"):
+            continue
+        sending = call.name in _DNS_SENDS
+        if not sending and (call.name not in _DNS_RECEIVES or not call.value or call.value <= 0):
+            continue
+        for text in strings_in(call.args):
+            data = text.value[2:] if fd.protocol and fd.protocol.startswith("TCP") else text.value  # TCP: length prefix
+            message = parse_dns(data)
+            if message is not None and message.response != sending:
+                asked.setdefault((ends[1], message.name), []).append(message)
+    lookups: list[DnsLookup] = []
+    for (server, name), messages in asked.items():
+        replies = [message for message in messages if message.response]
+        answers = tuple(dict.fromkeys(address for reply in replies for address in reply.answers))
+        errors = [RCODES.get(reply.rcode, f"rcode {reply.rcode}") for reply in replies if reply.rcode != 0]
+        result = "ok" if answers else errors[0] if errors else "no answer" if replies else "no reply"
+        resolved.setdefault(name, set()).update(answers)
+        named = [t for t in targets if t.kind == "backend" and backend_host(t) == name]
+        lookups.append(DnsLookup(server, name, result, answers, DirectiveRef.of(named[0]) if named else None))
+    return tuple(lookups), resolved
 
 
 def _connect_outcome(call: Syscall, after: list[Syscall], fd: DecodedFd | None) -> tuple[str, float | None]:
@@ -362,7 +413,7 @@ def _logged(window: list[Syscall], connection: DecodedFd | None) -> tuple[str, .
 # -- which vhost served it --------------------------------------------------------------
 
 def _served_by(targets: tuple[ConfigTarget, ...], files: tuple[FileAccess, ...], connects: tuple[Connect, ...],
-               execs: tuple[Exec, ...], predicted: Server) -> tuple[str | None, str]:
+               execs: tuple[Exec, ...], dns: tuple[DnsLookup, ...], predicted: Server) -> tuple[str | None, str]:
     """The vhost the evidence names: the backends connected to, the files under
     a root, the scripts executed. Evidence shared by several vhosts is settled
     by routing's prediction when it is one of them."""
@@ -370,6 +421,10 @@ def _served_by(targets: tuple[ConfigTarget, ...], files: tuple[FileAccess, ...],
     for connect in connects:
         if connect.candidates:
             clues.append((f"connected to {connect.address}", {ref.vhost for ref in connect.candidates}))
+    for lookup in dns:
+        owners = {t.vhost for t in targets if t.kind == "backend" and backend_host(t) == lookup.name}
+        if owners:
+            clues.append((f"looked up {lookup.name}", owners))
     for exec_ in execs:
         if exec_.directive:
             clues.append((f"executed {exec_.path}", {exec_.directive.vhost}))
@@ -491,8 +546,13 @@ def _ms(seconds: float) -> float:
 
 # -- the story ----------------------------------------------------------------------------
 
-def _failures(files: tuple[FileAccess, ...], connects: tuple[Connect, ...], status: int | None) -> tuple[str, ...]:
+def _failures(files: tuple[FileAccess, ...], connects: tuple[Connect, ...], dns: tuple[DnsLookup, ...],
+              status: int | None) -> tuple[str, ...]:
     found: list[str] = []
+    for lookup in dns:
+        if lookup.result != "ok":
+            where = f" (named by {lookup.directive.name} at {lookup.directive.file}:{lookup.directive.line})" if lookup.directive else ""
+            found.append(f"DNS lookup of {lookup.name} via {lookup.server}: {lookup.result}{where}")
     for access in files:
         if access.result in _FILE_FAILURES and not (access.result == "ENOTDIR" and access.path.endswith("/.htaccess")):
             where = f" (under {access.directive.name} at {access.directive.file}:{access.directive.line})" if access.directive else ""
@@ -538,6 +598,10 @@ def _with_story(summary: TraceSummary, model: ServerModel) -> TraceSummary:
             parts.append(f"It connected to backend {connect.address}{named}{answer}.")
         else:
             parts.append(f"Connecting to backend {connect.address}{named} failed: {connect.result}.")
+    for lookup in summary.dns:
+        if lookup.result != "ok":
+            named = f" (the backend host of {lookup.directive.name} at {lookup.directive.file}:{lookup.directive.line})" if lookup.directive else ""
+            parts.append(f"Looking up {lookup.name}{named} failed: {lookup.result} from {lookup.server}.")
     for exec_ in summary.execs:
         parts.append(f"It executed {exec_.path} ({exec_.result}).")
     if summary.status is not None:

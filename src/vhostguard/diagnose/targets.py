@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -145,10 +145,11 @@ def backend_address(url: str) -> str | None:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def same_address(configured: str, connected: str) -> bool:
+def same_address(configured: str, connected: str, resolved: Mapping[str, set[str]] | None = None) -> bool:
     """Does a configured backend address name the address a worker connected to?
-    ``localhost`` names both loopback addresses; other host names are compared
-    by name only (no DNS here: a trace summary must not depend on it)."""
+    A host name matches through ``resolved`` (name -> addresses: the answers the
+    worker itself got, from DNS or its hosts file, never a lookup of ours);
+    ``localhost`` names both loopback addresses."""
     if configured == connected:
         return True
     if configured.startswith("unix:") or connected.startswith("unix:"):
@@ -158,6 +159,8 @@ def same_address(configured: str, connected: str) -> bool:
     if port != peer_port:
         return False
     host, peer_host = host.strip("[]").lower(), peer_host.strip("[]")
+    if resolved and peer_host in resolved.get(host, ()):
+        return True
     if host == "localhost":
         try:
             return ipaddress.ip_address(peer_host).is_loopback
@@ -188,6 +191,15 @@ def file_target(targets: tuple[ConfigTarget, ...], path: str, vhost: str | None 
     return best
 
 
-def backend_targets(targets: tuple[ConfigTarget, ...], address: str) -> list[ConfigTarget]:
+def backend_targets(targets: tuple[ConfigTarget, ...], address: str,
+                    resolved: Mapping[str, set[str]] | None = None) -> list[ConfigTarget]:
     """Backend targets naming ``address`` (see ``same_address``)."""
-    return [t for t in targets if t.kind == "backend" and t.address is not None and same_address(t.address, address)]
+    return [t for t in targets
+            if t.kind == "backend" and t.address is not None and same_address(t.address, address, resolved)]
+
+
+def backend_host(target: ConfigTarget) -> str | None:
+    """The host name (lower-cased) of a backend target, None for unix sockets."""
+    if target.address is None or target.address.startswith("unix:"):
+        return None
+    return target.address.rpartition(":")[0].strip("[]").lower()
