@@ -1,8 +1,8 @@
 """Attach strace to a running httpd's workers, send one marked request, detach.
 
-The server is found through its PidFile (as httpd resolves it: relative to
-DefaultRuntimeDir, itself relative to ServerRoot) or given pids; strace
-follows every thread of each worker process (``-f`` on ``-p`` of a process
+The server is found through its PidFile (relative to ServerRoot, as httpd
+writes it) or given pids; strace attaches to the parent (so that workers it
+forks meanwhile are followed) and follows every thread of each worker process (``-f`` on ``-p`` of a process
 attaches all its threads, which the event and worker MPMs serve requests
 on). The request goes over loopback with the right Host (and SNI for https)
 and a unique ``X-Vhostguard-Trace`` header, so the one thread that read it
@@ -117,7 +117,13 @@ def trace(model: ServerModel, request: Request, connect_to: tuple[str, int], pid
     binary = strace or shutil.which("strace")
     if binary is None:
         raise TraceError("strace is not installed: apt-get install strace")
-    targets = list(pids) if pids else worker_pids(server_pid(model))
+    if pids:
+        targets = list(pids)
+    else:
+        # The parent too: with -f, strace then follows the workers it forks while we
+        # trace (prefork's spare-server upkeep), which may be the ones that accept.
+        parent = server_pid(model)
+        targets = sorted({parent, *worker_pids(parent)})
     for pid in targets:
         if not _alive(pid):
             raise TraceError(f"no running server: pid {pid} does not exist")
