@@ -69,7 +69,8 @@ def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
     the first file is the main config, after the sandbox preamble."""
     started: list[Httpd] = []
 
-    def start(files: dict[str, str], port: int | None = None, pid_name: str = "run/httpd.pid", mpm: str = "event") -> Httpd:
+    def start(files: dict[str, str], port: int | None = None, pid_name: str = "run/httpd.pid", mpm: str = "event",
+              resolv_conf: Path | None = None) -> Httpd:
         root = tmp_path / "srv"
         root.mkdir(exist_ok=True)
         port = port or free_port()
@@ -84,7 +85,10 @@ def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
         conf = root / names[0]
         assert APACHE2 is not None
         with open(root / "logs" / "stdout.log", "ab") as sink:
-            process = subprocess.Popen([APACHE2, "-f", str(conf), "-DFOREGROUND"], env=CLEAN_ENV, stdout=sink, stderr=sink,
+            argv = [APACHE2, "-f", str(conf), "-DFOREGROUND"]
+            if resolv_conf is not None:  # its own /etc/resolv.conf, in a mount namespace of its own
+                argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(resolv_conf), *argv]
+            process = subprocess.Popen(argv, env=CLEAN_ENV, stdout=sink, stderr=sink,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         server = Httpd(root, conf, port, process)
         started.append(server)
@@ -136,3 +140,54 @@ def backend() -> Iterator[Callable[[int, str], int]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def _dns_reply(query: bytes, names: dict[str, str]) -> bytes:
+    """An answer to a DNS query: A records from ``names``, NXDOMAIN for other names."""
+    import socket
+    import struct
+
+    offset, labels = 12, []
+    while query[offset]:
+        labels.append(query[offset + 1: offset + 1 + query[offset]].decode())
+        offset += 1 + query[offset]
+    qtype = struct.unpack("!H", query[offset + 1: offset + 3])[0]
+    question = query[12: offset + 5]
+    name = ".".join(labels).lower()
+    if name not in names:
+        return query[:2] + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + question
+    if qtype != 1:
+        return query[:2] + struct.pack("!HHHHH", 0x8180, 1, 0, 0, 0) + question
+    answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(names[name])
+    return query[:2] + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + question + answer
+
+
+@pytest.fixture
+def dns_server() -> Iterator[Callable[[dict[str, str]], None]]:
+    """A DNS server on 127.0.0.1:53 (UDP) answering A queries for the given names."""
+    import socket
+
+    sockets: list[socket.socket] = []
+
+    def start(names: dict[str, str]) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind(("127.0.0.1", 53))
+        except OSError as problem:
+            sock.close()
+            pytest.skip(f"cannot serve DNS on 127.0.0.1:53: {problem}")
+        sockets.append(sock)
+
+        def serve() -> None:
+            while True:
+                try:
+                    query, peer = sock.recvfrom(512)
+                    sock.sendto(_dns_reply(query, names), peer)
+                except OSError:
+                    return
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    yield start
+    for sock in sockets:
+        sock.close()

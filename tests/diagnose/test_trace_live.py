@@ -237,3 +237,33 @@ def test_https_request_is_found_by_its_connection(httpd: Callable[..., Httpd], b
     (connect,) = doc["connects"]
     assert connect["address"] == f"127.0.0.1:{api}" and connect["backend_status"] == 200
     assert connect["directive"]["line"] == line_of(server.conf, "ProxyPass")
+
+
+def test_backend_host_that_does_not_resolve(httpd: Callable[..., Httpd], backend: Callable[[int, str], int],
+                                            dns_server: Callable[[dict[str, str]], None], tmp_path: Path) -> None:
+    """apache2 in a mount namespace whose /etc/resolv.conf names a DNS server on
+    loopback: one backend host resolves, the other is NXDOMAIN."""
+    needs_strace()
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare (util-linux) for a private /etc/resolv.conf")
+    api = backend(200, "api-backend")
+    dns_server({"backend.example.test": "127.0.0.1"})
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    server = httpd(resolv_conf=resolv, files={"httpd.conf": (
+        "Listen 127.0.0.1:{port}\n"
+        "<VirtualHost 127.0.0.1:{port}>\n"
+        "    ServerName www.example.test\n"
+        f"    ProxyPass /api http://backend.example.test:{api}/api\n"
+        f"    ProxyPass /gone http://missing.example.test:{api}/gone\n"
+        "</VirtualHost>\n")})
+    found = trace(server, f"http://www.example.test:{server.port}/api/x")
+    assert found["status"] == 200
+    assert [(d["name"], d["result"], d["answers"]) for d in found["dns"]] == [("backend.example.test", "ok", ["127.0.0.1"])]
+    assert found["connects"][0]["directive"]["line"] == line_of(server.conf, "ProxyPass /api")
+    missing = trace(server, f"http://www.example.test:{server.port}/gone/x")
+    assert missing["status"] == 500
+    (lookup,) = missing["dns"]
+    assert lookup["name"] == "missing.example.test" and lookup["result"] == "NXDOMAIN"
+    assert lookup["directive"] == {"name": "ProxyPass", "file": str(server.conf), "line": line_of(server.conf, "ProxyPass /gone")}
+    assert missing["connects"] == [] and "NXDOMAIN" in missing["story"]
