@@ -267,3 +267,31 @@ def test_backend_host_that_does_not_resolve(httpd: Callable[..., Httpd], backend
     assert lookup["name"] == "missing.example.test" and lookup["result"] == "NXDOMAIN"
     assert lookup["directive"] == {"name": "ProxyPass", "file": str(server.conf), "line": line_of(server.conf, "ProxyPass /gone")}
     assert missing["connects"] == [] and "NXDOMAIN" in missing["story"]
+
+
+def test_backend_connect_times_out(httpd: Callable[..., Httpd]) -> None:
+    """A backend whose accept queue is full: the kernel drops the SYN, mod_proxy's
+    non-blocking connect + poll runs into connectiontimeout (a real ETIMEDOUT on loopback)."""
+    import socket
+
+    needs_strace()
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    port = full.getsockname()[1]
+    held = socket.create_connection(("127.0.0.1", port))  # fills the queue; nothing ever accepts
+    try:
+        server = httpd({"httpd.conf": (
+            "Listen 127.0.0.1:{port}\n"
+            "<VirtualHost 127.0.0.1:{port}>\n"
+            "    ServerName shop.example.test\n"
+            f"    ProxyPass /slow http://127.0.0.1:{port}/slow connectiontimeout=1\n"
+            "</VirtualHost>\n")})
+        doc = trace(server, f"http://shop.example.test:{server.port}/slow/x")
+    finally:
+        held.close()
+        full.close()
+    assert doc["status"] == 503
+    (connect,) = doc["connects"]
+    assert connect["result"] == "ETIMEDOUT" and connect["ms"] >= 900
+    assert connect["directive"]["line"] == line_of(server.conf, "ProxyPass")
