@@ -44,6 +44,7 @@ def trace_json(summary: TraceSummary) -> dict[str, Any]:
         "errors_logged": list(summary.errors_logged),
         "failures": list(summary.failures),
         "story": summary.story,
+        "malformed_lines": summary.capture_malformed,
     }
 
 

@@ -152,11 +152,12 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
     summary = TraceSummary(
         request=request, status=status, pid=(thread_groups or {}).get(tid or -1, tid), tid=tid,
         vhost=vhost, vhost_name=served.server_name if served else None, vhost_evidence=evidence,
-        naming_directive=naming, chosen_by=match.how if naming is not None else None, predicted_vhost=predicted.id, expected_vhost=expected,
+        naming_directive=naming, chosen_by=match.how if naming is not None else None,
+        predicted_vhost=predicted.id, expected_vhost=expected,
         phases=phases, files=files, connects=connects, execs=execs, dns=dns, errors_logged=logged,
         story="", capture_malformed=capture.malformed, failures=failures,
     )
-    return _with_story(summary, model)
+    return _with_story(summary)
 
 
 # -- finding the request ---------------------------------------------------------------
@@ -568,7 +569,7 @@ def _failures(files: tuple[FileAccess, ...], connects: tuple[Connect, ...], dns:
     return tuple(found)
 
 
-def _with_story(summary: TraceSummary, model: ServerModel) -> TraceSummary:
+def _with_story(summary: TraceSummary) -> TraceSummary:
     parts: list[str] = []
     request = summary.request
     host = request.host if request.host is not None else "(no Host)"
