@@ -61,6 +61,12 @@ def test_misroute_by_an_earlier_wildcard_alias(httpd: Callable[..., Httpd], back
     www_conf, api_conf = server.root / "sites/00-www.conf", server.root / "sites/10-api.conf"
     doc = trace(server, f"http://api.example.test:{server.port}/v1/users")
     assert doc["schema"] == 1 and doc["status"] == 500
+    # CONTRACT.md's keys, and docs/contract.md's additions
+    assert set(doc) == {"schema", "request", "status", "pid", "tid", "vhost", "vhost_evidence", "phases", "files", "connects",
+                        "execs", "dns", "story"} | {"vhost_directive", "vhost_chosen_by", "predicted_vhost",
+                                                    "expected_vhost", "errors_logged", "failures", "malformed_lines"}
+    assert doc["request"] == {"method": "GET", "scheme": "http", "host": "api.example.test",
+                              "port": server.port, "path": "/v1/users", "query": None, "local_ip": "127.0.0.1"}
     assert doc["vhost"] == f"{www_conf}:1"
     (connect,) = doc["connects"]
     assert connect["address"] == f"127.0.0.1:{wrong}" and connect["result"] == "ok" and connect["backend_status"] == 500

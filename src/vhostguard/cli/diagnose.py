@@ -21,7 +21,7 @@ def trace_json(summary: TraceSummary) -> dict[str, Any]:
     request = summary.request
     return {
         "schema": 1,
-        "request": {"method": request.method, "scheme": request.scheme, "host": request.host, "port": request.port,
+        "request": {"method": request.method, "scheme": request.scheme, "host": request.hostname, "port": request.port,
                     "path": request.path, "query": request.query, "local_ip": request.local_ip},
         "status": summary.status,
         "pid": summary.pid,
