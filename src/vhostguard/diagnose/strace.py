@@ -30,7 +30,7 @@ _SIGNAL = re.compile(r"--- (SIG[A-Z0-9+]+|\S+) (.*) ---$")
 _EXITED = re.compile(r"\+\+\+ exited with (-?\d+) \+\+\+$")
 _KILLED = re.compile(r"\+\+\+ killed by (SIG[A-Z0-9+]+)( \(core dumped\))? \+\+\+$")
 _RESULT = re.compile(
-    r"^\s*=\s*(?P<value>\?|-?\d+|0x[0-9a-fA-F]+)(?P<fd><.*?>(?=\s|$))?"
+    r"\s*=\s*(?P<value>\?|-?\d+|0x[0-9a-fA-F]+)(?P<fd><.*?>(?=\s|$))?"
     r"(?:\s+(?P<errno>E[A-Z0-9]+|ERESTART[A-Z_]*)(?:\s+\((?P<errno_text>[^)]*)\))?)?"
     r"(?:\s+\((?P<note>.*?)\))?"
     r"(?:\s+<(?P<duration>\d+\.\d+|unavailable)>)?\s*$"
@@ -306,12 +306,10 @@ def _unreturned(started: _Pending) -> Syscall:
 
 def _complete(started: _Pending, text: str) -> Syscall | None:
     """Split ``args) = result <duration>`` at the call's own closing parenthesis."""
-    close = _closing_paren(text)
-    if close is None:
+    found = _split_result(text)
+    if found is None:
         return None
-    tail = _RESULT.match(text[close + 1:])
-    if tail is None:
-        return None
+    close, tail = found
     value_text = tail.group("value")
     value = None if value_text == "?" else int(value_text, 0)
     duration_text = tail.group("duration")
@@ -321,13 +319,51 @@ def _complete(started: _Pending, text: str) -> Syscall | None:
                    tail.group("errno"), tail.group("errno_text"), duration, started.line)
 
 
+def _split_result(text: str) -> tuple[int, re.Match[str]] | None:
+    """(index of the closing parenthesis, the result's match).
+
+    The result never holds ``) =``, so the last ``=`` after a ``)`` is the
+    result's whenever what follows reads as one: found from the right without
+    scanning the arguments (their strings may hold anything, ``) = 5``
+    included). The full scan settles what that does not.
+    """
+    end = len(text)
+    while True:
+        equals = text.rfind("=", 0, end)
+        if equals < 0:
+            break
+        before = text[:equals].rstrip()
+        if before.endswith(")"):
+            close = len(before) - 1
+            tail = _RESULT.match(text, close + 1)
+            if tail is not None:
+                return close, tail
+            break
+        end = equals
+    close_at = _closing_paren(text)
+    if close_at is None:
+        return None
+    tail = _RESULT.match(text, close_at + 1)
+    return (close_at, tail) if tail is not None else None
+
+
+# What the scanners stop at; everything between is skipped by the regex engine
+# (a line holds up to 512-byte strings, most of them escapes: a Python loop
+# over each character made parsing ten times slower).
+_SPECIAL = re.compile(r'["()\[\]{}<,]')
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"(?:\.\.\.)?|$)', re.S)
+
+
 def _closing_paren(text: str) -> int | None:
     """Index of the ``)`` that closes the call, skipping strings, nested brackets
     and ``-yy`` decorations (``3<TCP:[1.2.3.4:80]>``); None when it is missing."""
     depth = 0
     index = 0
-    length = len(text)
-    while index < length:
+    while True:
+        found = _SPECIAL.search(text, index)
+        if found is None:
+            return None
+        index = found.start()
         char = text[index]
         if char == '"':
             index = _string_end(text, index)
@@ -338,31 +374,22 @@ def _closing_paren(text: str) -> int | None:
             if depth == 0:
                 return index if char == ")" else None
             depth -= 1
-        elif char == "<" and index > 0 and (text[index - 1].isdigit() or text[index - 1] == "D"):
-            # "12<...>" or "AT_FDCWD</>": a decoded fd, which may hold brackets of its own
+        elif char == "<" and _decorates(text, index):
             index = _decoration_end(text, index)
             continue
         index += 1
-    return None
+
+
+def _decorates(text: str, index: int) -> bool:
+    """Is the ``<`` at ``index`` a ``-yy`` decoration: ``12<...>`` or ``AT_FDCWD</>``?"""
+    return index > 0 and (text[index - 1].isdigit() or text[index - 1] == "D")
 
 
 def _string_end(text: str, start: int) -> int:
     """Index just past the closing quote of the string starting at ``start``
     (and past a ``...`` truncation mark)."""
-    index = start + 1
-    length = len(text)
-    while index < length:
-        char = text[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == '"':
-            index += 1
-            if text.startswith("...", index):
-                index += 3
-            return index
-        index += 1
-    return length
+    found = _STRING.match(text, start)
+    return found.end() if found else len(text)
 
 
 def _decoration_end(text: str, start: int) -> int:
@@ -397,8 +424,11 @@ def split_args(text: str) -> list[str]:
     depth = 0
     index = 0
     begin = 0
-    length = len(text)
-    while index < length:
+    while True:
+        found = _SPECIAL.search(text, index)
+        if found is None:
+            break
+        index = found.start()
         char = text[index]
         if char == '"':
             index = _string_end(text, index)
@@ -407,7 +437,7 @@ def split_args(text: str) -> list[str]:
             depth += 1
         elif char in ")]}":
             depth -= 1
-        elif char == "<" and index > 0 and (text[index - 1].isdigit() or text[index - 1] == "D"):
+        elif char == "<" and _decorates(text, index):
             index = _decoration_end(text, index)
             continue
         elif char == "," and depth == 0:
