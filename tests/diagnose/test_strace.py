@@ -201,3 +201,18 @@ def test_split_args_keeps_nested_structures() -> None:
     assert split_args('3<TCP:[1.2.3.4:80->5.6.7.8:9]>, {a=1, b=[2, 3]}, "x, y", 4') == [
         "3<TCP:[1.2.3.4:80->5.6.7.8:9]>", "{a=1, b=[2, 3]}", '"x, y"', "4",
     ]
+
+
+def test_results_found_past_look_alikes() -> None:
+    """The result is read from the right: strings and decorations that look like one are not it."""
+    parsed = parse_strace([
+        '9 10:00:00.000000 openat(AT_FDCWD</>, "/srv/a) = 7", O_RDONLY) = 3</srv/a) = 7> <0.000010>',
+        '9 10:00:00.000100 poll([{fd=3<TCP:[1.2.3.4:80->5.6.7.8:9]>, events=POLLOUT}], 1, 0) = 1 ([{fd=3, revents=POLLOUT}]) <0.000010>',
+        "9 10:00:00.000200 exit_group(0)     = ?",
+    ])
+    assert parsed.malformed == 0
+    opened, polled, leaving = parsed.syscalls
+    assert opened.value == 3 and decode_fd(opened.result).path == "/srv/a) = 7"
+    assert decode_string(opened.arg_list()[1]).value == b"/srv/a) = 7"
+    assert polled.value == 1 and polled.arg_list()[1:] == ["1", "0"]
+    assert leaving.result == "?" and leaving.args == "0"
