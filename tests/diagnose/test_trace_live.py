@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from tests.diagnose.conftest import STRACE, Httpd, needs_strace
 from tests.support.apache import free_port
 from vhostguard.cli import main
+from vhostguard.diagnose import parse_strace
 
 pytestmark = pytest.mark.httpd
 
@@ -89,8 +90,11 @@ def test_backend_down(httpd: Callable[..., Httpd], mpm: str) -> None:
         "    ServerName shop.example.test\n"
         f"    ProxyPass /api http://127.0.0.1:{closed}/api\n"
         "</VirtualHost>\n")})
-    doc = trace(server, f"http://shop.example.test:{server.port}/api/cart")
+    raw = server.root / "evidence.strace"
+    doc = trace(server, f"http://shop.example.test:{server.port}/api/cart", "--strace-out", str(raw))
     assert doc["status"] == 503
+    assert parse_strace(raw.read_text().splitlines()).malformed == doc["malformed_lines"] == 0
+    assert any(f"htons({closed})" in line for line in raw.read_text().splitlines())
     assert (doc["tid"] == doc["pid"]) == (mpm == "prefork")  # prefork: one thread per worker process
     (connect,) = doc["connects"]
     assert connect["address"] == f"127.0.0.1:{closed}" and connect["result"] == "ECONNREFUSED"

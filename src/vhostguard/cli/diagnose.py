@@ -88,13 +88,14 @@ def trace_text(summary: TraceSummary) -> str:
 @click.argument("url")
 @config_options
 @request_options
-@click.option("--pid", "pids", multiple=True, type=int, metavar="PID", help="Worker process to attach to (repeatable; default: the workers of the server in the config's PidFile).")
+@click.option("--pid", "pids", multiple=True, type=int, metavar="PID", help="Process to attach to, with its threads and later children (repeatable; default: the server in the config's PidFile and its workers).")
 @click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds to wait for the response.")
 @click.option("--connect", "connect", metavar="HOST:PORT", help="Where to send the request (default: the Listen address for the URL's port, else 127.0.0.1).")
+@click.option("--strace-out", "strace_out", metavar="FILE", help="Also keep strace's raw output in FILE (evidence).")
 @click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
 def trace(url: str, config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
           local_ip: str | None, remote_ip: str, sni: str | None, method: str, headers: tuple[str, ...], no_host: bool,
-          pids: tuple[int, ...], timeout: float, connect: str | None, as_json: bool) -> None:
+          pids: tuple[int, ...], timeout: float, connect: str | None, strace_out: str | None, as_json: bool) -> None:
     """Attach strace to the running httpd's workers, send URL, and show what the worker did, with config lines."""
 
     def body() -> int:
@@ -104,7 +105,7 @@ def trace(url: str, config: str | None, server_root: str | None, defines: tuple[
         request = build_request(model, url, local_ip, remote_ip, sni, method, headers, no_host)
         target = _connect_address(connect, request.local_ip, request.port)
         try:
-            summary = trace_request(model, request, target, pids=pids, timeout=timeout)
+            summary = trace_request(model, request, target, pids=pids, timeout=timeout, keep=strace_out)
         except TraceError as problem:
             raise UsageProblem(f"trace: {problem}") from None
         if as_json:

@@ -3,7 +3,8 @@
 Public surface: ``parse_strace(lines) -> Capture`` (strace's line format as
 data: ``Syscall``, ``Signal``, ``Exit``); ``summarise(capture, model,
 request, marker) -> TraceSummary`` (what the worker thread that read the
-marked request did, mapped back to config lines); ``trace(...) ->
+marked request did: files, backend connects, DNS lookups, execs, status,
+phases, mapped back to config lines); ``trace(...) ->
 TraceSummary`` (attach strace to a running server's workers, send one marked
 request, summarise); and the piece doctor reuses, ``config_targets(model)``
 (every DocumentRoot/Alias/ProxyPass target with its vhost and file:line),

@@ -108,11 +108,12 @@ def thread_groups(pids: Sequence[int]) -> dict[int, int]:
 
 
 def trace(model: ServerModel, request: Request, connect_to: tuple[str, int], pids: Sequence[int] = (),
-          timeout: float = 10.0, strace: str | None = None) -> TraceSummary:
+          timeout: float = 10.0, strace: str | None = None, keep: str | None = None) -> TraceSummary:
     """Trace one request through the running server (see the module docstring).
 
-    ``pids``: processes to attach to (default: the workers of the server the
-    config's PidFile names). Raises ``TraceError`` when it cannot trace.
+    ``pids``: processes to attach to (default: the server the config's
+    PidFile names, and its workers); ``keep``: a file to copy strace's raw
+    output to (evidence for later). Raises ``TraceError`` when it cannot trace.
     """
     binary = strace or shutil.which("strace")
     if binary is None:
@@ -145,6 +146,11 @@ def trace(model: ServerModel, request: Request, connect_to: tuple[str, int], pid
             _detach(process)
         with open(output, encoding="utf-8", errors="surrogateescape") as handle:
             capture = parse_strace(handle)
+        if keep is not None:
+            try:
+                shutil.copyfile(output, keep)
+            except OSError as problem:
+                raise TraceError(f"cannot write {keep}: {problem.strerror or problem}") from None
     try:
         return summarise(capture, model, request, f"{MARKER_HEADER}: {marker}", result.local_port, groups, result.status)
     except NotTraced:
