@@ -134,3 +134,27 @@ def test_dns_wire_format() -> None:
     assert parse_hosts("127.0.0.1 localhost\n10.0.0.7 db.internal db # the database\n") == {
         "localhost": {"127.0.0.1"}, "db.internal": {"10.0.0.7"}, "db": {"10.0.0.7"},
     }
+
+
+def test_evidence_wins_over_the_prediction(write) -> None:
+    """The worker connected to a backend only vhost B names, while the config on
+    disk sends the Host to vhost A: the summary says B served it, and that the
+    running server does not match the config."""
+    conf = write("httpd.conf", """
+        Listen 127.0.0.1:18481
+        <VirtualHost 127.0.0.1:18481>
+            ServerName www.example.test
+            DocumentRoot /srv/a
+        </VirtualHost>
+        <VirtualHost 127.0.0.1:18481>
+            ServerName other.example.test
+            ProxyPass /down http://127.0.0.1:18483/down
+        </VirtualHost>
+        """)
+    parsed = parse_strace((DATA / "event-static-proxy.strace").read_text().splitlines())
+    built = build_model(load(str(conf), LoadOptions()))
+    summary = summarise(parsed, built, Request.from_url("http://www.example.test:18481/down/x", local_ip="127.0.0.1"),
+                        "X-Vhostguard-Trace: m4")
+    assert summary.vhost == f"{conf}:6" and summary.predicted_vhost == f"{conf}:2"
+    assert summary.naming_directive is None
+    assert "may not be running this config" in summary.story
