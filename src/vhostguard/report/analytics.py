@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -181,47 +182,189 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
-def _endpoint_table(title: str, rows: Sequence[EndpointSummary]) -> Table:
+@dataclass(frozen=True)
+class _Column:
+    """A column of a terminal table: what it is called and how readily it gives way to a narrow terminal."""
+
+    name: str
+    priority: int  # 0: always shown; when space runs out, the highest numbers go first
+    left: bool = False  # names left-aligned, numbers right-aligned
+    shrink_to: int = 0  # a name: may be shortened (in the middle, with …) down to this many cells
+    comfortable: int = 0  # a name: columns of lower priority give way before it is shortened below this
+
+
+def _table_overhead(columns: int) -> int:
+    """Cells a rich Table with the default box spends besides its cells: padding 1+1 and a rule per column, one more."""
+    return 3 * columns + 1
+
+
+class _FittedTable:
+    """A table laid out when printed, for the console's width: columns dropped by priority, long names
+    shortened in the middle, so that no cell ever wraps (a vhost or endpoint cut over two lines reads
+    as two rows)."""
+
+    def __init__(self, title: str, columns: Sequence[_Column], rows: Sequence[Sequence[Text]]) -> None:
+        self.title = title
+        self.columns = list(columns)
+        self.rows = [list(row) for row in rows]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Table]:
+        yield self.fit(options.max_width)
+
+    def fit(self, width: int) -> Table:
+        shown, widths = _layout(self.columns, self.rows, width)
+        table = Table(title=self.title, title_justify="left", expand=False)
+        for index in shown:
+            column = self.columns[index]
+            table.add_column(column.name, justify="left" if column.left else "right", no_wrap=True,
+                             min_width=widths[index], max_width=widths[index], overflow="ellipsis")
+        for row in self.rows:
+            table.add_row(*(_elide_middle(row[i], widths[i]) if self.columns[i].shrink_to else row[i] for i in shown))
+        return table
+
+
+def _layout(columns: Sequence[_Column], rows: Sequence[Sequence[Text]], width: int) -> tuple[list[int], list[int]]:
+    """Which columns are shown (indexes, in order) and each column's width in cells."""
+    natural = [max([len(c.name), *(row[i].cell_len for row in rows)]) for i, c in enumerate(columns)]
+    least = [min(natural[i], max(c.shrink_to, len(c.name))) if c.shrink_to else natural[i]
+             for i, c in enumerate(columns)]
+    comfortable = [min(natural[i], max(c.comfortable, least[i])) for i, c in enumerate(columns)]
+    shown = list(range(len(columns)))
+
+    def needed(indexes: list[int], sizes: list[int]) -> int:
+        return _table_overhead(len(indexes)) + sum(sizes[i] for i in indexes)
+
+    # Optional columns go (least wanted first) until the names have room to be read; only then are
+    # the names themselves shortened further.
+    optional = sorted((i for i, c in enumerate(columns) if c.priority), key=lambda i: (-columns[i].priority, -i))
+    for index in optional:
+        if needed(shown, comfortable) <= width:
+            break
+        shown.remove(index)
+    widths = list(least)
+    names = [i for i in shown if columns[i].shrink_to]
+    spare = width - needed(shown, widths)
+    if spare < 0:  # narrower than even the key columns at their least: names give up more, to 5 cells
+        for i in names:
+            give = min(widths[i] - min(5, widths[i]), -spare)
+            widths[i] -= give
+            spare += give
+    # What is left goes to the names, a cell at a time to the one missing most (water filling).
+    while spare > 0:
+        wanting = [i for i in names if widths[i] < natural[i]]
+        if not wanting:
+            break
+        neediest = max(wanting, key=lambda i: (natural[i] - widths[i], -i))
+        widths[neediest] += 1
+        spare -= 1
+    return shown, widths
+
+
+def _elide_middle(text: Text, width: int) -> Text:
+    """``text`` in ``width`` cells at most, its middle replaced by … (both ends of a name say the most)."""
+    if text.cell_len <= width:
+        return text
+    if width <= 1:
+        return Text("…", style=text.style)
+    plain = text.plain
+    head_cells = (width - 1 + 1) // 2
+    tail_cells = width - 1 - head_cells
+    head = _take_cells(plain, head_cells)
+    tail = _take_cells(plain[::-1], tail_cells)[::-1]
+    return Text(head + "…" + tail, style=text.style)
+
+
+def _take_cells(text: str, cells: int) -> str:
+    """The longest prefix of ``text`` that fits ``cells`` terminal cells (wide characters count two)."""
+    used = 0
+    for index, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return text[:index]
+    return text
+
+
+_ENDPOINT_COLUMNS = (
+    _Column("vhost", 0, left=True, shrink_to=12, comfortable=18),
+    _Column("endpoint", 0, left=True, shrink_to=16, comfortable=24),
+    _Column("requests", 0), _Column("share", 4), _Column("2xx", 7), _Column("3xx", 8), _Column("4xx", 6),
+    _Column("5xx", 2), _Column("5xx %", 0), _Column("p50 ms", 3), _Column("p95 ms", 1), _Column("p99 ms", 5),
+    _Column("bytes", 9),
+)
+
+
+def _endpoint_table(title: str, rows: Sequence[EndpointSummary]) -> _FittedTable:
     # Logged names go in as Text: rich would read "[bold]" or "[/]" in a path as markup.
-    table = Table(title=title, title_justify="left", expand=False)
-    for name, justify in (("vhost", "left"), ("method", "left"), ("endpoint", "left"), ("requests", "right"),
-                          ("share", "right"), ("2xx", "right"), ("3xx", "right"), ("4xx", "right"),
-                          ("5xx", "right"), ("5xx %", "right"), ("p50 ms", "right"), ("p95 ms", "right"),
-                          ("p99 ms", "right"), ("bytes", "right")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    # Method and endpoint share a column ("GET /v1/x", as a request line reads): one rule less, and
+    # shortened in the middle it keeps both the method and the end of the path.
+    body = []
     for e in rows:
         latency = e.latency_ms
-        table.add_row(Text(e.vhost), Text(e.method), Text(e.endpoint), f"{e.requests:,}", f"{e.share:.1%}",
-                      f"{e.status[1]:,}", f"{e.status[2]:,}", f"{e.status[3]:,}",
-                      Text(f"{e.errors:,}", style="bold red" if e.errors else ""), f"{e.error_ratio:.1%}",
-                      _ms(latency.p50 if latency else None), _ms(latency.p95 if latency else None),
-                      _ms(latency.p99 if latency else None), _size(e.bytes))
-    return table
+        body.append([
+            Text(e.vhost), Text(f"{e.method} {e.endpoint}"), Text(f"{e.requests:,}"), Text(f"{e.share:.1%}"),
+            Text(f"{e.status[1]:,}"), Text(f"{e.status[2]:,}"), Text(f"{e.status[3]:,}"),
+            Text(f"{e.errors:,}", style="bold red" if e.errors else ""), Text(f"{e.error_ratio:.1%}"),
+            Text(_ms(latency.p50 if latency else None)), Text(_ms(latency.p95 if latency else None)),
+            Text(_ms(latency.p99 if latency else None)), Text(_size(e.bytes)),
+        ])
+    return _FittedTable(title, _ENDPOINT_COLUMNS, body)
 
 
-def _burst_table(analysis: Analysis, top: int) -> Table:
-    table = Table(title=f"Error bursts ({len(analysis.bursts)})", title_justify="left")
-    for name in ("first 5xx (UTC)", "last 5xx (UTC)", "vhost", "method", "endpoint", "5xx", "requests"):
-        table.add_column(name, overflow="fold")
+_BURST_COLUMNS = (
+    _Column("first 5xx (UTC)", 0, left=True), _Column("last 5xx (UTC)", 2, left=True),
+    _Column("vhost", 0, left=True, shrink_to=12, comfortable=18),
+    _Column("endpoint", 0, left=True, shrink_to=16, comfortable=24),
+    _Column("5xx", 0), _Column("requests", 1),
+)
+
+
+def _burst_table(analysis: Analysis, top: int) -> _FittedTable:
     biggest = sorted(analysis.bursts, key=lambda b: -b.errors)[:top]
-    for b in sorted(biggest, key=lambda b: b.first):
-        table.add_row(utc_iso(b.first), utc_iso(b.last), Text(b.vhost), Text(b.method), Text(b.endpoint),
-                      f"{b.errors:,}", f"{b.requests:,}")
-    return table
+    body = [[Text(_utc_short(b.first)), Text(_utc_short(b.last)), Text(b.vhost), Text(f"{b.method} {b.endpoint}"),
+             Text(f"{b.errors:,}"), Text(f"{b.requests:,}")] for b in sorted(biggest, key=lambda b: b.first)]
+    return _FittedTable(f"Error bursts ({len(analysis.bursts)})", _BURST_COLUMNS, body)
 
 
-def _timeline_table(analysis: Analysis, top: int) -> Table | None:
+def _utc_short(seconds: float) -> str:
+    """``2026-12-04 01:00:00``: the column header says UTC, the ISO offset would only take room."""
+    return utc_iso(seconds).replace("T", " ").removesuffix("+00:00").removesuffix("Z")
+
+
+_PEAK = "peak req/min"
+_TIMELINE_NAME = 16  # cells the vhost names keep at least before the sparklines shrink
+
+
+class _TimelineTable:
+    """Sparklines per vhost, as many characters as the console has room for (up to ``SPARK_WIDTH``)."""
+
+    def __init__(self, analysis: Analysis, top: int, span: tuple[int, int]) -> None:
+        self.analysis = analysis
+        self.top = top
+        self.span = span
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Table]:
+        yield self.fit(options.max_width)
+
+    def fit(self, width: int) -> Table:
+        names = [name for name, *_ in _vhost_charts(self.analysis, bucket_width(self.analysis, self.span, SPARK_WIDTH),
+                                                     self.span)][: self.top]
+        longest = max((cell_len(n) for n in names), default=5)
+        room = width - _table_overhead(4) - min(longest, _TIMELINE_NAME) - len(_PEAK)
+        chars = max(4, min(SPARK_WIDTH, room // 2))
+        bucket = bucket_width(self.analysis, self.span, chars)
+        columns = (_Column("vhost", 0, left=True, shrink_to=_TIMELINE_NAME), _Column("requests", 0, left=True),
+                   _Column("5xx", 0, left=True), _Column(_PEAK, 0))
+        rows = [[Text(name), Text(_spark(requests)), Text(_spark(errors), style="red"), Text(f"{peak:,}")]
+                for name, requests, errors, peak in _vhost_charts(self.analysis, bucket, self.span)[: self.top]]
+        title = f"Per vhost over time ({_duration(bucket)} per character)"
+        return _FittedTable(title, columns, rows).fit(width)
+
+
+def _timeline_table(analysis: Analysis, top: int) -> _TimelineTable | None:
     span = time_range(analysis)
     if span is None:
         return None
-    width = bucket_width(analysis, span, SPARK_WIDTH)
-    table = Table(title=f"Per vhost over time ({_duration(width)} per character)", title_justify="left")
-    for name in ("vhost", "requests", "5xx", "peak req/min"):
-        table.add_column(name)
-    for chart in [c for c in _vhost_charts(analysis, width, span) if c][:top]:
-        name, requests, errors, peak = chart
-        table.add_row(Text(name), _spark(requests), Text(_spark(errors), style="red"), f"{peak:,}")
-    return table
+    return _TimelineTable(analysis, top, span)
 
 
 def _vhost_charts(analysis: Analysis, width: int, span: tuple[int, int]) -> list[tuple[str, list[int], list[int], int]]:
