@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.monitor.test_report_fixtures import exact_quantile
 from vhostguard.monitor.aggregate import (
     LATENCY_RATIO, AggregateOptions, Analysis, LogSource, analyse, histogram_quantile,
 )
+from vhostguard.report.analytics import report_html
 
 FMT = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D'
 ACCURACY = (LATENCY_RATIO - 1) / (LATENCY_RATIO + 1)
@@ -73,3 +75,31 @@ def test_each_bucket_holds_its_durations(tmp_path: Path, options: dict) -> None:
 
 def test_histogram_quantile_of_nothing_is_none() -> None:
     assert histogram_quantile(Counter(), 0.5) is None
+
+
+def test_report_html_draws_p50_and_p95_per_bucket_without_script(tmp_path: Path) -> None:
+    written = write(tmp_path / "access.log")
+    analysis = analyse([LogSource(str(tmp_path / "access.log"), (FMT,))], AggregateOptions())
+    page = report_html(analysis, 5)
+    paths = re.findall(r'<path class=lat\d+ d="([^"]*)" data-series="(p\d+)" data-values="([^"]*)"', page)
+    assert [series for _, series, _ in paths] == ["p95", "p50"]
+    minutes = sorted(written)
+    for d, series, values in paths:
+        shown = [None if v == "" else float(v) for v in values.split(",")]
+        assert len(shown) == len(minutes)  # one chart bucket per minute here
+        q = 0.95 if series == "p95" else 0.5
+        for minute, value in zip(minutes, shown):
+            exact = exact_quantile(written[minute], q) / 1000.0
+            assert value is not None and abs(value - exact) <= ACCURACY * exact + 0.001, (series, minute)
+        # The line goes through every value: height above the axis proportional to the value.
+        points = [tuple(map(float, p.split())) for p in re.findall(r"[ML]([\d.]+ [\d.]+)", d)]
+        assert len(points) == len(shown)
+        heights = [(x, y, v) for (x, y), v in zip(points, shown)]
+        slowest = max(heights, key=lambda item: item[2])
+        assert slowest[1] == min(y for _, y, _ in heights)  # the top of the line
+        assert 10 <= heights.index(slowest) < 15  # in the slow spell written (minutes 10 to 14)
+        assert all(a[0] < b[0] for a, b in zip(heights, heights[1:]))  # left to right in time
+        # y = axis - value * scale: the same axis and scale for every point
+        (_, y0, v0), (_, y1, v1) = heights[0], slowest
+        scale = (y0 - y1) / (v1 - v0)
+        assert all(abs((y0 - y) - (v - v0) * scale) < 0.05 for _, y, v in heights)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
@@ -30,8 +31,8 @@ ROWS = (
 KEY_COLUMNS = ("vhost", "endpoint", "requests", "5xx %")
 
 
-@pytest.fixture(scope="module")
-def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
+def write_long_names_log(log: Path) -> Path:
+    """The log of ``ROWS``, one request every 7 seconds, the first ``5xx`` requests of each row failing."""
     lines = []
     second = 0
     for vhost, path, requests, errors in ROWS:
@@ -41,8 +42,13 @@ def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
             lines.append(f'{vhost}:443 10.0.0.1 - - [04/Dec/2026:01:{minute % 60:02d}:{sec:02d} +0000] '
                          f'"GET {path} HTTP/1.1" {status} 512 "-" "curl/8" {1000 + number * 10}')
             second += 7
-    log = tmp_path_factory.mktemp("layout") / "access.log"
     log.write_text("\n".join(lines) + "\n")
+    return log
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
+    log = write_long_names_log(tmp_path_factory.mktemp("layout") / "access.log")
     return analyse([LogSource(str(log), (FMT,))], AggregateOptions())
 
 
