@@ -112,6 +112,11 @@ def test_each_chart_draws_one_bar_per_data_point_with_the_logged_values(rendered
             heights = [height for _, _, height in drawn[name]]
             assert all((h > 0) == (v > 0) for h, v in zip(heights, expected))
             assert max(heights) == pytest.approx(max(heights[i] for i, v in enumerate(expected) if v == max(expected)))
+    for chart in charts:
+        if chart["key"].startswith("endpoint:"):  # 8 hours of sparse buckets: latency points span several bars
+            per_point = chart["latency_width"] // chart["width"]
+            assert per_point > 1 and chart["latency_width"] % chart["width"] == 0
+            assert len(chart["p50_ms"]) == len(chart["p95_ms"]) == -(-len(chart["requests"]) // per_point) <= 60
     total = sum(sum(c["requests"]) for c in charts if c["key"].startswith("vhost:"))
     assert total == written.valid
 

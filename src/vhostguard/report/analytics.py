@@ -32,6 +32,7 @@ MAX_BARS = 360  # buckets per chart: wider than that, bars get thinner than a pi
 NICE_WIDTHS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 48
+LATENCY_POINTS = 60  # points per latency line at most
 
 
 # --- JSON (CONTRACT.md, report) --------------------------------------------------------
@@ -75,13 +76,16 @@ class Chart:
     width: int
     requests: tuple[int, ...]
     errors: tuple[int, ...]
-    p50_ms: tuple[float | None, ...] = ()  # per bucket (endpoint charts; None: no duration logged there)
+    # Endpoint charts: latency per point of ``latency_width`` seconds (a whole number of buckets, fewer
+    # points than bars: a percentile of a bar's one or two requests would only draw noise).
+    latency_width: int = 0
+    p50_ms: tuple[float | None, ...] = ()  # None: no duration logged in that point's time
     p95_ms: tuple[float | None, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "start": self.start, "width": self.width,
                 "requests": list(self.requests), "errors": list(self.errors),
-                "p50_ms": list(self.p50_ms), "p95_ms": list(self.p95_ms)}
+                "latency_width": self.latency_width, "p50_ms": list(self.p50_ms), "p95_ms": list(self.p95_ms)}
 
 
 def time_range(analysis: Analysis) -> tuple[int, int] | None:
@@ -130,17 +134,18 @@ def charts(analysis: Analysis, top: int) -> list[Chart]:
     for name in busiest:
         requests, errors = per_vhost[name]
         out.append(Chart(f"vhost:{name}", f"{name} (all endpoints)", start, width, tuple(requests), tuple(errors)))
+    per_point = -(-count // LATENCY_POINTS)  # buckets per latency point
     for e in chart_endpoints(analysis, top):
         requests, errors = [0] * count, [0] * count
-        durations: list[Counter[int]] = [Counter() for _ in range(count)]
+        durations: list[Counter[int]] = [Counter() for _ in range(-(-count // per_point))]
         for bucket in e.series:
             index = (bucket.start - start) // width
             requests[index] += bucket.requests
             errors[index] += bucket.errors
-            durations[index].update(dict(bucket.durations))
+            durations[index // per_point].update(dict(bucket.durations))
         p50, p95 = ([_ms_of(histogram_quantile(h, q)) for h in durations] for q in (0.5, 0.95))
         out.append(Chart(f"endpoint:{e.vhost} {e.method} {e.endpoint}", f"{e.vhost} {e.method} {e.endpoint}",
-                         start, width, tuple(requests), tuple(errors), tuple(p50), tuple(p95)))
+                         start, width, tuple(requests), tuple(errors), width * per_point, tuple(p50), tuple(p95)))
     return out
 
 
@@ -535,8 +540,9 @@ def _latency_svg(chart: Chart) -> str:
     if not values:
         return ""
     count = len(chart.requests)
+    per_point = chart.latency_width // chart.width
     high = _nice_ceiling(max(values))
-    step = (_SVG_W - _SVG_L - _SVG_R) / count
+    step = (_SVG_W - _SVG_L - _SVG_R) / count  # one bar
     base = _LAT_TOP + _LAT_H
     parts = [f'<svg class=latency viewBox="0 0 {_SVG_W} {base + 6}" role=img '
              f'aria-label="p50 and p95 latency over time, in ms">',
@@ -551,7 +557,8 @@ def _latency_svg(chart: Chart) -> str:
             if value is None:
                 previous = False
                 continue
-            x = _SVG_L + (index + 0.5) * step
+            first = index * per_point  # the point stands in the middle of its bars (the last may have fewer)
+            x = _SVG_L + (first + min(per_point, count - first) / 2) * step
             y = base - value / high * _LAT_H
             # "M x y h0" alone is a dot (round caps): a bucket between two empty ones still shows.
             path.append(f"{'L' if previous else 'M'}{x:.2f} {y:.2f}" + ("" if previous else " h0"))
