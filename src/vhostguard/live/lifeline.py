@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from vhostguard.exitcodes import Terminated
+from vhostguard.live.layout import SANDBOX_PREFIX
 from vhostguard.live.process import group_members
 
 OWNER_FILE = "owner"  # "PID STARTTIME" of the process that made the sandbox directory
-SANDBOX_PREFIX = "vhostguard-sandbox-"
 TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 
 # $1 the process group, $2 the directory ("" to keep it). "stop" on the pipe:
