@@ -13,9 +13,11 @@ from typing import Any, TypeVar
 
 import click
 
+from vhostguard.cli.output import OutputPathError, guarded_output
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, find_system_config, load
 from vhostguard.exitcodes import ExitCode
 from vhostguard.model import ServerModel, build_model
+from vhostguard.safetext import json_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,8 +124,15 @@ def json_lines(document: Any) -> Iterator[str]:
     holds several copies of it (+20-30 MiB for 10,000 vhosts). Only the outer
     levels are written here; the C encoder writes each value below them. The
     parsed document is the same.
+
+    Strings are encoded by ``vhostguard.safetext.json_safe``'s rule: the text is
+    always valid UTF-8, an undecodable byte 0xhh travels as ``\\udchh``.
     """
-    encode = json.JSONEncoder(ensure_ascii=False).encode
+    raw = json.JSONEncoder(ensure_ascii=False).encode
+
+    def encode(value: Any) -> str:
+        return json_safe(raw(value))
+
     return _json_lines(document, encode, 0, "", "\n")
 
 
@@ -168,29 +177,43 @@ def _is_request_error(problem: ValueError) -> bool:
 
 
 def run(action: Callable[[], int | None]) -> None:
-    """Run a command body; map problems to one-line messages and exit codes."""
+    """Run a command body; map problems to one-line messages and exit codes.
+
+    Everything printed meanwhile, error messages included, goes through the
+    terminal guard (``cli.output``): control characters from a config or a log
+    are escaped.
+    """
+    with guarded_output():
+        code = _outcome(action)
+    sys.exit(code)
+
+
+def _outcome(action: Callable[[], int | None]) -> int:
     try:
         code = _run_action(action)
     except ConfigErrors as problem:
         for error in problem.errors:
             click.echo(str(error), err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        return int(ExitCode.BAD_INPUT)
     except ConfigError as problem:
         click.echo(str(problem), err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        return int(ExitCode.BAD_INPUT)
     except UsageProblem as problem:
         click.echo(f"vhostguard: {problem}", err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        return int(ExitCode.BAD_INPUT)
+    except OutputPathError as problem:
+        click.echo(f"vhostguard: {problem}", err=True)
+        return int(ExitCode.BAD_INPUT)
     except ValueError as problem:
         if not _is_request_error(problem):
             raise
         click.echo(f"vhostguard: {problem}", err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        return int(ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
-        sys.exit(ExitCode.INTERRUPTED)
+        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        sys.exit(ExitCode.OK)
-    sys.exit(code or ExitCode.OK)
+        return int(ExitCode.OK)
+    return int(code or ExitCode.OK)
 
 
 def _run_action(action: Callable[[], int | None]) -> int | None:

@@ -1,0 +1,160 @@
+"""Everything the CLI writes, made safe: the terminal streams, rich consoles, output files.
+
+- ``guarded_output()`` (entered by ``run`` around every command) puts a
+  guard on ``sys.stdout`` and ``sys.stderr`` that escapes control
+  characters in all text written (``vhostguard.safetext.terminal_text``):
+  ``click.echo``, error messages, the watch terminal sink all pass through
+  it, so no output path of a command can forget. Bytes written to the
+  binary buffer (``logs --jsonl``) are JSON, made safe by its encoder.
+- ``console()`` is the rich Console to use: it writes to the real stream
+  (its own colours and cursor controls survive on a terminal) and escapes
+  the text of what it renders, so a logged ESC or OSC sequence prints as
+  ``\\x1b]52;...`` inside a table.
+- ``check_output()`` / ``write_output()`` are ``--html``, ``--junit`` and
+  the like: ``-`` is stdout, every other path goes to
+  ``vhostguard.outfile`` (atomic for regular files, never replacing a
+  symlink or a device). A bad path fails before the work (exit 2).
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
+from rich.text import Text
+
+from vhostguard.outfile import OutputPathError, check_writable, write_file
+from vhostguard.safetext import terminal_text
+
+__all__ = ["OutputPathError", "TerminalGuard", "check_output", "console", "guarded_output", "raw_stream",
+           "write_output"]
+
+
+class TerminalGuard:
+    """A text stream that writes ``terminal_text(s)`` to the stream it wraps; everything else is the wrapped one's.
+
+    Only ``str`` is accepted (click checks whether a stream is binary by writing ``b""`` to it).
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.raw = stream
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self.raw.write(terminal_text(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.raw, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str:
+        return getattr(self.raw, "errors", None) or "strict"
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, buffer, closed, ...
+        return getattr(self.raw, name)
+
+
+def raw_stream(stream: Any) -> Any:
+    """The stream under a TerminalGuard (``stream`` itself otherwise)."""
+    while isinstance(stream, TerminalGuard):
+        stream = stream.raw
+    return stream
+
+
+@contextmanager
+def guarded_output() -> Iterator[None]:
+    """Guard ``sys.stdout`` and ``sys.stderr`` for the duration (see the module docstring)."""
+    saved = sys.stdout, sys.stderr
+    if sys.stdout is not None and not isinstance(sys.stdout, TerminalGuard):
+        sys.stdout = TerminalGuard(sys.stdout)  # type: ignore[assignment]
+    if sys.stderr is not None and not isinstance(sys.stderr, TerminalGuard):
+        sys.stderr = TerminalGuard(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class SafeConsole(Console):
+    """A rich Console whose rendered text has control characters escaped (its own styles kept).
+
+    Text objects are escaped before rendering, so wrapping and folding see the
+    escaped form; every segment is checked again after rendering, which covers
+    anything else (plain strings, other renderables).
+    """
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        if isinstance(renderable, Text):
+            renderable = _escaped_text(renderable)
+        elif isinstance(renderable, str):
+            renderable = terminal_text(renderable)
+        for segment in super().render(renderable, options):
+            if segment.control or terminal_text(segment.text) is segment.text:
+                yield segment
+            else:
+                yield Segment(terminal_text(segment.text), segment.style, segment.control)
+
+
+def _escaped_text(text: Text) -> Text:
+    plain = text.plain
+    if terminal_text(plain) is plain:
+        return text
+    # Escaping changes lengths: each span moves to where its characters went.
+    pieces = [terminal_text(char) for char in plain]
+    offsets = [0]
+    for piece in pieces:
+        offsets.append(offsets[-1] + len(piece))
+    escaped = text.blank_copy("".join(pieces))
+    for span in text.spans:
+        escaped.stylize(span.style, offsets[span.start], offsets[min(span.end, len(plain))])
+    return escaped
+
+
+def console(stream: Any = None, *, stderr: bool = False, **options: Any) -> Console:
+    """The rich Console for ``stream`` (default: stdout, or stderr with ``stderr=True``), on the real
+    stream under any TerminalGuard; ``options`` go to rich.console.Console."""
+    if stream is None:
+        stream = sys.stderr if stderr else sys.stdout
+    return SafeConsole(file=raw_stream(stream), **options)
+
+
+def check_output(option: str, path: str, *, append: bool = False) -> None:
+    """Raise OutputPathError (``option path: reason``) unless ``path`` can be written (or appended to);
+    ``-`` is stdout."""
+    if path == "-":
+        return
+    try:
+        check_writable(path, append=append)
+    except OutputPathError as problem:
+        raise OutputPathError(f"{option} {problem}") from None
+
+
+def write_output(option: str, path: str, data: str | bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` (text as UTF-8, an unencodable surrogate as ``\\udcxx``) to ``path``; ``-`` is stdout."""
+    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
+    try:
+        if path == "-":
+            out = raw_stream(sys.stdout)
+            out.flush()
+            binary = getattr(out, "buffer", None)
+            if binary is not None:
+                binary.write(payload)
+                binary.flush()
+            else:
+                out.write(payload.decode("utf-8"))
+            return
+        write_file(path, payload, mode=mode)
+    except OutputPathError as problem:
+        raise OutputPathError(f"{option} {problem}") from None
+    except OSError as problem:
+        raise OutputPathError(f"{option} {path}: {problem.strerror or problem}") from None
