@@ -22,8 +22,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+import click
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
+from rich.table import Table
 from rich.text import Text
 
 from vhostguard.outfile import OutputPathError, check_writable, write_file
@@ -73,7 +75,17 @@ def raw_stream(stream: Any) -> Any:
 
 @contextmanager
 def guarded_output() -> Iterator[None]:
-    """Guard ``sys.stdout`` and ``sys.stderr`` for the duration (see the module docstring)."""
+    """Guard ``sys.stdout`` and ``sys.stderr`` for the duration (see the module docstring).
+
+    Off a terminal, click.echo would silently drop CSI sequences (``ESC [ ... m``) but
+    keep every other control: with the guard there, click is told to keep them all
+    (the context's ``color``) and the guard shows them escaped, so a DocumentRoot
+    ``/srv/www<ESC>[2J`` prints as ``/srv/www\\x1b[2J``, not as ``/srv/www``.
+    """
+    context = click.get_current_context(silent=True)
+    saved_color = context.color if context is not None else None
+    if context is not None:
+        context.color = True
     saved = sys.stdout, sys.stderr
     if sys.stdout is not None and not isinstance(sys.stdout, TerminalGuard):
         sys.stdout = TerminalGuard(sys.stdout)  # type: ignore[assignment]
@@ -83,6 +95,8 @@ def guarded_output() -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = saved
+        if context is not None:
+            context.color = saved_color
 
 
 class SafeConsole(Console):
@@ -94,15 +108,38 @@ class SafeConsole(Console):
     """
 
     def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
-        if isinstance(renderable, Text):
-            renderable = _escaped_text(renderable)
-        elif isinstance(renderable, str):
-            renderable = terminal_text(renderable)
+        renderable = _escaped(renderable)
+        if isinstance(renderable, Table):
+            _escape_table(renderable)
         for segment in super().render(renderable, options):
             if segment.control or terminal_text(segment.text) is segment.text:
                 yield segment
             else:
                 yield Segment(terminal_text(segment.text), segment.style, segment.control)
+
+
+def _escaped(renderable: Any) -> Any:
+    if isinstance(renderable, Text):
+        return _escaped_text(renderable)
+    if isinstance(renderable, str):
+        return terminal_text(renderable)
+    return renderable
+
+
+def _escape_table(table: Table) -> None:
+    """Escape a table's cells before it measures its columns (so escaped text is not cut short).
+
+    Cells are in the columns' private ``_cells``; without it (another rich), the
+    segments are still escaped after rendering, only possibly cut by the column width.
+    """
+    table.title = _escaped(table.title)
+    table.caption = _escaped(table.caption)
+    for column in table.columns:
+        column.header = _escaped(column.header)
+        column.footer = _escaped(column.footer)
+        cells = getattr(column, "_cells", None)
+        if isinstance(cells, list):
+            cells[:] = [_escaped(cell) for cell in cells]
 
 
 def _escaped_text(text: Text) -> Text:

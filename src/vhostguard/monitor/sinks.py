@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TextIO
 
 from vhostguard.monitor.alerts import FIRING, Alert, iso
-from vhostguard.safetext import json_dumps, json_line
+from vhostguard.safetext import json_dumps, json_line, terminal_text
 
 USER_AGENT = "vhostguard-watch"
 TIMEOUT = 5.0  # seconds per HTTP attempt
@@ -81,7 +81,8 @@ class TerminalSink(_Counted):
 
     def send(self, alert: Alert) -> None:
         try:
-            self.stream.write(format_alert(alert) + "\n")
+            # Names and paths come from the log: no raw ESC/OSC sequence reaches the terminal.
+            self.stream.write(terminal_text(format_alert(alert)) + "\n")
             self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stdout must not stop the watcher
             self._count("failed")
