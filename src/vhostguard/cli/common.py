@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from vhostguard.cli.output import OutputPathError, guarded_output
+from vhostguard.cli.output import OutputPathError, guarded_output, raw_stream
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, find_system_config, load
 from vhostguard.exitcodes import ExitCode
 from vhostguard.model import ServerModel, build_model
@@ -105,8 +105,10 @@ class ConfigErrors(Exception):
 def emit_json(document: Any) -> None:
     """Print ``document`` as JSON (see ``json_lines``), a batch of lines at a time."""
     lines = json_lines(document)
+    # JSON escapes every control character itself: no need for the terminal guard's scan.
+    out = raw_stream(sys.stdout)
     while batch := list(islice(lines, _JSON_BATCH)):
-        click.echo("".join(batch), nl=False)
+        click.echo("".join(batch), nl=False, file=out)
 
 
 # Levels of a document written one item per line; anything deeper is compact.
