@@ -341,6 +341,20 @@ def test_a_bad_junit_path_fails_at_start(tmp_path: Path, problem: str) -> None:
     assert len(err.strip().splitlines()) == 1 and err.startswith(f"vhostguard: --junit {target}: "), err
 
 
+def test_junit_with_a_hostile_url_is_well_formed_xml(hostile: dict[str, Path]) -> None:
+    from xml.etree import ElementTree
+
+    cases = hostile["root"] / "cases.yaml"
+    # A URL as `test --generate --from-log` copies it from a log (YAML's "\\e" is ESC, "\\a" BEL).
+    cases.write_text('config: httpd.conf\ncases:\n  - url: "http://evil.example/a\\e]52;c;Zm9v\\a"\n'
+                     "    expect: {vhost: other.example}\n")
+    junit = hostile["root"] / "junit.xml"
+    result = vg("test", str(cases), "--junit", str(junit))
+    assert result.returncode == 1, result.stderr
+    failure = ElementTree.parse(junit).getroot().find("testsuite/testcase/failure")
+    assert failure is not None and "/a\\x1b]52;c;Zm9v\\x07" in (failure.text or "")
+
+
 def test_a_failed_junit_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
     conf = tmp_path / "httpd.conf"
     conf.write_text("Listen 127.0.0.1:8080\n<VirtualHost *:8080>\n  ServerName a.example\n</VirtualHost>\n")

@@ -11,6 +11,7 @@ from vhostguard.checks.expectations import (
 from vhostguard.checks.replay import ReplayError, ReplayStats, job_requests, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.cli.output import check_output, write_output
+from vhostguard.safetext import terminal_text
 from vhostguard.cli.routing import default_local_ip
 from vhostguard.report.expectations import results_json, results_junit, results_text
 from vhostguard.model import ServerModel
@@ -57,7 +58,9 @@ def test_command(expectations: str | None, config: str | None, server_root: str 
             results = run_offline(Router(model), spec.cases, lambda port: default_local_ip(model, port))
         mode = "live" if live else "offline"
         if junit:
-            write_output("--junit", junit, results_junit(spec, results, mode))
+            # XML 1.0 cannot carry control characters, not even as references: a hostile
+            # ServerName in a failure message is written escaped (\x1b), as on the terminal.
+            write_output("--junit", junit, terminal_text(results_junit(spec, results, mode)))
         if as_json:
             emit_json(results_json(spec, results, mode))
         else:
