@@ -181,7 +181,8 @@ def test_rich_colours_survive_on_a_terminal_while_the_text_is_escaped() -> None:
 def undecodable(tmp_path: Path) -> dict[str, Path]:
     log = tmp_path / "access.log"
     log.write_bytes(b"".join(b"caf\xe9.example 10.0.0.1 - us\xfer [04/Dec/2026:01:00:%02d +0000] "
-                             b'"GET /p\xff\\xc2\\x9b31m HTTP/1.1" 500 5 "x.example"\n' % s for s in range(30)))
+                             b'"GET /p\xff\\xc2\\x9b31m HTTP/1.1" 500 5 "x.example"\n' % s for s in range(30))
+                    + b"malformed \xff\xc2\x9b\x1b]52;c;Zm9v\x07\n")
     conf = tmp_path / "httpd.conf"
     conf.write_bytes(b"Listen 80\n<VirtualHost *:80>\n  ServerName caf\xe9.example\n"
                      b"  DocumentRoot /srv/\xff\xfe\n</VirtualHost>\n")
@@ -236,6 +237,10 @@ def test_logs_jsonl_and_watch_alerts_jsonl_are_strict_utf8(undecodable: dict[str
     records = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
     assert len(records) == 30 and records[0]["path"].startswith("/p")
     assert _RAW_CONTROL.search(result.stdout) is None
+    # the malformed line, as JSON on stderr, then the human summary
+    assert _RAW_CONTROL.search(result.stderr) is None
+    malformed = json.loads(result.stderr.decode("utf-8").splitlines()[0])
+    assert malformed["line"] == 31
     alerts = undecodable["root"] / "alerts.jsonl"
     result = vg("watch", log, "--log-format", FORMAT, "--from-start", "--once", "--metrics-addr", "off",
                 "--state", str(undecodable["root"] / "state"), "--alerts-jsonl", str(alerts), "-q")
