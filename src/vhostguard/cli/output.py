@@ -88,9 +88,9 @@ def guarded_output() -> Iterator[None]:
         context.color = True
     saved = sys.stdout, sys.stderr
     if sys.stdout is not None and not isinstance(sys.stdout, TerminalGuard):
-        sys.stdout = TerminalGuard(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = TerminalGuard(sys.stdout)
     if sys.stderr is not None and not isinstance(sys.stderr, TerminalGuard):
-        sys.stderr = TerminalGuard(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = TerminalGuard(sys.stderr)
     try:
         yield
     finally:
