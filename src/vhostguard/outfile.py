@@ -17,7 +17,8 @@ What a path names decides how it is written (docs/contract.md, "Output files"):
 - a directory, a missing directory or no permission is an error.
 
 ``check_writable`` says so before any work is done; ``write_file`` removes its
-temp file when anything fails. Both raise ``OutputPathError`` (one line).
+temp file when anything fails. Both raise ``OutputPathError`` (one line), except
+that a pipe whose reader went away raises BrokenPipeError, as a write to stdout does.
 """
 from __future__ import annotations
 
@@ -126,6 +127,8 @@ def _write_all(fd: int, data: bytes) -> None:
 def _write_fd(path: str, descriptor: int, data: bytes) -> None:
     try:
         _write_all(descriptor, data)
+    except BrokenPipeError:
+        raise  # the reader went away (| head): not a bad path; the CLI exits 0 as for stdout
     except OSError as problem:
         raise OutputPathError(f"{path}: {_reason(problem)}") from None
 
@@ -138,6 +141,8 @@ def _write_special(path: str, data: bytes) -> None:
             _write_all(fd, data)
         finally:
             os.close(fd)
+    except BrokenPipeError:
+        raise  # a FIFO whose reader went away, as above
     except OSError as problem:
         raise OutputPathError(f"{path}: {_reason(problem)}") from None
 

@@ -402,3 +402,30 @@ def test_the_watch_checkpoint_behind_a_symlink_keeps_the_link(small_log: Path, t
     assert checkpoint.is_symlink()
     assert json.loads(kept.read_text())["version"] == 1
     assert sorted(p.name for p in state.iterdir() if not p.name.endswith(".lock")) == [checkpoint.name]
+
+
+def test_a_pipe_whose_reader_left_is_a_broken_pipe_not_a_bad_path(tmp_path: Path) -> None:
+    from vhostguard.outfile import write_file
+
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        with pytest.raises(BrokenPipeError):
+            write_file(f"/dev/fd/{writer}", b"<html></html>")
+    finally:
+        os.close(writer)
+
+
+def test_a_str_table_cell_is_not_read_as_markup() -> None:
+    import io
+
+    from rich.table import Table
+
+    from vhostguard.cli.output import console
+
+    buffer = io.StringIO()
+    table = Table()
+    table.add_column("endpoint")
+    table.add_row("/[link=http://x.invalid/]a[/link]")
+    console(buffer, force_terminal=True, width=80).print(table)
+    assert "[link=http://x.invalid/]a[/link]" in buffer.getvalue() and "\x1b]8" not in buffer.getvalue()

@@ -105,6 +105,8 @@ def console(stream: Any = None, *, stderr: bool = False, **options: Any) -> Cons
 
     if stream is None:
         stream = sys.stderr if stderr else sys.stdout
+    # No console markup: a "[link=...]" or "[/]" from a log prints as itself, wherever a str slips in.
+    options.setdefault("markup", False)
     return SafeConsole(file=raw_stream(stream), **options)
 
 
@@ -136,5 +138,7 @@ def write_output(option: str, path: str, data: str | bytes, *, mode: int | None 
         write_file(path, payload, mode=mode)
     except OutputPathError as problem:
         raise OutputPathError(f"{option} {problem}") from None
+    except BrokenPipeError:
+        raise  # ``run`` exits 0, as for any reader that went away
     except OSError as problem:
         raise OutputPathError(f"{option} {path}: {problem.strerror or problem}") from None
