@@ -226,7 +226,9 @@ def test_every_json_output_is_strict_utf8(undecodable: dict[str, Path], name: st
     document = _strict_json(result.stdout, name)
     assert document
     if name in ("route", "explain", "diff"):
-        assert "caf\udce9.example" in json.dumps(document, ensure_ascii=False)
+        # Not lost: as \udce9 (our JSON rule), or as the text \xe9 where a reporter already wrote it so.
+        dumped = json.dumps(document, ensure_ascii=False)
+        assert "caf\udce9.example" in dumped or "caf\\xe9.example" in dumped
     if name == "lint-json":
         assert any("\udcff\udcfe" in finding["message"] for finding in document["findings"])
 
