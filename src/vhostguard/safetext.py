@@ -37,6 +37,8 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff]")
 # always U+0080-U+009F in valid UTF-8, and JSON has characters above ASCII only inside strings).
 _JSON_UNSAFE_BYTES = re.compile(b"\x7f|\xc2[\x80-\x9f]")
 _NAMED = {"\b": "\\b", "\r": "\\r", "\v": "\\v"}  # the short forms httpd writes
+# Printable ASCII, tab and newline: deleting these from ASCII text leaves what must be escaped.
+_ASCII_SAFE = b"\t\n" + bytes(range(0x20, 0x7F))
 
 
 def _terminal_escape(match: re.Match[str]) -> str:
@@ -54,6 +56,10 @@ def _terminal_escape(match: re.Match[str]) -> str:
 
 def terminal_text(text: str) -> str:
     """``text`` with every control character and lone surrogate escaped (newline and tab kept)."""
+    # Fast path for ASCII (nearly all output): isascii, encode and translate are C loops,
+    # several times faster than the regex scan.
+    if text.isascii() and not text.encode("ascii").translate(None, _ASCII_SAFE):
+        return text
     if _TERMINAL_UNSAFE.search(text) is None:
         return text
     return _TERMINAL_UNSAFE.sub(_terminal_escape, text)
@@ -67,6 +73,8 @@ def json_safe(encoded: str) -> str:
     """JSON text from ``json`` (``ensure_ascii=False``) with DEL, C1 controls and lone surrogates
     escaped as ``\\uXXXX``: the same document, always encodable as UTF-8. These characters can
     only occur inside JSON strings, where the escape means the same character."""
+    if encoded.isascii() and "\x7f" not in encoded:  # the fast path: C scans only
+        return encoded
     if _JSON_UNSAFE.search(encoded) is None:
         return encoded
     return _JSON_UNSAFE.sub(_json_escape, encoded)
@@ -80,6 +88,8 @@ def _json_escape_bytes(match: re.Match[bytes]) -> bytes:
 
 def json_safe_bytes(encoded: bytes) -> bytes:
     """UTF-8 JSON bytes (orjson never writes surrogates) with DEL and C1 controls escaped, as ``json_safe``."""
+    if b"\x7f" not in encoded and b"\xc2" not in encoded:  # the fast path: two memchr-like scans
+        return encoded
     if _JSON_UNSAFE_BYTES.search(encoded) is None:
         return encoded
     return _JSON_UNSAFE_BYTES.sub(_json_escape_bytes, encoded)
