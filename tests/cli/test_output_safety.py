@@ -442,3 +442,23 @@ def test_a_str_table_cell_is_not_read_as_markup() -> None:
     table.add_row("/[link=http://x.invalid/]a[/link]")
     console(buffer, force_terminal=True, width=80).print(table)
     assert "[link=http://x.invalid/]a[/link]" in buffer.getvalue() and "\x1b]8" not in buffer.getvalue()
+
+
+def test_click_text_streams_keep_the_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import warnings
+
+    import click
+
+    from vhostguard.cli.output import TerminalGuard, guarded_output
+
+    raw = io.BytesIO()
+    # a C-locale stdout, as Python makes it: surrogateescape
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape"))
+    with guarded_output(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        stream = click.get_text_stream("stdout")
+        assert isinstance(stream, TerminalGuard)
+        stream.write(f"evil{OSC52}\udcff\n")
+        stream.flush()
+    assert raw.getvalue() == b"evil\\x1b]52;c;ZXZpbA==\\x07\\xff\n"

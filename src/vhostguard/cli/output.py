@@ -59,7 +59,10 @@ class TerminalGuard:
 
     @property
     def errors(self) -> str:
-        return getattr(self.raw, "errors", None) or "strict"
+        # What it writes never fails to encode (surrogates are escaped): "strict" holds, and
+        # click then takes this stream as it is (get_text_stream asks for "strict") instead
+        # of wrapping the binary buffer beneath it, which would bypass the guard.
+        return "strict"
 
     def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, buffer, closed, ...
         return getattr(self.raw, name)
