@@ -19,6 +19,7 @@ import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
 from vhostguard.cli.logs import AUTO_FORMATS, endpoint_patterns, target_parser
+from vhostguard.cli.output import check_output
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs.discover import LogConfig, find_logs
 from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, parser_for
@@ -88,6 +89,8 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
         if print_rules:
             click.echo(DEFAULT_RULES_YAML, nl=False)
             return ExitCode.OK
+        if alerts_jsonl:
+            check_output("--alerts-jsonl", alerts_jsonl, append=True)
         configured = _load_config(config, server_root, defines, env_file)
         rules = _rules(rules_file, configured)
         inputs = _access_logs(logs, configured, log_format)
