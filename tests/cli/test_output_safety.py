@@ -122,7 +122,8 @@ def test_hostile_names_never_reach_the_terminal_raw(hostile: dict[str, Path], na
     if name == "dump":
         assert "\\xffc1\\u009b31m.example" in shown  # the byte that is not UTF-8, and the C1 CSI
     if name in ("diff", "report"):
-        assert "/p\\x1b]52;c;Zm9v" in shown
+        # (report's table may shorten the end of a long name to fit the terminal)
+        assert "/p\\x1b]52;c;Zm9" in shown
     if name == "watch":
         assert "FIRING" in out
 
