@@ -9,13 +9,17 @@ against::
 
 GIT_DIR is a clone of https://github.com/apache/httpd (a bare one will do),
 REF its 2.4.x branch by default. ``--sites CODE...`` prints each code's call
-site instead (level and message format), for writing catalogue entries.
+site instead (level and message format), for writing catalogue entries;
+``--check CATALOGUE.json`` compares each catalogue entry's level and the
+start of its message format with the call site (prints disagreements, exit 1).
 """
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 _SITE = re.compile(r"APLOGNO\(([0-9]{5})\)")
 
@@ -35,6 +39,38 @@ def code_sites(git_dir: str, ref: str) -> list[tuple[str, str, int]]:
     return sites
 
 
+_SIGNAL_NAMES = {"AP_SIG_GRACEFUL_STOP_STRING": "SIGWINCH", "AP_SIG_GRACEFUL_STRING": "SIGUSR1"}
+_LEVELS = {"ERR": "error", "WARNING": "warn", "NOTICE": "notice", "INFO": "info", "CRIT": "crit", "ALERT": "alert",
+           "EMERG": "emerg", "DEBUG": "debug"}
+
+
+def check_catalogue(git_dir: str, commit: str, catalogue: str) -> list[str]:
+    """Disagreements between the catalogue's entries and their APLOGNO() sites."""
+    problems = []
+    texts: dict[str, str] = {}
+    for entry in json.loads(Path(catalogue).read_text(encoding="utf-8"))["codes"]:
+        code, source = entry["code"], entry["source"]
+        if source not in texts:
+            texts[source] = _git(git_dir, "show", f"{commit}:{source}")
+        text = texts[source]
+        at = text.find(f"APLOGNO({code[2:]})")
+        if at < 0:
+            problems.append(f"{code}: no APLOGNO site in {source}")
+            continue
+        call = text.rfind("ap_log", 0, at)
+        call_text = text[at:text.find(");", at)]
+        for macro, value in _SIGNAL_NAMES.items():  # httpd's ap_mpm.h names the restart signals by macro
+            call_text = call_text.replace(macro, f'"{value}"')
+        literals = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', call_text)).replace('\\"', '"')
+        start = entry["format"].split(": ", 1)[1].split("%")[0].strip()[:25]
+        if start and start not in literals:
+            problems.append(f"{code}: format starts {start!r}, source has {literals[:60]!r}")
+        levels = re.findall(r"APLOG_(ERR|WARNING|NOTICE|INFO|CRIT|ALERT|EMERG|DEBUG)\b", text[call:at])
+        if levels and entry["level"] not in (_LEVELS[levels[-1]], "startup"):
+            problems.append(f"{code}: level {entry['level']}, source logs at {_LEVELS[levels[-1]]}")
+    return problems
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -42,6 +78,10 @@ def main(argv: list[str]) -> int:
     git_dir = argv[1]
     ref = argv[2] if len(argv) > 2 and not argv[2].startswith("--") else "refs/heads/2.4.x"
     commit = _git(git_dir, "rev-parse", ref).strip()
+    if "--check" in argv:
+        problems = check_catalogue(git_dir, commit, argv[argv.index("--check") + 1])
+        print("\n".join(problems) or f"catalogue agrees with {commit}")
+        return 1 if problems else 0
     sites = code_sites(git_dir, ref)
     if "--sites" in argv:
         wanted = {code.upper() for code in argv[argv.index("--sites") + 1:]}

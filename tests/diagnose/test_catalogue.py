@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import re
 import signal
 import socket
+import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -270,3 +273,46 @@ def test_explain_code_unknown_exits_2_with_nearest_codes() -> None:
 def test_explain_code_not_a_code_exits_2() -> None:
     code, _, err = _invoke("explain-code", "proxy-error")
     assert code == ExitCode.BAD_INPUT and err.count("\n") == 1 and "AH01114" in err
+
+
+def _tls_request(port: int, sni: str | None, host: str | None) -> bytes:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=sni) as tls:
+        head = "GET / HTTP/1.1\r\n" + (f"Host: {host}\r\n" if host else "") + "Connection: close\r\n\r\n"
+        tls.sendall(head.encode())
+        answer = b""
+        while chunk := tls.recv(4096):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.httpd
+def test_real_tls_lines_are_explained(httpd: Callable[..., Httpd], tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None or not Path(MODULES_DIR, "mod_ssl.so").exists():
+        pytest.skip("needs openssl and mod_ssl")
+    cert, key = tmp_path / "a.pem", tmp_path / "a.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=a.example.test",
+                    "-addext", "subjectAltName=DNS:a.example.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    tls = f"SSLEngine on\n  SSLCertificateFile {cert}\n  SSLCertificateKeyFile {key}\n"
+    server = httpd({"httpd.conf": (
+        f"LoadModule socache_shmcb_module {MODULES_DIR}/mod_socache_shmcb.so\n"
+        f"LoadModule ssl_module {MODULES_DIR}/mod_ssl.so\n"
+        "LogLevel warn ssl:info\n"
+        "Listen 127.0.0.1:{port} https\n"
+        "SSLStrictSNIVHostCheck on\n"
+        'DocumentRoot "{root}/htdocs"\n<Directory "{root}/htdocs">\n  Require all granted\n</Directory>\n'
+        f"<VirtualHost *:{{port}}>\n  ServerName a.example.test\n  {tls}</VirtualHost>\n"
+        # b: same certificate (it does not name b), and a client-certificate requirement a lacks.
+        f"<VirtualHost *:{{port}}>\n  ServerName b.example.test\n  {tls}  SSLVerifyClient optional\n"
+        f"  SSLCACertificateFile {cert}\n</VirtualHost>\n"),
+        "htdocs/index.html": "hi\n"})
+    assert b" 421 " in _tls_request(server.port, "a.example.test", "b.example.test").split(b"\r\n", 1)[0]
+    assert b" 403 " in _tls_request(server.port, None, "a.example.test").split(b"\r\n", 1)[0]
+    error_log = server.root / "logs" / "error.log"
+    text = _wait_for(error_log, lambda text: "AH02032" in text and "AH02033" in text)
+    _assert_explained(_coded_lines(text), {"AH02032", "AH02033", "AH01909", "AH01906"})

@@ -24,7 +24,7 @@ from importlib.resources import files
 _CODE_IN_LINE = re.compile(r"\bAH([0-9]{5}): ")
 _CODE_ARG = re.compile(r"(?:AH)?([0-9]{1,5})", re.IGNORECASE)
 # printf conversions as httpd's formats use them: %s %d %ld %hu %u %.*s, and APR's %pI (address), %pm (error text).
-_CONVERSION = re.compile(r"%(?:\.\*)?(?:p[A-Za-z]|l{0,2}[dux]|h[du]|[sdux])")
+_CONVERSION = re.compile(r"%(?:\.\*)?(?:p[A-Za-z]|l{0,2}[duxX]|h[du]|[sduxX])")
 
 
 @dataclass(frozen=True, slots=True)
