@@ -1,14 +1,18 @@
 """The AH-code catalogue: every code real httpd 2.4 sources log, and real apache2 lines explained."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import pwd
 import shutil
 import re
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -89,9 +93,12 @@ def test_line_lookup_reads_the_code_not_other_digits() -> None:
 
 # --- real apache2: each real error line is explained, by code and by format ---
 
-def _get(url: str, timeout: float = 10.0) -> int:
+def _get(url: str, timeout: float = 10.0, auth: tuple[str, str] | None = None) -> int:
+    request = urllib.request.Request(url)
+    if auth is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             return int(answer.status)
     except urllib.error.HTTPError as problem:
         return int(problem.code)
@@ -170,6 +177,11 @@ def test_real_failure_lines_are_explained(httpd: Callable[..., Httpd], silent_ba
     server = httpd({"httpd.conf": (
         f"LoadModule rewrite_module {MODULES_DIR}/mod_rewrite.so\n"
         f"LoadModule autoindex_module {MODULES_DIR}/mod_autoindex.so\n"
+        f"LoadModule access_compat_module {MODULES_DIR}/mod_access_compat.so\n"
+        f"LoadModule auth_basic_module {MODULES_DIR}/mod_auth_basic.so\n"
+        f"LoadModule authn_core_module {MODULES_DIR}/mod_authn_core.so\n"
+        f"LoadModule authn_file_module {MODULES_DIR}/mod_authn_file.so\n"
+        f"LoadModule authz_user_module {MODULES_DIR}/mod_authz_user.so\n"
         "LogLevel warn core:info\n"
         "Listen 127.0.0.1:{port}\n"
         'DocumentRoot "{root}/htdocs"\n'
@@ -177,12 +189,18 @@ def test_real_failure_lines_are_explained(httpd: Callable[..., Httpd], silent_ba
         "  RewriteEngine On\n  RewriteRule ^loop/(.*)$ /loop/x$1\n</Directory>\n"
         '<Directory "{root}/htdocs/nolinks">\n  Options None\n  RewriteEngine On\n  RewriteRule ^x$ y\n</Directory>\n'
         "<Location /denied>\n  Require all denied\n</Location>\n"
+        "<Location /old>\n  Order deny,allow\n  Deny from all\n</Location>\n"
+        '<Location /auth>\n  AuthType Basic\n  AuthName area\n  AuthUserFile "{root}/htpasswd"\n  Require valid-user\n</Location>\n'
+        '<Location /noauthfile>\n  AuthType Basic\n  AuthName area\n  AuthUserFile "{root}/missing-htpasswd"\n'
+        "  Require valid-user\n</Location>\n"
         f"ProxyPass /down/ http://127.0.0.1:{closed}/\n"
         f"ProxyPass /slow/ http://127.0.0.1:{silent_backend}/s/ timeout=1\n"
         f"ProxyPass /hold/ http://127.0.0.1:{silent_backend}/h/ timeout=4\n"
         f"ProxyPass /shared/ http://127.0.0.1:{silent_backend}/s/x/ timeout=2\n"  # shares /slow/'s worker: AH01146
         'ProxyPass /uds/ "unix:{root}/run/missing.sock|http://localhost/"\n'),
-        "htdocs/index.html": "hi\n", "htdocs/empty/.keep": "", "htdocs/nolinks/x": "x\n", "htdocs/loop/.keep": ""})
+        "htdocs/index.html": "hi\n", "htdocs/empty/.keep": "", "htdocs/nolinks/x": "x\n", "htdocs/loop/.keep": "",
+        # htpasswd's {SHA} scheme: base64 of the SHA-1 of the password
+        "htpasswd": "alice:{SHA}" + base64.b64encode(hashlib.sha1(b"right").digest()).decode() + "\n"})
     base = f"http://127.0.0.1:{server.port}"
     assert _get(f"{base}/down/api") == 503
     assert _get(f"{base}/slow/api") in (502, 504)
@@ -192,6 +210,10 @@ def test_real_failure_lines_are_explained(httpd: Callable[..., Httpd], silent_ba
     assert _get(f"{base}/empty/") == 403
     assert _get(f"{base}/denied") == 403
     assert _get(f"{base}/nolinks/x") == 403
+    assert _get(f"{base}/old") == 403
+    assert _get(f"{base}/auth", auth=("alice", "wrong")) == 401
+    assert _get(f"{base}/auth", auth=("mallory", "right")) == 401
+    assert _get(f"{base}/noauthfile", auth=("alice", "right")) == 500
     error_log = server.root / "logs" / "error.log"
     # More requests held by a silent backend than the 4 worker threads: the server is full.
     with ThreadPoolExecutor(6) as pool:
@@ -205,7 +227,7 @@ def test_real_failure_lines_are_explained(httpd: Callable[..., Httpd], silent_ba
     crash = "AH00051" if "AH00051" in text else "AH00052"
     _assert_explained(_coded_lines(text), {
         "AH00957", "AH01114", "AH01102", "AH00898", "AH02454", "AH01146", "AH00124", "AH00128", "AH01276", "AH01630",
-        "AH00670", "AH00484", crash, "AH00493", "AH00489", "AH00094"})
+        "AH01797", "AH01617", "AH01618", "AH01620", "AH00670", "AH00484", crash, "AH00493", "AH00489", "AH00094"})
 
 
 @pytest.mark.httpd
@@ -316,3 +338,42 @@ def test_real_tls_lines_are_explained(httpd: Callable[..., Httpd], tmp_path: Pat
     error_log = server.root / "logs" / "error.log"
     text = _wait_for(error_log, lambda text: "AH02032" in text and "AH02033" in text)
     _assert_explained(_coded_lines(text), {"AH02032", "AH02033", "AH01909", "AH01906"})
+
+
+@pytest.fixture
+def shared_docroot() -> Iterator[Path]:
+    """A document root other users can traverse (pytest's temp dirs are private to their owner)."""
+    root = Path(tempfile.mkdtemp(prefix="vg-ahcodes-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.httpd
+def test_real_permission_lines_are_explained(httpd: Callable[..., Httpd], shared_docroot: Path) -> None:
+    """Workers that run as www-data meet files and directories they may not read (the incident's 403s)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: httpd switches its workers to www-data only when started as root")
+    try:
+        pwd.getpwnam("www-data")
+    except KeyError:
+        pytest.skip("no www-data user")
+    docs = shared_docroot
+    for relative, mode in (("secret.html", 0o600), ("a/locked/x.html", 0o644), ("b/locked/x.html", 0o644)):
+        (docs / relative).parent.mkdir(parents=True, exist_ok=True)
+        (docs / relative).write_text("x\n")
+        (docs / relative).chmod(mode)
+    for directory, mode in (("a", 0o755), ("b", 0o755), ("a/locked", 0o700), ("b/locked", 0o700)):
+        (docs / directory).chmod(mode)
+    server = httpd({"httpd.conf": (
+        "User www-data\nGroup www-data\nListen 127.0.0.1:{port}\n"
+        # Without an explicit AllowOverride None, apache2 probes for .htaccess here (observed: AH00529, not AH00035)
+        f'DocumentRoot "{docs}"\n<Directory "{docs}">\n  Require all granted\n  AllowOverride None\n</Directory>\n'
+        f'<Directory "{docs}/b">\n  AllowOverride All\n</Directory>\n')})
+    base = f"http://127.0.0.1:{server.port}"
+    assert _get(f"{base}/secret.html") == 403
+    assert _get(f"{base}/a/locked/x.html") == 403
+    assert _get(f"{base}/b/locked/x.html") == 403
+    error_log = server.root / "logs" / "error.log"
+    text = _wait_for(error_log, lambda text: all(code in text for code in ("AH00132", "AH00035", "AH00529")))
+    _assert_explained(_coded_lines(text), {"AH00132", "AH00035", "AH00529"})
