@@ -9,11 +9,14 @@ TraceSummary`` (attach strace to a running server's workers, send one marked
 request, summarise); and the piece doctor reuses, ``config_targets(model)``
 (every DocumentRoot/Alias/ProxyPass target with its vhost and file:line),
 ``pid_file(model)``, ``server_pid(model)`` and ``worker_pids(pid)`` (the
-running server a config describes).
+running server a config describes). The AH-code catalogue:
+``explain_code(code)`` / ``explain_line(line) -> CodeEntry | None`` and
+``load_catalogue()`` (what httpd 2.4's numbered error-log messages mean).
 """
 from __future__ import annotations
 
 from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
+from vhostguard.diagnose.catalogue import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
 from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
 from vhostguard.diagnose.summary import (
     MARKER_HEADER, Connect, DirectiveRef, DnsLookup, Exec, FileAccess, NotTraced, Phase, TraceSummary, summarise,
@@ -21,7 +24,7 @@ from vhostguard.diagnose.summary import (
 from vhostguard.diagnose.targets import ConfigTarget, backend_address, config_targets
 
 __all__ = [
-    "MARKER_HEADER", "Capture", "ConfigTarget", "Connect", "DirectiveRef", "DnsLookup", "Exec", "Exit", "FileAccess",
+    "MARKER_HEADER", "Capture", "Catalogue", "CodeEntry", "ConfigTarget", "Connect", "DirectiveRef", "DnsLookup", "Exec", "Exit", "FileAccess",
     "NotTraced", "Phase", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address", "config_targets",
-    "parse_strace", "pid_file", "server_pid", "summarise", "trace", "worker_pids",
+    "explain_code", "explain_line", "load_catalogue", "normalise_code", "parse_strace", "pid_file", "server_pid", "summarise", "trace", "worker_pids",
 ]
