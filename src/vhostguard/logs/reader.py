@@ -131,9 +131,7 @@ def _chunks(raw: BinaryIO) -> Iterator[bytes]:
         decompressor = factory()
         while data := raw.read(_COMPRESSED_CHUNK):
             while data:
-                out = decompressor.decompress(data)
-                if out:
-                    yield out
+                yield from _inflate(decompressor, data)
                 if not decompressor.eof:
                     break
                 data = decompressor.unused_data  # the next member, if any
@@ -142,6 +140,30 @@ def _chunks(raw: BinaryIO) -> Iterator[bytes]:
                     return
         if not decompressor.eof:
             raise EOFError("compressed data ends early")
+
+
+def _inflate(decompressor: Any, data: bytes) -> Iterator[bytes]:
+    """The output of ``data``, at most CHUNK bytes at a time.
+
+    A compressed block can expand a thousandfold (100 KB of gzipped newlines
+    is 100 MB of empty lines): each step's output is capped, so the lines of
+    one block, and what is built from them, stay bounded.
+    """
+    if hasattr(decompressor, "unconsumed_tail"):  # zlib: the input left over waits in unconsumed_tail
+        while True:
+            out = decompressor.decompress(data, CHUNK)
+            if out:
+                yield out
+            data = decompressor.unconsumed_tail
+            if decompressor.eof or (not data and len(out) < CHUNK):
+                return
+    out = decompressor.decompress(data, CHUNK)  # bz2, lzma: more output waits until needs_input
+    while True:
+        if out:
+            yield out
+        if decompressor.eof or decompressor.needs_input:
+            return
+        out = decompressor.decompress(b"", CHUNK)
 
 
 def iter_lines(path: str, stats: ReadStats, name: str, span: tuple[int, int] | None = None) -> Iterator[list[str]]:
