@@ -155,10 +155,11 @@ def test_nothing_readable_exits_2(tmp_path: Path, content: str, why: str) -> Non
     code, out, err = run(str(log), "--log-format", VHOST_COMBINED_D, "--json")
     assert code == 2
     assert json.loads(out)["endpoints"] == []
-    assert err.splitlines()[-1] == f"vhostguard: access.log: {why}"
+    assert err.splitlines()[-1].startswith(f"vhostguard: {log}: {why}")  # the full path (issue 16.2)
 
 
-def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vhostguard.config.loader.SYSTEM_CONFIG_FILES", ())  # no LOG, no -f, no system config
     log = tmp_path / "access.log"
     write_log(log, Plan(lines=10))
     bad_patterns = tmp_path / "p.txt"

@@ -181,14 +181,16 @@ def iter_lines(path: str, stats: ReadStats, name: str, span: tuple[int, int] | N
     rest = ""
     skipping = False  # inside an over-long line: drop text up to the next newline
     chunks = iter_bytes(path, span)
+    failure: BaseException | None = None
+    done = 0  # lines yielded, for the message of a damaged file
     while True:
         try:
             data = next(chunks, None)
         except _STREAM_ERRORS as problem:
-            stats.problems.append(f"{name}: {_describe(problem)}; read {stats.lines} lines before it")
-            data = None
+            failure, data = problem, None
         if data is None:
             break
+        done += data.count(b"\n")
         text = decode(data)
         if skipping:
             cut = text.find("\n")
@@ -211,7 +213,15 @@ def iter_lines(path: str, stats: ReadStats, name: str, span: tuple[int, int] | N
             yield TOO_LONG
     rest += decode(b"", True)
     if rest and not skipping:
+        done += 1
         yield [rest[:-1] if rest.endswith("\r") else rest]
+    if failure is not None:
+        stats.problems.append(f"{printable(name)}: {_describe(failure)}; {done} lines read before it were counted")
+
+
+def printable(name: str) -> str:
+    """A file name as text that can be written anywhere: bytes that are not UTF-8 as ``\\xhh``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _split_long(lines: list[str], long_lines: list[int]) -> Iterator[list[str]]:
