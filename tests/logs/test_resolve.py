@@ -106,3 +106,18 @@ def test_an_empty_log_is_an_error_without_a_table(tmp_path: Path, command: objec
     assert result.exit_code == 2
     assert "┏" not in result.stdout and "endpoints" not in result.stdout
     assert f"{log}: no lines" in result.stderr
+
+
+@pytest.mark.parametrize("command, args", [(logs, ["--jsonl"]), (report, ["--json"])])
+def test_a_truncated_gzip_counts_what_was_read_then_exits_2(tmp_path: Path, command: object, args: list[str]) -> None:
+    import gzip
+
+    whole = gzip.compress("".join(LINE.format(n=n % 10) + "\n" for n in range(3000)).encode())
+    log = tmp_path / "access.log.gz"
+    log.write_bytes(whole[: len(whole) * 3 // 4])
+    result = CliRunner().invoke(command, [str(log), "--log-format", CUSTOM.replace('\\"', '"'), *args])  # type: ignore[arg-type]
+    assert result.exit_code == 2
+    err = result.stderr.strip().splitlines()
+    assert err[-1].startswith(f"vhostguard: {log}:") and "lines read before it were counted" in err[-1]
+    counted, _, malformed = err[-2].partition(" lines, ")
+    assert int(counted) > 1000 and malformed in ("0 malformed", "1 malformed")  # the cut may split a line

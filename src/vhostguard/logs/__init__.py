@@ -28,11 +28,13 @@ from vhostguard.logs.resolve import (
     STOCK_NICKNAMES, ResolvedLog, ResolveError, explicit_format, resolve_files, resolve_targets, target_parser,
 )
 from vhostguard.logs.reader import (
+    SAMPLES, TOO_LONG,
     FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, printable, read_log,
     read_logs,
 )
 
 __all__ = [
+    "SAMPLES", "TOO_LONG",
     "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "EndpointPattern", "EndpointTemplater", "FormatChoice",
     "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget", "Malformed", "Parser", "PatternError",
     "ReadStats", "ResolveError", "ResolvedLog", "STOCK_NICKNAMES", "auto_template", "explicit_format",

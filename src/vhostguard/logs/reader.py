@@ -28,7 +28,7 @@ _DECOMPRESSORS: tuple[tuple[bytes, Callable[[], Any]], ...] = (
     (b"BZh", bz2.BZ2Decompressor),
     (b"\xfd7zXZ\x00", lzma.LZMADecompressor),
 )
-_COMPRESSED_CHUNK = 1 << 16  # compressed bytes per step: bounds what one step can expand to
+_COMPRESSED_CHUNK = 1 << 14  # compressed bytes per step: what a damaged step loses (its output)
 TOO_LONG: list[str] = []  # yielded by iter_lines, by identity, in place of one over-long line
 # What a damaged or truncated compressed file raises part-way through.
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
@@ -243,7 +243,8 @@ def _describe(problem: BaseException) -> str:
 
 def read_log(path: str, parser: Parser, *, stats: ReadStats | None = None,
              on_malformed: Callable[[Malformed], None] | None = None, with_position: bool = False,
-             name: str | None = None, span: tuple[int, int] | None = None) -> Iterator[dict[str, Any]]:
+             name: str | None = None, span: tuple[int, int] | None = None,
+             blocks: Iterable[list[str]] | None = None) -> Iterator[dict[str, Any]]:
     """Records of the lines of ``path`` that parse, in file order.
 
     Every line is counted in ``stats``; a line that does not parse is
@@ -251,13 +252,15 @@ def read_log(path: str, parser: Parser, *, stats: ReadStats | None = None,
     passed to ``on_malformed``, and reading goes on. With ``with_position``
     each record also gets ``file`` (``name``, default ``path``) and ``line``.
     ``span`` reads a byte range of a plain file (line numbers then count from
-    the start of the range). Raises OSError when the file cannot be opened.
+    the start of the range). ``blocks``: lines already being read from ``path`` by
+    ``iter_lines`` (a pipe whose first lines were looked at). Raises OSError when
+    the file cannot be opened.
     """
     stats = stats if stats is not None else ReadStats()
     name = name or path
     parse = parser.parse
     number = start = stats.lines
-    for lines in iter_lines(path, stats, name, span):
+    for lines in iter_lines(path, stats, name, span) if blocks is None else blocks:
         if lines is TOO_LONG:
             number += 1
             stats.lines = number

@@ -156,8 +156,11 @@ def _undetectable(path: str) -> str | None:
         return "missing"
     if not stat.S_ISREG(mode):
         return "not a regular file (read once)"
+    stats = ReadStats()
     try:
-        has_lines = any(lines for lines in iter_lines(path, ReadStats(), path))
+        has_lines = any(lines for lines in iter_lines(path, stats, path))
     except OSError:
         return "unreadable"
-    return None if has_lines else "empty"
+    if has_lines:
+        return None
+    return "damaged, no line could be read" if stats.problems else "empty"
