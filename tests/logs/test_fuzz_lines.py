@@ -7,7 +7,7 @@ no traceback, exit 0/1/2 only, and every line accounted for: parsed +
 malformed = the lines written, the same counts in ``logs`` and ``report``;
 ``diff`` replays or skips every line it parses.
 
-``VHOSTGUARD_FUZZ_ITERATIONS`` (default 60) and ``VHOSTGUARD_FUZZ_SEED``
+``VHOSTGUARD_FUZZ_ITERATIONS`` (default 40) and ``VHOSTGUARD_FUZZ_SEED``
 scale it up locally; a failure names the seed and iteration to replay.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from vhostguard.cli.diff import diff
 from vhostguard.cli.logs import logs
 from vhostguard.cli.report import report
 
-ITERATIONS = int(os.environ.get("VHOSTGUARD_FUZZ_ITERATIONS", "60"))
+ITERATIONS = int(os.environ.get("VHOSTGUARD_FUZZ_ITERATIONS", "40"))
 SEED = int(os.environ.get("VHOSTGUARD_FUZZ_SEED", "20261204"))
 LINES_PER_FILE = 40
 

@@ -94,8 +94,8 @@ def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | N
                        + stats.sample_text(), err=True)
         if stats.unusable:
             click.echo(f"{counted(stats.unusable, 'line')} skipped: {_NO_HOST}", err=True)
-        for problem in stats.problems:
-            click.echo(f"vhostguard: {problem}", err=True)
+        for damaged in stats.problems:
+            click.echo(f"vhostguard: {damaged}", err=True)
         if stats.problems:
             return ExitCode.BAD_INPUT
         unexplained = [g for g in result.groups.values() if id(g) not in allowed_ids]

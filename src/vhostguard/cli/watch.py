@@ -128,12 +128,12 @@ def _rules(path: str | None, configured: _Config | None) -> Rules:
 def _access_logs(files: tuple[str, ...], configured: _Config | None, log_format: str | None) -> list[AccessLog]:
     """Each log with its format, as ``logs`` and ``report`` resolve them (``vhostguard.logs.resolve``)."""
     layout = configured.logs if configured else None
-    if not files and configured is None:
+    if not files and layout is None:
         raise UsageProblem("give access logs to watch, or -f CONFIG to watch the logs it writes")
-    if not files and not configured.logs.targets:
+    if not files and layout is not None and not layout.targets:
         raise UsageProblem("the configuration writes no access log (no CustomLog, GlobalLog or TransferLog)")
     try:
-        found = resolve_files(files, layout, log_format) if files else resolve_targets(configured.logs, log_format)
+        found = resolve_files(files, layout, log_format) if files or layout is None else resolve_targets(layout, log_format)
     except ResolveError as problem:
         raise UsageProblem(str(problem)) from None
     for item in found:
