@@ -196,3 +196,18 @@ def test_a_pipe_loses_no_line() -> None:
                            "--json"], input=feed, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["requests"] == len(lines)
+
+
+def test_progress_reports_the_requests_replayed_in_parallel_too() -> None:
+    from vhostguard.checks.diff import replay
+    from vhostguard.checks.replay import plan_jobs
+    from vhostguard.config import load
+    from vhostguard.model import build_model
+
+    old, new = build_model(load(BEFORE)), build_model(load(AFTER))
+    log = str(INCIDENT / "access.log")
+    jobs = plan_jobs([log, log], old.tree, None, 2)
+    seen: list[int] = []
+    result, _ = replay(old, new, jobs, None, workers=2, progress=seen.append)
+    assert result.requests == 2 * 3647
+    assert seen and seen[-1] == result.requests and seen == sorted(seen)
