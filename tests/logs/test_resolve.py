@@ -121,3 +121,14 @@ def test_a_truncated_gzip_counts_what_was_read_then_exits_2(tmp_path: Path, comm
     assert err[-1].startswith(f"vhostguard: {log}:") and "lines read before it were counted" in err[-1]
     counted, _, malformed = err[-2].partition(" lines, ")
     assert int(counted) > 1000 and malformed in ("0 malformed", "1 malformed")  # the cut may split a line
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    log = tmp_path / "one.log"
+    log.write_text(LINE.format(n=1) + "\n")
+    runner = CliRunner()
+    args = [str(log), "--log-format", CUSTOM.replace('\\"', '"')]
+    for command, extra in ((logs, []), (report, ["--json"])):
+        result = runner.invoke(command, [*args, *extra])  # type: ignore[arg-type]
+        assert result.exit_code == 0, result.stderr
+        assert "1 line, 0 malformed" in result.stderr and "1 lines" not in result.stderr + result.stdout

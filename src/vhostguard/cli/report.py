@@ -130,7 +130,7 @@ def _names(sources: list[LogSource]) -> str:
 
 def _finish(analysis: Analysis, inputs: list[LogInput], as_json: bool) -> int:
     for vhost, count in sorted(analysis.folded().items()):
-        click.echo(f"note: {vhost}: {count} requests under {{other}} (endpoint cap reached)", err=True)
+        click.echo(f"note: {vhost}: {counted(count, 'request')} under {{other}} (endpoint cap reached)", err=True)
     if not analysis.caps_exact:
         click.echo("note: a reader reached its own endpoint cap; which rare endpoints fold into {other} "
                    "may differ from a sequential read (totals are exact)", err=True)
