@@ -132,3 +132,18 @@ def test_counts_of_one_are_singular(tmp_path: Path) -> None:
         result = runner.invoke(command, [*args, *extra])  # type: ignore[arg-type]
         assert result.exit_code == 0, result.stderr
         assert "1 line, 0 malformed" in result.stderr and "1 lines" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("args", [["logs", "--jsonl"], ["report", "--json", "-j", "1"]])
+def test_a_pipe_is_read_once_and_whole(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    combined = '198.51.100.{n} - - [21/Jan/2024:14:00:00 +0000] "GET /v1/items/{n} HTTP/1.1" 200 25 "-" "curl/8"'
+    feed = "".join(combined.format(n=n % 10) + "\n" for n in range(1000))  # ~100 KB: more than any first read
+    done = subprocess.run([sys.executable, "-m", "vhostguard", args[0], "/dev/stdin", *args[1:]], input=feed,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1000 lines, 0 malformed" in done.stderr
+    if args[0] == "logs":
+        assert len(done.stdout.splitlines()) == 1000
