@@ -5,7 +5,7 @@ Valid combined, common and custom-format lines are generated, then mutated
 out-of-range numbers and dates, truncation, random bytes). For every file:
 no traceback, exit 0/1/2 only, and every line accounted for: parsed +
 malformed = the lines written, the same counts in ``logs`` and ``report``;
-``diff`` replays or skips every line it parses.
+``diff`` rejects the same lines and replays or skips every other one.
 
 ``VHOSTGUARD_FUZZ_ITERATIONS`` (default 40) and ``VHOSTGUARD_FUZZ_SEED``
 scale it up locally; a failure names the seed and iteration to replay.
@@ -175,4 +175,5 @@ def test_fuzzed_lines_are_all_accounted_for(tmp_path: Path, configs: tuple[str, 
             bad = re.search(r"(\d+) of (\d+) lines? malformed", got.stderr)
             skipped_malformed, read = (int(bad.group(1)), int(bad.group(2))) if bad else (0, total)
             assert read == total, (where, got.stderr[-500:])
+            assert skipped_malformed == malformed, (where, got.stderr[-500:])  # the same lines as logs
             assert replayed["requests"] + replayed["skipped"] + skipped_malformed == total, where
