@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, find_system_config, load
-from vhostguard.exitcodes import ExitCode
+from vhostguard.exitcodes import ExitCode, Terminated
 from vhostguard.model import ServerModel, build_model
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -186,6 +186,8 @@ def run(action: Callable[[], int | None]) -> None:
             raise
         click.echo(f"vhostguard: {problem}", err=True)
         sys.exit(ExitCode.BAD_INPUT)
+    except Terminated as stop:
+        sys.exit(stop.exit_status)
     except KeyboardInterrupt:
         sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:

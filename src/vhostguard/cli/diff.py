@@ -14,7 +14,7 @@ from vhostguard.cli.common import ConfigArgs, UsageProblem, emit_json, load_mode
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs import printable
 from vhostguard.report.diff import diff_json, diff_text
-from vhostguard.report.words import counted
+from vhostguard.report.words import plural
 
 
 def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
@@ -31,7 +31,7 @@ def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[
     display.start()
 
     def report(done: int) -> None:
-        display.update(task, text=f"replayed {counted(done, 'request')} from {sources}")
+        display.update(task, text=f"replayed {plural(done, 'request')} from {sources}")
 
     return report, display.stop
 
@@ -90,10 +90,10 @@ def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | N
         else:
             click.echo(diff_text(result, allowed_ids), nl=False)
         if stats.malformed:
-            click.echo(f"{stats.malformed} of {counted(stats.lines, 'line')} malformed and skipped; first: "
+            click.echo(f"{stats.malformed} of {plural(stats.lines, 'line')} malformed and skipped; first: "
                        + stats.sample_text(), err=True)
         if stats.unusable:
-            click.echo(f"{counted(stats.unusable, 'line')} skipped: {_NO_HOST}", err=True)
+            click.echo(f"{plural(stats.unusable, 'line')} skipped: {_NO_HOST}", err=True)
         for damaged in stats.problems:
             click.echo(f"vhostguard: {damaged}", err=True)
         if stats.problems:
@@ -114,7 +114,7 @@ def _nothing_replayed(names: str, stats: ReplayStats) -> str:
     if stats.lines == 0:
         return f"{names}: no lines, nothing to replay{damaged}"
     if stats.malformed == stats.lines:
-        return (f"no line of {names} could be read ({counted(stats.lines, 'line')}, all malformed; first: "
+        return (f"no line of {names} could be read ({plural(stats.lines, 'line')}, all malformed; first: "
                 f"{stats.sample_text(1)}){damaged}; check --log-format (or -f: the OLD config's LogFormat)")
-    return (f"0 requests replayed from {names}: {stats.unusable} of {counted(stats.lines, 'line')} skipped, "
+    return (f"0 requests replayed from {names}: {stats.unusable} of {plural(stats.lines, 'line')} skipped, "
             f"{_NO_HOST}{damaged}")

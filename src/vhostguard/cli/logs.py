@@ -21,7 +21,7 @@ from vhostguard.logs import (
     EndpointPattern, LogConfig, Malformed, PatternError, ReadStats, ResolvedLog, ResolveError, find_logs, load_patterns,
     printable, read_log, resolve_files, resolve_targets,
 )
-from vhostguard.report.words import counted
+from vhostguard.report.words import plural
 
 try:  # optional: about ten times faster than json.dumps for --jsonl
     import orjson
@@ -170,7 +170,7 @@ def _emit(inputs: list[LogInput], stats: ReadStats, jsonl: bool) -> None:
 
         for _ in read_log(item.path, item.parser, stats=stats, on_malformed=keep, name=printable(item.path)):
             pass
-        click.echo(f"{printable(item.path)}: {counted(stats.lines - before_lines, 'line')}, "
+        click.echo(f"{printable(item.path)}: {plural(stats.lines - before_lines, 'line')}, "
                    f"{stats.malformed - before_bad} malformed (format {item.described!r})")
         for bad in shown:
             click.echo(f"  line {bad.line}: {bad.error}")
@@ -210,7 +210,7 @@ def _stderr_json(bad: Malformed) -> None:
 
 
 def _finish(stats: ReadStats, inputs: list[LogInput]) -> int:
-    click.echo(f"{counted(stats.lines, 'line')}, {stats.malformed} malformed", err=True)
+    click.echo(f"{plural(stats.lines, 'line')}, {stats.malformed} malformed", err=True)
     return read_outcome(stats.parsed, stats.lines, stats.problems, inputs)
 
 

@@ -20,7 +20,7 @@ from vhostguard.cli.logs import LogInput, endpoint_patterns, log_config, log_inp
 from vhostguard.logs import FormatError, printable
 from vhostguard.monitor.aggregate import AggregateOptions, Analysis, LogSource, analyse
 from vhostguard.report.analytics import report_html, report_json, tables
-from vhostguard.report.words import counted
+from vhostguard.report.words import plural
 
 WIDTH_OFF_TTY = 160  # columns for tables written to a file or a pipe (rich would assume 80)
 
@@ -130,12 +130,12 @@ def _names(sources: list[LogSource]) -> str:
 
 def _finish(analysis: Analysis, inputs: list[LogInput], as_json: bool) -> int:
     for vhost, count in sorted(analysis.folded().items()):
-        click.echo(f"note: {vhost}: {counted(count, 'request')} under {{other}} (endpoint cap reached)", err=True)
+        click.echo(f"note: {vhost}: {plural(count, 'request')} under {{other}} (endpoint cap reached)", err=True)
     if not analysis.caps_exact:
         click.echo("note: a reader reached its own endpoint cap; which rare endpoints fold into {other} "
                    "may differ from a sequential read (totals are exact)", err=True)
     if as_json or not analysis.valid:  # the tables show them otherwise
         for bad in analysis.samples:
             click.echo(f"{printable(bad.file)}:{bad.line}: malformed: {bad.error}", err=True)
-    click.echo(f"{counted(analysis.lines, 'line')}, {analysis.malformed} malformed", err=True)
+    click.echo(f"{plural(analysis.lines, 'line')}, {analysis.malformed} malformed", err=True)
     return read_outcome(analysis.valid, analysis.lines, analysis.problems, inputs)
