@@ -47,7 +47,7 @@ def test_json_document_has_the_contract_keys_and_the_generator_figures(tmp_path:
     timeline = {(p["minute"], p["vhost"]): [p["requests"], p["5xx"]] for p in doc["timeline"]}
     assert timeline == {(utc(m), v): cell for (m, v), cell in written.minutes.items()}
     assert all(set(p) == {"minute", "vhost", "requests", "5xx"} for p in doc["timeline"])
-    assert err.splitlines()[-1] == "1200 lines, 12 malformed"
+    assert err.splitlines()[-1] == "1,200 lines, 12 malformed"
     shown = re.findall(r"^(.*):(\d+): malformed: ", err, re.MULTILINE)
     assert shown == [(str(written.path), str(n)) for n in written.malformed_lines[:10]]
 
