@@ -17,9 +17,8 @@ from typing import Any
 from vhostguard.config import ConfigTree
 from vhostguard.logs import (
     SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, ResolveError, find_logs, iter_lines, parser_for,
-    printable, read_log, resolve_files,
+    printable, read_log, resolve_files, spans,
 )
-from vhostguard.logs.parallel import spans
 from vhostguard.routing import DEFAULT_REMOTE_IP, Request, RequestError
 
 # Only what a replay needs: converting the rest (times, sizes, agents) would cost most of the parse.

@@ -24,6 +24,7 @@ from vhostguard.logs.escapes import unescape
 from vhostguard.logs.format import (
     CLF_FORMAT, DEFAULT_NICKNAMES, FormatError, LineError, LogFormat, compile_format, compile_rows, parser_for,
 )
+from vhostguard.logs.parallel import spans
 from vhostguard.logs.resolve import (
     STOCK_NICKNAMES, ResolvedLog, ResolveError, explicit_format, resolve_files, resolve_targets, target_parser,
 )
@@ -38,7 +39,7 @@ __all__ = [
     "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "EndpointPattern", "EndpointTemplater", "FormatChoice",
     "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget", "Malformed", "Parser", "PatternError",
     "ReadStats", "ResolveError", "ResolvedLog", "STOCK_NICKNAMES", "auto_template", "explicit_format",
-    "resolve_files", "resolve_targets", "target_parser", "compile_format", "compile_rows", "detect_format", "find_logs", "iter_bytes", "iter_lines",
+    "resolve_files", "resolve_targets", "spans", "target_parser", "compile_format", "compile_rows", "detect_format", "find_logs", "iter_bytes", "iter_lines",
     "load_patterns",
     "parse_patterns", "parser_for", "printable", "read_log", "read_logs", "unescape",
 ]
