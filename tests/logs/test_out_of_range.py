@@ -62,8 +62,9 @@ def test_negative_duration_is_malformed(tmp_path: Path) -> None:
     fmt = compile_format('%h %>s %D')
     assert fmt.parse("1.2.3.4 200 55")["duration_us"] == 55
     for line in ("1.2.3.4 200 -55", "1.2.3.4 200 -0", "é 200 -55"):
-        with pytest.raises(LineError):
+        with pytest.raises(LineError) as problem:
             fmt.parse(line)
+        assert "%D is negative" in problem.value.message
     log = tmp_path / "d.log"
     log.write_text("1.2.3.4 200 100\n1.2.3.4 200 -50\n")
     result = CliRunner().invoke(report, [str(log), "--log-format", "%h %>s %D", "--json"])

@@ -499,6 +499,10 @@ class _Compiler:
             m = prefix.match(line)
             if m is None:
                 return _expected(items, k, line, position), position + 1
+            item = items[k]
+            if (isinstance(item, Field) and item.slot.kind == d.DURATION and line[position:m.end()] == "-"
+                    and line[m.end():m.end() + 1].isdigit()):  # '-' (not logged) matched, then digits
+                return f"{item.slot.text} is negative at column {position + 1} (a duration never is)", position + 1
             position = m.end()
         return (f"unexpected text at column {position + 1} after the last field: {line[position:position + 30]!r}",
                 position + 1)
