@@ -12,7 +12,8 @@ Public surface:
 * ``EndpointTemplater`` / ``auto_template``: endpoint templates with a per-vhost cardinality cap;
 * ``resolve_files(paths, layout, log_format)`` / ``resolve_targets(layout, log_format)``: which format
   each log is in (``--log-format``, else the config's, else detected), the one answer every command uses;
-* ``logs.parallel.fold_log``: both cores on one big plain log (byte ranges, folded per worker).
+* ``logs.parallel.fold_log``: both cores on one big plain log (byte ranges from ``spans``, folded per worker);
+* ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode.
 """
 from __future__ import annotations
 
@@ -25,21 +26,19 @@ from vhostguard.logs.format import (
     CLF_FORMAT, DEFAULT_NICKNAMES, FormatError, LineError, LogFormat, compile_format, compile_rows, parser_for,
 )
 from vhostguard.logs.parallel import spans
+from vhostguard.logs.reader import (
+    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, printable,
+    read_log, read_logs,
+)
 from vhostguard.logs.resolve import (
     STOCK_NICKNAMES, ResolvedLog, ResolveError, explicit_format, resolve_files, resolve_targets, target_parser,
 )
-from vhostguard.logs.reader import (
-    SAMPLES, TOO_LONG,
-    FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, printable, read_log,
-    read_logs,
-)
 
 __all__ = [
-    "SAMPLES", "TOO_LONG",
-    "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "EndpointPattern", "EndpointTemplater", "FormatChoice",
-    "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget", "Malformed", "Parser", "PatternError",
-    "ReadStats", "ResolveError", "ResolvedLog", "STOCK_NICKNAMES", "auto_template", "explicit_format",
-    "resolve_files", "resolve_targets", "spans", "target_parser", "compile_format", "compile_rows", "detect_format", "find_logs", "iter_bytes", "iter_lines",
-    "load_patterns",
-    "parse_patterns", "parser_for", "printable", "read_log", "read_logs", "unescape",
+    "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "SAMPLES", "STOCK_NICKNAMES", "TOO_LONG", "EndpointPattern",
+    "EndpointTemplater", "FormatChoice", "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget",
+    "Malformed", "Parser", "PatternError", "ReadStats", "ResolveError", "ResolvedLog", "auto_template",
+    "compile_format", "compile_rows", "detect_format", "explicit_format", "find_logs", "iter_bytes", "iter_lines",
+    "load_patterns", "parse_patterns", "parser_for", "printable", "read_log", "read_logs", "resolve_files",
+    "resolve_targets", "spans", "target_parser", "unescape",
 ]
