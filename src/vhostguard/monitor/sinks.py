@@ -146,13 +146,14 @@ class HttpSink(_Counted):
     name = "http"
 
     def __init__(self, url: str, *, post: Post = http_post, timeout: float = TIMEOUT, retries: int = RETRIES,
-                 backoff: float = BACKOFF, queue_size: int = QUEUE) -> None:
+                 backoff: float = BACKOFF, max_backoff: float = BACKOFF_MAX, queue_size: int = QUEUE) -> None:
         super().__init__()
         self.url = self.target = url
         self._post = post
         self._timeout = timeout
         self._retries = retries
         self._backoff = backoff
+        self._max_backoff = max_backoff
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_size)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._work, name=f"vhostguard-{self.name}", daemon=True)
@@ -194,7 +195,7 @@ class HttpSink(_Counted):
             except (OSError, ValueError, urllib.error.URLError) as problem:  # URLError is an OSError; explicit
                 self.last_error = str(problem)
                 if attempt + 1 < self._retries and not self._stopping.wait(delay):
-                    delay = min(delay * 2, BACKOFF_MAX)
+                    delay = min(delay * 2, self._max_backoff)
                     continue
                 self._count("failed")
                 return
