@@ -96,7 +96,6 @@ class _Input:
     start_lines: int = 0  # lines counted before this run (restored from the checkpoint)
     resumed: bool = False  # positions came from a checkpoint
     unreadable: bool = False  # lines were read and not one matches the format (see UNREADABLE_AFTER)
-    lost_bytes: int = 0
 
     def positions(self) -> list[Position]:
         """Where a restart resumes: chunks in hand count only as far as their lines were counted.
