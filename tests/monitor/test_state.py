@@ -74,6 +74,7 @@ def bad_slots() -> list[str]:
 NAMED: list[tuple[str, Any]] = [
     ("string offset", lambda d, log: d["logs"][str(log)][0].__setitem__("offset", "12")),
     ("negative offset", lambda d, log: d["logs"][str(log)][0].__setitem__("offset", -5)),
+    ("offset beyond 64 bits", lambda d, log: d["logs"][str(log)][0].__setitem__("offset", 1 << 70)),
     ("boolean inode", lambda d, log: d["logs"][str(log)][0].__setitem__("inode", True)),
     ("fractional line", lambda d, log: d["logs"][str(log)][0].__setitem__("line", 1.5)),
     ("head hash not hex", lambda d, log: d["logs"][str(log)][0].__setitem__("head", "zz")),
@@ -112,7 +113,7 @@ def test_a_checkpoint_of_the_wrong_shape_is_set_aside_and_the_watcher_starts(tmp
     check_document(json.loads(path.read_text()))  # and the next checkpoint is whole again
 
 
-WRONG_VALUES: list[Any] = ["yesterday", -1, 2.5, True, None, [[1, 2]], {"x": [1]}, 1e308]
+WRONG_VALUES: list[Any] = ["yesterday", -1, 2.5, True, None, [[1, 2]], {"x": [1]}, 1e308, 1 << 70]
 
 
 def mutations(node: Any, trail: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:

@@ -94,8 +94,9 @@ def _fail(where: str, expected: str, value: Any) -> StateInvalid:
 
 
 def _count(value: Any, where: str) -> None:
-    if type(value) is not int or value < 0:  # not bool: JSON true is not a count
-        raise _fail(where, "a whole number >= 0", value)
+    # Not bool (JSON true is not a count); below 2**63, as file offsets and int64 slots are.
+    if type(value) is not int or not 0 <= value < 1 << 63:
+        raise _fail(where, "a whole number from 0 to 2**63-1", value)
 
 
 def _number(value: Any, where: str) -> None:
