@@ -179,6 +179,16 @@ class HttpSink(_Counted):
             self._stopping.set()
         self._thread.join(timeout)
         self._stopping.set()  # whatever is left is not retried any more
+        if self._thread.is_alive():
+            # Still posting after ``timeout``: what waits in the queue will never be sent. Counted
+            # (and so reported), not lost without a word.
+            while True:
+                try:
+                    body = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if body is not None:
+                    self._count("dropped")
 
     def _work(self) -> None:
         while True:

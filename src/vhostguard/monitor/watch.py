@@ -630,5 +630,5 @@ def _undelivered(sink: Sink, failed: int, dropped: int) -> str | None:
     target = getattr(sink, "target", sink.name)
     error = getattr(sink, "last_error", None)
     counts = ", ".join(part for part in (f"{failed} failed" if failed else "",
-                                         f"{dropped} dropped (queue full)" if dropped else "") if part)
+                                         f"{dropped} dropped (not sent: queue full, or still queued at exit)" if dropped else "") if part)
     return f"alerts to {sink.name} {target}: {counts}" + (f" (last error: {error})" if error else "")
