@@ -236,6 +236,18 @@ def test_the_command_reports_a_dead_webhook_and_an_unwritable_jsonl(tmp_path: Pa
     assert "vhostguard: alerts to webhook-json http://127.0.0.1:" in result.stderr and "failed" in result.stderr
 
 
+def test_the_command_retries_a_webhook_that_fails_then_recovers(tmp_path: Path, flaky: FlakyHook) -> None:
+    flaky.failures = 1
+    log = tmp_path / "access.log"
+    append(log, outage(T0))
+    result = CliRunner().invoke(watch_command, [
+        str(log), "--log-format", FORMAT, "--once", "--from-start", "--state", str(tmp_path / "s"),
+        "--metrics-addr", "off", "-q", "--webhook", f"http://127.0.0.1:{flaky.server_address[1]}/hook"])
+    assert result.exit_code == 0, result.output
+    assert len(flaky.posts) == 2 and flaky.posts[0] == flaky.posts[1]  # the same alert, posted again
+    assert flaky.posts[1]["rule"] == "endpoint-broken" and "failed" not in result.stderr
+
+
 # -- 16.6: a busy metrics port; Click deprecations ---------------------------------------------------------
 
 def test_a_busy_metrics_port_is_one_line_suggesting_metrics_addr(tmp_path: Path) -> None:
