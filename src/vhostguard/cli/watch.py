@@ -298,9 +298,10 @@ def _run(inputs: list[AccessLog], targets: list[ErrorLogTarget], options: WatchO
 def _announce(inputs: list[AccessLog], targets: list[ErrorLogTarget], options: WatchOptions,
               server: MetricsServer | None) -> None:
     for log in inputs:
-        click.echo(f"watching {log.path}" + ("" if os.path.exists(log.path) else " (not there yet)"), err=True)
+        click.echo(f"watching {printable(log.path)}" + ("" if os.path.exists(log.path) else " (not there yet)"),
+                   err=True)
     for target in targets:
-        click.echo(f"joining errors from {target.path}", err=True)
+        click.echo(f"joining errors from {printable(target.path)}", err=True)
     if server is not None:
         click.echo(f"metrics on {server.url}", err=True)
     click.echo(f"state in {options.state_dir}", err=True)
