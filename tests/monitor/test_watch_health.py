@@ -145,6 +145,21 @@ def test_copytruncate_while_lagging_reads_the_rest_from_the_copy(tmp_path: Path)
     assert not any("lost" in note for note in notes)
 
 
+def test_copytruncate_while_lagging_then_rewritten_past_the_offset_is_seen(tmp_path: Path) -> None:
+    """After the truncation httpd writes more than the watcher had read: the size never drops below the
+    offset, only the first bytes tell; the copy's rest and the new file from its start are both read."""
+    notes: list[str] = []
+    log, run, _ = lagging(tmp_path, notes)
+    shutil.copyfile(log, tmp_path / "access.log.1")
+    with open(log, "r+") as handle:
+        handle.truncate(0)
+    append(log, [line(T0 + 40 + i // 100, f"/v1/new/{i}") for i in range(2000)])
+    assert log.stat().st_size > run.inputs[0].follower.positions()[0].offset
+    run.run(once=True)
+    run.close()
+    assert counted(run) == 5000
+
+
 def test_copytruncate_while_lagging_without_a_copy_says_how_many_bytes_were_lost(tmp_path: Path) -> None:
     notes: list[str] = []
     log, run, unread = lagging(tmp_path, notes)

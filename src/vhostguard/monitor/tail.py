@@ -120,7 +120,6 @@ class _Reader:
         self.head_len = start.head_len
         self.idle_since: float | None = None
         self.seen_size = self.offset  # the largest size the file was seen to have (what a truncation can lose)
-        self.at_eof = False  # the last read found nothing: check the head before trusting the offset again
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -292,16 +291,16 @@ class Follower:
         current = self._current
         if current is None:
             return None
-        if current.at_eof and current.head_changed():
-            # Truncated and written past our offset since the last look (copytruncate under load).
+        if current.head_changed():
+            # Truncated and written again past our offset since the last look (copytruncate under
+            # load, or while we lag): the size alone cannot tell, the first bytes do. Checked at
+            # every read (1 KiB from the page cache per 64 KiB chunk), not only at the end of the file.
             self._truncated(current)
             current.restart()
         chunk = current.read()
         if chunk is not None:
             current.idle_since = None
-            current.at_eof = False
             return chunk
-        current.at_eof = True
         return self._at_eof(current, now)
 
     # -- opening and resuming ------------------------------------------------
