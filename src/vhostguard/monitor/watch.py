@@ -394,7 +394,7 @@ class Watch:
         try:
             self._parser = ParserProcess([item.feeder.spec for item in self.inputs])
         except OSError as problem:
-            self.notes.append(f"no parser process ({problem}); parsing in the watcher")
+            self._say(f"no parser process ({problem}); parsing in the watcher")
         return self._parser
 
     def _take_parsed(self, item: _Input, chunk: Chunk, ticket: int | None) -> None:
@@ -407,7 +407,7 @@ class Watch:
 
     def _parser_failed(self) -> None:
         if self._parser is not None:
-            self.notes.append(self._parser.failed or "the parser process failed")
+            self._say(self._parser.failed or "the parser process failed")
             self._parser.close()
             self._parser = None
 
