@@ -120,13 +120,13 @@ def mutations(node: Any, trail: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[An
     """Every (place, wrong value) of a document: each value and each key replaced in turn."""
     if isinstance(node, dict):
         for key, value in node.items():
-            yield from ((trail + (key,), wrong) for wrong in WRONG_VALUES)
-            yield trail + (key,), ("rename", "/elsewhere" if key.startswith("/") else key + "x")
-            yield from mutations(value, trail + (key,))
+            yield from (((*trail, key), wrong) for wrong in WRONG_VALUES)
+            yield (*trail, key), ("rename", "/elsewhere" if key.startswith("/") else key + "x")
+            yield from mutations(value, (*trail, key))
     elif isinstance(node, list):
         for index, value in enumerate(node[:1]):
-            yield from ((trail + (index,), wrong) for wrong in WRONG_VALUES)
-            yield from mutations(value, trail + (index,))
+            yield from (((*trail, index), wrong) for wrong in WRONG_VALUES)
+            yield from mutations(value, (*trail, index))
 
 
 def mutated(document: dict[str, Any], place: tuple[Any, ...], wrong: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ delivered, a busy metrics port. Each through the real loop (injected clock, temp
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import threading
@@ -64,7 +63,7 @@ def test_an_unreadable_log_is_said_at_once_alerted_and_exported(tmp_path: Path) 
     assert any("log unreadable" in note and str(log) in note for note in notes)  # said during the run
     assert metric(run.metrics, "vhostguard_log_unreadable", log) == 1.0
     assert not sink.firing("endpoint-broken")
-    append(log, [f'192.0.2.1 - - [14/Nov/2023:22:14:20 +0000] "GET / HTTP/1.1" 200 5\n'])
+    append(log, ['192.0.2.1 - - [14/Nov/2023:22:14:20 +0000] "GET / HTTP/1.1" 200 5\n'])
     run.step()
     assert sink.resolved("log-unreadable") and metric(run.metrics, "vhostguard_log_unreadable", log) == 0.0
     run.close()
@@ -184,14 +183,14 @@ class FlakyHook(ThreadingHTTPServer):
 class _FlakyHandler(BaseHTTPRequestHandler):
     server: FlakyHook
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.posts.append(json.loads(body))
         failing = len(self.server.posts) <= self.server.failures
         self.send_response(503 if failing else 200)
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

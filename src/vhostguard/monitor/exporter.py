@@ -115,7 +115,7 @@ class WatchMetrics:
             slots = unpack(state["slots"], _SLOTS)
             if len(slots) != len(keys) or any(len(s) != _SLOTS for s in slots):
                 raise ValueError(f"metrics: {len(slots)} series of slots for {len(keys)} series")
-            self.series = dict(zip(keys, slots))  # type: ignore[arg-type]
+            self.series = dict(zip(keys, slots, strict=True))  # type: ignore[arg-type]
         for path, (lines, malformed, rotations) in state.get("logs", {}).items():
             self.logs[decode(path)] = LogGauges(int(lines), int(malformed), int(rotations))
 

@@ -155,7 +155,7 @@ def _row(*checks: Check) -> Check:
     def row(value: Any, where: str) -> None:
         if type(value) is not list or len(value) != len(checks):
             raise _fail(where, f"a list of {len(checks)}", value)
-        for index, (check, item) in enumerate(zip(checks, value)):
+        for index, (check, item) in enumerate(zip(checks, value, strict=True)):
             check(item, f"{where}[{index}]")
     return row
 

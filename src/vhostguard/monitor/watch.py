@@ -589,7 +589,7 @@ class Watch:
         with self.metrics.lock:
             self.metrics.restore(state.get("metrics", {}), decode_path)
         self.book.restore(state.get("alerts", ()))
-        self.labeler.seed([*self.windows.keys, *(k[:3] for k in self.metrics.series)])  # type: ignore[misc]
+        self.labeler.seed([*self.windows.keys, *(k[:3] for k in self.metrics.series)])
 
     def summary(self) -> WatchSummary:
         logs = [(item.feeder.name, item.feeder.stats.lines, item.feeder.stats.malformed, item.feeder.stats.samples)
