@@ -69,6 +69,27 @@ def test_an_unreadable_log_is_said_at_once_alerted_and_exported(tmp_path: Path) 
     run.close()
 
 
+def test_a_format_that_changes_under_a_running_watcher_is_unreadable_too(tmp_path: Path) -> None:
+    """Parsed lines first, then the LogFormat changes (a reload) just before an outage: the watcher must not
+    go blind without a word."""
+    log = tmp_path / "access.log"
+    append(log, traffic(T0, 10, 5))
+    notes: list[str] = []
+    sink = Recorder()
+    run = watcher([log], ManualClock(T0 + 60), sink, report=notes.append)
+    run.step()
+    assert not sink.firing("log-unreadable")
+    append(log, [f'192.0.2.1 - - {clf(T0 + 10 + i // 4)} "GET /v1/users/1 HTTP/1.1" 503 10\n' for i in range(120)])
+    run.step()
+    [alert] = sink.firing("log-unreadable")
+    assert "the last 120 lines read match no format" in alert.summary and alert.observed["malformed_in_a_row"] == 120
+    assert any("did the LogFormat change" in note for note in notes)
+    append(log, traffic(T0 + 45, 2, 2))  # the format is back
+    run.step()
+    assert sink.resolved("log-unreadable")
+    run.close()
+
+
 def test_a_few_bad_lines_at_the_start_of_a_good_log_raise_nothing(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     append(log, ["garbage\n"] * 2 + traffic(T0, 5, 2))

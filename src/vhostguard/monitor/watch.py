@@ -48,6 +48,10 @@ UNREADABLE_RULE = "log-unreadable"
 # A log is unreadable when this many lines were read and none matches its format (fewer do when
 # the log has no more lines to give): a wrong format would hide a whole outage from every rule.
 UNREADABLE_AFTER = 3
+# Or when this many lines in a row, the last ones read, match no format after others did: the
+# LogFormat changed under a running watcher (httpd writes every line in its format, escaping
+# what clients send, so a run this long is not a few garbled lines).
+UNREADABLE_RUN = 100
 # What a checkpoint that passed monitor.state's check can still raise while it is restored
 # (slots that do not fit the current windows' layout): it is set aside, never fatal.
 _RESTORE_ERRORS = (ValueError, TypeError, KeyError, IndexError, binascii.Error, zlib.error)
@@ -472,7 +476,8 @@ class Watch:
         when = wall if now is None else now
         for item in self.inputs:
             stats = item.feeder.stats
-            unreadable = 0 < stats.lines == stats.malformed and (stats.lines >= UNREADABLE_AFTER or at_end)
+            unreadable = (0 < stats.lines == stats.malformed and (stats.lines >= UNREADABLE_AFTER or at_end)) \
+                or stats.malformed_run >= UNREADABLE_RUN
             if unreadable:
                 finding = self._unreadable(item, when)
                 findings[finding.key] = finding
@@ -487,10 +492,15 @@ class Watch:
         fmt = describe_format(self._logs[item.number].parser)
         first = stats.samples[0] if stats.samples else None
         observed: dict[str, Any] = {"log": path, "format": fmt, "lines": stats.lines}
-        if first is not None:
-            observed["first_error"] = f"line {first.line}: {first.error}"
-        summary = (f"log unreadable: {path}: none of its {stats.lines} lines read matches the format tried "
-                   f"({fmt}), so no alert can fire from it; pass --log-format or fix the LogFormat")
+        if stats.lines == stats.malformed:
+            if first is not None:
+                observed["first_error"] = f"line {first.line}: {first.error}"
+            summary = (f"log unreadable: {path}: none of its {stats.lines} lines read matches the format tried "
+                       f"({fmt}), so no alert can fire from it; pass --log-format or fix the LogFormat")
+        else:
+            observed["malformed_in_a_row"] = stats.malformed_run
+            summary = (f"log unreadable: {path}: the last {stats.malformed_run} lines read match no format tried "
+                       f"({fmt}): did the LogFormat change? No alert can fire from them")
         # The log's path stands in the endpoint field: one alert per log, and it says which.
         return Finding(UNREADABLE_RULE, "page", self._logs[item.number].vhost or "*", None, path, observed,
                        summary, when)
