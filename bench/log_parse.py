@@ -172,7 +172,7 @@ def child(mode: str, files: list[str]) -> dict[str, float | int]:
         return _parallel(files)
     formats = ["vhost_combined", "combined"]
     fields = PROJECTED if mode == "projected" else None
-    for path, name in zip(files, formats):
+    for path, name in zip(files, formats, strict=True):
         for record in read_log(path, parser_for(name, fields=fields), stats=stats):
             status_sum += record["status"]
             bytes_sum += record["bytes_out"]
@@ -200,7 +200,7 @@ def _parallel(files: list[str]) -> dict[str, float | int]:
 
     lines = malformed = status_sum = bytes_sum = 0
     started_wall, started_cpu = time.perf_counter(), time.process_time()
-    for path, name in zip(files, ["vhost_combined", "combined"]):
+    for path, name in zip(files, ["vhost_combined", "combined"], strict=True):
         (status, size), stats = fold_log(path, DEFAULT_NICKNAMES[name], _sums, _add, fields=PROJECTED, workers=2)
         lines, malformed = lines + stats.lines, malformed + stats.malformed
         status_sum, bytes_sum = status_sum + status, bytes_sum + size
@@ -221,7 +221,7 @@ def _regex_reference(files: list[str]) -> dict[str, float | int]:
     regexes = [re.compile(r"([^: ]*):(\d+) " + tail).match, re.compile(tail).match]
     lines = bad = 0
     started_wall, started_cpu = time.perf_counter(), time.process_time()
-    for path, match in zip(files, regexes):
+    for path, match in zip(files, regexes, strict=True):
         for chunk in iter_lines(path, ReadStats(), path):
             for line in chunk:
                 lines += 1

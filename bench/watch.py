@@ -53,7 +53,7 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +107,7 @@ class Traffic:
         second = int(now)
         if second != self._second:
             self._second = second
-            self._stamp = datetime.fromtimestamp(second, timezone.utc).strftime("[%d/%b/%Y:%H:%M:%S +0000]")
+            self._stamp = datetime.fromtimestamp(second, UTC).strftime("[%d/%b/%Y:%H:%M:%S +0000]")
         return self._stamp
 
     def lines(self, count: int, now: float, probe: int, probe_status: int) -> str:
@@ -416,7 +416,7 @@ def rss_by_million(live: Live) -> list[tuple[int, float, tuple[float, ...]]]:
 
 
 def report(args: argparse.Namespace, drains: list[Drain], live: Live, ruler: float) -> None:
-    print(f"# vhostguard watch benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"# vhostguard watch benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; Python {platform.python_version()}; "
           f"yardstick (10M-iteration loop) {ruler:.2f} s CPU")
@@ -447,8 +447,8 @@ def report(args: argparse.Namespace, drains: list[Drain], live: Live, ruler: flo
     worst = 0.0
     for n, (_, fired, resolved) in enumerate(latencies(live), 1):
         worst = max(worst, fired if fired is not None else float("inf"))
-        print(f"  outage {n}: alert after {'%.2f s' % fired if fired is not None else 'NEVER'}, resolved "
-              f"{'%.1f s' % resolved if resolved is not None else 'never'} after the backend came back")
+        print(f"  outage {n}: alert after {f'{fired:.2f} s' if fired is not None else 'NEVER'}, resolved "
+              f"{f'{resolved:.1f} s' if resolved is not None else 'never'} after the backend came back")
     # Kept up: every line read within CAUGHT_UP_SECONDS of the writer's end (samples are 0.5 s apart),
     # so "lines / time to read them all" cannot exceed the rate written; a faster --rate shows the ceiling.
     behind = live.caught_up - live.write_seconds

@@ -40,9 +40,7 @@ C_NAME_RE = re.compile(rb"(?<=\x00)([A-Za-z0-9_]+\.c)(?=\x00)")  # "mod_x.c" str
 # An entry is only emitted when its identifier was not found installed.
 # ---------------------------------------------------------------------------
 _PHP = "php_value php_flag php_admin_value php_admin_flag PHPINIDir"
-_PERL_HANDLERS = " ".join(f"Perl{phase}Handler" for phase in """ChildInit ChildExit OpenLogs
-    PostConfig PostReadRequest Trans MapToStorage HeaderParser Access Authen Authz Type Fixup
-    Response Log Cleanup InputFilter OutputFilter ProcessConnection PreConnection""".split())
+_PERL_HANDLERS = " ".join(f"Perl{phase}Handler" for phase in ["ChildInit", "ChildExit", "OpenLogs", "PostConfig", "PostReadRequest", "Trans", "MapToStorage", "HeaderParser", "Access", "Authen", "Authz", "Type", "Fixup", "Response", "Log", "Cleanup", "InputFilter", "OutputFilter", "ProcessConnection", "PreConnection"])
 THIRD_PARTY: dict[str, tuple[str, str, str]] = {  # identifier: (source, file, directives)
     "wsgi_module": ("mod_wsgi.c", "mod_wsgi.so", """<WSGIInterpreterOptions WSGIAcceptMutex
      WSGIAccessScript WSGIApplicationGroup WSGIAuthGroupScript WSGIAuthUserScript

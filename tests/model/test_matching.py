@@ -142,7 +142,7 @@ def test_vhost_in_several_address_sets(write: Write) -> None:
 
 def test_listen_forms(write: Write) -> None:
     model = model_of(write, "Listen 80\nListen 127.0.0.1:8080\nListen [::1]:443 https\n")
-    assert [(l.address, l.ip, l.port, l.protocol) for l in model.listens] == [
+    assert [(listen.address, listen.ip, listen.port, listen.protocol) for listen in model.listens] == [
         (None, None, 80, None), ("127.0.0.1:8080", "127.0.0.1", 8080, None), ("[::1]:443", "::1", 443, "https"),
     ]
 

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.monitor.test_report_fixtures import VHOST_COMBINED_D, Plan, Written, write_log
+from tests.monitor.test_report_layout import LONG_PATH, LONG_VHOST, ROWS, write_long_names_log
 from vhostguard.cli.report import report
 
 CHROMIUM = shutil.which("chromium")
@@ -101,13 +102,21 @@ def test_each_chart_draws_one_bar_per_data_point_with_the_logged_values(rendered
         assert chart["width"] > 60 and 1 < count <= 360
         requests, errors = expected_series(written, chart["key"], chart["start"], chart["width"], count)
         drawn = bars.figures[number]
-        assert set(drawn) == {"requests", "5xx"}
+        # No 5xx at all: no 5xx panel (an empty strip says nothing).
+        assert set(drawn) == ({"requests", "5xx"} if any(errors) else {"requests"}), chart["key"]
         for name, expected in (("requests", requests), ("5xx", errors)):
+            if name not in drawn:
+                continue
             assert [index for index, _, _ in drawn[name]] == list(range(count)), (chart["key"], name)
             assert [value for _, value, _ in drawn[name]] == expected, (chart["key"], name)
             heights = [height for _, _, height in drawn[name]]
             assert all((h > 0) == (v > 0) for h, v in zip(heights, expected))
             assert max(heights) == pytest.approx(max(heights[i] for i, v in enumerate(expected) if v == max(expected)))
+    for chart in charts:
+        if chart["key"].startswith("endpoint:"):  # 8 hours of sparse buckets: latency points span several bars
+            per_point = chart["latency_width"] // chart["width"]
+            assert per_point > 1 and chart["latency_width"] % chart["width"] == 0
+            assert len(chart["p50_ms"]) == len(chart["p95_ms"]) == -(-len(chart["requests"]) // per_point) <= 60
     total = sum(sum(c["requests"]) for c in charts if c["key"].startswith("vhost:"))
     assert total == written.valid
 
@@ -164,3 +173,79 @@ def test_screenshot_shows_the_charts(rendered: tuple) -> None:
     colours = {pixels[i:i + 3] for i in range(0, len(pixels), channels)}
     assert bytes(REQUESTS_RGB) in colours and bytes(ERRORS_RGB) in colours  # both series were painted
     assert len(colours) > 50  # text, axes, bars: not a blank page
+
+
+# --- layout at 1400 px, with names longer than any column ----------------------------------------
+
+# Written into a copy of the page: the layout as the browser computed it, into the DOM --dump-dom gives.
+MEASURE = """<script>(function () {
+  var root = document.documentElement, overflow = 0, cells = [];
+  document.querySelectorAll("section").forEach(function (s) { overflow = Math.max(overflow, s.scrollWidth - s.clientWidth); });
+  document.querySelectorAll("td.name").forEach(function (c) {
+    var head = c.querySelector(".head"), tail = c.querySelector(".tail");
+    cells.push({title: c.title, table: c.closest("table").className, height: c.getBoundingClientRect().height,
+                clipped: head.scrollWidth > head.clientWidth, tail: tail.scrollWidth <= tail.clientWidth,
+                right: c.getBoundingClientRect().right, tailRight: tail.getBoundingClientRect().right});
+  });
+  var numbers = Array.prototype.map.call(document.querySelectorAll("td:not(.name)"), function (c) {
+    return c.scrollWidth <= c.clientWidth; });
+  document.body.setAttribute("data-measure", JSON.stringify({scroll: root.scrollWidth, client: root.clientWidth,
+    overflow: overflow, cells: cells, numbersWhole: numbers.every(Boolean),
+    svgs: Array.prototype.map.call(document.querySelectorAll("figure[data-chart]"), function (f) {
+      return {key: f.getAttribute("data-key"), rects5xx: f.querySelectorAll("rect[data-series='5xx']").length,
+              latency: f.querySelectorAll("svg.latency path").length}; })}));
+})();</script>"""
+
+
+class Measure(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.value: dict = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body" and dict(attrs).get("data-measure"):
+            self.value = json.loads(dict(attrs)["data-measure"] or "{}")
+
+
+@pytest.fixture(scope="module")
+def long_names(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("wide")
+    log = write_long_names_log(tmp / "access.log")
+    page = tmp / "report.html"
+    result = CliRunner().invoke(report, [str(log), "--log-format", VHOST_COMBINED_D, "--html", str(page), "--top", "10"])
+    assert result.exit_code == 0, result.stderr
+    measured = tmp / "measured.html"
+    measured.write_text(page.read_text().replace("</body>", MEASURE + "</body>"))
+    dom = chromium(measured, tmp / "profile", "--window-size=1400,1000", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parser = Measure()
+    parser.feed(dom.stdout)
+    assert parser.value, "the measuring script did not run"
+    shot = tmp / "report.png"
+    chromium(page, tmp / "profile-shot", f"--screenshot={shot}", "--window-size=1400,2400")
+    return parser.value
+
+
+def test_1400px_window_needs_no_sideways_scrolling(long_names: dict) -> None:
+    assert long_names["scroll"] <= 1400 and long_names["scroll"] <= long_names["client"]
+    assert long_names["overflow"] == 0  # no table scrolls inside its section either
+    assert long_names["numbersWhole"]  # numbers are never cut
+
+
+def test_long_names_lose_their_middle_and_never_wrap(long_names: dict) -> None:
+    cells = long_names["cells"]
+    heights = [c["height"] for c in cells]
+    assert cells and max(heights) - min(heights) < 0.5  # every name on one line
+    # In the 15-column tables they cannot fit at 1400 px (in the bursts table they may).
+    long_cells = [c for c in cells if c["title"] in (LONG_VHOST, f"GET {LONG_PATH}") and c["table"] == "endpoints"]
+    assert long_cells and all(c["clipped"] and c["tail"] for c in long_cells)  # "check…example.com"
+    assert all(c["tailRight"] <= c["right"] + 0.5 for c in cells)  # the end of each name is inside its cell
+    assert not any(c["clipped"] for c in cells if c["title"] in ("www.example.com", "GET /index.html"))
+
+
+def test_no_5xx_panel_without_5xx_and_a_latency_panel_per_endpoint(long_names: dict) -> None:
+    figures = {f["key"]: f for f in long_names["svgs"]}
+    for vhost, path, _, errors in ROWS:
+        figure = figures[f"endpoint:{vhost} GET {path}"]
+        assert (figure["rects5xx"] > 0) == (errors > 0), figure
+        assert figure["latency"] == 2  # p95 and p50, drawn without the page's script

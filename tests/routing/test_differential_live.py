@@ -83,6 +83,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         C("http://a.test/other?q=2"), C("http://a.test/c"), C("http://a.test/static/missing.css"),
         C("http://alias-a.test/c/y"), C("http://x.y.wild-a.test/c/z"), C("http://a.test/c/d"),
         C("http://a.test//c//d//x"),
+        # Bytes that are not UTF-8 (issue 17.4): ap_proxy_canonenc escapes them, upper-case hex.
+        C("http://a.test/c/%ff"), C("http://a.test/c/%c0%af"), C("http://a.test/c/%e2%82%ac?q=%ff"),
     ), files=("a/static/app.css",)),
     Scenario("proxy-location-and-match", site("""
   ProxyPass /api http://10.9.0.5:80/server
@@ -116,7 +118,7 @@ SCENARIOS: tuple[Scenario, ...] = (
   </Directory>
 """), (
         C("http://a.test/p/x"), C("http://a.test/al/f.txt"), C("http://a.test/al"), C("http://a.test/al/"),
-        C("http://a.test/r/x?q=1"), C("http://a.test/rm/7"), C("http://a.test/rm/x"), C("http://a.test/gone-page"),
+        C("http://a.test/r/x?q=1"), C("http://a.test/r/%ff"), C("http://a.test/r/%c3%a9"), C("http://a.test/rm/7"), C("http://a.test/rm/x"), C("http://a.test/gone-page"),
     ), files=("aliased/f.txt", "aliased/index.html")),
     Scenario("rewrite-vs-proxy", site("""
   RewriteEngine on
@@ -137,7 +139,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         C("http://a.test/rp/x?y=1"), C("http://a.test/pt/z"), C("http://a.test/nopt/z"), C("http://a.test/f"),
         C("http://a.test/g"), C("http://a.test/old/a/b?c=d"), C("http://a.test/tmp"), C("http://a.test/file"),
         C("http://a.test/item?id=42"), C("http://a.test/item?x=1"), C("http://a.test/qsa?b=2"),
-        C("http://a.test/api/direct"),
+        C("http://a.test/api/direct"), C("http://a.test/old/%c0%af"), C("http://a.test/rp/%ff"),
     ), files=("a/index.html",)),
     Scenario("https-redirect", site("""
   RewriteEngine on

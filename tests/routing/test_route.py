@@ -302,3 +302,38 @@ def test_steps_name_config_lines(router: Callable[[str], Router]) -> None:
     assert stages[:2] == ["vhost", "vhost"] and "proxy" in stages
     proxy_step = next(s for s in decision.steps if s.stage == "proxy")
     assert proxy_step.source is not None and proxy_step.source.line > 0
+
+
+# Bytes that are not UTF-8 in a %-escape (issue 17.4): as apache2 2.4 does, checked with
+# the differential corpus. mod_proxy's canonicalisation (ap_proxy_canonenc) writes
+# upper-case hex; ap_escape_uri (Redirect, RewriteRule [R]) lower-case.
+@pytest.mark.parametrize(("path", "target"), [
+    ("/v1/%ff", "http://10.0.0.1:5000/v1/%FF"),
+    ("/v1/%c0%af", "http://10.0.0.1:5000/v1/%C0%AF"),
+    ("/v1/%e2%82%ac", "http://10.0.0.1:5000/v1/%E2%82%AC"),
+])
+def test_proxy_backend_url_escapes_bytes_that_are_not_utf8(router: Callable[[str], Router], path: str, target: str) -> None:
+    r = router(vhost("  ProxyPass /v1/ http://10.0.0.1:5000/v1/\n"))
+    assert summary(go(r, f"http://a.example{path}")) == ("proxy", None, target)
+
+
+@pytest.mark.parametrize(("body", "path", "target"), [
+    ("  Redirect /r https://b.example/new\n", "/r/%ff", "https://b.example/new/%ff"),
+    ("  Redirect /r https://b.example/new\n", "/r/%c3%a9", "https://b.example/new/%c3%a9"),
+    ("  RewriteEngine on\n  RewriteRule ^/old/(.*)$ /new/$1 [R=301,L]\n", "/old/%c0%af", "http://a.example/new/%c0%af"),
+])
+def test_redirect_location_escapes_bytes_in_lower_case_hex(router: Callable[[str], Router], body: str, path: str,
+                                                           target: str) -> None:
+    decision = go(router(vhost(body)), f"http://a.example{path}")
+    assert decision.outcome.kind == "redirect" and decision.outcome.target == target
+
+
+def test_nocanon_with_escapes_in_the_path_is_uncertain(router: Callable[[str], Router]) -> None:
+    # apache2 2.4.71 sends /n/%ff as .../raw/%ff and /n/x%7e as .../raw/x%7e under nocanon
+    # (the client's escapes), which the decoded path cannot rebuild: say so, do not guess.
+    r = router(vhost("  ProxyPass /n/ http://10.0.0.1/raw/ nocanon\n"))
+    plain = go(r, "http://a.example/n/x")
+    assert plain.certain and summary(plain) == ("proxy", None, "http://10.0.0.1/raw/x")
+    for path in ("/n/%ff", "/n/x%7e"):
+        decision = go(r, f"http://a.example{path}")
+        assert not decision.certain and "nocanon" in decision.uncertain_reasons[0]

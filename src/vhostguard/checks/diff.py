@@ -100,7 +100,7 @@ def _side(decision: Decision) -> Side:
 
 
 def _node_digest(node: Directive, into: Any) -> None:
-    into.update(node.key.encode())
+    into.update(node.key.encode("utf-8", "surrogateescape"))
     into.update(b"\0".join(a.encode("utf-8", "surrogateescape") for a in node.args))
     into.update(b"\1")
     for child in node.children or ():
@@ -116,17 +116,18 @@ class _Fingerprints:
         self._cache: dict[str | None, bytes] = {}
         base = hashlib.sha256()
         for name in sorted(m.name for m in model.tree.modules):
-            base.update(name.encode() + b"\0")
+            base.update(name.encode("utf-8", "surrogateescape") + b"\0")
         for node in model.main.directives:
             _node_digest(node, base)
-        base.update(model.main.document_root.encode())
+        base.update(model.main.document_root.encode("utf-8", "surrogateescape"))
         self._base = base.digest()
 
     def of(self, server: Server) -> bytes:
         found = self._cache.get(server.id)
         if found is None:
             digest = hashlib.sha256(self._base)
-            digest.update(server.server_name.encode() + b"\0" + server.document_root.encode())
+            digest.update(server.server_name.encode("utf-8", "surrogateescape") + b"\0"
+                          + server.document_root.encode("utf-8", "surrogateescape"))
             for node in server.directives if not server.is_main else ():
                 _node_digest(node, digest)
             found = self._cache[server.id] = digest.digest()

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from vhostguard.routing import DEFAULT_REMOTE_IP, Decision, Request, RequestError, Router
+from vhostguard.routing import DEFAULT_REMOTE_IP, OUTCOME_KINDS, Decision, Request, RequestError, Router, is_ip_address
+from vhostguard.yamlload import YamlError, compose_yaml, line_of, node_data
 
 EXPECT_KEYS = ("vhost", "kind", "target", "status")
 CASE_KEYS = frozenset({"name", "url", "local_ip", "remote_ip", "method", "headers", "no_host", "expect"})
@@ -73,6 +74,13 @@ class Mismatch:
     actual: Any
 
 
+def shown(value: Any) -> str:
+    """An expected or actual value as the reports write it: "(none)", "yes", not Python's None, True."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "(none)" if value is None else str(value)
+
+
 @dataclass(frozen=True)
 class CaseResult:
     case: Case
@@ -84,67 +92,162 @@ class CaseResult:
         return not self.mismatches
 
 
-def _mapping_lines(node: yaml.Node) -> Any:
-    """Plain data from a composed YAML node (keeps line numbers out of the data)."""
-    return yaml.safe_load(yaml.serialize(node))
-
-
 def load_expectations(path: str) -> Expectations:
     """Read and validate an expectations file; raise ExpectationError naming file:line."""
     try:
         with open(path, encoding="utf-8") as handle:
-            root = yaml.compose(handle)
+            root = compose_yaml(handle, path)
     except FileNotFoundError:
         raise ExpectationError(f"{path}: no such expectations file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExpectationError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else path
-        raise ExpectationError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    except IsADirectoryError:
+        raise ExpectationError(f"{path}: is a directory, not an expectations file") from None
+    except OSError as exc:
+        raise ExpectationError(f"{path}: cannot read: {exc.strerror}") from None
+    except YamlError as problem:
+        raise ExpectationError(str(problem)) from None
     if not isinstance(root, yaml.MappingNode):
         raise ExpectationError(f"{path}:1: expected a mapping with 'cases:'")
-    top = {key.value: value for key, value in root.value}
-    config = top.get("config")
+    top = _fields(path, root)
     config_path = None
-    if config is not None:
-        config_path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), str(config.value)))
+    if "config" in top:
+        config = _value(path, top["config"])
+        if not isinstance(config, str) or not config:
+            raise ExpectationError(f"{path}:{line_of(top['config'])}: 'config' must be the path of apache2.conf")
+        config_path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), config))
     cases_node = top.get("cases")
     if not isinstance(cases_node, yaml.SequenceNode) or not cases_node.value:
-        line = (cases_node.start_mark.line + 1) if cases_node is not None else 1
+        line = line_of(cases_node) if cases_node is not None else 1
         raise ExpectationError(f"{path}:{line}: 'cases' must be a non-empty list")
-    cases = tuple(_case(path, index, node) for index, node in enumerate(cases_node.value, 1))
+    cases = tuple(_case(path, node) for node in cases_node.value)
     return Expectations(os.path.abspath(path), config_path, cases)
 
 
-def _case(path: str, index: int, node: yaml.Node) -> Case:
-    line = node.start_mark.line + 1
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _fields(path: str, node: yaml.MappingNode) -> dict[str, yaml.Node]:
+    """A mapping node's values by key (keys are scalars: ``compose_yaml`` checks).
+
+    ``<<: *defaults`` merge keys work as in YAML: the keys written here win, then the
+    merged mappings in their order (a value merged in keeps the line of its anchor)."""
+    found: dict[str, yaml.Node] = {}
+    merged: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        if key.tag == _MERGE_TAG:
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise ExpectationError(f"{path}:{line_of(source)}: '<<' merges mappings only")
+                for name, item in _fields(path, source).items():
+                    merged.setdefault(name, item)
+            continue
+        if key.value in found:
+            raise ExpectationError(f"{path}:{line_of(key)}: {key.value!r} is given twice")
+        found[str(key.value)] = value
+    return {**merged, **found}
+
+
+def _unknown(keys: set[str]) -> str:
+    return f"unknown {'key' if len(keys) == 1 else 'keys'} {', '.join(sorted(keys))}"
+
+
+def _value(path: str, node: yaml.Node) -> Any:
+    try:
+        return node_data(node, path)
+    except YamlError as problem:
+        raise ExpectationError(str(problem)) from None
+
+
+def _text(path: str, fields: dict[str, yaml.Node], name: str, what: str) -> str | None:
+    """The string value of ``name`` (None when absent or null); else ExpectationError at its line."""
+    if name not in fields:
+        return None
+    value = _value(path, fields[name])
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ExpectationError(f"{path}:{line_of(fields[name])}: '{name}' must be {what}")
+    return value
+
+
+def _ip(path: str, fields: dict[str, yaml.Node], name: str) -> str | None:
+    value = _text(path, fields, name, "an IP address such as 10.0.0.5")
+    if value is not None and not is_ip_address(value):
+        raise ExpectationError(f"{path}:{line_of(fields[name])}: '{name}' {value!r} is not an IP address (10.0.0.5, ::1)")
+    return value
+
+
+def _case(path: str, node: yaml.Node) -> Case:
+    line = line_of(node)
     where = f"{path}:{line}"
     if not isinstance(node, yaml.MappingNode):
         raise ExpectationError(f"{where}: each case must be a mapping with 'url' and 'expect'")
-    data = _mapping_lines(node)
-    unknown = set(data) - CASE_KEYS
+    fields = _fields(path, node)
+    unknown = set(fields) - CASE_KEYS
     if unknown:
-        raise ExpectationError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(CASE_KEYS))}")
-    if not isinstance(data.get("url"), str):
+        raise ExpectationError(f"{where}: {_unknown(unknown)}; use {', '.join(sorted(CASE_KEYS))}")
+    url = _text(path, fields, "url", "a URL (http://host/path)")
+    if url is None:
         raise ExpectationError(f"{where}: 'url' is required (http://host/path)")
-    expect = data.get("expect") or {}
-    if not isinstance(expect, dict) or not expect or set(expect) - set(EXPECT_KEYS):
-        raise ExpectationError(f"{where}: 'expect' must map some of {', '.join(EXPECT_KEYS)} to values")
-    headers = data.get("headers") or {}
-    if not isinstance(headers, dict):
-        raise ExpectationError(f"{where}: 'headers' must be a mapping of header names to values")
+    name = _value(path, fields["name"]) if "name" in fields else None
+    if name is not None and not isinstance(name, (str, int, float)):
+        raise ExpectationError(f"{path}:{line_of(fields['name'])}: 'name' must be a string")
+    method = _text(path, fields, "method", "an HTTP method such as GET")
+    no_host = _value(path, fields["no_host"]) if "no_host" in fields else False
+    if not isinstance(no_host, bool):
+        raise ExpectationError(f"{path}:{line_of(fields['no_host'])}: 'no_host' must be true or false")
     case = Case(
-        name=str(data.get("name") or data["url"]), url=data["url"], expect=expect, line=line,
-        local_ip=data.get("local_ip"), remote_ip=str(data.get("remote_ip") or DEFAULT_REMOTE_IP),
-        method=str(data.get("method") or "GET").upper(),
-        headers=tuple((str(k), str(v)) for k, v in headers.items()), no_host=bool(data.get("no_host")),
+        name=str(name) if name is not None and str(name) else url, url=url,
+        expect=_expect(path, node, fields.get("expect")), line=line,
+        local_ip=_ip(path, fields, "local_ip"), remote_ip=_ip(path, fields, "remote_ip") or DEFAULT_REMOTE_IP,
+        method=(method or "GET").upper(), headers=_headers(path, fields.get("headers")), no_host=no_host,
     )
     try:
         case.request()
     except RequestError as problem:
-        raise ExpectationError(f"{where}: {problem}") from None
+        raise ExpectationError(f"{path}:{line_of(fields['url'])}: {problem}") from None
     return case
+
+
+def _expect(path: str, case: yaml.Node, node: yaml.Node | None) -> dict[str, Any]:
+    """The ``expect`` mapping, each value checked: a wrong type would fail every run, not this file."""
+    usage = f"'expect' must map some of {', '.join(EXPECT_KEYS)} to values"
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        raise ExpectationError(f"{path}:{line_of(node if node is not None else case)}: {usage}")
+    fields = _fields(path, node)
+    unknown = set(fields) - set(EXPECT_KEYS)
+    if unknown:
+        raise ExpectationError(f"{path}:{line_of(node)}: {_unknown(unknown)}; {usage}")
+    expect: dict[str, Any] = {}
+    for key, value_node in fields.items():
+        value = _value(path, value_node)
+        where = f"{path}:{line_of(value_node)}"
+        if key == "status":
+            if isinstance(value, str) and value.isascii() and value.isdigit():
+                value = int(value)  # status: "301", quoted: still a number (it was read with int() before)
+            if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+                raise ExpectationError(f"{where}: 'status' must be an HTTP status code (100-599), not {value!r}")
+        elif key == "kind":
+            if value not in OUTCOME_KINDS:
+                raise ExpectationError(f"{where}: 'kind' must be one of {', '.join(OUTCOME_KINDS)}, not {value!r}")
+        elif key == "vhost":
+            if not isinstance(value, str) or not value:
+                raise ExpectationError(f"{where}: 'vhost' must be a ServerName or a VHOST-ID (file:line)")
+        elif value is not None and not isinstance(value, str):  # target; null: "no target"
+            raise ExpectationError(f"{where}: 'target' must be a URL or path, or null for none")
+        expect[key] = value
+    return expect
+
+
+def _headers(path: str, node: yaml.Node | None) -> tuple[tuple[str, str], ...]:
+    if node is None:
+        return ()
+    value = _value(path, node)
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(isinstance(v, (str, int, float)) for v in value.values()):
+        raise ExpectationError(f"{path}:{line_of(node)}: 'headers' must be a mapping of header names to values")
+    return tuple((str(k), str(v)) for k, v in value.items())
 
 
 def actual_from_decision(decision: Decision) -> Actual:
@@ -171,7 +274,7 @@ def check(case: Case, actual: Actual) -> CaseResult:
             ok = _vhost_matches(str(wanted), actual)
             got: Any = actual.server_name if actual.vhost_id is None else f"{actual.server_name} ({actual.vhost_id})"
         elif key == "status":
-            ok = actual.status == int(wanted)
+            ok = actual.status == wanted
             got = actual.status
         else:
             got = getattr(actual, key)
@@ -237,7 +340,10 @@ def generate_expectations(router: Router, urls: Iterable[str], default_local_ip:
             request = Request.from_url(url, local_ip=default_local_ip(request.port))
         decision = router.route(request)
         actual = actual_from_decision(decision)
-        expect: dict[str, Any] = {"vhost": actual.server_name, "kind": actual.kind}
+        expect: dict[str, Any] = {}
+        if actual.server_name or actual.vhost_id:
+            expect["vhost"] = actual.server_name or actual.vhost_id
+        expect["kind"] = actual.kind
         if actual.status is not None:
             expect["status"] = actual.status
         if actual.target is not None:

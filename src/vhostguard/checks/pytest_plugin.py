@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from vhostguard.checks.expectations import Case, CaseResult, ExpectationError, load_expectations, run_live, run_offline
+from vhostguard.checks.expectations import (
+    Case, CaseResult, ExpectationError, load_expectations, run_live, run_offline, shown,
+)
 from vhostguard.config import LoadOptions, load
 from vhostguard.model import build_model
 from vhostguard.routing import Router
@@ -83,8 +85,8 @@ class ExpectationItem(pytest.Item):
             result = excinfo.value.result
             lines = [f"{self.case.method} {self.case.url}"]
             for mismatch in result.mismatches:
-                lines.append(f"  - expected {mismatch.field}: {mismatch.expected}")
-                lines.append(f"  + actual   {mismatch.field}: {mismatch.actual}")
+                lines.append(f"  - expected {mismatch.field}: {shown(mismatch.expected)}")
+                lines.append(f"  + actual   {mismatch.field}: {shown(mismatch.actual)}")
             return "\n".join(lines)
         return str(super().repr_failure(excinfo))
 

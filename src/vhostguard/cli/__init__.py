@@ -28,6 +28,7 @@ COMMANDS: Mapping[str, str] = {
     "logs": "vhostguard.cli.logs:logs",
     "report": "vhostguard.cli.report:report",
     "watch": "vhostguard.cli.watch:watch",
+    "trace": "vhostguard.cli.diagnose:trace",
 }
 
 

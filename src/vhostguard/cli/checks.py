@@ -1,6 +1,7 @@
 """``vhostguard test``: routing expectations, offline or against a sandboxed apache2."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -10,10 +11,13 @@ from vhostguard.checks.expectations import (
 )
 from vhostguard.checks.replay import ReplayError, ReplayStats, job_requests, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
+from vhostguard.cli.output import check_output, write_output
+from vhostguard.safetext import terminal_text
 from vhostguard.cli.routing import default_local_ip
 from vhostguard.report.expectations import results_json, results_junit, results_text
 from vhostguard.model import ServerModel
-from vhostguard.routing import Request, Router
+from vhostguard.report.words import plural
+from vhostguard.routing import Request, RequestError, Router
 
 
 @click.command(name="test")
@@ -35,6 +39,8 @@ def test_command(expectations: str | None, config: str | None, server_root: str 
     """Check routing expectations (exit 1 when any case fails)."""
 
     def body() -> int:
+        if junit:
+            _check_writable(junit, "--junit")
         if generate:
             if not (generate_urls or urls_file or from_logs):
                 raise UsageProblem("--generate needs requests: --url URL, --urls FILE or --from-log LOG")
@@ -45,6 +51,8 @@ def test_command(expectations: str | None, config: str | None, server_root: str 
             spec = load_expectations(expectations)
         except ExpectationError as problem:
             raise UsageProblem(str(problem)) from None
+        if junit:
+            check_output("--junit", junit)
         args = ConfigArgs(config or spec.config, server_root, defines, env_file)
         model = load_model(args)
         print_warnings(model.tree)
@@ -54,8 +62,9 @@ def test_command(expectations: str | None, config: str | None, server_root: str 
             results = run_offline(Router(model), spec.cases, lambda port: default_local_ip(model, port))
         mode = "live" if live else "offline"
         if junit:
-            with open(junit, "w", encoding="utf-8") as handle:
-                handle.write(results_junit(spec, results, mode))
+            # XML 1.0 cannot carry control characters, not even as references: a hostile
+            # ServerName in a failure message is written escaped (\x1b), as on the terminal.
+            write_output("--junit", junit, terminal_text(results_junit(spec, results, mode)))
         if as_json:
             emit_json(results_json(spec, results, mode))
         else:
@@ -76,14 +85,26 @@ def _run_live(args: ConfigArgs, cases: tuple) -> list:  # type: ignore[type-arg]
         raise UsageProblem(f"--live: {problem}") from None
 
 
+def _check_writable(path: str, option: str) -> None:
+    """Fail before the work, not after it, when ``path`` cannot be written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageProblem(f"{option} {path}: is a directory; name a file")
+    if not os.path.isdir(directory):
+        raise UsageProblem(f"{option} {path}: no such directory {directory}; create it first")
+    if not os.access(directory, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageProblem(f"{option} {path}: not writable")
+
+
 def _generate(args: ConfigArgs, urls: tuple[str, ...], urls_file: str | None, from_logs: tuple[str, ...], top: int) -> int:
+    for url in urls:
+        _check_url(url, "--url")
     wanted = list(urls)
     if urls_file:
-        try:
-            with open(urls_file, encoding="utf-8") as handle:
-                wanted += [line.strip() for line in handle if line.strip() and not line.startswith("#")]
-        except OSError as exc:
-            raise UsageProblem(f"{urls_file}: {exc.strerror}") from None
+        listed = _read_urls(urls_file)
+        if not listed:
+            raise UsageProblem(f"--urls {urls_file}: no URLs in it (one per line; blank lines and # comments are skipped)")
+        wanted += listed
     model = load_model(args)
     if from_logs:
         wanted += _log_routes(model, list(from_logs), top)
@@ -91,11 +112,41 @@ def _generate(args: ConfigArgs, urls: tuple[str, ...], urls_file: str | None, fr
     return 0
 
 
+def _check_url(url: str, where: str) -> None:
+    try:
+        Request.from_url(url)
+    except RequestError as problem:
+        raise UsageProblem(f"{where}: {problem}") from None
+
+
+def _read_urls(path: str) -> list[str]:
+    """The URLs of a ``--urls`` file, each checked; a bad one is reported as file:line."""
+    found = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                url = line.strip()
+                if url and not url.startswith("#"):
+                    _check_url(url, f"{path}:{number}")
+                    found.append(url)
+    except OSError as exc:
+        raise UsageProblem(f"--urls {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageProblem(f"--urls {path}: not UTF-8 text") from None
+    return found
+
+
 def _log_routes(model: ServerModel, logs: list[str], top: int) -> list[str]:
     stats = ReplayStats()
     try:
         jobs = plan_jobs(logs, model.tree, None, 1)
         requests = (Request(*fields) for job in jobs for fields in job_requests(job, stats, None, model.default_local_ip))
-        return common_routes(requests, top)
+        routes = common_routes(requests, top)
     except ReplayError as problem:
         raise UsageProblem(str(problem)) from None
+    if not routes:
+        why = (f"{plural(stats.lines, 'line')} read, {stats.malformed} malformed, "
+               f"{stats.unusable} without a Host") if stats.lines else ("the log is empty" if len(logs) == 1 else "the logs are empty")
+        first = f"; first malformed: {stats.samples[0]}" if stats.samples else ""
+        raise UsageProblem(f"--from-log {' '.join(logs)}: no requests to generate cases from ({why}){first}")
+    return routes

@@ -11,6 +11,7 @@ import click
 from vhostguard.checks.diff import allowed, load_allowances, replay
 from vhostguard.checks.replay import ReplayError, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, emit_json, load_model, print_warnings, run
+from vhostguard.cli.output import console
 from vhostguard.report.diff import diff_json, diff_text
 
 
@@ -21,7 +22,7 @@ def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     display = Progress(SpinnerColumn(), TextColumn("replaying {task.completed:,} requests from " + ", ".join(paths)),
-                       TimeElapsedColumn(), transient=True)
+                       TimeElapsedColumn(), transient=True, console=console(stderr=True))
     task = display.add_task("diff", total=None)
     display.start()
     return (lambda done: display.update(task, completed=done)), display.stop

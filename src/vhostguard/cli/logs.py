@@ -7,7 +7,6 @@ Never runs apache2.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from vhostguard.logs.discover import LogConfig, LogTarget, find_logs
 from vhostguard.logs.endpoints import EndpointPattern, PatternError, load_patterns
 from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, LogFormat, parser_for
 from vhostguard.logs.reader import FormatChoice, Malformed, Parser, ReadStats, detect_format, read_log
+from vhostguard.safetext import json_dumps, json_line, json_safe_bytes
 
 try:  # optional: about ten times faster than json.dumps for --jsonl
     import orjson
@@ -199,15 +199,15 @@ def _write_records(records: Any, out: IO[bytes]) -> None:
     for record in records:
         batch.append(encode(record))
         if len(batch) >= _BATCH:
-            out.write(b"".join(batch))
+            out.write(json_safe_bytes(b"".join(batch)))
             batch.clear()
     if batch:
-        out.write(b"".join(batch))
+        out.write(json_safe_bytes(b"".join(batch)))
 
 
 def _encoder() -> Callable[[dict[str, Any]], bytes]:
     def with_json(record: dict[str, Any]) -> bytes:
-        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        return json_line(record)
 
     if orjson is None:
         return with_json
@@ -216,14 +216,14 @@ def _encoder() -> Callable[[dict[str, Any]], bytes]:
     def fast(record: dict[str, Any]) -> bytes:
         try:
             return dumps(record, option=newline)
-        except TypeError:  # an integer beyond 64 bits
+        except TypeError:  # an integer beyond 64 bits, a surrogate (an undecodable byte)
             return with_json(record)
 
     return fast
 
 
 def _stderr_json(bad: Malformed) -> None:
-    click.echo(json.dumps(bad.to_json(), ensure_ascii=False), err=True)
+    click.echo(json_dumps(bad.to_json(), compact=False), err=True)
 
 
 def _finish(stats: ReadStats, inputs: list[LogInput]) -> int:

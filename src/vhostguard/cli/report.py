@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vhostguard.cli.common import UsageProblem, config_options, emit_json, run
+from vhostguard.cli.output import check_output, console, write_output
 from vhostguard.cli.logs import endpoint_patterns, log_config, log_inputs
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs.format import FormatError, LogFormat
@@ -51,7 +51,7 @@ def report(files: tuple[str, ...], config: str | None, server_root: str | None, 
     def body() -> int:
         patterns = endpoint_patterns(endpoints_file)
         if html_file is not None:
-            _check_writable(html_file)
+            check_output("--html", html_file)
         layout = log_config(config, server_root, defines, env_file)
         sources = [LogSource(item.path, _formats(item.parser)) for item in log_inputs(files, layout, log_format)]
         analysis = _analyse(sources, AggregateOptions(patterns=patterns, workers=jobs))
@@ -60,7 +60,7 @@ def report(files: tuple[str, ...], config: str | None, server_root: str | None, 
         else:
             _console(sys.stdout).print(tables(analysis, top))
         if html_file is not None:
-            _write_atomically(html_file, report_html(analysis, top, f"vhostguard report: {_names(sources)}"))
+            write_output("--html", html_file, report_html(analysis, top, f"vhostguard report: {_names(sources)}"))
         return _finish(analysis, sources, as_json)
 
     run(body)
@@ -95,35 +95,12 @@ def _progress() -> Progress:
     # No refresh thread: the readers are forked, and a thread holding the
     # console lock at fork time would leave the child's copy locked.
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=True, auto_refresh=False)
+                    console=console(stderr=True), transient=True, auto_refresh=False)
 
 
 def _console(stream: object) -> Console:
     is_tty = bool(getattr(stream, "isatty", lambda: False)())
-    return Console(file=stream, width=None if is_tty else WIDTH_OFF_TTY)  # type: ignore[arg-type]
-
-
-def _check_writable(path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageProblem(f"--html {path}: No such directory")
-    if not os.access(directory, os.W_OK):
-        raise UsageProblem(f"--html {path}: Permission denied")
-
-
-def _write_atomically(path: str, text: str) -> None:
-    # A browser (or a file watcher) never sees a half-written page.
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".vhostguard-", suffix=".html", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as problem:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise UsageProblem(f"--html {path}: {problem.strerror or problem}") from None
+    return console(stream, width=None if is_tty else WIDTH_OFF_TTY)
 
 
 def _names(sources: list[LogSource]) -> str:

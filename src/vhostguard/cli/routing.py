@@ -11,7 +11,7 @@ from vhostguard.cli.common import (
 from vhostguard.model import ServerModel
 from vhostguard.checks import Comparison, compare
 from vhostguard.report.route import decision_json, explain_text, live_json, live_text, route_line
-from vhostguard.routing import DEFAULT_REMOTE_IP, Decision, Request, Router
+from vhostguard.routing import DEFAULT_REMOTE_IP, Decision, Request, Router, is_ip_address
 
 
 def request_options(func: F) -> F:
@@ -41,6 +41,9 @@ def default_local_ip(model: ServerModel, port: int) -> str | None:
 
 def build_request(model: ServerModel, url: str, local_ip: str | None, remote_ip: str, sni: str | None,
                   method: str, headers: tuple[str, ...], no_host: bool) -> Request:
+    for option, value in (("--local-ip", local_ip), ("--remote-ip", remote_ip)):
+        if value is not None and not is_ip_address(value):
+            raise UsageProblem(f"{option} {value!r}: not an IP address (10.0.0.5, ::1)")
     request = Request.from_url(url, method=method, remote_ip=remote_ip, headers=_parse_headers(headers), sni=sni, no_host=no_host)
     if local_ip is None:
         local_ip = default_local_ip(model, request.port)

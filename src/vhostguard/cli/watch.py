@@ -21,6 +21,7 @@ import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
 from vhostguard.cli.logs import AUTO_FORMATS, endpoint_patterns, target_parser
+from vhostguard.cli.output import check_output
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs.discover import LogConfig, find_logs
 from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, parser_for
@@ -91,6 +92,8 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
         if print_rules:
             click.echo(DEFAULT_RULES_YAML, nl=False)
             return ExitCode.OK
+        if alerts_jsonl:
+            check_output("--alerts-jsonl", alerts_jsonl, append=True)
         configured = _load_config(config, server_root, defines, env_file)
         rules = _rules(rules_file, configured)
         inputs = _access_logs(logs, configured, log_format)
@@ -197,26 +200,10 @@ def _sinks(quiet: bool, jsonl: str | None, webhooks: tuple[str, ...], style: str
            alertmanagers: tuple[str, ...]) -> list[Sink]:
     sinks: list[Sink] = [] if quiet else [TerminalSink(sys.stdout)]
     if jsonl:
-        _check_writable(jsonl)
         sinks.append(JsonLinesSink(jsonl))
     sinks += [WebhookSink(url, style) for url in webhooks]
     sinks += [AlertmanagerSink(url, time.time) for url in alertmanagers]
     return sinks
-
-
-def _check_writable(path: str) -> None:
-    """Fail now, not at the first alert, when ``--alerts-jsonl FILE`` cannot be appended to (the file
-    itself is created by the first alert: no alert, no file)."""
-    if os.path.isdir(path):
-        reason = "is a directory"
-    elif os.path.exists(path):
-        reason = "" if os.access(path, os.W_OK) else "cannot be written"
-    else:
-        parent = os.path.dirname(os.path.abspath(path))
-        reason = ("its directory does not exist" if not os.path.isdir(parent)
-                  else "" if os.access(parent, os.W_OK | os.X_OK) else "its directory cannot be written")
-    if reason:
-        raise UsageProblem(f"--alerts-jsonl {path}: {reason}; give a file that can be written")
 
 
 def _serve(addr: str, metrics: WatchMetrics) -> MetricsServer | None:

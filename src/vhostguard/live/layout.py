@@ -16,6 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+SANDBOX_PREFIX = "vhostguard-sandbox-"  # what lifeline.sweep_stale looks for
+
+
 @dataclass(frozen=True)
 class Layout:
     root: str
@@ -27,7 +30,7 @@ class Layout:
         mkdtemp makes it 0700; httpd's children run as ``User`` (www-data) and
         may need to traverse it (symlinked document roots, runtime files).
         """
-        root = tempfile.mkdtemp(prefix="vhostguard-sandbox-", dir=parent)
+        root = tempfile.mkdtemp(prefix=SANDBOX_PREFIX, dir=parent)
         os.chmod(root, 0o755)
         layout = Layout(os.path.realpath(root))
         for sub in (layout.fs, layout.run, layout.logs):

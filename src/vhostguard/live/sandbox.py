@@ -12,6 +12,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 import weakref
@@ -26,6 +27,7 @@ from vhostguard.live.edits import LineMap, apply_edits, directive_line
 from vhostguard.live.errors import SandboxError, SandboxUnsupported
 from vhostguard.live.journal import MAIN_TOKEN, REQUEST_ID_HEADER, Journal, JournalEntry
 from vhostguard.live.layout import Layout, copy_config
+from vhostguard.live.lifeline import TerminationSignals, Watchdog, mark_owner, signals_held, sweep_stale
 from vhostguard.live.mapping import SCHEME_PORTS, AddressMap
 from vhostguard.live.plan import Inputs, Plan, collect_addresses, compiled_in, make_plan
 from vhostguard.live.probe import DEFAULT_MAX_BODY, ProbeError, probe
@@ -89,21 +91,32 @@ class _Running:
     """What must be cleaned up; shared with the finalizer, so it holds no reference to the Sandbox."""
 
     process: subprocess.Popen[bytes] | None = None
+    watchdog: Watchdog | None = None
     stubs: StubPool | None = None
     layout: Layout | None = None
     keep: bool = False
+    signals: TerminationSignals = field(default_factory=TerminationSignals)
 
 
-def _cleanup(state: _Running) -> None:
+def _stop_process(state: _Running) -> None:
     if state.process is not None:
         stop_group(state.process)
         state.process = None
-    if state.stubs is not None:
-        state.stubs.stop()
-        state.stubs = None
-    if state.layout is not None and not state.keep:
-        state.layout.remove()
-    state.layout = None
+    if state.watchdog is not None:
+        state.watchdog.release()
+        state.watchdog = None
+
+
+def _cleanup(state: _Running) -> None:
+    # A second signal must not cut the cleanup short (leaving apache2 running); it is delivered after.
+    with signals_held(then_restore=state.signals):
+        _stop_process(state)
+        if state.stubs is not None:
+            state.stubs.stop()
+            state.stubs = None
+        if state.layout is not None and not state.keep:
+            state.layout.remove()
+        state.layout = None
 
 
 class Sandbox:
@@ -176,6 +189,7 @@ class Sandbox:
         if self.apache2 is None:
             raise SandboxError("apache2 is not installed (Debian: apt-get install apache2)")
         self._finalizer = weakref.finalize(self, _cleanup, self._state)
+        self._state.signals.install()
         try:
             self._load()
             self._state.stubs = StubPool() if self.stub_backends else None
@@ -371,8 +385,11 @@ class Sandbox:
 
     def _prepare(self) -> None:
         assert self.tree is not None and self.model is not None
+        sweep_stale(self.parent_dir or tempfile.gettempdir())
         layout = Layout.create(self.parent_dir)
         self._state.layout = layout
+        if not self._state.keep:
+            mark_owner(layout.root)  # a kept sandbox is the user's to remove, never swept
         ips, ports, listens = collect_addresses(self.model)
         self.addresses = AddressMap.build(ips, ports, listens)
         plan = make_plan(Inputs(
@@ -444,6 +461,7 @@ class Sandbox:
         assert self.addresses is not None
         process = spawn([*self._argv(), "-D", "FOREGROUND"], self._process_env(), layout.stderr_log, layout.root)
         self._state.process = process
+        self._state.watchdog = Watchdog.start(process.pid, None if self._state.keep else layout.root)
         pending = self.addresses.sandbox_listens()
         deadline = time.monotonic() + self.start_timeout
         while pending:
@@ -461,9 +479,7 @@ class Sandbox:
         return True
 
     def _discard_attempt(self) -> None:
-        if self._state.process is not None:
-            stop_group(self._state.process)
-            self._state.process = None
+        _stop_process(self._state)
         if self._state.layout is not None:
             self._state.layout.remove()
             self._state.layout = None

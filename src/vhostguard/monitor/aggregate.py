@@ -44,9 +44,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import compress
+from itertools import compress, repeat
 from multiprocessing.connection import Connection
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import Any, cast
 
 from vhostguard.logs.endpoints import NONE, OTHER, EndpointPattern, EndpointTemplater
@@ -56,6 +56,13 @@ from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
 from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
 
 MINUTE = 60
+# Latency over time (the report's p50/p95 charts): per series bucket a histogram of the durations in
+# bins of ratio √2, i.e. a percentile read from it is within (√2-1)/(√2+1) ≈ 17% of the exact one,
+# plenty for a line on a chart (the table's percentiles come from the 1% sketch). Key of a cell:
+# bucket start * LATENCY_BINS + bin; bin 0 holds durations <= 1 µs.
+LATENCY_BINS = 128  # bins per bucket: √2**127 µs is beyond any duration httpd logs
+LATENCY_RATIO = math.sqrt(2.0)
+_LATENCY_SCALE = 1.0 / math.log(LATENCY_RATIO)
 SAMPLES = 10  # malformed lines kept (per job while reading; the first ones overall in the result)
 FLUSH_RECORDS = 32768  # records held before the per-endpoint batch arithmetic runs
 ROUTE_CACHE = 65536  # raw (vhost, method, path) keys remembered; cleared when full
@@ -148,6 +155,7 @@ class EndpointStats:
     last: float = -math.inf
     series: Counter[int] = field(default_factory=Counter)  # bucket start (epoch s) -> requests
     errors: dict[int, list[float]] = field(default_factory=dict)  # bucket start -> [5xx, first, last]
+    latency: Counter[int] = field(default_factory=Counter)  # bucket start * LATENCY_BINS + bin -> requests
     pending: list[tuple[Any, ...]] = field(default_factory=list, repr=False)  # rows not yet added
 
     def merge(self, other: EndpointStats) -> None:
@@ -165,9 +173,15 @@ class EndpointStats:
         self.last = max(self.last, other.last)
         self.series.update(other.series)
         _merge_errors(self.errors, other.errors)
+        self.latency.update(other.latency)
 
     def coarsen(self, step: int) -> None:
         self.series = _rebucket(self.series, step)
+        cells: Counter[int] = Counter()
+        for key, count in self.latency.items():
+            start, bin_ = divmod(key, LATENCY_BINS)
+            cells[(start - start % step) * LATENCY_BINS + bin_] += count
+        self.latency = cells
         merged: dict[int, list[float]] = {}
         for start, cell in self.errors.items():
             _merge_errors(merged, {start - start % step: list(cell)})
@@ -355,8 +369,11 @@ class Aggregate:
             self._epoch.clear()
             self._minute.clear()
             self._bucket.clear()
-        if sum(len(s.series) for s in self.endpoints.values()) > self.options.series_cells:
+        if self._series_cells() > self.options.series_cells:
             self._coarsen(self.step * 2)
+
+    def _series_cells(self) -> int:
+        return sum(len(s.series) + len(s.latency) for s in self.endpoints.values())
 
     def _add_batch(self, vhost: str, stats: EndpointStats, rows: list[tuple[Any, ...]]) -> None:
         stats.requests += len(rows)
@@ -372,6 +389,7 @@ class Aggregate:
         stats.bytes += _sum(columns[ROW_BYTES])
         self._add_durations(stats, columns[ROW_DURATION])
         self._add_times(vhost, stats, columns[ROW_TIME], statuses if errors else None)
+        self._add_latency(stats, columns[ROW_TIME], columns[ROW_DURATION])
 
     def _add_durations(self, stats: EndpointStats, durations: Sequence[Any]) -> None:
         if None in durations:
@@ -416,6 +434,18 @@ class Aggregate:
                 if seconds > cell[2]:
                     cell[2] = seconds
 
+    def _add_latency(self, stats: EndpointStats, times: Sequence[Any], durations: Sequence[Any]) -> None:
+        """Count each timed duration in its bucket's histogram (C-level maps, as the sketch does)."""
+        buckets: list[int | None] = list(map(self._bucket.get, times))
+        if None in durations or None in buckets:
+            keep = [d is not None and b is not None for d, b in zip(durations, buckets)]
+            durations = list(compress(durations, keep))
+            buckets = list(compress(buckets, keep))
+            if not durations:
+                return
+        bins = map(math.ceil, map(_LATENCY_SCALE.__mul__, map(math.log, map(max, durations, repeat(1)))))
+        stats.latency.update(map(add, map(LATENCY_BINS.__mul__, cast("list[int]", buckets)), bins))
+
     def _coarsen(self, step: int) -> None:
         while self.step < step:
             self.step *= 2
@@ -450,7 +480,7 @@ class Aggregate:
                 self.vhosts[name] = minutes
             else:
                 mine_minutes.merge(minutes)
-        if sum(len(s.series) for s in self.endpoints.values()) > self.options.series_cells:
+        if self._series_cells() > self.options.series_cells:
             self._coarsen(self.step * 2)
 
     def finish(self, jobs: Sequence[Job]) -> Analysis:
@@ -730,11 +760,31 @@ class Latency:
 
 @dataclass(frozen=True, slots=True)
 class SeriesPoint:
-    """One bucket of an endpoint's series: its start (epoch seconds, UTC), requests and 5xx."""
+    """One bucket of an endpoint's series: its start (epoch seconds, UTC), requests and 5xx.
+
+    ``durations`` is the bucket's latency histogram, (bin, requests) pairs (see ``LATENCY_BINS``;
+    read with ``histogram_quantile``); empty when the format logs no duration.
+    """
 
     start: int
     requests: int
     errors: int
+    durations: tuple[tuple[int, int], ...] = ()
+
+
+def histogram_quantile(bins: Counter[int] | dict[int, int], q: float) -> float | None:
+    """The duration (µs) at quantile ``q`` of a latency histogram, within ``LATENCY_RATIO``'s accuracy."""
+    total = sum(bins.values())
+    if not total:
+        return None
+    rank = math.floor(q * (total - 1))
+    seen = 0
+    for bin_ in sorted(bins):
+        seen += bins[bin_]
+        if seen > rank:
+            # The bin's representative: within (r-1)/(r+1) of every value of (r**(k-1), r**k].
+            return 1.0 if bin_ == 0 else 2.0 * LATENCY_RATIO ** bin_ / (LATENCY_RATIO + 1.0)
+    return None  # unreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -879,7 +929,12 @@ def _summary(key: tuple[str, str, str], stats: EndpointStats, valid: int) -> End
     if stats.sketch is not None and stats.sketch.count:
         p50, p95, p99 = (round(value / 1000.0, 3) for value in stats.sketch.quantiles((0.5, 0.95, 0.99)))  # type: ignore[operator]
         latency = Latency(p50, p95, p99)
-    series = tuple(SeriesPoint(start, count, int(stats.errors[start][0]) if start in stats.errors else 0)
+    histograms: dict[int, list[tuple[int, int]]] = {}
+    for cell, count in sorted(stats.latency.items()):
+        start, bin_ = divmod(cell, LATENCY_BINS)
+        histograms.setdefault(start, []).append((bin_, count))
+    series = tuple(SeriesPoint(start, count, int(stats.errors[start][0]) if start in stats.errors else 0,
+                               tuple(histograms.get(start, ())))
                    for start, count in sorted(stats.series.items()))
     timed = stats.first != math.inf
     return EndpointSummary(

@@ -26,9 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
-import yaml
-
 from vhostguard.monitor.windows import ALL, Key, Totals, WindowSpec, Windows
+from vhostguard.yamlload import YamlError, load_yaml
 
 DEFAULT_RULES_YAML = """\
 # vhostguard watch rules. Every key is optional: this file lists the defaults.
@@ -280,11 +279,11 @@ def _merge(base: Any, over: Any) -> Any:
 
 def parse_rules(text: str = "", origin: str = "<rules>") -> Rules:
     """The defaults with the YAML ``text`` on top; raises RulesError naming ``origin``."""
-    defaults = yaml.safe_load(DEFAULT_RULES_YAML)
+    defaults = load_yaml(DEFAULT_RULES_YAML, "<default rules>")
     try:
-        user = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as problem:
-        raise RulesError(f"{origin}: not valid YAML: {problem}") from None
+        user = load_yaml(text, origin) if text.strip() else {}
+    except YamlError as problem:
+        raise RulesError(str(problem)) from None
     if user is None:
         user = {}
     if not isinstance(user, Mapping):

@@ -11,7 +11,6 @@ alert.
 """
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
@@ -21,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TextIO
 
 from vhostguard.monitor.alerts import FIRING, Alert, iso
+from vhostguard.safetext import json_dumps, json_line, terminal_text
 
 USER_AGENT = "vhostguard-watch"
 TIMEOUT = 5.0  # seconds per HTTP attempt
@@ -88,7 +88,8 @@ class TerminalSink(_Counted):
 
     def send(self, alert: Alert) -> None:
         try:
-            self.stream.write(format_alert(alert) + "\n")
+            # Names and paths come from the log: no raw ESC/OSC sequence reaches the terminal.
+            self.stream.write(terminal_text(format_alert(alert)) + "\n")
             self.stream.flush()
         except (OSError, ValueError) as problem:  # a closed or broken stdout must not stop the watcher
             self.last_error = str(problem)
@@ -111,13 +112,13 @@ class JsonLinesSink(_Counted):
 
     def send(self, alert: Alert) -> None:
         try:
-            line = (json.dumps(alert.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+            line = json_line(alert.to_json())
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 os.write(fd, line)  # one write with O_APPEND: a reader never sees half a line from us
             finally:
                 os.close(fd)
-        except (OSError, ValueError) as problem:  # ValueError: text json cannot encode (a lone surrogate)
+        except (OSError, ValueError) as problem:  # ValueError: a value json cannot encode
             self.last_error = problem.strerror if isinstance(problem, OSError) and problem.strerror else str(problem)
             self._count("failed")
             return
@@ -160,7 +161,7 @@ class HttpSink(_Counted):
         self._thread.start()
 
     def submit(self, payload: Any) -> None:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = json_dumps(payload).encode()
         while True:
             try:
                 self._queue.put_nowait(body)

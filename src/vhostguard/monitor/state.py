@@ -36,6 +36,8 @@ from typing import Any
 
 from vhostguard.monitor.exporter import SERIES_SLOTS
 from vhostguard.monitor.tail import HEAD_BYTES
+from vhostguard.outfile import write_file
+from vhostguard.safetext import json_dumps
 
 VERSION = 1
 ENCODED_PATH = "fsb64:"  # prefix of a stored path that is not UTF-8 (see the module notes)
@@ -311,25 +313,12 @@ class StateStore:
         return document
 
     def save(self, document: dict[str, Any]) -> None:
-        """Replace the checkpoint atomically (temp file, fsync, rename, fsync of the directory)."""
-        # ASCII: a lone surrogate (a non-UTF-8 byte of a name, os.fsdecode's) is written as its \\u
-        # escape, which json reads back as the same str, where UTF-8 encoding would raise.
-        data = json.dumps({"version": VERSION, **document}, separators=(",", ":"), ensure_ascii=True).encode()
-        temp = f"{self.path}.tmp{os.getpid()}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, self.path)
-        directory = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        """Replace the checkpoint atomically (temp file, fsync, rename, fsync of the directory);
+        a symlink in its place is followed, never replaced (vhostguard.outfile)."""
+        # json_dumps writes a lone surrogate (a byte of a name that is not UTF-8, os.fsdecode's) as
+        # its \\u escape, which json reads back as the same str; log keys are encode_path'd anyway.
+        data = json_dumps({"version": VERSION, **document}).encode()
+        write_file(self.path, data, mode=0o600, durable=True)
 
     def set_aside(self, why: str) -> None:
         """Move the checkpoint out of the way (``NAME.unreadable``) with a note saying ``why``."""

@@ -14,21 +14,25 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Sequence
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from vhostguard.monitor.aggregate import Analysis, EndpointSummary, utc_iso
+from vhostguard.monitor.aggregate import LATENCY_RATIO, Analysis, EndpointSummary, histogram_quantile, utc_iso
 
 SCHEMA = 1
 MAX_BARS = 360  # buckets per chart: wider than that, bars get thinner than a pixel
 NICE_WIDTHS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 48
+LATENCY_POINTS = 60  # points per latency line at most
 
 
 # --- JSON (CONTRACT.md, report) --------------------------------------------------------
@@ -72,10 +76,16 @@ class Chart:
     width: int
     requests: tuple[int, ...]
     errors: tuple[int, ...]
+    # Endpoint charts: latency per point of ``latency_width`` seconds (a whole number of buckets, fewer
+    # points than bars: a percentile of a bar's one or two requests would only draw noise).
+    latency_width: int = 0
+    p50_ms: tuple[float | None, ...] = ()  # None: no duration logged in that point's time
+    p95_ms: tuple[float | None, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "start": self.start, "width": self.width,
-                "requests": list(self.requests), "errors": list(self.errors)}
+                "requests": list(self.requests), "errors": list(self.errors),
+                "latency_width": self.latency_width, "p50_ms": list(self.p50_ms), "p95_ms": list(self.p95_ms)}
 
 
 def time_range(analysis: Analysis) -> tuple[int, int] | None:
@@ -124,15 +134,23 @@ def charts(analysis: Analysis, top: int) -> list[Chart]:
     for name in busiest:
         requests, errors = per_vhost[name]
         out.append(Chart(f"vhost:{name}", f"{name} (all endpoints)", start, width, tuple(requests), tuple(errors)))
+    per_point = -(-count // LATENCY_POINTS)  # buckets per latency point
     for e in chart_endpoints(analysis, top):
         requests, errors = [0] * count, [0] * count
+        durations: list[Counter[int]] = [Counter() for _ in range(-(-count // per_point))]
         for bucket in e.series:
             index = (bucket.start - start) // width
             requests[index] += bucket.requests
             errors[index] += bucket.errors
+            durations[index // per_point].update(dict(bucket.durations))
+        p50, p95 = ([_ms_of(histogram_quantile(h, q)) for h in durations] for q in (0.5, 0.95))
         out.append(Chart(f"endpoint:{e.vhost} {e.method} {e.endpoint}", f"{e.vhost} {e.method} {e.endpoint}",
-                         start, width, tuple(requests), tuple(errors)))
+                         start, width, tuple(requests), tuple(errors), width * per_point, tuple(p50), tuple(p95)))
     return out
+
+
+def _ms_of(microseconds: float | None) -> float | None:
+    return None if microseconds is None else round(microseconds / 1000.0, 3)
 
 
 def chart_endpoints(analysis: Analysis, top: int) -> list[EndpointSummary]:
@@ -181,47 +199,189 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
-def _endpoint_table(title: str, rows: Sequence[EndpointSummary]) -> Table:
+@dataclass(frozen=True)
+class _Column:
+    """A column of a terminal table: what it is called and how readily it gives way to a narrow terminal."""
+
+    name: str
+    priority: int  # 0: always shown; when space runs out, the highest numbers go first
+    left: bool = False  # names left-aligned, numbers right-aligned
+    shrink_to: int = 0  # a name: may be shortened (in the middle, with …) down to this many cells
+    comfortable: int = 0  # a name: columns of lower priority give way before it is shortened below this
+
+
+def _table_overhead(columns: int) -> int:
+    """Cells a rich Table with the default box spends besides its cells: padding 1+1 and a rule per column, one more."""
+    return 3 * columns + 1
+
+
+class _FittedTable:
+    """A table laid out when printed, for the console's width: columns dropped by priority, long names
+    shortened in the middle, so that no cell ever wraps (a vhost or endpoint cut over two lines reads
+    as two rows)."""
+
+    def __init__(self, title: str, columns: Sequence[_Column], rows: Sequence[Sequence[Text]]) -> None:
+        self.title = title
+        self.columns = list(columns)
+        self.rows = [list(row) for row in rows]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Table]:
+        yield self.fit(options.max_width)
+
+    def fit(self, width: int) -> Table:
+        shown, widths = _layout(self.columns, self.rows, width)
+        table = Table(title=self.title, title_justify="left", expand=False)
+        for index in shown:
+            column = self.columns[index]
+            table.add_column(column.name, justify="left" if column.left else "right", no_wrap=True,
+                             min_width=widths[index], max_width=widths[index], overflow="ellipsis")
+        for row in self.rows:
+            table.add_row(*(_elide_middle(row[i], widths[i]) if self.columns[i].shrink_to else row[i] for i in shown))
+        return table
+
+
+def _layout(columns: Sequence[_Column], rows: Sequence[Sequence[Text]], width: int) -> tuple[list[int], list[int]]:
+    """Which columns are shown (indexes, in order) and each column's width in cells."""
+    natural = [max([len(c.name), *(row[i].cell_len for row in rows)]) for i, c in enumerate(columns)]
+    least = [min(natural[i], max(c.shrink_to, len(c.name))) if c.shrink_to else natural[i]
+             for i, c in enumerate(columns)]
+    comfortable = [min(natural[i], max(c.comfortable, least[i])) for i, c in enumerate(columns)]
+    shown = list(range(len(columns)))
+
+    def needed(indexes: list[int], sizes: list[int]) -> int:
+        return _table_overhead(len(indexes)) + sum(sizes[i] for i in indexes)
+
+    # Optional columns go (least wanted first) until the names have room to be read; only then are
+    # the names themselves shortened further.
+    optional = sorted((i for i, c in enumerate(columns) if c.priority), key=lambda i: (-columns[i].priority, -i))
+    for index in optional:
+        if needed(shown, comfortable) <= width:
+            break
+        shown.remove(index)
+    widths = list(least)
+    names = [i for i in shown if columns[i].shrink_to]
+    spare = width - needed(shown, widths)
+    if spare < 0:  # narrower than even the key columns at their least: names give up more, to 5 cells
+        for i in names:
+            give = min(widths[i] - min(5, widths[i]), -spare)
+            widths[i] -= give
+            spare += give
+    # What is left goes to the names, a cell at a time to the one missing most (water filling).
+    while spare > 0:
+        wanting = [i for i in names if widths[i] < natural[i]]
+        if not wanting:
+            break
+        neediest = max(wanting, key=lambda i: (natural[i] - widths[i], -i))
+        widths[neediest] += 1
+        spare -= 1
+    return shown, widths
+
+
+def _elide_middle(text: Text, width: int) -> Text:
+    """``text`` in ``width`` cells at most, its middle replaced by … (both ends of a name say the most)."""
+    if text.cell_len <= width:
+        return text
+    if width <= 1:
+        return Text("…", style=text.style)
+    plain = text.plain
+    head_cells = (width - 1 + 1) // 2
+    tail_cells = width - 1 - head_cells
+    head = _take_cells(plain, head_cells)
+    tail = _take_cells(plain[::-1], tail_cells)[::-1]
+    return Text(head + "…" + tail, style=text.style)
+
+
+def _take_cells(text: str, cells: int) -> str:
+    """The longest prefix of ``text`` that fits ``cells`` terminal cells (wide characters count two)."""
+    used = 0
+    for index, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return text[:index]
+    return text
+
+
+_ENDPOINT_COLUMNS = (
+    _Column("vhost", 0, left=True, shrink_to=12, comfortable=18),
+    _Column("endpoint", 0, left=True, shrink_to=16, comfortable=24),
+    _Column("requests", 0), _Column("share", 4), _Column("2xx", 7), _Column("3xx", 8), _Column("4xx", 6),
+    _Column("5xx", 2), _Column("5xx %", 0), _Column("p50 ms", 3), _Column("p95 ms", 1), _Column("p99 ms", 5),
+    _Column("bytes", 9),
+)
+
+
+def _endpoint_table(title: str, rows: Sequence[EndpointSummary]) -> _FittedTable:
     # Logged names go in as Text: rich would read "[bold]" or "[/]" in a path as markup.
-    table = Table(title=title, title_justify="left", expand=False)
-    for name, justify in (("vhost", "left"), ("method", "left"), ("endpoint", "left"), ("requests", "right"),
-                          ("share", "right"), ("2xx", "right"), ("3xx", "right"), ("4xx", "right"),
-                          ("5xx", "right"), ("5xx %", "right"), ("p50 ms", "right"), ("p95 ms", "right"),
-                          ("p99 ms", "right"), ("bytes", "right")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    # Method and endpoint share a column ("GET /v1/x", as a request line reads): one rule less, and
+    # shortened in the middle it keeps both the method and the end of the path.
+    body = []
     for e in rows:
         latency = e.latency_ms
-        table.add_row(Text(e.vhost), Text(e.method), Text(e.endpoint), f"{e.requests:,}", f"{e.share:.1%}",
-                      f"{e.status[1]:,}", f"{e.status[2]:,}", f"{e.status[3]:,}",
-                      Text(f"{e.errors:,}", style="bold red" if e.errors else ""), f"{e.error_ratio:.1%}",
-                      _ms(latency.p50 if latency else None), _ms(latency.p95 if latency else None),
-                      _ms(latency.p99 if latency else None), _size(e.bytes))
-    return table
+        body.append([
+            Text(e.vhost), Text(f"{e.method} {e.endpoint}"), Text(f"{e.requests:,}"), Text(f"{e.share:.1%}"),
+            Text(f"{e.status[1]:,}"), Text(f"{e.status[2]:,}"), Text(f"{e.status[3]:,}"),
+            Text(f"{e.errors:,}", style="bold red" if e.errors else ""), Text(f"{e.error_ratio:.1%}"),
+            Text(_ms(latency.p50 if latency else None)), Text(_ms(latency.p95 if latency else None)),
+            Text(_ms(latency.p99 if latency else None)), Text(_size(e.bytes)),
+        ])
+    return _FittedTable(title, _ENDPOINT_COLUMNS, body)
 
 
-def _burst_table(analysis: Analysis, top: int) -> Table:
-    table = Table(title=f"Error bursts ({len(analysis.bursts)})", title_justify="left")
-    for name in ("first 5xx (UTC)", "last 5xx (UTC)", "vhost", "method", "endpoint", "5xx", "requests"):
-        table.add_column(name, overflow="fold")
+_BURST_COLUMNS = (
+    _Column("first 5xx (UTC)", 0, left=True), _Column("last 5xx (UTC)", 2, left=True),
+    _Column("vhost", 0, left=True, shrink_to=12, comfortable=18),
+    _Column("endpoint", 0, left=True, shrink_to=16, comfortable=24),
+    _Column("5xx", 0), _Column("requests", 1),
+)
+
+
+def _burst_table(analysis: Analysis, top: int) -> _FittedTable:
     biggest = sorted(analysis.bursts, key=lambda b: -b.errors)[:top]
-    for b in sorted(biggest, key=lambda b: b.first):
-        table.add_row(utc_iso(b.first), utc_iso(b.last), Text(b.vhost), Text(b.method), Text(b.endpoint),
-                      f"{b.errors:,}", f"{b.requests:,}")
-    return table
+    body = [[Text(_utc_short(b.first)), Text(_utc_short(b.last)), Text(b.vhost), Text(f"{b.method} {b.endpoint}"),
+             Text(f"{b.errors:,}"), Text(f"{b.requests:,}")] for b in sorted(biggest, key=lambda b: b.first)]
+    return _FittedTable(f"Error bursts ({len(analysis.bursts)})", _BURST_COLUMNS, body)
 
 
-def _timeline_table(analysis: Analysis, top: int) -> Table | None:
+def _utc_short(seconds: float) -> str:
+    """``2026-12-04 01:00:00``: the column header says UTC, the ISO offset would only take room."""
+    return utc_iso(seconds).replace("T", " ").removesuffix("+00:00").removesuffix("Z")
+
+
+_PEAK = "peak req/min"
+_TIMELINE_NAME = 16  # cells the vhost names keep at least before the sparklines shrink
+
+
+class _TimelineTable:
+    """Sparklines per vhost, as many characters as the console has room for (up to ``SPARK_WIDTH``)."""
+
+    def __init__(self, analysis: Analysis, top: int, span: tuple[int, int]) -> None:
+        self.analysis = analysis
+        self.top = top
+        self.span = span
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Table]:
+        yield self.fit(options.max_width)
+
+    def fit(self, width: int) -> Table:
+        names = [name for name, *_ in _vhost_charts(self.analysis, bucket_width(self.analysis, self.span, SPARK_WIDTH),
+                                                     self.span)][: self.top]
+        longest = max((cell_len(n) for n in names), default=5)
+        room = width - _table_overhead(4) - min(longest, _TIMELINE_NAME) - len(_PEAK)
+        chars = max(4, min(SPARK_WIDTH, room // 2))
+        bucket = bucket_width(self.analysis, self.span, chars)
+        columns = (_Column("vhost", 0, left=True, shrink_to=_TIMELINE_NAME), _Column("requests", 0, left=True),
+                   _Column("5xx", 0, left=True), _Column(_PEAK, 0))
+        rows = [[Text(name), Text(_spark(requests)), Text(_spark(errors), style="red"), Text(f"{peak:,}")]
+                for name, requests, errors, peak in _vhost_charts(self.analysis, bucket, self.span)[: self.top]]
+        title = f"Per vhost over time ({_duration(bucket)} per character)"
+        return _FittedTable(title, columns, rows).fit(width)
+
+
+def _timeline_table(analysis: Analysis, top: int) -> _TimelineTable | None:
     span = time_range(analysis)
     if span is None:
         return None
-    width = bucket_width(analysis, span, SPARK_WIDTH)
-    table = Table(title=f"Per vhost over time ({_duration(width)} per character)", title_justify="left")
-    for name in ("vhost", "requests", "5xx", "peak req/min"):
-        table.add_column(name)
-    for chart in [c for c in _vhost_charts(analysis, width, span) if c][:top]:
-        name, requests, errors, peak = chart
-        table.add_row(Text(name), _spark(requests), Text(_spark(errors), style="red"), f"{peak:,}")
-    return table
+    return _TimelineTable(analysis, top, span)
 
 
 def _vhost_charts(analysis: Analysis, width: int, span: tuple[int, int]) -> list[tuple[str, list[int], list[int], int]]:
@@ -272,6 +432,9 @@ def _duration(seconds: int) -> str:
 def report_html(analysis: Analysis, top: int, title: str = "vhostguard report") -> str:
     """One self-contained HTML page: summary, charts of requests and 5xx over time, tables."""
     drawn = charts(analysis, top)
+    span = time_range(analysis)
+    # Within one UTC day (the summary says which), first and last seen need only the time of day.
+    clock = span is not None and span[0] // 86400 == span[1] // 86400
     data = {"charts": [c.to_json() for c in drawn]}
     vhost_charts = [c for c in drawn if c.key.startswith("vhost:")]
     endpoint_charts = [c for c in drawn if c.key.startswith("endpoint:")]
@@ -279,8 +442,8 @@ def report_html(analysis: Analysis, top: int, title: str = "vhostguard report") 
         f"<header><h1>{_e(title)}</h1><p class=summary>{_e(str(_summary(analysis)))}</p>{_notes(analysis)}</header>",
         _figures("Requests and 5xx per vhost", "vhosts", vhost_charts, 0),
         _figures("Requests and 5xx per endpoint", "endpoints", endpoint_charts, len(vhost_charts)),
-        _endpoints_html(f"Top {top} endpoints by requests", "top", analysis.endpoints[:top]),
-        _endpoints_html("Top failing endpoints (5xx)", "failing", analysis.top_failing(top)),
+        _endpoints_html(f"Top {top} endpoints by requests", "top", analysis.endpoints[:top], clock),
+        _endpoints_html("Top failing endpoints (5xx)", "failing", analysis.top_failing(top), clock),
         _bursts_html(analysis),
         _malformed_html(analysis),
     ]
@@ -311,47 +474,164 @@ def _notes(analysis: Analysis) -> str:
     return "<ul class=notes>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
 
 
+# Longest captions shown whole; a longer one loses its middle (the full title shows on hover).
+_HTML_CAPTION = 84
+_NAME_TAIL = 18  # characters of a name's end that stay visible however narrow its column
+
+
+def _elided(text: str, limit: int) -> str:
+    """``text`` with its middle replaced by … when longer than ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1 + 1) // 2
+    tail = limit - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def _name_cell(text: str) -> str:
+    """A vhost or endpoint that never wraps and, when its column is too narrow, loses its middle.
+
+    CSS cannot put an ellipsis in the middle of one text, so the name is two spans in a flex row: the
+    head shrinks (ending in …) while the tail keeps its last characters (a path's end, a domain).
+    Selecting the cell still copies the whole name; the title shows it on hover.
+    """
+    tail = min(_NAME_TAIL, len(text) // 2)
+    head, end = text[: len(text) - tail], text[len(text) - tail:]
+    return (f'<td class=name title="{_e(text)}"><div class=clip><span class=head>{_e(head)}</span>'
+            f"<span class=tail>{_e(end)}</span></div></td>")
+
+
+def _numeric_cols(head: Sequence[str], rows: Sequence[Sequence[str]], names: int) -> str:
+    """A colgroup: names share what is left; every other column as wide as its longest text (in ch)."""
+    cols = ["<col class=vhost>", "<col class=endpoint>"][:names]
+    for index, title in enumerate(head[names:], start=names):
+        longest = max([len(title), *(len(row[index]) for row in rows)])
+        cols.append(f'<col style="width:{longest + 2}ch">')
+    return "<colgroup>" + "".join(cols) + "</colgroup>"
+
+
 def _figures(heading: str, section: str, drawn: Sequence[Chart], first_index: int) -> str:
     if not drawn:
         return ""
-    figures = "".join(
-        f'<figure class=chart data-chart="{first_index + i}" data-key="{_e(c.key)}">'
-        f"<figcaption>{_e(c.title)} <span class=muted>({sum(c.requests):,} requests, "
-        f"{sum(c.errors):,} 5xx; {_duration(c.width)} per bar)</span></figcaption></figure>"
-        for i, c in enumerate(drawn))
-    return f"<section id={section}><h2>{_e(heading)}</h2><div class=charts>{figures}</div></section>"
+    figures = []
+    for i, c in enumerate(drawn):
+        caption = _elided(c.title, _HTML_CAPTION)
+        title = f' title="{_e(c.title)}"' if caption != c.title else ""
+        errors = sum(c.errors)
+        figures.append(
+            f'<figure class=chart data-chart="{first_index + i}" data-key="{_e(c.key)}">'
+            f"<figcaption{title}>{_e(caption)} <span class=muted>({sum(c.requests):,} requests, "
+            f"{f'{errors:,} 5xx' if errors else 'no 5xx'}; {_duration(c.width)} per bar)</span></figcaption>"
+            f"{_latency_svg(c)}</figure>")
+    return f"<section id={section}><h2>{_e(heading)}</h2><div class=charts>{''.join(figures)}</div></section>"
 
 
-def _endpoints_html(heading: str, section: str, rows: Sequence[EndpointSummary]) -> str:
+# The latency panel is drawn here, not by the page's script: it needs no script to show. Same
+# horizontal geometry as the script's panels (viewBox width, left and right margins), so that a
+# bucket sits at the same x in both and the panels read as one chart.
+_SVG_W, _SVG_L, _SVG_R = 640, 58, 8
+_LAT_TOP, _LAT_H = 14, 60
+_LAT_SERIES = (("p95", "p95_ms", "lat95"), ("p50", "p50_ms", "lat50"))
+
+
+def _latency_svg(chart: Chart) -> str:
+    """p50 and p95 per bucket as two lines (broken where a bucket logged no duration); "" without durations."""
+    values = [v for v in (*chart.p50_ms, *chart.p95_ms) if v is not None]
+    if not values:
+        return ""
+    count = len(chart.requests)
+    per_point = chart.latency_width // chart.width
+    high = _nice_ceiling(max(values))
+    step = (_SVG_W - _SVG_L - _SVG_R) / count  # one bar
+    base = _LAT_TOP + _LAT_H
+    parts = [f'<svg class=latency viewBox="0 0 {_SVG_W} {base + 6}" role=img '
+             f'aria-label="p50 and p95 latency over time, in ms">',
+             f'<line class=axis x1={_SVG_L} y1={base} x2={_SVG_W - _SVG_R} y2={base} />',
+             f'<text x={_SVG_L - 4} y={_LAT_TOP + 4} text-anchor=end>{_e(_ms_label(high))} ms</text>',
+             f'<text x={_SVG_L - 4} y={base} text-anchor=end>0</text>']
+    for row, (name, field_name, css) in enumerate(_LAT_SERIES):
+        series: tuple[float | None, ...] = getattr(chart, field_name)
+        path = []
+        previous = False
+        for index, value in enumerate(series):
+            if value is None:
+                previous = False
+                continue
+            first = index * per_point  # the point stands in the middle of its bars (the last may have fewer)
+            x = _SVG_L + (first + min(per_point, count - first) / 2) * step
+            y = base - value / high * _LAT_H
+            # "M x y h0" alone is a dot (round caps): a bucket between two empty ones still shows.
+            path.append(f"{'L' if previous else 'M'}{x:.2f} {y:.2f}" + ("" if previous else " h0"))
+            previous = True
+        data = ",".join("" if v is None else f"{v:g}" for v in series)
+        parts.append(f'<path class={css} d="{" ".join(path)}" data-series="{name}" data-values="{data}" />')
+        parts.append(f'<text class={css}-label x=2 y={_LAT_TOP + 14 + row * 16}>{name}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten at or above ``value`` (an axis maximum that reads well)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for factor in (1, 2, 5, 10):
+        if factor * power >= value:
+            return float(factor * power)
+    return float(10 * power)  # unreachable
+
+
+def _ms_label(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:g}"
+
+
+_ENDPOINT_HEAD = ("vhost", "endpoint", "requests", "share", "2xx", "3xx", "4xx", "5xx", "5xx %", "p50 ms",
+                  "p95 ms", "p99 ms", "bytes", "first seen", "last seen")
+
+
+def _utc_minute(seconds: float) -> str:
+    """``12-04 01:00``: a table's first/last seen, to the minute (the summary above gives the year)."""
+    return _utc_short(seconds)[5:16]
+
+
+def _utc_clock(seconds: float) -> str:
+    return _utc_short(seconds)[11:16]
+
+
+def _endpoints_html(heading: str, section: str, rows: Sequence[EndpointSummary], clock: bool) -> str:
     if not rows:
         return ""
-    head = ("vhost", "method", "endpoint", "requests", "share", "2xx", "3xx", "4xx", "5xx", "5xx %",
-            "p50 ms", "p95 ms", "p99 ms", "bytes", "first seen (UTC)", "last seen (UTC)")
-    body = []
+    seen = _utc_clock if clock else _utc_minute
+    table: list[tuple[str, ...]] = []
     for e in rows:
         latency = e.latency_ms
-        cells = (e.vhost, e.method, e.endpoint, f"{e.requests:,}", f"{e.share:.2%}", f"{e.status[1]:,}",
-                 f"{e.status[2]:,}", f"{e.status[3]:,}", f"{e.errors:,}", f"{e.error_ratio:.2%}",
-                 _ms(latency.p50 if latency else None), _ms(latency.p95 if latency else None),
-                 _ms(latency.p99 if latency else None), _size(e.bytes),
-                 utc_iso(e.first_seen) if e.first_seen is not None else "-",
-                 utc_iso(e.last_seen) if e.last_seen is not None else "-")
-        body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
-    return (f"<section id={section}><h2>{_e(heading)}</h2><table><thead><tr>"
-            + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>" + "".join(body)
-            + "</tbody></table></section>")
+        table.append((e.vhost, f"{e.method} {e.endpoint}", f"{e.requests:,}", f"{e.share:.2%}", f"{e.status[1]:,}",
+                      f"{e.status[2]:,}", f"{e.status[3]:,}", f"{e.errors:,}", f"{e.error_ratio:.2%}",
+                      _ms(latency.p50 if latency else None), _ms(latency.p95 if latency else None),
+                      _ms(latency.p99 if latency else None), _size(e.bytes),
+                      seen(e.first_seen) if e.first_seen is not None else "-",
+                      seen(e.last_seen) if e.last_seen is not None else "-"))
+    body = "".join("<tr>" + _name_cell(row[0]) + _name_cell(row[1]) + "".join(f"<td>{_e(c)}</td>" for c in row[2:])
+                   + "</tr>" for row in table)
+    head = "".join(f"<th>{_e(h)}</th>" for h in _ENDPOINT_HEAD)
+    return (f"<section id={section}><h2>{_e(heading)}</h2><table class=endpoints>"
+            f"{_numeric_cols(_ENDPOINT_HEAD, table, 2)}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            "<p class=muted>first and last seen: UTC</p></section>")
+
+
+_BURST_HEAD = ("vhost", "endpoint", "first 5xx (UTC)", "last 5xx (UTC)", "5xx", "requests")
 
 
 def _bursts_html(analysis: Analysis) -> str:
     if not analysis.bursts:
         return ""
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{_e(c)}</td>" for c in (utc_iso(b.first), utc_iso(b.last), b.vhost, b.method,
-                                                        b.endpoint, f"{b.errors:,}", f"{b.requests:,}")) + "</tr>"
-        for b in analysis.bursts)
-    head = "".join(f"<th>{h}</th>" for h in ("first 5xx (UTC)", "last 5xx (UTC)", "vhost", "method", "endpoint",
-                                              "5xx", "requests"))
-    return f"<section id=bursts><h2>Error bursts</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>"
+    table = [(b.vhost, f"{b.method} {b.endpoint}", _utc_short(b.first), _utc_short(b.last), f"{b.errors:,}",
+              f"{b.requests:,}") for b in analysis.bursts]
+    body = "".join("<tr>" + _name_cell(row[0]) + _name_cell(row[1]) + "".join(f"<td>{_e(c)}</td>" for c in row[2:])
+                   + "</tr>" for row in table)
+    head = "".join(f"<th>{_e(h)}</th>" for h in _BURST_HEAD)
+    return (f"<section id=bursts><h2>Error bursts</h2><table class=bursts>{_numeric_cols(_BURST_HEAD, table, 2)}"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>")
 
 
 def _malformed_html(analysis: Analysis) -> str:
@@ -384,14 +664,24 @@ body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;co
 h1{font-size:1.5em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.6em 0 .6em;border-bottom:1px solid #dde}
 .summary{color:#444}.muted{color:#777;font-weight:normal}.notes{color:#8a5a00}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:12px}
-figure.chart{margin:0;padding:.4em .6em;border:1px solid #e3e6ea;border-radius:6px}
-figcaption{font-weight:600;margin-bottom:.3em;word-break:break-all}
+figure.chart{margin:0;padding:.4em .6em;border:1px solid #e3e6ea;border-radius:6px;min-width:0}
+figcaption{font-weight:600;margin-bottom:.3em;overflow-wrap:anywhere}
 svg{display:block;width:100%;height:auto}
 svg .req{fill:#4f7cac}svg .err{fill:#d1343a}svg .axis{stroke:#99a;stroke-width:1}
 svg text{font-size:11px;fill:#555}
-table{border-collapse:collapse;font-size:12.5px;width:100%}
-th,td{padding:3px 7px;border-bottom:1px solid #eef;text-align:right;white-space:nowrap}
-th:nth-child(-n+3),td:nth-child(-n+3){text-align:left}td:nth-child(3){white-space:normal;word-break:break-all;min-width:18em}
+svg.latency{margin-top:4px}
+svg .lat50,svg .lat95{fill:none;stroke-linecap:round;stroke-linejoin:round}
+svg .lat95{stroke-width:3.2}svg .lat50{stroke-width:1.8}
+svg .lat50{stroke:#2b5d8a}svg .lat95{stroke:#e08a00}
+svg .lat50-label{fill:#2b5d8a;font-weight:600}svg .lat95-label{fill:#b86e00;font-weight:600}
+table{border-collapse:collapse;font-size:12.5px;width:100%;table-layout:fixed}
+th,td{padding:3px 6px;border-bottom:1px solid #eef;text-align:right;white-space:nowrap;overflow:hidden;
+text-overflow:ellipsis}
+th:nth-child(-n+2),td.name{text-align:left}td{font-variant-numeric:tabular-nums}
+col.vhost{width:40%}col.endpoint{width:60%}
+.clip{display:flex;min-width:0}.clip span{white-space:pre;overflow:hidden}
+.clip .head{flex:0 1 auto;text-overflow:ellipsis;min-width:1ch}.clip .tail{flex:0 0 auto}
+p.muted{margin:.3em 0 0;font-size:12px}
 thead th{background:#f4f6f8;position:sticky;top:0}
 section{overflow-x:auto}
 """
@@ -405,7 +695,8 @@ _SCRIPT = r"""
   var data = JSON.parse(document.getElementById("vg-data").textContent);
   // Two panels sharing the time axis, each with its own scale: 5xx are
   // usually a small fraction of the requests and would vanish on one scale.
-  var W = 640, L = 58, R = 8, PANELS = [["requests", "req", 8, 92], ["5xx", "err", 108, 44]], H = 176;
+  // An endpoint without any 5xx gets no 5xx panel: an empty strip says nothing and takes room.
+  var W = 640, L = 58, R = 8, PANELS = [["requests", "req", 8, 92], ["5xx", "err", 108, 44]], H = 176, H_ONE = 120;
   function el(name, attrs, parent) {
     var node = document.createElementNS(NS, name);
     for (var k in attrs) { node.setAttribute(k, attrs[k]); }
@@ -421,9 +712,11 @@ _SCRIPT = r"""
   }
   function draw(chart, figure) {
     var n = chart.requests.length, plotW = W - L - R, step = plotW / n, barW = Math.max(step * 0.85, 0.4);
-    var svg = el("svg", {viewBox: "0 0 " + W + " " + H, role: "img", "data-points": n}, null);
+    var failing = chart.errors.some(function (v) { return v > 0; });
+    var height = failing ? H : H_ONE;
+    var svg = el("svg", {viewBox: "0 0 " + W + " " + height, role: "img", "data-points": n}, null);
     var values = {"requests": chart.requests, "5xx": chart.errors};
-    PANELS.forEach(function (panel) {
+    (failing ? PANELS : PANELS.slice(0, 1)).forEach(function (panel) {
       var name = panel[0], css = panel[1], top = panel[2], height = panel[3], series = values[name];
       var high = Math.max.apply(null, series.concat([1]));
       el("line", {"class": "axis", x1: L, y1: top + height, x2: W - R, y2: top + height}, svg);
@@ -438,9 +731,10 @@ _SCRIPT = r"""
         el("title", {}, bar).textContent = stamp(chart.start + i * chart.width) + " UTC: " + series[i] + " " + name;
       }
     });
-    label(svg, L, H - 4, "start", stamp(chart.start));
-    label(svg, W - R, H - 4, "end", stamp(chart.start + chart.width * n) + " UTC");
-    figure.appendChild(svg);
+    label(svg, L, height - 4, "start", stamp(chart.start));
+    label(svg, W - R, height - 4, "end", stamp(chart.start + chart.width * n) + " UTC");
+    // Before the latency panel drawn into the page, if any: requests, 5xx, latency, top to bottom.
+    figure.insertBefore(svg, figure.querySelector("svg.latency"));
   }
   var figures = document.querySelectorAll("figure[data-chart]");
   for (var f = 0; f < figures.length; f++) {

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree
 
-from vhostguard.checks.expectations import CaseResult, Expectations
+from vhostguard.checks.expectations import CaseResult, Expectations, shown
+from vhostguard.report.words import printable
 
 SCHEMA = 1
 
@@ -19,11 +20,11 @@ def results_text(expectations: Expectations, results: list[CaseResult], mode: st
         lines.append(f"FAIL {case.name}  [{expectations.path}:{case.line}]")
         lines.append(f"     {case.method} {case.url}")
         for mismatch in result.mismatches:
-            lines.append(f"     - expected {mismatch.field}: {mismatch.expected}")
-            lines.append(f"     + actual   {mismatch.field}: {mismatch.actual}")
+            lines.append(f"     - expected {mismatch.field}: {shown(mismatch.expected)}")
+            lines.append(f"     + actual   {mismatch.field}: {shown(mismatch.actual)}")
     failed = sum(1 for r in results if not r.passed)
     lines.append(f"{len(results) - failed} passed, {failed} failed ({mode})")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def results_json(expectations: Expectations, results: list[CaseResult], mode: str) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def results_junit(expectations: Expectations, results: list[CaseResult], mode: s
         case = ElementTree.SubElement(suite, "testcase", classname=expectations.path, name=result.case.name,
                                       file=expectations.path, line=str(result.case.line))
         if not result.passed:
-            message = "; ".join(f"{m.field}: expected {m.expected!r}, got {m.actual!r}" for m in result.mismatches)
+            message = "; ".join(f"{m.field}: expected {shown(m.expected)}, got {shown(m.actual)}" for m in result.mismatches)
             failure = ElementTree.SubElement(case, "failure", message=message)
             failure.text = f"{result.case.method} {result.case.url}\n{message}"
     suites = ElementTree.Element("testsuites")

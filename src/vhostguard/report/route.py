@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from vhostguard.checks import Comparison
+from vhostguard.report.words import printable, printable_json
 from vhostguard.routing import Decision
 
 SCHEMA = 1
@@ -45,7 +46,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         document["outcome"]["members"] = list(outcome.members)
     if outcome.reason:
         document["outcome"]["reason"] = outcome.reason
-    return document
+    return printable_json(document)  # type: ignore[no-any-return]
 
 
 def _vhost_label(decision: Decision) -> str:
@@ -69,7 +70,7 @@ def route_line(decision: Decision) -> str:
     line = f"{decision.request.url}  {_vhost_label(decision)}  {_outcome_label(decision)}"
     if not decision.certain:
         line += "  (uncertain: " + "; ".join(decision.uncertain_reasons) + ")"
-    return line
+    return printable(line)
 
 
 def explain_text(decision: Decision) -> str:
@@ -84,7 +85,7 @@ def explain_text(decision: Decision) -> str:
         lines.append(f"   reason: {decision.outcome.reason}")
     for reason in decision.uncertain_reasons:
         lines.append(f"   uncertain: {reason}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def live_json(comparison: Comparison) -> dict[str, Any]:

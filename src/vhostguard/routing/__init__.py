@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from vhostguard.routing.decision import OUTCOME_KINDS, Decision, Outcome, Step
 from vhostguard.routing.engine import Router, route
-from vhostguard.routing.request import DEFAULT_REMOTE_IP, Request, RequestError
+from vhostguard.routing.request import DEFAULT_REMOTE_IP, Request, RequestError, is_ip_address
 
-__all__ = ["DEFAULT_REMOTE_IP", "OUTCOME_KINDS", "Decision", "Outcome", "Request", "RequestError", "Router", "Step", "route"]
+__all__ = ["DEFAULT_REMOTE_IP", "OUTCOME_KINDS", "Decision", "Outcome", "Request", "RequestError", "Router", "Step", "is_ip_address", "route"]

@@ -197,11 +197,12 @@ def decide(deciding: Section | None, compat_nodes: list[Directive], remote_ip: s
         elif result == "auth":
             verdict, detail = "auth", "authentication required (Require user/valid-user)"
         else:
-            verdict, detail = "denied", f"denied by the Require rules at {directive.source}"
+            # No file:line in the text: the step and the outcome carry the directive's source.
+            verdict, detail = "denied", "denied by the Require rules"
     if compat_nodes and any(n.key in ("allow", "deny", "order") for n in compat_nodes):
         ok, node = _compat(compat_nodes, client)
         satisfy_any = any(n.key == "satisfy" and n.args and n.args[0].lower() == "any" for n in compat_nodes)
         if not ok and not (satisfy_any and verdict == "granted" and deciding is not None):
             verdict, directive = "denied", node
-            detail = f"denied by Order/Allow/Deny at {node.source if node else '?'}"
+            detail = "denied by Order/Allow/Deny"
     return AccessResult(verdict, directive, detail, "; ".join(uncertain) or None)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
 from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub
+from vhostguard.routing.request import escape_uri
 from vhostguard.routing.sections import ServerLevels, server_levels
 
 _STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
@@ -116,8 +116,8 @@ def alias_matches(uri: str, fake: str) -> int:
 
 
 _URL_SAFE = "/:@!$&'()*+,;=~"
-# A character quote(text, safe=_URL_SAFE) would change: most paths have none, and
-# the search is much cheaper than quote's own scan.
+# A character escape_uri(text, _URL_SAFE) would change: most paths have none, and
+# the search is much cheaper than escaping it.
 _NEEDS_ESCAPE = re.compile(r"[^A-Za-z0-9_.\-/:@!$&'()*+,;=~]")
 
 
@@ -150,7 +150,7 @@ def match(entry: AliasEntry, uri: str, server_root: str) -> AliasHit | None:
         result = pregsub(entry.real, found)
         if entry.kind == "redirect":
             path, sep, query = result.partition("?")
-            result = quote(path, safe="/:@!$&'()*+,;=~%#") + (sep + query)
+            result = escape_uri(path, "/:@!$&'()*+,;=~%#") + (sep + query)
         elif not os.path.isabs(result):
             result = os.path.normpath(os.path.join(server_root, result))
         return _new_alias_hit(entry, result)
@@ -161,7 +161,7 @@ def match(entry: AliasEntry, uri: str, server_root: str) -> AliasHit | None:
         return _new_alias_hit(entry, None)
     rest = uri[length:]
     if entry.kind == "redirect":
-        return _new_alias_hit(entry, entry.real + (quote(rest, safe=_URL_SAFE) if _NEEDS_ESCAPE.search(rest) else rest))
+        return _new_alias_hit(entry, entry.real + (escape_uri(rest, _URL_SAFE) if _NEEDS_ESCAPE.search(rest) else rest))
     real = entry.real if os.path.isabs(entry.real) else os.path.join(server_root, entry.real)
     trimmed = rest.lstrip("/")
     if trimmed:

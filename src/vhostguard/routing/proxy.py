@@ -165,7 +165,11 @@ def backend_url(url: str, query: str | None, mapping: ProxyMapping | None) -> st
         scheme, sep, rest = url.partition("://")
         host, slash, path = rest.partition("/")
         if _NEEDS_ESCAPE.search(path):
-            path = quote(path, safe=_CANON_SAFE)
+            # r->uri holds bytes that are not UTF-8 as lone surrogates (decode_uri);
+            # ap_proxy_canonenc escapes each such byte as %XX, upper-case, as it
+            # does any other: /v1/%ff reaches the backend as /v1/%FF, %c0%af as
+            # %C0%AF (checked against apache2 2.4, tests/routing differential).
+            path = quote(path, safe=_CANON_SAFE, errors="surrogateescape")
         escaped = f"{scheme}{sep}{host}{slash}{path}" if sep else url
     if query is not None and not (mapping is not None and mapping.noquery):
         escaped += "?" + query

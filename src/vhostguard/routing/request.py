@@ -1,9 +1,11 @@
 """The request being routed, and httpd's reading of its URI."""
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from vhostguard.config.source import slot_setters
@@ -13,6 +15,15 @@ DEFAULT_REMOTE_IP = "192.0.2.10"  # TEST-NET-1: a client that matches no real al
 
 class RequestError(ValueError):
     """A URL or option that cannot describe a request."""
+
+
+def is_ip_address(text: str) -> bool:
+    """Is ``text`` an IPv4 or IPv6 address (the address a connection can arrive on or come from)?"""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -94,7 +105,10 @@ class Request:
         sni: str | None = None,
         no_host: bool = False,
     ) -> Request:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as problem:  # an unbalanced "[" or "]" in the host part
+            raise RequestError(f"{url}: not a valid URL ({problem})") from None
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise RequestError(f"{url}: the URL must start with http:// or https://")
@@ -197,6 +211,24 @@ def is_plain_path(raw_path: str) -> bool:
         raw_path.startswith("/") and raw_path.isascii() and "%" not in raw_path
         and "//" not in raw_path and "/." not in raw_path and "\0" not in raw_path
     )
+
+
+def escape_uri(text: str, safe: str) -> str:
+    """``ap_escape_uri`` (``ap_os_escape_path``, server/util.c): each byte that is not
+    alphanumeric, ``_.-`` or in ``safe`` becomes ``%xx``, in lower-case hex, as
+    httpd writes it into Location (mod_alias Redirect, mod_rewrite [R], mod_dir's
+    slash redirect). Bytes of a decoded path that are not UTF-8 (the lone
+    surrogates ``decode_uri`` keeps them as) are escaped byte for byte: ``/%ff``
+    comes back as ``/%ff``. mod_proxy's canonicalisation writes upper-case hex
+    instead (``proxy.backend_url``)."""
+    table = _escape_table(safe)
+    return "".join([table[byte] for byte in text.encode("utf-8", "surrogateescape")])
+
+
+@lru_cache(maxsize=16)
+def _escape_table(safe: str) -> tuple[str, ...]:
+    kept = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") | set(safe.encode("ascii"))
+    return tuple(chr(byte) if byte in kept else f"%{byte:02x}" for byte in range(256))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
-from urllib.parse import quote
 
 from vhostguard.config.lexer import split_words
 from vhostguard.config.nodes import Directive
 from vhostguard.model import Server
+from vhostguard.routing.request import escape_uri
 from vhostguard.routing.sections import ServerLevels, server_levels
 
 _REDIRECT_NAMES = {"permanent": 301, "temp": 302, "seeother": 303}
@@ -478,11 +478,11 @@ def _reduce(url: str, env: RewriteEnv) -> str:
 def _escape_location(url: str) -> str:
     match = _ABSOLUTE.match(url)
     if not match:
-        return quote(url, safe="/:@!$&'()*+,;=~%")
+        return escape_uri(url, "/:@!$&'()*+,;=~%")
     head = url[: match.end()]
     rest = url[match.end():]
     host, slash, path = rest.partition("/")
-    return head + host + slash + quote(path, safe="/:@!$&'()*+,;=~%")
+    return head + host + slash + escape_uri(path, "/:@!$&'()*+,;=~%")
 
 
 def _prefix_exists(path: str) -> bool:

@@ -1,0 +1,126 @@
+"""``vhostguard trace URL``: what the running server's worker did with one request."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
+from vhostguard.cli.routing import build_request, request_options
+from vhostguard.diagnose import DirectiveRef, TraceError, TraceSummary
+from vhostguard.diagnose import trace as trace_request
+from vhostguard.exitcodes import ExitCode
+
+
+def _directive_json(ref: DirectiveRef | None) -> dict[str, Any] | None:
+    return None if ref is None else {"name": ref.name, "file": ref.file, "line": ref.line}
+
+
+def trace_json(summary: TraceSummary) -> dict[str, Any]:
+    """The contract's trace document (CONTRACT.md "vhostguard trace URL")."""
+    request = summary.request
+    return {
+        "schema": 1,
+        "request": {"method": request.method, "scheme": request.scheme, "host": request.hostname, "port": request.port,
+                    "path": request.path, "query": request.query, "local_ip": request.local_ip},
+        "status": summary.status,
+        "pid": summary.pid,
+        "tid": summary.tid,
+        "vhost": summary.vhost,
+        "vhost_evidence": summary.vhost_evidence,
+        "vhost_directive": _directive_json(summary.naming_directive),
+        "vhost_chosen_by": summary.chosen_by,
+        "predicted_vhost": summary.predicted_vhost,
+        "expected_vhost": summary.expected_vhost,
+        "phases": [{"name": phase.name, "ms": phase.ms} for phase in summary.phases],
+        "files": [{"syscall": f.syscall, "path": f.path, "result": f.result, "directive": _directive_json(f.directive)}
+                  for f in summary.files],
+        "connects": [{"address": c.address, "result": c.result, "ms": c.ms, "directive": _directive_json(c.directive),
+                      "backend_status": c.backend_status} for c in summary.connects],
+        "execs": [{"path": e.path, "argv": e.argv, "result": e.result, "directive": _directive_json(e.directive)}
+                  for e in summary.execs],
+        "dns": [{"server": d.server, "name": d.name, "result": d.result, "answers": list(d.answers),
+                 "directive": _directive_json(d.directive)} for d in summary.dns],
+        "errors_logged": list(summary.errors_logged),
+        "failures": list(summary.failures),
+        "story": summary.story,
+        "malformed_lines": summary.capture_malformed,
+    }
+
+
+def _terminal_safe(text: str) -> str:
+    """Paths, log lines and the story come from the traced server: control
+    characters (an escape sequence in a file name) are shown, not obeyed."""
+    return "".join(char if char.isprintable() or char == "\n" else f"\\x{ord(char):02x}" for char in text)
+
+
+def trace_text(summary: TraceSummary) -> str:
+    out = [f"status {summary.status if summary.status is not None else '?'}  worker pid {summary.pid} thread {summary.tid}",
+           f"vhost: {summary.vhost_name or 'main server'} ({summary.vhost or '-'})",
+           f"  evidence: {summary.vhost_evidence}"]
+    if summary.naming_directive is not None:
+        ref = summary.naming_directive
+        out.append(f"  chosen by: {ref.name} at {ref.file}:{ref.line} ({summary.chosen_by})")
+    for access in summary.files:
+        where = f"  [{access.directive.name} {access.directive.file}:{access.directive.line}]" if access.directive else ""
+        out.append(f"file    {access.syscall} {access.path} -> {access.result}{where}")
+    for connect in summary.connects:
+        where = f"  [{connect.directive.name} {connect.directive.file}:{connect.directive.line}]" if connect.directive else ""
+        answered = f" (answered {connect.backend_status})" if connect.backend_status else ""
+        out.append(f"connect {connect.address} -> {connect.result}{answered} in {connect.ms} ms{where}")
+    for lookup in summary.dns:
+        out.append(f"dns     {lookup.name} via {lookup.server} -> {lookup.result} {' '.join(lookup.answers)}".rstrip())
+    for exec_ in summary.execs:
+        where = f"  [{exec_.directive.name} {exec_.directive.file}:{exec_.directive.line}]" if exec_.directive else ""
+        out.append(f"exec    {exec_.path} -> {exec_.result}{where}")
+    for line in summary.errors_logged:
+        out.append(f"logged  {line}")
+    if summary.phases:
+        out.append("phases: " + ", ".join(f"{phase.name} {phase.ms} ms" for phase in summary.phases))
+    for failure in summary.failures:
+        out.append(f"FAILED  {failure}")
+    out.append("")
+    out.append(summary.story)
+    return _terminal_safe("\n".join(out)) + "\n"
+
+
+@click.command(name="trace")
+@click.argument("url")
+@config_options
+@request_options
+@click.option("--pid", "pids", multiple=True, type=int, metavar="PID", help="Process to attach to, with its threads and later children (repeatable; default: the server in the config's PidFile and its workers).")
+@click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds to wait for the response.")
+@click.option("--connect", "connect", metavar="HOST:PORT", help="Where to send the request (default: the Listen address for the URL's port, else 127.0.0.1).")
+@click.option("--strace-out", "strace_out", metavar="FILE", help="Also keep strace's raw output in FILE (evidence).")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
+def trace(url: str, config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
+          local_ip: str | None, remote_ip: str, sni: str | None, method: str, headers: tuple[str, ...], no_host: bool,
+          pids: tuple[int, ...], timeout: float, connect: str | None, strace_out: str | None, as_json: bool) -> None:
+    """Attach strace to the running httpd's workers, send URL, and show what the worker did, with config lines."""
+
+    def body() -> int:
+        args = ConfigArgs(config, server_root, defines, env_file)
+        model = load_model(args)
+        print_warnings(model.tree)
+        request = build_request(model, url, local_ip, remote_ip, sni, method, headers, no_host)
+        target = _connect_address(connect, request.local_ip, request.port)
+        try:
+            summary = trace_request(model, request, target, pids=pids, timeout=timeout, keep=strace_out)
+        except TraceError as problem:
+            raise UsageProblem(f"trace: {problem}") from None
+        if as_json:
+            emit_json(trace_json(summary))
+        else:
+            click.echo(trace_text(summary), nl=False)
+        return ExitCode.OK
+
+    run(body)
+
+
+def _connect_address(connect: str | None, local_ip: str | None, port: int) -> tuple[str, int]:
+    if connect is None:
+        return (local_ip or "127.0.0.1", port)
+    host, sep, port_text = connect.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise UsageProblem(f"--connect {connect!r}: use HOST:PORT")
+    return (host.strip("[]"), int(port_text))

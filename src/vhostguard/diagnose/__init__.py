@@ -1,0 +1,27 @@
+"""diagnose/: what a running httpd actually did with a request, and why.
+
+Public surface: ``parse_strace(lines) -> Capture`` (strace's line format as
+data: ``Syscall``, ``Signal``, ``Exit``); ``summarise(capture, model,
+request, marker) -> TraceSummary`` (what the worker thread that read the
+marked request did: files, backend connects, DNS lookups, execs, status,
+phases, mapped back to config lines); ``trace(...) ->
+TraceSummary`` (attach strace to a running server's workers, send one marked
+request, summarise); and the piece doctor reuses, ``config_targets(model)``
+(every DocumentRoot/Alias/ProxyPass target with its vhost and file:line),
+``pid_file(model)``, ``server_pid(model)`` and ``worker_pids(pid)`` (the
+running server a config describes).
+"""
+from __future__ import annotations
+
+from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
+from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
+from vhostguard.diagnose.summary import (
+    MARKER_HEADER, Connect, DirectiveRef, DnsLookup, Exec, FileAccess, NotTraced, Phase, TraceSummary, summarise,
+)
+from vhostguard.diagnose.targets import ConfigTarget, backend_address, config_targets
+
+__all__ = [
+    "MARKER_HEADER", "Capture", "ConfigTarget", "Connect", "DirectiveRef", "DnsLookup", "Exec", "Exit", "FileAccess",
+    "NotTraced", "Phase", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address", "config_targets",
+    "parse_strace", "pid_file", "server_pid", "summarise", "trace", "worker_pids",
+]

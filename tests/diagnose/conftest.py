@@ -1,0 +1,193 @@
+"""A real apache2 (event MPM) left running on loopback, and real loopback backends,
+for tracing with the real strace."""
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.apache import APACHE2, CLEAN_ENV, base_config, free_port
+
+STRACE = shutil.which("strace")
+
+MODULES = ("authz_core", "alias", "proxy", "proxy_http")
+# Small pools, so a request lands on a worker strace follows and tests stay quick.
+POOLS = {
+    "event": "StartServers 1\nServerLimit 1\nThreadsPerChild 4\nMinSpareThreads 1\nMaxSpareThreads 4\nMaxRequestWorkers 4\n",
+    "prefork": "StartServers 2\nMinSpareServers 1\nMaxSpareServers 2\nMaxRequestWorkers 4\n",
+}
+
+
+def needs_strace() -> None:
+    """Skip without strace, except in CI, where its absence is a failure."""
+    if STRACE is None:
+        if os.environ.get("CI"):
+            pytest.fail("strace is not installed (apt-get install strace); CI must run the trace tests")
+        pytest.skip("strace is not installed (apt-get install strace)")
+    if APACHE2 is None:
+        pytest.skip("apache2 is not installed (apt-get install apache2)")
+
+
+@dataclass
+class Httpd:
+    root: Path
+    conf: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def pid(self) -> int:
+        return int((self.root / "run" / "httpd.pid").read_text().strip())
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], error_log: Path, timeout: float = 10.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"apache2 exited: {error_log.read_text() if error_log.exists() else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"apache2 did not listen on {port}")
+
+
+@pytest.fixture
+def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
+    """Start apache2 on ``files`` (name -> text; ``{root}`` and ``{port}`` filled in);
+    the first file is the main config, after the sandbox preamble."""
+    started: list[Httpd] = []
+
+    def start(files: dict[str, str], port: int | None = None, pid_name: str = "run/httpd.pid", mpm: str = "event",
+              resolv_conf: Path | None = None) -> Httpd:
+        root = tmp_path / "srv"
+        root.mkdir(exist_ok=True)
+        port = port or free_port()
+        names = list(files)
+        for name in names:
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = files[name].replace("{root}", str(root)).replace("{port}", str(port))
+            if name == names[0]:
+                text = base_config(root, (f"mpm_{mpm}", *MODULES)) + "ServerName localhost\n" + POOLS[mpm] + text
+            path.write_text(text)
+        conf = root / names[0]
+        assert APACHE2 is not None
+        with open(root / "logs" / "stdout.log", "ab") as sink:
+            argv = [APACHE2, "-f", str(conf), "-DFOREGROUND"]
+            if resolv_conf is not None:  # its own /etc/resolv.conf, in a mount namespace of its own
+                argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(resolv_conf), *argv]
+            process = subprocess.Popen(argv, env=CLEAN_ENV, stdout=sink, stderr=sink,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        server = Httpd(root, conf, port, process)
+        started.append(server)
+        _wait_port(port, process, root / "logs" / "error.log")
+        deadline = time.monotonic() + 5
+        while not (root / pid_name).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.process.pid, signal.SIGKILL)
+                server.process.wait()
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    status = 200
+    name = "backend"
+
+    def do_GET(self) -> None:
+        body = f"{self.name} {self.path}\n".encode()
+        self.send_response(self.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def backend() -> Iterator[Callable[[int, str], int]]:
+    """A real HTTP backend on a loopback port answering every GET with ``status``; returns its port."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(status: int, name: str) -> int:
+        handler = type(f"Answer{status}", (_Answer,), {"status": status, "name": name})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return int(server.server_address[1])
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _dns_reply(query: bytes, names: dict[str, str]) -> bytes:
+    """An answer to a DNS query: A records from ``names``, NXDOMAIN for other names."""
+    import socket
+    import struct
+
+    offset, labels = 12, []
+    while query[offset]:
+        labels.append(query[offset + 1: offset + 1 + query[offset]].decode())
+        offset += 1 + query[offset]
+    qtype = struct.unpack("!H", query[offset + 1: offset + 3])[0]
+    question = query[12: offset + 5]
+    name = ".".join(labels).lower()
+    if name not in names:
+        return query[:2] + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + question
+    if qtype != 1:
+        return query[:2] + struct.pack("!HHHHH", 0x8180, 1, 0, 0, 0) + question
+    answer = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(names[name])
+    return query[:2] + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + question + answer
+
+
+@pytest.fixture
+def dns_server() -> Iterator[Callable[[dict[str, str]], None]]:
+    """A DNS server on 127.0.0.1:53 (UDP) answering A queries for the given names."""
+    import socket
+
+    sockets: list[socket.socket] = []
+
+    def start(names: dict[str, str]) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind(("127.0.0.1", 53))
+        except OSError as problem:
+            sock.close()
+            pytest.skip(f"cannot serve DNS on 127.0.0.1:53: {problem}")
+        sockets.append(sock)
+
+        def serve() -> None:
+            while True:
+                try:
+                    query, peer = sock.recvfrom(512)
+                    sock.sendto(_dns_reply(query, names), peer)
+                except OSError:
+                    return
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    yield start
+    for sock in sockets:
+        sock.close()

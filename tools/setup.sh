@@ -1,0 +1,45 @@
+#!/bin/sh
+# Set vhostguard up on a Debian machine: the system packages it needs, then a
+# virtual environment in .venv (Debian's python3 refuses `pip install` outside
+# one: PEP 668, "externally-managed-environment").
+#
+#   sh tools/setup.sh          vhostguard itself
+#   sh tools/setup.sh --test   and what the test suite needs: apache2 (the
+#                              tests start private instances), strace,
+#                              Chromium (renders report --html), pytest
+set -eu
+cd "$(dirname "$0")/.."
+
+with_tests=0
+[ "${1:-}" = "--test" ] && with_tests=1
+
+need=""
+# Debian splits venv (and its ensurepip) into python3-venv.
+python3 -c 'import ensurepip, venv' 2>/dev/null || need="$need python3-venv"
+if [ "$with_tests" = 1 ]; then
+    command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || need="$need apache2"
+    command -v strace >/dev/null 2>&1 || need="$need strace"
+    command -v chromium >/dev/null 2>&1 || need="$need chromium fonts-dejavu-core"
+    command -v git >/dev/null 2>&1 || need="$need git"
+fi
+if [ -n "$need" ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update
+    # shellcheck disable=SC2086  # the list is meant to split
+    $sudo apt-get install -y --no-install-recommends $need
+fi
+if [ "$with_tests" = 1 ] && command -v apache2ctl >/dev/null 2>&1; then
+    # Debian starts the packaged service on install; the tests use private
+    # instances, so it must not hold ports or the pid file.
+    apache2ctl stop >/dev/null 2>&1 || true
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+if [ "$with_tests" = 1 ]; then
+    .venv/bin/python -m pip install --quiet -e '.[test]'
+else
+    .venv/bin/python -m pip install --quiet -e .
+fi
