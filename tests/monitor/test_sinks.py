@@ -180,3 +180,19 @@ def test_terminal_lines() -> None:
     assert out.getvalue() == format_alert(ALERT) + "\n"
     assert out.getvalue().startswith("2023-11-14T22:13:20+00:00 FIRING [page] endpoint-broken: 5xx on ")
     assert "\n    [...] AH01114" in out.getvalue()
+
+
+def test_alerts_still_queued_when_closing_gives_up_are_counted_as_dropped() -> None:
+    gate = threading.Event()
+
+    def post(address: str, body: bytes, timeout: float) -> None:
+        gate.wait(5)  # an endpoint that hangs
+        raise OSError("timed out")
+
+    sink = WebhookSink("http://127.0.0.1:9/hook", post=post, retries=1)
+    for _ in range(4):
+        sink.send(ALERT)
+    sink.close(timeout=0.2)
+    outcomes = sink.outcomes()
+    gate.set()
+    assert outcomes["dropped"] >= 3 and outcomes["sent"] == 0  # not lost without a count

@@ -184,3 +184,33 @@ def test_backlog_counts_unread_bytes(tmp_path: Path) -> None:
     read_all(follower)
     write(log, "0123456789\n")
     assert follower.backlog() == 11
+
+
+def test_copytruncate_while_not_watched_reads_the_rest_from_the_copy(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    write(log, "".join(f"line {i}\n" for i in range(10)))
+    first = Follower(str(log))
+    assert len(read_all(first)) == 10
+    saved = first.positions()
+    first.close()
+    write(log, "".join(f"line {i}\n" for i in range(10, 15)))  # written while the watcher is down
+    with open(log, "rb") as source, open(tmp_path / "access.log.1", "wb") as copy:
+        copy.write(source.read())  # logrotate copytruncate: copy, then truncate in place
+    os.truncate(log, 0)
+    write(log, "new 1\n")
+    again = Follower(str(log), saved)
+    assert read_all(again) == [f"line {i}" for i in range(10, 15)] + ["new 1"]
+    assert again.stats.lost_bytes == 0 and again.stats.truncations == 1
+
+
+def test_copytruncate_without_a_copy_counts_the_bytes_it_had_not_read(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    write(log, "a\n")
+    follower = Follower(str(log))
+    assert read_all(follower) == ["a"]
+    write(log, "b" * 99 + "\n")  # 100 bytes the follower sees (its backlog) but has not read
+    assert follower.backlog() == 100
+    os.truncate(log, 0)
+    write(log, "c\n")
+    assert read_all(follower) == ["c"]
+    assert follower.stats.lost_bytes == 100 and "100 bytes" in follower.notes[-1]

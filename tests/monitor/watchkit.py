@@ -75,11 +75,12 @@ class Recorder:
 
 def watcher(logs: Sequence[Path], clock: ManualClock, sink: Recorder, *, state: Path | None = None,
             rules: Rules | None = None, error_logs: Sequence[Path] = (), from_start: bool = True,
-            follow_wall: bool = True, fmt: str = FORMAT, **options: object) -> Watch:
+            follow_wall: bool = True, fmt: str = FORMAT, report: Callable[[str], None] | None = None,
+            sinks: Sequence[object] = (), **options: object) -> Watch:
     parser = parser_for(fmt)
     watch = Watch([AccessLog(os.fspath(p), parser) for p in logs], [ErrorLogTarget(os.fspath(p)) for p in error_logs],
-                  [sink], WatchOptions(rules=rules or parse_rules(), state_dir=os.fspath(state) if state else None,
+                  [sink, *sinks], WatchOptions(rules=rules or parse_rules(), state_dir=os.fspath(state) if state else None,
                                        from_start=from_start, follow_wall=follow_wall, **options),  # type: ignore[arg-type]
-                  clock)
+                  clock, **({"report": report} if report else {}))  # type: ignore[arg-type]
     watch.start()
     return watch

@@ -153,7 +153,7 @@ def endpoint_patterns(path: str | None) -> tuple[EndpointPattern, ...]:
 
 def _emit(inputs: list[LogInput], stats: ReadStats, jsonl: bool) -> None:
     if jsonl:
-        out = click.get_binary_stream("stdout")
+        out = sys.stdout.buffer  # click.get_binary_stream is deprecated (Click 9 removes it)
         report = _stderr_json
         for item in inputs:
             _write_records(read_log(item.path, item.parser, stats=stats, on_malformed=report, with_position=True,

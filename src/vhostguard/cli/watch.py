@@ -7,8 +7,10 @@ checkpoint) and exits 130.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, Wat
 from vhostguard.monitor.rules import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
 from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
 from vhostguard.monitor.state import StateError, default_state_dir
+from vhostguard.monitor.tail import printable
 from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
 
 SHOWN_MALFORMED = 5  # per log, in the closing summary
@@ -170,7 +173,7 @@ def _error_logs(files: tuple[str, ...], configured: _Config | None) -> list[Erro
 
 def _sinks(quiet: bool, jsonl: str | None, webhooks: tuple[str, ...], style: str,
            alertmanagers: tuple[str, ...]) -> list[Sink]:
-    sinks: list[Sink] = [] if quiet else [TerminalSink(click.get_text_stream("stdout"))]
+    sinks: list[Sink] = [] if quiet else [TerminalSink(sys.stdout)]
     if jsonl:
         sinks.append(JsonLinesSink(jsonl))
     sinks += [WebhookSink(url, style) for url in webhooks]
@@ -185,6 +188,9 @@ def _serve(addr: str, metrics: WatchMetrics) -> MetricsServer | None:
         host, port = parse_addr(addr)
         return MetricsServer(registry_for(metrics), host, port)
     except (ValueError, OSError) as problem:
+        if isinstance(problem, OSError) and problem.errno == errno.EADDRINUSE:
+            raise UsageProblem(f"--metrics-addr {addr}: the port is in use (another vhostguard watch?); pass "
+                               "--metrics-addr HOST:PORT with a free port, or --metrics-addr off") from None
         reason = problem.strerror if isinstance(problem, OSError) and problem.strerror else problem
         raise UsageProblem(f"--metrics-addr {addr}: {reason}") from None
 
@@ -214,18 +220,30 @@ def _signals(stop: threading.Event) -> Iterator[dict[str, bool]]:
                 signal.signal(sig, handler)
 
 
+def _note(text: str) -> None:
+    click.echo(f"note: {text}", err=True)
+
+
 def _run(inputs: list[AccessLog], targets: list[ErrorLogTarget], options: WatchOptions, sinks: list[Sink],
          metrics_addr: str, once: bool, duration: float | None) -> int:
     metrics = WatchMetrics()
     stop = threading.Event()
-    watcher = Watch(inputs, targets, sinks, options, SystemClock(wake=stop), metrics)
+    # The metrics port first: a second watcher on a busy port stops here, with one line, before it
+    # takes a state or prints anything else.
+    try:
+        server = _serve(metrics_addr, metrics)
+    except UsageProblem:
+        for sink in sinks:
+            sink.close(timeout=0)
+        raise
+    watcher = Watch(inputs, targets, sinks, options, SystemClock(wake=stop), metrics, report=_note)
     try:
         watcher.start()
     except StateError as problem:
+        if server is not None:
+            server.close()
         raise UsageProblem(str(problem)) from None
-    server = None
     try:
-        server = _serve(metrics_addr, metrics)
         _announce(inputs, targets, options, server)
         with _signals(stop) as seen:
             watcher.run(duration=duration, stop=stop, once=once)
@@ -233,38 +251,49 @@ def _run(inputs: list[AccessLog], targets: list[ErrorLogTarget], options: WatchO
         watcher.close()
         if server is not None:
             server.close()
-        readable = _summarize(watcher)
+        code = _summarize(watcher, once)
     if seen["interrupted"]:
         return ExitCode.INTERRUPTED
-    return ExitCode.OK if readable else ExitCode.BAD_INPUT
+    return code
 
 
 def _announce(inputs: list[AccessLog], targets: list[ErrorLogTarget], options: WatchOptions,
               server: MetricsServer | None) -> None:
     for log in inputs:
-        click.echo(f"watching {log.path}" + ("" if os.path.exists(log.path) else " (not there yet)"), err=True)
+        click.echo(f"watching {printable(log.path)}" + ("" if os.path.exists(log.path) else " (not there yet)"),
+                   err=True)
     for target in targets:
-        click.echo(f"joining errors from {target.path}", err=True)
+        click.echo(f"joining errors from {printable(target.path)}", err=True)
     if server is not None:
         click.echo(f"metrics on {server.url}", err=True)
     click.echo(f"state in {options.state_dir}", err=True)
 
 
-def _summarize(watcher: Watch) -> bool:
-    """Print per-log counts; False when lines were read and not one of them matched its format."""
+def _summarize(watcher: Watch, once: bool) -> int:
+    """Print per-log counts and what went wrong; the exit code.
+
+    2 when a log's lines were read and not one matches its format, or (``--once``) when nothing at
+    all was read; 1 when (``--once``) alerts could not be delivered; else 0.
+    """
     summary = watcher.summary()
     for note in summary.notes:
-        click.echo(f"note: {note}", err=True)
-    total = parsed = 0
+        _note(note)
     for path, lines, malformed, samples in summary.logs:
-        click.echo(f"{path}: {lines} lines, {malformed} malformed", err=True)
+        click.echo(f"{printable(path)}: {lines} lines, {malformed} malformed", err=True)
         for bad in samples[:SHOWN_MALFORMED]:
             click.echo(f"  line {bad.line}: {bad.error}", err=True)
-        total, parsed = total + lines, parsed + lines - malformed
-    if total and not parsed:
-        click.echo("vhostguard: no line matches the log format (see --log-format)", err=True)
-        return False
-    return True
+    for trouble in summary.undelivered:
+        click.echo(f"vhostguard: {trouble}", err=True)
+    if summary.unreadable:
+        for entry in summary.unreadable:
+            click.echo(f"vhostguard: {entry} (pass --log-format, or fix the LogFormat)", err=True)
+        return ExitCode.BAD_INPUT
+    if once and not summary.read_now:
+        click.echo(f"vhostguard: nothing read: {'; '.join(summary.nothing_read) or 'no log'}", err=True)
+        return ExitCode.BAD_INPUT
+    # A batch run (--once) tells its caller; a service stop does not fail for a webhook that was
+    # down once (stderr and vhostguard_alert_notifications_total said it when it happened).
+    return ExitCode.FINDINGS if once and summary.undelivered else ExitCode.OK
 
 
 if __name__ == "__main__":  # python -m vhostguard.cli.watch (before the command is registered, and for benchmarks)

@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from vhostguard.monitor.tail import printable
 from vhostguard.monitor.windows import pack, unpack
 
 DEFAULT_METRICS_ADDR = "127.0.0.1:9833"  # 9117 is apache_exporter's
@@ -32,6 +33,7 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # sec
 _BOUNDS_US = [round(b * 1_000_000) for b in BUCKETS]
 _LE = [floatToGoString(b) for b in BUCKETS]
 _SLOTS = 3 + len(BUCKETS)  # requests, durations observed, duration sum (us), one count per bucket
+SERIES_SLOTS = _SLOTS  # per series in a checkpoint (monitor.state checks it)
 _SORT_FROM = 16  # more durations than this: sort once and bisect per bucket bound
 
 SeriesKey = tuple[str, str, str, str]  # vhost, method, endpoint, status class
@@ -46,6 +48,8 @@ METRICS = {
     "vhostguard_log_rotations_total": "counter",
     "vhostguard_log_lag_seconds": "gauge",
     "vhostguard_log_backlog_bytes": "gauge",
+    "vhostguard_log_unreadable": "gauge",
+    "vhostguard_log_lost_bytes_total": "counter",
     "vhostguard_watch_clock_seconds": "gauge",
     "vhostguard_alerts_firing": "gauge",
     "vhostguard_alert_notifications_total": "counter",
@@ -61,6 +65,8 @@ class LogGauges:
     rotations: int = 0
     lag: float = 0.0
     backlog: int = 0
+    unreadable: int = 0  # 1 while no line read from the log matches its format
+    lost_bytes: int = 0  # written and never read (truncated while the watcher lagged); not checkpointed
 
 
 @dataclass
@@ -102,12 +108,16 @@ class WatchMetrics:
         return {"series": [list(k) for k in self.series], "slots": pack(self.series.values()),
                 "logs": {path: [g.lines, g.malformed, g.rotations] for path, g in self.logs.items()}}
 
-    def restore(self, state: dict[str, Any]) -> None:
+    def restore(self, state: dict[str, Any], decode: Callable[[str], str] = str) -> None:
+        """Load ``to_state``'s snapshot (checked by monitor.state); ``decode`` turns stored log keys into paths."""
         keys = [tuple(str(part) for part in k) for k in state.get("series", ())]
         if keys:
-            self.series = dict(zip(keys, unpack(state["slots"], _SLOTS)))  # type: ignore[arg-type]
+            slots = unpack(state["slots"], _SLOTS)
+            if len(slots) != len(keys) or any(len(s) != _SLOTS for s in slots):
+                raise ValueError(f"metrics: {len(slots)} series of slots for {len(keys)} series")
+            self.series = dict(zip(keys, slots, strict=True))  # type: ignore[arg-type]
         for path, (lines, malformed, rotations) in state.get("logs", {}).items():
-            self.logs[path] = LogGauges(int(lines), int(malformed), int(rotations))
+            self.logs[decode(path)] = LogGauges(int(lines), int(malformed), int(rotations))
 
 
 class WatchCollector(Collector):
@@ -120,7 +130,8 @@ class WatchCollector(Collector):
         m = self.metrics
         with m.lock:
             series = [(key, slots.tolist()) for key, slots in m.series.items()]
-            logs = [(path, LogGauges(g.lines, g.malformed, g.rotations, g.lag, g.backlog)) for path, g in m.logs.items()]
+            logs = [(printable(path), LogGauges(g.lines, g.malformed, g.rotations, g.lag, g.backlog, g.unreadable,
+                                                g.lost_bytes)) for path, g in m.logs.items()]
             clock, firing, notifications = m.clock, dict(m.firing), dict(m.notifications)
         yield from _request_families(series)
         yield from _log_families(logs)
@@ -171,6 +182,10 @@ def _log_families(logs: list[tuple[str, LogGauges]]) -> Iterator[Metric]:
          "it was read (request time plus how late the watcher reads).", lambda g: g.lag),
         (GaugeMetricFamily, "vhostguard_log_backlog_bytes", "Bytes written to each access log and not read yet.",
          lambda g: g.backlog),
+        (GaugeMetricFamily, "vhostguard_log_unreadable", "1 while lines were read from the access log and not one "
+         "matches its LogFormat (wrong format: no alert can fire from it), else 0.", lambda g: g.unreadable),
+        (CounterMetricFamily, "vhostguard_log_lost_bytes", "Bytes written to each access log and never read: the "
+         "file was truncated (copytruncate) while the watcher lagged and no copy was found.", lambda g: g.lost_bytes),
     ]
     for kind, name, text, value in specs:
         family = kind(name, text, labels=("log",))

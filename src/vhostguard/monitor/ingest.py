@@ -147,6 +147,7 @@ class InputStats:
     malformed: int = 0
     samples: list[Malformed] = field(default_factory=list)
     newest: int = 0  # newest log second seen
+    malformed_run: int = 0  # malformed lines at the end of what was read, in a row (a format that changed)
 
 
 class Batch:
@@ -253,8 +254,16 @@ class LineFeeder:
         else:
             position = len(rows)  # every row counted
         done = parsed.line_of(position) if stopped else len(lines)
-        for index in parsed.bad_between(start, done):
+        bad = parsed.bad_between(start, done)
+        for index in bad:
             self._malformed(first_line + index, self.rows.why(lines[index]))
+        if len(bad) == done - start:
+            self.stats.malformed_run += len(bad)
+        else:
+            trailing = 0
+            while trailing < len(bad) and bad[-1 - trailing] == done - 1 - trailing:
+                trailing += 1
+            self.stats.malformed_run = trailing
         self.stats.lines += done - start
         self.stats.newest = newest
         return done, stopped
@@ -273,6 +282,7 @@ class LineFeeder:
     def count_dropped(self, count: int, first_line: int) -> None:
         """Lines the reader dropped as too long: malformed."""
         self.stats.lines += count
+        self.stats.malformed_run += count
         for offset in range(count):
             self._malformed(first_line + offset, "line longer than 1 MiB")
 

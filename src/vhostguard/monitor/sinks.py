@@ -1,10 +1,13 @@
 """Where alerts go: the terminal, a JSON-lines file, webhooks (generic JSON or Slack), Alertmanager.
 
-A sink never stops the watcher: a failure is counted (``outcomes``) and the
-watcher goes on. HTTP sinks post from a background thread through a
-bounded queue (the oldest notification is dropped when it is full), with a
-timeout and a few retries, so a slow or dead endpoint costs the watch loop
-nothing.
+A sink never stops the watcher: a failure is counted (``outcomes``, with
+``target`` and ``last_error`` saying where and why; the watcher reports
+them on stderr and in the metrics) and the watcher goes on. HTTP sinks post
+from a background thread through a bounded queue (the oldest notification
+is dropped when it is full), with a timeout and a bounded number of retries
+after growing pauses (1 s, 2 s, ... at most BACKOFF_MAX), so a slow or dead
+endpoint costs the watch loop nothing and a short outage of it loses no
+alert.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ USER_AGENT = "vhostguard-watch"
 TIMEOUT = 5.0  # seconds per HTTP attempt
 RETRIES = 3  # attempts per notification
 BACKOFF = 1.0  # seconds before the second attempt, doubling
+BACKOFF_MAX = 30.0  # seconds: the longest pause between two attempts
 QUEUE = 1000  # notifications waiting per HTTP sink
 RESEND = 60.0  # seconds between Alertmanager re-posts of firing alerts (it expires silent ones)
 
@@ -54,9 +58,12 @@ def format_alert(alert: Alert) -> str:
 
 
 class _Counted:
+    target = ""  # where alerts go (a file, a URL), for messages
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts = {"sent": 0, "failed": 0, "dropped": 0}
+        self.last_error: str | None = None
 
     def _count(self, outcome: str) -> None:
         with self._lock:
@@ -84,7 +91,8 @@ class TerminalSink(_Counted):
             # Names and paths come from the log: no raw ESC/OSC sequence reaches the terminal.
             self.stream.write(terminal_text(format_alert(alert)) + "\n")
             self.stream.flush()
-        except (OSError, ValueError):  # a closed or broken stdout must not stop the watcher
+        except (OSError, ValueError) as problem:  # a closed or broken stdout must not stop the watcher
+            self.last_error = str(problem)
             self._count("failed")
             return
         self._count("sent")
@@ -100,17 +108,18 @@ class JsonLinesSink(_Counted):
 
     def __init__(self, path: str) -> None:
         super().__init__()
-        self.path = path
+        self.path = self.target = path
 
     def send(self, alert: Alert) -> None:
-        line = json_line(alert.to_json())
         try:
+            line = json_line(alert.to_json())
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 os.write(fd, line)  # one write with O_APPEND: a reader never sees half a line from us
             finally:
                 os.close(fd)
-        except OSError:
+        except (OSError, ValueError) as problem:  # ValueError: a value json cannot encode
+            self.last_error = problem.strerror if isinstance(problem, OSError) and problem.strerror else str(problem)
             self._count("failed")
             return
         self._count("sent")
@@ -138,18 +147,18 @@ class HttpSink(_Counted):
     name = "http"
 
     def __init__(self, url: str, *, post: Post = http_post, timeout: float = TIMEOUT, retries: int = RETRIES,
-                 backoff: float = BACKOFF, queue_size: int = QUEUE) -> None:
+                 backoff: float = BACKOFF, max_backoff: float = BACKOFF_MAX, queue_size: int = QUEUE) -> None:
         super().__init__()
-        self.url = url
+        self.url = self.target = url
         self._post = post
         self._timeout = timeout
         self._retries = retries
         self._backoff = backoff
+        self._max_backoff = max_backoff
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_size)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._work, name=f"vhostguard-{self.name}", daemon=True)
         self._thread.start()
-        self.last_error: str | None = None
 
     def submit(self, payload: Any) -> None:
         body = json_dumps(payload).encode()
@@ -171,6 +180,16 @@ class HttpSink(_Counted):
             self._stopping.set()
         self._thread.join(timeout)
         self._stopping.set()  # whatever is left is not retried any more
+        if self._thread.is_alive():
+            # Still posting after ``timeout``: what waits in the queue will never be sent. Counted
+            # (and so reported), not lost without a word.
+            while True:
+                try:
+                    body = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if body is not None:
+                    self._count("dropped")
 
     def _work(self) -> None:
         while True:
@@ -187,7 +206,7 @@ class HttpSink(_Counted):
             except (OSError, ValueError, urllib.error.URLError) as problem:  # URLError is an OSError; explicit
                 self.last_error = str(problem)
                 if attempt + 1 < self._retries and not self._stopping.wait(delay):
-                    delay *= 2
+                    delay = min(delay * 2, self._max_backoff)
                     continue
                 self._count("failed")
                 return

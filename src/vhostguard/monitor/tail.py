@@ -9,7 +9,10 @@ are rotated:
   httpd goes on writing to it until its graceful restart; the new file at
   the path is read from its start;
 * **copytruncate**: the file shrinks below the read offset, or its first
-  bytes change: it is read again from the start;
+  bytes change: it is read again from the start. What it held past our
+  offset (a watcher that lags) is read from the copy when a sibling of the
+  path starts with the same bytes (``access.log.1``, uncompressed); else
+  those bytes are lost, and counted (``lost_bytes``, a note saying how many);
 * a file that does not exist yet, or is removed, is waited for.
 
 A :class:`Position` (device, inode, offset, a hash of the first bytes, and
@@ -87,6 +90,12 @@ class FollowStats:
     truncations: int = 0
     lost_rotations: int = 0  # rotated while we were down and the old file was not found again
     backlog: int = 0  # bytes written but not read yet, when last asked
+    lost_bytes: int = 0  # seen written, then truncated away before they were read, with no copy found
+
+
+def printable(path: str) -> str:
+    """A path for messages: bytes of its name that are not UTF-8 as ``\\xff``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _head_hash(data: bytes) -> str:
@@ -110,7 +119,7 @@ class _Reader:
         self.head = start.head
         self.head_len = start.head_len
         self.idle_since: float | None = None
-        self.at_eof = False  # the last read found nothing: check the head before trusting the offset again
+        self.seen_size = self.offset  # the largest size the file was seen to have (what a truncation can lose)
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -127,7 +136,9 @@ class _Reader:
                         self.skipping)
 
     def size(self) -> int:
-        return os.fstat(self.fd).st_size
+        size = os.fstat(self.fd).st_size
+        self.seen_size = max(self.seen_size, size)
+        return size
 
     def head_changed(self) -> bool:
         """Has the prefix we hashed changed (the file was truncated and rewritten)?"""
@@ -146,7 +157,7 @@ class _Reader:
 
     def restart(self) -> None:
         """Read again from the start (the file was truncated)."""
-        self.offset = self.line = self.skip = 0
+        self.offset = self.line = self.skip = self.seen_size = 0
         self.partial = b""
         self.skipping = False
         self.head, self.head_len = "", 0
@@ -159,6 +170,7 @@ class _Reader:
             if not data:
                 return None
             self.offset += len(data)
+            self.seen_size = max(self.seen_size, self.offset)
             if self.head_len < HEAD_BYTES:
                 self.update_head()
             chunk = self._lines(start, data)
@@ -279,16 +291,16 @@ class Follower:
         current = self._current
         if current is None:
             return None
-        if current.at_eof and current.head_changed():
-            # Truncated and written past our offset since the last look (copytruncate under load).
-            self.stats.truncations += 1
+        if current.head_changed():
+            # Truncated and written again past our offset since the last look (copytruncate under
+            # load, or while we lag): the size alone cannot tell, the first bytes do. Checked at
+            # every read (1 KiB from the page cache per 64 KiB chunk), not only at the end of the file.
+            self._truncated(current)
             current.restart()
         chunk = current.read()
         if chunk is not None:
             current.idle_since = None
-            current.at_eof = False
             return chunk
-        current.at_eof = True
         return self._at_eof(current, now)
 
     # -- opening and resuming ------------------------------------------------
@@ -320,8 +332,10 @@ class Follower:
         if mine is not None:
             reader = _Reader(self.path, fd, st, mine)
             if st.st_size < mine.offset or reader.head_changed():
-                self.stats.truncations += 1
-                self.notes.append(f"{self.path}: truncated while not watched; reading it from the start")
+                if not self._truncated(reader, watched=False):
+                    self.notes.append(f"{printable(self.path)}: truncated while not watched and no copy of it found; "
+                                      f"reading it from the start (what it held past offset {mine.offset} "
+                                      f"was not read)")
                 reader.restart()
             return reader
         reader = _Reader(self.path, fd, st, None)
@@ -360,6 +374,54 @@ class Follower:
 
     # -- rotation and truncation ------------------------------------------------
 
+    def _truncated(self, reader: _Reader, watched: bool = True) -> bool:
+        """``reader``'s file was truncated (copytruncate): drain its copy from where we were, if one is
+        found (True), else count the bytes seen past our offset as lost, with a note."""
+        self.stats.truncations += 1
+        copy = self._find_copy(reader)
+        if copy is not None:
+            self._draining.append(copy)
+            return True
+        lost = max(0, reader.seen_size - reader.line_start)
+        if watched and lost:
+            self.stats.lost_bytes += lost
+            self.notes.append(f"{printable(self.path)}: truncated (copytruncate) while {lost} bytes past line "
+                              f"{reader.line} were not read yet, and no uncompressed copy of it was found beside "
+                              f"it: those {lost} bytes are lost")
+        return False
+
+    def _find_copy(self, reader: _Reader) -> _Reader | None:
+        """A sibling of the path holding the bytes ``reader`` had not read: the copy copytruncate made
+        (its first ``head_len`` bytes hash as ours did, and it is longer than our offset)."""
+        start = reader.position()
+        if not reader.head_len:
+            return None
+        directory, base = os.path.split(self.path)
+        try:
+            names = sorted(n for n in os.listdir(directory) if n.startswith(base) and n != base)
+        except OSError:
+            return None
+        for name in names:
+            candidate = os.path.join(directory, name)
+            try:
+                st = os.stat(candidate)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or st.st_size <= start.offset or st.st_ino == reader.inode:
+                continue
+            if any((r.dev, r.inode) == (st.st_dev, st.st_ino) for r in self._draining):
+                continue  # already being read
+            try:
+                fd = os.open(candidate, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            except OSError:
+                continue
+            copy = _Reader(candidate, fd, st, replace(start, dev=st.st_dev, inode=st.st_ino))
+            if copy.head_changed():
+                copy.close()
+                continue
+            return copy
+        return None
+
     def _read_draining(self, reader: _Reader, now: float) -> Chunk | None:
         chunk = reader.read()
         if chunk is not None:
@@ -377,7 +439,7 @@ class Follower:
     def _at_eof(self, current: _Reader, now: float) -> Chunk | None:
         size = current.size()
         if size < current.offset or (size >= current.head_len and current.head_changed()):
-            self.stats.truncations += 1  # copytruncate: the same inode starts again
+            self._truncated(current)  # copytruncate: the same inode starts again
             current.restart()
             current.update_head()
             return current.read()

@@ -13,14 +13,18 @@ drive the loop with a ManualClock and real files.
 """
 from __future__ import annotations
 
+import binascii
 import gc
+import os
 import threading
+import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vhostguard.logs.endpoints import EndpointPattern, EndpointTemplater, SegmentTemplates
+from vhostguard.logs import FormatChoice, LogFormat
 from vhostguard.logs.reader import Parser
 from vhostguard.monitor.alerts import Alert, AlertBook
 from vhostguard.monitor.clock import Clock, LogClock, SystemClock
@@ -32,14 +36,25 @@ from vhostguard.monitor.ingest import LABEL_CACHE, TEMPLATED_CACHE, Batch, Label
 from vhostguard.monitor.parser_process import ParserProcess
 from vhostguard.monitor.rules import Evaluator, Finding, Rules, parse_rules
 from vhostguard.monitor.sinks import Sink
-from vhostguard.monitor.state import StateStore, state_name
-from vhostguard.monitor.tail import Chunk, Follower, Position
+from vhostguard.monitor.state import StateStore, decode_path, encode_path, state_name
+from vhostguard.monitor.tail import Chunk, Follower, Position, printable
 from vhostguard.monitor.windows import Windows
 
 PRUNE_EVERY = 60.0  # log-clock seconds between window clean-ups
 LOOKAHEAD = 6  # chunks read ahead of the one being counted, when a parser process takes some
 ERROR_LINES_PER_STEP = 20_000  # error-log lines read per step at most (they are evidence, not the load)
 _FAR = 1 << 62  # a log second no line reaches: no evaluation is due before the first line
+UNREADABLE_RULE = "log-unreadable"
+# A log is unreadable when this many lines were read and none matches its format (fewer do when
+# the log has no more lines to give): a wrong format would hide a whole outage from every rule.
+UNREADABLE_AFTER = 3
+# Or when this many lines in a row, the last ones read, match no format after others did: the
+# LogFormat changed under a running watcher (httpd writes every line in its format, escaping
+# what clients send, so a run this long is not a few garbled lines).
+UNREADABLE_RUN = 100
+# What a checkpoint that passed monitor.state's check can still raise while it is restored
+# (slots that do not fit the current windows' layout): it is set aside, never fatal.
+_RESTORE_ERRORS = (ValueError, TypeError, KeyError, IndexError, binascii.Error, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,9 @@ class _Input:
     # Read after ``chunk`` and handed to the parser process (with its ticket; None: parse here), not counted yet.
     ahead: deque[tuple[Chunk, int | None]] = field(default_factory=deque)
     lag: float = 0.0  # wall clock minus the newest line's time, when lines were last read
+    start_lines: int = 0  # lines counted before this run (restored from the checkpoint)
+    resumed: bool = False  # positions came from a checkpoint
+    unreadable: bool = False  # lines were read and not one matches the format (see UNREADABLE_AFTER)
 
     def positions(self) -> list[Position]:
         """Where a restart resumes: chunks in hand count only as far as their lines were counted.
@@ -111,10 +129,27 @@ class _Input:
 
 @dataclass
 class WatchSummary:
-    """Per-log counts and notes, for the CLI's closing lines."""
+    """Per-log counts and notes, for the CLI's closing lines.
+
+    ``unreadable``: one line per log of which lines were read and none matches
+    its format; ``read_now``: lines read by this run (not before a restart);
+    ``nothing_read``: why each log gave no line in this run (when none did);
+    ``undelivered``: one line per sink that failed to deliver or dropped alerts.
+    """
 
     logs: list[tuple[str, int, int, list[Any]]]  # path, lines, malformed, samples
     notes: list[str]
+    unreadable: list[str] = field(default_factory=list)
+    read_now: int = 0
+    nothing_read: list[str] = field(default_factory=list)
+    undelivered: list[str] = field(default_factory=list)
+
+
+def describe_format(parser: Parser) -> str:
+    """The LogFormat (or the formats tried) of ``parser``, for messages."""
+    if isinstance(parser, FormatChoice):
+        return " | ".join(f.format for f in parser.formats)
+    return parser.format if isinstance(parser, LogFormat) else type(parser).__name__
 
 
 class Watch:
@@ -122,17 +157,16 @@ class Watch:
 
     def __init__(self, logs: Sequence[AccessLog], error_logs: Sequence[ErrorLogTarget], sinks: Sequence[Sink],
                  options: WatchOptions | None = None, clock: Clock | None = None,
-                 metrics: WatchMetrics | None = None) -> None:
+                 metrics: WatchMetrics | None = None, report: Callable[[str], None] | None = None) -> None:
+        """``report``, when given, receives each note as it arises (a log that cannot be read, lost
+        bytes, alerts not delivered); without it the notes wait in ``notes`` for the summary."""
         self.options = options or WatchOptions()
         self.clock = clock or SystemClock()
         self.metrics = metrics or WatchMetrics()
         self.sinks = list(sinks)
         self.notes: list[str] = []
-        rules = self.options.rules
-        self.windows = Windows(rules.window_specs(), int(rules.endpoint_broken.window))
-        self.evaluator = Evaluator(rules, self.windows, SERVER_ERROR_CAUSES, NOT_FOUND_CAUSES)
-        self.book = AlertBook()
-        self.log_clock = LogClock()
+        self.report = report
+        self._fresh()
         self.errors = ErrorLogBook(error_logs)
         self.batch = Batch()
         self.times = Times()
@@ -146,19 +180,40 @@ class Watch:
         self._error_targets = list(error_logs)
         self.inputs: list[_Input] = []
         self.error_inputs: list[Follower] = []
-        self._next_due: dict[str, float] = {}
         self._next_prune = 0.0
         self._last_checkpoint = 0.0
+        self._sink_trouble: dict[int, tuple[int, int]] = {}  # id(sink) -> (failed, dropped) already said
+        self._notes_said: dict[int, int] = {}  # id(follower) -> its notes passed on
         self._dirty = False
         self._store: StateStore | None = None
         self._parser: ParserProcess | None = None
         self._parser_wanted = False  # a parser process is started at the first backlog (one attempt)
         self.started = False
 
+    def _fresh(self) -> None:
+        """The windows, rules, alerts and clock as they are before any checkpoint is restored."""
+        rules = self.options.rules
+        self.windows = Windows(rules.window_specs(), int(rules.endpoint_broken.window))
+        self.evaluator = Evaluator(rules, self.windows, SERVER_ERROR_CAUSES, NOT_FOUND_CAUSES)
+        self.book = AlertBook()
+        self.log_clock = LogClock()
+        self._next_due: dict[str, float] = {}
+        with self.metrics.lock:
+            self.metrics.series, self.metrics.logs = {}, {}
+
+    def _say(self, note: str) -> None:
+        if self.report is not None:
+            self.report(note)
+        elif note not in self.notes:
+            self.notes.append(note)
+
     # -- life cycle ------------------------------------------------------------
 
     def start(self) -> None:
-        """Take the state (raises StateError if another watcher has it), restore it, open the logs."""
+        """Take the state (raises StateError if another watcher has it), restore it, open the logs.
+
+        A checkpoint that cannot be restored is set aside with a note and the watcher starts
+        afresh, as with no checkpoint: it never refuses to start."""
         wall = self.clock.time()
         state: dict[str, Any] = {}
         if self.options.state_dir is not None:
@@ -166,21 +221,37 @@ class Watch:
             self._store = StateStore(self.options.state_dir, state_name(paths))
             self._store.lock()
             state = self._store.load() or {}
-            self.notes += self._store.notes
+            for note in self._store.notes:
+                self._say(note)
+        positions: dict[str, list[Position]] = {}
+        error_positions: dict[str, list[Position]] = {}
+        stats: dict[str, Any] = {}
+        if state:
+            try:
+                positions, error_positions = _positions(state.get("logs", {})), _positions(state.get("error_logs", {}))
+                stats = {decode_path(name): row for name, row in state.get("stats", {}).items()}
+                self._restore(state, wall)
+            except _RESTORE_ERRORS as problem:
+                assert self._store is not None
+                self._store.notes.clear()
+                self._store.set_aside(f"it cannot be restored ({problem})")
+                for note in self._store.notes:
+                    self._say(note)
+                self._fresh()
+                state, positions, error_positions, stats = {}, {}, {}, {}
         at_end = not self.options.from_start and not state
-        positions = state.get("logs", {})
         for log in self._logs:
-            resume = [Position.from_json(p) for p in positions.get(log.path, ())]
+            resume = positions.get(log.path, [])
             follower = Follower(log.path, resume, at_end=at_end)
             feeder = LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost,
                                 templates=self.options.jobs > 1)
-            self.inputs.append(_Input(follower, feeder, len(self.inputs)))
-        error_positions = state.get("error_logs", {})
+            item = _Input(follower, feeder, len(self.inputs), resumed=bool(resume))
+            lines, malformed, newest = stats.get(log.path, (0, 0, 0))
+            feeder.stats.lines, feeder.stats.malformed, feeder.stats.newest = lines, malformed, newest
+            item.start_lines = lines
+            self.inputs.append(item)
         for target in self._error_targets:
-            resume = [Position.from_json(p) for p in error_positions.get(target.path, ())]
-            self.error_inputs.append(Follower(target.path, resume, at_end=at_end))
-        if state:
-            self._restore(state, wall)
+            self.error_inputs.append(Follower(target.path, error_positions.get(target.path, []), at_end=at_end))
         self._parser_wanted = self.options.jobs > 1 and bool(self.inputs)
         self._last_checkpoint = wall
         if self.options.gc == "tuned":
@@ -193,6 +264,7 @@ class Watch:
             return
         wall = self.clock.time()
         self._tick(wall)
+        self._check_readable(wall, at_end=True)
         self._publish(wall)
         self.checkpoint()
         if self._parser is not None:
@@ -240,6 +312,7 @@ class Watch:
         self._tick(wall)
         if tuned:
             gc.collect(1)
+        self._check_readable(wall, at_end=not busy)
         self._publish(wall)
         for sink in self.sinks:
             sink.tick(wall, self.book.firing())
@@ -325,7 +398,7 @@ class Watch:
         try:
             self._parser = ParserProcess([item.feeder.spec for item in self.inputs])
         except OSError as problem:
-            self.notes.append(f"no parser process ({problem}); parsing in the watcher")
+            self._say(f"no parser process ({problem}); parsing in the watcher")
         return self._parser
 
     def _take_parsed(self, item: _Input, chunk: Chunk, ticket: int | None) -> None:
@@ -338,7 +411,7 @@ class Watch:
 
     def _parser_failed(self) -> None:
         if self._parser is not None:
-            self.notes.append(self._parser.failed or "the parser process failed")
+            self._say(self._parser.failed or "the parser process failed")
             self._parser.close()
             self._parser = None
 
@@ -393,6 +466,45 @@ class Watch:
             return (), ""
         return tuple(e.raw for e in entries), " — error_log: " + "; ".join(e.brief for e in entries[:2])
 
+    def _check_readable(self, wall: float, at_end: bool) -> None:
+        """Fire (or resolve) a log-unreadable alert per log whose lines read so far all fail its format.
+
+        ``at_end``: the logs were read to their end, so fewer than UNREADABLE_AFTER lines decide.
+        """
+        findings: dict[Any, Finding] = {}
+        now = self._now(wall)
+        when = wall if now is None else now
+        for item in self.inputs:
+            stats = item.feeder.stats
+            unreadable = (0 < stats.lines == stats.malformed and (stats.lines >= UNREADABLE_AFTER or at_end)) \
+                or stats.malformed_run >= UNREADABLE_RUN
+            if unreadable:
+                finding = self._unreadable(item, when)
+                findings[finding.key] = finding
+                if not item.unreadable:
+                    self._say(finding.summary)
+            item.unreadable = unreadable
+        if findings or any(key[0] == UNREADABLE_RULE for key in self.book.active):
+            self._emit(self.book.apply(UNREADABLE_RULE, findings, when, lambda finding: ((), "")))
+
+    def _unreadable(self, item: _Input, when: float) -> Finding:
+        stats, path = item.feeder.stats, printable(item.feeder.name)
+        fmt = describe_format(self._logs[item.number].parser)
+        first = stats.samples[0] if stats.samples else None
+        observed: dict[str, Any] = {"log": path, "format": fmt, "lines": stats.lines}
+        if stats.lines == stats.malformed:
+            if first is not None:
+                observed["first_error"] = f"line {first.line}: {first.error}"
+            summary = (f"log unreadable: {path}: none of its {stats.lines} lines read matches the format tried "
+                       f"({fmt}), so no alert can fire from it; pass --log-format or fix the LogFormat")
+        else:
+            observed["malformed_in_a_row"] = stats.malformed_run
+            summary = (f"log unreadable: {path}: the last {stats.malformed_run} lines read match no format tried "
+                       f"({fmt}): did the LogFormat change? No alert can fire from them")
+        # The log's path stands in the endpoint field: one alert per log, and it says which.
+        return Finding(UNREADABLE_RULE, "page", self._logs[item.number].vhost or "*", None, path, observed,
+                       summary, when)
+
     def _emit(self, changes: list[Alert]) -> None:
         for alert in changes:
             self._dirty = True  # checkpoint right away: a restart must not announce it again
@@ -429,9 +541,34 @@ class Watch:
                 gauges.rotations = follow.rotations + follow.truncations
                 gauges.lag = item.lag
                 gauges.backlog = item.follower.backlog()
+                gauges.unreadable = int(item.unreadable)
+                gauges.lost_bytes = follow.lost_bytes
             self.metrics.clock = now or 0.0
             self.metrics.firing = firing
             self.metrics.notifications = notifications
+        self._pass_on_notes()
+
+    def _pass_on_notes(self) -> None:
+        """Say the followers' new notes (rotations found on resume, bytes lost) and sinks' new failures."""
+        for follower in [item.follower for item in self.inputs] + self.error_inputs:
+            said = self._notes_said.get(id(follower), 0)
+            for note in follower.notes[said:]:
+                self._say(note)
+            self._notes_said[id(follower)] = len(follower.notes)
+        for sink in self.sinks:
+            trouble = self._trouble(sink)
+            if trouble:
+                self._say(trouble)
+
+    def _trouble(self, sink: Sink) -> str | None:
+        """A new failure (or drop) of ``sink`` since the last look, as a note; None when there is none."""
+        outcomes = sink.outcomes()
+        failed, dropped = outcomes.get("failed", 0), outcomes.get("dropped", 0)
+        said = self._sink_trouble.get(id(sink), (0, 0))
+        if failed <= said[0] and dropped <= said[1]:
+            return None
+        self._sink_trouble[id(sink)] = (failed, dropped)
+        return _undelivered(sink, failed, dropped)
 
     def checkpoint(self) -> None:
         """Save positions, windows, metrics and alerts as of now (nothing is in the batch between steps)."""
@@ -442,33 +579,66 @@ class Watch:
         with self.metrics.lock:
             metrics = self.metrics.to_state()
         self._store.save({
-            "logs": {item.feeder.name: [p.to_json() for p in item.positions()] for item in self.inputs},
-            "error_logs": {f.path: [p.to_json() for p in f.positions()] for f in self.error_inputs},
+            "logs": {encode_path(item.feeder.name): [p.to_json() for p in item.positions()] for item in self.inputs},
+            "error_logs": {encode_path(f.path): [p.to_json() for p in f.positions()] for f in self.error_inputs},
             "clock": self.log_clock.to_state(),
             "next_due": self._next_due,
             "windows": self.windows.to_state(),
             "metrics": metrics,
             "alerts": self.book.to_state(),
-            "stats": {item.feeder.name: [item.feeder.stats.lines, item.feeder.stats.malformed,
-                                         item.feeder.stats.newest] for item in self.inputs},
+            "stats": {encode_path(item.feeder.name): [item.feeder.stats.lines, item.feeder.stats.malformed,
+                                                      item.feeder.stats.newest] for item in self.inputs},
         })
 
     def _restore(self, state: dict[str, Any], wall: float) -> None:
+        """Windows, metrics, alerts and clock from a checkpoint (``start`` sets the positions and counts)."""
         self.log_clock.restore(state.get("clock", {}), wall)
         self._next_due = {str(k): float(v) for k, v in state.get("next_due", {}).items()}
         if not self.windows.restore(state.get("windows", {})):
-            self.notes.append("the rules' windows changed since the checkpoint: windows start empty")
-        self.metrics.restore(state.get("metrics", {}))
+            self._say("the rules' windows changed since the checkpoint: windows start empty")
+        with self.metrics.lock:
+            self.metrics.restore(state.get("metrics", {}), decode_path)
         self.book.restore(state.get("alerts", ()))
-        for item in self.inputs:
-            lines, malformed, newest = state.get("stats", {}).get(item.feeder.name, (0, 0, 0))
-            item.feeder.stats.lines, item.feeder.stats.malformed, item.feeder.stats.newest = lines, malformed, newest
-        self.labeler.seed([*self.windows.keys, *(k[:3] for k in self.metrics.series)])  # type: ignore[misc]
+        self.labeler.seed([*self.windows.keys, *(k[:3] for k in self.metrics.series)])
 
     def summary(self) -> WatchSummary:
         logs = [(item.feeder.name, item.feeder.stats.lines, item.feeder.stats.malformed, item.feeder.stats.samples)
                 for item in self.inputs]
-        notes = list(self.notes)
-        for item in self.inputs:
-            notes += [n for n in item.follower.notes if n not in notes]
-        return WatchSummary(logs, notes)
+        self._pass_on_notes()
+        unreadable = [f"{printable(item.feeder.name)}: no line matches the format tried "
+                      f"({describe_format(self._logs[item.number].parser)}), {item.feeder.stats.lines} read"
+                      for item in self.inputs if 0 < item.feeder.stats.lines == item.feeder.stats.malformed]
+        read_now = sum(item.feeder.stats.lines - item.start_lines for item in self.inputs)
+        nothing = [] if read_now else [_why_nothing(item) for item in self.inputs]
+        undelivered = [text for sink in self.sinks if (text := _undelivered(sink, sink.outcomes().get("failed", 0),
+                                                                             sink.outcomes().get("dropped", 0)))]
+        return WatchSummary(logs, list(self.notes), unreadable, read_now, nothing, undelivered)
+
+
+def _positions(stored: dict[str, Any]) -> dict[str, list[Position]]:
+    """A checkpoint's positions by path (its keys are ``state.encode_path``'s)."""
+    return {decode_path(name): [Position.from_json(p) for p in items] for name, items in stored.items()}
+
+
+def _why_nothing(item: _Input) -> str:
+    path = printable(item.follower.path)
+    try:
+        size = os.stat(item.follower.path).st_size
+    except OSError as problem:
+        return f"{path}: {problem.strerror or 'cannot be read'}"
+    if not size:
+        return f"{path}: empty"
+    if item.resumed:
+        return f"{path}: no line written since the last checkpoint"
+    return f"{path}: no line written since the start (a first run reads from the end; --from-start reads it all)"
+
+
+def _undelivered(sink: Sink, failed: int, dropped: int) -> str | None:
+    """``sink``'s failures as one line (where to, how many, the last error); None when it has none."""
+    if not failed and not dropped:
+        return None
+    target = getattr(sink, "target", sink.name)
+    error = getattr(sink, "last_error", None)
+    counts = ", ".join(part for part in (f"{failed} failed" if failed else "",
+                                         f"{dropped} dropped (not sent: queue full, or still queued at exit)" if dropped else "") if part)
+    return f"alerts to {sink.name} {target}: {counts}" + (f" (last error: {error})" if error else "")

@@ -286,11 +286,20 @@ class Windows:
         specs = tuple(WindowSpec(int(length), int(buckets)) for length, buckets in state.get("specs", ()))
         if specs != self.layout.specs or state.get("fine_window") != self.fine_window:
             return False
-        self.keys = dict(zip((_key(k) for k in state["keys"]), unpack(state["key_slots"], self.layout.size)))
-        self.sites = dict(zip(state["sites"], unpack(state["site_slots"], self.layout.size)))
-        self.fine = dict(zip((_key(k) for k in state["fine"]), unpack(state["fine_slots"], len(self._fine_zero))))
+        keys = _packed([_key(k) for k in state["keys"]], state["key_slots"], self.layout.size)
+        sites = _packed([str(site) for site in state["sites"]], state["site_slots"], self.layout.size)
+        fine = _packed([_key(k) for k in state["fine"]], state["fine_slots"], len(self._fine_zero))
+        self.keys, self.sites, self.fine = keys, sites, fine
         self.last_error = {_key(item[:3]): int(item[3]) for item in state["last_error"]}
         return True
+
+
+def _packed(keys: list[Any], text: str, size: int) -> dict[Any, array[int]]:
+    """``keys`` with their slots from ``pack``'s ``text``; ValueError unless each key has ``size`` slots."""
+    slots = unpack(text, size)
+    if len(slots) != len(keys) or any(len(s) != size for s in slots):
+        raise ValueError(f"windows: {len(slots)} sets of {size} slots for {len(keys)} keys")
+    return dict(zip(keys, slots, strict=True))
 
 
 def _key(item: Sequence[Any]) -> Key:
