@@ -30,10 +30,12 @@ MAX_INCLUDE_DEPTH = 128
 # bound after them; here it bounds what they make too, so that a doubling
 # Define chain stops with an error instead of exhausting memory.
 MAX_LINE_CHARS = 16 * 1024 * 1024
-# Lines all mod_macro expansions of one load may make (a Use that uses two
-# macros that each use two... doubles per level). Ten times the largest
-# configs seen (100,000 vhosts of ten lines).
-MAX_MACRO_LINES = 10_000_000
+# Lines all mod_macro expansions of one load may make (a Use of a macro that
+# uses another twice, and so on, doubles per level: 25 levels are 2**25 lines,
+# which httpd builds until memory runs out). Ten times the largest macro
+# config measured (docs/benchmarks.md: 10,000 vhosts); reading that many
+# lines takes about a minute.
+MAX_MACRO_LINES = 1_000_000
 # Directives httpd executes while reading (EXEC_ON_READ) or that change how later
 # lines read; every other directive is only recorded.
 _EXECUTED_ON_READ = frozenset(
@@ -591,10 +593,12 @@ class _Reader:
         if key in state.macros_in_use:
             state.error(node.source, f"recursive use of macro '{macro.name}' is invalid")
             return
+        if self.expanded_lines > MAX_MACRO_LINES:
+            return  # reported once, at the Use that went over
         self.expanded_lines += len(macro.templates)
         if self.expanded_lines > MAX_MACRO_LINES:
             state.error(node.source, f"macro expansions make more than {MAX_MACRO_LINES} lines; "
-                                     "mod_macro would build them all: check for Use lines that multiply")
+                                     "check for Use lines that multiply (a macro that uses another several times)")
             return
         lines = macro.expand(values)
         if sum(map(len, lines)) > MAX_LINE_CHARS:
