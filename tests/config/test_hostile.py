@@ -171,3 +171,15 @@ def test_macro_without_mod_macro_is_an_invalid_command(write: Write) -> None:
         (1, "Invalid command '<Macro'"), (6, "Invalid command 'Use'"),
     ]
     assert list(tree.find("virtualhost")) == [] and [n.args for n in tree.find("listen")] == [("80",)]
+
+
+def test_control_characters_from_the_config_are_escaped_in_messages(write: Write, tmp_path: Path) -> None:
+    # Found by test_fuzz_config (seeds 100137, 100392): an escape sequence in a
+    # section name reached the terminal as is.
+    main = tmp_path / "main.conf"
+    main.write_bytes(b"<IfModule !x.c>\n<Loc\x1b[2Jation /a>\n</Location>\n</IfModule>\nListen 80\xff\r\x00\n")
+    main.write_bytes(main.read_bytes().replace(b"\x00", b""))
+    code, err = run("vhosts", "-f", str(main))
+    assert code == 2
+    assert "\x1b" not in err and "\r" not in err
+    assert f"{main}:3: Expected </Loc\\x1b[2Jation> but saw </Location>" in err
