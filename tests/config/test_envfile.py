@@ -173,3 +173,12 @@ def test_trusted_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     if alive:
         os.kill(child, 9)
     assert not alive, "the background child of the trusted shell survived the timeout"
+
+
+def test_dot_of_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    env = tmp_path / "envvars"
+    env.write_text(f". {tmp_path}/fifo\n")
+    with pytest.raises(ConfigError, match="is not a regular file") as caught:
+        read_env_file(str(env))
+    assert caught.value.source is not None and caught.value.source.line == 1

@@ -407,7 +407,8 @@ class _Shell:
         if len(self.sourcing) >= MAX_SOURCE_DEPTH:
             raise ConfigError(by, f"'. {path}' nests more than {MAX_SOURCE_DEPTH} files deep; {_TRUST_HINT}")
         try:
-            with open(path, "rb") as handle:
+            # Non-blocking: a FIFO must not stall the open before it is refused.
+            with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
                 if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                     raise ConfigError(by or Source(path, 0), f"{path} is not a regular file")
                 data = handle.read(MAX_ENV_FILE_BYTES + 1)
