@@ -183,3 +183,15 @@ def test_control_characters_from_the_config_are_escaped_in_messages(write: Write
     assert code == 2
     assert "\x1b" not in err and "\r" not in err
     assert f"{main}:3: Expected </Loc\\x1b[2Jation> but saw </Location>" in err
+
+
+def test_empty_config_is_an_error(write: Write, tmp_path: Path) -> None:
+    # Found by test_fuzz_config (seed 200272): a truncated apache2.conf crashed lint (VG308's anchor).
+    main = write("main.conf", "# nothing but a comment\n")
+    tree = load(str(main), opts())
+    assert [(e.source.line, e.message) for e in tree.errors] == [  # type: ignore[union-attr]
+        (0, "the configuration has no directive at all; httpd would not start with it")
+    ]
+    for command in ("lint", "vhosts"):
+        code, err = run(command, "-f", str(main))
+        assert code == 2 and err.startswith(f"{main}:0: the configuration has no directive")

@@ -165,6 +165,13 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
             raise
         state.errors.append(problem)
         nodes = []
+    if not nodes and not state.errors:
+        # Empty input is an error, not a silent pass (httpd: AH00534, no MPM loaded).
+        state.errors.append(ConfigError(
+            Source(main_path, 0), "the configuration has no directive at all; httpd would not start with it",
+        ))
+        if options.fail_fast:
+            raise state.errors[0]
     return ConfigTree(
         main_file=main_path,
         server_root=state.server_root,
