@@ -267,6 +267,7 @@ def test_ifversion_iffile_ifdirective_ifsection(write: Write, tmp_path: Path) ->
 
 def test_macro_use_undefmacro(write: Write) -> None:
     main = write("main.conf", """
+        LoadModule macro_module modules/mod_macro.so
         <Macro VHost $name $port>
           <VirtualHost *:$port>
             ServerName $name
@@ -281,15 +282,16 @@ def test_macro_use_undefmacro(write: Write) -> None:
     tree = load(str(main), opts())
     vhosts = list(tree.find("virtualhost"))
     assert [v.args for v in vhosts] == [("*:80",), ("*:8080",)]
-    assert [v.source.line for v in vhosts] == [7, 8]
-    assert vhosts[0].source.macro and vhosts[0].source.macro.startswith("macro 'vhost' (defined on line 1 of")
+    assert [v.source.line for v in vhosts] == [8, 9]
+    assert vhosts[0].source.macro and vhosts[0].source.macro.startswith("macro 'vhost' (defined on line 2 of")
     assert vhosts[1].last("serveralias").args == ("www.b.example",)  # type: ignore[union-attr]
     assert len(tree.errors) == 1 and "macro 'VHost' undefined" in tree.errors[0].message
-    assert tree.errors[0].source.line == 10  # type: ignore[union-attr]
+    assert tree.errors[0].source.line == 11  # type: ignore[union-attr]
 
 
 def test_macro_wrong_arity_and_recursion(write: Write) -> None:
     main = write("main.conf", """
+        LoadModule macro_module modules/mod_macro.so
         <Macro M $a>
           Listen $a
         </Macro>

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import click
@@ -34,16 +34,23 @@ class ConfigArgs:
     server_root: str | None
     defines: tuple[str, ...]
     env_file: str | None
+    # --trust-env travels in the click context (see config_options), so that the
+    # commands built on config_options need no parameter of their own for it.
+    trust_env: bool = field(default_factory=lambda: _trust_env_given())
 
     def options(self) -> LoadOptions:
         defines: dict[str, str | None] = {}
         for item in self.defines:
             name, sep, value = item.partition("=")
             defines[name] = value if sep else None
-        return LoadOptions(server_root=self.server_root, defines=defines, env_file=self.env_file)
+        if self.trust_env and not self.env_file:
+            raise UsageProblem("--trust-env needs --env-file FILE: only a file you name is run by /bin/sh")
+        return LoadOptions(server_root=self.server_root, defines=defines, env_file=self.env_file, trust_env=self.trust_env)
 
     def main_file(self) -> str:
-        if self.config:
+        if self.config is not None:
+            if not self.config.strip():
+                raise UsageProblem("-f names no file (an empty name); pass -f /path/to/apache2.conf")
             return self.config
         found = find_system_config()
         if found is None:
@@ -51,9 +58,29 @@ class ConfigArgs:
         return found
 
 
+_TRUST_ENV = "vhostguard.trust_env"
+
+
+def _trust_env_given() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.find_root().meta.get(_TRUST_ENV))
+
+
+def _remember_trust_env(context: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        context.find_root().meta[_TRUST_ENV] = True
+
+
 def config_options(func: F) -> F:
     """The options every command that reads a config shares (CONTRACT.md)."""
-    func = click.option("--env-file", "env_file", metavar="FILE", help="Shell file of exported variables for ${VAR} (default: envvars beside the main file).")(func)
+    func = click.option(
+        "--trust-env", "trust_env", is_flag=True, expose_value=False, callback=_remember_trust_env,
+        help="Source the --env-file with /bin/sh, as apache2ctl does (it runs whatever the file says).",
+    )(func)
+    func = click.option(
+        "--env-file", "env_file", metavar="FILE",
+        help="Debian-style envvars file for ${VAR} (default: envvars beside the main file), read without running it.",
+    )(func)
     func = click.option("-D", "defines", multiple=True, metavar="NAME[=VALUE]", help="Define a name, as apache2 -D.")(func)
     func = click.option("-d", "--server-root", "server_root", metavar="DIR", help="ServerRoot, as apache2 -d.")(func)
     func = click.option("-f", "--config", "config", metavar="FILE", help="Main config file, as apache2 -f.")(func)

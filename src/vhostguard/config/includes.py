@@ -8,6 +8,7 @@ fails, ``IncludeOptional`` is silent about what is missing.
 """
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
@@ -15,6 +16,11 @@ import stat
 from functools import lru_cache
 
 MAX_DIR_DEPTH = 128
+# Directory entries one Include may visit. httpd has no such bound, but it stops
+# at the first file it cannot open; wildcards over self-referencing symlinks
+# would still multiply without one (IncludeOptional makes httpd itself run
+# out of memory there).
+MAX_INCLUDE_ENTRIES = 100_000
 _PREFIX = "Include/IncludeOptional: "
 
 
@@ -41,25 +47,42 @@ def expand_include(path: str, optional: bool) -> list[str]:
     cannot be satisfied.
     """
     files: list[str] = []
+    budget = [MAX_INCLUDE_ENTRIES]
     if not has_wildcard(path):
-        _nofnmatch(path, optional, files, 0)
+        _nofnmatch(path, optional, files, 0, budget)
         return files
     parts = path.strip("/").split("/")
-    _fnmatch("/", parts, optional, files)
+    _fnmatch("/", parts, optional, files, budget)
     return files
 
 
-def _sorted_entries(directory: str) -> list[str]:
+def _sorted_entries(directory: str, budget: list[int]) -> list[str]:
     names = os.listdir(directory)
+    budget[0] -= len(names)
+    if budget[0] < 0:
+        raise IncludeError(
+            f"{_PREFIX}more than {MAX_INCLUDE_ENTRIES} directory entries to read under {directory}; "
+            "include a narrower path or pattern"
+        )
     return sorted(names, key=os.fsencode)
 
 
-def _nofnmatch(path: str, optional: bool, out: list[str], depth: int) -> None:
+def _symlink_loop(path: str) -> IncludeError:
+    # httpd tries to open it as a file and stops there (Include and IncludeOptional alike
+    # here: httpd's IncludeOptional goes on and multiplies the walk until memory runs out).
+    return IncludeError(f"Could not open configuration file {path}: Too many levels of symbolic links")
+
+
+def _nofnmatch(path: str, optional: bool, out: list[str], depth: int, budget: list[int]) -> None:
     # One stat answers both "a directory?" and "exists?" (lstat only for what stat
     # cannot see, a broken symlink): this runs once per included file.
     try:
         mode: int | None = os.stat(path).st_mode
-    except (OSError, ValueError):
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _symlink_loop(path) from None
+        mode = None
+    except ValueError:
         mode = None
     if mode is not None and stat.S_ISDIR(mode):
         depth += 1
@@ -69,28 +92,28 @@ def _nofnmatch(path: str, optional: bool, out: list[str], depth: int) -> None:
                 f"{MAX_DIR_DEPTH}. You have probably a recursion somewhere."
             )
         try:
-            names = _sorted_entries(path)
+            names = _sorted_entries(path, budget)
         except OSError as exc:
             raise IncludeError(f"{_PREFIX}Could not open directory {path}: {exc.strerror}") from None
         for name in names:
-            _nofnmatch(os.path.join(path, name), optional, out, depth)
+            _nofnmatch(os.path.join(path, name), optional, out, depth, budget)
         return
     if optional and mode is None and not os.path.lexists(path):
         return
     out.append(path)
 
 
-def _fnmatch(base: str, parts: list[str], optional: bool, out: list[str]) -> None:
+def _fnmatch(base: str, parts: list[str], optional: bool, out: list[str], budget: list[int]) -> None:
     head, rest = parts[0], parts[1:]
     if not has_wildcard(head):
         joined = os.path.join(base, head)
         if rest:
-            _fnmatch(joined, rest, optional, out)
+            _fnmatch(joined, rest, optional, out, budget)
         else:
-            _nofnmatch(joined, optional, out, 0)
+            _nofnmatch(joined, optional, out, 0, budget)
         return
     try:
-        names = _sorted_entries(base)
+        names = _sorted_entries(base, budget)
     except FileNotFoundError:
         if optional:
             return
@@ -109,9 +132,9 @@ def _fnmatch(base: str, parts: list[str], optional: bool, out: list[str]) -> Non
             continue
         matched = True
         if rest:
-            _fnmatch(full, rest, optional, out)
+            _fnmatch(full, rest, optional, out, budget)
         else:
-            _nofnmatch(full, optional, out, 0)
+            _nofnmatch(full, optional, out, 0, budget)
     if not matched and not optional:
         raise IncludeError(f"{_PREFIX}No matches for the wildcard '{head}' in '{base.rstrip('/') or '/'}', failing")
 

@@ -9,6 +9,7 @@ logical lines, with a small mutable state that never leaves this module.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from vhostguard.config.conditions import CONDITIONAL_SECTIONS, ConditionContext,
 from vhostguard.config.envfile import read_env_file
 from vhostguard.config.expand import expand_variables
 from vhostguard.config.includes import IncludeError, expand_include, server_root_relative
-from vhostguard.config.lexer import LogicalLine, logical_texts, next_word, split_directive, split_words
+from vhostguard.config.lexer import _SPACE, LogicalLine, logical_texts, next_word, split_directive, split_words
 from vhostguard.config.macros import Macro
 from vhostguard.config.modules import ModuleState, catalog
 from vhostguard.config.nodes import ConfigTree, Directive, IncludedFile, LoadedModule
@@ -24,6 +25,17 @@ from vhostguard.config.source import ConfigError, ConfigWarning, Source
 
 DEFAULT_HTTPD_VERSION = "2.4.71"
 MAX_INCLUDE_DEPTH = 128
+# httpd's longest configuration line (VARBUF_MAX_LEN in server/config.c). httpd
+# applies it before ${VAR} expansion and mod_macro's substitutions and has no
+# bound after them; here it bounds what they make too, so that a doubling
+# Define chain stops with an error instead of exhausting memory.
+MAX_LINE_CHARS = 16 * 1024 * 1024
+# Lines all mod_macro expansions of one load may make (a Use of a macro that
+# uses another twice, and so on, doubles per level: 25 levels are 2**25 lines,
+# which httpd builds until memory runs out). Ten times the largest macro
+# config measured (docs/benchmarks.md: 10,000 vhosts); reading that many
+# lines takes about a minute.
+MAX_MACRO_LINES = 1_000_000
 # Directives httpd executes while reading (EXEC_ON_READ) or that change how later
 # lines read; every other directive is only recorded.
 _EXECUTED_ON_READ = frozenset(
@@ -40,14 +52,17 @@ SYSTEM_CONFIG_FILES = (
 class LoadOptions:
     """How to read a configuration, mirroring apache2's command line.
 
-    ``defines`` are ``-D NAME[=VALUE]``; ``env_file`` is a shell file sourced
-    for ``${VAR}`` (``None``: ``envvars`` beside the main file when present,
-    ``""``: none); ``environ`` defaults to the process environment.
+    ``defines`` are ``-D NAME[=VALUE]``; ``env_file`` is a Debian-style
+    envvars file for ``${VAR}`` (``None``: ``envvars`` beside the main file
+    when present, ``""``: none), read without running it unless
+    ``trust_env`` (then /bin/sh sources it, as apache2ctl does; only for a
+    named ``env_file``); ``environ`` defaults to the process environment.
     """
 
     server_root: str | None = None
     defines: Mapping[str, str | None] = field(default_factory=dict)
     env_file: str | None = None
+    trust_env: bool = False
     environ: Mapping[str, str] | None = None
     httpd_version: str = DEFAULT_HTTPD_VERSION
     fail_fast: bool = False
@@ -77,12 +92,10 @@ class _State:
     fail_fast: bool
     macros: dict[str, Macro] = field(default_factory=dict)
     macros_in_use: list[str] = field(default_factory=list)
-    include_depth: int = 0
     files: list[IncludedFile] = field(default_factory=list)
     loaded: list[LoadedModule] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
     warnings: list[ConfigWarning] = field(default_factory=list)
-    open_files: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # enclosing non-conditional sections
     # The defines with a value, as ${NAME} reads them; built on first use after each change.
     _variables: dict[str, str] | None = field(default=None, repr=False)
@@ -141,8 +154,10 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
         fail_fast=options.fail_fast,
     )
     try:
+        if not main_file:
+            raise ConfigError(None, "the main config file name is empty; name a file, as apache2 -f does")
         environ.update(_env_file_vars(main_path, options))
-        nodes = _read_file(state, main_path, None)
+        nodes = _Reader(state).read_main(main_path)
     except _FailFast as stop:
         raise stop.error from None
     except ConfigError as problem:
@@ -150,6 +165,13 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
             raise
         state.errors.append(problem)
         nodes = []
+    if not nodes and not state.errors:
+        # Empty input is an error, not a silent pass (httpd: AH00534, no MPM loaded).
+        state.errors.append(ConfigError(
+            Source(main_path, 0), "the configuration has no directive at all; httpd would not start with it",
+        ))
+        if options.fail_fast:
+            raise state.errors[0]
     return ConfigTree(
         main_file=main_path,
         server_root=state.server_root,
@@ -163,130 +185,234 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
 
 
 def _env_file_vars(main_path: str, options: LoadOptions) -> dict[str, str]:
-    if options.env_file == "":
-        return {}
-    if options.env_file is not None:
-        return read_env_file(options.env_file)
-    beside = os.path.join(os.path.dirname(main_path), "envvars")
-    if os.path.isfile(beside):
-        return read_env_file(beside, os.path.dirname(main_path))
-    return {}
+    tree = os.path.dirname(main_path)
+    if not options.env_file:
+        if options.trust_env:
+            raise ConfigError(None, "trusting the environment file needs one named: pass --env-file FILE with --trust-env")
+        if options.env_file == "":
+            return {}
+        beside = os.path.join(tree, "envvars")
+        # The default envvars belongs to the tree under audit: read, never run.
+        return read_env_file(beside, tree, roots=(tree,)) if os.path.isfile(beside) else {}
+    return read_env_file(options.env_file, trusted=options.trust_env, roots=(tree,))
 
 
 def _read_text(path: str, opened_by: Source | None) -> str:
     try:
-        # Unbuffered: the whole file is read at once, and a buffered reader would
-        # cost two more system calls per file (isatty, lseek).
-        data = open(path, "rb", buffering=0).read()  # noqa: SIM115 - closed by refcount at once
+        # Non-blocking, so that a FIFO named as a config file cannot stall the open;
+        # unbuffered, since the whole file is read at once.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ConfigError(opened_by, f"Could not open configuration file {path}: No such file or directory") from None
-    except IsADirectoryError:
-        raise ConfigError(opened_by, f"Could not open configuration file {path}: Is a directory") from None
     except PermissionError:
         raise ConfigError(opened_by, f"Could not open configuration file {path}: Permission denied") from None
     except OSError as exc:
         raise ConfigError(opened_by, f"Could not open configuration file {path}: {exc.strerror}") from None
+    with open(fd, "rb", buffering=0) as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(opened_by, f"Could not open configuration file {path}: Is a directory")
+        if not stat.S_ISREG(mode):
+            # httpd's AH00554 (ap_pcfg_openfile): devices, FIFOs and sockets are refused.
+            raise ConfigError(opened_by, f"Access to file {path} denied by server: not a regular file")
+        data = handle.read()
     if b"\0" in data:
         line = data[: data.index(b"\0")].count(b"\n") + 1
         raise ConfigError(Source(path, line), "file contains NUL bytes (binary file?); include only text config files")
     return data.decode("utf-8", errors="surrogateescape")
 
 
-def _read_file(state: _State, path: str, opened_by: Source | None) -> list[Directive]:
-    if path in state.open_files:
-        chain = " -> ".join([*state.open_files[state.open_files.index(path):], path])
-        raise ConfigError(opened_by, f"include loop: {chain}; remove the Include that closes the loop")
-    text = _read_text(path, opened_by)
-    state.files.append(IncludedFile(path, len(state.open_files), opened_by))
-    state.open_files.append(path)
-    try:
-        texts, numbers = logical_texts(text)
-        reader = _Reader(state, path, texts, numbers, macro=None)
-        return reader.read_block(None)
-    finally:
-        state.open_files.pop()
+@dataclass
+class _Open:
+    """A section open while reading: where its children go, and what to restore at its end."""
+
+    name: str
+    source: Source
+    nodes: list[Directive]  # its children; a conditional shares its parent's list
+    conditional: bool
+    outer_conditions: tuple[str, ...]  # the conditions in force where it opened
+    above: tuple[str, ...] = ()
+    arg_text: str = ""
+
+
+@dataclass
+class _Input:
+    """The logical lines of one file or one macro expansion, as they are read.
+
+    ``texts[i]`` is a logical line and ``numbers[i]`` its line number. A file
+    waiting its turn in an Include has no text yet (``texts`` None): httpd
+    reads each file when it gets to it.
+    """
+
+    path: str
+    texts: list[str] | None
+    numbers: Sequence[int]
+    macro: tuple[Source, str] | None  # (Use source, description) when reading a macro expansion
+    conditions: tuple[str, ...]  # the enclosing true conditionals, outermost first
+    opened_by: Source | None = None
+    base: int = 0  # how many sections were open when it started
+    macro_key: str | None = None
+    index: int = 0  # of the next line to read
+    comments: list[str] = field(default_factory=list)
 
 
 class _Reader:
-    """Reads the logical lines of one file (or one macro expansion).
+    """Reads the main file and everything it includes in one loop.
 
-    ``texts[i]`` is a logical line and ``numbers[i]`` its line number.
+    Sections, includes and macro expansions nest as deep as httpd lets them
+    (1,000 nested ``<IfModule>`` are fine for ``apache2 -t``), so nothing here
+    recurses: open sections and the inputs being read are explicit stacks.
     """
 
-    def __init__(
-        self, state: _State, path: str, texts: list[str], numbers: Sequence[int], macro: tuple[Source, str] | None,
-    ) -> None:
+    def __init__(self, state: _State) -> None:
         self.state = state
-        self.path = path
-        self.texts = texts
-        self.numbers = numbers
-        self.index = 0  # of the next line to read
-        self.macro = macro  # (Use source, description) when reading a macro expansion
-        # The enclosing true conditionals, outermost first; a tuple, so each
-        # Directive can share it as its ``conditions``.
-        self.conditions: tuple[str, ...] = ()
+        self.inputs: list[_Input] = []
+        self.open: list[_Open] = []
+        self.top: list[Directive] = []
+        self.expanded_lines = 0
+
+    # -- inputs ----------------------------------------------------------
+
+    def read_main(self, path: str) -> list[Directive]:
+        self._push_file(path, None, ())
+        self._activate(self.inputs[-1], main=True)
+        self._run()
+        return self.top
+
+    def _push_file(self, path: str, opened_by: Source | None, conditions: tuple[str, ...]) -> None:
+        self.inputs.append(_Input(path, None, (), None, conditions, opened_by, len(self.open)))
+
+    def _open_files(self) -> list[str]:
+        return [i.path for i in self.inputs if i.macro is None and i.texts is not None]
+
+    def _activate(self, item: _Input, main: bool = False) -> bool:
+        """Read a file's text when its turn comes; False when it cannot be read."""
+        state = self.state
+        try:
+            open_files = self._open_files()
+            if item.path in open_files:
+                chain = " -> ".join([*open_files[open_files.index(item.path):], item.path])
+                raise ConfigError(item.opened_by, f"include loop: {chain}; remove the Include that closes the loop")
+            text = _read_text(item.path, item.opened_by)
+        except ConfigError as problem:
+            if main:
+                raise
+            state.error(problem.source, problem.message)
+            return False
+        state.files.append(IncludedFile(item.path, len(open_files), item.opened_by))
+        texts, numbers = logical_texts(text)
+        if texts and texts[0].startswith("\ufeff"):
+            # httpd reads a UTF-8 byte order mark as part of the first word.
+            shown = "\\xef\\xbb\\xbf" + next_word(texts[0])[0][1:]
+            state.error(
+                Source(item.path, numbers[0]),
+                f"Invalid command '{shown}', perhaps misspelled or defined by a module not included in the server "
+                "configuration (the file starts with a UTF-8 byte order mark: save it without one)",
+            )
+            texts[0] = texts[0][1:].lstrip(_SPACE)
+        item.texts, item.numbers = texts, numbers
+        return True
+
+    def _current(self) -> _Input | None:
+        """The input to read the next line from, after finishing exhausted ones."""
+        inputs = self.inputs
+        while inputs:
+            item = inputs[-1]
+            if item.texts is None:
+                if not self._activate(item):
+                    inputs.pop()
+                    continue
+            assert item.texts is not None
+            if item.index < len(item.texts):
+                return item
+            self._finish(item)
+            inputs.pop()
+        return None
+
+    def _finish(self, item: _Input) -> None:
+        """An input ended: every section still open in it is reported and closed."""
+        while len(self.open) > item.base:
+            frame = self.open[-1]
+            self.state.error(frame.source, f"<{frame.name}> is never closed: expected </{frame.name}> before the end of {item.path}")
+            self._end_section(item)
+        if item.macro_key is not None:
+            self.state.macros_in_use.remove(item.macro_key)
+
+    def _target(self) -> list[Directive]:
+        return self.open[-1].nodes if self.open else self.top
 
     # -- structure -------------------------------------------------------
 
-    def read_block(self, frame: _Frame | None) -> list[Directive]:
-        """Read nodes until the end of ``frame``'s section (or of the file)."""
-        nodes: list[Directive] = []
-        comments: list[str] = []
-        texts, macro = self.texts, self.macro
-        while self.index < len(texts):
-            text = texts[self.index]
-            self.index += 1
+    def _run(self) -> None:
+        state = self.state
+        while (item := self._current()) is not None:
+            texts = item.texts
+            assert texts is not None
+            text = texts[item.index]
+            item.index += 1
             if not text:
-                comments = []
+                item.comments = []
                 continue
             if text.startswith("#"):
-                comments.append(text)
+                item.comments.append(text)
                 continue
             above: tuple[str, ...] = ()
-            if comments:
-                above, comments = tuple(comments), []
-            number = self.numbers[self.index - 1]
+            if item.comments:
+                above, item.comments = tuple(item.comments), []
+            number = item.numbers[item.index - 1]
+            macro = item.macro
             if macro is None:
-                src = Source(self.path, number)
+                src = Source(item.path, number)
             else:  # the Use line, and the line within the expansion
                 src = Source(macro[0].file, macro[0].line, f"{macro[1]}:{number}")
             if "$" in text:
-                text = expand_variables(text, self.state.variables(), self.state.environ, lambda n, s=src: self._undefined(s, n))
+                text = expand_variables(text, state.variables(), state.environ, lambda n, s=src: self._undefined(s, n))
+                if len(text) > MAX_LINE_CHARS:
+                    state.error(src, f"Line too long after ${{VAR}} expansion (more than {MAX_LINE_CHARS} characters); "
+                                     "check the Define or variable it uses")
+                    continue
             name, rest, words = split_directive(text)
             if name.startswith("</"):
-                if self._close(frame, name, src):
-                    return nodes
+                self._close(item, name, src)
                 continue
             if name.startswith("<"):
-                nodes.extend(self._section(name, rest, src, above))
+                self._section(item, name, rest, src, above)
                 continue
-            node = Directive(name, tuple(words), src, None, self.conditions, above, rest)
+            node = Directive(name, tuple(words), src, None, item.conditions, above, rest)
             if node.key in _EXECUTED_ON_READ:
-                nodes.extend(self._execute(node))
+                self._target().extend(self._execute(item, node))
             else:
-                nodes.append(node)
-        if frame is not None:
-            self.state.error(frame.source, f"<{frame.name}> is never closed: expected </{frame.name}> before the end of {self.path}")
-        return nodes
+                self._target().append(node)
 
     def _undefined(self, src: Source, name: str) -> None:
         self.state.warn(src, f"Config variable ${{{name}}} is not defined")
 
-    def _close(self, frame: _Frame | None, name: str, src: Source) -> bool:
-        """Handle ``</Name>``; True when it closes ``frame``."""
-        if frame is None:
+    def _close(self, item: _Input, name: str, src: Source) -> None:
+        """Handle ``</Name>``."""
+        if len(self.open) <= item.base:
             self.state.error(src, f"{name} without matching <{name[2:].rstrip('>')} section")
-            return False
+            return
+        frame = self.open[-1]
         if not name.endswith(">"):
             self.state.error(src, f"{name}> directive missing closing '>'")
-            return True
-        if name[2:-1].lower() != frame.name.lower():
+        elif name[2:-1].lower() != frame.name.lower():
             self.state.error(
                 src, f"Expected </{frame.name}> but saw {name} (section opened at {frame.source})"
             )
-        return True
+        self._end_section(item)
 
-    def _section(self, word: str, rest: str, src: Source, above: tuple[str, ...]) -> list[Directive]:
+    def _end_section(self, item: _Input) -> None:
+        frame = self.open.pop()
+        if frame.conditional:
+            item.conditions = frame.outer_conditions
+            return
+        self.state.sections.pop()
+        self._target().append(Directive(
+            frame.name, tuple(split_words(frame.arg_text)), frame.source, tuple(frame.nodes),
+            frame.outer_conditions, frame.above, frame.arg_text,
+        ))
+
+    def _section(self, item: _Input, word: str, rest: str, src: Source, above: tuple[str, ...]) -> None:
         name = word[1:-1] if word.endswith(">") else word[1:]
         if word.endswith(">") or not rest:
             rest = ">" if not rest else rest
@@ -297,43 +423,41 @@ class _Reader:
         else:
             arg_text = rest[:end].strip()
         key = name.lower()
-        frame = _Frame(name, src)
         if key == "virtualhost" and self.state.sections:
             self.state.error(src, f"<VirtualHost> cannot occur within <{self.state.sections[-1]}> section")
         if key in CONDITIONAL_SECTIONS:
-            return self._conditional(name, arg_text, frame)
+            self._conditional(item, name, arg_text, src)
+            return
         if key == "macro":
-            self._define_macro(arg_text, frame)
-            return []
+            if not self.state.modules.has_directive("<Macro"):
+                self.state.error(src, _invalid_command("<Macro", "mod_macro"))
+                self._skip_macro(item)
+                return
+            self._define_macro(item, arg_text, src)
+            return
         self.state.sections.append(name)
-        try:
-            children = self.read_block(frame)
-        finally:
-            self.state.sections.pop()
-        return [Directive(name, tuple(split_words(arg_text)), src, tuple(children), self.conditions, above, arg_text)]
+        self.open.append(_Open(name, src, [], False, item.conditions, above, arg_text))
 
-    def _conditional(self, name: str, arg_text: str, frame: _Frame) -> list[Directive]:
+    def _conditional(self, item: _Input, name: str, arg_text: str, src: Source) -> None:
         try:
             chosen = evaluate(name, arg_text, self.state.condition_context())
         except ConditionError as problem:
-            self.state.error(frame.source, str(problem))
+            self.state.error(src, str(problem))
             chosen = False
         if not chosen:
-            self._skip_section(frame)
-            return []
-        outer = self.conditions
-        self.conditions = (*outer, f"{name} {arg_text}".strip())
-        try:
-            return self.read_block(frame)
-        finally:
-            self.conditions = outer
+            self._skip_section(item, name, src)
+            return
+        self.open.append(_Open(name, src, self._target(), True, item.conditions))
+        item.conditions = (*item.conditions, f"{name} {arg_text}".strip())
 
-    def _skip_section(self, frame: _Frame) -> None:
+    def _skip_section(self, item: _Input, name: str, src: Source) -> None:
         """Skip a false conditional's body unread, like ``ap_soak_end_container``."""
+        texts = item.texts
+        assert texts is not None
         depth = 0
-        while self.index < len(self.texts):
-            text = self.texts[self.index]
-            self.index += 1
+        while item.index < len(texts):
+            text = texts[item.index]
+            item.index += 1
             if not text.startswith("<"):
                 continue
             word, _ = next_word(text)
@@ -343,17 +467,22 @@ class _Reader:
                 depth -= 1
             else:
                 depth += 1
-        self.state.error(frame.source, f"<{frame.name}> is never closed: expected </{frame.name}> before the end of {self.path}")
+        self.state.error(src, f"<{name}> is never closed: expected </{name}> before the end of {item.path}")
 
     # -- directives executed while reading ---------------------------------
 
-    def _execute(self, node: Directive) -> list[Directive]:
+    def _execute(self, item: _Input, node: Directive) -> list[Directive]:
         """Carry out a directive in ``_EXECUTED_ON_READ``; the nodes it stands for in the tree."""
         key, name, args, src = node.key, node.name, node.args, node.source
         if key in ("include", "includeoptional"):
-            return self._include(node, optional=key == "includeoptional")
+            self._include(item, node, optional=key == "includeoptional")
+            return []
+        if key in ("use", "undefmacro") and not self.state.modules.has_directive(key):
+            self.state.error(src, _invalid_command(name, "mod_macro"))
+            return []
         if key == "use":
-            return self._use(node)
+            self._use(item, node)
+            return []
         if key == "undefmacro":
             if not args or self.state.macros.pop(args[0].lower(), None) is None:
                 self.state.warn(src, f"cannot remove undefined macro '{args[0] if args else ''}'")
@@ -395,70 +524,71 @@ class _Reader:
             self.state.warn(node.source, f"ServerRoot {root} is not a directory here; relative paths resolve against it anyway")
         self.state.server_root = root
 
-    def _include(self, node: Directive, optional: bool) -> list[Directive]:
+    def _include(self, item: _Input, node: Directive, optional: bool) -> None:
         if len(node.args) != 1:
             self.state.error(node.source, f"{node.name} takes one argument, a file, directory or wildcard pattern")
-            return []
+            return
         state = self.state
-        state.include_depth += 1
+        if len(self._open_files()) > MAX_INCLUDE_DEPTH:
+            state.error(node.source, f"Exceeded maximum include depth of {MAX_INCLUDE_DEPTH}, There appears to be a recursion.")
+            return
+        target = server_root_relative(state.server_root, node.args[0])
         try:
-            if state.include_depth > MAX_INCLUDE_DEPTH:
-                state.error(node.source, f"Exceeded maximum include depth of {MAX_INCLUDE_DEPTH}, There appears to be a recursion.")
-                return []
-            target = server_root_relative(state.server_root, node.args[0])
-            try:
-                paths = expand_include(target, optional)
-            except IncludeError as problem:
-                state.error(node.source, str(problem))
-                return []
-            nodes: list[Directive] = []
-            for path in paths:
-                try:
-                    nodes.extend(_with_conditions(_read_file(state, path, node.source), self.conditions))
-                except ConfigError as problem:
-                    state.error(problem.source, problem.message)
-            return nodes
-        finally:
-            state.include_depth -= 1
+            paths = expand_include(target, optional)
+        except IncludeError as problem:
+            state.error(node.source, str(problem))
+            return
+        # Pushed last file first: each is read when the one before it is done.
+        for path in reversed(paths):
+            self._push_file(path, node.source, item.conditions)
 
-    def _define_macro(self, arg_text: str, frame: _Frame) -> None:
+    def _define_macro(self, item: _Input, arg_text: str, src: Source) -> None:
+        texts = item.texts
+        assert texts is not None
         words = split_words(arg_text)
-        body_start = self.index
+        body_start = item.index
+        if not self._skip_macro(item):
+            self.state.error(src, f"<Macro> is never closed: expected </Macro> before the end of {item.path}")
+            return
+        if not words:
+            self.state.error(src, "<Macro> needs a name: <Macro name [$param ...]>")
+            return
+        body_end = item.index - 1
+        body = tuple(map(LogicalLine, item.numbers[body_start:body_end], texts[body_start:body_end]))
+        macro = Macro(words[0], tuple(words[1:]), body, src)
+        if words[0].lower() in self.state.macros:
+            self.state.warn(src, f"macro '{words[0]}' redefined")
+        self.state.macros[words[0].lower()] = macro
+
+    @staticmethod
+    def _skip_macro(item: _Input) -> bool:
+        """Move past a ``<Macro>`` body and its ``</Macro>``; False when it is never closed."""
+        texts = item.texts
+        assert texts is not None
         depth = 0
-        while self.index < len(self.texts):
-            text = self.texts[self.index]
-            self.index += 1
+        while item.index < len(texts):
+            text = texts[item.index]
+            item.index += 1
             word = next_word(text)[0].lower() if text.startswith("<") else ""
             if word.startswith("<macro"):
                 depth += 1
             elif word.startswith("</macro"):
                 if depth == 0:
-                    break
+                    return True
                 depth -= 1
-        else:
-            self.state.error(frame.source, f"<Macro> is never closed: expected </Macro> before the end of {self.path}")
-            return
-        if not words:
-            self.state.error(frame.source, "<Macro> needs a name: <Macro name [$param ...]>")
-            return
-        body_end = self.index - 1
-        body = tuple(map(LogicalLine, self.numbers[body_start:body_end], self.texts[body_start:body_end]))
-        macro = Macro(words[0], tuple(words[1:]), body, frame.source)
-        if words[0].lower() in self.state.macros:
-            self.state.warn(frame.source, f"macro '{words[0]}' redefined")
-        self.state.macros[words[0].lower()] = macro
+        return False
 
-    def _use(self, node: Directive) -> list[Directive]:
+    def _use(self, item: _Input, node: Directive) -> None:
         state = self.state
         if not node.args:
             state.error(node.source, "Use needs a macro name: Use name [value ...]")
-            return []
+            return
         name = node.args[0]
         key = name.lower()
         macro = state.macros.get(key)
         if macro is None:
             state.error(node.source, f"macro '{name}' undefined")
-            return []
+            return
         values = list(node.args[1:])
         if len(values) != len(macro.params):
             state.error(
@@ -466,37 +596,41 @@ class _Reader:
                 f"macro '{macro.name}' (defined on line {macro.source.line} of \"{macro.source.file}\") used with "
                 f"{len(values)} arguments instead of {len(macro.params)}",
             )
-            return []
+            return
         if key in state.macros_in_use:
             state.error(node.source, f"recursive use of macro '{macro.name}' is invalid")
-            return []
+            return
+        if self.expanded_lines > MAX_MACRO_LINES:
+            return  # reported once, at the Use that went over
+        self.expanded_lines += len(macro.templates)
+        if self.expanded_lines > MAX_MACRO_LINES:
+            state.error(node.source, f"macro expansions make more than {MAX_MACRO_LINES} lines; "
+                                     "check for Use lines that multiply (a macro that uses another several times)")
+            return
+        lines = macro.expand(values)
+        if sum(map(len, lines)) > MAX_LINE_CHARS:
+            state.error(node.source, f"expanding macro '{macro.name}' makes more than {MAX_LINE_CHARS} characters")
+            return
         use = node.source  # the Use line's file and line, without any expansion it sits in
         use_source = use if use.macro is None else Source(use.file, use.line)
-        lines = macro.expand(values)
-        description = macro.description(self._named_at(node.source))
-        reader = _Reader(state, self.path, lines, range(1, len(lines) + 1), (use_source, description))
-        reader.conditions = self.conditions
+        description = macro.description(self._named_at(item, node.source))
         state.macros_in_use.append(key)
-        try:
-            return reader.read_block(None)
-        finally:
-            state.macros_in_use.pop()
+        self.inputs.append(_Input(
+            item.path, lines, range(1, len(lines) + 1), (use_source, description), item.conditions,
+            base=len(self.open), macro_key=key,
+        ))
 
-
-    def _named_at(self, use: Source) -> Source:
+    @staticmethod
+    def _named_at(item: _Input, use: Source) -> Source:
         """Where httpd says a Use is: inside another expansion, that expansion is the "file"."""
-        if self.macro is None or use.macro is None:
+        if item.macro is None or use.macro is None:
             return use if use.macro is None else Source(use.file, use.line)
-        return Source(self.macro[1], int(use.macro.rsplit(":", 1)[1]))
+        return Source(item.macro[1], int(use.macro.rsplit(":", 1)[1]))
 
 
-def _with_conditions(nodes: list[Directive], conditions: tuple[str, ...]) -> list[Directive]:
-    """Prefix the conditions of the including context onto included nodes."""
-    if not conditions:
-        return nodes
-    return [_prefixed(node, conditions) for node in nodes]
-
-
-def _prefixed(node: Directive, prefix: tuple[str, ...]) -> Directive:
-    children = None if node.children is None else tuple(_prefixed(c, prefix) for c in node.children)
-    return Directive(node.name, node.args, node.source, children, prefix + node.conditions, node.comments, node.arg_text)
+def _invalid_command(name: str, module: str) -> str:
+    """httpd's words for a directive no loaded module provides."""
+    return (
+        f"Invalid command '{name}', perhaps misspelled or defined by a module not included in the server "
+        f"configuration (LoadModule the {module} module first)"
+    )

@@ -1,6 +1,7 @@
 """Where a piece of configuration came from, and the problems found while reading it."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,23 @@ class Source:
         return f"{self.file}:{self.line}"
 
 
+# C0 controls but tab, DEL, C1 controls, and the lone surrogates that stand for
+# bytes that are not UTF-8 (surrogateescape).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def _escape(found: re.Match[str]) -> str:
+    code = ord(found.group(0))
+    return f"\\x{code - 0xDC00 if code >= 0xDC00 else code:02x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one terminal line: what a config brings in (escape
+    sequences, line breaks, bytes that are not UTF-8) shown as ``\\xNN``, as httpd
+    escapes what it logs."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
 _set_file, _set_line, _set_macro = slot_setters(Source, "file", "line", "macro")
 
 
@@ -53,8 +71,8 @@ class ConfigError(Exception):
 
     def __str__(self) -> str:
         if self.source is None:
-            return self.message
-        return f"{self.source}: {self.message}"
+            return printable(self.message)
+        return printable(f"{self.source}: {self.message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,5 +84,5 @@ class ConfigWarning:
 
     def __str__(self) -> str:
         if self.source is None:
-            return self.message
-        return f"{self.source}: {self.message}"
+            return printable(self.message)
+        return printable(f"{self.source}: {self.message}")
