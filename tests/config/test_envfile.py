@@ -118,7 +118,7 @@ def test_unsupported_construct_named_at_its_line(script: str, line: int, what: s
 
 def test_dot_reads_a_file_inside_the_tree(write: Write, tmp_path: Path) -> None:
     write("conf.d/more.sh", "export B=from-more\n")
-    env = write("envvars", f'export A=1\n. "$APACHE_CONFDIR/conf.d/more.sh"\nexport C="$B"\n')
+    env = write("envvars", 'export A=1\n. "$APACHE_CONFDIR/conf.d/more.sh"\nexport C="$B"\n')
     assert read_env_file(str(env)) == {"APACHE_CONFDIR": str(tmp_path), "A": "1", "B": "from-more", "C": "from-more"}
 
 
