@@ -10,6 +10,7 @@ from functools import cached_property
 from vhostguard.config.includes import server_root_relative
 from vhostguard.config.modules import catalog
 from vhostguard.config.nodes import ConfigTree, Directive
+from vhostguard.config.source import Source
 from vhostguard.model import AddressSet, Server, ServerModel
 from vhostguard.routing import Decision, Request, Router
 
@@ -88,6 +89,16 @@ class LintContext:
             return None
         inherited = self.own(self.main, key)
         return inherited[-1] if inherited else None
+
+    def absence_anchor(self) -> Directive | Source:
+        """Where a finding about something missing from the main server sits: the
+        first directive of the main file (waivable there), else the first
+        directive read at all, else line 1 of the main file (a configuration
+        with no directives: empty, comments only, all inside a false <IfDefine>)."""
+        for node in self.tree.nodes:
+            if node.source.file == self.tree.main_file:
+                return node
+        return self.tree.nodes[0] if self.tree.nodes else Source(self.tree.main_file, 1)
 
     def is_marked_catch_all(self, server: Server) -> bool:
         node = self.vhost_node(server)
