@@ -11,6 +11,7 @@ from vhostguard.config.includes import server_root_relative
 from vhostguard.config.modules import catalog
 from vhostguard.config.nodes import ConfigTree, Directive
 from vhostguard.config.source import Source
+from vhostguard.lint.names import NameOwners
 from vhostguard.model import AddressSet, Server, ServerModel
 from vhostguard.routing import Decision, Request, Router
 
@@ -25,19 +26,26 @@ class LintContext:
         self.tree = tree
         self._owner: dict[int, Server] = {}
         self._vhost_node: dict[str | None, Directive] = {}
+        self._name_owners: dict[int, NameOwners] = {}
         self._index_owners()
 
     def _index_owners(self) -> None:
-        by_children = {id(server.directives): server for server in self.model.vhosts}
+        # The model builds one Server per top-level <VirtualHost>, in order, and skips
+        # those with a bad address; a Server keeps its section's children and source.
+        # Compared by identity and in order: every empty section shares the same ().
+        vhosts = iter(self.model.vhosts)
+        pending = next(vhosts, None)
         for node in self.tree.nodes:
+            if pending is None:
+                break
             if node.key != "virtualhost" or node.children is None:
                 continue
-            server = by_children.get(id(node.children))
-            if server is None:
-                continue
-            self._vhost_node[server.id] = node
+            if pending.directives is not node.children or pending.source is not node.source:
+                continue  # a section the model skipped
+            self._vhost_node[pending.id] = node
             for child in _walk(node.children):
-                self._owner[id(child)] = server
+                self._owner[id(child)] = pending
+            pending = next(vhosts, None)
 
     # -- servers ---------------------------------------------------------------
 
@@ -131,8 +139,32 @@ class LintContext:
     def router(self) -> Router:
         return Router(self.model)
 
+    @cached_property
+    def _placements(self) -> dict[int, list[tuple[AddressSet, int]]]:
+        # id(server) -> (address set, the server's first position in it), in model order:
+        # one pass instead of a scan of every set per question (issue 17.15).
+        found: dict[int, list[tuple[AddressSet, int]]] = {}
+        for aset in self.model.address_sets:
+            seen: set[int] = set()
+            for position, server in enumerate(aset.servers):
+                if id(server) not in seen:
+                    seen.add(id(server))
+                    found.setdefault(id(server), []).append((aset, position))
+        return found
+
+    def placements(self, server: Server) -> list[tuple[AddressSet, int]]:
+        """Each address set holding ``server`` and its position there (0: the set's default)."""
+        return self._placements.get(id(server), [])
+
     def address_sets_of(self, server: Server) -> list[AddressSet]:
-        return [aset for aset in self.model.address_sets if any(s is server for s in aset.servers)]
+        return [aset for aset, _ in self.placements(server)]
+
+    def name_owners(self, aset: AddressSet) -> NameOwners:
+        """Who answers which host name first on ``aset`` (built on first use)."""
+        owners = self._name_owners.get(id(aset))
+        if owners is None:
+            owners = self._name_owners[id(aset)] = NameOwners(aset.servers)
+        return owners
 
     def request_for(self, server: Server, path: str, *, scheme: str | None = None, host: str | None = None) -> Request | None:
         """A request that httpd would give to ``server`` (None when none can be built).
