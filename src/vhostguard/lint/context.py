@@ -14,6 +14,7 @@ from vhostguard.config.source import Source
 from vhostguard.lint.names import NameOwners
 from vhostguard.model import AddressSet, Server, ServerModel
 from vhostguard.routing import Decision, Request, Router
+from vhostguard.routing.sections import Section, ServerSections, collect_sections, server_levels, server_sections
 
 CATCH_ALL_MARK = "vhostguard: catch-all"
 
@@ -27,6 +28,7 @@ class LintContext:
         self._owner: dict[int, Server] = {}
         self._vhost_node: dict[str | None, Directive] = {}
         self._name_owners: dict[int, NameOwners] = {}
+        self._sections: dict[int, ServerSections] = {}
         self._index_owners()
 
     def _index_owners(self) -> None:
@@ -115,6 +117,21 @@ class LintContext:
     def ssl_enabled(self, server: Server) -> bool:
         engine = self.effective(server, "sslengine")
         return engine is not None and bool(engine.args) and engine.args[0].lower() in ("on", "optional")
+
+    @cached_property
+    def _main_sections(self) -> tuple[list[Section], tuple[Directive, ...]]:
+        main = self.model.main
+        return collect_sections(main.directives), server_levels(main, main)[0]
+
+    def sections(self, server: Server) -> ServerSections:
+        """The <Location>/<Directory>/<Files>/<If> sections that can apply to
+        ``server``'s requests (routing's ``server_sections``, worked out once per server)."""
+        found = self._sections.get(id(server))
+        if found is None:
+            main_sections, main_level = self._main_sections
+            levels = server_levels(self.model.main, server, main_level)
+            found = self._sections[id(server)] = server_sections(self.model.main, server, main_sections, levels)
+        return found
 
     # -- modules and paths -------------------------------------------------------
 

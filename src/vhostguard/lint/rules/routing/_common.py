@@ -9,7 +9,7 @@ from vhostguard.lint.names import NameOwners
 from vhostguard.model import Server
 from vhostguard.model.matching import wildcard_regex
 from vhostguard.routing import proxy as mod_proxy
-from vhostguard.routing.sections import Section, collect_sections, server_sections
+from vhostguard.routing.sections import Section, collect_sections
 
 PROXY_KEYS = ("proxypass", "proxypassmatch")
 LOCATION_KEYS = ("location", "locationmatch")
@@ -129,7 +129,7 @@ def location_proxies(ctx: LintContext, server: Server) -> list[LocationProxy]:
     """The ProxyPass of every <Location> that can apply to ``server``'s requests,
     in merge order (the main server's sections first, later ones win)."""
     found = []
-    for section in server_sections(ctx.main, server).locations:
+    for section in ctx.sections(server).locations:
         nodes = [child for child in section.children if child.key in PROXY_KEYS and child.args]
         if nodes:
             found.append(LocationProxy(section, nodes[-1]))
