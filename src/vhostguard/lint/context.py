@@ -4,8 +4,9 @@ request go" questions. Built once per lint run; rules only read it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from functools import cached_property
+from typing import Any, TypeVar
 
 from vhostguard.config.includes import server_root_relative
 from vhostguard.config.modules import catalog
@@ -18,6 +19,8 @@ from vhostguard.routing.sections import Section, ServerSections, collect_section
 
 CATCH_ALL_MARK = "vhostguard: catch-all"
 
+T = TypeVar("T")
+
 
 class LintContext:
     """Read-only facts about one configuration, computed on first use."""
@@ -29,6 +32,8 @@ class LintContext:
         self._vhost_node: dict[str | None, Directive] = {}
         self._name_owners: dict[int, NameOwners] = {}
         self._sections: dict[int, ServerSections] = {}
+        self._by_key: dict[str, list[tuple[int, Directive]]] | None = None
+        self._memo: dict[Hashable, Any] = {}
         self._index_owners()
 
     def _index_owners(self) -> None:
@@ -48,6 +53,13 @@ class LintContext:
             for child in _walk(node.children):
                 self._owner[id(child)] = pending
             pending = next(vhosts, None)
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, worked out once per lint run for ``key`` (for facts several
+        rules ask about every server, e.g. whether a vhost is reachable)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     # -- servers ---------------------------------------------------------------
 
@@ -77,6 +89,18 @@ class LintContext:
         """Every directive of a server, sections included, depth first (for the
         main server: everything outside ``<VirtualHost>``)."""
         return _walk(server.directives)
+
+    def nodes_named(self, *keys: str) -> list[Directive]:
+        """Every directive or section named by one of ``keys`` (lower case), in
+        configuration order; the tree is walked once for all such questions."""
+        if self._by_key is None:
+            self._by_key = {}
+            for position, node in enumerate(self.tree.walk()):
+                self._by_key.setdefault(node.key, []).append((position, node))
+        found = [entry for key in dict.fromkeys(keys) for entry in self._by_key.get(key, ())]
+        if len(keys) > 1:
+            found.sort(key=lambda entry: entry[0])
+        return [node for _, node in found]
 
     @cached_property
     def _parents(self) -> dict[int, Directive]:

@@ -15,9 +15,7 @@ class AccessLogFormats:
     def __init__(self, ctx: LintContext) -> None:
         self._nicknames: dict[str, Directive] = {}  # nickname -> its (last) definition
         self._default = COMMON_FORMAT  # what TransferLog uses: the last LogFormat without a nickname
-        for node in ctx.tree.walk():
-            if node.key != "logformat":
-                continue
+        for node in ctx.nodes_named("logformat"):
             if len(node.args) >= 2:
                 self._nicknames[node.args[1]] = node
             elif len(node.args) == 1:

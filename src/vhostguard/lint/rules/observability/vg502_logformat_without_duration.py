@@ -44,8 +44,8 @@ class LogFormatWithoutDuration(Rule):
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         reported: set[int] = set()
         formats = AccessLogFormats(ctx)
-        for node in ctx.tree.walk():
-            if node.key not in ACCESS_LOG_KEYS or not node.args:
+        for node in ctx.nodes_named(*ACCESS_LOG_KEYS):
+            if not node.args:
                 continue
             fmt, definition = formats.of(node)
             if _DURATION.search(fmt):

@@ -45,6 +45,10 @@ def _taken_on(server: Server, owners: NameOwners, position: int) -> dict[str, Se
 
 def unreachable_in(server: Server, ctx: LintContext) -> dict[str, Server] | None:
     """Names -> winners when ``server`` is unreachable in every address set it is in."""
+    return ctx.remember(("unreachable", id(server)), lambda: _unreachable(server, ctx))
+
+
+def _unreachable(server: Server, ctx: LintContext) -> dict[str, Server] | None:
     placements = ctx.placements(server)
     if not placements:
         return None
