@@ -139,6 +139,9 @@ class LintContext:
         return node is not None and any(CATCH_ALL_MARK in comment for comment in node.comments)
 
     def ssl_enabled(self, server: Server) -> bool:
+        return self.remember(("ssl", id(server)), lambda: self._ssl_enabled(server))
+
+    def _ssl_enabled(self, server: Server) -> bool:
         engine = self.effective(server, "sslengine")
         return engine is not None and bool(engine.args) and engine.args[0].lower() in ("on", "optional")
 

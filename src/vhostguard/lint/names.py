@@ -27,8 +27,8 @@ class NameOwners:
     ``first_answering(name, before)`` is, for a lower-case name, the first of
     ``servers[:before]`` whose name or alias equals it or whose wildcard alias
     matches it (``ap_strcasecmp_match``). Wildcards of the ``*tail`` shape are
-    indexed by their tail, so a lookup costs one dict probe per suffix of the
-    name; other shapes are tried in order.
+    indexed by their tail, so a lookup costs one dict probe per distinct tail
+    length; other shapes are tried in order.
     """
 
     def __init__(self, servers: tuple[Server, ...]) -> None:
@@ -48,15 +48,19 @@ class NameOwners:
                     self._suffixes.setdefault(tail, index)
                 else:
                     self._other_wild.append((index, wildcard_regex(lowered)))
+        # Only the lengths some tail has are worth a probe (a handful, however many vhosts).
+        self._tail_lengths = sorted({len(tail) for tail in self._suffixes})
 
     def first_answering(self, name: str, before: int) -> Server | None:
         """The first server before position ``before`` that wins a Host equal to ``name``."""
         best = self._exact.get(name, before)
-        if self._suffixes:
-            for start in range(len(name) + 1):
-                hit = self._suffixes.get(name[start:])
-                if hit is not None and hit < best:
-                    best = hit
+        size = len(name)
+        for length in self._tail_lengths:
+            if length > size:
+                break
+            hit = self._suffixes.get(name[size - length:])
+            if hit is not None and hit < best:
+                best = hit
         for index, regex in self._other_wild:
             if index >= best:
                 break

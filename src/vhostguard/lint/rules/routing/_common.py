@@ -64,7 +64,7 @@ def _unreachable(server: Server, ctx: LintContext) -> dict[str, Server] | None:
 
 
 def listen_covers(ctx: LintContext, ip: str | None, port: int) -> bool:
-    return any(l.port == port and (l.ip is None or ip is None or l.ip == ip) for l in ctx.model.listens)
+    return any(listen.port == port and (listen.ip is None or ip is None or listen.ip == ip) for listen in ctx.model.listens)
 
 
 # -- ProxyPass inside <Location> -------------------------------------------------
