@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from vhostguard.cli.lint import lint, rules
@@ -143,3 +144,35 @@ def test_rules_json() -> None:
     document = json.loads(invoke(rules, "--json")[1])
     assert document["schema"] == 1
     assert {r["code"] for r in document["rules"]} == {rule.code for rule in default_registry()}
+
+
+def _debian_tree(tmp_path: Path) -> tuple[Path, Path]:
+    """apache2.conf including sites-enabled/*.conf; sites-enabled/x.conf is a
+    symlink to ../sites-available/x.conf (a2ensite), holding `TraceEnable On`."""
+    root = tmp_path / "etc-apache2"
+    (root / "sites-available").mkdir(parents=True)
+    (root / "sites-enabled").mkdir()
+    (root / "apache2.conf").write_text(f'ServerRoot "{root}"\nErrorLog /dev/null\n<Directory />\n    Require all denied\n</Directory>\nIncludeOptional sites-enabled/*.conf\n')
+    (root / "sites-available" / "x.conf").write_text("# site x\nTraceEnable On\n")
+    (root / "sites-enabled" / "x.conf").symlink_to(Path("..") / "sites-available" / "x.conf")
+    return root, root / "sites-enabled" / "x.conf"
+
+
+def test_sarif_and_json_name_the_included_symlink_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 16.6: SARIF named conf-available/... (the symlink's target) where the text said sites-enabled/...
+    root, included = _debian_tree(tmp_path)
+    args = ["-f", str(root / "apache2.conf"), "--env-file", "", "--select", "VG304"]
+    monkeypatch.chdir(root)
+    _, text, _ = invoke(lint, *args)
+    assert f"{included}:2: VG304 " in text
+    document = json.loads(invoke(lint, *args, "--format", "json")[1])
+    assert [(f["file"], f["line"]) for f in document["findings"]] == [(str(included), 2)]
+    log = json.loads(invoke(lint, *args, "--format", "sarif")[1])
+    [result] = log["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "sites-enabled/x.conf", "uriBaseId": "SRCROOT"}
+    assert location["region"]["startLine"] == 2
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # outside the tree: an absolute file URI, still the symlink's path
+    log = json.loads(invoke(lint, *args, "--format", "sarif")[1])
+    assert log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": included.as_uri()}

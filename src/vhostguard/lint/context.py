@@ -4,16 +4,22 @@ request go" questions. Built once per lint run; rules only read it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from functools import cached_property
+from typing import Any, TypeVar
 
 from vhostguard.config.includes import server_root_relative
 from vhostguard.config.modules import catalog
 from vhostguard.config.nodes import ConfigTree, Directive
+from vhostguard.config.source import Source
+from vhostguard.lint.names import NameOwners
 from vhostguard.model import AddressSet, Server, ServerModel
 from vhostguard.routing import Decision, Request, Router
+from vhostguard.routing.sections import Section, ServerSections, collect_sections, server_levels, server_sections
 
 CATCH_ALL_MARK = "vhostguard: catch-all"
+
+T = TypeVar("T")
 
 
 class LintContext:
@@ -24,19 +30,36 @@ class LintContext:
         self.tree = tree
         self._owner: dict[int, Server] = {}
         self._vhost_node: dict[str | None, Directive] = {}
+        self._name_owners: dict[int, NameOwners] = {}
+        self._sections: dict[int, ServerSections] = {}
+        self._by_key: dict[str, list[tuple[int, Directive]]] | None = None
+        self._memo: dict[Hashable, Any] = {}
         self._index_owners()
 
     def _index_owners(self) -> None:
-        by_children = {id(server.directives): server for server in self.model.vhosts}
+        # The model builds one Server per top-level <VirtualHost>, in order, and skips
+        # those with a bad address; a Server keeps its section's children and source.
+        # Compared by identity and in order: every empty section shares the same ().
+        vhosts = iter(self.model.vhosts)
+        pending = next(vhosts, None)
         for node in self.tree.nodes:
+            if pending is None:
+                break
             if node.key != "virtualhost" or node.children is None:
                 continue
-            server = by_children.get(id(node.children))
-            if server is None:
-                continue
-            self._vhost_node[server.id] = node
+            if pending.directives is not node.children or pending.source is not node.source:
+                continue  # a section the model skipped
+            self._vhost_node[pending.id] = node
             for child in _walk(node.children):
-                self._owner[id(child)] = server
+                self._owner[id(child)] = pending
+            pending = next(vhosts, None)
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, worked out once per lint run for ``key`` (for facts several
+        rules ask about every server, e.g. whether a vhost is reachable)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     # -- servers ---------------------------------------------------------------
 
@@ -67,6 +90,18 @@ class LintContext:
         main server: everything outside ``<VirtualHost>``)."""
         return _walk(server.directives)
 
+    def nodes_named(self, *keys: str) -> list[Directive]:
+        """Every directive or section named by one of ``keys`` (lower case), in
+        configuration order; the tree is walked once for all such questions."""
+        if self._by_key is None:
+            self._by_key = {}
+            for position, node in enumerate(self.tree.walk()):
+                self._by_key.setdefault(node.key, []).append((position, node))
+        found = [entry for key in dict.fromkeys(keys) for entry in self._by_key.get(key, ())]
+        if len(keys) > 1:
+            found.sort(key=lambda entry: entry[0])
+        return [node for _, node in found]
+
     @cached_property
     def _parents(self) -> dict[int, Directive]:
         return {id(child): node for node in self.tree.walk() for child in node.children or ()}
@@ -89,13 +124,41 @@ class LintContext:
         inherited = self.own(self.main, key)
         return inherited[-1] if inherited else None
 
+    def absence_anchor(self) -> Directive | Source:
+        """Where a finding about something missing from the main server sits: the
+        first directive of the main file (waivable there), else the first
+        directive read at all, else line 1 of the main file (a configuration
+        with no directives: empty, comments only, all inside a false <IfDefine>)."""
+        for node in self.tree.nodes:
+            if node.source.file == self.tree.main_file:
+                return node
+        return self.tree.nodes[0] if self.tree.nodes else Source(self.tree.main_file, 1)
+
     def is_marked_catch_all(self, server: Server) -> bool:
         node = self.vhost_node(server)
         return node is not None and any(CATCH_ALL_MARK in comment for comment in node.comments)
 
     def ssl_enabled(self, server: Server) -> bool:
+        return self.remember(("ssl", id(server)), lambda: self._ssl_enabled(server))
+
+    def _ssl_enabled(self, server: Server) -> bool:
         engine = self.effective(server, "sslengine")
         return engine is not None and bool(engine.args) and engine.args[0].lower() in ("on", "optional")
+
+    @cached_property
+    def _main_sections(self) -> tuple[list[Section], tuple[Directive, ...]]:
+        main = self.model.main
+        return collect_sections(main.directives), server_levels(main, main)[0]
+
+    def sections(self, server: Server) -> ServerSections:
+        """The <Location>/<Directory>/<Files>/<If> sections that can apply to
+        ``server``'s requests (routing's ``server_sections``, worked out once per server)."""
+        found = self._sections.get(id(server))
+        if found is None:
+            main_sections, main_level = self._main_sections
+            levels = server_levels(self.model.main, server, main_level)
+            found = self._sections[id(server)] = server_sections(self.model.main, server, main_sections, levels)
+        return found
 
     # -- modules and paths -------------------------------------------------------
 
@@ -120,8 +183,32 @@ class LintContext:
     def router(self) -> Router:
         return Router(self.model)
 
+    @cached_property
+    def _placements(self) -> dict[int, list[tuple[AddressSet, int]]]:
+        # id(server) -> (address set, the server's first position in it), in model order:
+        # one pass instead of a scan of every set per question (issue 17.15).
+        found: dict[int, list[tuple[AddressSet, int]]] = {}
+        for aset in self.model.address_sets:
+            seen: set[int] = set()
+            for position, server in enumerate(aset.servers):
+                if id(server) not in seen:
+                    seen.add(id(server))
+                    found.setdefault(id(server), []).append((aset, position))
+        return found
+
+    def placements(self, server: Server) -> list[tuple[AddressSet, int]]:
+        """Each address set holding ``server`` and its position there (0: the set's default)."""
+        return self._placements.get(id(server), [])
+
     def address_sets_of(self, server: Server) -> list[AddressSet]:
-        return [aset for aset in self.model.address_sets if any(s is server for s in aset.servers)]
+        return [aset for aset, _ in self.placements(server)]
+
+    def name_owners(self, aset: AddressSet) -> NameOwners:
+        """Who answers which host name first on ``aset`` (built on first use)."""
+        owners = self._name_owners.get(id(aset))
+        if owners is None:
+            owners = self._name_owners[id(aset)] = NameOwners(aset.servers)
+        return owners
 
     def request_for(self, server: Server, path: str, *, scheme: str | None = None, host: str | None = None) -> Request | None:
         """A request that httpd would give to ``server`` (None when none can be built).

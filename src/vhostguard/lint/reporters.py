@@ -59,13 +59,15 @@ def _rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
 
 def _artifact(file: str, root: Path) -> dict[str, Any]:
     """Repository-relative when the file is under ``root`` (what code scanning
-    wants), else an absolute file URI."""
-    path = Path(file)
-    try:
-        relative = path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return {"uri": path.resolve().as_uri()}
-    return {"uri": relative.as_posix(), "uriBaseId": SRCROOT}
+    wants), else an absolute file URI. The path is the one the configuration
+    included, as the text output names it: a Debian sites-enabled/x.conf stays
+    that, not the sites-available/x.conf its symlink points to (only ``root``
+    itself may be reached through a symlink, e.g. a symlinked working directory)."""
+    path = Path(os.path.abspath(file))
+    for base in dict.fromkeys((Path(os.path.abspath(root)), root.resolve())):
+        if path.is_relative_to(base):
+            return {"uri": path.relative_to(base).as_posix(), "uriBaseId": SRCROOT}
+    return {"uri": path.as_uri()}
 
 
 def sarif_report(findings: Sequence[Finding], rules: Iterable[type[Rule]], version: str, root: Path | None = None) -> dict[str, Any]:
@@ -96,7 +98,7 @@ def sarif_report(findings: Sequence[Finding], rules: Iterable[type[Rule]], versi
                 "name": "vhostguard", "version": version, "informationUri": TOOL_URI,
                 "rules": [_rule_descriptor(rule) for rule in descriptors],
             }},
-            "originalUriBaseIds": {SRCROOT: {"uri": root.resolve().as_uri() + "/"}},
+            "originalUriBaseIds": {SRCROOT: {"uri": Path(os.path.abspath(root)).as_uri() + "/"}},
             "results": results,
         }],
     }

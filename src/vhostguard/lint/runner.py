@@ -43,8 +43,8 @@ def run(
         for key in rule.directives:
             by_directive[key].append(rule)
     if by_directive:
-        for node in tree.walk():
-            for rule in by_directive.get(node.key, ()):
+        for node in ctx.nodes_named(*by_directive):
+            for rule in by_directive[node.key]:
                 found.extend(rule.check_node(node, ctx))
     waivers = waiver_index(tree)
     kept = [f for f in found if f.node is None or not is_waived(f.code, waivers.get(id(f.node), frozenset()))]

@@ -26,7 +26,7 @@ def waiver_index(tree: ConfigTree) -> dict[int, frozenset[str]]:
     stack: list[tuple[Directive, frozenset[str]]] = [(node, frozenset()) for node in reversed(tree.nodes)]
     while stack:
         node, inherited = stack.pop()
-        codes = inherited | waived_codes(node.comments)
+        codes = inherited | waived_codes(node.comments) if node.comments else inherited
         if codes:
             index[id(node)] = codes
         for child in reversed(node.children or ()):

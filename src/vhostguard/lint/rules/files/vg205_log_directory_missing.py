@@ -55,7 +55,8 @@ class LogDirectoryMissing(Rule):
         if target is None:
             return
         directory = os.path.dirname(ctx.path(target))
-        problem = path_problem(directory, directory=True)
+        # Most log files of a configuration share a few directories: look at each once.
+        problem = ctx.remember(("log-directory", directory), lambda: path_problem(directory, directory=True))
         if problem:
             why = " (an undefined ${VAR} is used literally by httpd)" if "${" in directory else ""
             yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} directory {directory} {problem}{why}")

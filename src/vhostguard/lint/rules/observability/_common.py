@@ -8,29 +8,24 @@ ACCESS_LOG_KEYS = ("customlog", "transferlog", "globallog")
 COMMON_FORMAT = '%h %l %u %t "%r" %>s %b'  # mod_log_config's default for TransferLog
 
 
-def _nicknames(ctx: LintContext) -> dict[str, Directive]:
-    """LogFormat nickname -> its (last) definition, over the whole configuration."""
-    found: dict[str, Directive] = {}
-    for node in ctx.tree.walk():
-        if node.key == "logformat" and len(node.args) >= 2:
-            found[node.args[1]] = node
-    return found
+class AccessLogFormats:
+    """The LogFormat definitions of one configuration, read once (a rule asks
+    for every CustomLog; re-reading the tree each time made lint quadratic)."""
 
+    def __init__(self, ctx: LintContext) -> None:
+        self._nicknames: dict[str, Directive] = {}  # nickname -> its (last) definition
+        self._default = COMMON_FORMAT  # what TransferLog uses: the last LogFormat without a nickname
+        for node in ctx.nodes_named("logformat"):
+            if len(node.args) >= 2:
+                self._nicknames[node.args[1]] = node
+            elif len(node.args) == 1:
+                self._default = node.args[0]
 
-def _default_format(ctx: LintContext) -> str:
-    """The format TransferLog uses: the last LogFormat without a nickname."""
-    fmt = COMMON_FORMAT
-    for node in ctx.tree.walk():
-        if node.key == "logformat" and len(node.args) == 1:
-            fmt = node.args[0]
-    return fmt
-
-
-def access_log_format(node: Directive, ctx: LintContext) -> tuple[str, Directive | None]:
-    """The format string a CustomLog/TransferLog/GlobalLog writes, and the LogFormat defining it."""
-    if node.key == "transferlog" or len(node.args) < 2:
-        return _default_format(ctx), None
-    named = _nicknames(ctx).get(node.args[1])
-    if named is not None:
-        return named.args[0], named
-    return node.args[1], None
+    def of(self, node: Directive) -> tuple[str, Directive | None]:
+        """The format string a CustomLog/TransferLog/GlobalLog writes, and the LogFormat defining it."""
+        if node.key == "transferlog" or len(node.args) < 2:
+            return self._default, None
+        named = self._nicknames.get(node.args[1])
+        if named is not None:
+            return named.args[0], named
+        return node.args[1], None

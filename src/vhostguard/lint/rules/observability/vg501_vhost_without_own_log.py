@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.lint.rules.observability._common import ACCESS_LOG_KEYS, access_log_format
+from vhostguard.lint.rules.observability._common import ACCESS_LOG_KEYS, AccessLogFormats
 from vhostguard.model import Server
 
 _VHOST = re.compile(r"%(?:[<>]|!?[\d,]+)*[vV]")
@@ -55,6 +55,7 @@ class VhostWithoutOwnLog(Rule):
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         shared = _access_logs(ctx.main)
+        formats = AccessLogFormats(ctx)
         for server in ctx.model.vhosts:
             node = ctx.vhost_node(server)
             if node is None or any(d.key != "globallog" for d in _access_logs(server)):
@@ -63,6 +64,6 @@ class VhostWithoutOwnLog(Rule):
             if not inherited:
                 yield self.finding(node, f"vhost {server.server_name} has no CustomLog and the main server has none: its requests are not logged")
                 continue
-            if not any(_VHOST.search(access_log_format(log, ctx)[0]) for log in inherited):
+            if not any(_VHOST.search(formats.of(log)[0]) for log in inherited):
                 logs = ", ".join(f"{log.name} {log.args[0] if log.args else ''}" for log in inherited)
                 yield self.finding(node, f"vhost {server.server_name} has no CustomLog of its own and the shared log ({logs}) has no %v")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.lint.rules.observability._common import ACCESS_LOG_KEYS, access_log_format
+from vhostguard.lint.rules.observability._common import ACCESS_LOG_KEYS, AccessLogFormats
 
 _DURATION = re.compile(r"%(?:[<>]|!?[\d,]+)*(?:D|T|\{[^}]*\}T)")
 
@@ -43,10 +43,11 @@ class LogFormatWithoutDuration(Rule):
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         reported: set[int] = set()
-        for node in ctx.tree.walk():
-            if node.key not in ACCESS_LOG_KEYS or not node.args:
+        formats = AccessLogFormats(ctx)
+        for node in ctx.nodes_named(*ACCESS_LOG_KEYS):
+            if not node.args:
                 continue
-            fmt, definition = access_log_format(node, ctx)
+            fmt, definition = formats.of(node)
             if _DURATION.search(fmt):
                 continue
             where = definition or node

@@ -38,7 +38,6 @@ class ErrorLogMissing(Rule):
     hint = "Set ErrorLog in the main server configuration."
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
-        if ctx.own(ctx.main, "errorlog") or not ctx.tree.nodes:
+        if ctx.own(ctx.main, "errorlog"):
             return
-        anchor = next((n for n in ctx.tree.nodes if n.source.file == ctx.tree.main_file), ctx.tree.nodes[0])
-        yield self.finding(anchor, f"the main server has no ErrorLog: errors go to {ctx.path('logs/error_log')}")
+        yield self.finding(ctx.absence_anchor(), f"the main server has no ErrorLog: errors go to {ctx.path('logs/error_log')}")

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 
 from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
+from vhostguard.lint.names import NameOwners
 from vhostguard.model import Server
 from vhostguard.model.matching import wildcard_regex
 from vhostguard.routing import proxy as mod_proxy
-from vhostguard.routing.sections import Section, collect_sections, server_sections
+from vhostguard.routing.sections import Section, collect_sections
 
 PROXY_KEYS = ("proxypass", "proxypassmatch")
 LOCATION_KEYS = ("location", "locationmatch")
@@ -25,38 +26,37 @@ def answers_name(earlier: Server, name: str) -> bool:
     return any(wildcard_regex(pattern).match(name) for pattern in earlier.wild_aliases)
 
 
-def _covers_wild(earlier: Server, pattern: str) -> bool:
-    """Does ``earlier`` take every Host a wildcard alias could match? (only for the same pattern or ``*``)"""
-    return any(p.lower() in (pattern.lower(), "*") for p in earlier.wild_aliases)
-
-
-def _taken_by(server: Server, earlier: list[Server]) -> dict[str, Server] | None:
+def _taken_on(server: Server, owners: NameOwners, position: int) -> dict[str, Server] | None:
     """Each of ``server``'s names -> the earlier vhost that wins it; None if any name is free."""
     winners: dict[str, Server] = {}
     for name in _names(server):
-        winner = next((e for e in earlier if answers_name(e, name)), None)
+        winner = owners.first_answering(name, position)
         if winner is None:
             return None
         winners.setdefault(name, winner)
     for pattern in server.wild_aliases:
-        winner = next((e for e in earlier if _covers_wild(e, pattern)), None)
-        if winner is None:
+        # Only the same pattern or ``*`` surely takes every Host a wildcard could match.
+        covering = owners.first_covering(pattern, position)
+        if covering is None:
             return None
-        winners.setdefault(pattern, winner)
+        winners.setdefault(pattern, covering)
     return winners
 
 
 def unreachable_in(server: Server, ctx: LintContext) -> dict[str, Server] | None:
     """Names -> winners when ``server`` is unreachable in every address set it is in."""
-    sets = ctx.address_sets_of(server)
-    if not sets:
+    return ctx.remember(("unreachable", id(server)), lambda: _unreachable(server, ctx))
+
+
+def _unreachable(server: Server, ctx: LintContext) -> dict[str, Server] | None:
+    placements = ctx.placements(server)
+    if not placements:
         return None
     found: dict[str, Server] = {}
-    for aset in sets:
-        position = next(i for i, s in enumerate(aset.servers) if s is server)
+    for aset, position in placements:
         if position == 0:
             return None  # the default vhost answers unknown Hosts: reachable
-        winners = _taken_by(server, list(aset.servers[:position]))
+        winners = _taken_on(server, ctx.name_owners(aset), position)
         if winners is None:
             return None
         found.update(winners)
@@ -64,7 +64,7 @@ def unreachable_in(server: Server, ctx: LintContext) -> dict[str, Server] | None
 
 
 def listen_covers(ctx: LintContext, ip: str | None, port: int) -> bool:
-    return any(l.port == port and (l.ip is None or ip is None or l.ip == ip) for l in ctx.model.listens)
+    return any(listen.port == port and (listen.ip is None or ip is None or listen.ip == ip) for listen in ctx.model.listens)
 
 
 # -- ProxyPass inside <Location> -------------------------------------------------
@@ -133,7 +133,7 @@ def location_proxies(ctx: LintContext, server: Server) -> list[LocationProxy]:
     """The ProxyPass of every <Location> that can apply to ``server``'s requests,
     in merge order (the main server's sections first, later ones win)."""
     found = []
-    for section in server_sections(ctx.main, server).locations:
+    for section in ctx.sections(server).locations:
         nodes = [child for child in section.children if child.key in PROXY_KEYS and child.args]
         if nodes:
             found.append(LocationProxy(section, nodes[-1]))

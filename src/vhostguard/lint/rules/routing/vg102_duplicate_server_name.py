@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.lint.rules.routing._common import answers_name, unreachable_in
+from vhostguard.lint.rules.routing._common import unreachable_in
 from vhostguard.model import AddressSet, Server
 
 
@@ -59,10 +59,10 @@ class DuplicateServerName(Rule):
             for position, server in enumerate(aset.servers):
                 if position == 0 or unreachable_in(server, ctx) is not None:
                     continue
-                earlier = list(aset.servers[:position])
-                yield from self._duplicates(server, earlier, aset, ctx)
+                yield from self._duplicates(server, position, aset, ctx)
 
-    def _duplicates(self, server: Server, earlier: list[Server], aset: AddressSet, ctx: LintContext) -> Iterator[Finding]:
+    def _duplicates(self, server: Server, position: int, aset: AddressSet, ctx: LintContext) -> Iterator[Finding]:
+        owners = ctx.name_owners(aset)
         for node in server.directives:
             if node.key not in ("servername", "serveralias") or not node.args:
                 continue
@@ -70,6 +70,6 @@ class DuplicateServerName(Rule):
                 name = server.server_name.lower() if node.key == "servername" else word.lower()
                 if "*" in name or "?" in name:
                     continue
-                winner = next((e for e in earlier if answers_name(e, name)), None)
+                winner = owners.first_answering(name, position)
                 if winner is not None:
                     yield self.finding(node, f"{ctx.label(server)}: {node.name} {name} on {aset.address} is already answered by {winner.server_name} ({winner.id})")

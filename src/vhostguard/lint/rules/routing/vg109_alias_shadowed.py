@@ -59,6 +59,8 @@ class AliasShadowed(Rule):
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         for server in ctx.servers:
             _, aliases = mod_alias.entries(ctx.main, server)
+            if not aliases:
+                continue
             proxies = mod_proxy.server_mappings(ctx.main, server)
             locations = location_proxies(ctx, server)
             for index, entry in enumerate(aliases):

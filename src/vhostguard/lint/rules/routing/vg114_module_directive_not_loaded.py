@@ -58,11 +58,11 @@ class ModuleDirectiveNotLoaded(Rule):
     hint = "Add the module's LoadModule (a2enmod on Debian), or wrap the directive in <IfModule>."
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
-        providers = _providers()
+        # The verdict depends on the directive only: decide it once per name.
+        missing = {key: modules for key, modules in _providers().items() if not any(ctx.has_module(m) for m in modules)}
         for node in ctx.tree.walk():
-            key = "<" + node.key if node.is_section else node.key
-            modules = providers.get(key)
-            if not modules or any(ctx.has_module(m) for m in modules):
+            modules = missing.get("<" + node.key if node.is_section else node.key)
+            if modules is None:
                 continue
             wanted = " or ".join(sorted(modules))
             yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} needs {wanted}, which is not loaded")

@@ -52,7 +52,10 @@ class OpenProxy(Rule):
         scopes = [owner] if owner.is_main else [owner, ctx.main]
         for server in scopes:
             for section in ctx.server_nodes(server):
-                if section.key in ("proxy", "proxymatch") and section.children is not None:
-                    if not granted_to_anyone([Section("proxy", False, section.arg_text, section)]):
-                        return
+                restricting = (
+                    section.key in ("proxy", "proxymatch") and section.children is not None
+                    and not granted_to_anyone([Section("proxy", False, section.arg_text, section)])
+                )
+                if restricting:
+                    return
         yield self.finding(node, f"{ctx.label(owner)}: ProxyRequests On and no <Proxy> section restricts access: anyone can use this server as a proxy")

@@ -8,7 +8,7 @@ from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.security._common import granted_to_anyone
 from vhostguard.model import Server
-from vhostguard.routing.sections import applicable, server_sections
+from vhostguard.routing.sections import applicable
 
 STATUS_HANDLERS = frozenset({"server-status", "server-info", "balancer-manager"})
 
@@ -51,9 +51,8 @@ class StatusHandlerExposed(Rule):
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         for server in ctx.servers:
-            sections = server_sections(ctx.main, server)
             for node, path in self._handlers(server, ctx):
-                chosen = applicable(sections, path, None)
+                chosen = applicable(ctx.sections(server), path, None)
                 if granted_to_anyone(chosen):
                     yield self.finding(node, f"{ctx.label(server)}: SetHandler {node.args[0]} at {path} is open to any client")
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.security._common import granted_to_anyone
@@ -46,16 +45,9 @@ class RootDirectoryNotDenied(Rule):
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         roots = [n for n in ctx.main.directives if n.key == "directory" and n.args and n.args[0].rstrip("/") == ""]
         if not roots:
-            yield self.finding(self._anchor(ctx), "the main server has no <Directory /> section: access outside the served trees is granted by default")
+            yield self.finding(ctx.absence_anchor(), "the main server has no <Directory /> section: access outside the served trees is granted by default")
             return
         sections = [Section("directory", False, "/", node) for node in roots]
         if granted_to_anyone(sections):
             yield self.finding(roots[-1], "<Directory /> does not deny access: the whole filesystem is servable through any Alias or symlink")
 
-    @staticmethod
-    def _anchor(ctx: LintContext) -> Directive:
-        # A finding about something absent sits on the first directive of the main file.
-        for node in ctx.tree.nodes:
-            if node.source.file == ctx.tree.main_file:
-                return node
-        return ctx.tree.nodes[0]

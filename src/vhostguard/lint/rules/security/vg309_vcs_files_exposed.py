@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import partial
 
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
@@ -48,11 +49,25 @@ class VcsFilesExposed(Rule):
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         for server in ctx.model.vhosts:
-            for relative in VCS_PATHS:
-                if not os.path.exists(os.path.join(server.document_root, relative)):
-                    continue
+            root = server.document_root
+            for relative in ctx.remember(("vcs-paths", root), partial(_present, root)):
                 decision = ctx.route_to(server, "/" + relative)
                 if decision is not None and decision.outcome.kind in ("file", "handler"):
                     where = ctx.effective(server, "documentroot") or ctx.vhost_node(server)
                     if where is not None:
                         yield self.finding(where, f"{ctx.label(server)}: /{relative} is served from {server.document_root} to any client")
+
+
+def _present(root: str) -> list[str]:
+    """The VCS_PATHS present under ``root``: one directory listing, then a look
+    only at the paths whose first component is listed (most roots have none)."""
+    try:
+        names: set[str] | None = set(os.listdir(root))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError:
+        names = None  # not listable (no read permission) but maybe searchable: look at each path
+    return [
+        relative for relative in VCS_PATHS
+        if (names is None or relative.split("/", 1)[0] in names) and os.path.exists(os.path.join(root, relative))
+    ]
