@@ -190,8 +190,9 @@ def test_empty_config_is_an_error(write: Write, tmp_path: Path) -> None:
     main = write("main.conf", "# nothing but a comment\n")
     tree = load(str(main), opts())
     assert [(e.source.line, e.message) for e in tree.errors] == [  # type: ignore[union-attr]
-        (0, "the configuration has no directive at all; httpd would not start with it")
+        (1, "the configuration has no directive at all (empty, comments only, or all inside false conditions);"
+            " httpd would not start with it")
     ]
     for command in ("lint", "vhosts"):
         code, err = run(command, "-f", str(main))
-        assert code == 2 and err.startswith(f"{main}:0: the configuration has no directive")
+        assert code == 2 and err.startswith(f"{main}:1: the configuration has no directive")

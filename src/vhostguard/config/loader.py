@@ -168,7 +168,7 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
     if not nodes and not state.errors:
         # Empty input is an error, not a silent pass (httpd: AH00534, no MPM loaded).
         state.errors.append(ConfigError(
-            Source(main_path, 0), "the configuration has no directive at all; httpd would not start with it",
+            Source(main_path, 1), "the configuration has no directive at all (empty, comments only, or all inside false conditions); httpd would not start with it",
         ))
         if options.fail_fast:
             raise state.errors[0]
