@@ -10,10 +10,17 @@ request, summarise); and the piece doctor reuses, ``config_targets(model)``
 (every DocumentRoot/Alias/ProxyPass target with its vhost and file:line),
 ``pid_file(model)``, ``server_pid(model)`` and ``worker_pids(pid)`` (the
 running server a config describes).
+
+``doctor(DoctorOptions) -> Diagnosis``: the checks of ``diagnose.checks``
+(config, server, listeners, backends) run against the server a config
+describes, their ``Finding``s ranked most likely cause first.
 """
 from __future__ import annotations
 
 from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
+from vhostguard.diagnose.context import DoctorOptions, iso
+from vhostguard.diagnose.doctor import DoctorError, doctor
+from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, ServerState, Severity
 from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
 from vhostguard.diagnose.summary import (
     MARKER_HEADER, Connect, DirectiveRef, DnsLookup, Exec, FileAccess, NotTraced, Phase, TraceSummary, summarise,
@@ -24,4 +31,5 @@ __all__ = [
     "MARKER_HEADER", "Capture", "ConfigTarget", "Connect", "DirectiveRef", "DnsLookup", "Exec", "Exit", "FileAccess",
     "NotTraced", "Phase", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address", "config_targets",
     "parse_strace", "pid_file", "server_pid", "summarise", "trace", "worker_pids",
+    "CheckResult", "Diagnosis", "DoctorError", "DoctorOptions", "Finding", "ServerState", "Severity", "doctor", "iso",
 ]
