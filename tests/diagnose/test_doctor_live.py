@@ -189,3 +189,31 @@ def test_unusable_input(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and "missing.conf" in result.stderr
     result = CliRunner().invoke(main, ["doctor", "-f", str(tmp_path / "missing.conf"), "--offline", "--connect", "127.0.0.1:80"])
     assert result.exit_code == 2 and "--offline" in result.stderr
+
+
+def test_listen_port_held_by_another_program(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    import socket
+
+    server = httpd(healthy_site(backend(200, "api")))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        time.sleep(0.05)
+        with open(server.conf, "a") as handle:
+            handle.write(f"Listen 127.0.0.1:{taken}\n")
+        code, doc, _ = doctor(server.conf)
+    assert code == 1
+    foreign = next(f for f in doc["findings"] if f["kind"] == "listener-foreign")
+    assert f"pid {os.getpid()}" in foreign["summary"]  # this test process holds it
+    assert foreign["directives"] == [{"name": "Listen", "file": str(server.conf), "line": line_of(server.conf, f":{taken}")}]
+
+
+def test_pid_file_naming_another_program(tmp_path: Path) -> None:
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(base_config(tmp_path, ("mpm_event", "authz_core")) + f"ServerName localhost\nListen 127.0.0.1:{free_port()}\n")
+    (tmp_path / "run" / "httpd.pid").write_text(f"{os.getpid()}\n")  # alive, but python, not httpd
+    code, doc, _ = doctor(conf, "--offline")
+    assert code == 1
+    top = doc["findings"][0]
+    assert top["kind"] == "server-down" and "not httpd" in top["cause"] and str(os.getpid()) in top["cause"]
