@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
 from vhostguard.diagnose.context import DoctorOptions, iso
-from vhostguard.diagnose.doctor import DoctorError, doctor
+from vhostguard.diagnose.checkup import DoctorError, doctor
 from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, ServerState, Severity
 from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
 from vhostguard.diagnose.summary import (
@@ -28,8 +28,8 @@ from vhostguard.diagnose.summary import (
 from vhostguard.diagnose.targets import ConfigTarget, backend_address, config_targets
 
 __all__ = [
-    "MARKER_HEADER", "Capture", "ConfigTarget", "Connect", "DirectiveRef", "DnsLookup", "Exec", "Exit", "FileAccess",
-    "NotTraced", "Phase", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address", "config_targets",
+    "MARKER_HEADER", "Capture", "CheckResult", "ConfigTarget", "Connect", "Diagnosis", "DirectiveRef", "DnsLookup",
+    "DoctorError", "DoctorOptions", "Exec", "Exit", "FileAccess", "Finding", "NotTraced", "Phase", "ServerState",
+    "Severity", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address", "config_targets", "doctor", "iso",
     "parse_strace", "pid_file", "server_pid", "summarise", "trace", "worker_pids",
-    "CheckResult", "Diagnosis", "DoctorError", "DoctorOptions", "Finding", "ServerState", "Severity", "doctor", "iso",
 ]

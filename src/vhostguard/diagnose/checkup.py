@@ -19,7 +19,7 @@ from vhostguard.diagnose.rank import rank
 from vhostguard.diagnose.server_state import server_state
 from vhostguard.model import build_model
 
-CLEAN_PATH = "/usr/sbin:/usr/bin:/bin"
+CLEAN_PATH = "/usr/sbin:/usr/bin:/bin"  # the PATH apache2ctl (and live.apache_environment) gives apache2
 
 
 class DoctorError(Exception):
