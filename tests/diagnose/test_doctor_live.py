@@ -217,3 +217,49 @@ def test_pid_file_naming_another_program(tmp_path: Path) -> None:
     assert code == 1
     top = doc["findings"][0]
     assert top["kind"] == "server-down" and "not httpd" in top["cause"] and str(os.getpid()) in top["cause"]
+
+
+def test_every_kind_of_proxy_target_is_checked(httpd: Callable[..., Httpd], backend: Callable[[int, str], int],
+                                               tmp_path: Path) -> None:
+    up = backend(200, "up")
+    member_down, rewrite_down = free_port(), free_port()
+    sock = tmp_path / "app.sock"  # no such socket: the app is not running
+    server = httpd({"httpd.conf": (
+        "LoadModule slotmem_shm_module /usr/lib/apache2/modules/mod_slotmem_shm.so\n"
+        "LoadModule proxy_balancer_module /usr/lib/apache2/modules/mod_proxy_balancer.so\n"
+        "LoadModule lbmethod_byrequests_module /usr/lib/apache2/modules/mod_lbmethod_byrequests.so\n"
+        "LoadModule rewrite_module /usr/lib/apache2/modules/mod_rewrite.so\n"
+        "Listen {port}\n"  # a bare port: httpd binds the wildcard address
+        "<VirtualHost *:{port}>\n"
+        "    ServerName app.example.test\n"
+        "    <Proxy balancer://pool>\n"
+        f"        BalancerMember http://127.0.0.1:{up}\n"
+        f"        BalancerMember http://127.0.0.1:{member_down}\n"
+        "    </Proxy>\n"
+        "    ProxyPass /pool balancer://pool\n"
+        f'    ProxyPass /sock "unix:{sock}|http://localhost/"\n'
+        "    RewriteEngine on\n"
+        f"    RewriteRule ^/old/(.*)$ http://127.0.0.1:{rewrite_down}/$1 [P]\n"
+        "</VirtualHost>\n")})
+    code, doc, _ = doctor(server.conf)
+    assert code == 1
+    down = {f["directives"][0]["line"]: f for f in doc["findings"] if f["kind"] == "backend-down"}
+    assert sorted(down) == sorted(line_of(server.conf, text) for text in (f":{member_down}", "unix:", "RewriteRule"))
+    assert down[line_of(server.conf, "unix:")]["directives"][0]["name"] == "ProxyPass"
+    assert any("ENOENT" in line for line in down[line_of(server.conf, "unix:")]["evidence"])
+    assert down[line_of(server.conf, "RewriteRule")]["directives"][0]["name"] == "RewriteRule"
+    assert doc["checks"][3]["detail"] == "1 of 4 backend addresses accept connections"
+    # the bare Listen is served by httpd's wildcard socket
+    assert {c["name"]: c["status"] for c in doc["checks"]}["listeners"] == "ok"
+
+
+def test_connect_option(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    server = httpd(healthy_site(backend(200, "api")))
+    code, doc, _ = doctor(server.conf, "--connect", f"127.0.0.1:{server.port}")
+    assert code == 0 and doc["findings"] == []
+    closed = free_port()
+    code, doc, _ = doctor(server.conf, "--connect", f"127.0.0.1:{closed}")
+    assert code == 1
+    (refused,) = doc["findings"]
+    assert refused["kind"] == "connect-failed" and f"127.0.0.1:{closed}" in refused["summary"]
+    assert doc["server"]["pid"] == server.pid()  # loopback: this machine's server is still examined
