@@ -263,3 +263,19 @@ def test_connect_option(httpd: Callable[..., Httpd], backend: Callable[[int, str
     (refused,) = doc["findings"]
     assert refused["kind"] == "connect-failed" and f"127.0.0.1:{closed}" in refused["summary"]
     assert doc["server"]["pid"] == server.pid()  # loopback: this machine's server is still examined
+
+
+def test_stopped_server_shows_what_it_logged_last(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    server = httpd(healthy_site(backend(200, "api")))
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=10)
+    error_log = server.root / "logs" / "error.log"
+    numbered = list(enumerate(error_log.read_text().splitlines(), 1))
+    stop_line = next(n for n, line in reversed(numbered) if "caught SIGTERM" in line)
+    code, doc, _ = doctor(server.conf, "--offline")
+    assert code == 1
+    top = doc["findings"][0]
+    assert top["kind"] == "server-down"
+    assert any(line.startswith(f"{error_log}:{stop_line}: ") and "caught SIGTERM" in line for line in top["evidence"])
+    assert "caught SIGTERM, shutting down" in top["cause"]
+    assert [f["kind"] for f in doc["findings"]] == ["server-down", "listener-missing"]

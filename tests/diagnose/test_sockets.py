@@ -55,3 +55,21 @@ def test_live_table_of_this_process_sees_a_socket_we_open() -> None:
         sock.listen()
         port = sock.getsockname()[1]
         assert any(s.ip == "127.0.0.1" and s.port == port for s in listening_sockets())
+
+
+def test_which_socket_serves_which_listen() -> None:
+    from vhostguard.config import Source
+    from vhostguard.diagnose.checks.listeners import _serves
+    from vhostguard.model import ListenAddress
+
+    def listen(ip: str | None, port: int = 80) -> ListenAddress:
+        return ListenAddress(ip, ip, port, None, Source("httpd.conf", 1))
+
+    any4, any6 = ListeningSocket("0.0.0.0", 80, 4, 1), ListeningSocket("::", 80, 6, 2)
+    lo4, lo6 = ListeningSocket("127.0.0.1", 80, 4, 3), ListeningSocket("::1", 80, 6, 4)
+    assert _serves(any4, listen(None)) and _serves(any6, listen(None))
+    assert _serves(any4, listen("127.0.0.1")) and _serves(any6, listen("127.0.0.1"))
+    assert not _serves(any4, listen("::1")) and _serves(any6, listen("::1"))
+    assert _serves(lo4, listen("127.0.0.1")) and not _serves(lo4, listen("127.0.0.2"))
+    assert _serves(lo6, listen("::1")) and not _serves(lo6, listen(None))
+    assert not _serves(lo4, listen("127.0.0.1", 81))

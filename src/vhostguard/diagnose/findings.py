@@ -96,6 +96,7 @@ class ServerState:
     config_changed: float | None
     newest_file: str | None
     error_log: str | None
+    last_words: tuple[str, ...] = ()  # when not running: the error log's last stop notices and fatal errors
 
     @property
     def loaded(self) -> float | None:

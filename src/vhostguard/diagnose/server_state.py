@@ -23,6 +23,8 @@ from vhostguard.monitor import find_error_logs, parse_error_line
 HTTPD_NAMES = frozenset({"apache2", "httpd", "httpd2", "apache"})
 # Logged by the parent once it has (re)read the config (see the module docstring).
 RESUME_CODES = frozenset({"AH00489", "AH00163", "AH00094"})
+# Logged by the parent when it stops: SIGTERM (event/worker, prefork), graceful stop (SIGWINCH).
+STOP_CODES = frozenset({"AH00491", "AH00169", "AH00492"})
 TAIL_BYTES = 4 * 1024 * 1024  # how much of the error log's end is read for notices
 CLOCK_SLACK = 0.05  # /proc start times have clock-tick (10 ms) resolution
 
@@ -34,7 +36,8 @@ def server_state(model: ServerModel) -> ServerState:
     error_log = _main_error_log(model)
     pid, problem = _read_pid(path)
     if pid is None:
-        return ServerState(path, None, problem, None, None, None, None, changed, newest, error_log)
+        words = last_words(error_log) if error_log else ()
+        return ServerState(path, None, problem, None, None, None, None, changed, newest, error_log, words)
     started = process_start(pid)
     reloaded, evidence = last_reload(error_log, pid, started) if error_log else (None, None)
     return ServerState(path, pid, None, process_name(pid), started, reloaded, evidence, changed, newest, error_log)
@@ -95,9 +98,8 @@ def _main_error_log(model: ServerModel) -> str | None:
     return targets[0].path if targets else None
 
 
-def last_reload(path: str, pid: int, started: float | None) -> tuple[float | None, str | None]:
-    """The last resume notice of ``pid`` at or after its start in the error log's
-    last ``TAIL_BYTES``: (time, ``file:line: text``), or (None, None)."""
+def _tail_lines(path: str) -> list[tuple[int, str]]:
+    """(line number, text) of the whole lines in the last ``TAIL_BYTES`` of ``path``."""
     try:
         with open(path, "rb") as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -106,12 +108,18 @@ def last_reload(path: str, pid: int, started: float | None) -> tuple[float | Non
             handle.seek(start)
             data = handle.read()
     except OSError:
-        return None, None
+        return []
     lines = data.decode("utf-8", errors="replace").split("\n")
     if start > 0:
         lines, first_line = lines[1:], first_line + 1  # the first piece is a partial line
+    return [(number, line) for number, line in enumerate(lines, first_line) if line.strip()]
+
+
+def last_reload(path: str, pid: int, started: float | None) -> tuple[float | None, str | None]:
+    """The last resume notice of ``pid`` at or after its start in the error log's
+    last ``TAIL_BYTES``: (time, ``file:line: text``), or (None, None)."""
     found: tuple[float, str] | None = None
-    for number, line in enumerate(lines, first_line):
+    for number, line in _tail_lines(path):
         if not any(code in line for code in RESUME_CODES):
             continue
         entry = parse_error_line(line, path)
@@ -124,6 +132,18 @@ def last_reload(path: str, pid: int, started: float | None) -> tuple[float | Non
         if found is None or entry.time >= found[0]:
             found = (entry.time, f"{path}:{number}: {line.strip()}")
     return (found[0], found[1]) if found else (None, None)
+
+
+def last_words(path: str, count: int = 3) -> tuple[str, ...]:
+    """The error log's last lines that say why httpd is not running: its stop
+    notices (``STOP_CODES``) and anything at level emerg or crit (a Listen that
+    cannot bind, AH00072; logs it cannot open, AH00015), as ``file:line: text``."""
+    found = []
+    for number, line in _tail_lines(path):
+        entry = parse_error_line(line, path)
+        if entry.code in STOP_CODES or entry.level in ("emerg", "crit"):
+            found.append(f"{path}:{number}: {line.strip()}")
+    return tuple(found[-count:])
 
 
 def _count_newlines(handle: BinaryIO, end: int) -> int:

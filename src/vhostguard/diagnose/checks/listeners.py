@@ -59,7 +59,8 @@ def _serves(sock: ListeningSocket, listen: ListenAddress) -> bool:
     if sock.port != listen.port:
         return False
     if sock.wildcard:
-        return True
+        # 0.0.0.0 accepts IPv4 only; [::] IPv6 and, dual-stack as httpd opens it, IPv4 too
+        return sock.ip == "::" or listen.ip is None or ":" not in listen.ip
     return listen.ip is not None and sock.ip == listen.ip
 
 

@@ -24,10 +24,11 @@ def run(ctx: DoctorContext) -> CheckResult:
 
 
 def _down(ctx: DoctorContext, state: ServerState) -> Finding:
-    evidence = [f"{state.pid_file}: {state.problem}"]
+    evidence = [f"{state.pid_file}: {state.problem}", *state.last_words]
+    logged = f"; its error log last said: {state.last_words[-1].split(': ', 1)[1]}" if state.last_words else ""
     return Finding(
         NAME, "server-down", Severity.CRITICAL, "no httpd is running for this config",
-        f"{state.problem}; nothing answers on its Listen addresses",
+        f"{state.problem}; nothing answers on its Listen addresses{logged}",
         evidence=tuple(evidence),
         next=f"tail -n 50 {state.error_log}" if state.error_log else "apache2ctl start",
     )
