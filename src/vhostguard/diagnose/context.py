@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from vhostguard.config import ConfigTree, LoadOptions
@@ -39,6 +39,7 @@ class DoctorContext:
     tree: ConfigTree
     model: ServerModel
     server: ServerState | None
+    _lines: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)  # file -> its lines, read once
 
     @property
     def main_file(self) -> str:
@@ -51,6 +52,14 @@ class DoctorContext:
     def command(self, *words: str) -> str:
         """A vhostguard command line for this config (shell-quoted)."""
         return shlex.join(["vhostguard", *words, "-f", self.main_file])
+
+    def source_line(self, path: str, line: int) -> str:
+        """``path:line: text`` of a config line (the text stripped; empty when unreadable)."""
+        if path not in self._lines:
+            self._lines[path] = _read_lines(path)
+        lines = self._lines[path]
+        text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        return f"{path}:{line}: {text}".rstrip()
 
 
 def is_local(connect: tuple[str, int] | None) -> bool:
@@ -73,18 +82,12 @@ def iso(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
 
 
-def source_line(path: str, line: int) -> str:
-    """``path:line: text`` of a config line (the text stripped; empty when unreadable)."""
-    text = ""
+def _read_lines(path: str) -> list[str]:
     try:
         with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                if number == line:
-                    text = raw.decode("utf-8", errors="replace").strip()
-                    break
+            return handle.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
-        pass
-    return f"{path}:{line}: {text}".rstrip()
+        return []
 
 
 def mtime(path: str) -> float | None:

@@ -14,13 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from vhostguard.diagnose.checks.base import Check, result, skipped
-from vhostguard.diagnose.context import DoctorContext, source_line
+from vhostguard.diagnose.context import DoctorContext
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
 from vhostguard.diagnose.summary import DirectiveRef
 from vhostguard.diagnose.targets import ConfigTarget, config_targets
 
 NAME = "backends"
-MAX_PARALLEL = 16  # connection attempts in flight at once
+MAX_PARALLEL = 64  # connection attempts in flight at once
 
 
 def run(ctx: DoctorContext) -> CheckResult:
@@ -73,7 +73,7 @@ def _down(ctx: DoctorContext, address: str, targets: list[ConfigTarget], outcome
              f"connecting to {address} failed: {outcome}; httpd answers 503 or 502 for these requests")
     return Finding(
         NAME, "backend-down", Severity.CRITICAL, f"backend {address} named by {where}{more}: {outcome}", cause,
-        evidence=(*(source_line(t.file, t.line) for t in targets), f"connect {address}: {outcome}"),
+        evidence=(*(ctx.source_line(t.file, t.line) for t in targets), f"connect {address}: {outcome}"),
         directives=tuple(DirectiveRef.of(t) for t in targets), vhost=first.vhost,
         next=_next(ctx, first),
     )

@@ -5,7 +5,7 @@ import shlex
 
 from vhostguard.config import ConfigError
 from vhostguard.diagnose.checks.base import Check, result
-from vhostguard.diagnose.context import DoctorContext, source_line
+from vhostguard.diagnose.context import DoctorContext
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
 from vhostguard.diagnose.summary import DirectiveRef
 from vhostguard.lint import Severity as LintSeverity
@@ -36,7 +36,7 @@ def run(ctx: DoctorContext) -> CheckResult:
     for found in lint_errors:
         findings.append(Finding(
             NAME, "lint-error", Severity.WARNING, f"lint {found.code} {found.name} at {found.file}:{found.line}",
-            f"{found.message}; {found.hint}", evidence=(source_line(found.file, found.line),),
+            f"{found.message}; {found.hint}", evidence=(ctx.source_line(found.file, found.line),),
             directives=(DirectiveRef(found.node.name if found.node else found.code, found.file, found.line),),
             next=ctx.command("lint", "--select", found.code),
         ))
@@ -55,7 +55,7 @@ def _rejected(ctx: DoctorContext, verdict: ConfigTest) -> Finding:
     evidence = []
     directives: tuple[DirectiveRef, ...] = ()
     if verdict.file is not None and verdict.line is not None:
-        evidence.append(source_line(verdict.file, verdict.line))
+        evidence.append(ctx.source_line(verdict.file, verdict.line))
         directives = (DirectiveRef(_directive_at(ctx, verdict.file, verdict.line) or "line", verdict.file, verdict.line),)
     evidence.extend(f"apache2 -t: {line}" for line in lines[:6])
     where = f" at {verdict.file}:{verdict.line}" if verdict.file else ""
@@ -82,7 +82,7 @@ def _unreadable(ctx: DoctorContext, error: ConfigError, apache2_ok: bool) -> Fin
     evidence: tuple[str, ...] = ()
     directives: tuple[DirectiveRef, ...] = ()
     if source is not None and source.line:
-        evidence = (source_line(source.file, source.line),)
+        evidence = (ctx.source_line(source.file, source.line),)
         directives = (DirectiveRef(_directive_at(ctx, source.file, source.line) or "line", source.file, source.line),)
     return Finding(
         NAME, "config-unreadable", Severity.WARNING if apache2_ok else Severity.CRITICAL, str(error), cause,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 
 from vhostguard.diagnose.checks.base import Check, result, skipped
-from vhostguard.diagnose.context import DoctorContext, iso, mtime, source_line
+from vhostguard.diagnose.context import DoctorContext, iso, mtime
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
 from vhostguard.diagnose.sockets import ListeningSocket, inode_owner, listening_sockets, socket_inodes
 from vhostguard.diagnose.summary import DirectiveRef
@@ -83,7 +83,7 @@ def _missing(ctx: DoctorContext, listen: ListenAddress, pid: int | None) -> Find
                  "not one of this machine's")
     return Finding(
         NAME, "listener-missing", Severity.CRITICAL, f"nothing listens on {_shown(listen)} (Listen at {where})", cause,
-        evidence=(source_line(listen.source.file, listen.source.line),
+        evidence=(ctx.source_line(listen.source.file, listen.source.line),
                   f"{table}: no socket in LISTEN state on {_shown(listen)}"),
         directives=(DirectiveRef("Listen", listen.source.file, listen.source.line),),
         next=f"ss -ltnp 'sport = :{listen.port}'",
@@ -98,7 +98,7 @@ def _foreign(ctx: DoctorContext, listen: ListenAddress, sock: ListeningSocket) -
     return Finding(
         NAME, "listener-foreign", Severity.CRITICAL, f"{sock.display()} is held by {holder}, not httpd (Listen at {where})",
         f"another program owns the port of this Listen: requests to it never reach httpd (pid {pid})",
-        evidence=(source_line(listen.source.file, listen.source.line),
+        evidence=(ctx.source_line(listen.source.file, listen.source.line),
                   f"/proc/net/tcp{{,6}}: {sock.display()} LISTEN, socket inode {sock.inode}, not among pid {pid}'s fds"),
         directives=(DirectiveRef("Listen", listen.source.file, listen.source.line),),
         next=f"ss -ltnp 'sport = :{listen.port}'",
