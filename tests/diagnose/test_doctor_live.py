@@ -279,3 +279,32 @@ def test_stopped_server_shows_what_it_logged_last(httpd: Callable[..., Httpd], b
     assert any(line.startswith(f"{error_log}:{stop_line}: ") and "caught SIGTERM" in line for line in top["evidence"])
     assert "caught SIGTERM, shutting down" in top["cause"]
     assert [f["kind"] for f in doc["findings"]] == ["server-down", "listener-missing"]
+
+
+def test_apache2_t_sees_the_configs_envvars(tmp_path: Path) -> None:
+    """Debian's layout: ${VARS} come from envvars beside the main file, sourced as apache2ctl does."""
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "site.conf").write_text(f"Listen 127.0.0.1:{free_port()}\n")
+    (tmp_path / "envvars").write_text(f"export SITE_DIR={tmp_path}/extra\n")
+    conf = tmp_path / "apache2.conf"
+    conf.write_text(base_config(tmp_path, ("mpm_event", "authz_core")) + "ServerName localhost\nInclude ${SITE_DIR}/site.conf\n")
+    code, doc, _ = doctor(conf, "--offline")
+    assert {c["name"]: c["status"] for c in doc["checks"]}["config"] == "ok", doc["checks"]
+    assert "apache2 -t: Syntax OK" in doc["checks"][0]["detail"]
+    assert [f["kind"] for f in doc["findings"]] == ["server-down", "listener-missing"]
+    missing = doc["findings"][1]
+    assert missing["directives"][0]["file"] == str(tmp_path / "extra" / "site.conf")
+
+
+def test_config_errors_are_findings_not_a_failure_to_run(tmp_path: Path) -> None:
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(base_config(tmp_path, ("mpm_event", "authz_core"))
+                    + f"ServerName localhost\nListen 127.0.0.1:{free_port()}\nInclude {tmp_path}/missing.conf\n")
+    code, doc, _ = doctor(conf, "--offline")
+    assert code == 1
+    kinds = [f["kind"] for f in doc["findings"]]
+    assert kinds[0] == "config-invalid" and "config-unreadable" in kinds
+    where = line_of(conf, "Include")
+    assert doc["findings"][0]["directives"] == [{"name": "Include", "file": str(conf), "line": where}]
+    unreadable = doc["findings"][kinds.index("config-unreadable")]
+    assert unreadable["severity"] == "critical" and f"{conf}:{where}" in unreadable["summary"]

@@ -53,13 +53,16 @@ class DoctorContext:
         """A vhostguard command line for this config (shell-quoted)."""
         return shlex.join(["vhostguard", *words, "-f", self.main_file])
 
-    def source_line(self, path: str, line: int) -> str:
-        """``path:line: text`` of a config line (the text stripped; empty when unreadable)."""
+    def line_text(self, path: str, line: int) -> str:
+        """The text of a config line, stripped (empty when unreadable)."""
         if path not in self._lines:
             self._lines[path] = _read_lines(path)
         lines = self._lines[path]
-        text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-        return f"{path}:{line}: {text}".rstrip()
+        return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+    def source_line(self, path: str, line: int) -> str:
+        """``path:line: text`` of a config line."""
+        return f"{path}:{line}: {self.line_text(path, line)}".rstrip()
 
 
 def is_local(connect: tuple[str, int] | None) -> bool:

@@ -70,10 +70,15 @@ def _rejected(ctx: DoctorContext, verdict: ConfigTest) -> Finding:
 
 
 def _directive_at(ctx: DoctorContext, path: str, line: int) -> str | None:
+    """The directive on a config line: from the tree, else (a line the loader
+    dropped, e.g. an Include that failed) the line's first word."""
     for node in ctx.tree.walk():
         if node.source.file == path and node.source.line == line:
             return node.name
-    return None
+    words = ctx.line_text(path, line).split()
+    if not words or words[0].startswith("#"):
+        return None
+    return words[0].strip("<>") or None
 
 
 def _unreadable(ctx: DoctorContext, error: ConfigError, apache2_ok: bool) -> Finding:
