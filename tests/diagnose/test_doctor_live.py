@@ -288,7 +288,7 @@ def test_apache2_t_sees_the_configs_envvars(tmp_path: Path) -> None:
     (tmp_path / "envvars").write_text(f"export SITE_DIR={tmp_path}/extra\n")
     conf = tmp_path / "apache2.conf"
     conf.write_text(base_config(tmp_path, ("mpm_event", "authz_core")) + "ServerName localhost\nInclude ${SITE_DIR}/site.conf\n")
-    code, doc, _ = doctor(conf, "--offline")
+    _, doc, _ = doctor(conf, "--offline")
     assert {c["name"]: c["status"] for c in doc["checks"]}["config"] == "ok", doc["checks"]
     assert "apache2 -t: Syntax OK" in doc["checks"][0]["detail"]
     assert [f["kind"] for f in doc["findings"]] == ["server-down", "listener-missing"]
