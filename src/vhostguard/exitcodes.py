@@ -8,6 +8,7 @@ class ExitCode(IntEnum):
     OK = 0
     FINDINGS = 1  # lint findings, failed expectations, routing changes
     BAD_INPUT = 2  # usage error, unreadable or invalid input
+    INTERNAL_ERROR = 70  # a bug of ours (sysexits' EX_SOFTWARE), never mistaken for findings
     INTERRUPTED = 130
 
 

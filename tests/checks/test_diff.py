@@ -116,3 +116,98 @@ def test_expectations_catch_the_incident(flag: str | None) -> None:
         assert json.loads(out)["summary"] == {"passed": 1, "failed": 3}
     code, out, _ = run("test", str(INCIDENT / "vhostguard.yaml"))
     assert code == 0
+
+
+# --- issues 16.3, 16.6, 17.19: diff reads logs as logs/report do; nothing replayed is an error ---
+
+BEFORE, AFTER = str(INCIDENT / "before/apache2.conf"), str(INCIDENT / "after/apache2.conf")
+COMBINED_LINE = '198.51.100.{n} - - [21/Jan/2024:14:00:00 +0000] "GET /v1/items/{n} HTTP/1.1" 200 25 "-" "curl"'
+
+
+def _incident_lines(count: int) -> list[str]:
+    return (INCIDENT / "access.log").read_text().splitlines()[:count]
+
+
+def test_a_log_without_host_is_an_error_naming_the_fix(tmp_path: Path) -> None:
+    log = tmp_path / "nohost.log"
+    log.write_text("".join(COMBINED_LINE.format(n=n) + "\n" for n in range(500)))
+    code, out, err = run("diff", BEFORE, AFTER, "--requests", str(log), "--log-format", "combined")
+    assert code == 2 and out == ""
+    assert "0 requests replayed" in err and "500 of 500 lines skipped" in err and "--host" in err
+    code, out, err = run("diff", BEFORE, AFTER, "--requests", str(log), "--log-format", "combined",
+                         "--host", "api.example.com", "--json")
+    assert code == 1 and json.loads(out)["requests"] == 500
+
+
+def test_skipped_lines_are_counted_and_explained(tmp_path: Path) -> None:
+    log = tmp_path / "mixed.log"
+    fmt = '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" "%{Host}i"'
+    with_host = COMBINED_LINE.format(n=1) + ' "api.example.com"'
+    without = COMBINED_LINE.format(n=2) + ' "-"'
+    log.write_text(f"{with_host}\n{without}\n{without}\n")
+    code, out, err = run("diff", BEFORE, AFTER, "--requests", str(log), "--log-format", fmt)
+    assert code == 1
+    assert "1 request replayed" in out and "in 1 group" in out and "1 requests" not in out
+    assert "2 lines skipped: no Host recorded" in err and "--host" in err
+
+
+def test_an_empty_requests_file_is_an_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    code, out, err = run("diff", BEFORE, AFTER, "--requests", str(empty))
+    assert code == 2 and out == "" and f"{empty}: no lines" in err
+
+
+@pytest.mark.parametrize("suffix, compress", [(".crlf", None), (".bz2", "bz2"), (".xz", "lzma"), (".gz", "gzip")])
+def test_diff_reads_crlf_bz2_and_xz_as_logs_does(tmp_path: Path, suffix: str, compress: str | None) -> None:
+    import bz2
+    import lzma
+
+    text = "".join(line + "\r\n" for line in _incident_lines(200)).encode()
+    packed = {"bz2": bz2.compress, "lzma": lzma.compress, "gzip": gzip.compress, None: lambda b: b}[compress](text)
+    log = tmp_path / f"access.log{suffix}"
+    log.write_bytes(packed)
+    code, out, err = run("diff", BEFORE, AFTER, "--requests", str(log), "--json")
+    assert code == 1, err
+    assert json.loads(out)["requests"] == 200 and "malformed" not in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gzip_counts_what_was_read_then_exits_2(tmp_path: Path, damage: str) -> None:
+    whole = gzip.compress("".join(line + "\n" for line in _incident_lines(3000)).encode())
+    cut = len(whole) * 3 // 4
+    data = whole[:cut] if damage == "truncated" else whole[:cut] + b"\xff" * 64 + whole[cut + 64:]
+    log = tmp_path / "access.log.gz"
+    log.write_bytes(data)
+    code, out, err = run("diff", BEFORE, AFTER, "--requests", str(log), "--json")
+    assert code == 2
+    assert json.loads(out)["requests"] > 0  # what was read before the damage is reported
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"vhostguard: {log}:") and "Traceback" not in err and "Aborted" not in err
+
+
+def test_a_pipe_loses_no_line() -> None:
+    import subprocess
+    import sys
+
+    lines = _incident_lines(1000)
+    feed = "".join(line + "\n" for line in lines)
+    done = subprocess.run([sys.executable, "-m", "vhostguard", "diff", BEFORE, AFTER, "--requests", "/dev/stdin",
+                           "--json"], input=feed, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["requests"] == len(lines)
+
+
+def test_progress_reports_the_requests_replayed_in_parallel_too() -> None:
+    from vhostguard.checks.diff import replay
+    from vhostguard.checks.replay import plan_jobs
+    from vhostguard.config import load
+    from vhostguard.model import build_model
+
+    old, new = build_model(load(BEFORE)), build_model(load(AFTER))
+    log = str(INCIDENT / "access.log")
+    jobs = plan_jobs([log, log], old.tree, None, 2)
+    seen: list[int] = []
+    result, _ = replay(old, new, jobs, None, workers=2, progress=seen.append)
+    assert result.requests == 2 * 3647
+    assert seen and seen[-1] == result.requests and seen == sorted(seen)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from vhostguard.cli.logs import logs
@@ -68,7 +69,7 @@ def test_gzip_rotated_file(tmp_path: Path) -> None:
     rotated.write_bytes(gzip.compress((LINE.format(n=5) + "\n").encode()))
     code, out, err = run(str(rotated), "--jsonl")
     assert code == 0 and jsonl(out)[0]["path"] == "/p/5"
-    assert err.strip() == "1 lines, 0 malformed"
+    assert err.strip() == "1 line, 0 malformed"
 
 
 def test_nonexistent_file_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -93,7 +94,8 @@ def test_bad_log_format_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 2 and err == "vhostguard: --log-format '%h %Z': Unrecognized LogFormat directive %Z\n"
 
 
-def test_no_file_and_no_config_is_a_usage_error() -> None:
+def test_no_file_and_no_config_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vhostguard.config.loader.SYSTEM_CONFIG_FILES", ())
     code, _, err = run("--jsonl")
     assert code == 2 and "give log files, or -f CONFIG" in err
 

@@ -5,11 +5,13 @@ import bz2
 import gzip
 import lzma
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vhostguard.logs import DEFAULT_NICKNAMES, FormatChoice, ReadStats, compile_format, detect_format, parser_for, read_log
 from vhostguard.logs import reader
+from vhostguard.logs.reader import CHUNK, iter_lines
 
 COMBINED = compile_format(DEFAULT_NICKNAMES["combined"])
 GOOD = '10.0.0.{n} - - [21/Jan/2024:15:00:0{n} +0000] "GET /p/{n} HTTP/1.1" 200 {n} "-" "ua {n}"'
@@ -155,3 +157,14 @@ def test_format_choice_tries_each_format(tmp_path: Path) -> None:
 def test_missing_file_raises_oserror(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         next(read_log(str(tmp_path / "missing.log"), COMBINED))
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_a_highly_compressed_block_is_read_in_bounded_pieces(tmp_path: Path, compress: Any) -> None:
+    # Issue 17.13: 100 KB of gzipped newlines is 100 MB of lines; one block must not hold them all.
+    path = tmp_path / "newlines.log.z"
+    path.write_bytes(compress(b"\n" * (8 << 20)))
+    stats = ReadStats()
+    sizes = [len(block) for block in iter_lines(str(path), stats, str(path))]
+    assert sum(sizes) == 8 << 20
+    assert max(sizes) <= CHUNK

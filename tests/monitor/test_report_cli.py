@@ -47,7 +47,7 @@ def test_json_document_has_the_contract_keys_and_the_generator_figures(tmp_path:
     timeline = {(p["minute"], p["vhost"]): [p["requests"], p["5xx"]] for p in doc["timeline"]}
     assert timeline == {(utc(m), v): cell for (m, v), cell in written.minutes.items()}
     assert all(set(p) == {"minute", "vhost", "requests", "5xx"} for p in doc["timeline"])
-    assert err.splitlines()[-1] == "1200 lines, 12 malformed"
+    assert err.splitlines()[-1] == "1,200 lines, 12 malformed"
     shown = re.findall(r"^(.*):(\d+): malformed: ", err, re.MULTILINE)
     assert shown == [(str(written.path), str(n)) for n in written.malformed_lines[:10]]
 
@@ -155,10 +155,11 @@ def test_nothing_readable_exits_2(tmp_path: Path, content: str, why: str) -> Non
     code, out, err = run(str(log), "--log-format", VHOST_COMBINED_D, "--json")
     assert code == 2
     assert json.loads(out)["endpoints"] == []
-    assert err.splitlines()[-1] == f"vhostguard: access.log: {why}"
+    assert err.splitlines()[-1].startswith(f"vhostguard: {log}: {why}")  # the full path (issue 16.2)
 
 
-def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vhostguard.config.loader.SYSTEM_CONFIG_FILES", ())  # no LOG, no -f, no system config
     log = tmp_path / "access.log"
     write_log(log, Plan(lines=10))
     bad_patterns = tmp_path / "p.txt"

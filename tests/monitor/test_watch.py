@@ -190,7 +190,8 @@ def test_watch_once_from_a_config(write, tmp_path: Path) -> None:  # type: ignor
     assert f"joining errors from {logs / 'error.log'}" in result.stderr
 
 
-def test_usage_problems_exit_2(tmp_path: Path) -> None:
+def test_usage_problems_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vhostguard.config.loader.SYSTEM_CONFIG_FILES", ())  # no LOG, no -f, no system config
     runner = CliRunner()
     log = tmp_path / "a.log"
     append(log, [line(T0)])

@@ -100,7 +100,7 @@ def _side(decision: Decision) -> Side:
 
 
 def _node_digest(node: Directive, into: Any) -> None:
-    into.update(node.key.encode())
+    into.update(node.key.encode("utf-8", "surrogateescape"))
     into.update(b"\0".join(a.encode("utf-8", "surrogateescape") for a in node.args))
     into.update(b"\1")
     for child in node.children or ():
@@ -116,17 +116,18 @@ class _Fingerprints:
         self._cache: dict[str | None, bytes] = {}
         base = hashlib.sha256()
         for name in sorted(m.name for m in model.tree.modules):
-            base.update(name.encode() + b"\0")
+            base.update(name.encode("utf-8", "surrogateescape") + b"\0")
         for node in model.main.directives:
             _node_digest(node, base)
-        base.update(model.main.document_root.encode())
+        base.update(model.main.document_root.encode("utf-8", "surrogateescape"))
         self._base = base.digest()
 
     def of(self, server: Server) -> bytes:
         found = self._cache.get(server.id)
         if found is None:
             digest = hashlib.sha256(self._base)
-            digest.update(server.server_name.encode() + b"\0" + server.document_root.encode())
+            digest.update(server.server_name.encode("utf-8", "surrogateescape") + b"\0"
+                          + server.document_root.encode("utf-8", "surrogateescape"))
             for node in server.directives if not server.is_main else ():
                 _node_digest(node, digest)
             found = self._cache[server.id] = digest.digest()
@@ -241,28 +242,37 @@ def _field_matches(value: str | None, pattern: str) -> bool:
     return value is not None and fnmatch.fnmatchcase(value, pattern)
 
 
+PROGRESS_EVERY = 10000  # requests between two progress reports
+
+
 def replay(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_host: str | None,
            workers: int = 1, progress: Callable[[int], None] | None = None) -> tuple[DiffResult, ReplayStats]:
     """Replay every job through both models; with ``workers`` > 1 and several jobs, in forked
-    processes that share the already-built models (copy on write) and return their parts."""
+    processes that share the already-built models (copy on write) and return their parts.
+    ``progress`` is called with the requests replayed so far, as they are."""
     if workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        return _replay_parallel(old, new, jobs, default_host, workers)
+        return _replay_parallel(old, new, jobs, default_host, workers, progress)
     differ = Differ(old, new)
     stats = ReplayStats()
     for job in jobs:
         for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
             differ.feed_fields(fields)
-            if progress is not None and count % 10000 == 0:
+            if progress is not None and count % PROGRESS_EVERY == 0:
                 progress(differ.result.requests)
+    if progress is not None:
+        progress(differ.result.requests)
     return differ.result, stats
 
 
 def _run_part(job: ReplayJob) -> tuple[DiffResult, ReplayStats]:
-    old, new, default_host = _FORKED
+    old, new, default_host, counter = _FORKED
     differ = Differ(old, new)
     stats = ReplayStats()
-    for fields in job_requests(job, stats, default_host, old.default_local_ip):
+    for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
         differ.feed_fields(fields)
+        if count % PROGRESS_EVERY == 0:
+            with counter.get_lock():
+                counter.value += PROGRESS_EVERY
     return differ.result, stats
 
 
@@ -272,17 +282,25 @@ _FORKED: Any = None
 
 
 def _replay_parallel(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_host: str | None,
-                     workers: int) -> tuple[DiffResult, ReplayStats]:
+                     workers: int, progress: Callable[[int], None] | None) -> tuple[DiffResult, ReplayStats]:
     global _FORKED
-    _FORKED = (old, new, default_host)
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)  # requests replayed by the children, shared memory
+    _FORKED = (old, new, default_host, counter)
     try:
-        context = multiprocessing.get_context("fork")
         with context.Pool(min(workers, len(jobs))) as pool:
-            parts = pool.map(_run_part, jobs, chunksize=1)
+            pending = pool.map_async(_run_part, jobs, chunksize=1)
+            while not pending.ready():
+                pending.wait(0.25)
+                if progress is not None:
+                    progress(counter.value)
+            parts = pending.get()
     finally:
         _FORKED = None
     result, stats = DiffResult(), ReplayStats()
     for part_result, part_stats in parts:
         result.merge(part_result)
         stats.merge(part_stats)
+    if progress is not None:
+        progress(result.requests)
     return result, stats

@@ -1,27 +1,31 @@
-"""Requests to replay: from access logs (read with the old config's LogFormat) or URL lists."""
+"""Requests to replay: from access logs or URL lists.
+
+Logs are read by the one reader of ``vhostguard.logs`` (plain, gzip, bzip2,
+xz, CRLF, pipes read once) in the format ``vhostguard.logs.resolve`` gives
+them (``--log-format``, else the old config's, else detected), so ``diff``
+reads a log exactly as ``logs`` and ``report`` do.
+"""
 from __future__ import annotations
 
-import gzip
-import io
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import IO, Any
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from itertools import chain
+from typing import Any
 
 from vhostguard.config import ConfigTree
-from vhostguard.logs.format import FormatError, LineError, LogFormat, parser_for
+from vhostguard.logs import (
+    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, ResolveError, find_logs, iter_lines, parser_for,
+    printable, read_log, resolve_files, spans,
+)
 from vhostguard.routing import DEFAULT_REMOTE_IP, Request, RequestError
 
-SAMPLE_LINES = 200
 # Only what a replay needs: converting the rest (times, sizes, agents) would cost most of the parse.
 REPLAY_FIELDS = ("headers_in", "server_name", "vhost", "path", "query", "method", "local_port", "port",
                  "local_addr", "remote_addr")
-_LOG_DIRECTIVES = ("customlog", "globallog", "transferlog")
-_DEFAULT_NICKNAMES = {
-    "common": '%h %l %u %t "%r" %>s %b',
-    "combined": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
-    "vhost_combined": '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
-}
+SPLIT_MIN_BYTES = 16 << 20  # smaller logs are not worth a second process
+_URL_PREFIXES = ("http://", "https://")
 
 
 class ReplayError(ValueError):
@@ -30,82 +34,157 @@ class ReplayError(ValueError):
 
 @dataclass
 class ReplayStats:
+    """What a replay read: lines, malformed ones (the first few kept), lines without a Host, damaged files."""
+
     lines: int = 0
     malformed: int = 0
     unusable: int = 0  # parsed, but no Host could be found
-    samples: list[str] = field(default_factory=list)  # first malformed lines: "file:line: error"
+    samples: list[Malformed] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    lines_of: dict[str, int] = field(default_factory=dict)  # lines per file, to number the next part's lines
 
-    def note(self, path: str, line: int, error: str) -> None:
-        if len(self.samples) < 5:
-            self.samples.append(f"{path}:{line}: {error}")
+    def add_read(self, read: ReadStats, name: str, number_from: int = 0) -> None:
+        """Count one file's (or one part's) read; ``number_from``: lines of the file before this part."""
+        self.lines += read.lines
+        self.malformed += read.malformed
+        self.samples += [replace(bad, line=bad.line + number_from) for bad in read.samples]
+        del self.samples[SAMPLES:]
+        self.problems += read.problems
+        self.lines_of[name] = self.lines_of.get(name, 0) + read.lines
 
     def merge(self, other: ReplayStats) -> None:
+        """Add the stats of the next parts (in file order): their line numbers continue this one's."""
+        self.unusable += other.unusable
+        for bad in other.samples:
+            if len(self.samples) < SAMPLES:
+                self.samples.append(replace(bad, line=bad.line + self.lines_of.get(bad.file, 0)))
         self.lines += other.lines
         self.malformed += other.malformed
-        self.unusable += other.unusable
-        self.samples = sorted(self.samples + other.samples, key=_sample_order)[:5]
+        self.problems += other.problems
+        for name, count in other.lines_of.items():
+            self.lines_of[name] = self.lines_of.get(name, 0) + count
+
+    def sample_text(self, count: int = 3) -> str:
+        return "; ".join(f"{bad.file}:{bad.line}: {bad.error}" for bad in self.samples[:count])
 
 
-def _sample_order(sample: str) -> tuple[str, int]:
-    path, line, _ = sample.split(":", 2)
-    return path, int(line)
+@dataclass(frozen=True)
+class ReplayJob:
+    """One unit of replay work: a URL list, a whole log, a byte range of a plain log, or a stream
+    (a pipe: read once, URL list or log decided by its first line)."""
 
-
-def open_text(path: str) -> IO[str]:
-    """Open a log, gzip or plain (by magic bytes, not by name)."""
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed by it
-    except OSError as exc:
-        raise ReplayError(f"{path}: {exc.strerror}") from None
-    magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="\n")
-
-
-def config_formats(tree: ConfigTree) -> tuple[dict[str, str], list[str]]:
-    """(nicknames, formats of every access log) from the config that wrote the logs."""
-    nicknames = dict(_DEFAULT_NICKNAMES)
-    used: list[str] = []
-    for node in tree.walk():
-        if node.key == "logformat" and len(node.args) >= 2:
-            nicknames[node.args[1]] = node.args[0]
-    for node in tree.walk():
-        if node.key in _LOG_DIRECTIVES and len(node.args) >= 2:
-            fmt = nicknames.get(node.args[1], node.args[1])
-            if fmt not in used:
-                used.append(fmt)
-        elif node.key == "transferlog" and node.args:
-            used.append(nicknames["common"])
-    return nicknames, used
-
-
-def _choose_format(path: str, candidates: list[LogFormat]) -> LogFormat:
-    """The candidate format that parses most of the file's first lines."""
-    if len(candidates) == 1:
-        return candidates[0]
-    with open_text(path) as handle:
-        sample = [line.rstrip("\n") for _, line in zip(range(SAMPLE_LINES), handle)]
-    best, best_score = candidates[0], -1
-    for candidate in candidates:
-        score = 0
-        for line in sample:
-            try:
-                candidate(line)
-                score += 1
-            except LineError:
-                pass
-        if score > best_score:
-            best, best_score = candidate, score
-    return best
+    path: str
+    kind: str  # "urls" | "log" | "stream"
+    formats: tuple[str, ...] = ()  # LogFormat strings for logs and streams (several: tried in turn)
+    span: tuple[int, int] | None = None  # None: the whole file
+    tried: tuple[str, ...] = ()  # the formats detection chose among, for hints
 
 
 def is_url_list(path: str) -> bool:
-    with open_text(path) as handle:
-        for line in handle:
+    """Is ``path`` a URL list (its first line that is not blank nor a comment is a URL)?"""
+    stats = ReadStats()
+    for lines in iter_lines(path, stats, path):
+        for line in lines:
             text = line.strip()
             if text and not text.startswith("#"):
-                return text.startswith(("http://", "https://"))
+                return text.startswith(_URL_PREFIXES)
     return False
+
+
+def plan_jobs(paths: list[str], tree: ConfigTree, log_format: str | None, parts: int) -> list[ReplayJob]:
+    """Split the replay into jobs; big plain logs are cut into ``parts`` line-aligned ranges."""
+    layout = find_logs(tree)
+    jobs: list[ReplayJob] = []
+    for path in paths:
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError as problem:
+            raise ReplayError(f"{path}: {problem.strerror or problem}") from None
+        if regular and is_url_list(path):
+            jobs.append(ReplayJob(path, "urls"))
+            continue
+        try:
+            (resolved,) = resolve_files([path], layout, log_format, REPLAY_FIELDS)
+        except ResolveError as problem:
+            raise ReplayError(f"{path}: cannot use the log format: {problem}") from None
+        if not regular:
+            jobs.append(ReplayJob(path, "stream", resolved.formats, None, resolved.tried))
+            continue
+        ranges = spans(path, parts) if parts > 1 and os.path.getsize(path) >= SPLIT_MIN_BYTES else None
+        for span in ranges if ranges and len(ranges) > 1 else [None]:
+            jobs.append(ReplayJob(path, "log", resolved.formats, span, resolved.tried))
+    return jobs
+
+
+def _parser(formats: tuple[str, ...]) -> Parser:
+    parsers = tuple(parser_for(fmt, {}, REPLAY_FIELDS) for fmt in formats)
+    return parsers[0] if len(parsers) == 1 else FormatChoice(parsers)
+
+
+def job_requests(job: ReplayJob, stats: ReplayStats, default_host: str | None,
+                 local_ip: Callable[[int], str | None]) -> Iterator[tuple[Any, ...]]:
+    """The request field tuples of one job; its lines are counted in ``stats`` once it is read."""
+    name = printable(job.path)
+    read = ReadStats()
+    number_from = stats.lines_of.get(name, 0)
+    blocks: Iterable[list[str]] = iter_lines(job.path, read, name, job.span)
+    kind = job.kind
+    if kind == "stream":
+        blocks, urls = _first_line_is_url(iter(blocks))
+        kind = "urls" if urls else "log"
+    try:
+        if kind == "urls":
+            yield from _url_requests(blocks, read, name, local_ip)
+        else:
+            records = read_log(job.path, _parser(job.formats), stats=read, name=name, blocks=blocks)
+            for record in records:
+                fields = record_fields(record, default_host, local_ip)
+                if fields is None:
+                    stats.unusable += 1
+                    continue
+                yield fields
+    finally:
+        stats.add_read(read, name, number_from)
+
+
+def _first_line_is_url(blocks: Iterator[list[str]]) -> tuple[Iterator[list[str]], bool]:
+    """Look at a stream's first meaningful line without losing any: (all its blocks, is it a URL)."""
+    seen: list[list[str]] = []
+    for lines in blocks:
+        seen.append(lines)
+        for line in lines:
+            text = line.strip()
+            if text and not text.startswith("#"):
+                return chain(seen, blocks), text.startswith(_URL_PREFIXES)
+    return iter(seen), False
+
+
+def _url_requests(blocks: Iterable[list[str]], read: ReadStats, name: str,
+                  local_ip: Callable[[int], str | None]) -> Iterator[tuple[Any, ...]]:
+    """Requests of a URL list; blank and ``#`` lines are neither counted nor malformed."""
+    number = 0
+    for lines in blocks:
+        if lines is TOO_LONG:
+            number += 1
+            read.lines += 1
+            read.malformed += 1
+            continue
+        for line in lines:
+            number += 1
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            read.lines += 1
+            try:
+                request = Request.from_url(text)
+                request = Request.from_url(text, local_ip=local_ip(request.port))
+            except RequestError as problem:
+                read.malformed += 1
+                if len(read.samples) < SAMPLES:
+                    read.samples.append(Malformed(name, number, str(problem)))
+                continue
+            yield (request.scheme, request.host, request.port, request.path, request.query, request.method,
+                   request.local_ip, request.remote_ip)
 
 
 def _header(record: dict[str, Any], name: str) -> str | None:
@@ -143,137 +222,3 @@ def record_request(record: dict[str, Any], default_host: str | None, local_ip: C
     return None if fields is None else Request(*fields)
 
 
-CHUNK_BYTES = 8 << 20
-SPLIT_MIN_BYTES = 16 << 20  # smaller logs are not worth a second process
-
-
-@dataclass(frozen=True)
-class ReplayJob:
-    """One unit of replay work: a URL list, a whole log, or a byte range of a plain log."""
-
-    path: str
-    kind: str  # "urls" | "log"
-    log_format: str | None = None  # LogFormat text for logs
-    start: int = 0
-    end: int | None = None  # None: to the end (gzip logs are always read whole)
-    first_line: int = 1
-
-
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
-
-
-def _line_boundaries(path: str, parts: int) -> list[tuple[int, int, int]]:
-    """(start, end, first line number) of ``parts`` byte ranges that end at line ends."""
-    size = os.path.getsize(path)
-    cuts = [0]
-    with open(path, "rb") as handle:
-        for index in range(1, parts):
-            handle.seek(max(size * index // parts, cuts[-1]))
-            handle.readline()
-            cuts.append(handle.tell())
-        cuts.append(size)
-        ranges = []
-        line = 1
-        for start, end in zip(cuts, cuts[1:]):
-            if end > start:
-                ranges.append((start, end, line))
-            handle.seek(start)
-            remaining = end - start
-            while remaining > 0:
-                block = handle.read(min(CHUNK_BYTES, remaining))
-                line += block.count(b"\n")
-                remaining -= len(block)
-    return ranges
-
-
-def plan_jobs(paths: list[str], tree: ConfigTree, log_format: str | None, parts: int) -> list[ReplayJob]:
-    """Split the replay into jobs; big plain logs are cut into ``parts`` line-aligned ranges."""
-    nicknames, used = config_formats(tree)
-    jobs: list[ReplayJob] = []
-    for path in paths:
-        if is_url_list(path):
-            jobs.append(ReplayJob(path, "urls"))
-            continue
-        try:
-            if log_format is not None:
-                candidates = [parser_for(log_format, nicknames, REPLAY_FIELDS)]
-            else:
-                candidates = [parser_for(fmt, nicknames, REPLAY_FIELDS) for fmt in (used or [nicknames["combined"]])]
-        except FormatError as problem:
-            raise ReplayError(f"{path}: cannot use the log format: {problem}") from None
-        chosen = _choose_format(path, candidates).format
-        if parts > 1 and not _is_gzip(path) and os.path.getsize(path) >= SPLIT_MIN_BYTES:
-            jobs.extend(ReplayJob(path, "log", chosen, start, end, first) for start, end, first in _line_boundaries(path, parts))
-        else:
-            jobs.append(ReplayJob(path, "log", chosen))
-    return jobs
-
-
-def _ranged_lines(path: str, start: int, end: int) -> Iterator[str]:
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        remaining = end - start
-        tail = b""
-        while remaining > 0:
-            block = handle.read(min(CHUNK_BYTES, remaining))
-            if not block:
-                break
-            remaining -= len(block)
-            block = tail + block
-            cut = block.rfind(b"\n") + 1 if remaining > 0 else len(block)
-            tail = block[cut:]
-            text = block[:cut].decode("utf-8", errors="surrogateescape")
-            yield from text.splitlines()
-
-
-def job_requests(job: ReplayJob, stats: ReplayStats, default_host: str | None,
-                 local_ip: Callable[[int], str | None]) -> Iterator[tuple[Any, ...]]:
-    """The request field tuples of one job."""
-    if job.kind == "urls":
-        yield from requests_from_urls(job.path, stats, local_ip)
-        return
-    assert job.log_format is not None
-    fmt = parser_for(job.log_format, None, REPLAY_FIELDS)
-    if job.end is None:
-        with open_text(job.path) as handle:
-            yield from _records(job.path, (line.rstrip("\n") for line in handle), 1, fmt, stats, default_host, local_ip)
-    else:
-        yield from _records(job.path, _ranged_lines(job.path, job.start, job.end), job.first_line, fmt, stats,
-                            default_host, local_ip)
-
-
-def _records(path: str, lines: Iterator[str], first: int, fmt: LogFormat, stats: ReplayStats,
-             default_host: str | None, local_ip: Callable[[int], str | None]) -> Iterator[tuple[Any, ...]]:
-    for number, line in enumerate(lines, first):
-        stats.lines += 1
-        try:
-            record = fmt(line)
-        except LineError as problem:
-            stats.malformed += 1
-            stats.note(path, number, str(problem))
-            continue
-        fields = record_fields(record, default_host, local_ip)
-        if fields is None:
-            stats.unusable += 1
-            continue
-        yield fields
-
-
-def requests_from_urls(path: str, stats: ReplayStats, local_ip: Callable[[int], str | None]) -> Iterator[tuple[Any, ...]]:
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            stats.lines += 1
-            try:
-                request = Request.from_url(text)
-                request = Request.from_url(text, local_ip=local_ip(request.port))
-            except RequestError as problem:
-                stats.malformed += 1
-                stats.note(path, number, str(problem))
-                continue
-            yield (request.scheme, request.host, request.port, request.path, request.query, request.method,
-                   request.local_ip, request.remote_ip)

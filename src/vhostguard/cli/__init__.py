@@ -29,6 +29,7 @@ COMMANDS: Mapping[str, str] = {
     "report": "vhostguard.cli.report:report",
     "watch": "vhostguard.cli.watch:watch",
     "trace": "vhostguard.cli.diagnose:trace",
+    "explain-code": "vhostguard.cli.diagnose:explain_code",
     "doctor": "vhostguard.cli.diagnose:doctor",
 }
 

@@ -11,6 +11,8 @@ from vhostguard.checks.expectations import (
 )
 from vhostguard.checks.replay import ReplayError, ReplayStats, job_requests, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
+from vhostguard.cli.output import check_output, write_output
+from vhostguard.safetext import terminal_text
 from vhostguard.cli.routing import default_local_ip
 from vhostguard.report.expectations import results_json, results_junit, results_text
 from vhostguard.model import ServerModel
@@ -49,6 +51,8 @@ def test_command(expectations: str | None, config: str | None, server_root: str 
             spec = load_expectations(expectations)
         except ExpectationError as problem:
             raise UsageProblem(str(problem)) from None
+        if junit:
+            check_output("--junit", junit)
         args = ConfigArgs(config or spec.config, server_root, defines, env_file)
         model = load_model(args)
         print_warnings(model.tree)
@@ -58,8 +62,9 @@ def test_command(expectations: str | None, config: str | None, server_root: str 
             results = run_offline(Router(model), spec.cases, lambda port: default_local_ip(model, port))
         mode = "live" if live else "offline"
         if junit:
-            with open(junit, "w", encoding="utf-8") as handle:
-                handle.write(results_junit(spec, results, mode))
+            # XML 1.0 cannot carry control characters, not even as references: a hostile
+            # ServerName in a failure message is written escaped (\x1b), as on the terminal.
+            write_output("--junit", junit, terminal_text(results_junit(spec, results, mode)))
         if as_json:
             emit_json(results_json(spec, results, mode))
         else:

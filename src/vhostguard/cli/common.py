@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -13,9 +15,11 @@ from typing import Any, TypeVar
 
 import click
 
+from vhostguard.cli.output import OutputPathError, guarded_output, raw_stream
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, find_system_config, load
 from vhostguard.exitcodes import ExitCode, Terminated
 from vhostguard.model import ServerModel, build_model
+from vhostguard.safetext import json_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -103,8 +107,10 @@ class ConfigErrors(Exception):
 def emit_json(document: Any) -> None:
     """Print ``document`` as JSON (see ``json_lines``), a batch of lines at a time."""
     lines = json_lines(document)
+    # JSON escapes every control character itself: no need for the terminal guard's scan.
+    out = raw_stream(sys.stdout)
     while batch := list(islice(lines, _JSON_BATCH)):
-        click.echo("".join(batch), nl=False)
+        click.echo("".join(batch), nl=False, file=out)
 
 
 # Levels of a document written one item per line; anything deeper is compact.
@@ -122,8 +128,15 @@ def json_lines(document: Any) -> Iterator[str]:
     holds several copies of it (+20-30 MiB for 10,000 vhosts). Only the outer
     levels are written here; the C encoder writes each value below them. The
     parsed document is the same.
+
+    Strings are encoded by ``vhostguard.safetext.json_safe``'s rule: the text is
+    always valid UTF-8, an undecodable byte 0xhh travels as ``\\udchh``.
     """
-    encode = json.JSONEncoder(ensure_ascii=False).encode
+    raw = json.JSONEncoder(ensure_ascii=False).encode
+
+    def encode(value: Any) -> str:
+        return json_safe(raw(value))
+
     return _json_lines(document, encode, 0, "", "\n")
 
 
@@ -168,31 +181,66 @@ def _is_request_error(problem: ValueError) -> bool:
 
 
 def run(action: Callable[[], int | None]) -> None:
-    """Run a command body; map problems to one-line messages and exit codes."""
+    """Run a command body; map problems to one-line messages and exit codes.
+
+    Everything printed meanwhile, error messages included, goes through the
+    terminal guard (``cli.output``): control characters from a config or a log
+    are escaped.
+    """
+    with guarded_output():
+        code = _outcome(action)
+    sys.exit(code)
+
+
+def _outcome(action: Callable[[], int | None]) -> int:
     try:
         code = _run_action(action)
     except ConfigErrors as problem:
         for error in problem.errors:
             click.echo(str(error), err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        return int(ExitCode.BAD_INPUT)
     except ConfigError as problem:
         click.echo(str(problem), err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        return int(ExitCode.BAD_INPUT)
     except UsageProblem as problem:
         click.echo(f"vhostguard: {problem}", err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        return int(ExitCode.BAD_INPUT)
+    except OutputPathError as problem:
+        click.echo(f"vhostguard: {problem}", err=True)
+        return int(ExitCode.BAD_INPUT)
     except ValueError as problem:
         if not _is_request_error(problem):
-            raise
+            return _internal_error(problem)
         click.echo(f"vhostguard: {problem}", err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        return int(ExitCode.BAD_INPUT)
     except Terminated as stop:
-        sys.exit(stop.exit_status)
+        return stop.exit_status
     except KeyboardInterrupt:
-        sys.exit(ExitCode.INTERRUPTED)
+        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        sys.exit(ExitCode.OK)
-    sys.exit(code or ExitCode.OK)
+        return int(ExitCode.OK)
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # click's own: usage errors and exits are click's to report
+    except Exception as problem:
+        return _internal_error(problem)
+    return int(code or ExitCode.OK)
+
+
+def _internal_error(problem: Exception) -> int:
+    """A bug of ours: one line and exit 70, never 1, which a CI job would read
+    as "findings" or "changes". ``VHOSTGUARD_TRACEBACK=1`` re-raises it."""
+    if os.environ.get("VHOSTGUARD_TRACEBACK"):
+        raise problem
+    where = ""
+    if problem.__traceback__ is not None:
+        frame = traceback.extract_tb(problem.__traceback__)[-1]
+        where = f" at {os.path.basename(frame.filename)}:{frame.lineno}"
+    click.echo(
+        f"vhostguard: internal error{where}: {type(problem).__name__}: {problem}"
+        " (a bug: please report it; VHOSTGUARD_TRACEBACK=1 shows the traceback)",
+        err=True,
+    )
+    return int(ExitCode.INTERNAL_ERROR)
 
 
 def _run_action(action: Callable[[], int | None]) -> int | None:

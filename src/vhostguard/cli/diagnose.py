@@ -1,4 +1,5 @@
 """``vhostguard trace URL``: what the running server's worker did with one request;
+``vhostguard explain-code AHnnnnn``: what an httpd error-log code means;
 ``vhostguard doctor``: what is wrong with the running server a config describes."""
 from __future__ import annotations
 
@@ -10,14 +11,8 @@ from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit
 from vhostguard.cli.routing import build_request, request_options
 from vhostguard.config import LoadOptions
 from vhostguard.diagnose import (
-    Diagnosis,
-    DirectiveRef,
-    DoctorError,
-    DoctorOptions,
-    Severity,
-    TraceError,
-    TraceSummary,
-    iso,
+    CodeEntry, Diagnosis, DirectiveRef, DoctorError, DoctorOptions, Severity, TraceError, TraceSummary, iso, load_catalogue,
+    normalise_code,
 )
 from vhostguard.diagnose import doctor as run_doctor
 from vhostguard.diagnose import trace as trace_request
@@ -137,6 +132,66 @@ def _connect_address(connect: str | None, local_ip: str | None, port: int) -> tu
     if not sep or not port_text.isdigit():
         raise UsageProblem(f"--connect {connect!r}: use HOST:PORT")
     return (host.strip("[]"), int(port_text))
+
+
+def code_json(entry: CodeEntry, httpd_version: str, httpd_commit: str) -> dict[str, Any]:
+    """The contract's explain-code document (docs/contract.md "vhostguard explain-code")."""
+    return {
+        "schema": 1,
+        "code": entry.code,
+        "module": entry.module,
+        "source": entry.source,
+        "level": entry.level,
+        "topic": entry.topic,
+        "format": entry.format,
+        "meaning": entry.meaning,
+        "causes": list(entry.causes),
+        "checks": list(entry.checks),
+        "related": list(entry.related),
+        "httpd": {"version": httpd_version, "commit": httpd_commit},
+    }
+
+
+def code_text(entry: CodeEntry, related: dict[str, str]) -> str:
+    out = [f"{entry.code}  [{entry.module}:{entry.level}]  from httpd's {entry.source}",
+           f"  {entry.format}",
+           "",
+           entry.meaning,
+           "",
+           "Typical causes:"]
+    out += [f"  - {cause}" for cause in entry.causes]
+    out += ["", "What to check:"]
+    out += [f"  - {check}" for check in entry.checks]
+    if entry.related:
+        out += ["", "Related: " + "; ".join(f"{code} ({related[code]})" if code in related else code for code in entry.related)]
+    return "\n".join(out) + "\n"
+
+
+@click.command(name="explain-code")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md, schema 1).")
+def explain_code(code: str, as_json: bool) -> None:
+    """What an httpd 2.4 error-log code (AH01114, ah01114) means, its usual causes and what to check."""
+
+    def body() -> int:
+        catalogue = load_catalogue()
+        entry = catalogue.get(code)
+        if entry is None:
+            normal = normalise_code(code)
+            if normal is None:
+                raise UsageProblem(f"explain-code: {code!r} is not an httpd message code; give one like AH01114")
+            nearest = ", ".join(catalogue.nearest(normal))
+            raise UsageProblem(f"explain-code: {normal} is not in the catalogue ({len(catalogue.entries)} httpd 2.4 codes); "
+                               f"nearest known: {nearest}")
+        if as_json:
+            emit_json(code_json(entry, catalogue.httpd_version, catalogue.httpd_commit))
+        else:
+            related = {other: catalogue.entries[other].format.split(": ", 1)[1]
+                       for other in entry.related if other in catalogue.entries}
+            click.echo(code_text(entry, related), nl=False)
+        return ExitCode.OK
+
+    run(body)
 
 
 # -- vhostguard doctor --------------------------------------------------------

@@ -9,22 +9,31 @@ from collections.abc import Callable
 import click
 
 from vhostguard.checks.diff import allowed, load_allowances, replay
-from vhostguard.checks.replay import ReplayError, plan_jobs
+from vhostguard.checks.replay import ReplayError, ReplayStats, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, emit_json, load_model, print_warnings, run
+from vhostguard.cli.output import console
+from vhostguard.exitcodes import ExitCode
+from vhostguard.logs import printable
 from vhostguard.report.diff import diff_json, diff_text
+from vhostguard.report.words import plural
 
 
 def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
-    """A rich progress display on a terminal; nothing otherwise."""
+    """A rich progress display on a terminal (requests replayed so far); nothing otherwise."""
     if not sys.stderr.isatty():
         return None, lambda: None
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    display = Progress(SpinnerColumn(), TextColumn("replaying {task.completed:,} requests from " + ", ".join(paths)),
-                       TimeElapsedColumn(), transient=True)
-    task = display.add_task("diff", total=None)
+    sources = ", ".join(printable(p) for p in paths)
+    display = Progress(SpinnerColumn(), TextColumn("{task.fields[text]}", markup=False), TimeElapsedColumn(),
+                       console=console(stderr=True), transient=True)
+    task = display.add_task("diff", total=None, text=f"reading {sources}")
     display.start()
-    return (lambda done: display.update(task, completed=done)), display.stop
+
+    def report(done: int) -> None:
+        display.update(task, text=f"replayed {plural(done, 'request')} from {sources}")
+
+    return report, display.stop
 
 
 @click.command()
@@ -66,21 +75,46 @@ def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | N
             result, stats = replay(old_model, new_model, jobs, default_host, workers, report_progress)
         except ReplayError as problem:
             raise UsageProblem(str(problem)) from None
+        except OSError as problem:
+            raise UsageProblem(f"{printable(str(problem.filename or 'requests'))}: {problem.strerror or problem}") from None
         finally:
             stop_progress()
             gc.enable()
         result.skipped = stats.unusable
-        if stats.lines and not result.requests and stats.malformed == stats.lines:
-            raise UsageProblem(f"no line of {', '.join(request_files)} could be read; check --log-format")
+        names = ", ".join(printable(path) for path in request_files)
+        if not result.requests:
+            raise UsageProblem(_nothing_replayed(names, stats))
         allowed_ids = {id(g) for g in result.groups.values() if allowed(g, allowances)}
         if as_json:
             emit_json(diff_json(result, allowed_ids))
         else:
             click.echo(diff_text(result, allowed_ids), nl=False)
         if stats.malformed:
-            click.echo(f"{stats.malformed} of {stats.lines} lines were malformed and skipped; first: "
-                       + "; ".join(stats.samples[:3]), err=True)
+            click.echo(f"{stats.malformed} of {plural(stats.lines, 'line')} malformed and skipped; first: "
+                       + stats.sample_text(), err=True)
+        if stats.unusable:
+            click.echo(f"{plural(stats.unusable, 'line')} skipped: {_NO_HOST}", err=True)
+        for damaged in stats.problems:
+            click.echo(f"vhostguard: {damaged}", err=True)
+        if stats.problems:
+            return ExitCode.BAD_INPUT
         unexplained = [g for g in result.groups.values() if id(g) not in allowed_ids]
-        return 1 if unexplained else 0
+        return ExitCode.FINDINGS if unexplained else ExitCode.OK
 
     run(body)
+
+
+_NO_HOST = ("no Host recorded (the LogFormat logs no %{Host}i, %V or %v); "
+            "pass --host HOST to replay such lines with that Host")
+
+
+def _nothing_replayed(names: str, stats: ReplayStats) -> str:
+    """Why not one request was replayed, and what to do: a gate must never pass on nothing."""
+    damaged = f" ({'; '.join(stats.problems)})" if stats.problems else ""
+    if stats.lines == 0:
+        return f"{names}: no lines, nothing to replay{damaged}"
+    if stats.malformed == stats.lines:
+        return (f"no line of {names} could be read ({plural(stats.lines, 'line')}, all malformed; first: "
+                f"{stats.sample_text(1)}){damaged}; check --log-format (or -f: the OLD config's LogFormat)")
+    return (f"0 requests replayed from {names}: {stats.unusable} of {plural(stats.lines, 'line')} skipped, "
+            f"{_NO_HOST}{damaged}")

@@ -1,43 +1,37 @@
 """``vhostguard logs``: access-log lines as JSON records (CONTRACT.md, ``logs``).
 
 Formats come from ``--log-format`` (a nickname or a format string), else
-from the config's own ``CustomLog``/``LogFormat`` lines (``-f``), else the
-best of Debian's ``vhost_combined``/``combined``/``common`` for each file.
-Never runs apache2.
+from the config's own ``CustomLog``/``LogFormat`` lines (``-f``), else they
+are detected (``vhostguard.logs.resolve``). With neither FILE nor ``-f``,
+the system's config is read, as every other command does. Never runs apache2.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, Any
 
 import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
 from vhostguard.exitcodes import ExitCode
-from vhostguard.logs.discover import LogConfig, LogTarget, find_logs
-from vhostguard.logs.endpoints import EndpointPattern, PatternError, load_patterns
-from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, LogFormat, parser_for
-from vhostguard.logs.reader import FormatChoice, Malformed, Parser, ReadStats, detect_format, read_log
+from vhostguard.logs import (
+    EndpointPattern, LogConfig, Malformed, PatternError, ReadStats, ResolvedLog, ResolveError, find_logs, load_patterns,
+    printable, read_log, resolve_files, resolve_targets,
+)
+from vhostguard.report.words import plural
+from vhostguard.safetext import json_dumps, json_line, json_safe_bytes
 
 try:  # optional: about ten times faster than json.dumps for --jsonl
     import orjson
 except ImportError:  # pragma: no cover - depends on the environment
     orjson = None  # type: ignore[assignment]
 
-AUTO_FORMATS = ("vhost_combined", "combined", "common")  # tried in this order when nothing says which
 SHOWN_MALFORMED = 5  # per file, in the human summary
 _BATCH = 512  # records per write
 
-
-@dataclass(frozen=True)
-class LogInput:
-    path: str
-    parser: Parser
-    described: str  # the format, for the human summary
+LogInput = ResolvedLog  # what a command reads: a log and its parser
 
 
 @click.command(name="logs")
@@ -50,11 +44,12 @@ def logs(files: tuple[str, ...], config: str | None, server_root: str | None, de
     """Read access logs (plain, gzip, bzip2, xz) as httpd wrote them.
 
     FILE... are log files; with -f CONFIG and no FILE, the logs the
-    configuration writes (every CustomLog/GlobalLog/TransferLog).
+    configuration writes (every CustomLog/GlobalLog/TransferLog); with
+    neither, those of the system's configuration.
     """
 
     def body() -> int:
-        layout = log_config(config, server_root, defines, env_file)
+        layout = log_config(config, server_root, defines, env_file, files)
         inputs = log_inputs(files, layout, log_format)
         stats = ReadStats()
         try:
@@ -67,11 +62,20 @@ def logs(files: tuple[str, ...], config: str | None, server_root: str | None, de
     run(body)
 
 
-def log_config(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None) -> LogConfig | None:
-    """The logs ``-f CONFIG`` writes (None without a config); its warnings and notes go to stderr."""
-    if config is None:
+def log_config(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
+               files: tuple[str, ...] = ()) -> LogConfig | None:
+    """The logs ``-f CONFIG`` writes; with neither CONFIG nor ``files``, the system's config (as every
+    command); None for files without a config. Warnings and notes go to stderr."""
+    if config is None and files:
         return None
-    tree = load_tree(ConfigArgs(config, server_root, defines, env_file))
+    args = ConfigArgs(config, server_root, defines, env_file)
+    if config is None:
+        try:
+            args.main_file()
+        except UsageProblem:
+            raise UsageProblem("no log given and no Apache configuration found: give log files, "
+                               "or -f CONFIG to read the logs it writes") from None
+    tree = load_tree(args)
     print_warnings(tree)
     layout = find_logs(tree)
     for note in layout.notes:
@@ -82,26 +86,45 @@ def log_config(config: str | None, server_root: str | None, defines: tuple[str, 
 def log_inputs(files: tuple[str, ...], layout: LogConfig | None, log_format: str | None) -> list[LogInput]:
     """The logs to read, each with its parser: ``files`` (format from ``--log-format``, the config, or
     detected), else every log the config writes that exists. Raises UsageProblem when none can be read."""
-    # the config's own nicknames first; the usual ones still work when it does not define them
-    nicknames = {**DEFAULT_NICKNAMES, **layout.nicknames} if layout is not None else DEFAULT_NICKNAMES
-    explicit = _compile(log_format, nicknames) if log_format else None
-    if files:
-        for path in files:
-            _check_readable(path)
-        return [_choose(path, explicit, layout) for path in files]
-    if layout is None:
-        raise UsageProblem("give log files, or -f CONFIG to read the logs it writes")
-    found = []
-    for target in layout.targets:
-        if not os.path.exists(target.path):
-            where = ", ".join(str(s) for s in target.sources)
-            click.echo(f"vhostguard: {target.path}: No such file (written by {where})", err=True)
-            continue
-        parser = explicit or target_parser(target)
-        found.append(LogInput(target.path, parser, _described(parser)))
-    if not found:
-        raise UsageProblem("none of the logs the configuration writes can be read")
+    try:
+        if files:
+            for path in files:
+                _check_readable(path)
+            found = resolve_files(files, layout, log_format)
+        else:
+            if layout is None:
+                raise UsageProblem("give log files, or -f CONFIG to read the logs it writes")
+            found = []
+            for item in resolve_targets(layout, log_format):
+                if os.path.exists(item.path):
+                    found.append(item)
+                    continue
+                where = ", ".join(str(s) for s in item.target.sources) if item.target else "the configuration"
+                click.echo(f"vhostguard: {item.path}: No such file (written by {where})", err=True)
+            if not found:
+                raise UsageProblem("none of the logs the configuration writes can be read")
+    except ResolveError as problem:
+        raise UsageProblem(str(problem)) from None
+    for item in found:
+        if item.note:
+            click.echo(f"note: {item.note}", err=True)
     return found
+
+
+def nothing_usable(inputs: list[LogInput], lines: int) -> str:
+    """The one-line error when no line of ``inputs`` parsed: which files (full paths), which formats, what to do."""
+    names = ", ".join(printable(os.path.abspath(item.path)) for item in inputs)
+    if lines == 0:
+        return f"{names}: no lines (empty input: nothing to report)"
+    origins = {item.origin for item in inputs}
+    if origins == {"--log-format"}:
+        return f"{names}: no line matches the format of --log-format ({inputs[0].described!r}); check how the log was written"
+    if origins == {"config"}:
+        return (f"{names}: no line matches the format the configuration writes ({inputs[0].described!r}); "
+                "pass --log-format FORMAT if the log was written another way")
+    tried = list(dict.fromkeys(name for item in inputs for name in item.tried))
+    return (f"{names}: no line matches the format: tried {', '.join(tried)}; pass -f CONFIG (the config "
+            "that writes this log, for its LogFormat) or --log-format FORMAT")
 
 
 def _check_readable(path: str) -> None:
@@ -116,13 +139,6 @@ def _check_readable(path: str) -> None:
         raise UsageProblem(f"{path}: {problem.strerror or problem}") from None
 
 
-def _compile(fmt: str, nicknames: Any) -> LogFormat:
-    try:
-        return parser_for(fmt, nicknames)
-    except FormatError as problem:
-        raise UsageProblem(f"--log-format {fmt!r}: {problem}") from None
-
-
 def endpoint_patterns(path: str | None) -> tuple[EndpointPattern, ...]:
     """The templates of ``--endpoints FILE`` (none without one); a bad file is a UsageProblem."""
     if path is None:
@@ -135,46 +151,13 @@ def endpoint_patterns(path: str | None) -> tuple[EndpointPattern, ...]:
         raise UsageProblem(str(problem)) from None
 
 
-def target_parser(target: LogTarget) -> Parser:
-    """The parser of a log the config writes: its format, or a choice when several formats write it."""
-    formats = []
-    for fmt in target.formats:
-        try:
-            formats.append(parser_for(fmt, {}))
-        except FormatError as problem:
-            where = ", ".join(str(s) for s in target.sources)
-            raise UsageProblem(f"{where}: LogFormat {fmt!r}: {problem}") from None
-    return formats[0] if len(formats) == 1 else FormatChoice(tuple(formats))
-
-
-def _choose(path: str, explicit: LogFormat | None, layout: LogConfig | None) -> LogInput:
-    if explicit is not None:
-        return LogInput(path, explicit, explicit.format)
-    if layout is not None:
-        target = layout.target_for(path)
-        if target is not None:
-            parser = target_parser(target)
-            return LogInput(path, parser, _described(parser))
-        candidates = [f for t in layout.targets for f in t.formats]
-        if candidates:
-            chosen = detect_format(path, [parser_for(f, {}) for f in dict.fromkeys(candidates)])
-            return LogInput(path, chosen, chosen.format)
-    chosen = detect_format(path, [parser_for(name) for name in AUTO_FORMATS])
-    return LogInput(path, chosen, chosen.format)
-
-
-def _described(parser: Parser) -> str:
-    if isinstance(parser, FormatChoice):
-        return " | ".join(f.format for f in parser.formats)
-    return parser.format if isinstance(parser, LogFormat) else repr(parser)
-
-
 def _emit(inputs: list[LogInput], stats: ReadStats, jsonl: bool) -> None:
     if jsonl:
         out = click.get_binary_stream("stdout")
         report = _stderr_json
         for item in inputs:
-            _write_records(read_log(item.path, item.parser, stats=stats, on_malformed=report, with_position=True), out)
+            _write_records(read_log(item.path, item.parser, stats=stats, on_malformed=report, with_position=True,
+                                    name=printable(item.path)), out)
         out.flush()
         return
     for item in inputs:
@@ -185,10 +168,10 @@ def _emit(inputs: list[LogInput], stats: ReadStats, jsonl: bool) -> None:
             if len(shown) < SHOWN_MALFORMED:
                 shown.append(bad)
 
-        for _ in read_log(item.path, item.parser, stats=stats, on_malformed=keep):
+        for _ in read_log(item.path, item.parser, stats=stats, on_malformed=keep, name=printable(item.path)):
             pass
-        click.echo(f"{item.path}: {stats.lines - before_lines} lines, {stats.malformed - before_bad} malformed "
-                   f"(format {item.described!r})")
+        click.echo(f"{printable(item.path)}: {plural(stats.lines - before_lines, 'line')}, "
+                   f"{stats.malformed - before_bad} malformed (format {item.described!r})")
         for bad in shown:
             click.echo(f"  line {bad.line}: {bad.error}")
 
@@ -199,15 +182,15 @@ def _write_records(records: Any, out: IO[bytes]) -> None:
     for record in records:
         batch.append(encode(record))
         if len(batch) >= _BATCH:
-            out.write(b"".join(batch))
+            out.write(json_safe_bytes(b"".join(batch)))
             batch.clear()
     if batch:
-        out.write(b"".join(batch))
+        out.write(json_safe_bytes(b"".join(batch)))
 
 
 def _encoder() -> Callable[[dict[str, Any]], bytes]:
     def with_json(record: dict[str, Any]) -> bytes:
-        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        return json_line(record)
 
     if orjson is None:
         return with_json
@@ -216,26 +199,30 @@ def _encoder() -> Callable[[dict[str, Any]], bytes]:
     def fast(record: dict[str, Any]) -> bytes:
         try:
             return dumps(record, option=newline)
-        except TypeError:  # an integer beyond 64 bits
+        except TypeError:  # an integer beyond 64 bits, a surrogate (an undecodable byte)
             return with_json(record)
 
     return fast
 
 
 def _stderr_json(bad: Malformed) -> None:
-    click.echo(json.dumps(bad.to_json(), ensure_ascii=False), err=True)
+    click.echo(json_dumps(bad.to_json(), compact=False), err=True)
 
 
 def _finish(stats: ReadStats, inputs: list[LogInput]) -> int:
-    for problem in stats.problems:
+    click.echo(f"{plural(stats.lines, 'line')}, {stats.malformed} malformed", err=True)
+    return read_outcome(stats.parsed, stats.lines, stats.problems, inputs)
+
+
+def read_outcome(parsed: int, lines: int, problems: list[str] | tuple[str, ...], inputs: list[LogInput]) -> int:
+    """Exit code of a read, after its counts were printed: BAD_INPUT (with one line each on stderr) when a
+    file was cut short or damaged (what was read before still counted), or when no line was usable."""
+    for problem in problems:
         click.echo(f"vhostguard: {problem}", err=True)
-    click.echo(f"{stats.lines} lines, {stats.malformed} malformed", err=True)
-    if stats.parsed == 0:
-        names = ", ".join(item.path for item in inputs)
-        why = "no lines" if stats.lines == 0 else "no line matches the format"
-        click.echo(f"vhostguard: {names}: {why}", err=True)
+    if parsed == 0:
+        click.echo(f"vhostguard: {nothing_usable(inputs, lines)}", err=True)
         return ExitCode.BAD_INPUT
-    return ExitCode.OK
+    return ExitCode.BAD_INPUT if problems else ExitCode.OK
 
 
 def _silence_stdout() -> None:

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vhostguard.cli.common import UsageProblem, config_options, emit_json, run
-from vhostguard.cli.logs import endpoint_patterns, log_config, log_inputs
-from vhostguard.exitcodes import ExitCode
-from vhostguard.logs.format import FormatError, LogFormat
-from vhostguard.logs.reader import FormatChoice, Parser
+from vhostguard.cli.output import check_output, console, write_output
+from vhostguard.cli.logs import LogInput, endpoint_patterns, log_config, log_inputs, read_outcome
+from vhostguard.logs import FormatError, printable
 from vhostguard.monitor.aggregate import AggregateOptions, Analysis, LogSource, analyse
 from vhostguard.report.analytics import report_html, report_json, tables
+from vhostguard.report.words import plural
 
 WIDTH_OFF_TTY = 160  # columns for tables written to a file or a pipe (rich would assume 80)
 
@@ -44,33 +43,29 @@ def report(files: tuple[str, ...], config: str | None, server_root: str | None, 
     """Per vhost, method and endpoint: requests, status classes, 5xx ratio, latency, bytes, bursts.
 
     LOG... are access logs; with -f CONFIG and no LOG, the logs the
-    configuration writes (every CustomLog/GlobalLog/TransferLog).
+    configuration writes (every CustomLog/GlobalLog/TransferLog); with
+    neither, those of the system's configuration.
     Malformed lines are counted and shown, never fatal.
     """
 
     def body() -> int:
         patterns = endpoint_patterns(endpoints_file)
         if html_file is not None:
-            _check_writable(html_file)
-        layout = log_config(config, server_root, defines, env_file)
-        sources = [LogSource(item.path, _formats(item.parser)) for item in log_inputs(files, layout, log_format)]
+            check_output("--html", html_file)
+        layout = log_config(config, server_root, defines, env_file, files)
+        inputs = log_inputs(files, layout, log_format)
+        sources = [LogSource(item.path, item.formats) for item in inputs]
         analysis = _analyse(sources, AggregateOptions(patterns=patterns, workers=jobs))
-        if as_json:
+        if as_json:  # the document says lines and malformed even when nothing was usable (exit 2)
             emit_json(report_json(analysis))
-        else:
-            _console(sys.stdout).print(tables(analysis, top))
-        if html_file is not None:
-            _write_atomically(html_file, report_html(analysis, top, f"vhostguard report: {_names(sources)}"))
-        return _finish(analysis, sources, as_json)
+        if analysis.valid:  # nothing usable: no empty table, no empty page, only the error (_finish)
+            if not as_json:
+                _console(sys.stdout).print(tables(analysis, top))
+            if html_file is not None:
+                write_output("--html", html_file, report_html(analysis, top, f"vhostguard report: {_names(sources)}"))
+        return _finish(analysis, inputs, as_json)
 
     run(body)
-
-
-def _formats(parser: Parser) -> tuple[str, ...]:
-    if isinstance(parser, FormatChoice):
-        return tuple(f.format for f in parser.formats)
-    assert isinstance(parser, LogFormat)
-    return (parser.format,)
 
 
 def _analyse(sources: list[LogSource], options: AggregateOptions) -> Analysis:
@@ -95,56 +90,27 @@ def _progress() -> Progress:
     # No refresh thread: the readers are forked, and a thread holding the
     # console lock at fork time would leave the child's copy locked.
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=True, auto_refresh=False)
+                    console=console(stderr=True), transient=True, auto_refresh=False)
 
 
 def _console(stream: object) -> Console:
     is_tty = bool(getattr(stream, "isatty", lambda: False)())
-    return Console(file=stream, width=None if is_tty else WIDTH_OFF_TTY)  # type: ignore[arg-type]
-
-
-def _check_writable(path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UsageProblem(f"--html {path}: No such directory")
-    if not os.access(directory, os.W_OK):
-        raise UsageProblem(f"--html {path}: Permission denied")
-
-
-def _write_atomically(path: str, text: str) -> None:
-    # A browser (or a file watcher) never sees a half-written page.
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".vhostguard-", suffix=".html", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as problem:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise UsageProblem(f"--html {path}: {problem.strerror or problem}") from None
+    return console(stream, width=None if is_tty else WIDTH_OFF_TTY)
 
 
 def _names(sources: list[LogSource]) -> str:
-    names = [os.path.basename(s.path) for s in sources]
+    names = [printable(os.path.basename(s.path)) for s in sources]
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
-def _finish(analysis: Analysis, sources: list[LogSource], as_json: bool) -> int:
-    for problem in analysis.problems:
-        click.echo(f"vhostguard: {problem}", err=True)
+def _finish(analysis: Analysis, inputs: list[LogInput], as_json: bool) -> int:
     for vhost, count in sorted(analysis.folded().items()):
-        click.echo(f"note: {vhost}: {count} requests under {{other}} (endpoint cap reached)", err=True)
+        click.echo(f"note: {vhost}: {plural(count, 'request')} under {{other}} (endpoint cap reached)", err=True)
     if not analysis.caps_exact:
         click.echo("note: a reader reached its own endpoint cap; which rare endpoints fold into {other} "
                    "may differ from a sequential read (totals are exact)", err=True)
-    if as_json:  # the tables show them otherwise
+    if as_json or not analysis.valid:  # the tables show them otherwise
         for bad in analysis.samples:
-            click.echo(f"{bad.file}:{bad.line}: malformed: {bad.error}", err=True)
-    click.echo(f"{analysis.lines} lines, {analysis.malformed} malformed", err=True)
-    if analysis.valid == 0:
-        why = "no lines" if analysis.lines == 0 else "no line matches the format"
-        click.echo(f"vhostguard: {_names(sources)}: {why}", err=True)
-        return ExitCode.BAD_INPUT
-    return ExitCode.OK
+            click.echo(f"{printable(bad.file)}:{bad.line}: malformed: {bad.error}", err=True)
+    click.echo(f"{plural(analysis.lines, 'line')}, {analysis.malformed} malformed", err=True)
+    return read_outcome(analysis.valid, analysis.lines, analysis.problems, inputs)

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
-from vhostguard.cli.logs import AUTO_FORMATS, endpoint_patterns, target_parser
+from vhostguard.cli.logs import endpoint_patterns
+from vhostguard.cli.output import check_output
+from vhostguard.config import find_system_config
 from vhostguard.exitcodes import ExitCode
-from vhostguard.logs.discover import LogConfig, find_logs
-from vhostguard.logs.format import DEFAULT_NICKNAMES, FormatError, parser_for
-from vhostguard.logs.reader import FormatChoice, Parser, ReadStats, detect_format, iter_lines
+from vhostguard.logs import LogConfig, ResolveError, find_logs, resolve_files, resolve_targets
 from vhostguard.model import ServerModel, build_model
 from vhostguard.monitor.aggregate import usable_cpus
 from vhostguard.monitor.clock import SystemClock
@@ -88,7 +88,9 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
         if print_rules:
             click.echo(DEFAULT_RULES_YAML, nl=False)
             return ExitCode.OK
-        configured = _load_config(config, server_root, defines, env_file)
+        if alerts_jsonl:
+            check_output("--alerts-jsonl", alerts_jsonl, append=True)
+        configured = _load_config(config, server_root, defines, env_file, logs)
         rules = _rules(rules_file, configured)
         inputs = _access_logs(logs, configured, log_format)
         targets = _error_logs(error_logs, configured)
@@ -102,8 +104,8 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
 
 
 def _load_config(config: str | None, server_root: str | None, defines: tuple[str, ...],
-                 env_file: str | None) -> _Config | None:
-    if config is None:
+                 env_file: str | None, files: tuple[str, ...] = ()) -> _Config | None:
+    if config is None and (files or find_system_config() is None):  # no LOG, no -f: the system's, as every command
         return None
     tree = load_tree(ConfigArgs(config, server_root, defines, env_file))
     print_warnings(tree)
@@ -127,44 +129,20 @@ def _rules(path: str | None, configured: _Config | None) -> Rules:
 
 
 def _access_logs(files: tuple[str, ...], configured: _Config | None, log_format: str | None) -> list[AccessLog]:
+    """Each log with its format, as ``logs`` and ``report`` resolve them (``vhostguard.logs.resolve``)."""
     layout = configured.logs if configured else None
-    nicknames = layout.nicknames if layout is not None else DEFAULT_NICKNAMES
-    explicit = None
-    if log_format:
-        try:
-            explicit = parser_for(log_format, nicknames)
-        except FormatError as problem:
-            raise UsageProblem(f"--log-format {log_format!r}: {problem}") from None
-    if files:
-        return [AccessLog(os.path.abspath(path), explicit or _guess(path, layout), _vhost_of(path, configured))
-                for path in files]
-    if configured is None:
+    if not files and layout is None:
         raise UsageProblem("give access logs to watch, or -f CONFIG to watch the logs it writes")
-    if not configured.logs.targets:
+    if not files and layout is not None and not layout.targets:
         raise UsageProblem("the configuration writes no access log (no CustomLog, GlobalLog or TransferLog)")
-    return [AccessLog(target.path, explicit or target_parser(target), _vhost_of(target.path, configured))
-            for target in configured.logs.targets]
-
-
-def _guess(path: str, layout: LogConfig | None) -> Parser:
-    """The format of a LOG given without --log-format: from the config, else from its first lines."""
-    if layout is not None:
-        target = layout.target_for(path)
-        if target is not None:
-            return target_parser(target)
-    candidates = [parser_for(name) for name in AUTO_FORMATS]
-    if _has_lines(path):
-        return detect_format(path, candidates)
-    click.echo(f"note: {path}: empty or missing, its format is guessed line by line among "
-               f"{', '.join(AUTO_FORMATS)} (pass --log-format to say)", err=True)
-    return FormatChoice(tuple(candidates))
-
-
-def _has_lines(path: str) -> bool:
     try:
-        return any(lines for lines in iter_lines(path, ReadStats(), path))
-    except OSError:
-        return False
+        found = resolve_files(files, layout, log_format) if files or layout is None else resolve_targets(layout, log_format)
+    except ResolveError as problem:
+        raise UsageProblem(str(problem)) from None
+    for item in found:
+        if item.note and files:
+            click.echo(f"note: {item.note}", err=True)
+    return [AccessLog(os.path.abspath(item.path), item.parser, _vhost_of(item.path, configured)) for item in found]
 
 
 def _vhost_of(path: str, configured: _Config | None) -> str | None:

@@ -9,7 +9,9 @@ TraceSummary`` (attach strace to a running server's workers, send one marked
 request, summarise); and the piece doctor reuses, ``config_targets(model)``
 (every DocumentRoot/Alias/ProxyPass target with its vhost and file:line),
 ``pid_file(model)``, ``server_pid(model)`` and ``worker_pids(pid)`` (the
-running server a config describes).
+running server a config describes). The AH-code catalogue:
+``explain_code(code)`` / ``explain_line(line) -> CodeEntry | None`` and
+``load_catalogue()`` (what httpd 2.4's numbered error-log messages mean).
 
 ``doctor(DoctorOptions) -> Diagnosis``: the checks of ``diagnose.checks``
 (config, server, listeners, backends) run against the server a config
@@ -18,8 +20,9 @@ describes, their ``Finding``s ranked most likely cause first.
 from __future__ import annotations
 
 from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
-from vhostguard.diagnose.context import DoctorOptions, iso
+from vhostguard.diagnose.catalogue import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
 from vhostguard.diagnose.checkup import DoctorError, doctor
+from vhostguard.diagnose.context import DoctorOptions, iso
 from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, ServerState, Severity
 from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
 from vhostguard.diagnose.summary import (
@@ -28,8 +31,9 @@ from vhostguard.diagnose.summary import (
 from vhostguard.diagnose.targets import ConfigTarget, backend_address, config_targets
 
 __all__ = [
-    "MARKER_HEADER", "Capture", "CheckResult", "ConfigTarget", "Connect", "Diagnosis", "DirectiveRef", "DnsLookup",
-    "DoctorError", "DoctorOptions", "Exec", "Exit", "FileAccess", "Finding", "NotTraced", "Phase", "ServerState",
-    "Severity", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address", "config_targets", "doctor", "iso",
-    "parse_strace", "pid_file", "server_pid", "summarise", "trace", "worker_pids",
+    "MARKER_HEADER", "Capture", "Catalogue", "CheckResult", "CodeEntry", "ConfigTarget", "Connect", "Diagnosis",
+    "DirectiveRef", "DnsLookup", "DoctorError", "DoctorOptions", "Exec", "Exit", "FileAccess", "Finding", "NotTraced",
+    "Phase", "ServerState", "Severity", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address",
+    "config_targets", "doctor", "explain_code", "explain_line", "iso", "load_catalogue", "normalise_code", "parse_strace",
+    "pid_file", "server_pid", "summarise", "trace", "worker_pids",
 ]

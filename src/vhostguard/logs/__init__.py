@@ -10,7 +10,10 @@ Public surface:
   counting malformed lines with their numbers (``ReadStats``, ``Malformed``);
 * ``find_logs(tree) -> LogConfig``: every CustomLog/GlobalLog/TransferLog of a config with its format;
 * ``EndpointTemplater`` / ``auto_template``: endpoint templates with a per-vhost cardinality cap;
-* ``logs.parallel.fold_log``: both cores on one big plain log (byte ranges, folded per worker).
+* ``resolve_files(paths, layout, log_format)`` / ``resolve_targets(layout, log_format)``: which format
+  each log is in (``--log-format``, else the config's, else detected), the one answer every command uses;
+* ``logs.parallel.fold_log``: both cores on one big plain log (byte ranges from ``spans``, folded per worker);
+* ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode.
 """
 from __future__ import annotations
 
@@ -22,14 +25,20 @@ from vhostguard.logs.escapes import unescape
 from vhostguard.logs.format import (
     CLF_FORMAT, DEFAULT_NICKNAMES, FormatError, LineError, LogFormat, compile_format, compile_rows, parser_for,
 )
+from vhostguard.logs.parallel import spans
 from vhostguard.logs.reader import (
-    FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, read_log, read_logs,
+    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, printable,
+    read_log, read_logs,
+)
+from vhostguard.logs.resolve import (
+    STOCK_NICKNAMES, ResolvedLog, ResolveError, explicit_format, resolve_files, resolve_targets, target_parser,
 )
 
 __all__ = [
-    "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "EndpointPattern", "EndpointTemplater", "FormatChoice",
-    "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget", "Malformed", "Parser", "PatternError",
-    "ReadStats", "auto_template", "compile_format", "compile_rows", "detect_format", "find_logs", "iter_bytes", "iter_lines",
-    "load_patterns",
-    "parse_patterns", "parser_for", "read_log", "read_logs", "unescape",
+    "CLF_FORMAT", "DEFAULT_NICKNAMES", "OTHER", "SAMPLES", "STOCK_NICKNAMES", "TOO_LONG", "EndpointPattern",
+    "EndpointTemplater", "FormatChoice", "FormatError", "LineError", "LogConfig", "LogFormat", "LogTarget",
+    "Malformed", "Parser", "PatternError", "ReadStats", "ResolveError", "ResolvedLog", "auto_template",
+    "compile_format", "compile_rows", "detect_format", "explicit_format", "find_logs", "iter_bytes", "iter_lines",
+    "load_patterns", "parse_patterns", "parser_for", "printable", "read_log", "read_logs", "resolve_files",
+    "resolve_targets", "spans", "target_parser", "unescape",
 ]

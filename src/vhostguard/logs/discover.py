@@ -61,11 +61,16 @@ class LogConfig:
     nicknames: Mapping[str, str] = field(default_factory=dict)
 
     def target_for(self, path: str) -> LogTarget | None:
-        """The target a given file belongs to, rotated names included (``access.log.1``, ``.2.gz``)."""
-        path = os.path.abspath(path)
-        wanted = _base_name(path)
+        """The target a given file belongs to, rotated names included (``access.log.1``, ``.2.gz``).
+
+        Paths are compared as real paths: ``./access.log`` in the log
+        directory, or a symlink to the file, is the file the config writes.
+        """
+        wanted = {os.path.abspath(path), os.path.realpath(path)}
+        wanted |= {_base_name(p) for p in wanted}
         for target in self.targets:
-            if target.path == path or _base_name(target.path) == wanted or target.path == wanted:
+            names = {target.path, os.path.realpath(target.path)}
+            if names & wanted or {_base_name(n) for n in names} & wanted:
                 return target
         return None
 

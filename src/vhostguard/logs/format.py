@@ -266,9 +266,11 @@ def parser_for(fmt: str, nicknames: Mapping[str, str] | None = None, fields: Ite
 
 _ESCAPED_QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'  # httpd writes " and \ inside a value as \" and \\
 _NUMBER = "-?[0-9]+|-"
+_UNSIGNED = "[0-9]+|-"  # a duration: never negative (a negative %D would make sums go down)
 _INT_KINDS = (d.INT, d.DURATION, d.BYTES_CLF)
 _SPLIT_KINDS = _INT_KINDS + (d.HEX, d.CONN)  # values that can never hold the literal that follows them
 _is_number = re.compile(_NUMBER, re.ASCII).fullmatch
+_is_unsigned = re.compile(_UNSIGNED, re.ASCII).fullmatch
 _is_hex = re.compile("[0-9a-fA-F]+|-", re.ASCII).fullmatch
 _CONN = frozenset(("X", "+", "-"))
 
@@ -302,7 +304,7 @@ class _Compiler:
         self.outputs = _outputs(self.fields)
         self.wanted = wanted
         self.prefixes: list[re.Pattern[str]] = []  # for error messages, built on the first bad line
-        self.env: dict[str, Any] = {"_isnum": _is_number, "_ishex": _is_hex, "_CONN": _CONN,
+        self.env: dict[str, Any] = {"_isnum": _is_number, "_isunsigned": _is_unsigned, "_ishex": _is_hex, "_CONN": _CONN,
                                     "_unescape": unescape, "_split_request": _split_request, "LineError": LineError}
 
     # the regexes
@@ -315,6 +317,8 @@ class _Compiler:
     def pattern(self, f: Field, lenient: bool) -> str:
         slot = f.slot
         kind = slot.kind
+        if kind == d.DURATION:
+            return _UNSIGNED
         if kind in _INT_KINDS:
             return _NUMBER
         if kind == d.HEX:
@@ -495,6 +499,10 @@ class _Compiler:
             m = prefix.match(line)
             if m is None:
                 return _expected(items, k, line, position), position + 1
+            item = items[k]
+            if (isinstance(item, Field) and item.slot.kind == d.DURATION and line[position:m.end()] == "-"
+                    and line[m.end():m.end() + 1].isdigit()):  # '-' (not logged) matched, then digits
+                return f"{item.slot.text} is negative at column {position + 1} (a duration never is)", position + 1
             position = m.end()
         return (f"unexpected text at column {position + 1} after the last field: {line[position:position + 30]!r}",
                 position + 1)
@@ -529,7 +537,7 @@ def _number_test(f: Field, ascii_line: bool) -> str:
         return f"{v} in _CONN"
     if ascii_line:  # str.isdigit() also takes non-ASCII digits; the line is known to be ASCII
         return f"({v}.isdigit() or {v} == '-')"
-    return f"_isnum({v})"
+    return f"_isunsigned({v})" if kind == d.DURATION else f"_isnum({v})"
 
 
 def _value(f: Field) -> str:

@@ -10,10 +10,8 @@ worker. ``fold`` and ``merge`` must be picklable (module-level functions).
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -55,6 +53,9 @@ def fold_log(path: str, fmt: str, fold: Callable[[Iterator[dict[str, Any]]], T],
     ranges = spans(path, workers) if workers > 1 and os.path.getsize(path) >= MIN_SPLIT else None
     if ranges is None or len(ranges) == 1:
         return _work(path, fmt, wanted, fold, None, name)
+    import multiprocessing  # here: importing the package (for ``spans``) needs no process machinery
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("fork")  # the parent's compiled formats come along
     with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
         parts = list(pool.map(functools.partial(_work, path, fmt, wanted, fold, name=name), ranges))

@@ -28,7 +28,7 @@ _DECOMPRESSORS: tuple[tuple[bytes, Callable[[], Any]], ...] = (
     (b"BZh", bz2.BZ2Decompressor),
     (b"\xfd7zXZ\x00", lzma.LZMADecompressor),
 )
-_COMPRESSED_CHUNK = 1 << 16  # compressed bytes per step: bounds what one step can expand to
+_COMPRESSED_CHUNK = 1 << 14  # compressed bytes per step: what a damaged step loses (its output)
 TOO_LONG: list[str] = []  # yielded by iter_lines, by identity, in place of one over-long line
 # What a damaged or truncated compressed file raises part-way through.
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
@@ -131,9 +131,7 @@ def _chunks(raw: BinaryIO) -> Iterator[bytes]:
         decompressor = factory()
         while data := raw.read(_COMPRESSED_CHUNK):
             while data:
-                out = decompressor.decompress(data)
-                if out:
-                    yield out
+                yield from _inflate(decompressor, data)
                 if not decompressor.eof:
                     break
                 data = decompressor.unused_data  # the next member, if any
@@ -142,6 +140,30 @@ def _chunks(raw: BinaryIO) -> Iterator[bytes]:
                     return
         if not decompressor.eof:
             raise EOFError("compressed data ends early")
+
+
+def _inflate(decompressor: Any, data: bytes) -> Iterator[bytes]:
+    """The output of ``data``, at most CHUNK bytes at a time.
+
+    A compressed block can expand a thousandfold (100 KB of gzipped newlines
+    is 100 MB of empty lines): each step's output is capped, so the lines of
+    one block, and what is built from them, stay bounded.
+    """
+    if hasattr(decompressor, "unconsumed_tail"):  # zlib: the input left over waits in unconsumed_tail
+        while True:
+            out = decompressor.decompress(data, CHUNK)
+            if out:
+                yield out
+            data = decompressor.unconsumed_tail
+            if decompressor.eof or (not data and len(out) < CHUNK):
+                return
+    out = decompressor.decompress(data, CHUNK)  # bz2, lzma: more output waits until needs_input
+    while True:
+        if out:
+            yield out
+        if decompressor.eof or decompressor.needs_input:
+            return
+        out = decompressor.decompress(b"", CHUNK)
 
 
 def iter_lines(path: str, stats: ReadStats, name: str, span: tuple[int, int] | None = None) -> Iterator[list[str]]:
@@ -159,14 +181,16 @@ def iter_lines(path: str, stats: ReadStats, name: str, span: tuple[int, int] | N
     rest = ""
     skipping = False  # inside an over-long line: drop text up to the next newline
     chunks = iter_bytes(path, span)
+    failure: BaseException | None = None
+    done = 0  # lines yielded, for the message of a damaged file
     while True:
         try:
             data = next(chunks, None)
         except _STREAM_ERRORS as problem:
-            stats.problems.append(f"{name}: {_describe(problem)}; read {stats.lines} lines before it")
-            data = None
+            failure, data = problem, None
         if data is None:
             break
+        done += data.count(b"\n")
         text = decode(data)
         if skipping:
             cut = text.find("\n")
@@ -189,7 +213,15 @@ def iter_lines(path: str, stats: ReadStats, name: str, span: tuple[int, int] | N
             yield TOO_LONG
     rest += decode(b"", True)
     if rest and not skipping:
+        done += 1
         yield [rest[:-1] if rest.endswith("\r") else rest]
+    if failure is not None:
+        stats.problems.append(f"{printable(name)}: {_describe(failure)}; {done} lines read before it were counted")
+
+
+def printable(name: str) -> str:
+    """A file name as text that can be written anywhere: bytes that are not UTF-8 as ``\\xhh``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _split_long(lines: list[str], long_lines: list[int]) -> Iterator[list[str]]:
@@ -211,7 +243,8 @@ def _describe(problem: BaseException) -> str:
 
 def read_log(path: str, parser: Parser, *, stats: ReadStats | None = None,
              on_malformed: Callable[[Malformed], None] | None = None, with_position: bool = False,
-             name: str | None = None, span: tuple[int, int] | None = None) -> Iterator[dict[str, Any]]:
+             name: str | None = None, span: tuple[int, int] | None = None,
+             blocks: Iterable[list[str]] | None = None) -> Iterator[dict[str, Any]]:
     """Records of the lines of ``path`` that parse, in file order.
 
     Every line is counted in ``stats``; a line that does not parse is
@@ -219,13 +252,15 @@ def read_log(path: str, parser: Parser, *, stats: ReadStats | None = None,
     passed to ``on_malformed``, and reading goes on. With ``with_position``
     each record also gets ``file`` (``name``, default ``path``) and ``line``.
     ``span`` reads a byte range of a plain file (line numbers then count from
-    the start of the range). Raises OSError when the file cannot be opened.
+    the start of the range). ``blocks``: lines already being read from ``path`` by
+    ``iter_lines`` (a pipe whose first lines were looked at). Raises OSError when
+    the file cannot be opened.
     """
     stats = stats if stats is not None else ReadStats()
     name = name or path
     parse = parser.parse
     number = start = stats.lines
-    for lines in iter_lines(path, stats, name, span):
+    for lines in iter_lines(path, stats, name, span) if blocks is None else blocks:
         if lines is TOO_LONG:
             number += 1
             stats.lines = number

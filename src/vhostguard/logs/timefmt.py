@@ -43,8 +43,10 @@ def clf_to_iso(text: str) -> str:
     day, month, year, hour, minute, second = m.group(1), _MONTHS_2[m.group(2)], m.group(3), m.group(4), m.group(5), m.group(6)
     # datetime() rejects 31/Feb and 25:00; the cache makes this check rare.
     try:
-        datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
-    except ValueError as problem:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                          tzinfo=_offset(m.group(7) + m.group(8) + m.group(9)))
+        in_range(moment)
+    except (ValueError, OverflowError) as problem:
         raise ValueError(f"bad time {text!r}: {problem}") from None
     return f"{year}-{month}-{day}T{hour}:{minute}:{second}{m.group(7)}{m.group(8)}:{m.group(9)}"
 
@@ -238,6 +240,7 @@ def combine(parts: dict[str, str]) -> str | None:
     if day is None:
         return _iso_clock(hour, minute, second, micro, digits if frac is not None else 0)
     moment = datetime(day.year, day.month, day.day, hour, minute, second, micro, tzinfo=offset)
+    in_range(moment)
     return _iso(moment, digits if frac is not None else 0)
 
 
@@ -249,9 +252,26 @@ def _fraction(parts: dict[str, str]) -> tuple[int | None, int]:
     return None, 0
 
 
+def in_range(moment: datetime) -> None:
+    """ValueError unless ``moment`` is a time every reader can place: in UTC, between years 1 and 9999.
+
+    One rule for ``logs`` and ``report`` (which converts times to UTC seconds):
+    ``[31/Dec/9999:23:59:59 -1400]`` or ``[01/Jan/0001:00:00:00 +0100]`` is a
+    malformed line, not a time one reader accepts and the other cannot use.
+    """
+    if moment.tzinfo is not None:
+        try:
+            moment.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("out of range once converted to UTC (years 1 to 9999)") from None
+
+
 def _offset(text: str | None) -> timezone | None:
+    """The zone of ``+hhmm``/``-hhmm``; ValueError beyond 23:59 (httpd writes real zones, under a day)."""
     if text is None:
         return None
+    if int(text[1:3]) > 23 or int(text[3:5]) > 59:
+        raise ValueError(f"zone offset {text} is not a real one (at most 23 hours 59 minutes)")
     minutes = int(text[1:3]) * 60 + int(text[3:5])
     return timezone(timedelta(minutes=-minutes if text[0] == "-" else minutes))
 

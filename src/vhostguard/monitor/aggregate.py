@@ -297,7 +297,8 @@ class Aggregate:
         """Parse ``lines`` and route each row to its endpoint's pending list; returns the rows kept."""
         rows, bad = projection.rows(lines)
         for index in bad:
-            self._bad(job.index, first + index + 1, projection.why(lines[index]), sampled)
+            # Only a sampled line needs its reason (a diagnosis costs ~20 µs; a log can be all garbage).
+            self._bad(job.index, first + index + 1, projection.why(lines[index]) if sampled[0] < SAMPLES else "", sampled)
         keys = list(map(_KEY, rows))
         route = self._route
         pendings: list[Any] = list(map(route.get, keys))  # None where the key is new

@@ -8,7 +8,6 @@ nothing.
 """
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
@@ -18,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TextIO
 
 from vhostguard.monitor.alerts import FIRING, Alert, iso
+from vhostguard.safetext import json_dumps, json_line, terminal_text
 
 USER_AGENT = "vhostguard-watch"
 TIMEOUT = 5.0  # seconds per HTTP attempt
@@ -81,7 +81,8 @@ class TerminalSink(_Counted):
 
     def send(self, alert: Alert) -> None:
         try:
-            self.stream.write(format_alert(alert) + "\n")
+            # Names and paths come from the log: no raw ESC/OSC sequence reaches the terminal.
+            self.stream.write(terminal_text(format_alert(alert)) + "\n")
             self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stdout must not stop the watcher
             self._count("failed")
@@ -102,7 +103,7 @@ class JsonLinesSink(_Counted):
         self.path = path
 
     def send(self, alert: Alert) -> None:
-        line = (json.dumps(alert.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        line = json_line(alert.to_json())
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
@@ -151,7 +152,7 @@ class HttpSink(_Counted):
         self.last_error: str | None = None
 
     def submit(self, payload: Any) -> None:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = json_dumps(payload).encode()
         while True:
             try:
                 self._queue.put_nowait(body)

@@ -16,6 +16,9 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from vhostguard.outfile import write_file
+from vhostguard.safetext import json_dumps
+
 VERSION = 1
 
 
@@ -80,23 +83,10 @@ class StateStore:
         return document
 
     def save(self, document: dict[str, Any]) -> None:
-        """Replace the checkpoint atomically (temp file, fsync, rename, fsync of the directory)."""
-        data = json.dumps({"version": VERSION, **document}, separators=(",", ":"), ensure_ascii=False).encode()
-        temp = f"{self.path}.tmp{os.getpid()}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, self.path)
-        directory = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        """Replace the checkpoint atomically (temp file, fsync, rename, fsync of the directory);
+        a symlink in its place is followed, never replaced (vhostguard.outfile)."""
+        data = json_dumps({"version": VERSION, **document}).encode()
+        write_file(self.path, data, mode=0o600, durable=True)
 
     def _set_aside(self, why: str) -> None:
         aside = self.path + ".unreadable"

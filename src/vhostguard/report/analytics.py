@@ -25,6 +25,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from vhostguard.logs import printable
 from vhostguard.monitor.aggregate import LATENCY_RATIO, Analysis, EndpointSummary, histogram_quantile, utc_iso
 
 SCHEMA = 1
@@ -180,7 +181,7 @@ def tables(analysis: Analysis, top: int) -> RenderableType:
         # Text, not markup: a logged "[/]" must print as itself.
         text = Text.assemble((f"First malformed lines ({analysis.malformed} in all):", "bold"), "\n")
         for bad in analysis.samples:
-            text.append(f"  {bad.file}:{bad.line}: {bad.error}\n")
+            text.append(f"  {printable(bad.file)}:{bad.line}: {bad.error}\n")
         parts.append(text)
     return Group(*parts)
 
@@ -637,7 +638,8 @@ def _bursts_html(analysis: Analysis) -> str:
 def _malformed_html(analysis: Analysis) -> str:
     if not analysis.samples:
         return ""
-    items = "".join(f"<li><code>{_e(f'{b.file}:{b.line}')}</code>: {_e(b.error)}</li>" for b in analysis.samples)
+    items = "".join(f"<li><code>{_e(f'{printable(b.file)}:{b.line}')}</code>: {_e(b.error)}</li>"
+                    for b in analysis.samples)
     return (f"<section id=malformed><h2>Malformed lines ({analysis.malformed:,})</h2>"
             f"<p>The first ones:</p><ul>{items}</ul></section>")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from vhostguard.checks.diff import DiffResult, Group, Side
+from vhostguard.report.words import plural
 
 SCHEMA = 1
 
@@ -22,15 +23,16 @@ def diff_text(result: DiffResult, allowed: set[int] | None = None) -> str:
     for number, group in enumerate(groups, 1):
         share = group.count / result.requests if result.requests else 0.0
         note = "  (allowed)" if id(group) in allowed else ""
-        lines.append(f"{number}. {group.count} requests ({share:.1%}){note}")
+        lines.append(f"{number}. {plural(group.count, 'request')} ({share:.1%}){note}")
         lines.append(f"   old: {_side_text(group.old)}")
         lines.append(f"   new: {_side_text(group.new)}")
         for example in group.examples:
             lines.append(f"   e.g. {example}")
     changed_share = result.changed / result.requests if result.requests else 0.0
     lines.append(
-        f"{result.requests} requests replayed, {result.changed} changed ({changed_share:.1%}) in {len(groups)} groups"
-        + (f", {result.skipped} skipped" if result.skipped else "")
+        f"{plural(result.requests, 'request')} replayed, {result.changed} changed ({changed_share:.1%}) "
+        f"in {plural(len(groups), 'group')}"
+        + (f", {result.skipped} skipped (no Host)" if result.skipped else "")
     )
     return "\n".join(lines) + "\n"
 
