@@ -308,3 +308,20 @@ def test_config_errors_are_findings_not_a_failure_to_run(tmp_path: Path) -> None
     assert doc["findings"][0]["directives"] == [{"name": "Include", "file": str(conf), "line": where}]
     unreadable = doc["findings"][kinds.index("config-unreadable")]
     assert unreadable["severity"] == "critical" and f"{conf}:{where}" in unreadable["summary"]
+
+
+def test_stale_config_without_a_readable_reload_notice_says_so(httpd: Callable[..., Httpd],
+                                                               backend: Callable[[int, str], int]) -> None:
+    server = httpd(healthy_site(backend(200, "api")))
+    error_log = server.root / "logs" / "error.log"
+    wait_for(lambda: bool(resume_notices(error_log, server.pid())))
+    error_log.unlink()  # httpd writes on to the unlinked file; its notices can no longer be read
+    time.sleep(0.05)
+    with open(server.conf, "a") as handle:
+        handle.write("# changed\n")
+    code, doc, _ = doctor(server.conf)
+    assert code == 1
+    top = doc["findings"][0]
+    assert top["kind"] == "config-stale" and doc["server"]["reloaded"] is None
+    assert doc["server"]["started"] in top["summary"]  # the start time is all that is known
+    assert "no resume notice" in top["cause"]

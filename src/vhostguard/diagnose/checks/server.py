@@ -40,14 +40,19 @@ def _stale(ctx: DoctorContext, state: ServerState) -> Finding:
     how = "reloaded" if state.reloaded is not None and state.reloaded >= (state.started or 0) else "started"
     evidence = [f"{state.newest_file}: modified {changed}",
                 f"/proc/{state.pid}/stat: httpd pid {state.pid} started {iso(state.started)}"]
+    caveat = ""
     if state.reload_evidence:
         evidence.append(state.reload_evidence)
+    else:
+        # Without the notice only the start time is known: a graceful restart since would not show.
+        caveat = (f" (no resume notice of pid {state.pid} was found in {state.error_log or 'the error log'}: "
+                  "if the server was gracefully restarted since, this finding is wrong)")
     return Finding(
         NAME, "config-stale", Severity.WARNING,
         f"config changed on disk at {changed}, server last (re)loaded at {loaded} < {changed}: "
         "the running server is not running this config",
         f"{state.newest_file} was modified after httpd (pid {state.pid}) last {how}: what it serves follows the older "
-        "files, so the rest of this diagnosis (made from the files on disk) may not describe it",
+        "files, so the rest of this diagnosis (made from the files on disk) may not describe it" + caveat,
         evidence=tuple(evidence),
         next=f"{ctx.options.apache2 or 'apache2'} -t -f {ctx.main_file} && kill -USR1 {state.pid}  # graceful restart",
     )
