@@ -30,6 +30,7 @@ COMMANDS: Mapping[str, str] = {
     "watch": "vhostguard.cli.watch:watch",
     "trace": "vhostguard.cli.diagnose:trace",
     "explain-code": "vhostguard.cli.diagnose:explain_code",
+    "doctor": "vhostguard.cli.diagnose:doctor",
 }
 
 

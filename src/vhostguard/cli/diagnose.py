@@ -1,5 +1,6 @@
 """``vhostguard trace URL``: what the running server's worker did with one request;
-``vhostguard explain-code AHnnnnn``: what an httpd error-log code means."""
+``vhostguard explain-code AHnnnnn``: what an httpd error-log code means;
+``vhostguard doctor``: what is wrong with the running server a config describes."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,9 +9,15 @@ import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.cli.routing import build_request, request_options
-from vhostguard.diagnose import CodeEntry, DirectiveRef, TraceError, TraceSummary, load_catalogue, normalise_code
+from vhostguard.config import LoadOptions
+from vhostguard.diagnose import (
+    CodeEntry, Diagnosis, DirectiveRef, DoctorError, DoctorOptions, Severity, TraceError, TraceSummary, iso, load_catalogue,
+    normalise_code,
+)
+from vhostguard.diagnose import doctor as run_doctor
 from vhostguard.diagnose import trace as trace_request
 from vhostguard.exitcodes import ExitCode
+from vhostguard.live import find_apache2
 
 
 def _directive_json(ref: DirectiveRef | None) -> dict[str, Any] | None:
@@ -183,5 +190,84 @@ def explain_code(code: str, as_json: bool) -> None:
                        for other in entry.related if other in catalogue.entries}
             click.echo(code_text(entry, related), nl=False)
         return ExitCode.OK
+
+    run(body)
+
+
+# -- vhostguard doctor --------------------------------------------------------
+
+
+def doctor_json(diagnosis: Diagnosis) -> dict[str, Any]:
+    """The contract's doctor document (CONTRACT.md "vhostguard doctor")."""
+    state = diagnosis.server
+    return {
+        "schema": 1,
+        "config": diagnosis.config,
+        "server": {"pid": state.pid if state else None, "started": iso(state.started) if state else None,
+                   "reloaded": iso(state.reloaded) if state else None,
+                   "config_changed": iso(state.config_changed) if state else None},
+        "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in diagnosis.checks],
+        "findings": [{"rank": rank, "severity": f.severity.value, "check": f.check, "kind": f.kind, "summary": f.summary,
+                      "cause": f.cause, "vhost": f.vhost, "expected_vhost": f.expected_vhost,
+                      "directives": [{"name": d.name, "file": d.file, "line": d.line} for d in f.directives],
+                      "evidence": list(f.evidence), "next": f.next}
+                     for rank, f in enumerate(diagnosis.findings, 1)],
+    }
+
+
+def doctor_text(diagnosis: Diagnosis) -> str:
+    out = [f"config: {diagnosis.config}"]
+    state = diagnosis.server
+    if state is not None:
+        if state.pid is None:
+            out.append(f"server: not running ({state.problem})")
+        else:
+            out.append(f"server: pid {state.pid}, started {iso(state.started) or '?'}, reloaded {iso(state.reloaded) or '-'}, "
+                       f"config changed {iso(state.config_changed) or '?'}")
+    out.append("checks:")
+    for checked in diagnosis.checks:
+        out.append(f"  {checked.name:<10} {checked.status:<8} {checked.detail}")
+    if not diagnosis.findings:
+        out.append("no problem found")
+    else:
+        out.append("findings, most likely cause first:")
+    for number, finding in enumerate(diagnosis.findings, 1):
+        out.append(f"{number:>2}. [{finding.severity.value}] {finding.summary}")
+        out.append(f"    cause: {finding.cause}")
+        for line in finding.evidence:
+            out.append(f"    evidence: {line}")
+        if finding.next:
+            out.append(f"    next: {finding.next}")
+    return _terminal_safe("\n".join(out)) + "\n"
+
+
+@click.command(name="doctor")
+@config_options
+@click.option("--connect", "connect", metavar="HOST:PORT", help="Diagnose the server at HOST:PORT (another machine: only what can be seen from here).")
+@click.option("--offline", is_flag=True, help="Make no network connection (no backend connects, no probes).")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
+def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
+           connect: str | None, offline: bool, as_json: bool) -> None:
+    """Check the running server a config describes (config, server, listeners, backends); most likely cause first."""
+
+    def body() -> int:
+        if connect is not None and offline:
+            raise UsageProblem("--connect and --offline exclude each other: --offline makes no connection")
+        args = ConfigArgs(config, server_root, defines, env_file)
+        load = args.options()
+        options = DoctorOptions(args.main_file(), LoadOptions(server_root=load.server_root, defines=load.defines,
+                                                              env_file=load.env_file),
+                                connect=_connect_address(connect, None, 0) if connect else None,
+                                offline=offline, apache2=find_apache2())
+        try:
+            diagnosis = run_doctor(options)
+        except DoctorError as problem:
+            raise UsageProblem(f"doctor: {problem}") from None
+        if as_json:
+            emit_json(doctor_json(diagnosis))
+        else:
+            click.echo(doctor_text(diagnosis), nl=False)
+        worst = diagnosis.worst
+        return ExitCode.FINDINGS if worst is not None and worst >= Severity.WARNING else ExitCode.OK
 
     run(body)

@@ -12,11 +12,18 @@ request, summarise); and the piece doctor reuses, ``config_targets(model)``
 running server a config describes). The AH-code catalogue:
 ``explain_code(code)`` / ``explain_line(line) -> CodeEntry | None`` and
 ``load_catalogue()`` (what httpd 2.4's numbered error-log messages mean).
+
+``doctor(DoctorOptions) -> Diagnosis``: the checks of ``diagnose.checks``
+(config, server, listeners, backends) run against the server a config
+describes, their ``Finding``s ranked most likely cause first.
 """
 from __future__ import annotations
 
 from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
 from vhostguard.diagnose.catalogue import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
+from vhostguard.diagnose.checkup import DoctorError, doctor
+from vhostguard.diagnose.context import DoctorOptions, iso
+from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, ServerState, Severity
 from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
 from vhostguard.diagnose.summary import (
     MARKER_HEADER, Connect, DirectiveRef, DnsLookup, Exec, FileAccess, NotTraced, Phase, TraceSummary, summarise,
@@ -24,7 +31,9 @@ from vhostguard.diagnose.summary import (
 from vhostguard.diagnose.targets import ConfigTarget, backend_address, config_targets
 
 __all__ = [
-    "MARKER_HEADER", "Capture", "Catalogue", "CodeEntry", "ConfigTarget", "Connect", "DirectiveRef", "DnsLookup", "Exec", "Exit", "FileAccess",
-    "NotTraced", "Phase", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address", "config_targets",
-    "explain_code", "explain_line", "load_catalogue", "normalise_code", "parse_strace", "pid_file", "server_pid", "summarise", "trace", "worker_pids",
+    "MARKER_HEADER", "Capture", "Catalogue", "CheckResult", "CodeEntry", "ConfigTarget", "Connect", "Diagnosis",
+    "DirectiveRef", "DnsLookup", "DoctorError", "DoctorOptions", "Exec", "Exit", "FileAccess", "Finding", "NotTraced",
+    "Phase", "ServerState", "Severity", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address",
+    "config_targets", "doctor", "explain_code", "explain_line", "iso", "load_catalogue", "normalise_code", "parse_strace",
+    "pid_file", "server_pid", "summarise", "trace", "worker_pids",
 ]

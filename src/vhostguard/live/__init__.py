@@ -10,8 +10,9 @@ from __future__ import annotations
 from vhostguard.live.errors import SandboxError, SandboxUnsupported
 from vhostguard.live.probe import ProbeError, ProbeResult, probe
 from vhostguard.live.sandbox import BackendHit, LiveResult, Sandbox, find_apache2
+from vhostguard.live.system import ConfigTest, apache_environment, config_test
 
 __all__ = [
-    "BackendHit", "LiveResult", "ProbeError", "ProbeResult", "Sandbox", "SandboxError", "SandboxUnsupported",
-    "find_apache2", "probe",
+    "BackendHit", "ConfigTest", "LiveResult", "ProbeError", "ProbeResult", "Sandbox", "SandboxError", "SandboxUnsupported",
+    "apache_environment", "config_test", "find_apache2", "probe",
 ]

@@ -22,7 +22,6 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, load
-from vhostguard.config.envfile import read_env_file
 from vhostguard.live.edits import LineMap, apply_edits, directive_line
 from vhostguard.live.errors import SandboxError, SandboxUnsupported
 from vhostguard.live.journal import MAIN_TOKEN, REQUEST_ID_HEADER, Journal, JournalEntry
@@ -33,9 +32,9 @@ from vhostguard.live.plan import Inputs, Plan, collect_addresses, compiled_in, m
 from vhostguard.live.probe import DEFAULT_MAX_BODY, ProbeError, probe
 from vhostguard.live.process import children_of, group_members, spawn, stop_group
 from vhostguard.live.stubs import CATCH_ALL, StubPool, StubRecord
+from vhostguard.live.system import CLEAN_PATH, apache_environment
 from vhostguard.model import ServerModel, build_model
 
-CLEAN_PATH = "/usr/sbin:/usr/bin:/bin"
 # Debian's envvars names for where httpd writes; pointed into the sandbox at
 # run time as a second line of defence for directives the plan does not know.
 _RUNTIME_VARS = {"APACHE_RUN_DIR": "run", "APACHE_LOCK_DIR": "run", "APACHE_LOG_DIR": "logs"}
@@ -374,14 +373,11 @@ class Sandbox:
 
     def _env_file_vars(self) -> dict[str, str]:
         try:
-            if self.env_file == "":
-                return {}
-            if self.env_file is not None:
-                return read_env_file(self.env_file)
-            beside = os.path.join(os.path.dirname(self.main_file), "envvars")
-            return read_env_file(beside, os.path.dirname(self.main_file)) if os.path.isfile(beside) else {}
+            env = apache_environment(self.main_file, self.env_file)
         except ConfigError as problem:
             raise SandboxError(str(problem)) from None
+        env.pop("PATH")  # read_env_file never returns PATH: this is apache_environment's own
+        return env
 
     def _prepare(self) -> None:
         assert self.tree is not None and self.model is not None

@@ -5,9 +5,11 @@ from vhostguard.monitor.aggregate import (
     AggregateOptions, Analysis, BurstRule, EndpointSummary, ErrorBurst, Latency, LogSource, SeriesPoint,
     TimelinePoint, analyse, utc_iso,
 )
+from vhostguard.monitor.errorlog import ErrorEntry, ErrorLogTarget, find_error_logs, parse_error_line
 from vhostguard.monitor.sketch import QuantileSketch
 
 __all__ = [
     "AggregateOptions", "Analysis", "BurstRule", "EndpointSummary", "ErrorBurst", "Latency", "LogSource",
     "QuantileSketch", "SeriesPoint", "TimelinePoint", "analyse", "utc_iso",
+    "ErrorEntry", "ErrorLogTarget", "find_error_logs", "parse_error_line",
 ]

@@ -1,0 +1,36 @@
+"""Ranking: the most likely cause first.
+
+A finding upstream in this order explains those below it, so it is read
+first: a config apache2 rejects stops every restart (and so the server);
+a server that is not running explains every missing listener; a server
+running an older config than the files on disk explains listeners and
+backends that differ from them; a port held by another program explains
+httpd not listening there; then what fails for some requests only (one
+backend), then what could fail later (our loader's and lint's complaints).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from vhostguard.diagnose.findings import Finding
+
+CAUSE_ORDER = (
+    "config-invalid",     # apache2 -t rejects the config
+    "server-down",        # no httpd behind the PidFile
+    "config-stale",       # files changed after the running server loaded them
+    "listener-foreign",   # another program holds a Listen's port
+    "listener-missing",   # a Listen without a listening socket
+    "connect-failed",     # --connect HOST:PORT refuses
+    "backend-down",       # a proxy backend refuses or does not answer
+    "config-unreadable",  # vhostguard's loader could not read part of the config
+    "lint-error",         # a lint rule of severity error
+)
+_POSITION = {kind: index for index, kind in enumerate(CAUSE_ORDER)}
+
+
+def rank(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Findings sorted most likely cause first: by cause (``CAUSE_ORDER``; an
+    unknown kind after the known ones), then severity, then as found."""
+    indexed = list(enumerate(findings))
+    indexed.sort(key=lambda item: (_POSITION.get(item[1].kind, len(CAUSE_ORDER)), -item[1].severity.rank, item[0]))
+    return tuple(finding for _, finding in indexed)
