@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vhostguard.checks.replay import ReplayJob, ReplayStats, job_requests
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.model import Match, Server, ServerModel
 from vhostguard.routing import Decision, Request, Router
 

@@ -319,7 +319,7 @@ def run_live(sandbox: Any, cases: Iterable[Case]) -> list[CaseResult]:
 def common_routes(requests: Iterable[Request], top: int) -> list[str]:
     """The URL of the first request seen for each of the ``top`` most frequent routes,
     a route being (Host, method-less endpoint template) — ids in paths do not split it."""
-    from vhostguard.logs.endpoints import auto_template
+    from vhostguard.logs import auto_template
 
     counts: dict[tuple[str | None, str], int] = {}
     examples: dict[tuple[str | None, str], str] = {}

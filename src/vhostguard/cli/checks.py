@@ -6,17 +6,17 @@ import sys
 
 import click
 
-from vhostguard.checks.expectations import (
+from vhostguard.checks import (
     ExpectationError, common_routes, generate_expectations, load_expectations, run_live, run_offline,
 )
-from vhostguard.checks.replay import ReplayError, ReplayStats, job_requests, plan_jobs
+from vhostguard.checks import ReplayError, ReplayStats, job_requests, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.cli.output import check_output, write_output
 from vhostguard.safetext import terminal_text
 from vhostguard.cli.routing import default_local_ip
-from vhostguard.report.expectations import results_json, results_junit, results_text
+from vhostguard.report import results_json, results_junit, results_text
 from vhostguard.model import ServerModel
-from vhostguard.report.words import plural
+from vhostguard.report import plural
 from vhostguard.routing import Request, RequestError, Router
 
 

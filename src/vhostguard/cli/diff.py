@@ -8,14 +8,14 @@ from collections.abc import Callable
 
 import click
 
-from vhostguard.checks.diff import allowed, load_allowances, replay
-from vhostguard.checks.replay import ReplayError, ReplayStats, plan_jobs
+from vhostguard.checks import allowed, load_allowances, replay_diff
+from vhostguard.checks import ReplayError, ReplayStats, plan_jobs
 from vhostguard.cli.common import ConfigArgs, UsageProblem, emit_json, load_model, print_warnings, run
 from vhostguard.cli.output import console
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs import printable
-from vhostguard.report.diff import diff_json, diff_text
-from vhostguard.report.words import plural
+from vhostguard.report import diff_json, diff_text
+from vhostguard.report import plural
 
 
 def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
@@ -72,7 +72,7 @@ def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | N
         report_progress, stop_progress = _progress(list(request_files))
         try:
             jobs = plan_jobs(list(request_files), old_model.tree, log_format, workers)
-            result, stats = replay(old_model, new_model, jobs, default_host, workers, report_progress)
+            result, stats = replay_diff(old_model, new_model, jobs, default_host, workers, report_progress)
         except ReplayError as problem:
             raise UsageProblem(str(problem)) from None
         except OSError as problem:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 
 from vhostguard.cli.common import ConfigArgs, config_options, emit_json, load_model, load_tree, print_warnings, run
-from vhostguard.report.dump import dump_text, includes_text
-from vhostguard.report.vhosts import vhosts_json, vhosts_text
+from vhostguard.report import dump_text, includes_text
+from vhostguard.report import vhosts_json, vhosts_text
 
 
 @click.command()

@@ -11,8 +11,8 @@ from vhostguard.exitcodes import ExitCode
 from vhostguard.lint import SelectionError, SettingsError, Severity, default_registry, fails, load_settings
 from vhostguard.lint import run as run_lint
 from vhostguard.lint import selected_rules
-from vhostguard.lint.docs import rule_text, rules_markdown
-from vhostguard.lint.reporters import json_report, sarif_report, text_report
+from vhostguard.lint import rule_text, rules_markdown
+from vhostguard.lint import json_report, sarif_report, text_report
 
 FORMATS = ("text", "json", "sarif")
 SEVERITIES = tuple(s.value for s in sorted(Severity, reverse=True))

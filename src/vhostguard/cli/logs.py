@@ -20,7 +20,7 @@ from vhostguard.logs import (
     EndpointPattern, LogConfig, Malformed, PatternError, ReadStats, ResolvedLog, ResolveError, find_logs, load_patterns,
     printable, read_log, resolve_files, resolve_targets,
 )
-from vhostguard.report.words import plural
+from vhostguard.report import plural
 from vhostguard.safetext import json_dumps, json_line, json_safe_bytes
 
 try:  # optional: about ten times faster than json.dumps for --jsonl

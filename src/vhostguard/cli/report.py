@@ -18,9 +18,9 @@ from vhostguard.cli.common import UsageProblem, config_options, emit_json, run
 from vhostguard.cli.output import check_output, console, write_output
 from vhostguard.cli.logs import LogInput, endpoint_patterns, log_config, log_inputs, read_outcome
 from vhostguard.logs import FormatError, printable
-from vhostguard.monitor.aggregate import AggregateOptions, Analysis, LogSource, analyse
-from vhostguard.report.analytics import report_html, report_json, tables
-from vhostguard.report.words import plural
+from vhostguard.monitor import AggregateOptions, Analysis, LogSource, analyse
+from vhostguard.report import report_html, report_json, tables
+from vhostguard.report import plural
 
 WIDTH_OFF_TTY = 160  # columns for tables written to a file or a pipe (rich would assume 80)
 

@@ -10,7 +10,7 @@ from vhostguard.cli.common import (
 )
 from vhostguard.model import ServerModel
 from vhostguard.checks import Comparison, compare
-from vhostguard.report.route import decision_json, explain_text, live_json, live_text, route_line
+from vhostguard.report import decision_json, explain_text, live_json, live_text, route_line
 from vhostguard.routing import DEFAULT_REMOTE_IP, Decision, Request, Router, is_ip_address
 
 

@@ -26,15 +26,15 @@ from vhostguard.config import find_system_config
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs import LogConfig, ResolveError, find_logs, resolve_files, resolve_targets
 from vhostguard.model import ServerModel, build_model
-from vhostguard.monitor.aggregate import usable_cpus
-from vhostguard.monitor.clock import SystemClock
-from vhostguard.monitor.errorlog import ErrorLogTarget, find_error_logs
-from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
-from vhostguard.monitor.rules import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
-from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
-from vhostguard.monitor.state import StateError, default_state_dir
-from vhostguard.monitor.tail import printable
-from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
+from vhostguard.monitor import usable_cpus
+from vhostguard.monitor import SystemClock
+from vhostguard.monitor import ErrorLogTarget, find_error_logs
+from vhostguard.monitor import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
+from vhostguard.monitor import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
+from vhostguard.monitor import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
+from vhostguard.monitor import StateError, default_state_dir
+from vhostguard.monitor import printable
+from vhostguard.monitor import AccessLog, Watch, WatchOptions
 
 SHOWN_MALFORMED = 5  # per log, in the closing summary
 

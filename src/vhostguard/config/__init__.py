@@ -10,7 +10,29 @@ from vhostguard.config.modules import catalog
 from vhostguard.config.nodes import ConfigTree, Directive, IncludedFile, LoadedModule
 from vhostguard.config.source import ConfigError, ConfigWarning, Source
 
+from vhostguard.config.envfile import read_env_file
+from vhostguard.config.expand import expand_variables
+from vhostguard.config.includes import server_root_relative
+from vhostguard.config.lexer import next_word, split_words
+from vhostguard.config.source import slot_setters
+
 __all__ = [
-    "DEFAULT_HTTPD_VERSION", "ConfigError", "ConfigTree", "ConfigWarning", "Directive", "IncludedFile",
-    "LoadOptions", "LoadedModule", "Source", "catalog", "find_system_config", "load",
+    "ConfigError",
+    "ConfigTree",
+    "ConfigWarning",
+    "DEFAULT_HTTPD_VERSION",
+    "Directive",
+    "IncludedFile",
+    "LoadOptions",
+    "LoadedModule",
+    "Source",
+    "catalog",
+    "expand_variables",
+    "find_system_config",
+    "load",
+    "next_word",
+    "read_env_file",
+    "server_root_relative",
+    "slot_setters",
+    "split_words",
 ]

@@ -11,7 +11,26 @@ from vhostguard.lint.registry import Registry, SelectionError, default_registry
 from vhostguard.lint.runner import fails, run, selected_rules, summarize
 from vhostguard.lint.settings import LintSettings, SettingsError, load_settings
 
+from vhostguard.lint.docs import rule_text, rules_markdown
+from vhostguard.lint.reporters import json_report, sarif_report, text_report
+
 __all__ = [
-    "Finding", "LintSettings", "Registry", "Rule", "SelectionError", "SettingsError", "Severity",
-    "default_registry", "fails", "load_settings", "run", "selected_rules", "summarize",
+    "Finding",
+    "LintSettings",
+    "Registry",
+    "Rule",
+    "SelectionError",
+    "SettingsError",
+    "Severity",
+    "default_registry",
+    "fails",
+    "json_report",
+    "load_settings",
+    "rule_text",
+    "rules_markdown",
+    "run",
+    "sarif_report",
+    "selected_rules",
+    "summarize",
+    "text_report",
 ]

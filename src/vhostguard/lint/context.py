@@ -8,14 +8,14 @@ from collections.abc import Callable, Hashable, Iterator
 from functools import cached_property
 from typing import Any, TypeVar
 
-from vhostguard.config.includes import server_root_relative
-from vhostguard.config.modules import catalog
-from vhostguard.config.nodes import ConfigTree, Directive
-from vhostguard.config.source import Source
+from vhostguard.config import server_root_relative
+from vhostguard.config import catalog
+from vhostguard.config import ConfigTree, Directive
+from vhostguard.config import Source
 from vhostguard.lint.names import NameOwners
 from vhostguard.model import AddressSet, Server, ServerModel
 from vhostguard.routing import Decision, Request, Router
-from vhostguard.routing.sections import Section, ServerSections, collect_sections, server_levels, server_sections
+from vhostguard.routing import Section, ServerSections, collect_sections, server_levels, server_sections
 
 CATCH_ALL_MARK = "vhostguard: catch-all"
 

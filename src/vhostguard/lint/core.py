@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from vhostguard.config.nodes import Directive
-from vhostguard.config.source import Source
+from vhostguard.config import Directive
+from vhostguard.config import Source
 
 if TYPE_CHECKING:
     from vhostguard.lint.context import LintContext

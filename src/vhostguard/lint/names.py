@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from vhostguard.model import Server
-from vhostguard.model.matching import wildcard_regex
+from vhostguard.model import wildcard_regex
 
 
 def _suffix_pattern(pattern: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from vhostguard.config.nodes import ConfigTree
+from vhostguard.config import ConfigTree
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.registry import Registry, default_registry

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from vhostguard.config.nodes import ConfigTree, Directive
+from vhostguard.config import ConfigTree, Directive
 
 _IGNORE = re.compile(r"vhostguard:\s*ignore\s*=\s*([A-Za-z0-9_,\s-]+)")
 

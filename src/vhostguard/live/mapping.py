@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from vhostguard.config.source import Source
+from vhostguard.config import Source
 
 DEFAULT_LOOPBACK = "127.0.0.1"  # a wildcard Listen becomes this one; no vhost is mapped onto it
 FIRST_MAPPED = ipaddress.IPv4Address("127.0.0.10")

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 # The config stage's own lexer and ${VAR} expansion: an Include line is not a
 # node of the tree (it is replaced by what it includes), so the sandbox has to
 # read that one line itself, exactly as the loader did.
-from vhostguard.config.expand import expand_variables
-from vhostguard.config.lexer import next_word, split_words
-from vhostguard.config.nodes import ConfigTree, Directive
-from vhostguard.config.source import Source
+from vhostguard.config import expand_variables
+from vhostguard.config import next_word, split_words
+from vhostguard.config import ConfigTree, Directive
+from vhostguard.config import Source
 from vhostguard.live.edits import FileEdits, directive_line, logical_text, replace_word
 from vhostguard.live.journal import LOG_FORMAT, MAIN_TOKEN, VHOST_ENV
 from vhostguard.live.layout import Layout

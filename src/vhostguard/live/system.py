@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vhostguard.config import ConfigError
-from vhostguard.config.envfile import read_env_file
+from vhostguard.config import read_env_file
 from vhostguard.live.edits import directive_line
 
 CLEAN_PATH = "/usr/sbin:/usr/bin:/bin"

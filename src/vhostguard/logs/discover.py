@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from vhostguard.config.includes import server_root_relative
-from vhostguard.config.nodes import ConfigTree, Directive
-from vhostguard.config.source import Source
+from vhostguard.config import server_root_relative
+from vhostguard.config import ConfigTree, Directive
+from vhostguard.config import Source
 from vhostguard.logs.format import CLF_FORMAT
 
 T = TypeVar("T")

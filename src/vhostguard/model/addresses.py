@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass
 from functools import lru_cache
 
-from vhostguard.config.source import Source
+from vhostguard.config import Source
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from vhostguard.config.nodes import ConfigTree, Directive
-from vhostguard.config.includes import server_root_relative
-from vhostguard.config.source import ConfigError
+from vhostguard.config import ConfigTree, Directive
+from vhostguard.config import server_root_relative
+from vhostguard.config import ConfigError
 from vhostguard.model.addresses import (
     AddressError, ListenAddress, VhostAddress, local_host_name, parse_listen, parse_vhost_address, reverse_name,
 )

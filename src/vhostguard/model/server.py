@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vhostguard.config.nodes import Directive
-from vhostguard.config.source import Source, slot_setters
+from vhostguard.config import Directive
+from vhostguard.config import Source, slot_setters
 from vhostguard.model.addresses import VhostAddress
 
 DEFAULT_DOCUMENT_ROOT = "/var/www/html"  # Debian's compiled-in DOCUMENT_LOCATION

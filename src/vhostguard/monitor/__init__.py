@@ -8,8 +8,53 @@ from vhostguard.monitor.aggregate import (
 from vhostguard.monitor.errorlog import ErrorEntry, ErrorLogTarget, find_error_logs, parse_error_line
 from vhostguard.monitor.sketch import QuantileSketch
 
+from vhostguard.monitor.aggregate import histogram_quantile, usable_cpus
+from vhostguard.monitor.clock import SystemClock
+from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
+from vhostguard.monitor.rules import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
+from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
+from vhostguard.monitor.state import StateError, default_state_dir
+from vhostguard.monitor.tail import printable
+from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
+
 __all__ = [
-    "AggregateOptions", "Analysis", "BurstRule", "EndpointSummary", "ErrorBurst", "Latency", "LogSource",
-    "QuantileSketch", "SeriesPoint", "TimelinePoint", "analyse", "utc_iso",
-    "ErrorEntry", "ErrorLogTarget", "find_error_logs", "parse_error_line",
+    "AccessLog",
+    "AggregateOptions",
+    "AlertmanagerSink",
+    "Analysis",
+    "BurstRule",
+    "DEFAULT_METRICS_ADDR",
+    "DEFAULT_RULES_YAML",
+    "EndpointSummary",
+    "ErrorBurst",
+    "ErrorEntry",
+    "ErrorLogTarget",
+    "JsonLinesSink",
+    "Latency",
+    "LogSource",
+    "MetricsServer",
+    "QuantileSketch",
+    "Rules",
+    "RulesError",
+    "SeriesPoint",
+    "Sink",
+    "StateError",
+    "SystemClock",
+    "TerminalSink",
+    "TimelinePoint",
+    "Watch",
+    "WatchMetrics",
+    "WatchOptions",
+    "WebhookSink",
+    "analyse",
+    "default_state_dir",
+    "find_error_logs",
+    "histogram_quantile",
+    "load_rules",
+    "parse_addr",
+    "parse_error_line",
+    "printable",
+    "registry_for",
+    "usable_cpus",
+    "utc_iso",
 ]

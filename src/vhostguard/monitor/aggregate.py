@@ -49,10 +49,10 @@ from multiprocessing.connection import Connection
 from operator import add, itemgetter
 from typing import Any, cast
 
-from vhostguard.logs.endpoints import NONE, OTHER, EndpointPattern, EndpointTemplater
-from vhostguard.logs.format import parser_for
-from vhostguard.logs.reader import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
-from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
+from vhostguard.logs import NONE, OTHER, EndpointPattern, EndpointTemplater
+from vhostguard.logs import parser_for
+from vhostguard.logs import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
+from vhostguard.logs import BYTES_SENT, RequestRows, request_rows
 from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
 
 MINUTE = 60

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vhostguard.logs.endpoints import NONE, OTHER, EndpointTemplater, SegmentTemplates
-from vhostguard.logs.reader import SAMPLES, Malformed, Parser
-from vhostguard.logs.rows import request_rows
+from vhostguard.logs import NONE, OTHER, EndpointTemplater, SegmentTemplates
+from vhostguard.logs import SAMPLES, Malformed, Parser
+from vhostguard.logs import request_rows
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
 from vhostguard.monitor.parser_process import RowsSpec, row_parser
 from vhostguard.monitor.windows import ALL, Key, Windows

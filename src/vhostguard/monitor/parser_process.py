@@ -47,9 +47,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from vhostguard.logs.endpoints import SegmentTemplates
-from vhostguard.logs.reader import Parser
-from vhostguard.logs.rows import request_rows
+from vhostguard.logs import SegmentTemplates
+from vhostguard.logs import Parser
+from vhostguard.logs import request_rows
 
 Rows = tuple[list[tuple[Any, ...]], list[int]]
 JOIN_SECONDS = 2.0

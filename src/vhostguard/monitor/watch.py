@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vhostguard.logs.endpoints import EndpointPattern, EndpointTemplater, SegmentTemplates
+from vhostguard.logs import EndpointPattern, EndpointTemplater, SegmentTemplates
 from vhostguard.logs import FormatChoice, LogFormat
-from vhostguard.logs.reader import Parser
+from vhostguard.logs import Parser
 from vhostguard.monitor.alerts import Alert, AlertBook
 from vhostguard.monitor.clock import Clock, LogClock, SystemClock
 from vhostguard.monitor.errorlog import (

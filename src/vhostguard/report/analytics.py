@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vhostguard.logs import printable
-from vhostguard.monitor.aggregate import Analysis, EndpointSummary, histogram_quantile, utc_iso
+from vhostguard.monitor import Analysis, EndpointSummary, histogram_quantile, utc_iso
 
 SCHEMA = 1
 MAX_BARS = 360  # buckets per chart: wider than that, bars get thinner than a pixel

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vhostguard.checks.diff import DiffResult, Group, Side
+from vhostguard.checks import DiffResult, Group, Side
 from vhostguard.report.words import plural
 
 SCHEMA = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree
 
-from vhostguard.checks.expectations import CaseResult, Expectations, shown
+from vhostguard.checks import CaseResult, Expectations, shown
 from vhostguard.report.words import printable
 
 SCHEMA = 1

@@ -9,4 +9,39 @@ from vhostguard.routing.decision import OUTCOME_KINDS, Decision, Outcome, Step
 from vhostguard.routing.engine import Router, route
 from vhostguard.routing.request import DEFAULT_REMOTE_IP, Request, RequestError, is_ip_address
 
-__all__ = ["DEFAULT_REMOTE_IP", "OUTCOME_KINDS", "Decision", "Outcome", "Request", "RequestError", "Router", "Step", "is_ip_address", "route"]
+from vhostguard.routing.access import check_access
+from vhostguard.routing.alias import AliasEntry, alias_matches
+from vhostguard.routing.alias import entries as alias_entries
+from vhostguard.routing.proxy import ProxyMapping, ProxyMatch, match_mapping, server_mappings
+from vhostguard.routing.proxy import alias_match as proxy_alias_match
+from vhostguard.routing.rewrite import parse_flags
+from vhostguard.routing.sections import Section, ServerSections, applicable, collect_sections, server_levels, server_sections
+
+__all__ = [
+    "AliasEntry",
+    "ProxyMapping",
+    "ProxyMatch",
+    "alias_entries",
+    "alias_matches",
+    "match_mapping",
+    "proxy_alias_match",
+    "server_mappings",
+    "DEFAULT_REMOTE_IP",
+    "Decision",
+    "OUTCOME_KINDS",
+    "Outcome",
+    "Request",
+    "RequestError",
+    "Router",
+    "Section",
+    "ServerSections",
+    "Step",
+    "applicable",
+    "check_access",
+    "collect_sections",
+    "is_ip_address",
+    "parse_flags",
+    "route",
+    "server_levels",
+    "server_sections",
+]

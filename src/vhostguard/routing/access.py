@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.routing.sections import Section
 
 AUTHZ_KEYS = frozenset({"require", "requireall", "requireany", "requirenone"})

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.model import Server
 from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vhostguard.config.nodes import Directive
-from vhostguard.config.source import Source, slot_setters
+from vhostguard.config import Directive
+from vhostguard.config import Source, slot_setters
 from vhostguard.model import Match, Server
 from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.request import Request

@@ -12,7 +12,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.model import AddressSet, Match, Server, ServerModel
 from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.model import Server
 from vhostguard.routing.drafts import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from vhostguard.config.source import slot_setters
+from vhostguard.config import slot_setters
 
 DEFAULT_REMOTE_IP = "192.0.2.10"  # TEST-NET-1: a client that matches no real allow-list
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
-from vhostguard.config.lexer import split_words
-from vhostguard.config.nodes import Directive
+from vhostguard.config import split_words
+from vhostguard.config import Directive
 from vhostguard.model import Server
 from vhostguard.routing.request import escape_uri
 from vhostguard.routing.sections import ServerLevels, server_levels

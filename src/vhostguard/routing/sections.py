@@ -13,8 +13,8 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vhostguard.config.nodes import Directive
-from vhostguard.config.source import slot_setters
+from vhostguard.config import Directive
+from vhostguard.config import slot_setters
 from vhostguard.model import Server
 from vhostguard.routing.regex import compile_regex
 

@@ -26,11 +26,11 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vhostguard.config.includes import server_root_relative
-from vhostguard.config.nodes import Directive
-from vhostguard.config.source import Source
+from vhostguard.config import server_root_relative
+from vhostguard.config import Directive
+from vhostguard.config import Source
 from vhostguard.model import Match, Server, ServerModel, normalize_host
-from vhostguard.model.matching import wildcard_regex
+from vhostguard.model import wildcard_regex
 from vhostguard.routing.decision import Step
 from vhostguard.routing.request import Request
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.files._common import is_pattern

@@ -1,7 +1,7 @@
 """Helpers shared by several observability rules."""
 from __future__ import annotations
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 
 ACCESS_LOG_KEYS = ("customlog", "transferlog", "globallog")

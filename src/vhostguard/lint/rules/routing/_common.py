@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.names import NameOwners
 from vhostguard.model import Server
-from vhostguard.model.matching import wildcard_regex
-from vhostguard.routing import proxy as mod_proxy
-from vhostguard.routing.sections import Section, collect_sections
+from vhostguard.model import wildcard_regex
+from vhostguard.routing import proxy_alias_match, Section, collect_sections
 
 PROXY_KEYS = ("proxypass", "proxypassmatch")
 LOCATION_KEYS = ("location", "locationmatch")
@@ -99,7 +98,7 @@ def prefix_path(section: Section) -> str | None:
 def covers(outer: str, inner: str) -> bool:
     """Is every URI under the prefix ``inner`` also under the prefix ``outer``?
     (mod_proxy's alias_match, which <Location> prefix matching agrees with.)"""
-    return mod_proxy.alias_match(inner, outer) > 0
+    return proxy_alias_match(inner, outer) > 0
 
 
 @dataclass(frozen=True, slots=True)

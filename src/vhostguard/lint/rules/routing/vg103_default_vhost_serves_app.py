@@ -7,9 +7,7 @@ from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.routing._common import PROXY_KEYS
 from vhostguard.model import AddressSet, Server
-from vhostguard.routing import Decision, Request
-from vhostguard.routing import alias as mod_alias
-from vhostguard.routing import proxy as mod_proxy
+from vhostguard.routing import alias_entries, server_mappings, Decision, Request
 
 UNKNOWN_HOST = "vhostguard-unknown-host.invalid"  # .invalid never resolves: no real vhost names it
 SERVING_KINDS = frozenset({"proxy", "file", "script", "wsgi", "handler"})
@@ -17,8 +15,8 @@ SERVING_KINDS = frozenset({"proxy", "file", "script", "wsgi", "handler"})
 
 def _probe_paths(server: Server, ctx: LintContext) -> list[str]:
     paths = ["/"]
-    proxies = [m for m in mod_proxy.server_mappings(ctx.main, server) if not m.regex and not m.excluded]
-    _, aliases = mod_alias.entries(ctx.main, server)
+    proxies = [m for m in server_mappings(ctx.main, server) if not m.regex and not m.excluded]
+    _, aliases = alias_entries(ctx.main, server)
     paths += [m.path for m in proxies] + [a.fake for a in aliases if not a.regex]
     for node in ctx.server_nodes(server):
         if node.key == "location" and node.args and node.args[0] != "~" and any(c.key in PROXY_KEYS + ("sethandler",) for c in node.children or ()):

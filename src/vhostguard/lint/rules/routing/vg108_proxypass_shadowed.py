@@ -4,14 +4,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
+from vhostguard.routing import ProxyMapping, proxy_alias_match, server_mappings
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.routing._common import (
     PROXY_KEYS, LocationProxy, covers, location_proxies, location_taker, section_label,
 )
 from vhostguard.model import Server
-from vhostguard.routing import proxy as mod_proxy
 
 
 def _regex_shadows(pattern: str, path: str) -> bool:
@@ -24,19 +24,19 @@ def _regex_shadows(pattern: str, path: str) -> bool:
     return bool(compiled.search(path) and compiled.search(probe))
 
 
-def _proxy_shadower(mapping: mod_proxy.ProxyMapping, earlier: list[mod_proxy.ProxyMapping]) -> mod_proxy.ProxyMapping | None:
+def _proxy_shadower(mapping: ProxyMapping, earlier: list[ProxyMapping]) -> ProxyMapping | None:
     if mapping.regex:
         return None
     for previous in earlier:
         if previous.regex:
             if _regex_shadows(previous.path, mapping.path):
                 return previous
-        elif mod_proxy.alias_match(mapping.path, previous.path) > 0:
+        elif proxy_alias_match(mapping.path, previous.path) > 0:
             return previous
     return None
 
 
-def _location_taker(mapping: mod_proxy.ProxyMapping, locations: list[LocationProxy]) -> LocationProxy | None:
+def _location_taker(mapping: ProxyMapping, locations: list[LocationProxy]) -> LocationProxy | None:
     """A <Location> ProxyPass that takes every request ``mapping`` could match (see location_taker)."""
     if mapping.regex or any(o.startswith("mapping=") or o == "interpolate" for o in mapping.options):
         return None
@@ -136,7 +136,7 @@ class ProxyPassShadowed(Rule):
         yield from (in_every_server or {}).values()
 
     def _shadowed(self, server: Server, ctx: LintContext) -> Iterator[tuple[Directive, Finding]]:
-        mappings = mod_proxy.server_mappings(ctx.main, server)
+        mappings = server_mappings(ctx.main, server)
         locations = location_proxies(ctx, server)
         for index, mapping in enumerate(mappings):
             label = ctx.label(ctx.owner(mapping.node))

@@ -4,15 +4,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vhostguard.lint.context import LintContext
+from vhostguard.routing import AliasEntry, ProxyMapping, ProxyMatch, alias_entries, alias_matches, match_mapping, server_mappings
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.routing._common import LocationProxy, location_proxies, location_taker, section_label
-from vhostguard.routing import alias as mod_alias
-from vhostguard.routing import proxy as mod_proxy
 
 
-def _first_proxy(mappings: list[mod_proxy.ProxyMapping], path: str) -> mod_proxy.ProxyMatch | None:
+def _first_proxy(mappings: list[ProxyMapping], path: str) -> ProxyMatch | None:
     for mapping in mappings:
-        hit = mod_proxy.match_mapping(mapping, path)
+        hit = match_mapping(mapping, path)
         if hit is not None:
             return hit
     return None
@@ -58,10 +57,10 @@ class AliasShadowed(Rule):
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         for server in ctx.servers:
-            _, aliases = mod_alias.entries(ctx.main, server)
+            _, aliases = alias_entries(ctx.main, server)
             if not aliases:
                 continue
-            proxies = mod_proxy.server_mappings(ctx.main, server)
+            proxies = server_mappings(ctx.main, server)
             locations = location_proxies(ctx, server)
             for index, entry in enumerate(aliases):
                 if entry.regex:
@@ -72,7 +71,7 @@ class AliasShadowed(Rule):
                     yield self.finding(entry.node, f"{ctx.label(owner)}: {entry.node.name} {entry.fake} is never used: {message}")
 
     @staticmethod
-    def _shadowed(entry: mod_alias.AliasEntry, earlier: list[mod_alias.AliasEntry], proxies: list[mod_proxy.ProxyMapping],
+    def _shadowed(entry: AliasEntry, earlier: list[AliasEntry], proxies: list[ProxyMapping],
                   locations: list[LocationProxy]) -> str | None:
         taker = location_taker(entry.fake, locations)
         if taker is not None and taker.url != "!":
@@ -84,6 +83,6 @@ class AliasShadowed(Rule):
         if hit is not None and hit.url is not None and deep is not None and deep.url is not None:
             return f"{hit.mapping.node.name} {hit.mapping.path} at {hit.mapping.node.source} proxies it first"
         for previous in earlier:
-            if not previous.regex and mod_alias.alias_matches(entry.fake, previous.fake) > 0:
+            if not previous.regex and alias_matches(entry.fake, previous.fake) > 0:
                 return f"{previous.node.name} {previous.fake} at {previous.node.source} matches first"
         return None

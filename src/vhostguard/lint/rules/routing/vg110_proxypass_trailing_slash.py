@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.routing._common import PROXY_KEYS, location_of, prefix_path, section_label
-from vhostguard.routing.sections import Section
+from vhostguard.routing import Section
 
 
 def _url_path_slash(url: str) -> bool | None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.routing.rewrite import parse_flags
+from vhostguard.routing import parse_flags
 
 
 class RewriteProxyWithoutModProxy(Rule):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.routing.rewrite import parse_flags
+from vhostguard.routing import parse_flags
 
 _LOOP_SAMPLES = ("vhostguard/probe", "index.html", "")
 

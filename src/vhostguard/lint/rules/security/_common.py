@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.routing import DEFAULT_REMOTE_IP
-from vhostguard.routing.access import check_access
-from vhostguard.routing.sections import Section
+from vhostguard.routing import check_access
+from vhostguard.routing import Section
 
 
 def granted_to_anyone(sections: list[Section]) -> bool:

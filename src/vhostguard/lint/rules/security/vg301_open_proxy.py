@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.security._common import granted_to_anyone
-from vhostguard.routing.sections import Section
+from vhostguard.routing import Section
 
 
 class OpenProxy(Rule):

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.security._common import granted_to_anyone
 from vhostguard.model import Server
-from vhostguard.routing.sections import applicable
+from vhostguard.routing import applicable
 
 STATUS_HANDLERS = frozenset({"server-status", "server-info", "balancer-manager"})
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.security._common import granted_to_anyone
-from vhostguard.routing.sections import Section
+from vhostguard.routing import Section
 
 
 class RootDirectoryNotDenied(Rule):

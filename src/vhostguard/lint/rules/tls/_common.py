@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from cryptography import x509
 
-from vhostguard.config.nodes import Directive
+from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.model import Server
 
