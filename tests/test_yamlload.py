@@ -60,7 +60,7 @@ def test_bytes_that_are_not_utf8() -> None:
 
 
 def test_deep_nesting_is_an_error_not_a_crash() -> None:
-    with pytest.raises(YamlError, match="^f.yaml:1: "):
+    with pytest.raises(YamlError, match=r"^f\.yaml:1: "):
         load_yaml("[" * 20000 + "]" * 20000, "f.yaml")
 
 

@@ -77,7 +77,7 @@ def test_main_server_change_reaches_every_vhost(tmp_path: Path) -> None:
     main_conf.write_text(main_conf.read_text() + "ProxyPass /health !\n")  # inherited by every vhost
     urls = tmp_path / "urls.txt"
     urls.write_text("http://api.example.com/health\nhttp://api.example.com/v1/x\n")
-    code, out, _ = run("diff", str(INCIDENT / "before/apache2.conf"), str(main_conf), "--requests", str(urls), "--json")
+    _code, out, _ = run("diff", str(INCIDENT / "before/apache2.conf"), str(main_conf), "--requests", str(urls), "--json")
     doc = json.loads(out)
     assert doc["changed"] == 1 and doc["groups"][0]["examples"] == ["http://api.example.com/health"]
 

@@ -34,7 +34,7 @@ def test_vhosts_json_schema_on_example() -> None:
     assert api["aliases"] == ["api-v1.example.com", "*.api.example.com"]
     assert api["addresses"] == ["*:80"]
     assert doc["main_server"]["server_name"] == "web01.example.com"
-    assert {(l["address"], l["port"]) for l in doc["listen"]} == {(None, 80), ("10.0.0.5:8443", 8443)}
+    assert {(listen["address"], listen["port"]) for listen in doc["listen"]} == {(None, 80), ("10.0.0.5:8443", 8443)}
 
 
 def test_vhosts_text_like_apache2_S() -> None:
@@ -83,9 +83,9 @@ def test_dump_shows_file_line_and_includes(write: Write) -> None:
 
 def test_define_option(write: Write) -> None:
     conf = write("main.conf", "<IfDefine TLS>\nListen 443\n</IfDefine>\nServerName ${NAME}\n")
-    code, out, _ = run("vhosts", "-f", str(conf), "-D", "TLS", "-D", "NAME=x.example", "--json")
+    _code, out, _ = run("vhosts", "-f", str(conf), "-D", "TLS", "-D", "NAME=x.example", "--json")
     doc = json.loads(out)
-    assert [l["port"] for l in doc["listen"]] == [443]
+    assert [listen["port"] for listen in doc["listen"]] == [443]
     assert doc["main_server"]["server_name"] == "x.example"
 
 
@@ -123,9 +123,9 @@ def test_explain_lists_steps_with_lines() -> None:
 
 
 def test_route_local_ip_defaults_from_listen_and_option() -> None:
-    code, out, _ = run("route", "-f", str(EXAMPLE), "http://admin.example.com:8443/", "--json")
+    _, out, _ = run("route", "-f", str(EXAMPLE), "http://admin.example.com:8443/", "--json")
     assert json.loads(out)["request"]["local_ip"] == "10.0.0.5"
-    code, out, _ = run("route", "-f", str(EXAMPLE), "http://nobody.example/", "--header", "Host: api.example.com", "--json")
+    _code, out, _ = run("route", "-f", str(EXAMPLE), "http://nobody.example/", "--header", "Host: api.example.com", "--json")
     assert json.loads(out)["vhost"]["server_name"] == "api.example.com"
 
 

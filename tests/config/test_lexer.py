@@ -6,7 +6,7 @@ from vhostguard.config.lexer import LogicalLine, logical_lines, next_word, split
 
 
 def lines(text: str) -> list[tuple[int, str]]:
-    return [(l.line, l.text) for l in logical_lines(text)]
+    return [(logical.line, logical.text) for logical in logical_lines(text)]
 
 
 def test_trims_and_numbers_lines() -> None:

@@ -44,7 +44,7 @@ def make_certificate(key: ec.EllipticCurvePrivateKey, names: list[str], not_befo
 def certdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """valid (a year left), expiring (10 days), expired, a stray key, and a combined cert+key file."""
     root = tmp_path_factory.mktemp("certs")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     names = ["www.example.com", "example.com", "*.example.org"]
     spans = {
         "valid": (now - dt.timedelta(days=1), now + dt.timedelta(days=365)),

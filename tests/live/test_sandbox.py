@@ -298,7 +298,7 @@ def test_vhost_from_a_macro_is_unsupported(site: Site) -> None:
         </Macro>
         Use Site m.example
     """)
-    with pytest.raises(SandboxUnsupported, match="(?i)VirtualHost .*macro 'site'"):
+    with pytest.raises(SandboxUnsupported, match=r"(?i)VirtualHost .*macro 'site'"):
         Sandbox(main).start()
 
 

@@ -185,7 +185,7 @@ def test_combined_fields_equal_what_was_sent(httpd_run: Run) -> None:
         assert record["bytes"] == sent.body_length
         assert record["headers_in"]["Referer"] == (text(sent.headers["referer"]) if "referer" in sent.headers else None)
         ua = sent.headers.get("user-agent")
-        assert record["headers_in"]["User-agent"] == (None if ua is None or sent.status == 400 and ua == b"ctl" else text(ua))
+        assert record["headers_in"]["User-agent"] == (None if ua is None or (sent.status == 400 and ua == b"ctl") else text(ua))
         moment = datetime.fromisoformat(record["time"])
         assert moment.utcoffset() == OFFSET.utcoffset(None)
         assert sent.started - 1 <= moment.timestamp() <= sent.finished + 1

@@ -12,6 +12,7 @@ import pytest
 from vhostguard.logs import DEFAULT_NICKNAMES, ReadStats, compile_format, read_log
 from vhostguard.logs import parallel
 from vhostguard.logs.parallel import fold_log, spans
+import itertools
 
 FMT = DEFAULT_NICKNAMES["combined"]
 LINE = '10.0.0.{a} - - [21/Jan/2024:15:00:0{b} +0000] "GET /p/{a} HTTP/1.1" {status} {a} "-" "ua"'
@@ -40,7 +41,7 @@ def test_spans_cover_the_file_at_line_boundaries(big_log: Path) -> None:
     ranges = spans(str(big_log), 3)
     assert ranges is not None and len(ranges) == 3
     assert ranges[0][0] == 0 and ranges[-1][1] == len(data)
-    for (_, end), (start, _) in zip(ranges, ranges[1:]):
+    for (_, end), (start, _) in itertools.pairwise(ranges):
         assert end == start and data[end - 1:end] == b"\n"
 
 

@@ -105,7 +105,7 @@ def test_line_numbers_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(reader, "CHUNK", 100)  # lines straddle chunk boundaries
     log = tmp_path / "chunks.log"
     log.write_bytes(lines_of(*(good(n % 10) if n != 37 else "bad" for n in range(1, 101))))
-    records, stats, bad = read(log)
+    records, _stats, bad = read(log)
     assert len(records) == 99 and [b.line for b in bad] == [37]
     assert records[-1]["line"] == 100
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def utc(second: int) -> str:
-    return datetime.fromtimestamp(second, timezone.utc).isoformat()
+    return datetime.fromtimestamp(second, UTC).isoformat()
 
 
 def test_json_document_has_the_contract_keys_and_the_generator_figures(tmp_path: Path) -> None:

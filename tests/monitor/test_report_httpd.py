@@ -69,7 +69,7 @@ def served() -> Iterator[Served]:
         conf.write_text(base_config(root, MODULES) + CONF.format(port=port, root=root, closed=closed))
         sent: list[tuple[str, str, str, Sent]] = []
         with running(conf, port, {"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"}):
-            for n in range(6):
+            for _ in range(6):
                 sent.append(("www.test", "GET", "/index.html",
                              request(port, b"GET /index.html HTTP/1.1", [(b"Host", b"www.test")])))
             for n in range(3):

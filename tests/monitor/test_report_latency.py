@@ -18,6 +18,7 @@ from vhostguard.monitor.aggregate import (
     LATENCY_RATIO, AggregateOptions, Analysis, LogSource, analyse, histogram_quantile,
 )
 from vhostguard.report.analytics import report_html
+import itertools
 
 FMT = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D'
 ACCURACY = (LATENCY_RATIO - 1) / (LATENCY_RATIO + 1)
@@ -98,7 +99,7 @@ def test_report_html_draws_p50_and_p95_per_bucket_without_script(tmp_path: Path)
         slowest = max(heights, key=lambda item: item[2])
         assert slowest[1] == min(y for _, y, _ in heights)  # the top of the line
         assert 10 <= heights.index(slowest) < 15  # in the slow spell written (minutes 10 to 14)
-        assert all(a[0] < b[0] for a, b in zip(heights, heights[1:]))  # left to right in time
+        assert all(a[0] < b[0] for a, b in itertools.pairwise(heights))  # left to right in time
         # y = axis - value * scale: the same axis and scale for every point
         (_, y0, v0), (_, y1, v1) = heights[0], slowest
         scale = (y0 - y1) / (v1 - v0)

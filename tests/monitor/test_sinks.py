@@ -33,7 +33,7 @@ class Recorded(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Recorded
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         time.sleep(self.server.delay)
         payload = json.loads(body)
@@ -44,7 +44,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -44,7 +44,7 @@ class Backend:
             # HTTP/1.0: every answer closes its connection, so once the server is stopped httpd
             # cannot go on using a pooled connection to it.
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = json.dumps({"path": self.path}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -52,7 +52,7 @@ class Backend:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from vhostguard.logs import parser_for
@@ -20,7 +20,7 @@ T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 
 
 def clf(t: float) -> str:
-    return datetime.fromtimestamp(int(t), timezone.utc).strftime("[%d/%b/%Y:%H:%M:%S +0000]")
+    return datetime.fromtimestamp(int(t), UTC).strftime("[%d/%b/%Y:%H:%M:%S +0000]")
 
 
 def line(t: float, path: str = "/v1/users/1", status: int = 200, vhost: str = "api.example.com",

@@ -330,7 +330,7 @@ def _build(scenario: Scenario, root: Path) -> Path:
         (root / relative).mkdir(parents=True, exist_ok=True)
     for name in ("main", "a", "default"):
         (root / name).mkdir(exist_ok=True)
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
         for filename in filenames:
             os.chmod(os.path.join(dirpath, filename), 0o644)

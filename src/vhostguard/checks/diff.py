@@ -230,10 +230,7 @@ def allowed(group: Group, allowances: list[dict[str, str]]) -> bool:
         "old_kind": group.old.kind, "new_kind": group.new.kind,
         "old_target": group.old.target, "new_target": group.new.target,
     }
-    for allowance in allowances:
-        if allowance and all(_field_matches(fields.get(k), str(v)) for k, v in allowance.items()):
-            return True
-    return False
+    return any(allowance and all(_field_matches(fields.get(k), str(v)) for k, v in allowance.items()) for allowance in allowances)
 
 
 def _field_matches(value: str | None, pattern: str) -> bool:

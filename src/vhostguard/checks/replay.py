@@ -191,7 +191,7 @@ def _header(record: dict[str, Any], name: str) -> str | None:
     headers = record.get("headers_in") or {}
     for key, value in headers.items():
         if key.lower() == name:
-            return value
+            return value if isinstance(value, str) else None  # a logged "-" is None: no header
     return None
 
 

@@ -26,7 +26,7 @@ from vhostguard.safetext import json_dumps, json_line, json_safe_bytes
 try:  # optional: about ten times faster than json.dumps for --jsonl
     import orjson
 except ImportError:  # pragma: no cover - depends on the environment
-    orjson = None  # type: ignore[assignment]
+    orjson = None
 
 SHOWN_MALFORMED = 5  # per file, in the human summary
 _BATCH = 512  # records per write
@@ -194,7 +194,8 @@ def _encoder() -> Callable[[dict[str, Any]], bytes]:
 
     if orjson is None:
         return with_json
-    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    dumps: Callable[..., bytes] = orjson.dumps
+    newline = orjson.OPT_APPEND_NEWLINE
 
     def fast(record: dict[str, Any]) -> bytes:
         try:

@@ -17,10 +17,10 @@ from vhostguard.config.lexer import next_word, split_words
 from vhostguard.config.source import slot_setters
 
 __all__ = [
+    "DEFAULT_HTTPD_VERSION",
     "ConfigError",
     "ConfigTree",
     "ConfigWarning",
-    "DEFAULT_HTTPD_VERSION",
     "Directive",
     "IncludedFile",
     "LoadOptions",

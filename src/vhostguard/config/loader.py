@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from functools import partial
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -318,10 +319,9 @@ class _Reader:
         inputs = self.inputs
         while inputs:
             item = inputs[-1]
-            if item.texts is None:
-                if not self._activate(item):
-                    inputs.pop()
-                    continue
+            if item.texts is None and not self._activate(item):
+                inputs.pop()
+                continue
             assert item.texts is not None
             if item.index < len(item.texts):
                 return item
@@ -366,7 +366,7 @@ class _Reader:
             else:  # the Use line, and the line within the expansion
                 src = Source(macro[0].file, macro[0].line, f"{macro[1]}:{number}")
             if "$" in text:
-                text = expand_variables(text, state.variables(), state.environ, lambda n, s=src: self._undefined(s, n))
+                text = expand_variables(text, state.variables(), state.environ, partial(self._undefined, src))
                 if len(text) > MAX_LINE_CHARS:
                     state.error(src, f"Line too long after ${{VAR}} expansion (more than {MAX_LINE_CHARS} characters); "
                                      "check the Define or variable it uses")
@@ -415,7 +415,7 @@ class _Reader:
     def _section(self, item: _Input, word: str, rest: str, src: Source, above: tuple[str, ...]) -> None:
         name = word[1:-1] if word.endswith(">") else word[1:]
         if word.endswith(">") or not rest:
-            rest = ">" if not rest else rest
+            rest = rest if rest else ">"
         end = rest.rfind(">")
         if end < 0:
             self.state.error(src, f"<{name}> directive missing closing '>'")

@@ -65,7 +65,7 @@ class Directive:
     def last(self, name: str) -> Directive | None:
         """The last direct child named ``name``: for most directives, the one that wins."""
         found = None
-        for found in self.find(name):
+        for found in self.find(name):  # noqa: B007 - the loop keeps the last one
             pass
         return found
 

@@ -200,7 +200,7 @@ def signals_held(then_restore: TerminationSignals) -> Iterator[None]:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            signal.signal(sig, handler)
         then_restore.restore()
         for signum in dict.fromkeys(arrived):
             signal.raise_signal(signum)

@@ -368,7 +368,7 @@ class _Compiler:
             lines += self._fast("_escaped", ["    if '\\\\\"' in line:", "        return _slow(line)"], escaped, body,
                                 ascii_format)
         source = "\n".join(lines) + "\n"
-        exec(compile(source, f"<LogFormat {self.fmt!r}>", "exec"), self.env)  # noqa: S102 - our own generated code
+        exec(compile(source, f"<LogFormat {self.fmt!r}>", "exec"), self.env)
         return LogFormat(self.fmt, keys, tuple(self.outputs), tuple(f.slot for f in self.fields), self.env["parse"],
                          self.env["_slow"], source, plain is not None, self.lenient)
 
@@ -404,7 +404,7 @@ class _Compiler:
                  "    i = -1", "    for line in lines:", "        i += 1", *("        " + b for b in body),
                  "    return out, failed"]
         source = "\n".join(lines) + "\n"
-        exec(compile(source, f"<LogFormat rows {self.fmt!r}>", "exec"), self.env)  # noqa: S102 - our own generated code
+        exec(compile(source, f"<LogFormat rows {self.fmt!r}>", "exec"), self.env)
         return cast("RowParser", self.env["_rows"])
 
     def _fast(self, name: str, head: list[str], split: list[str], body: list[str], ascii_line: bool) -> list[str]:
@@ -602,7 +602,7 @@ def _outputs(fields: list[Field]) -> dict[str, list[Field]]:
         out.setdefault(f.slot.key, []).append(f)
     # request parts come from explicit fields when the format has them
     for part in ("method", "path", "query", "protocol"):
-        if part in out and out[part]:
+        if out.get(part):
             out[part] = [f for f in out[part] if f.slot.kind != d.REQUEST]
     if "status" not in out and "original_status" in out:
         # Formats written with %s only: most requests are not internally

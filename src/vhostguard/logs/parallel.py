@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from vhostguard.logs.format import compile_format
 from vhostguard.logs.reader import SAMPLES, ReadStats, read_log
+import itertools
 
 T = TypeVar("T")
 MIN_SPLIT = 1 << 22  # a smaller file is not worth a second process
@@ -38,7 +39,7 @@ def spans(path: str, parts: int) -> list[tuple[int, int]] | None:
             handle.readline()  # to the end of the line the cut falls in
             bounds.append(min(handle.tell(), size))
         bounds.append(size)
-    return [(start, end) for start, end in zip(bounds, bounds[1:]) if end > start] or [(0, 0)]
+    return [(start, end) for start, end in itertools.pairwise(bounds) if end > start] or [(0, 0)]
 
 
 def fold_log(path: str, fmt: str, fold: Callable[[Iterator[dict[str, Any]]], T], merge: Callable[[T, T], T], *,

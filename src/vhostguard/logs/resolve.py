@@ -136,7 +136,7 @@ def _resolve_file(path: str, layout: LogConfig | None, explicit: LogFormat | Non
     tried = tuple(name for name, _ in pairs)
     wanted = tuple(fields) if fields is not None else None
     parsers = []
-    for name, fmt in pairs:
+    for _name, fmt in pairs:
         try:
             parsers.append(parser_for(fmt, {}, wanted))
         except FormatError:

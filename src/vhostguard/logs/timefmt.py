@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, UTC
 
 from vhostguard.logs.memo import memo
 
@@ -27,7 +27,7 @@ _FULL_MONTHS = {name: index + 1 for index, name in enumerate(
     ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
      "November", "December"))}
 _CACHE_LIMIT = 8192  # distinct time strings kept; a log holds about one per second
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 CLF_PATTERN = r"\[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}\]"
 _CLF = re.compile(
@@ -227,7 +227,7 @@ def combine(parts: dict[str, str]) -> str | None:
             if precision == 0 and frac is not None:
                 micros += frac
                 precision = digits
-            moment = (_EPOCH + timedelta(microseconds=micros)).astimezone(offset or timezone.utc)
+            moment = (_EPOCH + timedelta(microseconds=micros)).astimezone(offset or UTC)
             return _iso(moment, precision)
     day = _date(parts)
     clock = _clock(parts)
@@ -261,7 +261,7 @@ def in_range(moment: datetime) -> None:
     """
     if moment.tzinfo is not None:
         try:
-            moment.astimezone(timezone.utc)
+            moment.astimezone(UTC)
         except OverflowError:
             raise ValueError("out of range once converted to UTC (years 1 to 9999)") from None
 

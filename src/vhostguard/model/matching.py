@@ -88,7 +88,7 @@ def _strict_host_problem(host: str) -> str | None:
     """httpd's ``strict_hostname_check``: letters, digits, '-', '_' and '.' only."""
     dotted_decimal = True
     for char in host:
-        if char.isalpha() and char.isascii() or char in "-_":
+        if (char.isalpha() and char.isascii()) or char in "-_":
             dotted_decimal = False
         elif char != "." and not char.isdigit():
             return f"character {char!r} not allowed"

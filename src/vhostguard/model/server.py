@@ -74,7 +74,7 @@ class Server:
 
     def __init__(
         self,
-        id: str | None,  # noqa: A002 - the field's name
+        id: str | None,
         source: Source | None,
         server_name: str,
         declared_name: ServerName | None,

@@ -18,13 +18,13 @@ from vhostguard.monitor.tail import printable
 from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
 
 __all__ = [
+    "DEFAULT_METRICS_ADDR",
+    "DEFAULT_RULES_YAML",
     "AccessLog",
     "AggregateOptions",
     "AlertmanagerSink",
     "Analysis",
     "BurstRule",
-    "DEFAULT_METRICS_ADDR",
-    "DEFAULT_RULES_YAML",
     "EndpointSummary",
     "ErrorBurst",
     "ErrorEntry",

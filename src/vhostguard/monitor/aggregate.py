@@ -43,8 +43,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from itertools import compress, repeat
+from datetime import datetime, UTC
+from itertools import compress, repeat, pairwise
 from multiprocessing.connection import Connection
 from operator import add, itemgetter
 from typing import Any, cast
@@ -626,7 +626,7 @@ def _line_ranges(path: str, size: int, parts: int) -> list[tuple[int, int]]:
             handle.readline()  # to the start of the next line
             cuts.append(min(handle.tell(), size))
     cuts.append(size)
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    return [(a, b) for a, b in pairwise(cuts) if b > a]
 
 
 def usable_cpus() -> int:
@@ -742,7 +742,7 @@ def _reader_main(jobs: list[Job], options: AggregateOptions, counter: Any, send:
             partial.read_job(job)
             send.send(("progress", job.size))
         send.send(("done", partial))
-    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+    except BaseException:
         send.send(("error", traceback.format_exc()))
     finally:
         send.close()
@@ -884,7 +884,7 @@ class Analysis:
 
 def utc_iso(seconds: float) -> str:
     """``2024-01-21T15:00:00+00:00`` (fractional seconds kept when there are any)."""
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def _apply_caps(agg: Aggregate) -> tuple[dict[tuple[str, str, str], EndpointStats], dict[str, VhostMinutes]]:

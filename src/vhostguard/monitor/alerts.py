@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from vhostguard.monitor.rules import AlertKey, Finding
@@ -21,7 +21,7 @@ RESOLVED = "resolved"
 
 def iso(epoch: float) -> str:
     """Epoch seconds as ISO 8601 in UTC (``2024-01-21T15:00:00+00:00``)."""
-    return datetime.fromtimestamp(round(epoch, 3), timezone.utc).isoformat()
+    return datetime.fromtimestamp(round(epoch, 3), UTC).isoformat()
 
 
 @dataclass(frozen=True)

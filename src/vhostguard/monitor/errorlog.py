@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -144,7 +145,7 @@ def find_error_logs(model: ServerModel) -> tuple[tuple[ErrorLogTarget, ...], tup
     return tuple(targets), tuple(notes)
 
 
-def _error_log(directives: Iterable, root: str, notes: list[str]) -> str | None:
+def _error_log(directives: Iterable[Any], root: str, notes: list[str]) -> str | None:
     found = None
     for node in directives:
         if node.key == "errorlog" and node.args:

@@ -31,7 +31,7 @@ from vhostguard.monitor.windows import pack, unpack
 DEFAULT_METRICS_ADDR = "127.0.0.1:9833"  # 9117 is apache_exporter's
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # seconds, as prometheus_client's default
 _BOUNDS_US = [round(b * 1_000_000) for b in BUCKETS]
-_LE = [floatToGoString(b) for b in BUCKETS]
+_LE: list[str] = [floatToGoString(b) for b in BUCKETS]  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 _SLOTS = 3 + len(BUCKETS)  # requests, durations observed, duration sum (us), one count per bucket
 SERIES_SLOTS = _SLOTS  # per series in a checkpoint (monitor.state checks it)
 _SORT_FROM = 16  # more durations than this: sort once and bisect per bucket bound
@@ -74,7 +74,7 @@ class WatchMetrics:
     """What the exporter shows. Mutated by the watch loop only while holding ``lock``."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    series: dict[SeriesKey, array] = field(default_factory=dict)
+    series: dict[SeriesKey, array[int]] = field(default_factory=dict)
     logs: dict[str, LogGauges] = field(default_factory=dict)
     clock: float = 0.0
     firing: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -172,7 +172,7 @@ def _request_families(series: list[tuple[SeriesKey, list[int]]]) -> Iterator[Met
 
 
 def _log_families(logs: list[tuple[str, LogGauges]]) -> Iterator[Metric]:
-    specs: list[tuple[Callable[..., Metric], str, str, Callable[[LogGauges], float]]] = [
+    specs: list[tuple[Callable[..., CounterMetricFamily | GaugeMetricFamily], str, str, Callable[[LogGauges], float]]] = [
         (CounterMetricFamily, "vhostguard_log_lines", "Lines read from each access log.", lambda g: g.lines),
         (CounterMetricFamily, "vhostguard_log_lines_malformed", "Lines of each access log that do not match its "
          "LogFormat (counted, never fatal).", lambda g: g.malformed),
@@ -215,7 +215,7 @@ def parse_addr(text: str) -> tuple[str, int]:
 
 
 class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Scrapes are not news."""
 
 
@@ -226,7 +226,7 @@ class MetricsServer:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_class = type("_Server", (socketserver.ThreadingMixIn, WSGIServer),
                             {"daemon_threads": True, "address_family": family})
-        self._httpd = make_server(host, port, make_wsgi_app(registry), server_class=server_class,
+        self._httpd: WSGIServer = make_server(host, port, make_wsgi_app(registry), server_class=server_class,
                                   handler_class=_Quiet)
         self.host = host
         self.port = int(self._httpd.server_address[1])

@@ -204,7 +204,7 @@ def serve(receive: IO[bytes], send: IO[bytes]) -> None:
             break  # the watcher closed the pipe, or is gone
         try:
             answers.put(parsers[index](lines))
-        except Exception as problem:  # noqa: BLE001 - reported to the watcher, which parses itself from then on
+        except Exception as problem:
             answers.put(f"{type(problem).__name__}: {problem}")
     answers.put(None)
     writer.join(JOIN_SECONDS)

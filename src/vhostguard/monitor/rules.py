@@ -210,7 +210,7 @@ class Rules:
         lengths = {spec for w in self.slo_burn_rate.windows for spec in (w.long, w.short)}
         lengths |= {self.traffic_moved.window, self.traffic_moved.baseline,
                     self.not_found_surge.window, self.not_found_surge.baseline}
-        return [WindowSpec(int(math.ceil(length))) for length in sorted(lengths)]
+        return [WindowSpec(math.ceil(length)) for length in sorted(lengths)]
 
     def with_default_vhosts(self, names: Iterable[str]) -> Rules:
         surge = self.not_found_surge
@@ -288,7 +288,7 @@ def parse_rules(text: str = "", origin: str = "<rules>") -> Rules:
         user = {}
     if not isinstance(user, Mapping):
         raise RulesError(f"{origin}: expected a mapping of rule names to settings")
-    rules = _build(Rules, _merge(defaults, user), origin)
+    rules: Rules = _build(Rules, _merge(defaults, user), origin)
     _check(rules, origin)
     return rules
 
@@ -385,11 +385,11 @@ class Evaluator:
         self.server_errors = server_errors
         self.not_found = not_found
         layout = windows.layout
-        self._burn = [(w, layout.index(int(math.ceil(w.long))), layout.index(int(math.ceil(w.short))))
+        self._burn = [(w, layout.index(math.ceil(w.long)), layout.index(math.ceil(w.short)))
                       for w in rules.slo_burn_rate.windows]
         moved, surge = rules.traffic_moved, rules.not_found_surge
-        self._moved = (layout.index(int(math.ceil(moved.window))), layout.index(int(math.ceil(moved.baseline))))
-        self._surge = (layout.index(int(math.ceil(surge.window))), layout.index(int(math.ceil(surge.baseline))))
+        self._moved = (layout.index(math.ceil(moved.window)), layout.index(math.ceil(moved.baseline)))
+        self._surge = (layout.index(math.ceil(surge.window)), layout.index(math.ceil(surge.baseline)))
         self._objectives: dict[Key, float] = {}
 
     def due(self) -> list[tuple[str, float]]:

@@ -135,7 +135,7 @@ def http_post(url: str, body: bytes, timeout: float) -> None:
     """POST JSON with urllib; raises OSError (urllib.error.URLError included) unless the answer is 2xx."""
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": USER_AGENT})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the operator's own URL
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         response.read()
         if not 200 <= response.status < 300:
             raise OSError(f"HTTP {response.status}")

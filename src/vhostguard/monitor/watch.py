@@ -511,7 +511,7 @@ class Watch:
             for sink in self.sinks:
                 try:
                     sink.send(alert)
-                except Exception:  # noqa: BLE001 - a sink must never stop the watcher; sinks count their own failures
+                except Exception:
                     continue
 
     def _read_error_logs(self, wall: float, now: float) -> None:

@@ -77,12 +77,12 @@ class Layout:
                 return i
         raise KeyError(f"no {length}s window")
 
-    def new(self, born: int) -> array:
+    def new(self, born: int) -> array[int]:
         slots = array("q", bytes(8 * self.size))
         slots[0] = born
         return slots
 
-    def add(self, slots: array, sec: int, requests: int, errors: int, not_found: int) -> None:
+    def add(self, slots: array[int], sec: int, requests: int, errors: int, not_found: int) -> None:
         for offset, width, count in self.plan:
             idx = sec // width
             head = slots[offset]
@@ -101,7 +101,7 @@ class Layout:
             slots[base + 1] += errors
             slots[base + 2] += not_found
 
-    def totals(self, slots: array, which: int, now: float) -> Totals:
+    def totals(self, slots: array[int], which: int, now: float) -> Totals:
         offset, width, count = self.plan[which]
         head = slots[offset]
         idx_now = int(now // width)
@@ -116,7 +116,7 @@ class Layout:
             not_found += slots[base + 2] * weight
         return Totals(requests, errors, not_found, float(width * (count - 1)))
 
-    def newest(self, slots: array) -> int:
+    def newest(self, slots: array[int]) -> int:
         """The last second any window of these slots holds data for (approximately: bucket start)."""
         return max(slots[offset] * width for offset, width, _ in self.plan)
 
@@ -140,9 +140,9 @@ class Windows:
         # slot 0: the newest second; slot 1: 5xx added and not yet cleared (an upper bound of the
         # ring's errors, for a cheap first test); then (requests, 5xx) per second.
         self._fine_zero = array("q", bytes(8 * (2 + 2 * self._fine_count)))
-        self.keys: dict[Key, array] = {}
-        self.sites: dict[str, array] = {}
-        self.fine: dict[Key, array] = {}
+        self.keys: dict[Key, array[int]] = {}
+        self.sites: dict[str, array[int]] = {}
+        self.fine: dict[Key, array[int]] = {}
         self.last_error: dict[Key, int] = {}
 
     # -- adding ---------------------------------------------------------------
@@ -162,7 +162,7 @@ class Windows:
         if fine is not None:
             self._add_fine(fine, sec, requests, errors)
 
-    def _bucket_errors(self, slots: array, sec: int) -> int:
+    def _bucket_errors(self, slots: array[int], sec: int) -> int:
         """5xx of the key in the bucket of its shortest window that holds ``sec``."""
         offset, width, count = self.layout.plan[0]
         idx = sec // width
@@ -175,7 +175,7 @@ class Windows:
             slots = self.sites[site] = self.layout.new(sec)
         self.layout.add(slots, sec, requests, errors, not_found)
 
-    def _add_fine(self, fine: array, sec: int, requests: int, errors: int) -> None:
+    def _add_fine(self, fine: array[int], sec: int, requests: int, errors: int) -> None:
         count = self._fine_count
         head = fine[0]
         if sec > head:
@@ -260,9 +260,10 @@ class Windows:
         """Forget keys with nothing in any window, per-second rings without recent errors, and
         error times older than ``error_memory`` seconds."""
         longest = max((spec.width * (spec.buckets + 1) for spec in self.layout.specs), default=0)
-        for table in (self.keys, self.sites):
-            for key in [k for k, slots in table.items() if self.layout.newest(slots) < now - longest]:
-                del table[key]
+        for key in [k for k, slots in self.keys.items() if self.layout.newest(slots) < now - longest]:
+            del self.keys[key]
+        for site in [s for s, slots in self.sites.items() if self.layout.newest(slots) < now - longest]:
+            del self.sites[site]
         for key in [k for k, sec in self.last_error.items() if sec < now - error_memory]:
             del self.last_error[key]
         for key in [k for k in self.fine if self.fine_totals(k, now, self.fine_window)[1] == 0]:
@@ -306,7 +307,7 @@ def _key(item: Sequence[Any]) -> Key:
     return (str(item[0]), str(item[1]), str(item[2]))
 
 
-def pack(arrays: Iterator[array] | Any) -> str:
+def pack(arrays: Iterator[array[int]] | Any) -> str:
     """Equal-length ``array('q')`` values as one compressed base64 string."""
     joined = array("q")
     for slots in arrays:
@@ -314,7 +315,7 @@ def pack(arrays: Iterator[array] | Any) -> str:
     return base64.b64encode(zlib.compress(joined.tobytes(), 1)).decode("ascii")
 
 
-def unpack(text: str, size: int) -> list[array]:
+def unpack(text: str, size: int) -> list[array[int]]:
     joined = array("q")
     joined.frombytes(zlib.decompress(base64.b64decode(text)))
     return [joined[i:i + size] for i in range(0, len(joined), size)]

@@ -13,8 +13,9 @@ def vhosts_json(model: ServerModel) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "listen": [
-            {"address": l.address, "port": l.port, "protocol": l.protocol, "file": l.source.file, "line": l.source.line}
-            for l in model.listens
+            {"address": listen.address, "port": listen.port, "protocol": listen.protocol,
+             "file": listen.source.file, "line": listen.source.line}
+            for listen in model.listens
         ],
         "address_sets": [
             {"address": aset.address, "default": aset.default.id, "vhosts": [s.id for s in aset.servers]}

@@ -142,9 +142,7 @@ def _compat(nodes: list[Directive], client: _Client) -> tuple[bool, Directive | 
         return None
 
     allowed, denied = hits(allows), hits(denies)
-    if order == "allow,deny":
-        ok = allowed is not None and denied is None
-    elif order == "mutual-failure":
+    if order == "allow,deny" or order == "mutual-failure":
         ok = allowed is not None and denied is None
     else:  # deny,allow
         ok = denied is None or allowed is not None

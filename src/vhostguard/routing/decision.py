@@ -175,4 +175,4 @@ def _steps(self: Decision) -> tuple[Step, ...]:
 
 # The setter is the slot's: frozen assignment still raises (the dataclass __setattr__
 # refuses first), and unpickling, which stores with object.__setattr__, works.
-Decision.steps = property(_steps, _set_steps)  # type: ignore[assignment,method-assign,misc]
+Decision.steps = property(_steps, _set_steps)  # type: ignore[assignment,misc]

@@ -184,11 +184,12 @@ class Router:
             walk_dir = filename.rstrip("/") or "/"
         else:
             parent = _dirname(filename) if not filename.endswith("/") else filename.rstrip("/") or "/"
-            walk_dir = self._walk_dirs.get(parent)  # type: ignore[assignment]
-            if walk_dir is None:
+            known = self._walk_dirs.get(parent)
+            if known is None:
                 if len(self._walk_dirs) > _CACHE_LIMIT:
                     self._walk_dirs.clear()
-                walk_dir = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
+                known = self._walk_dirs[parent] = existing_directory(parent, self._is_dir)
+            walk_dir = known
         if len(self._files) > _CACHE_LIMIT:
             self._files.clear()
         found = self._files[filename] = (kind, walk_dir)
@@ -311,7 +312,7 @@ class Router:
         mapped = plan.mapped_prefixes
         if filename is None and (  # else no ProxyPass, Redirect or Alias can apply (see mapped_prefixes)
             mapped is None or uri.startswith(mapped) or "//" in uri
-            or locations and (plan.location_proxies or plan.location_redirects)
+            or (locations and (plan.location_proxies or plan.location_redirects))
         ):
             proxied = self._proxy(plan, uri, query, locations, trail)
             if proxied is not None:
@@ -471,7 +472,7 @@ class Router:
                 filename: str | None, trail: _Trail) -> Outcome | None:
         """Access control for the sections that apply: ``walk``'s directories (for a
         file), then ``after_walk`` (<Files>, <Location>)."""
-        if plan.if_notes or walk is not None and (walk.rewrite_note or walk.override):  # rarely anything to note
+        if plan.if_notes or (walk is not None and (walk.rewrite_note or walk.override)):  # rarely anything to note
             self._note_unmodelled(plan, walk, filename, trail)
         if walk is None:
             deciding, compat_nodes = mod_access.deciders(after_walk) if after_walk else (None, _NO_NODES)
@@ -690,7 +691,7 @@ def _handler_proxy_url(handler: str, uri: str) -> str:
 
 def _status_outcome(status: int, node: Directive | None) -> Outcome:
     kinds = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 410: "gone", 421: "misdirected"}
-    kind = kinds.get(status, "error" if status >= 500 else "error")
+    kind = kinds.get(status, "error")
     return new_outcome(kind, status, None, node)
 
 
@@ -701,7 +702,7 @@ class _RewriteVars:
     and read nothing; so the server name is worked out on first use.
     """
 
-    __slots__ = ("_plan", "_request", "_uri", "_query", "_port", "_name")
+    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_uri")
 
     def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int) -> None:
         self._plan = plan

@@ -66,7 +66,7 @@ class Rule:
     conditions: tuple[Condition, ...]
 
 
-def parse_flags(text: str) -> tuple[Flags, list[str]]:
+def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branch per flag, as mod_rewrite's parser
     """Parse ``[L,R=301,...]``; unknown flags are returned for the caller to report."""
     if not text:
         return Flags(), []
@@ -382,7 +382,7 @@ def _is_absolute(url: str) -> bool:
     return lowered.startswith(_SCHEMES)
 
 
-def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -> RewriteResult:
+def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -> RewriteResult:  # noqa: C901 - mod_rewrite's rule loop, step by step
     """Apply server-context rules to the decoded ``uri`` and ``query``."""
     result = RewriteResult("none", query=query)
     current = uri

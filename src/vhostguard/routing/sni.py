@@ -357,7 +357,7 @@ _PATH_SETTINGS = {
 }
 
 
-def _own_settings(directives: tuple[Directive, ...], resolve: Callable[[str], str]) -> _Own:
+def _own_settings(directives: tuple[Directive, ...], resolve: Callable[[str], str]) -> _Own:  # noqa: C901 - one branch per SSL directive mod_ssl compares
     """What each handler stores, in reading order (the last one wins for a single value).
 
     Only server-level directives count: inside <Directory>/<Location> the same

@@ -66,4 +66,4 @@ def tls_servers(ctx: LintContext) -> Iterator[Server]:
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
