@@ -1,4 +1,4 @@
-"""Exit statuses of every command (CONTRACT.md)."""
+"""Exit statuses of every command (docs/contract.md)."""
 from __future__ import annotations
 
 from enum import IntEnum

@@ -2,6 +2,8 @@
 ours is one line and 70, never 1 (which CI reads as findings or changes)."""
 from __future__ import annotations
 
+import re
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -71,3 +73,15 @@ def test_click_usage_errors_stay_clicks(monkeypatch: pytest.MonkeyPatch) -> None
 
     code, output = _invoke(body, monkeypatch)
     assert code == 2 and "no such option" in output and "internal error" not in output
+
+
+def test_help_names_the_contract_that_ships_in_the_repository() -> None:
+    """``--help`` pointed at "CONTRACT.md", a design note outside the repository;
+    the schemas users can read are in docs/contract.md."""
+    from vhostguard.cli import COMMANDS, main
+
+    for name in COMMANDS:
+        shown = CliRunner().invoke(main, [name, "--help"]).output
+        assert "CONTRACT.md" not in shown, name
+        if re.search(r"--json(?!l)", shown):
+            assert "docs/contract.md" in shown, name

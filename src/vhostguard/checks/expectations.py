@@ -1,6 +1,6 @@
 """Routing expectations: "this URL must reach that vhost and that backend".
 
-An expectations file (YAML, CONTRACT.md ``vhostguard test``) lists cases; each
+An expectations file (YAML, docs/contract.md ``vhostguard test``) lists cases; each
 is routed offline (or sent to a sandboxed apache2) and compared field by field
 with what the team expects.
 """

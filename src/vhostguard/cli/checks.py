@@ -24,7 +24,7 @@ from vhostguard.routing import Request, RequestError, Router
 @click.argument("expectations", required=False, metavar="EXPECTATIONS.yaml")
 @config_options
 @click.option("--live", is_flag=True, help="Run the cases against a sandboxed real apache2 started on the config.")
-@click.option("--json", "as_json", is_flag=True, help="Machine output.")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 @click.option("--junit", "junit", metavar="FILE", help="Also write JUnit XML to FILE.")
 @click.option("--generate", is_flag=True,
               help="Write to stdout an expectations file pinning today's routing of --url/--urls/--from-log requests.")

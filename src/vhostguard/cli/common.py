@@ -72,7 +72,7 @@ def _remember_trust_env(context: click.Context, _param: click.Parameter, value: 
 
 
 def config_options(func: F) -> F:
-    """The options every command that reads a config shares (CONTRACT.md)."""
+    """The options every command that reads a config shares (docs/contract.md)."""
     func = click.option(
         "--trust-env", "trust_env", is_flag=True, expose_value=False, callback=_remember_trust_env,
         help="Source the --env-file with /bin/sh, as apache2ctl does (it runs whatever the file says).",

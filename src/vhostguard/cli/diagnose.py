@@ -25,7 +25,7 @@ def _directive_json(ref: DirectiveRef | None) -> dict[str, Any] | None:
 
 
 def trace_json(summary: TraceSummary) -> dict[str, Any]:
-    """The contract's trace document (CONTRACT.md "vhostguard trace URL")."""
+    """The contract's trace document (docs/contract.md "vhostguard trace URL")."""
     request = summary.request
     return {
         "schema": 1,
@@ -100,7 +100,7 @@ def trace_text(summary: TraceSummary) -> str:
 @click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds to wait for the response.")
 @click.option("--connect", "connect", metavar="HOST:PORT", help="Where to send the request (default: the Listen address for the URL's port, else 127.0.0.1).")
 @click.option("--strace-out", "strace_out", metavar="FILE", help="Also keep strace's raw output in FILE (evidence).")
-@click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def trace(url: str, config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
           local_ip: str | None, remote_ip: str, sni: str | None, method: str, headers: tuple[str, ...], no_host: bool,
           pids: tuple[int, ...], timeout: float, connect: str | None, strace_out: str | None, as_json: bool) -> None:
@@ -198,7 +198,7 @@ def explain_code(code: str, as_json: bool) -> None:
 
 
 def doctor_json(diagnosis: Diagnosis) -> dict[str, Any]:
-    """The contract's doctor document (CONTRACT.md "vhostguard doctor")."""
+    """The contract's doctor document (docs/contract.md "vhostguard doctor")."""
     state = diagnosis.server
     return {
         "schema": 1,
@@ -245,7 +245,7 @@ def doctor_text(diagnosis: Diagnosis) -> str:
 @config_options
 @click.option("--connect", "connect", metavar="HOST:PORT", help="Diagnose the server at HOST:PORT (another machine: only what can be seen from here).")
 @click.option("--offline", is_flag=True, help="Make no network connection (no backend connects, no probes).")
-@click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
            connect: str | None, offline: bool, as_json: bool) -> None:
     """Check the running server a config describes (config, server, listeners, backends); most likely cause first."""

@@ -47,7 +47,7 @@ def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[
 @click.option("-d", "--server-root", "server_root", metavar="DIR", help="ServerRoot for both configs.")
 @click.option("-D", "defines", multiple=True, metavar="NAME[=VALUE]", help="Define a name for both configs.")
 @click.option("--env-file", "env_file", metavar="FILE", help="Shell file of exported variables for ${VAR}.")
-@click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | None, default_host: str | None,
          allow_file: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
          as_json: bool) -> None:

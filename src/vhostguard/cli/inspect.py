@@ -10,7 +10,7 @@ from vhostguard.report import vhosts_json, vhosts_text
 
 @click.command()
 @config_options
-@click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def vhosts(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None, as_json: bool) -> None:
     """List address sets and virtual hosts, like apache2 -S (never runs apache2)."""
 

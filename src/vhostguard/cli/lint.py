@@ -69,7 +69,7 @@ def lint(config: str | None, server_root: str | None, defines: tuple[str, ...], 
 @click.command(name="rules")
 @click.argument("codes", nargs=-1)
 @click.option("--markdown", is_flag=True, help="Print the rule reference as Markdown (docs/rules.md).")
-@click.option("--json", "as_json", is_flag=True, help="Machine output: every rule's metadata and documentation.")
+@click.option("--json", "as_json", is_flag=True, help="Machine output: every rule's metadata and documentation (docs/contract.md).")
 def rules(codes: tuple[str, ...], markdown: bool, as_json: bool) -> None:
     """List every lint rule, or show the documentation of the rules named by CODES."""
 

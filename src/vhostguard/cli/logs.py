@@ -1,4 +1,4 @@
-"""``vhostguard logs``: access-log lines as JSON records (CONTRACT.md, ``logs``).
+"""``vhostguard logs``: access-log lines as JSON records (docs/contract.md, ``logs``).
 
 Formats come from ``--log-format`` (a nickname or a format string), else
 from the config's own ``CustomLog``/``LogFormat`` lines (``-f``), else they

@@ -1,4 +1,4 @@
-"""``vhostguard report``: per-endpoint analytics of access logs (CONTRACT.md, ``report``).
+"""``vhostguard report``: per-endpoint analytics of access logs (docs/contract.md, ``report``).
 
 Inputs are resolved as ``vhostguard logs`` resolves them: ``-f CONFIG``
 alone reads every log the configuration writes, in its own format; ``LOG...``
@@ -31,7 +31,7 @@ WIDTH_OFF_TTY = 160  # columns for tables written to a file or a pipe (rich woul
 @click.option("--log-format", "log_format", metavar="FMT", help="LogFormat string or nickname (default: from -f CONFIG, else detected).")
 @click.option("--endpoints", "endpoints_file", metavar="FILE",
               help="Endpoint patterns, one per line (/v1/users/{id}, or ^REGEX NAME); they win over the automatic templates.")
-@click.option("--json", "as_json", is_flag=True, help="The CONTRACT.md JSON document on stdout (every endpoint).")
+@click.option("--json", "as_json", is_flag=True, help="The docs/contract.md JSON document on stdout (every endpoint).")
 @click.option("--html", "html_file", metavar="FILE", help="Also write one self-contained HTML page with charts.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(min=1),
               help="Endpoints (and vhosts) in the tables and charts.")

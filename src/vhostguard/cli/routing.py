@@ -15,7 +15,7 @@ from vhostguard.routing import DEFAULT_REMOTE_IP, Decision, Request, Router, is_
 
 
 def request_options(func: F) -> F:
-    """The request options of ``route`` and ``explain`` (CONTRACT.md)."""
+    """The request options of ``route`` and ``explain`` (docs/contract.md)."""
     func = click.option("--no-host", is_flag=True, help="Send an HTTP/1.0 request without Host.")(func)
     func = click.option("--header", "headers", multiple=True, metavar="'Name: value'", help="Request header (repeatable); Host: overrides the URL's host.")(func)
     func = click.option("--method", default="GET", show_default=True, help="Request method.")(func)
@@ -73,7 +73,7 @@ def _route_command(render: Callable[[Decision], str], name: str, help_text: str)
     @config_options
     @request_options
     @click.option("--live", is_flag=True, help="Also send the request to a sandboxed real apache2 and compare.")
-    @click.option("--json", "as_json", is_flag=True, help="Machine output (CONTRACT.md schema 1).")
+    @click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
     def command(url: str, config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
                 local_ip: str | None, remote_ip: str, sni: str | None, method: str, headers: tuple[str, ...],
                 no_host: bool, live: bool, as_json: bool) -> None:

@@ -1,4 +1,4 @@
-"""``vhostguard watch``: follow access and error logs, alert, export Prometheus metrics (CONTRACT.md, ``watch``).
+"""``vhostguard watch``: follow access and error logs, alert, export Prometheus metrics (docs/contract.md, ``watch``).
 
 Logs come from ``-f CONFIG`` (every CustomLog/GlobalLog/TransferLog and
 ErrorLog, with their formats) or are given as ``LOG...``; the loop itself

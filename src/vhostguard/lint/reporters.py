@@ -1,4 +1,4 @@
-"""Findings rendered as text (ruff-like), JSON (CONTRACT.md) and SARIF 2.1.0."""
+"""Findings rendered as text (ruff-like), JSON (docs/contract.md) and SARIF 2.1.0."""
 from __future__ import annotations
 
 import os
@@ -39,7 +39,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def json_report(findings: Sequence[Finding]) -> dict[str, Any]:
-    """CONTRACT.md: ``{"schema": 1, "findings": [...], "summary": {...}}``."""
+    """docs/contract.md: ``{"schema": 1, "findings": [...], "summary": {...}}``."""
     return {"schema": 1, "findings": [finding_json(f) for f in findings], "summary": summarize(findings)}
 
 

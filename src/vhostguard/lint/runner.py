@@ -65,7 +65,7 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, int]:
-    """Counts per severity, every severity present (CONTRACT.md ``summary``)."""
+    """Counts per severity, every severity present (docs/contract.md ``summary``)."""
     counts = {severity.value: 0 for severity in sorted(Severity, reverse=True)}
     for finding in findings:
         counts[finding.severity.value] += 1

@@ -3,7 +3,7 @@
 Public surface:
 
 * ``compile_format(fmt, fields=None) -> LogFormat`` and ``parser_for(fmt_or_nickname, nicknames)``;
-  ``LogFormat.parse(line) -> dict`` (CONTRACT.md ``logs`` keys) or ``LineError``;
+  ``LogFormat.parse(line) -> dict`` (docs/contract.md ``logs`` keys) or ``LineError``;
 * ``compile_rows(fmt, columns)``: the same parser in bulk, a block of lines to tuples;
   ``logs.rows.request_rows``: ``(vhost, method, path, ...)`` rows for report and watch;
 * ``read_log(path, parser, stats=..., on_malformed=...)`` over plain/gzip/bzip2/xz files,

@@ -3,7 +3,7 @@
 ``report`` and ``watch`` count requests per vhost × method × endpoint and
 need a handful of values per line, millions of times. ``request_rows``
 gives them tuples for a whole block of lines at once; both read the vhost
-the same way (CONTRACT.md): ``%v``, else ``%V``, else the ``Host`` request
+the same way (docs/contract.md): ``%v``, else ``%V``, else the ``Host`` request
 header (case, port and trailing dot dropped), else a default.
 
 When the format logs exactly one of ``%v``/``%V`` the rows come from

@@ -2,7 +2,7 @@
 
 :class:`AlertBook` keeps the firing alerts; ``apply`` compares a rule's
 findings with them and returns the transitions (new firing alerts, resolved
-ones). The JSON shape is CONTRACT.md's (``watch``).
+ones). The JSON shape is docs/contract.md's (``watch``).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``vhostguard report`` output: the CONTRACT.md JSON, rich tables, and one self-contained HTML page.
+"""``vhostguard report`` output: the docs/contract.md JSON, rich tables, and one self-contained HTML page.
 
 Nothing here reads logs or prints: an :class:`Analysis` goes in, a JSON
 document, rich renderables or HTML text come out.
@@ -36,10 +36,10 @@ SPARK_WIDTH = 48
 LATENCY_POINTS = 60  # points per latency line at most
 
 
-# --- JSON (CONTRACT.md, report) --------------------------------------------------------
+# --- JSON (docs/contract.md, report) --------------------------------------------------------
 
 def report_json(analysis: Analysis) -> dict[str, Any]:
-    """The ``report --json`` document, keys exactly as CONTRACT.md lists them."""
+    """The ``report --json`` document, keys exactly as docs/contract.md lists them."""
     return {
         "schema": SCHEMA,
         "lines": analysis.lines,

@@ -1,4 +1,4 @@
-"""``vhostguard diff`` reports: grouped changes as text and JSON (CONTRACT.md)."""
+"""``vhostguard diff`` reports: grouped changes as text and JSON (docs/contract.md)."""
 from __future__ import annotations
 
 from typing import Any

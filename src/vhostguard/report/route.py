@@ -1,4 +1,4 @@
-"""``route`` / ``explain``: one line, every step, and the CONTRACT.md JSON."""
+"""``route`` / ``explain``: one line, every step, and the docs/contract.md JSON."""
 from __future__ import annotations
 
 from typing import Any

@@ -9,7 +9,7 @@ SCHEMA = 1
 
 
 def vhosts_json(model: ServerModel) -> dict[str, Any]:
-    """The CONTRACT.md document for ``vhosts --json``."""
+    """The docs/contract.md document for ``vhosts --json``."""
     return {
         "schema": SCHEMA,
         "listen": [

@@ -33,7 +33,7 @@ class Step:
 
 @dataclass(frozen=True, slots=True, init=False)
 class Outcome:
-    """Where the request finally goes (CONTRACT.md ``outcome``)."""
+    """Where the request finally goes (docs/contract.md ``outcome``)."""
 
     kind: str
     status: int | None

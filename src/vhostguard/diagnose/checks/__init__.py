@@ -2,7 +2,7 @@
 
 Each check is one module with ``CHECK = Check(name, run)``; ``run(ctx)``
 returns a ``CheckResult`` with its findings. A new check is one module and
-one line here (the logs and routing checks of CONTRACT.md come next).
+one line here (the logs and routing checks of docs/contract.md come next).
 """
 from __future__ import annotations
 

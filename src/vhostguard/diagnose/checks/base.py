@@ -10,7 +10,7 @@ from vhostguard.diagnose.findings import CheckResult, Finding
 
 @dataclass(frozen=True)
 class Check:
-    name: str  # as CONTRACT.md's checks[].name
+    name: str  # as docs/contract.md's checks[].name
     run: Callable[[DoctorContext], CheckResult]
 
 
