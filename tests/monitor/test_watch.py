@@ -237,6 +237,6 @@ def test_ctrl_c_checkpoints_and_exits_130(tmp_path: Path) -> None:
     finally:
         process.kill()
     assert process.returncode == 130, err
-    assert "metrics on http://127.0.0.1:" in err and f"{log}: 1 lines, 0 malformed" in err
+    assert "metrics on http://127.0.0.1:" in err and f"{log}: 1 line, 0 malformed" in err
     saved = json.loads((state / state_name([str(log)])).read_text())
     assert saved["stats"][str(log)][0] == 1

@@ -237,7 +237,7 @@ def test_an_hour_of_healthy_traffic_raises_no_alert(tmp_path: Path) -> None:
         str(log), "--log-format", FORMAT, "--from-start", "--once", "--rules", str(rules),
         "--state", str(tmp_path / "state"), "--metrics-addr", "off", "--alerts-jsonl", str(alerts)])
     assert result.exit_code == 0, result.output
-    assert f"{log}: {lines} lines, 0 malformed" in result.stderr
+    assert f"{log}: {lines:,} lines, 0 malformed" in result.stderr
     assert not alerts.exists(), alerts.read_text()
     assert result.stdout == ""
 

@@ -35,6 +35,7 @@ from vhostguard.monitor import AlertmanagerSink, JsonLinesSink, Sink, TerminalSi
 from vhostguard.monitor import StateError, default_state_dir
 from vhostguard.monitor import printable
 from vhostguard.monitor import AccessLog, Watch, WatchOptions
+from vhostguard.report import plural
 
 SHOWN_MALFORMED = 5  # per log, in the closing summary
 
@@ -279,7 +280,7 @@ def _summarize(watcher: Watch, once: bool) -> int:
     for note in summary.notes:
         _note(note)
     for path, lines, malformed, samples in summary.logs:
-        click.echo(f"{printable(path)}: {lines} lines, {malformed} malformed", err=True)
+        click.echo(f"{printable(path)}: {plural(lines, 'line')}, {malformed:,} malformed", err=True)
         for bad in samples[:SHOWN_MALFORMED]:
             click.echo(f"  line {bad.line}: {bad.error}", err=True)
     for trouble in summary.undelivered:

@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vhostguard.logs import printable
+from vhostguard.report.words import plural
 from vhostguard.monitor import Analysis, EndpointSummary, histogram_quantile, utc_iso
 
 SCHEMA = 1
@@ -188,8 +189,8 @@ def tables(analysis: Analysis, top: int) -> RenderableType:
 
 def _summary(analysis: Analysis) -> Text:
     share = analysis.malformed / analysis.lines if analysis.lines else 0.0
-    text = Text(f"{analysis.lines:,} lines, {analysis.malformed:,} malformed ({share:.2%}), "
-                f"{len(analysis.endpoints):,} endpoints")
+    text = Text(f"{plural(analysis.lines, 'line')}, {analysis.malformed:,} malformed ({share:.2%}), "
+                f"{plural(len(analysis.endpoints), 'endpoint')}")
     span = time_range(analysis)
     if span is not None:
         text.append(f", {utc_iso(span[0])} to {utc_iso(span[1])}")
