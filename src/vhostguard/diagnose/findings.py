@@ -1,13 +1,13 @@
 """doctor's vocabulary: severities, findings, one check's result, the diagnosis."""
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from vhostguard.ordered import OrderedEnum
 from vhostguard.diagnose.summary import DirectiveRef
 
 
-class Severity(enum.Enum):
+class Severity(OrderedEnum):
     """Ordered: ``CRITICAL > WARNING > INFO``. critical: requests fail now;
     warning: the server is not what the config says, or a latent fault;
     info: worth knowing, nothing wrong."""
@@ -15,33 +15,6 @@ class Severity(enum.Enum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
-
-    def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
-
-    def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
-
-    def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
-
-
-_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ address set, a Listen nobody uses).
 """
 from __future__ import annotations
 
-import enum
 import inspect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from vhostguard.ordered import OrderedEnum
 from vhostguard.config import Directive
 from vhostguard.config import Source
 
@@ -29,7 +29,7 @@ RULES_DOC_URL = "https://github.com/vhostguard/vhostguard/blob/main/docs/rules.m
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead:")
 
 
-class Severity(enum.Enum):
+class Severity(OrderedEnum):
     """Ordered: ``Severity.ERROR > Severity.WARNING > Severity.INFO``.
 
     error: traffic goes somewhere it was not meant to, or a door is open;
@@ -40,30 +40,6 @@ class Severity(enum.Enum):
     WARNING = "warning"
     ERROR = "error"
 
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
-
-    def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
-
-    def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
-
-    def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
-
     @classmethod
     def parse(cls, text: str) -> Severity:
         try:
@@ -72,7 +48,6 @@ class Severity(enum.Enum):
             raise ValueError(f"unknown severity {text!r}: use error, warning or info") from None
 
 
-_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
 @dataclass(frozen=True, slots=True)
