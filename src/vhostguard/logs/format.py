@@ -30,9 +30,10 @@ here. The generated source is kept on ``LogFormat.source`` for reading.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import CodeType
 from typing import Any, cast
 
 from vhostguard.logs import directives as d
@@ -227,6 +228,8 @@ def compile_format(fmt: str, fields: Iterable[str] | None = None, lenient: bool 
 
 @lru_cache(maxsize=64)
 def _compile(fmt: str, wanted: frozenset[str] | None, lenient: bool) -> LogFormat:
+    if not fmt:  # httpd: `LogFormat ""` is "LogFormat takes 1-2 arguments"
+        raise FormatError("the format is empty (httpd refuses an empty LogFormat)")
     items = tokenize(fmt)
     for item in items:
         if isinstance(item, Literal) and "\n" in item.text:
@@ -306,6 +309,21 @@ class _Compiler:
         self.prefixes: list[re.Pattern[str]] = []  # for error messages, built on the first bad line
         self.env: dict[str, Any] = {"_isnum": _is_number, "_isunsigned": _is_unsigned, "_ishex": _is_hex, "_CONN": _CONN,
                                     "_unescape": unescape, "_split_request": _split_request, "LineError": LineError}
+        self.consts: dict[str, str] = {}  # format-derived text -> its name in env
+
+    def const(self, value: str) -> str:
+        """The name that stands for ``value`` in the generated code: the one way format text enters it.
+
+        The format comes from a tree under audit. Its text (literals, header
+        names) is never written into the source, not even as ``repr()``: it
+        is a value in ``env`` under a name made from our counter. A global
+        of the generated function costs no more than an inline literal.
+        """
+        name = self.consts.get(value)
+        if name is None:
+            name = self.consts[value] = f"_lit{len(self.consts)}"
+            self.env[name] = value
+        return name
 
     # the regexes
 
@@ -368,7 +386,7 @@ class _Compiler:
             lines += self._fast("_escaped", ["    if '\\\\\"' in line:", "        return _slow(line)"], escaped, body,
                                 ascii_format)
         source = "\n".join(lines) + "\n"
-        exec(compile(source, f"<LogFormat {self.fmt!r}>", "exec"), self.env)  # noqa: S102 - our own generated code
+        exec(self._code(source), self.env)  # noqa: S102 - our own generated code, checked by _code
         return LogFormat(self.fmt, keys, tuple(self.outputs), tuple(f.slot for f in self.fields), self.env["parse"],
                          self.env["_slow"], source, plain is not None, self.lenient)
 
@@ -404,8 +422,21 @@ class _Compiler:
                  "    i = -1", "    for line in lines:", "        i += 1", *("        " + b for b in body),
                  "    return out, failed"]
         source = "\n".join(lines) + "\n"
-        exec(compile(source, f"<LogFormat rows {self.fmt!r}>", "exec"), self.env)  # noqa: S102 - our own generated code
+        exec(self._code(source), self.env)  # noqa: S102 - our own generated code, checked by _code
         return cast("RowParser", self.env["_rows"])
+
+    def _code(self, source: str) -> CodeType:
+        """``source`` compiled, once checked to hold nothing of the format but names of ``env`` constants."""
+        code = compile(source, "<LogFormat>", "exec")
+        keys = {f.slot.key for f in self.fields} | set(_REQUEST_PARTS)
+        for part in _code_objects(code):
+            foreign = [name for name in part.co_names if not (name in self.env or name in _OWN_NAMES)]
+            foreign += [name for name in part.co_varnames if not _OWN_LOCAL(name)]
+            foreign += [value for value in part.co_consts
+                        if isinstance(value, str) and not (value in _OWN_STRINGS or value in keys or _GROUP(value))]
+            if foreign:  # not an assert: it must hold under python -O too
+                raise RuntimeError(f"generated LogFormat code holds text that is not ours: {foreign!r}")
+        return code
 
     def _fast(self, name: str, head: list[str], split: list[str], body: list[str], ascii_line: bool) -> list[str]:
         lines = [f"def {name}(line):", *head, *("    " + line for line in split)]
@@ -430,7 +461,7 @@ class _Compiler:
                  "    if m is None and _lenient is not None and len(line) <= LENIENT_MAX:",
                  "        m = _lenient(line)",
                  "    if m is None:", "        raise LineError(*_diagnose(line))",
-                 f"    {names}{',' if len(self.fields) == 1 else ''} = m.groups()"]
+                 *([f"    {names}{',' if len(self.fields) == 1 else ''} = m.groups()"] if self.fields else [])]
         escaped = [f"v{f.index}" for f in self.fields if f.slot.escaped]
         if escaped:
             lines.append("    if '\\\\' in line:")
@@ -479,7 +510,7 @@ class _Compiler:
             entries: dict[str, Field] = {}
             for f in sources:
                 entries.setdefault(f.slot.sub or "", f)
-            return "{" + ", ".join(f"{name!r}: {_value(f)}" for name, f in entries.items()) + "}"
+            return "{" + ", ".join(f"{self.const(name)}: {_value(f)}" for name, f in entries.items()) + "}"
         return _value(min(sources, key=lambda f: f.slot.rank))
 
     # error messages
@@ -506,6 +537,24 @@ class _Compiler:
             position = m.end()
         return (f"unexpected text at column {position + 1} after the last field: {line[position:position + 30]!r}",
                 position + 1)
+
+
+# Everything the generated code may name or hold besides env's constants (see _Compiler._code):
+# if format text ever reached the source, it would show up as a name or string not listed here.
+_OWN_NAMES = frozenset(("parse", "_slow", "_escaped", "_rows", "len", "int", "str",
+                        "split", "partition", "rpartition", "startswith", "endswith", "isascii", "isdigit",
+                        "get", "group", "groups", "append", "ValueError", "OverflowError"))
+_OWN_LOCAL = re.compile(r"line|lines|p|r|m|t|i|out|add|failed|bad|rm|rt|rp|rpath|rs|rq|problem|_|v[0-9]+"
+                        r"|t[0-9]+(?:_[0-9]+[abs]?)?", re.ASCII).fullmatch
+_OWN_STRINGS = frozenset(('"', " ", "\\", '\\"', "-", "", '""', "?"))
+_GROUP = re.compile("v[0-9]+", re.ASCII).fullmatch
+
+
+def _code_objects(code: CodeType) -> Iterator[CodeType]:
+    yield code
+    for value in code.co_consts:
+        if isinstance(value, CodeType):
+            yield from _code_objects(value)
 
 
 # What the rows loop does with a line the split path does not take: the full parse.
@@ -689,7 +738,7 @@ class _SplitPlan:
     def _piece(self, i: int, piece: _Piece, src: str) -> bool:
         if not piece.fields:
             text = "".join(item.text for item in piece.items if isinstance(item, Literal))
-            self._check(f"{src} == {text!r}")
+            self._check(f"{src} == {self.c.const(text)}")
             return True
         if piece.whole:
             self.parts[piece.fields[0].index] = [src]
@@ -730,7 +779,7 @@ class _SplitPlan:
         lits = [x for x in token if isinstance(x, Literal)]
         slots = [x for x in token if not isinstance(x, Literal)]
         if not slots:
-            self._check(f"{src} == {''.join(x.text for x in lits)!r}")
+            self._check(f"{src} == {self.c.const(''.join(x.text for x in lits))}")
             return True
         if len(slots) == 1:
             return self._one_slot(src, token, var)
@@ -750,9 +799,9 @@ class _SplitPlan:
         self.out.append(f"{var} = {src}")
         tests = [f"len({var}) >= {len(before) + len(after)}"]
         if before:
-            tests.append(f"{var}.startswith({before!r})")
+            tests.append(f"{var}.startswith({self.c.const(before)})")
         if after:
-            tests.append(f"{var}.endswith({after!r})")
+            tests.append(f"{var}.endswith({self.c.const(after)})")
         self._check(" and ".join(tests))
         end = f"len({var}) - {len(after)}" if after else ""
         self.parts.setdefault(f.index, []).append(f"{var}[{len(before)}:{end}]")
@@ -770,7 +819,7 @@ class _SplitPlan:
             how = "partition"
         else:
             return self._token_regex(src, [left, Literal(sep), right], var)
-        self.out.append(f"{var}a, {var}s, {var}b = {src}.{how}({sep!r})")
+        self.out.append(f"{var}a, {var}s, {var}b = {src}.{how}({self.c.const(sep)})")
         self._check(f"{var}s")
         self.parts[lf.index] = [f"{var}a"]
         self.parts[rf.index] = [f"{var}b"]
