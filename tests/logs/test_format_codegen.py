@@ -277,3 +277,10 @@ def test_random_formats_split_and_regex_paths_agree(tmp_path: Path, monkeypatch:
     formats, parsed, malformed = run_property(SECONDS, SEED)
     assert formats >= 20 and parsed > 0 and malformed > 0  # the run did test something
     assert not (tmp_path / "CANARY").exists()
+
+
+@pytest.mark.parametrize("line", ['h "', "h x", 'h "a"', "h ?", "h -", "h "])
+def test_query_split_path_checks_the_question_mark(line: str) -> None:
+    # Found by the property test: the split path took any token as %q ("x" -> query "")
+    # where the regex path (and httpd, which writes "" or "?args") takes only those.
+    check_format("%h %q", [line])

@@ -272,6 +272,7 @@ _NUMBER = "-?[0-9]+|-"
 _UNSIGNED = "[0-9]+|-"  # a duration: never negative (a negative %D would make sums go down)
 _INT_KINDS = (d.INT, d.DURATION, d.BYTES_CLF)
 _SPLIT_KINDS = _INT_KINDS + (d.HEX, d.CONN)  # values that can never hold the literal that follows them
+_CHECKED_KINDS = _SPLIT_KINDS + (d.QUERY,)  # values the split path checks the way the regex path does
 _is_number = re.compile(_NUMBER, re.ASCII).fullmatch
 _is_unsigned = re.compile(_UNSIGNED, re.ASCII).fullmatch
 _is_hex = re.compile("[0-9a-fA-F]+|-", re.ASCII).fullmatch
@@ -411,7 +412,7 @@ class _Compiler:
             for line in plain:
                 indent = line[:len(line) - len(line.lstrip())]
                 body += [indent + f for f in _ROW_FALLBACK] if line.strip() == "return _slow(line)" else [line]
-            numbers = [f for f in self.fields if f.slot.kind in _SPLIT_KINDS]
+            numbers = [f for f in self.fields if f.slot.kind in _CHECKED_KINDS]
             if numbers:
                 tests = " and ".join(_number_test(f, self.fmt.isascii()) for f in numbers)
                 body += [f"if not ({tests}):", *("    " + f for f in _ROW_FALLBACK)]
@@ -440,7 +441,7 @@ class _Compiler:
 
     def _fast(self, name: str, head: list[str], split: list[str], body: list[str], ascii_line: bool) -> list[str]:
         lines = [f"def {name}(line):", *head, *("    " + line for line in split)]
-        numbers = [f for f in self.fields if f.slot.kind in _SPLIT_KINDS]
+        numbers = [f for f in self.fields if f.slot.kind in _CHECKED_KINDS]
         if numbers:
             # Every number is checked, built or not: limiting ``fields`` never
             # changes which lines are valid. Anything unusual (a negative
@@ -584,6 +585,8 @@ def _number_test(f: Field, ascii_line: bool) -> str:
         return f"_ishex({v})"
     if kind == d.CONN:
         return f"{v} in _CONN"
+    if kind == d.QUERY:  # httpd writes "" or "?args"; "-" when a status condition fails
+        return f"({v}.startswith('?') or {v} == '' or {v} == '-')"
     if ascii_line:  # str.isdigit() also takes non-ASCII digits; the line is known to be ASCII
         return f"({v}.isdigit() or {v} == '-')"
     return f"_isunsigned({v})" if kind == d.DURATION else f"_isnum({v})"
