@@ -133,7 +133,7 @@ def test_hostile_config_formats_and_nicknames(write: Write, tmp_path: Path) -> N
     lines = ["10.0.0.1 " + evil + " 200", '10.0.0.1 "v" 200', evil + " 2024 10.0.0.1 200", evil,
              "10.0.0.1 ''' \"\"\" {} \\ 200"]
     config = [f'ServerRoot "{tmp_path}"']
-    for n, (fmt, line) in enumerate(zip(pieces, lines)):
+    for n, (fmt, line) in enumerate(zip(pieces, lines, strict=True)):
         nick = f'{evil}{n}'
         config.append(f'LogFormat "{_config_format(fmt)}" "{_config_format(nick)}"')
         config.append(f'CustomLog logs/n{n}.log "{_config_format(nick)}"')
@@ -284,3 +284,12 @@ def test_query_split_path_checks_the_question_mark(line: str) -> None:
     # Found by the property test: the split path took any token as %q ("x" -> query "")
     # where the regex path (and httpd, which writes "" or "?args") takes only those.
     check_format("%h %q", [line])
+
+
+def test_the_code_check_refuses_format_text_written_into_the_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The guard against a regression: were a literal written into the source as repr(),
+    # the compiled code would hold the format's text and compiling would stop.
+    from vhostguard.logs import format as module
+    monkeypatch.setattr(module._Compiler, "const", lambda self, value: repr(value))
+    with pytest.raises(RuntimeError, match="not ours"):
+        compile_format("%h guard-check-literal %>s")
