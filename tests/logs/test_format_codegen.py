@@ -254,6 +254,17 @@ def check_format(fmt: str, lines: list[str]) -> tuple[int, int]:
         assert fast == slow, f"format {fmt!r}, line {line!r}: split path {fast!r}, regex path {slow!r}"
         records.append(fast)
     columns = compiled.all_keys
+    if columns:  # limiting fields changes which values are built, never which lines are valid
+        some = compile_format(fmt, columns[-1:])
+        for line, record in zip(lines, records, strict=True):
+            try:
+                one: dict[str, Any] | None = some.parse(line)
+            except LineError:
+                one = None
+            expected = None if record is None else {columns[-1]: record[columns[-1]]}
+            assert one == expected, f"format {fmt!r}, line {line!r}: one field gives {one!r}, all {record!r}"
+        rows, bad = compile_rows(fmt, columns[:1])(lines)
+        assert bad == [i for i, r in enumerate(records) if r is None], f"format {fmt!r}: one column rows"
     rows, bad = compile_rows(fmt, columns)(lines)
     assert bad == [i for i, r in enumerate(records) if r is None], f"format {fmt!r}: rows rejected other lines"
     assert rows == [tuple(r.get(c) for c in columns) for r in records if r is not None], f"format {fmt!r}: rows"
@@ -293,3 +304,8 @@ def test_the_code_check_refuses_format_text_written_into_the_source(monkeypatch:
     monkeypatch.setattr(module._Compiler, "const", lambda self, value: repr(value))
     with pytest.raises(RuntimeError, match="not ours"):
         compile_format("%h guard-check-literal %>s")
+
+
+def test_the_code_check_takes_every_record_key_of_ours() -> None:
+    # "status" filled from %s is a key no directive names (found by the property test).
+    assert compile_format("%h %s").parse("a 200") == {"remote_host": "a", "original_status": 200, "status": 200}

@@ -433,7 +433,7 @@ class _Compiler:
     def _code(self, source: str) -> CodeType:
         """``source`` compiled, once checked to hold nothing of the format but names of ``env`` constants."""
         code = compile(source, "<LogFormat>", "exec")
-        keys = {f.slot.key for f in self.fields} | set(_REQUEST_PARTS)
+        keys = set(self.outputs)  # record keys: from the directive table, never from the format
         for part in _code_objects(code):
             foreign = [name for name in part.co_names if not (name in self.env or name in _OWN_NAMES)]
             foreign += [name for name in part.co_varnames if not _OWN_LOCAL(name)]
