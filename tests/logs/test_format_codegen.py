@@ -309,3 +309,21 @@ def test_the_code_check_refuses_format_text_written_into_the_source(monkeypatch:
 def test_the_code_check_takes_every_record_key_of_ours() -> None:
     # "status" filled from %s is a key no directive names (found by the property test).
     assert compile_format("%h %s").parse("a 200") == {"remote_host": "a", "original_status": 200, "status": 200}
+
+
+@pytest.mark.parametrize("fmt", ["%h\\n%u", "%h\n%u", "\\n", "a\rb\\n"])
+def test_a_format_writing_a_newline_is_refused(fmt: str) -> None:
+    with pytest.raises(FormatError, match="newline"):
+        compile_format(fmt)
+
+
+@pytest.mark.parametrize("template", ["{evil}", "%h {evil} %>s", '%h "%{{{evil}}}i"', "%{{{evil} %Y}}t %h",
+                                      "%{{{evil}}}C%{{{evil}}}n"])
+def test_cli_hostile_log_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    evil = payload(tmp_path / "CANARY")
+    log = tmp_path / "a.log"
+    log.write_text(f'{evil}\n10.0.0.1 {evil} 200\n10.0.0.1 "v"\n{evil} 2024 h\n')
+    code, _, err = _logs("--log-format", template.format(evil=evil), str(log), "--jsonl")
+    assert code in (0, 1, 2) and "Traceback" not in err and "internal error" not in err, err
+    assert not (tmp_path / "CANARY").exists()
