@@ -26,13 +26,18 @@ How a line is read, fastest first (every path gives the same record):
 The split and convert steps are generated as Python source per format
 (straight-line code, no per-field loop): that is what makes CPython fast
 here. The generated source is kept on ``LogFormat.source`` for reading.
+The format comes from a tree under audit: none of its text is ever written
+into that source; literals and header names are constants of the generated
+functions' globals under names we number (``_Compiler.const``), and every
+compiled code object is checked to name and hold nothing else (``_code``).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import CodeType
 from typing import Any, cast
 
 from vhostguard.logs import directives as d
@@ -227,6 +232,8 @@ def compile_format(fmt: str, fields: Iterable[str] | None = None, lenient: bool 
 
 @lru_cache(maxsize=64)
 def _compile(fmt: str, wanted: frozenset[str] | None, lenient: bool) -> LogFormat:
+    if not fmt:  # httpd: `LogFormat ""` is "LogFormat takes 1-2 arguments"
+        raise FormatError("the format is empty (httpd refuses an empty LogFormat)")
     items = tokenize(fmt)
     for item in items:
         if isinstance(item, Literal) and "\n" in item.text:
@@ -269,6 +276,7 @@ _NUMBER = "-?[0-9]+|-"
 _UNSIGNED = "[0-9]+|-"  # a duration: never negative (a negative %D would make sums go down)
 _INT_KINDS = (d.INT, d.DURATION, d.BYTES_CLF)
 _SPLIT_KINDS = _INT_KINDS + (d.HEX, d.CONN)  # values that can never hold the literal that follows them
+_CHECKED_KINDS = (*_SPLIT_KINDS, d.QUERY)  # values the split path checks the way the regex path does
 _is_number = re.compile(_NUMBER, re.ASCII).fullmatch
 _is_unsigned = re.compile(_UNSIGNED, re.ASCII).fullmatch
 _is_hex = re.compile("[0-9a-fA-F]+|-", re.ASCII).fullmatch
@@ -306,6 +314,21 @@ class _Compiler:
         self.prefixes: list[re.Pattern[str]] = []  # for error messages, built on the first bad line
         self.env: dict[str, Any] = {"_isnum": _is_number, "_isunsigned": _is_unsigned, "_ishex": _is_hex, "_CONN": _CONN,
                                     "_unescape": unescape, "_split_request": _split_request, "LineError": LineError}
+        self.consts: dict[str, str] = {}  # format-derived text -> its name in env
+
+    def const(self, value: str) -> str:
+        """The name that stands for ``value`` in the generated code: the one way format text enters it.
+
+        The format comes from a tree under audit. Its text (literals, header
+        names) is never written into the source, not even as ``repr()``: it
+        is a value in ``env`` under a name made from our counter. A global
+        of the generated function costs no more than an inline literal.
+        """
+        name = self.consts.get(value)
+        if name is None:
+            name = self.consts[value] = f"_lit{len(self.consts)}"
+            self.env[name] = value
+        return name
 
     # the regexes
 
@@ -368,7 +391,7 @@ class _Compiler:
             lines += self._fast("_escaped", ["    if '\\\\\"' in line:", "        return _slow(line)"], escaped, body,
                                 ascii_format)
         source = "\n".join(lines) + "\n"
-        exec(compile(source, f"<LogFormat {self.fmt!r}>", "exec"), self.env)
+        exec(self._code(source), self.env)  # our own generated code, checked by _code
         return LogFormat(self.fmt, keys, tuple(self.outputs), tuple(f.slot for f in self.fields), self.env["parse"],
                          self.env["_slow"], source, plain is not None, self.lenient)
 
@@ -393,7 +416,7 @@ class _Compiler:
             for line in plain:
                 indent = line[:len(line) - len(line.lstrip())]
                 body += [indent + f for f in _ROW_FALLBACK] if line.strip() == "return _slow(line)" else [line]
-            numbers = [f for f in self.fields if f.slot.kind in _SPLIT_KINDS]
+            numbers = [f for f in self.fields if f.slot.kind in _CHECKED_KINDS]
             if numbers:
                 tests = " and ".join(_number_test(f, self.fmt.isascii()) for f in numbers)
                 body += [f"if not ({tests}):", *("    " + f for f in _ROW_FALLBACK)]
@@ -404,12 +427,25 @@ class _Compiler:
                  "    i = -1", "    for line in lines:", "        i += 1", *("        " + b for b in body),
                  "    return out, failed"]
         source = "\n".join(lines) + "\n"
-        exec(compile(source, f"<LogFormat rows {self.fmt!r}>", "exec"), self.env)
+        exec(self._code(source), self.env)  # our own generated code, checked by _code
         return cast("RowParser", self.env["_rows"])
+
+    def _code(self, source: str) -> CodeType:
+        """``source`` compiled, once checked to hold nothing of the format but names of ``env`` constants."""
+        code = compile(source, "<LogFormat>", "exec")
+        keys = set(self.outputs)  # record keys: from the directive table, never from the format
+        for part in _code_objects(code):
+            foreign = [name for name in part.co_names if not (name in self.env or name in _OWN_NAMES)]
+            foreign += [name for name in part.co_varnames if not _OWN_LOCAL(name)]
+            foreign += [value for value in part.co_consts
+                        if isinstance(value, str) and not (value in _OWN_STRINGS or value in keys or _GROUP(value))]
+            if foreign:  # not an assert: it must hold under python -O too
+                raise RuntimeError(f"generated LogFormat code holds text that is not ours: {foreign!r}")
+        return code
 
     def _fast(self, name: str, head: list[str], split: list[str], body: list[str], ascii_line: bool) -> list[str]:
         lines = [f"def {name}(line):", *head, *("    " + line for line in split)]
-        numbers = [f for f in self.fields if f.slot.kind in _SPLIT_KINDS]
+        numbers = [f for f in self.fields if f.slot.kind in _CHECKED_KINDS]
         if numbers:
             # Every number is checked, built or not: limiting ``fields`` never
             # changes which lines are valid. Anything unusual (a negative
@@ -430,7 +466,7 @@ class _Compiler:
                  "    if m is None and _lenient is not None and len(line) <= LENIENT_MAX:",
                  "        m = _lenient(line)",
                  "    if m is None:", "        raise LineError(*_diagnose(line))",
-                 f"    {names}{',' if len(self.fields) == 1 else ''} = m.groups()"]
+                 *([f"    {names}{',' if len(self.fields) == 1 else ''} = m.groups()"] if self.fields else [])]
         escaped = [f"v{f.index}" for f in self.fields if f.slot.escaped]
         if escaped:
             lines.append("    if '\\\\' in line:")
@@ -479,7 +515,7 @@ class _Compiler:
             entries: dict[str, Field] = {}
             for f in sources:
                 entries.setdefault(f.slot.sub or "", f)
-            return "{" + ", ".join(f"{name!r}: {_value(f)}" for name, f in entries.items()) + "}"
+            return "{" + ", ".join(f"{self.const(name)}: {_value(f)}" for name, f in entries.items()) + "}"
         return _value(min(sources, key=lambda f: f.slot.rank))
 
     # error messages
@@ -506,6 +542,24 @@ class _Compiler:
             position = m.end()
         return (f"unexpected text at column {position + 1} after the last field: {line[position:position + 30]!r}",
                 position + 1)
+
+
+# Everything the generated code may name or hold besides env's constants (see _Compiler._code):
+# if format text ever reached the source, it would show up as a name or string not listed here.
+_OWN_NAMES = frozenset(("parse", "_slow", "_escaped", "_rows", "len", "int", "str",
+                        "split", "partition", "rpartition", "startswith", "endswith", "isascii", "isdigit",
+                        "get", "group", "groups", "append", "ValueError", "OverflowError"))
+_OWN_LOCAL = re.compile(r"line|lines|p|r|m|t|i|out|add|failed|bad|rm|rt|rp|rpath|rs|rq|problem|_|v[0-9]+"
+                        r"|t[0-9]+(?:_[0-9]+[abs]?)?", re.ASCII).fullmatch
+_OWN_STRINGS = frozenset(('"', " ", "\\", '\\"', "-", "", '""', "?"))
+_GROUP = re.compile("v[0-9]+", re.ASCII).fullmatch
+
+
+def _code_objects(code: CodeType) -> Iterator[CodeType]:
+    yield code
+    for value in code.co_consts:
+        if isinstance(value, CodeType):
+            yield from _code_objects(value)
 
 
 # What the rows loop does with a line the split path does not take: the full parse.
@@ -535,6 +589,8 @@ def _number_test(f: Field, ascii_line: bool) -> str:
         return f"_ishex({v})"
     if kind == d.CONN:
         return f"{v} in _CONN"
+    if kind == d.QUERY:  # httpd writes "" or "?args"; "-" when a status condition fails
+        return f"({v}.startswith('?') or {v} == '' or {v} == '-')"
     if ascii_line:  # str.isdigit() also takes non-ASCII digits; the line is known to be ASCII
         return f"({v}.isdigit() or {v} == '-')"
     return f"_isunsigned({v})" if kind == d.DURATION else f"_isnum({v})"
@@ -689,7 +745,7 @@ class _SplitPlan:
     def _piece(self, i: int, piece: _Piece, src: str) -> bool:
         if not piece.fields:
             text = "".join(item.text for item in piece.items if isinstance(item, Literal))
-            self._check(f"{src} == {text!r}")
+            self._check(f"{src} == {self.c.const(text)}")
             return True
         if piece.whole:
             self.parts[piece.fields[0].index] = [src]
@@ -700,10 +756,7 @@ class _SplitPlan:
         name = f"t{i}"
         self.out.append(f"{name} = {src}.split(' ')")
         self._check(f"len({name}) == {len(tokens)}")
-        for j, token in enumerate(tokens):
-            if not self._token(f"{name}[{j}]", token, f"{name}_{j}"):
-                return False
-        return True
+        return all(self._token(f"{name}[{j}]", token, f"{name}_{j}") for j, token in enumerate(tokens))
 
     def _tokens(self, piece: _Piece) -> list[list[Literal | tuple[Field, int]]] | None:
         tokens: list[list[Literal | tuple[Field, int]]] = [[]]
@@ -730,7 +783,7 @@ class _SplitPlan:
         lits = [x for x in token if isinstance(x, Literal)]
         slots = [x for x in token if not isinstance(x, Literal)]
         if not slots:
-            self._check(f"{src} == {''.join(x.text for x in lits)!r}")
+            self._check(f"{src} == {self.c.const(''.join(x.text for x in lits))}")
             return True
         if len(slots) == 1:
             return self._one_slot(src, token, var)
@@ -750,9 +803,9 @@ class _SplitPlan:
         self.out.append(f"{var} = {src}")
         tests = [f"len({var}) >= {len(before) + len(after)}"]
         if before:
-            tests.append(f"{var}.startswith({before!r})")
+            tests.append(f"{var}.startswith({self.c.const(before)})")
         if after:
-            tests.append(f"{var}.endswith({after!r})")
+            tests.append(f"{var}.endswith({self.c.const(after)})")
         self._check(" and ".join(tests))
         end = f"len({var}) - {len(after)}" if after else ""
         self.parts.setdefault(f.index, []).append(f"{var}[{len(before)}:{end}]")
@@ -770,7 +823,7 @@ class _SplitPlan:
             how = "partition"
         else:
             return self._token_regex(src, [left, Literal(sep), right], var)
-        self.out.append(f"{var}a, {var}s, {var}b = {src}.{how}({sep!r})")
+        self.out.append(f"{var}a, {var}s, {var}b = {src}.{how}({self.c.const(sep)})")
         self._check(f"{var}s")
         self.parts[lf.index] = [f"{var}a"]
         self.parts[rf.index] = [f"{var}b"]

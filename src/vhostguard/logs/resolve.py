@@ -69,7 +69,7 @@ def nicknames_of(layout: LogConfig | None) -> Mapping[str, str]:
 def explicit_format(log_format: str | None, layout: LogConfig | None,
                     fields: Iterable[str] | None = None) -> LogFormat | None:
     """The parser of ``--log-format`` (None without it); ResolveError when httpd would refuse it."""
-    if not log_format:
+    if log_format is None:
         return None
     try:
         return parser_for(log_format, nicknames_of(layout), fields)
