@@ -53,6 +53,9 @@ class VhostAddressHostname(Rule):
                 host, _ = split_host_port(body)
             except AddressError:
                 continue
-            if host is None or host == "*" or host.lower() == "_default_" or normalize_ip(host) is not None:
+            if host is None or host == "*" or host.lower() == "_default_":
+                continue
+            # Most vhosts share a few addresses: parse each once per run.
+            if ctx.remember(("is-ip", host), lambda: normalize_ip(host) is not None):
                 continue
             yield self.finding(node, f"<VirtualHost {word}> names the host {host}: httpd resolves it once through DNS at start-up")

@@ -59,10 +59,11 @@ def declared_names(server: Server) -> list[str]:
     return own + list(server.aliases)
 
 
-def tls_servers(ctx: LintContext) -> Iterator[Server]:
-    for server in ctx.servers:
-        if ctx.ssl_enabled(server) and (not server.is_main or not ctx.model.vhosts):
-            yield server
+def tls_servers(ctx: LintContext) -> list[Server]:
+    """The servers that speak TLS (listed once per lint run for the four rules that ask)."""
+    return ctx.remember("tls-servers", lambda: [
+        server for server in ctx.servers if ctx.ssl_enabled(server) and (not server.is_main or not ctx.model.vhosts)
+    ])
 
 
 def utc_now() -> dt.datetime:
