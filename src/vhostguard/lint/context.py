@@ -3,7 +3,6 @@ each directive, which modules are loaded, and a router for "where would this
 request go" questions. Built once per lint run; rules only read it."""
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Hashable, Iterator
 from functools import cached_property
 from typing import Any, TypeVar

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
@@ -56,6 +57,10 @@ class VhostAddressHostname(Rule):
             if host is None or host == "*" or host.lower() == "_default_":
                 continue
             # Most vhosts share a few addresses: parse each once per run.
-            if ctx.remember(("is-ip", host), lambda: normalize_ip(host) is not None):
+            if ctx.remember(("is-ip", host), partial(_is_ip, host)):
                 continue
             yield self.finding(node, f"<VirtualHost {word}> names the host {host}: httpd resolves it once through DNS at start-up")
+
+
+def _is_ip(host: str) -> bool:
+    return normalize_ip(host) is not None
