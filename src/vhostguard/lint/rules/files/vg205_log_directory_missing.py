@@ -54,7 +54,13 @@ class LogDirectoryMissing(Rule):
         target = log_file(node)
         if target is None:
             return
-        directory = os.path.dirname(ctx.path(target))
+        head, tail = os.path.split(target)
+        if tail in ("", ".", ".."):
+            directory = os.path.dirname(ctx.path(target))
+        else:
+            # The directory of head/NAME is head's (resolved once per distinct head:
+            # most log files of a configuration share a few directories).
+            directory = ctx.remember(("log-head", head), lambda: ctx.path(head))
         # Most log files of a configuration share a few directories: look at each once.
         problem = ctx.remember(("log-directory", directory), lambda: path_problem(directory, directory=True))
         if problem:
