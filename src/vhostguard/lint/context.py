@@ -67,22 +67,28 @@ class LintContext:
                 found.append(node)
             if not node.children:
                 continue
-            stack = [(node, child) for child in reversed(node.children)]
+            # Depth first without recursion (a section may nest deeply): a stack of
+            # (section, the iterator over its children not yet visited).
+            stack = [(node, iter(node.children))]
             while stack:
-                parent, child = stack.pop()
-                key = id(child)
-                position[key] = counter
-                counter += 1
-                parents[key] = parent
-                if server is not None:
-                    owner[key] = server
-                found = by_key.get(child.key)
-                if found is None:
-                    by_key[child.key] = [child]
+                parent, unvisited = stack[-1]
+                for child in unvisited:
+                    key = id(child)
+                    position[key] = counter
+                    counter += 1
+                    parents[key] = parent
+                    if server is not None:
+                        owner[key] = server
+                    found = by_key.get(child.key)
+                    if found is None:
+                        by_key[child.key] = [child]
+                    else:
+                        found.append(child)
+                    if child.children:
+                        stack.append((child, iter(child.children)))
+                        break
                 else:
-                    found.append(child)
-                if child.children:
-                    stack.extend([(child, grandchild) for grandchild in reversed(child.children)])
+                    stack.pop()
 
     def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, worked out once per lint run for ``key`` (for facts several
