@@ -152,6 +152,8 @@ class LintContext:
 
     def own(self, server: Server, key: str) -> list[Directive]:
         """Server-level directives named ``key`` written in this server itself."""
+        if key not in self._by_key:
+            return []  # written nowhere (a server's directives are nodes of the tree): no scan
         return [d for d in server.directives if d.children is None and d.key == key]
 
     def effective(self, server: Server, key: str) -> Directive | None:
