@@ -4,12 +4,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from cryptography import x509
 
 from vhostguard.config.nodes import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.model import Server
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,10 @@ def load_certificate(path: str) -> x509.Certificate | None:
         data = open(path, "rb").read()  # noqa: SIM115 - tiny file, closed by refcount
     except OSError:
         return None
+    # Imported here: cryptography costs a tenth of a second to import, and only a
+    # configuration with TLS certificates needs it (issue 17.15).
+    from cryptography import x509
+
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificates(data)[0]
