@@ -19,8 +19,8 @@ from vhostguard.model.matching import wildcard_regex
 Write = Callable[..., Path]
 
 ADDRESSES = ("*:80", "*:80", "127.0.0.1:80", "*:8080", "127.0.0.2:8080", "*:80 127.0.0.1:80", "127.0.0.2:8080 *:8080")
-NAMES = ("a.test", "b.test", "www.a.test", "x.a.test", "A.Test", "shop.b.test", "a.test.b.test", "ab.test")
-WILD = ("*.a.test", "*.test", "*", "a.*", "?.a.test", "*a.test", "*.B.test", "w*.a.test", "*.a.test")
+NAMES = ("a.test", "b.test", "www.a.test", "x.a.test", "A.Test", "shop.b.test", "a.test.b.test", "ab.test", "a.test.net", "abtest")
+WILD = ("*.a.test", "*.test", "*", "a.*", "?.a.test", "*a.test", "*.B.test", "w*.a.test", "*.a.test", "*.net", "*test", "*test.net")
 
 
 # -- the reference: the walk over the earlier vhosts, as VG101/VG102 did it before the index --

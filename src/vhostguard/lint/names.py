@@ -48,14 +48,22 @@ class NameOwners:
                     self._suffixes.setdefault(tail, index)
                 else:
                     self._other_wild.append((index, wildcard_regex(lowered)))
-        # Only the lengths some tail has are worth a probe (a handful, however many vhosts).
-        self._tail_lengths = sorted({len(tail) for tail in self._suffixes})
+        # Only the lengths some tail has are worth a probe (a handful, however many
+        # vhosts), and a tail with a dot ends a name only if both end in the same
+        # label (``.example.net`` never ends ``x.example.test``): lengths per last label.
+        dotless = {len(tail) for tail in self._suffixes if "." not in tail}
+        by_label: dict[str, set[int]] = {}
+        for tail in self._suffixes:
+            if "." in tail:
+                by_label.setdefault(tail.rpartition(".")[2], set()).add(len(tail))
+        self._dotless_lengths = sorted(dotless)
+        self._lengths_by_label = {label: sorted(lengths | dotless) for label, lengths in by_label.items()}
 
     def first_answering(self, name: str, before: int) -> Server | None:
         """The first server before position ``before`` that wins a Host equal to ``name``."""
         best = self._exact.get(name, before)
         size = len(name)
-        for length in self._tail_lengths:
+        for length in self._lengths_by_label.get(name.rpartition(".")[2], self._dotless_lengths):
             if length > size:
                 break
             hit = self._suffixes.get(name[size - length:])

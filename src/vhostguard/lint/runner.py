@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from vhostguard.config import ConfigTree
+from vhostguard.config import ConfigTree, Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.registry import Registry, default_registry
-from vhostguard.lint.waivers import is_waived, waiver_index
+from vhostguard.lint.waivers import is_waived, waived_along
 from vhostguard.model import ServerModel
 
 
@@ -46,9 +46,19 @@ def run(
         for node in ctx.nodes_named(*by_directive):
             for rule in by_directive[node.key]:
                 found.extend(rule.check_node(node, ctx))
-    waivers = waiver_index(tree)
-    kept = [f for f in found if f.node is None or not is_waived(f.code, waivers.get(id(f.node), frozenset()))]
+    waived: dict[int, frozenset[str]] = {}
+    kept = [f for f in found if f.node is None or not is_waived(f.code, _waived_for(f.node, ctx, waived))]
     return sorted(_unique(kept), key=Finding.sort_key)
+
+
+def _waived_for(node: Directive, ctx: LintContext, cache: dict[int, frozenset[str]]) -> frozenset[str]:
+    # Codes waived on the node and its enclosing sections, looked up only for
+    # the nodes findings are about (issue 17.15: indexing every node of a large
+    # tree cost more than the few findings need).
+    codes = cache.get(id(node))
+    if codes is None:
+        codes = cache[id(node)] = waived_along(ctx.ancestry(node)) if ctx.in_tree(node) else frozenset()
+    return codes
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -34,5 +34,11 @@ def waiver_index(tree: ConfigTree) -> dict[int, frozenset[str]]:
     return index
 
 
+def waived_along(chain: Iterable[Directive]) -> frozenset[str]:
+    """The codes waived for a node given it and its enclosing sections (what
+    ``waiver_index`` holds for it)."""
+    return frozenset().union(*(waived_codes(node.comments) for node in chain if node.comments))
+
+
 def is_waived(code: str, codes: frozenset[str]) -> bool:
     return code in codes or "ALL" in codes

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import partial
 
 from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
@@ -20,6 +21,11 @@ def log_file(node: Directive) -> str | None:
     if target.startswith("|") or target.lower().startswith("syslog"):
         return None
     return target
+
+
+def _directory_problem(ctx: LintContext, text: str) -> tuple[str, str | None]:
+    directory = ctx.path(text)
+    return directory, ctx.remember(("log-directory", directory), partial(path_problem, directory, directory=True))
 
 
 class LogDirectoryMissing(Rule):
@@ -54,9 +60,14 @@ class LogDirectoryMissing(Rule):
         target = log_file(node)
         if target is None:
             return
-        directory = os.path.dirname(ctx.path(target))
-        # Most log files of a configuration share a few directories: look at each once.
-        problem = ctx.remember(("log-directory", directory), lambda: path_problem(directory, directory=True))
+        head, tail = os.path.split(target)
+        if tail in ("", ".", ".."):
+            directory = os.path.dirname(ctx.path(target))
+            problem = ctx.remember(("log-directory", directory), partial(path_problem, directory, directory=True))
+        else:
+            # The directory of head/NAME is head's: resolved and looked at once per
+            # distinct head (most log files of a configuration share a few directories).
+            directory, problem = ctx.remember(("log-head", head), partial(_directory_problem, ctx, head))
         if problem:
             why = " (an undefined ${VAR} is used literally by httpd)" if "${" in directory else ""
             yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} directory {directory} {problem}{why}")

@@ -131,12 +131,26 @@ class LocationProxy:
 def location_proxies(ctx: LintContext, server: Server) -> list[LocationProxy]:
     """The ProxyPass of every <Location> that can apply to ``server``'s requests,
     in merge order (the main server's sections first, later ones win)."""
+    # A server's sections are the main server's and its own top-level ones, so
+    # one without such a ProxyPass in either has none: skip routing's
+    # server_sections for it (issue 17.15: most of VG108's time at 10,000 vhosts).
+    holders = ctx.remember("location-proxy-holders", lambda: _location_proxy_holders(ctx))
+    if id(ctx.main) not in holders and id(server) not in holders:
+        return []
     found = []
     for section in ctx.sections(server).locations:
         nodes = [child for child in section.children if child.key in PROXY_KEYS and child.args]
         if nodes:
             found.append(LocationProxy(section, nodes[-1]))
     return found
+
+
+def _location_proxy_holders(ctx: LintContext) -> frozenset[int]:
+    """id() of every server owning a ProxyPass/ProxyPassMatch directly inside a <Location>/<LocationMatch>."""
+    return frozenset(
+        id(ctx.owner(node)) for node in ctx.nodes_named(*PROXY_KEYS)
+        if node.args and (parent := ctx.parent(node)) is not None and parent.key in LOCATION_KEYS
+    )
 
 
 def location_taker(path: str, locations: list[LocationProxy]) -> LocationProxy | None:

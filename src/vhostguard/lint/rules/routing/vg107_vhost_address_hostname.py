@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
@@ -53,6 +54,13 @@ class VhostAddressHostname(Rule):
                 host, _ = split_host_port(body)
             except AddressError:
                 continue
-            if host is None or host == "*" or host.lower() == "_default_" or normalize_ip(host) is not None:
+            if host is None or host == "*" or host.lower() == "_default_":
+                continue
+            # Most vhosts share a few addresses: parse each once per run.
+            if ctx.remember(("is-ip", host), partial(_is_ip, host)):
                 continue
             yield self.finding(node, f"<VirtualHost {word}> names the host {host}: httpd resolves it once through DNS at start-up")
+
+
+def _is_ip(host: str) -> bool:
+    return normalize_ip(host) is not None

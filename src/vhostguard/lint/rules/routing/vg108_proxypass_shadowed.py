@@ -54,6 +54,16 @@ def _location_overrider(entry: LocationProxy, later: list[LocationProxy]) -> Loc
     return None
 
 
+def _proxy_lines_per_owner(ctx: LintContext) -> dict[int, int]:
+    """id() of a server -> how many ProxyPass/ProxyPassMatch lines it holds at any
+    depth (at least as many as the mappings routing lists for it)."""
+    counts: dict[int, int] = {}
+    for node in ctx.nodes_named(*PROXY_KEYS):
+        owner = id(ctx.owner(node))
+        counts[owner] = counts.get(owner, 0) + 1
+    return counts
+
+
 class ProxyPassShadowed(Rule):
     """
     ## What it does
@@ -122,8 +132,15 @@ class ProxyPassShadowed(Rule):
         # A main-server line is in every server's list: it is never used only
         # if it is shadowed in all of them.
         in_every_server: dict[int, Finding] | None = None
+        counts = _proxy_lines_per_owner(ctx)
         for server in ctx.servers:
             main_owned: dict[int, Finding] = {}
+            # One mapping and no <Location> ProxyPass shadow nothing: skip
+            # routing's mapping list for such servers (issue 17.15, most vhosts).
+            if counts.get(id(ctx.main), 0) + (0 if server.is_main else counts.get(id(server), 0)) < 2 \
+                    and not location_proxies(ctx, server):
+                in_every_server = {}
+                continue
             for node, finding in self._shadowed(server, ctx):
                 if ctx.owner(node).is_main:
                     main_owned[id(node)] = finding

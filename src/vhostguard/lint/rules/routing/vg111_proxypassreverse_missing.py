@@ -87,9 +87,7 @@ def _reverse_urls(ctx: LintContext, owner: Server, scope: str | None) -> Iterato
     requests under the path ``scope`` (None: a path we cannot judge, so all)."""
     servers = [owner] if owner.is_main else [owner, ctx.main]
     for server in servers:
-        for node in ctx.server_nodes(server):
-            if node.key != "proxypassreverse" or not node.args:
-                continue
+        for node in _reverse_nodes(ctx, server):
             section = location_of(ctx, node)
             if section is None:
                 yield node.args[1] if len(node.args) >= 2 else node.args[0]
@@ -99,3 +97,19 @@ def _reverse_urls(ctx: LintContext, owner: Server, scope: str | None) -> Iterato
             path = prefix_path(section)
             if scope is None or path is None or covers(path, scope) or covers(scope, path):
                 yield node.args[0]
+
+
+def _reverse_nodes(ctx: LintContext, server: Server) -> list[Directive]:
+    """``server``'s ProxyPassReverse lines with arguments, in configuration order.
+    Grouped once per run from the by-name index (issue 17.15: walking the
+    vhost's directives for each of its ProxyPass lines); the main server's
+    are its own directives (a section the model skipped belongs to nobody)."""
+    def group() -> dict[int, list[Directive]]:
+        found: dict[int, list[Directive]] = {}
+        for node in ctx.nodes_named("proxypassreverse"):
+            if node.args:
+                found.setdefault(id(ctx.owner(node)), []).append(node)
+        found[id(ctx.main)] = [n for n in ctx.server_nodes(ctx.main) if n.key == "proxypassreverse" and n.args]
+        return found
+
+    return ctx.remember("proxypassreverse-by-server", group).get(id(server), [])

@@ -60,7 +60,8 @@ class ModuleDirectiveNotLoaded(Rule):
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         # The verdict depends on the directive only: decide it once per name.
         missing = {key: modules for key, modules in _providers().items() if not any(ctx.has_module(m) for m in modules)}
-        for node in ctx.tree.walk():
+        # Only the directives of those names: the by-name index, not a walk of the tree.
+        for node in ctx.nodes_named(*dict.fromkeys(key.removeprefix("<") for key in missing)):
             modules = missing.get("<" + node.key if node.is_section else node.key)
             if modules is None:
                 continue

@@ -21,7 +21,12 @@ def _under(path: str, root: str) -> bool:
 
 
 def served_roots(ctx: LintContext) -> list[str]:
-    """Directories requests are mapped into: every DocumentRoot and Alias target."""
+    """Directories requests are mapped into: every DocumentRoot and Alias target
+    (listed once per lint run: a rule asks for every <Directory>)."""
+    return ctx.remember("served-roots", lambda: _served_roots(ctx))
+
+
+def _served_roots(ctx: LintContext) -> list[str]:
     roots: list[str] = []
     for server in ctx.servers:
         if server.is_main and ctx.model.vhosts and not _main_answers(ctx):

@@ -43,8 +43,11 @@ class AllowOverrideAll(Rule):
     directives = frozenset({"directory"})
 
     def check_node(self, node: Directive, ctx: LintContext) -> Iterator[Finding]:
-        if not node.args or node.args[0] == "~" or not is_served(ctx.path(node.args[0]), served_roots(ctx)):
+        overrides = [child for child in node.children or () if child.key == "allowoverride" and first_arg_in(child, "all")]
+        # served_roots lists every server's roots: only worth it, once, for a section that allows all.
+        if not overrides or not node.args or node.args[0] == "~":
             return
-        for child in node.children or ():
-            if child.key == "allowoverride" and first_arg_in(child, "all"):
+        if not is_served(ctx.path(node.args[0]), served_roots(ctx)):
+            return
+        for child in overrides:
                 yield self.finding(child, f"{ctx.label(ctx.owner(node))}: AllowOverride All in <Directory {node.args[0]}> lets .htaccess files reconfigure the server")

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from cryptography import x509
 
 from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.model import Server
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,10 @@ def load_certificate(path: str) -> x509.Certificate | None:
         data = open(path, "rb").read()  # noqa: SIM115 - tiny file, closed by refcount
     except OSError:
         return None
+    # Imported here: cryptography costs a tenth of a second to import, and only a
+    # configuration with TLS certificates needs it (issue 17.15).
+    from cryptography import x509
+
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificates(data)[0]
@@ -59,10 +65,11 @@ def declared_names(server: Server) -> list[str]:
     return own + list(server.aliases)
 
 
-def tls_servers(ctx: LintContext) -> Iterator[Server]:
-    for server in ctx.servers:
-        if ctx.ssl_enabled(server) and (not server.is_main or not ctx.model.vhosts):
-            yield server
+def tls_servers(ctx: LintContext) -> list[Server]:
+    """The servers that speak TLS (listed once per lint run for the four rules that ask)."""
+    return ctx.remember("tls-servers", lambda: [
+        server for server in ctx.servers if ctx.ssl_enabled(server) and (not server.is_main or not ctx.model.vhosts)
+    ])
 
 
 def utc_now() -> dt.datetime:

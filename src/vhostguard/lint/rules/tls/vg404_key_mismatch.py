@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 
-from cryptography.hazmat.primitives import serialization
 
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
@@ -18,6 +17,8 @@ def load_public_key_der(path: str) -> bytes | None:
         data = open(path, "rb").read()  # noqa: SIM115
     except OSError:
         return None
+    from cryptography.hazmat.primitives import serialization  # only with TLS (see load_certificate)
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
@@ -64,6 +65,8 @@ class KeyMismatch(Rule):
                 key = load_public_key_der(pair.key_path)
                 if cert is None or key is None:
                     continue
+                from cryptography.hazmat.primitives import serialization
+
                 own = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
                 if own != key:
                     yield self.finding(pair.cert_node, f"{ctx.label(server)}: the key {pair.key_path} does not match the certificate {pair.cert_path}")

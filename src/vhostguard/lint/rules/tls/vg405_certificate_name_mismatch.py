@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING
 
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.tls._common import cert_pairs, declared_names, load_certificate, tls_servers
 from vhostguard.model import Server
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
 
 def certificate_names(cert: x509.Certificate) -> list[str]:
     """DNS names the certificate is valid for: the SANs, else the subject CN (as clients do)."""
+    from cryptography import x509  # only with TLS (see _common.load_certificate)
+    from cryptography.x509.oid import NameOID
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         return [n.lower() for n in san.value.get_values_for_type(x509.DNSName)]
