@@ -272,11 +272,16 @@ def copy_tree(source: str, destination: str) -> None:
     """Copy a config tree: symlinks stay symlinks (sites-enabled -> ../sites-available keeps resolving
     inside the copy), modes and mtimes kept (copy2/copystat), owners kept when we can (root);
     then every file and directory is fsynced, so a rename of ``destination`` publishes a durable tree."""
-    shutil.copytree(source, destination, symlinks=True, copy_function=shutil.copy2)
+    shutil.copytree(source, destination, symlinks=True, copy_function=_copy_file)
     if os.geteuid() == 0:
         for path, info in _walk_stat(source):
             os.lchown(os.path.join(destination, os.path.relpath(path, source)), info.st_uid, info.st_gid)
     _fsync_tree(destination)
+
+
+def _copy_file(source: str, destination: str) -> object:
+    crash_point("copy-file")  # lets the tests die with a half-written tree
+    return shutil.copy2(source, destination)
 
 
 def _walk_stat(root: str) -> Iterator[tuple[str, os.stat_result]]:
