@@ -10,10 +10,11 @@ import pytest
 SYSTEM_TREE = "/etc/apache2"
 
 
-def build_debian_tree(live: Path) -> Path:
-    """A tree laid out like Debian's /etc/apache2: the real one when this machine has it, else a small one;
-    in both, sites-enabled holds a relative symlink into sites-available (as a2ensite makes it)."""
-    if os.path.isdir(SYSTEM_TREE):
+def build_debian_tree(live: Path, *, system: bool = True) -> Path:
+    """A tree laid out like Debian's /etc/apache2: the real one when this machine has it (and ``system``),
+    else a small one; in both, sites-enabled holds a relative symlink into sites-available (as a2ensite
+    makes it)."""
+    if system and os.path.isdir(SYSTEM_TREE):
         shutil.copytree(SYSTEM_TREE, live, symlinks=True)
     else:
         (live / "mods-available").mkdir(parents=True)

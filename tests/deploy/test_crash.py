@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import build_debian_tree
+from tests.deploy.conftest import build_debian_tree, listing
 from vhostguard.deploy import (
     CRASH_ENV, Journal, content_hash, convert, inspect, prepare_idle, recover, switch,
 )
@@ -62,7 +62,8 @@ LEFTOVERS = (".partial", ".old", ".vhostguard-link", ".vhostguard-swap", "-a", "
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_debian_tree(tmp_path_factory.mktemp("template") / "apache2")
+    # The small tree: 36 crashes copy it several times each; test_slots converts the real one.
+    return build_debian_tree(tmp_path_factory.mktemp("template") / "apache2", system=False)
 
 
 @pytest.mark.parametrize(("phase", "point"), CASES, ids=[f"{p}-{c}" for p, c in CASES])
@@ -124,6 +125,23 @@ def test_kill_at_every_step_then_recover(tmp_path: Path, template: Path, phase: 
     prepare_idle(str(live), str(candidate))
     switch(str(live), layout.idle_slot)
     assert content_hash(str(live)) == content_hash(str(candidate))
+
+
+def test_recover_dry_run_says_what_it_would_do_and_changes_nothing(tmp_path: Path, template: Path) -> None:
+    live, state = tmp_path / "etc" / "apache2", tmp_path / "state"
+    live.parent.mkdir()
+    shutil.copytree(template, live, symlinks=True)
+    env = dict(os.environ, **{CRASH_ENV: "convert-exchange:after"})
+    child = subprocess.run([sys.executable, "-c", CHILD, str(live), str(state), str(live), "convert"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    before = listing(tmp_path / "etc")
+    with Journal(str(state)) as journal:
+        recovery = recover(str(live), journal, dry_run=True)
+        assert [s.name for s in recovery.steps] == ["recover-complete-convert"]
+        assert not recovery.steps[0].done
+        assert len(journal.unfinished()) == 1  # still there: a dry run closes nothing
+    assert listing(tmp_path / "etc") == before
 
 
 def test_recover_with_nothing_to_do_changes_nothing(tmp_path: Path, template: Path) -> None:

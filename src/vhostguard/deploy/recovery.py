@@ -33,7 +33,7 @@ RECOVERED_OUTCOME = "failed"  # the contract's word for a deploy that did not co
 
 @dataclass(frozen=True)
 class Recovery:
-    """What ``recover`` found and did: the deploys it closed, the repair steps, the layout after."""
+    """What ``recover`` found and did: the deploys it closed (dry run: would close), the repair steps, the layout after."""
 
     closed: tuple[str, ...]
     steps: tuple[Step, ...]
