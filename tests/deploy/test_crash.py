@@ -144,6 +144,38 @@ def test_recover_dry_run_says_what_it_would_do_and_changes_nothing(tmp_path: Pat
     assert listing(tmp_path / "etc") == before
 
 
+RECOVER_CHILD = """
+import sys
+from vhostguard.deploy import Journal, recover
+with Journal(sys.argv[2]) as journal:
+    recover(sys.argv[1], journal)
+"""
+
+
+@pytest.mark.parametrize("point", ["recover-complete-convert:before", "recover-complete-convert:after"])
+def test_recovery_killed_in_turn_is_recovered_by_the_next(tmp_path: Path, template: Path, point: str) -> None:
+    live, state = tmp_path / "etc" / "apache2", tmp_path / "state"
+    live.parent.mkdir()
+    shutil.copytree(template, live, symlinks=True)
+    old_hash = content_hash(str(live))
+    runs = ((CHILD, [str(live), str(state), str(live), "convert-two-renames"], "convert-backup:after"),
+            (RECOVER_CHILD, [str(live), str(state)], point))
+    for script, argv, crash in runs:
+        child = subprocess.run([sys.executable, "-c", script, *argv], env=dict(os.environ, **{CRASH_ENV: crash}),
+                               capture_output=True, text=True, timeout=120)
+        assert child.returncode == -signal.SIGKILL, child.stderr
+    with Journal(str(state)) as journal:
+        recovery = recover(str(live), journal)
+        assert len(recovery.closed) == 1 and journal.unfinished() == []
+        steps = journal.history()[0].steps
+        repairs = [(s.name, s.result_at is not None) for s in steps if s.name.startswith("recover-")]
+        # Killed before its rename: its intent stays unfinished and the next recovery does the rename;
+        # killed after: the rename is journaled done and the next one has nothing left to do.
+        killed_before = [("recover-complete-convert", False), ("recover-complete-convert", True)]
+        assert repairs == (killed_before if point.endswith(":before") else [("recover-complete-convert", True)])
+    assert inspect(str(live)).live_slot == "blue" and content_hash(str(live)) == old_hash
+
+
 def test_recover_with_nothing_to_do_changes_nothing(tmp_path: Path, template: Path) -> None:
     live = tmp_path / "apache2"
     shutil.copytree(template, live, symlinks=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from vhostguard.deploy.journal import DeployRecord, Journal
 from vhostguard.deploy.slots import (
-    LINK_SUFFIX, OLD_SUFFIX, PARTIAL_SUFFIX, SLOTS, Layout, SlotError, Step, StepLog, _NoLog, _Runner, _strip,
+    LINK_SUFFIX, OLD_SUFFIX, PARTIAL_SUFFIX, SLOTS, Layout, SlotError, Step, StepLog, _NoLog, _rename_durably, _Runner, _strip,
     backup_name, inspect, slot_dir,
 )
 
@@ -83,18 +83,18 @@ def _repair_live(live: str, deploys: list[DeployRecord], run: _Runner) -> None:
     if not os.path.lexists(live):
         if os.path.islink(link) and os.path.isdir(os.path.join(os.path.dirname(live), os.readlink(link))):
             run.run(Step("recover-complete-convert", f"rename {link} to {live}", (link, live)),
-                    lambda: os.replace(link, live))
+                    lambda: _rename_durably(link, live))
             return
         backup = _journaled_backup(deploys, live)
         if os.path.isdir(backup):
             run.run(Step("recover-revert-convert", f"rename {backup} back to {live}", (backup, live)),
-                    lambda: os.replace(backup, live))
+                    lambda: _rename_durably(backup, live))
             return
         raise SlotError(f"{live}: missing, and neither {link} nor {backup} can replace it; restore it by hand")
     if os.path.isdir(link) and not os.path.islink(link):
         backup = _journaled_backup(deploys, live)
         run.run(Step("recover-complete-convert", f"rename {link} (the old directory) to {backup}", (link, backup)),
-                lambda: os.replace(link, backup))
+                lambda: _rename_durably(link, backup))
     elif os.path.islink(link):
         run.run(Step("recover-revert-link", f"remove the unused symlink {link}", (link,)), lambda: os.unlink(link))
     if os.path.isdir(live) and not os.path.islink(live):
@@ -119,4 +119,4 @@ def _repair_idle(live: str, run: _Runner) -> None:
                         lambda o=old: shutil.rmtree(o))  # type: ignore[misc]
             else:
                 run.run(Step("recover-revert-prepare", f"rename {old} back to {final}", (old, final)),
-                        lambda o=old, f=final: os.replace(o, f))  # type: ignore[misc]
+                        lambda o=old, f=final: _rename_durably(o, f))  # type: ignore[misc]

@@ -350,6 +350,7 @@ def _can_exchange(live: str) -> bool:
     since support depends on the filesystem (tmpfs, ext4, xfs, btrfs have it; some network ones not)."""
     base = f"{live}.vhostguard-probe"
     first, second = base + "-a", base + "-b"
+    _remove_probe(first, second)  # left by a probe that was killed
     try:
         os.mkdir(first)
         os.symlink("x", second)
@@ -358,11 +359,15 @@ def _can_exchange(live: str) -> bool:
     except OSError:
         return False
     finally:
-        for path in (first, second):
-            if os.path.islink(path):
-                os.unlink(path)
-            elif os.path.isdir(path):
-                os.rmdir(path)
+        _remove_probe(first, second)
+
+
+def _remove_probe(*paths: str) -> None:
+    for path in paths:
+        if os.path.islink(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            os.rmdir(path)
 
 
 def content_hash(root: str) -> str:
