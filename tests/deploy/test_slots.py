@@ -7,7 +7,7 @@ import pytest
 
 from tests.deploy.conftest import listing
 from vhostguard.deploy import (
-    SlotError, backup_name, content_hash, convert, inspect, prepare_idle, slot_dir, switch,
+    SlotError, backup_name, content_hash, convert, inspect, links_through_live, prepare_idle, slot_dir, switch,
 )
 from vhostguard.deploy import slots as slots_module
 from datetime import UTC
@@ -134,3 +134,17 @@ def test_content_hash_sees_modes_and_link_targets(live_dir: Path) -> None:
     os.unlink(live_dir / "sites-enabled" / "shop.conf")
     os.symlink("../sites-available/000-default.conf", live_dir / "sites-enabled" / "shop.conf")
     assert len({first, second, content_hash(str(live_dir))}) == 3
+
+
+def test_absolute_links_into_the_live_path_are_named(live_dir: Path, tmp_path: Path) -> None:
+    convert(str(live_dir))
+    candidate = _candidate(live_dir, tmp_path, "abs")
+    absolute = candidate / "sites-enabled" / "absolute.conf"
+    os.symlink(live_dir / "sites-available" / "shop.conf", absolute)
+    os.symlink("/etc/ssl/certs", candidate / "certs")  # outside the config directory: fine in any slot
+    assert links_through_live(str(candidate), str(live_dir)) == [str(absolute)]
+    prepare_idle(str(live_dir), str(candidate))
+    # Why it matters: in the idle slot the link shows the live slot's file, not the candidate's.
+    idle_link = Path(slot_dir(str(live_dir), "green"), "sites-enabled", "absolute.conf")
+    assert idle_link.read_text().startswith("<VirtualHost")
+    assert (Path(slot_dir(str(live_dir), "green")) / "sites-available" / "shop.conf").read_text() == "# abs\n"

@@ -370,6 +370,22 @@ def _remove_probe(*paths: str) -> None:
             os.rmdir(path)
 
 
+def links_through_live(tree: str, live_dir: str) -> list[str]:
+    """Symlinks in ``tree`` whose absolute target lies under ``live_dir`` (``/etc/apache2/sites-available/x``).
+
+    Inside the idle slot such a link resolves through the live symlink to the LIVE slot's file, so a check
+    run on the idle slot would see the old config there; after the switch it follows the new slot. The
+    relative links a2ensite makes (``../sites-available/x``) stay inside their own slot and are not listed."""
+    live = _strip(live_dir)
+    found = []
+    for path, info in _walk_stat(tree):
+        if stat.S_ISLNK(info.st_mode):
+            target = os.readlink(path)
+            if os.path.isabs(target) and (os.path.normpath(target) + "/").startswith(live + "/"):
+                found.append(path)
+    return sorted(found)
+
+
 def content_hash(root: str) -> str:
     """sha256 over a tree's relative paths, kinds, modes, symlink targets and file contents (not mtimes):
     the same config gives the same hash, so the journal can say which deploys carried the same tree."""
