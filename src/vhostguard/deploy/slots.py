@@ -173,7 +173,8 @@ def convert(live_dir: str, *, dry_run: bool = False, log: StepLog | None = None,
     path does not exist for a few microseconds. POSIX has no way to replace a directory by a
     non-directory in one step (rename(2) fails with EISDIR), so that window is unavoidable there;
     a process opening a config file inside it gets ENOENT and its next try succeeds; httpd reads its
-    config only at start and reload, which the deploy does later. Raises SlotError."""
+    config only at start and reload, which the deploy does later. A dry run lists the exchange sequence
+    without probing for it (the probe writes two scratch entries). Raises SlotError."""
     layout = inspect(live_dir)
     if layout.kind != "plain":
         raise SlotError(f"{layout.live_dir}: already a slot symlink (live: {layout.live_slot})")
