@@ -1,0 +1,26 @@
+"""deploy/: changing the live config safely (issue 12). This layer: slots, lock, journal, recovery.
+
+Public surface: ``inspect(live_dir) -> Layout``; ``convert``, ``prepare_idle``, ``switch`` (each
+returns the ``Step``s it did, or with ``dry_run`` would do; a ``StepLog`` such as
+``Journal.recorder(id)`` is told each step's intent before it and its result after);
+``content_hash(tree)``; ``links_through_live(tree, live_dir)`` (absolute links a slot cannot
+contain); ``DeployLock(state_dir, id)`` (raises ``LockHeld``); ``Journal(state_dir)``
+with ``begin``/``finish``/``history``/``unfinished``; ``recover(live_dir, journal) -> Recovery``.
+"""
+from __future__ import annotations
+
+from vhostguard.deploy.journal import (
+    DeployRecord, Journal, JournalError, StepRecord, StepRecorder, new_deploy_id,
+)
+from vhostguard.deploy.lock import DeployLock, Holder, LockHeld
+from vhostguard.deploy.recovery import Recovery, recover
+from vhostguard.deploy.slots import (
+    CRASH_ENV, SLOTS, Layout, Slot, SlotError, Step, StepLog, backup_name, content_hash, convert, inspect,
+    links_through_live, prepare_idle, slot_dir, switch,
+)
+
+__all__ = [
+    "CRASH_ENV", "SLOTS", "DeployLock", "DeployRecord", "Holder", "Journal", "JournalError", "Layout", "LockHeld",
+    "Recovery", "Slot", "SlotError", "Step", "StepLog", "StepRecord", "StepRecorder", "backup_name", "content_hash",
+    "convert", "inspect", "links_through_live", "new_deploy_id", "prepare_idle", "recover", "slot_dir", "switch",
+]
