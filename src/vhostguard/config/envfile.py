@@ -235,14 +235,7 @@ class _Lexer:
                 continue
             if char == "'":
                 flush()
-                self.advance()
-                start = self.pos
-                while self.pos < len(self.text) and self.peek() != "'":
-                    self.advance()
-                if self.pos >= len(self.text):
-                    raise self.fail("an unterminated single quote")
-                parts.append(_Lit(self.text[start : self.pos], True))
-                self.advance()
+                parts.append(self.single_quoted())
                 continue
             if char == '"':
                 flush()
@@ -260,6 +253,18 @@ class _Lexer:
             plain.append(self.advance())
         flush()
         return tuple(parts)
+
+    def single_quoted(self) -> _Lit:
+        """The text of a '...' word part, the opening quote being next: taken as it is."""
+        self.advance()
+        start = self.pos
+        while self.pos < len(self.text) and self.peek() != "'":
+            self.advance()
+        if self.pos >= len(self.text):
+            raise self.fail("an unterminated single quote")
+        text = self.text[start : self.pos]
+        self.advance()
+        return _Lit(text, True)
 
     def double_quoted(self) -> list[_Part]:
         parts: list[_Part] = []
@@ -359,14 +364,7 @@ class _Lexer:
                 continue
             if char == "'" and not quoted:
                 flush()
-                self.advance()
-                start = self.pos
-                while self.pos < len(self.text) and self.peek() != "'":
-                    self.advance()
-                if self.pos >= len(self.text):
-                    raise self.fail("an unterminated single quote")
-                parts.append(_Lit(self.text[start : self.pos], True))
-                self.advance()
+                parts.append(self.single_quoted())
                 continue
             if char == '"':
                 flush()
