@@ -18,6 +18,7 @@ from vhostguard.config.conditions import CONDITIONAL_SECTIONS, ConditionContext,
 from vhostguard.config.envfile import read_env_file
 from vhostguard.config.expand import expand_variables
 from vhostguard.config.includes import IncludeError, expand_include, server_root_relative
+from vhostguard.config.placement import placement_error
 from vhostguard.config.lexer import _SPACE, LogicalLine, logical_texts, next_word, split_directive, split_words
 from vhostguard.config.macros import Macro
 from vhostguard.config.modules import ModuleState, catalog
@@ -423,8 +424,9 @@ class _Reader:
         else:
             arg_text = rest[:end].strip()
         key = name.lower()
-        if key == "virtualhost" and self.state.sections:
-            self.state.error(src, f"<VirtualHost> cannot occur within <{self.state.sections[-1]}> section")
+        misplaced = placement_error(key, self.state.sections)
+        if misplaced is not None:
+            self.state.error(src, misplaced)
         if key in CONDITIONAL_SECTIONS:
             self._conditional(item, name, arg_text, src)
             return
