@@ -6,6 +6,7 @@ vhost served a request is read from the access log apache2 wrote (``%v``)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,3 +129,26 @@ def test_bad_url_is_a_usage_error(tmp_path: Path) -> None:
     conf.write_text("Listen 127.0.0.1:8080\n")
     result = CliRunner().invoke(main, ["doctor", "-f", str(conf), "--offline", "--url", "ftp://x/"])
     assert result.exit_code == 2 and "--url" in result.stderr and "\n" not in result.stderr.strip()
+
+
+def test_server_routing_otherwise_than_the_files_is_a_route_mismatch(
+        httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    server = misrouting_site(httpd, backend)
+    www_conf, api_conf = server.root / "sites/00-www.conf", server.root / "sites/10-api.conf"
+    error_log = server.root / "logs/error.log"
+    deadline = time.monotonic() + 10
+    while "AH00489" not in (error_log.read_text() if error_log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.05)
+    # the fix is on disk, but the running server was never reloaded: it still misroutes
+    www_conf.write_text(www_conf.read_text().replace("ServerAlias *.example.test", "ServerAlias example.test"))
+    url = f"http://api.example.test:{server.port}/v1/users"
+    code, doc = doctor(server.conf, "--url", url)
+    assert code == 1
+    kinds = [f["kind"] for f in doc["findings"]]
+    assert "host-misrouted" not in kinds and kinds.index("config-stale") < kinds.index("route-mismatch")
+    mismatch = next(f for f in doc["findings"] if f["kind"] == "route-mismatch")
+    www_id, api_id = f"{www_conf}:{line_of(www_conf, '<VirtualHost')}", f"{api_conf}:{line_of(api_conf, '<VirtualHost')}"
+    assert mismatch["vhost"] == www_id and mismatch["expected_vhost"] == api_id
+    assert any(line.startswith(f"{server.root}/logs/access.log:") and ": www.example.test " in line
+               for line in mismatch["evidence"])
