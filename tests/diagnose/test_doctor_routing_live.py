@@ -152,3 +152,29 @@ def test_server_routing_otherwise_than_the_files_is_a_route_mismatch(
     assert mismatch["vhost"] == www_id and mismatch["expected_vhost"] == api_id
     assert any(line.startswith(f"{server.root}/logs/access.log:") and ": www.example.test " in line
                for line in mismatch["evidence"])
+
+
+def test_a_vhost_of_its_own_log_names_the_vhost_that_served(
+        httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    """No %v anywhere (Debian's sites: one CustomLog per vhost): the log the probe's line lands in names the vhost."""
+    wrong, api = backend(500, "www-backend"), backend(200, "api-backend")
+    plain = 'LogFormat "%h %l %u %t \\"%r\\" %>s %b" plain\n'
+    server = httpd({
+        "httpd.conf": "Listen 127.0.0.1:{port}\n" + plain + "IncludeOptional {root}/sites/*.conf\n",
+        "sites/00-www.conf": (
+            "<VirtualHost 127.0.0.1:{port}>\n    ServerName www.example.test\n    ServerAlias *.example.test\n"
+            '    CustomLog "{root}/logs/www.log" plain\n'
+            f"    ProxyPass / http://127.0.0.1:{wrong}/\n</VirtualHost>\n"),
+        "sites/10-api.conf": (
+            "<VirtualHost 127.0.0.1:{port}>\n    ServerName api.example.test\n"
+            '    CustomLog "{root}/logs/api.log" plain\n'
+            f"    ProxyPass / http://127.0.0.1:{api}/\n</VirtualHost>\n"),
+    })
+    code, doc = doctor(server.conf, "--url", f"http://api.example.test:{server.port}/v1/users")
+    assert code == 1
+    top = doc["findings"][0]
+    assert top["kind"] == "host-misrouted" and top["severity"] == "critical"
+    www_log = server.root / "logs/www.log"
+    (logged,) = [line for line in top["evidence"] if line.startswith(f"{www_log}:")]
+    assert logged.split(": ", 1)[1] in www_log.read_text().splitlines() and "GET /v1/users" in logged
+    assert "logged as served by www.example.test" in top["cause"]

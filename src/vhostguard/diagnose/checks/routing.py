@@ -10,14 +10,14 @@ or alias that matches wins (server/vhost.c, ``update_server_from_aliases``).
 Unless ``--offline``, the request is also sent to the running server (the
 address the config's Listen gives, or ``--connect``) with that Host. The
 response alone may not say which vhost answered, so where the config logs
-``%v`` (the answering vhost's ServerName) to an access log, the line the
-probe added to that log is read back: that names the vhost that served it.
+``%v`` (the answering vhost's ServerName) to an access log, or gives a vhost
+an access log of its own, the line the probe added to such a log is read
+back: that names the vhost that served it.
 """
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vhostguard.checks import CaseResult, run_offline, shown
@@ -52,7 +52,7 @@ class _Answer:
     address: tuple[str, int]
     status: int | None
     problem: str | None
-    vhost_name: str | None  # %v of the log line the probe added
+    vhost_name: str | None  # the vhost (its ServerName) the log line the probe added names
     log_line: str | None  # ``path:line: text`` of that line
 
 
@@ -231,29 +231,43 @@ def _probe(ctx: DoctorContext, item: _Asked, logs: _VhostLogs) -> _Answer:
     logs.mark()
     try:
         answer = live.probe(request.url, address, method=request.method, headers=headers, sni=request.sni,
-                                    no_host=request.host is None, http10=request.http10,
-                                    timeout=ctx.options.backend_timeout * 5)
+                            no_host=request.host is None, http10=request.http10,
+                            timeout=ctx.options.backend_timeout * 5)
     except live.ProbeError as problem:
         return _Answer(address, None, f"probe failed: {problem}", None, None)
     found = logs.served_by(request)
     return _Answer(address, answer.status, None, found[0] if found else None, found[1] if found else None)
 
 
+@dataclass(frozen=True)
+class _Log:
+    """An access log that tells which vhost served a request: it logs ``%v``
+    (``vhost`` None), or only one vhost writes to it (``vhost`` its ServerName)."""
+
+    path: str
+    parser: LogFormat
+    vhost: str | None
+
+
 class _VhostLogs:
-    """The access logs of the config whose format has ``%v``, read from where they ended before a probe."""
+    """The access logs that name the serving vhost, read from where they ended before a probe."""
 
     def __init__(self, ctx: DoctorContext) -> None:
         config = find_logs(ctx.tree)
-        self.logs: list[tuple[str, LogFormat]] = []
+        self.logs: list[_Log] = []
         for target in config.targets:
-            for fmt in target.formats:
-                if "%v" in fmt and not target.conditions:
-                    self.logs.append((target.path, parser_for(fmt, config.nicknames)))
-                    break
+            if target.conditions or not target.formats:
+                continue  # a conditional log may leave the probe out
+            fmt = next((f for f in target.formats if "%v" in f), None)
+            own = ctx.model.vhost(target.servers[0]) if len(target.servers) == 1 else None
+            if fmt is not None:
+                self.logs.append(_Log(target.path, parser_for(fmt, config.nicknames), None))
+            elif own is not None and len(target.formats) == 1:
+                self.logs.append(_Log(target.path, parser_for(target.formats[0], config.nicknames), own.server_name))
         self.offsets: dict[str, int] = {}
 
     def mark(self) -> None:
-        self.offsets = {path: _size(path) for path, _ in self.logs}
+        self.offsets = {log.path: _size(log.path) for log in self.logs}
 
     def served_by(self, request: Request) -> tuple[str, str] | None:
         """(vhost name, ``path:line: text``) of the new log line for this request, waiting for httpd to write it."""
@@ -261,14 +275,16 @@ class _VhostLogs:
             return None
         deadline = time.monotonic() + LOG_WAIT
         while True:
-            for path, parser in self.logs:
-                for number, text in _new_lines(path, self.offsets.get(path, 0)):
+            for log in self.logs:
+                offset = self.offsets.get(log.path, 0)
+                for index, text in enumerate(_new_lines(log.path, offset)):
                     try:
-                        record = parser.parse(text)
+                        record = log.parser.parse(text)
                     except LineError:
                         continue
-                    if record.get("path") == request.path and record.get("vhost"):
-                        return str(record["vhost"]), f"{path}:{number}: {text}"
+                    vhost = log.vhost or record.get("vhost")
+                    if record.get("path") == request.path and vhost:
+                        return str(vhost), f"{log.path}:{_lines_before(log.path, offset) + index + 1}: {text}"
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.05)
@@ -281,22 +297,30 @@ def _size(path: str) -> int:
         return 0
 
 
-def _new_lines(path: str, offset: int) -> Iterator[tuple[int, str]]:
-    """Complete lines written after ``offset``, with their line numbers in the file."""
+def _new_lines(path: str, offset: int) -> list[str]:
+    """The complete lines written after ``offset`` (at most MAX_LOG_READ bytes of them)."""
     try:
         with open(path, "rb") as handle:
-            before = 0
+            handle.seek(offset)
+            data = handle.read(MAX_LOG_READ)
+    except OSError:
+        return []
+    return [raw.decode("utf-8", "backslashreplace") for raw in data.split(b"\n")[:-1]]  # the last piece is unfinished
+
+
+def _lines_before(path: str, offset: int) -> int:
+    """How many lines the log held before ``offset``: the found line's number, for the evidence."""
+    count = 0
+    try:
+        with open(path, "rb") as handle:
             while handle.tell() < offset:
                 chunk = handle.read(min(MAX_LOG_READ, offset - handle.tell()))
                 if not chunk:
                     break
-                before += chunk.count(b"\n")
-            data = handle.read(MAX_LOG_READ)
+                count += chunk.count(b"\n")
     except OSError:
-        return
-    lines = data.split(b"\n")[:-1]  # the last piece is not a complete line yet
-    for index, raw in enumerate(lines, before + 1):
-        yield index, raw.decode("utf-8", "backslashreplace")
+        pass  # rotated away since: the count so far
+    return count
 
 
 CHECK = Check(NAME, run)
