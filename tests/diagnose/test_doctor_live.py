@@ -71,7 +71,7 @@ def test_healthy_setup(httpd: Callable[..., Httpd], backend: Callable[[int, str]
     assert code == 0, doc
     assert doc["findings"] == []
     assert [(c["name"], c["status"]) for c in doc["checks"]] == [
-        ("config", "ok"), ("server", "ok"), ("listeners", "ok"), ("backends", "ok")]
+        ("config", "ok"), ("server", "ok"), ("listeners", "ok"), ("backends", "ok"), ("routing", "skipped")]
     assert doc["server"]["pid"] == server.pid()
     assert doc["config"] == str(server.conf)
     # CONTRACT.md's keys

@@ -26,3 +26,13 @@ def test_severity_is_ordered() -> None:
     assert Severity.CRITICAL > Severity.WARNING > Severity.INFO
     assert max([Severity.INFO, Severity.CRITICAL, Severity.WARNING]) is Severity.CRITICAL
     assert len(set(CAUSE_ORDER)) == len(CAUSE_ORDER)
+
+
+def test_a_misrouted_host_ranks_before_the_backend_and_lint_findings_it_explains() -> None:
+    # the seed: the wrong vhost's backend fails, lint calls the API vhost unreachable, an expectation fails
+    found = [finding("backend-down"), finding("lint-error", Severity.WARNING), finding("expectation-failed", Severity.WARNING),
+             finding("host-misrouted"), finding("listener-missing")]
+    assert [f.kind for f in rank(found)] == ["host-misrouted", "listener-missing", "backend-down", "expectation-failed",
+                                             "lint-error"]
+    # a server not running its config explains a misroute the files do not predict
+    assert rank([finding("host-misrouted"), finding("config-stale", Severity.WARNING)])[0].kind == "config-stale"

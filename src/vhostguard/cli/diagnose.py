@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
+from vhostguard.checks import ExpectationError, Expectations, load_expectations
 from vhostguard.cli.routing import build_request, request_options
 from vhostguard.config import LoadOptions
 from vhostguard.diagnose import (
@@ -18,6 +19,7 @@ from vhostguard.diagnose import doctor as run_doctor
 from vhostguard.diagnose import trace as trace_request
 from vhostguard.exitcodes import ExitCode
 from vhostguard.live import find_apache2
+from vhostguard.routing import Request, RequestError
 
 
 def _directive_json(ref: DirectiveRef | None) -> dict[str, Any] | None:
@@ -245,10 +247,12 @@ def doctor_text(diagnosis: Diagnosis) -> str:
 @config_options
 @click.option("--connect", "connect", metavar="HOST:PORT", help="Diagnose the server at HOST:PORT (another machine: only what can be seen from here).")
 @click.option("--offline", is_flag=True, help="Make no network connection (no backend connects, no probes).")
+@click.option("--url", "urls", multiple=True, metavar="URL", help="Route URL through the config and ask the running server which vhost answers it (repeatable).")
+@click.option("--expect", "expect_files", multiple=True, metavar="FILE.yaml", help="Routing expectations whose cases are checked and probed like --url (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
-           connect: str | None, offline: bool, as_json: bool) -> None:
-    """Check the running server a config describes (config, server, listeners, backends); most likely cause first."""
+           connect: str | None, offline: bool, urls: tuple[str, ...], expect_files: tuple[str, ...], as_json: bool) -> None:
+    """Check the running server a config describes (config, server, listeners, backends, routing); most likely cause first."""
 
     def body() -> int:
         if connect is not None and offline:
@@ -258,7 +262,8 @@ def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...]
         options = DoctorOptions(args.main_file(), LoadOptions(server_root=load.server_root, defines=load.defines,
                                                               env_file=load.env_file),
                                 connect=_connect_address(connect, None, 0) if connect else None,
-                                offline=offline, apache2=find_apache2())
+                                offline=offline, apache2=find_apache2(), urls=_urls(urls),
+                                expectations=tuple(_expectations(path) for path in expect_files))
         try:
             diagnosis = run_doctor(options)
         except DoctorError as problem:
@@ -271,3 +276,19 @@ def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...]
         return ExitCode.FINDINGS if worst is not None and worst >= Severity.WARNING else ExitCode.OK
 
     run(body)
+
+
+def _urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    for url in urls:
+        try:
+            Request.from_url(url)
+        except RequestError as problem:
+            raise UsageProblem(f"--url: {problem}") from None
+    return urls
+
+
+def _expectations(path: str) -> Expectations:
+    try:
+        return load_expectations(path)
+    except ExpectationError as problem:
+        raise UsageProblem(f"--expect: {problem}") from None

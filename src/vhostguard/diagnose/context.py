@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from vhostguard.checks import Expectations
 from vhostguard.config import ConfigTree, LoadOptions
 from vhostguard.diagnose.findings import ServerState
 from vhostguard.model import ServerModel
@@ -19,7 +20,8 @@ class DoctorOptions:
     """How doctor runs. ``connect``: the server to talk to instead of the
     config's own (HOST, PORT); ``offline``: no network connections at all
     (no backend connects, no probes); ``apache2``: the binary for ``-t``
-    (None: not installed, that part is skipped)."""
+    (None: not installed, that part is skipped); ``urls`` and ``expectations``:
+    the requests the routing check routes (and probes unless ``offline``)."""
 
     main_file: str
     load: LoadOptions
@@ -27,6 +29,8 @@ class DoctorOptions:
     offline: bool = False
     apache2: str | None = None
     backend_timeout: float = BACKEND_TIMEOUT
+    urls: tuple[str, ...] = ()
+    expectations: tuple[Expectations, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ A finding upstream in this order explains those below it, so it is read
 first: a config apache2 rejects stops every restart (and so the server);
 a server that is not running explains every missing listener; a server
 running an older config than the files on disk explains listeners and
-backends that differ from them; a port held by another program explains
+backends that differ from them; a Host served by the wrong vhost
+explains why its requests fail (the wrong backend, the wrong files),
+whatever else is down; a port held by another program explains
 httpd not listening there; then what fails for some requests only (one
 backend), then what could fail later (our loader's and lint's complaints).
 """
@@ -18,10 +20,13 @@ CAUSE_ORDER = (
     "config-invalid",     # apache2 -t rejects the config
     "server-down",        # no httpd behind the PidFile
     "config-stale",       # files changed after the running server loaded them
+    "host-misrouted",     # a Host answered by another vhost than the one naming it (an earlier wildcard alias)
     "listener-foreign",   # another program holds a Listen's port
     "listener-missing",   # a Listen without a listening socket
     "connect-failed",     # --connect HOST:PORT refuses
     "backend-down",       # a proxy backend refuses or does not answer
+    "route-mismatch",     # the running server's access log names another vhost than the config predicts
+    "expectation-failed",  # a --expect case the config does not route as written
     "config-unreadable",  # vhostguard's loader could not read part of the config
     "lint-error",         # a lint rule of severity error
 )

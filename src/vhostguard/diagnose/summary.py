@@ -145,7 +145,7 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
     predicted = match.server
     vhost, evidence = _served_by(targets, files, connects, execs, dns, predicted)
     served = model.vhost(vhost) if vhost else None
-    naming = _naming(served, match) if served is not None and served.id == predicted.id else None
+    naming = naming_directive(served, match) if served is not None and served.id == predicted.id else None
     expected = _expected(model, request, served) if served is not None else None
     phases = _phases(capture, reading, window, connection)
     failures = _failures(files, connects, dns, status)
@@ -454,7 +454,7 @@ def _served_by(targets: tuple[ConfigTarget, ...], files: tuple[FileAccess, ...],
     return first, f"{text}, named by {len(vhost_owners)} vhosts (ambiguous; showing the first)"
 
 
-def _naming(server: Server, match: object) -> DirectiveRef | None:
+def naming_directive(server: Server, match: object) -> DirectiveRef | None:
     """The ServerName/ServerAlias (or VirtualHost line) that made httpd pick ``server``."""
     how = getattr(match, "how", None)
     matched = getattr(match, "matched", None)

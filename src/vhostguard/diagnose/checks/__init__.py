@@ -2,13 +2,13 @@
 
 Each check is one module with ``CHECK = Check(name, run)``; ``run(ctx)``
 returns a ``CheckResult`` with its findings. A new check is one module and
-one line here (the logs and routing checks of docs/contract.md come next).
+one line here (the logs check of docs/contract.md comes next).
 """
 from __future__ import annotations
 
-from vhostguard.diagnose.checks import backends, config, listeners, server
+from vhostguard.diagnose.checks import backends, config, listeners, routing, server
 from vhostguard.diagnose.checks.base import Check
 
-CHECKS: tuple[Check, ...] = (config.CHECK, server.CHECK, listeners.CHECK, backends.CHECK)
+CHECKS: tuple[Check, ...] = (config.CHECK, server.CHECK, listeners.CHECK, backends.CHECK, routing.CHECK)
 
 __all__ = ["CHECKS", "Check"]

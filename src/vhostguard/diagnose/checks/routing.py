@@ -1,0 +1,326 @@
+"""routing: which vhost answers each ``--url`` and ``--expect`` case, offline and live.
+
+Each request is routed through the config (``vhostguard.routing``). A Host
+that the config routes to another vhost than the one whose ServerName or
+(non-wildcard) ServerAlias names it literally is the seed's failure: an
+earlier ``ServerAlias *.example.test`` (or a duplicate name) captures it,
+because httpd walks a name chain in configuration order and the first name
+or alias that matches wins (server/vhost.c, ``update_server_from_aliases``).
+
+Unless ``--offline``, the request is also sent to the running server (the
+address the config's Listen gives, or ``--connect``) with that Host. The
+response alone may not say which vhost answered, so where the config logs
+``%v`` (the answering vhost's ServerName) to an access log, or gives a vhost
+an access log of its own, the line the probe added to such a log is read
+back: that names the vhost that served it.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from vhostguard.checks import CaseResult, run_offline, shown
+from vhostguard.diagnose.checks.base import Check, result, skipped
+from vhostguard.diagnose.context import DoctorContext
+from vhostguard.diagnose.findings import CheckResult, Finding, Severity
+from vhostguard.diagnose.summary import DirectiveRef, naming_directive
+from vhostguard import live
+from vhostguard.logs import LineError, LogFormat, find_logs, parser_for
+from vhostguard.model import Server, normalize_host
+from vhostguard.routing import Decision, Request, RequestError, Router
+
+NAME = "routing"
+LOG_WAIT = 1.0  # seconds to wait for httpd's log line: mod_log_config writes it after the response is sent
+MAX_LOG_READ = 1 << 20  # bytes of new log text read per probe: other traffic may share the log
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """One request to check: where it came from (``--url`` or ``file:line`` of a case)."""
+
+    origin: str
+    url: str
+    request: Request
+    case: CaseResult | None = None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What the running server did: the probe's status, and the vhost its access log names."""
+
+    address: tuple[str, int]
+    status: int | None
+    problem: str | None
+    vhost_name: str | None  # the vhost (its ServerName) the log line the probe added names
+    log_line: str | None  # ``path:line: text`` of that line
+
+
+def run(ctx: DoctorContext) -> CheckResult:
+    asked = _requests(ctx)
+    if not asked:
+        return skipped(NAME, "no --url or --expect given: nothing to route")
+    router = Router(ctx.model)
+    logs = None if ctx.options.offline else _VhostLogs(ctx)
+    findings: list[Finding] = []
+    probed = 0
+    for item in asked:
+        decision = router.route(item.request)
+        answer = None
+        if logs is not None:
+            answer = _probe(ctx, item, logs)
+            probed += answer.status is not None
+        finding = _misroute(ctx, item, decision, answer)
+        if finding is None and answer is not None:
+            finding = _disagreement(ctx, item, decision, answer)
+        if finding is not None:
+            findings.append(finding)
+        if item.case is not None and not item.case.passed:
+            findings.append(_failed_case(ctx, item))
+    how = "offline only (--offline)" if logs is None else f"{probed} answered by the running server"
+    return result(NAME, findings, f"{len(asked)} requests routed, {how}")
+
+
+def _requests(ctx: DoctorContext) -> list[_Asked]:
+    model = ctx.model
+    asked = []
+    for url in ctx.options.urls:
+        try:
+            plain = Request.from_url(url)
+            request = Request.from_url(url, local_ip=model.default_local_ip(plain.port))
+        except RequestError:
+            continue  # the CLI refuses such URLs before doctor runs
+        asked.append(_Asked("--url", url, request))
+    for expectations in ctx.options.expectations:
+        cases = expectations.cases
+        results = run_offline(Router(model), cases, model.default_local_ip)
+        for case, checked in zip(cases, results, strict=True):
+            request = case.request()
+            if case.local_ip is None:
+                request = case.request(model.default_local_ip(request.port))
+            asked.append(_Asked(f"{expectations.path}:{case.line}", case.url, request, checked))
+    return asked
+
+
+# -- which vhost names the Host ---------------------------------------------------------
+
+def literal_owner(decision: Decision) -> Server | None:
+    """The first vhost of the request's address set whose ServerName or plain
+    ServerAlias is exactly the Host, when the config routes the Host elsewhere."""
+    match = decision.match
+    host = match.host.name
+    if host is None or match.address_set is None or match.how in ("only", "bad-host"):
+        return None
+    for server in match.address_set.servers:
+        names = ([server.declared_name.host] if server.declared_name is not None else []) + list(server.aliases)
+        if any(name.lower() == host for name in names):
+            return None if server.id == decision.server.id else server
+    return None
+
+
+def _owner_ref(owner: Server, host: str) -> DirectiveRef | None:
+    for node in owner.directives:
+        if node.key in ("servername", "serveralias") and any(
+                normalize_host(arg.split("://")[-1]).name == host for arg in node.args):
+            return DirectiveRef(node.name, node.source.file, node.source.line, owner.id)
+    return None
+
+
+def _misroute(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None) -> Finding | None:
+    owner = literal_owner(decision)
+    if owner is None:
+        return None
+    captor = decision.server
+    host = decision.match.host.name or ""
+    deciding = naming_directive(captor, decision.match)
+    named = _owner_ref(owner, host)
+    served_live = _served(ctx, answer)
+    if served_live is not None and served_live.id == owner.id:
+        return None  # the running server does not route as these files say: _disagreement's case
+    confirmed = answer is not None and answer.status is not None
+    where_captor = f"{captor.server_name} ({captor.id})"
+    where_owner = f"{owner.server_name} ({owner.id})"
+    step = next((s.detail for s in decision.steps if s.stage == "vhost" and "matches" in s.detail), None)
+    assert decision.match.address_set is not None
+    aset = decision.match.address_set.address
+    if deciding is not None and deciding.name.lower() == "serveralias":
+        fix = (f"narrow ServerAlias {decision.match.matched} at {deciding.file}:{deciding.line} to the names "
+               f"{captor.server_name} serves, or move {owner.id} (the <VirtualHost> of {owner.server_name}) "
+               f"before {captor.id} in configuration order")
+    else:
+        fix = (f"remove {host} from {captor.server_name}'s names"
+               + (f" at {deciding.file}:{deciding.line}" if deciding is not None else "")
+               + f", or move {owner.id} before {captor.id} in configuration order")
+    if confirmed:
+        assert answer is not None
+        seen = (f"the running server answered {answer.status}"
+                + (f", logged as served by {answer.vhost_name}" if answer.vhost_name else ""))
+    else:
+        seen = "predicted from the config alone" + (f" ({answer.problem})" if answer is not None and answer.problem else "")
+    cause = (f"{step or 'the Host matches an earlier name'} on {aset}: httpd takes the first vhost of the address set "
+             f"whose name or alias matches, so {where_captor} answers Host {host} although {where_owner} names it "
+             f"({seen}). Fix: {fix}")
+    evidence = [ctx.source_line(ref.file, ref.line) for ref in (deciding, named) if ref is not None]
+    if answer is not None and answer.status is not None:
+        evidence.append(f"probe {_address(answer.address)}: GET {item.url} -> {answer.status}")
+    if answer is not None and answer.log_line:
+        evidence.append(answer.log_line)
+    return Finding(
+        NAME, "host-misrouted", Severity.CRITICAL if confirmed else Severity.WARNING,
+        f"Host {host} ({item.origin} {item.url}) is served by {where_captor}, not by {where_owner} that names it",
+        cause, evidence=tuple(evidence),
+        directives=tuple(ref for ref in (deciding, named) if ref is not None),
+        next=_next(ctx, item.url, live=confirmed), vhost=captor.id, expected_vhost=owner.id,
+    )
+
+
+def _disagreement(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer) -> Finding | None:
+    """The access log names another vhost than the config predicts: the server runs something else."""
+    served = _served(ctx, answer)
+    predicted = decision.server
+    if answer.vhost_name is None or served is None or served.id == predicted.id \
+            or answer.vhost_name.lower() == predicted.server_name.lower():
+        return None
+    return Finding(
+        NAME, "route-mismatch", Severity.WARNING,
+        f"{item.url} was served by {served.server_name} ({served.id}), the config predicts {predicted.label()}",
+        "the running server does not route this request as the config files on disk say: it runs another config "
+        "(not reloaded since a change?) or vhostguard models it wrongly",
+        evidence=tuple(x for x in (f"probe {_address(answer.address)}: GET {item.url} -> {answer.status}",
+                                   answer.log_line) if x),
+        next=_next(ctx, item.url, live=True), vhost=served.id, expected_vhost=predicted.id,
+    )
+
+
+def _failed_case(ctx: DoctorContext, item: _Asked) -> Finding:
+    assert item.case is not None
+    checked = item.case
+    wrong = "; ".join(f"{m.field}: expected {shown(m.expected)}, got {shown(m.actual)}" for m in checked.mismatches)
+    return Finding(
+        NAME, "expectation-failed", Severity.WARNING,
+        f"expectation {checked.case.name!r} at {item.origin} fails for {item.url}: {wrong}",
+        f"the config routes {item.url} to {checked.actual.server_name} ({checked.actual.kind}), not as the expectation says",
+        evidence=(f"{item.origin}: {checked.case.name}",),
+        next=_next(ctx, item.url, live=False), vhost=checked.actual.vhost_id,
+    )
+
+
+def _next(ctx: DoctorContext, url: str, live: bool) -> str:
+    explain = ctx.command("explain", url)
+    return f"{ctx.command('trace', url)}; {explain}" if live and ctx.local else explain
+
+
+def _address(address: tuple[str, int]) -> str:
+    return f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
+
+
+def _served(ctx: DoctorContext, answer: _Answer | None) -> Server | None:
+    """The vhost the access log names (%v is its ServerName; the first vhost by that name)."""
+    if answer is None or answer.vhost_name is None:
+        return None
+    wanted = answer.vhost_name.lower()
+    return next((s for s in ctx.model.vhosts if s.server_name.lower() == wanted), None)
+
+
+# -- the live side ---------------------------------------------------------------------
+
+def _probe(ctx: DoctorContext, item: _Asked, logs: _VhostLogs) -> _Answer:
+    request = item.request
+    address = ctx.options.connect or (request.local_ip or "127.0.0.1", request.port)
+    headers = list(request.headers) + ([("Host", request.host)] if request.host is not None else [])
+    logs.mark()
+    try:
+        answer = live.probe(request.url, address, method=request.method, headers=headers, sni=request.sni,
+                            no_host=request.host is None, http10=request.http10,
+                            timeout=ctx.options.backend_timeout * 5)
+    except live.ProbeError as problem:
+        return _Answer(address, None, f"probe failed: {problem}", None, None)
+    found = logs.served_by(request)
+    return _Answer(address, answer.status, None, found[0] if found else None, found[1] if found else None)
+
+
+@dataclass(frozen=True)
+class _Log:
+    """An access log that tells which vhost served a request: it logs ``%v``
+    (``vhost`` None), or only one vhost writes to it (``vhost`` its ServerName)."""
+
+    path: str
+    parser: LogFormat
+    vhost: str | None
+
+
+class _VhostLogs:
+    """The access logs that name the serving vhost, read from where they ended before a probe."""
+
+    def __init__(self, ctx: DoctorContext) -> None:
+        config = find_logs(ctx.tree)
+        self.logs: list[_Log] = []
+        for target in config.targets:
+            if target.conditions or not target.formats:
+                continue  # a conditional log may leave the probe out
+            fmt = next((f for f in target.formats if "%v" in f), None)
+            own = ctx.model.vhost(target.servers[0]) if len(target.servers) == 1 else None
+            if fmt is not None:
+                self.logs.append(_Log(target.path, parser_for(fmt, config.nicknames), None))
+            elif own is not None and len(target.formats) == 1:
+                self.logs.append(_Log(target.path, parser_for(target.formats[0], config.nicknames), own.server_name))
+        self.offsets: dict[str, int] = {}
+
+    def mark(self) -> None:
+        self.offsets = {log.path: _size(log.path) for log in self.logs}
+
+    def served_by(self, request: Request) -> tuple[str, str] | None:
+        """(vhost name, ``path:line: text``) of the new log line for this request, waiting for httpd to write it."""
+        if not self.logs:
+            return None
+        deadline = time.monotonic() + LOG_WAIT
+        while True:
+            for log in self.logs:
+                offset = self.offsets.get(log.path, 0)
+                for index, text in enumerate(_new_lines(log.path, offset)):
+                    try:
+                        record = log.parser.parse(text)
+                    except LineError:
+                        continue
+                    vhost = log.vhost or record.get("vhost")
+                    if record.get("path") == request.path and vhost:
+                        return str(vhost), f"{log.path}:{_lines_before(log.path, offset) + index + 1}: {text}"
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _new_lines(path: str, offset: int) -> list[str]:
+    """The complete lines written after ``offset`` (at most MAX_LOG_READ bytes of them)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(MAX_LOG_READ)
+    except OSError:
+        return []
+    return [raw.decode("utf-8", "backslashreplace") for raw in data.split(b"\n")[:-1]]  # the last piece is unfinished
+
+
+def _lines_before(path: str, offset: int) -> int:
+    """How many lines the log held before ``offset``: the found line's number, for the evidence."""
+    count = 0
+    try:
+        with open(path, "rb") as handle:
+            while handle.tell() < offset:
+                chunk = handle.read(min(MAX_LOG_READ, offset - handle.tell()))
+                if not chunk:
+                    break
+                count += chunk.count(b"\n")
+    except OSError:
+        pass  # rotated away since: the count so far
+    return count
+
+
+CHECK = Check(NAME, run)
