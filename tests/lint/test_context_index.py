@@ -209,3 +209,15 @@ def test_vg201_after_vg309_listings_as_alone(write: Write, seed: int) -> None:
     assert {line for code, line, _ in together if code == "VG201"} == expected_201
     exposed = any(root.glob("www*/.git/HEAD")) or any(root.glob("www*/.env"))
     assert any(code == "VG309" for code, _, _ in together) == exposed
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vg205_split_is_os_path_split(seed: int) -> None:
+    """VG205's inlined split agrees with os.path.split on paths of slashes, dots and names."""
+    from vhostguard.lint.rules.files.vg205_log_directory_missing import _split
+
+    rng = random.Random(4000 + seed)
+    paths = ["", "/", "//", "///", "a", "/a", "//a", "a/", "a//", "a//b", "/a/b//c", "..", "a/..", "/x/./"]
+    paths += ["".join(rng.choice("/a.b") for _ in range(rng.randrange(1, 9))) for _ in range(500)]
+    for path in paths:
+        assert _split(path) == os.path.split(path), path
