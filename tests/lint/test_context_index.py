@@ -156,3 +156,68 @@ def test_vg205_log_directories_as_before(write: Write, seed: int) -> None:
     got = {(f.line, f.message.split(" directory ", 1)[1].split(" ", 1)[0]) for f in findings}
     waived = {node.source.line for node in ctx.nodes_named("errorlog", "customlog") if "VG205" in waived_along(ctx.ancestry(node))}
     assert got == {item for item in expected if item[0] not in waived}
+
+
+ROOT_KINDS = ("dir", "missing", "file", "link-to-dir", "dangling-link", "git", "env", "link-to-file")
+
+
+def _document_root(root: Path, index: int, kind: str) -> Path:
+    path = root / f"www{index}"
+    if kind in ("dir", "git", "env"):
+        path.mkdir()
+    if kind == "git":
+        (path / ".git").mkdir()
+        (path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    if kind == "env":
+        (path / ".env").write_text("SECRET=1\n")
+    if kind in ("file", "link-to-file"):
+        (root / f"file{index}").write_text("x")
+        if kind == "file":
+            return root / f"file{index}"
+        path.symlink_to(root / f"file{index}")
+    if kind == "link-to-dir":
+        (root / f"real{index}").mkdir()
+        path.symlink_to(root / f"real{index}")
+    if kind == "dangling-link":
+        path.symlink_to(root / f"gone{index}")
+    return path
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vg201_after_vg309_listings_as_alone(write: Write, seed: int) -> None:
+    """VG201 skips its stat for a DocumentRoot VG309 already listed: run together,
+    both find exactly what each finds alone (and VG201 what path_problem says)."""
+    rng = random.Random(3000 + seed)
+    conf = write(f"d{seed}/apache2.conf")
+    root = conf.parent
+    lines = [f'ServerRoot "{root}"', "ServerName main.test", "Listen 80", f"DocumentRoot {root}"]
+    expected_201 = set()
+    for index in range(12):
+        path = _document_root(root, index, rng.choice(ROOT_KINDS))
+        lines += ["<VirtualHost *:80>", f"    ServerName v{index}.test", f"    DocumentRoot {path}", "</VirtualHost>"]
+        if path_problem(str(path), directory=True):
+            expected_201.add(len(lines) - 1)
+    conf.write_text("\n".join(lines) + "\n")
+    tree = load(str(conf), LoadOptions(env_file=""))
+    model = build_model(tree)
+
+    def found(select: list[str]) -> set[tuple[str, int, str]]:
+        return {(f.code, f.line, f.message) for f in run(model, tree, select=select)}
+
+    together = found(["VG201", "VG309"])
+    assert together == found(["VG201"]) | found(["VG309"])
+    assert {line for code, line, _ in together if code == "VG201"} == expected_201
+    exposed = any(root.glob("www*/.git/HEAD")) or any(root.glob("www*/.env"))
+    assert any(code == "VG309" for code, _, _ in together) == exposed
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vg205_split_is_os_path_split(seed: int) -> None:
+    """VG205's inlined split agrees with os.path.split on paths of slashes, dots and names."""
+    from vhostguard.lint.rules.files.vg205_log_directory_missing import _split
+
+    rng = random.Random(4000 + seed)
+    paths = ["", "/", "//", "///", "a", "/a", "//a", "a/", "a//", "a//b", "/a/b//c", "..", "a/..", "/x/./"]
+    paths += ["".join(rng.choice("/a.b") for _ in range(rng.randrange(1, 9))) for _ in range(500)]
+    for path in paths:
+        assert _split(path) == os.path.split(path), path

@@ -3,6 +3,7 @@ each directive, which modules are loaded, and a router for "where would this
 request go" questions. Built once per lint run; rules only read it."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable, Iterator
 from functools import cached_property
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ class LintContext:
         self._order: list[Directive] = []  # every node, depth first, in configuration order
         self._parents: dict[int, Directive] = {}
         self._memo: dict[Hashable, Any] = {}
+        self._listings: dict[str, frozenset[str] | type[OSError]] = {}
         self._index_tree()
 
     def _index_tree(self) -> None:
@@ -217,6 +219,23 @@ class LintContext:
 
     def has_module(self, name: str) -> bool:
         return name in self.modules
+
+    def listing(self, path: str) -> frozenset[str] | type[OSError]:
+        """The names in the directory ``path``, or the class of the error listing
+        it raised; one ``os.listdir`` per distinct path and run (VG309 lists every
+        DocumentRoot; VG201 then knows those roots are directories, issue 17.15)."""
+        found = self._listings.get(path)
+        if found is None:
+            try:
+                found = frozenset(os.listdir(path))
+            except OSError as problem:
+                found = type(problem)  # the class: an exception would keep its traceback's frames
+            self._listings[path] = found
+        return found
+
+    def listed(self, path: str) -> bool:
+        """Has ``path`` already been listed as a directory in this run (no file-system call)?"""
+        return isinstance(self._listings.get(path), frozenset)
 
     def path(self, text: str) -> str:
         """A path argument as httpd resolves it (relative to ServerRoot)."""

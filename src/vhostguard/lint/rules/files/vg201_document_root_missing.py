@@ -1,6 +1,7 @@
 """VG201 document-root-missing. A DocumentRoot that does not exist or is unreadable."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from vhostguard.config import Directive
@@ -44,6 +45,10 @@ class DocumentRootMissing(Rule):
         if not node.args:
             return
         path = ctx.path(node.args[0])
-        problem = path_problem(path, directory=True)
+        if ctx.listed(path):
+            # Listed (by VG309): an existing directory, so only the access check is left.
+            problem = None if os.access(path, os.R_OK | os.X_OK) else "is not readable"
+        else:
+            problem = path_problem(path, directory=True)
         if problem:
             yield self.finding(node, f"{ctx.label(ctx.owner(node))}: DocumentRoot {path} {problem}")

@@ -23,6 +23,15 @@ def log_file(node: Directive) -> str | None:
     return target
 
 
+def _split(path: str) -> tuple[str, str]:
+    """``os.path.split`` (POSIX) inlined: called for every log directive (issue 17.15)."""
+    cut = path.rfind("/") + 1
+    head, tail = path[:cut], path[cut:]
+    if head and head != "/" * len(head):
+        head = head.rstrip("/")
+    return head, tail
+
+
 def _directory_problem(ctx: LintContext, text: str) -> tuple[str, str | None]:
     directory = ctx.path(text)
     return directory, ctx.remember(("log-directory", directory), partial(path_problem, directory, directory=True))
@@ -60,14 +69,18 @@ class LogDirectoryMissing(Rule):
         target = log_file(node)
         if target is None:
             return
-        head, tail = os.path.split(target)
+        head, tail = _split(target)
         if tail in ("", ".", ".."):
             directory = os.path.dirname(ctx.path(target))
             problem = ctx.remember(("log-directory", directory), partial(path_problem, directory, directory=True))
         else:
             # The directory of head/NAME is head's: resolved and looked at once per
             # distinct head (most log files of a configuration share a few directories).
-            directory, problem = ctx.remember(("log-head", head), partial(_directory_problem, ctx, head))
+            heads: dict[str, tuple[str, str | None]] = ctx.remember("log-heads", dict)
+            found = heads.get(head)
+            if found is None:
+                found = heads[head] = _directory_problem(ctx, head)
+            directory, problem = found
         if problem:
             why = " (an undefined ${VAR} is used literally by httpd)" if "${" in directory else ""
             yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} directory {directory} {problem}{why}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
@@ -75,19 +76,20 @@ class ProxyPassReverseMissing(Rule):
             return
         target = url.split("$", 1)[0].rstrip("/").lower()
         owner = ctx.owner(node)
-        for reverse in _reverse_urls(ctx, owner, scope):
+        grouped = ctx.remember("proxypassreverse-by-server", partial(_group_reverse_nodes, ctx))
+        for reverse in _reverse_urls(ctx, grouped, owner, scope):
             known = reverse.rstrip("/").lower()
             if target.startswith(known) or known.startswith(target):
                 return
         yield self.finding(node, f"{ctx.label(owner)}: {what} has no ProxyPassReverse for {url}", hint)
 
 
-def _reverse_urls(ctx: LintContext, owner: Server, scope: str | None) -> Iterator[str]:
+def _reverse_urls(ctx: LintContext, grouped: dict[int, list[Directive]], owner: Server, scope: str | None) -> Iterator[str]:
     """Backend URLs of the ProxyPassReverse lines that can rewrite responses to
     requests under the path ``scope`` (None: a path we cannot judge, so all)."""
     servers = [owner] if owner.is_main else [owner, ctx.main]
     for server in servers:
-        for node in _reverse_nodes(ctx, server):
+        for node in grouped.get(id(server), ()):
             section = location_of(ctx, node)
             if section is None:
                 yield node.args[1] if len(node.args) >= 2 else node.args[0]
@@ -99,17 +101,14 @@ def _reverse_urls(ctx: LintContext, owner: Server, scope: str | None) -> Iterato
                 yield node.args[0]
 
 
-def _reverse_nodes(ctx: LintContext, server: Server) -> list[Directive]:
-    """``server``'s ProxyPassReverse lines with arguments, in configuration order.
-    Grouped once per run from the by-name index (issue 17.15: walking the
-    vhost's directives for each of its ProxyPass lines); the main server's
-    are its own directives (a section the model skipped belongs to nobody)."""
-    def group() -> dict[int, list[Directive]]:
-        found: dict[int, list[Directive]] = {}
-        for node in ctx.nodes_named("proxypassreverse"):
-            if node.args:
-                found.setdefault(id(ctx.owner(node)), []).append(node)
-        found[id(ctx.main)] = [n for n in ctx.server_nodes(ctx.main) if n.key == "proxypassreverse" and n.args]
-        return found
-
-    return ctx.remember("proxypassreverse-by-server", group).get(id(server), [])
+def _group_reverse_nodes(ctx: LintContext) -> dict[int, list[Directive]]:
+    """Each server's ProxyPassReverse lines with arguments, in configuration order,
+    by ``id(server)``. Grouped once per run from the by-name index (issue 17.15:
+    walking the vhost's directives for each of its ProxyPass lines); the main
+    server's are its own directives (a section the model skipped belongs to nobody)."""
+    found: dict[int, list[Directive]] = {}
+    for node in ctx.nodes_named("proxypassreverse"):
+        if node.args:
+            found.setdefault(id(ctx.owner(node)), []).append(node)
+    found[id(ctx.main)] = [n for n in ctx.server_nodes(ctx.main) if n.key == "proxypassreverse" and n.args]
+    return found

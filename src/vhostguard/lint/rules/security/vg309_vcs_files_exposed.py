@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from functools import partial
 
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
 
 VCS_PATHS = (".git/HEAD", ".git/config", ".env", ".svn/entries", ".hg/store/00manifest.i")
+_FIRST_NAMES = frozenset(relative.split("/", 1)[0] for relative in VCS_PATHS)
 
 
 class VcsFilesExposed(Rule):
@@ -48,9 +48,13 @@ class VcsFilesExposed(Rule):
     hint = "Deny them (`<DirectoryMatch \"/\\.git\">` / `<Files \".env\">` with `Require all denied`), or deploy without them."
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
+        present: dict[str, list[str]] = {}  # per distinct DocumentRoot, listed once
         for server in ctx.model.vhosts:
             root = server.document_root
-            for relative in ctx.remember(("vcs-paths", root), partial(_present, root)):
+            found = present.get(root)
+            if found is None:
+                found = present[root] = _present(ctx, root)
+            for relative in found:
                 decision = ctx.route_to(server, "/" + relative)
                 if decision is not None and decision.outcome.kind in ("file", "handler"):
                     where = ctx.effective(server, "documentroot") or ctx.vhost_node(server)
@@ -58,14 +62,17 @@ class VcsFilesExposed(Rule):
                         yield self.finding(where, f"{ctx.label(server)}: /{relative} is served from {server.document_root} to any client")
 
 
-def _present(root: str) -> list[str]:
+def _present(ctx: LintContext, root: str) -> list[str]:
     """The VCS_PATHS present under ``root``: one directory listing, then a look
     only at the paths whose first component is listed (most roots have none)."""
-    try:
-        names: set[str] | None = set(os.listdir(root))
-    except (FileNotFoundError, NotADirectoryError):
+    listed = ctx.listing(root)
+    if isinstance(listed, frozenset):
+        if listed.isdisjoint(_FIRST_NAMES):
+            return []  # the common case, without a look at each path (issue 17.15)
+        names: frozenset[str] | None = listed
+    elif issubclass(listed, (FileNotFoundError, NotADirectoryError)):
         return []
-    except OSError:
+    else:
         names = None  # not listable (no read permission) but maybe searchable: look at each path
     return [
         relative for relative in VCS_PATHS
