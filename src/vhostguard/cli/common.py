@@ -88,7 +88,7 @@ def config_options(func: F) -> F:
 
 
 @contextmanager
-def _bulk_build() -> Iterator[None]:
+def bulk_build() -> Iterator[None]:
     """Keep the cyclic garbage collector out of loading and building.
 
     Both allocate about a million small objects (frozen dataclasses, tuples,
@@ -110,7 +110,7 @@ def _bulk_build() -> Iterator[None]:
 
 
 def load_tree(args: ConfigArgs) -> ConfigTree:
-    with _bulk_build():
+    with bulk_build():
         tree = load(args.main_file(), args.options())
     if tree.errors:
         raise ConfigErrors(tree.errors)
@@ -118,7 +118,7 @@ def load_tree(args: ConfigArgs) -> ConfigTree:
 
 
 def load_model(args: ConfigArgs) -> ServerModel:
-    with _bulk_build():
+    with bulk_build():
         model = build_model(load_tree(args))
     if model.errors:
         raise ConfigErrors(model.errors)
@@ -274,4 +274,4 @@ def _run_action(action: Callable[[], int | None]) -> int | None:
     try:
         return action()
     finally:
-        gc.unfreeze()  # what _bulk_build froze goes back to the collector
+        gc.unfreeze()  # what bulk_build froze goes back to the collector

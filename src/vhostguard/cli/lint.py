@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from vhostguard import __version__
-from vhostguard.cli.common import ConfigArgs, UsageProblem, _bulk_build, config_options, emit_json, load_model, print_warnings, run
+from vhostguard.cli.common import ConfigArgs, UsageProblem, bulk_build, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.exitcodes import ExitCode
 from vhostguard.lint import SelectionError, SettingsError, Severity, default_registry, fails, load_settings
 from vhostguard.lint import run as run_lint
@@ -56,7 +56,7 @@ def lint(config: str | None, server_root: str | None, defines: tuple[str, ...], 
         print_warnings(model.tree)
         # The rules build indexes of the whole tree (issue 17.15): ~100 collections
         # of acyclic objects at 10,000 vhosts, ~0.04 s of wasted work; same as loading.
-        with _bulk_build():
+        with bulk_build():
             findings = run_lint(model, model.tree, chosen_select, chosen_ignore, registry)
         if output_format == "json":
             emit_json(json_report(findings))
