@@ -19,7 +19,7 @@ of these shapes are counted and sampled, never fatal.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 _PREFIX = re.compile(r"^(?:\[pid\s+(\d+)\]\s*|(\d+)\s+)?(?:(\d\d):(\d\d):(\d\d)(?:\.(\d+))?\s+)?")
@@ -354,30 +354,34 @@ _SPECIAL = re.compile(r'["()\[\]{}<,]')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"(?:\.\.\.)?|$)', re.S)
 
 
-def _closing_paren(text: str) -> int | None:
-    """Index of the ``)`` that closes the call, skipping strings, nested brackets
-    and ``-yy`` decorations (``3<TCP:[1.2.3.4:80]>``); None when it is missing."""
-    depth = 0
+def _structure(text: str) -> Iterator[tuple[int, str]]:
+    """The brackets and commas of ``text`` with their index, skipping strings
+    and ``-yy`` decorations (``3<TCP:[1.2.3.4:80]>``): what both the end of a
+    call and its argument list are found by."""
     index = 0
-    while True:
-        found = _SPECIAL.search(text, index)
-        if found is None:
-            return None
+    while (found := _SPECIAL.search(text, index)) is not None:
         index = found.start()
         char = text[index]
         if char == '"':
             index = _string_end(text, index)
-            continue
+        elif char == "<":
+            index = _decoration_end(text, index) if _decorates(text, index) else index + 1
+        else:
+            yield index, char
+            index += 1
+
+
+def _closing_paren(text: str) -> int | None:
+    """Index of the ``)`` that closes the call; None when it is missing."""
+    depth = 0
+    for index, char in _structure(text):
         if char in "([{":
             depth += 1
         elif char in ")]}":
             if depth == 0:
                 return index if char == ")" else None
             depth -= 1
-        elif char == "<" and _decorates(text, index):
-            index = _decoration_end(text, index)
-            continue
-        index += 1
+    return None
 
 
 def _decorates(text: str, index: int) -> bool:
@@ -422,28 +426,15 @@ def split_args(text: str) -> list[str]:
     """Top-level comma-separated arguments of a call, each stripped, as raw text."""
     parts: list[str] = []
     depth = 0
-    index = 0
     begin = 0
-    while True:
-        found = _SPECIAL.search(text, index)
-        if found is None:
-            break
-        index = found.start()
-        char = text[index]
-        if char == '"':
-            index = _string_end(text, index)
-            continue
+    for index, char in _structure(text):
         if char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
-        elif char == "<" and _decorates(text, index):
-            index = _decoration_end(text, index)
-            continue
         elif char == "," and depth == 0:
             parts.append(text[begin:index].strip())
             begin = index + 1
-        index += 1
     last = text[begin:].strip()
     if last or parts:
         parts.append(last)
