@@ -191,3 +191,23 @@ def dns_server() -> Iterator[Callable[[dict[str, str]], None]]:
     yield start
     for sock in sockets:
         sock.close()
+
+
+def seed_misroute(wrong_port: int, api_port: int, main_extra: str = "") -> dict[str, str]:
+    """The seed's tree for the ``httpd`` fixture: 00-www.conf's ``ServerAlias
+    *.example.test`` sorts before 10-api.conf in httpd's matching order and so
+    captures api.example.test; each vhost proxies to its own backend port."""
+    return {
+        "httpd.conf": "Listen 127.0.0.1:{port}\n" + main_extra + "IncludeOptional {root}/sites/*.conf\n",
+        "sites/00-www.conf": (
+            "<VirtualHost 127.0.0.1:{port}>\n"
+            "    ServerName www.example.test\n"
+            "    ServerAlias *.example.test\n"
+            f"    ProxyPass / http://127.0.0.1:{wrong_port}/\n"
+            "</VirtualHost>\n"),
+        "sites/10-api.conf": (
+            "<VirtualHost 127.0.0.1:{port}>\n"
+            "    ServerName api.example.test\n"
+            f"    ProxyPass / http://127.0.0.1:{api_port}/\n"
+            "</VirtualHost>\n"),
+    }

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.diagnose.conftest import Httpd
+from tests.diagnose.conftest import Httpd, seed_misroute
 from tests.support.apache import needs_apache
 from vhostguard.cli import main
 
@@ -37,20 +37,7 @@ def misrouting_site(httpd: Callable[..., Httpd], backend: Callable[[int, str], i
     httpd's matching order and captures api.example.test; www's backend answers 500."""
     wrong = backend(500, "www-backend")
     api = backend(200, "api-backend")
-    return httpd({
-        "httpd.conf": "Listen 127.0.0.1:{port}\n" + LOG + "IncludeOptional {root}/sites/*.conf\n",
-        "sites/00-www.conf": (
-            "<VirtualHost 127.0.0.1:{port}>\n"
-            "    ServerName www.example.test\n"
-            "    ServerAlias *.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{wrong}/\n"
-            "</VirtualHost>\n"),
-        "sites/10-api.conf": (
-            "<VirtualHost 127.0.0.1:{port}>\n"
-            "    ServerName api.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{api}/\n"
-            "</VirtualHost>\n"),
-    })
+    return httpd(seed_misroute(wrong, api, LOG))
 
 
 def test_api_host_served_by_the_wildcard_vhost_is_the_top_finding(

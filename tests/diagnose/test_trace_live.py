@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.diagnose.conftest import STRACE, Httpd, needs_strace
+from tests.diagnose.conftest import STRACE, Httpd, needs_strace, seed_misroute
 from tests.support.apache import free_port
 from vhostguard.cli import main
 from vhostguard.diagnose import parse_strace
@@ -44,21 +44,7 @@ def test_misroute_by_an_earlier_wildcard_alias(httpd: Callable[..., Httpd], back
     needs_strace()
     wrong = backend(500, "www-backend")
     api = backend(200, "api-backend")
-    server = httpd({
-        "httpd.conf": "Listen 127.0.0.1:{port}\nIncludeOptional {root}/sites/*.conf\n",
-        # 00- sorts before 10-: the wildcard vhost comes first in httpd's matching order
-        "sites/00-www.conf": (
-            "<VirtualHost 127.0.0.1:{port}>\n"
-            "    ServerName www.example.test\n"
-            "    ServerAlias *.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{wrong}/\n"
-            "</VirtualHost>\n"),
-        "sites/10-api.conf": (
-            "<VirtualHost 127.0.0.1:{port}>\n"
-            "    ServerName api.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{api}/\n"
-            "</VirtualHost>\n"),
-    })
+    server = httpd(seed_misroute(wrong, api))  # 00- sorts before 10-: the wildcard vhost comes first
     www_conf, api_conf = server.root / "sites/00-www.conf", server.root / "sites/10-api.conf"
     doc = trace(server, f"http://api.example.test:{server.port}/v1/users")
     assert doc["schema"] == 1 and doc["status"] == 500
