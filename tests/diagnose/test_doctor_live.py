@@ -189,6 +189,9 @@ def test_unusable_input(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and "missing.conf" in result.stderr
     result = CliRunner().invoke(main, ["doctor", "-f", str(tmp_path / "missing.conf"), "--offline", "--connect", "127.0.0.1:80"])
     assert result.exit_code == 2 and "--offline" in result.stderr
+    # the loader's own refusal (httpd's words), not "no such config file"
+    result = CliRunner().invoke(main, ["doctor", "-f", "/dev/zero"])
+    assert result.exit_code == 2 and "/dev/zero" in result.stderr and "not a regular file" in result.stderr
 
 
 def test_listen_port_held_by_another_program(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:

@@ -30,8 +30,6 @@ def doctor(options: DoctorOptions, checks: Sequence[Check] = CHECKS) -> Diagnosi
     """Diagnose the server ``options.main_file`` describes (see the module docstring)."""
     main_file = os.path.abspath(options.main_file)
     options = replace(options, main_file=main_file)
-    if not os.path.isfile(main_file):
-        raise DoctorError(f"{main_file}: no such config file; pass -f with the server's main config file")
     environ = {"PATH": CLEAN_PATH, **(options.load.environ or {})}
     tree = load(main_file, replace(options.load, environ=environ))
     if not any(included.path == main_file for included in tree.files):
