@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,23 @@ def test_first_readme_command_on_debian_python(tmp_path: Path) -> None:
     if done.returncode not in (0, 1) and re.search(r"(Could not|Failed to) (fetch|establish|resolve)|Network is unreachable", done.stderr):
         pytest.skip("PyPI is not reachable")
     assert done.returncode == 1, done.stderr[-2000:]  # diff exits 1: changes found
-    assert "2588 changed" in done.stdout, done.stdout[-2000:]
+    assert "2,588 changed" in done.stdout, done.stdout[-2000:]
     # It ran in a venv made from Debian's interpreter, not in the system one.
     venv_cfg = (clone / ".venv" / "pyvenv.cfg").read_text(encoding="utf-8")
     assert "/usr/bin" in venv_cfg
+
+
+def test_readme_shows_what_the_incident_diff_prints() -> None:
+    """The README's example output is the program's: its first group line and its
+    summary line appear verbatim in what the diff prints today."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"\$ vhostguard diff examples/incident/.*?\n```", text, re.DOTALL)
+    assert shown, "the README shows the incident diff"
+    lines = shown.group(0).splitlines()
+    summary, first_group = lines[-2], next(line for line in lines if line.startswith("1. "))
+    done = subprocess.run([sys.executable, "-m", "vhostguard", "diff", "examples/incident/before/apache2.conf",
+                           "examples/incident/after/apache2.conf", "--requests", "examples/incident/access.log"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    printed = done.stdout.splitlines()
+    assert summary in printed and first_group in printed, done.stdout[-1000:]

@@ -30,7 +30,7 @@ def diff_text(result: DiffResult, allowed: set[int] | None = None) -> str:
             lines.append(f"   e.g. {example}")
     changed_share = result.changed / result.requests if result.requests else 0.0
     lines.append(
-        f"{plural(result.requests, 'request')} replayed, {result.changed} changed ({changed_share:.1%}) "
+        f"{plural(result.requests, 'request')} replayed, {result.changed:,} changed ({changed_share:.1%}) "
         f"in {plural(len(groups), 'group')}"
         + (f", {result.skipped} skipped (no Host)" if result.skipped else "")
     )
