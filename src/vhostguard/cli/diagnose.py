@@ -18,6 +18,7 @@ from vhostguard.diagnose import (
 from vhostguard.diagnose import doctor as run_doctor
 from vhostguard.diagnose import trace as trace_request
 from vhostguard.exitcodes import ExitCode
+from vhostguard.safetext import terminal_text
 from vhostguard.live import find_apache2
 from vhostguard.routing import Request, RequestError
 
@@ -58,12 +59,6 @@ def trace_json(summary: TraceSummary) -> dict[str, Any]:
     }
 
 
-def _terminal_safe(text: str) -> str:
-    """Paths, log lines and the story come from the traced server: control
-    characters (an escape sequence in a file name) are shown, not obeyed."""
-    return "".join(char if char.isprintable() or char == "\n" else f"\\x{ord(char):02x}" for char in text)
-
-
 def trace_text(summary: TraceSummary) -> str:
     out = [f"status {summary.status if summary.status is not None else '?'}  worker pid {summary.pid} thread {summary.tid}",
            f"vhost: {summary.vhost_name or 'main server'} ({summary.vhost or '-'})",
@@ -91,7 +86,7 @@ def trace_text(summary: TraceSummary) -> str:
         out.append(f"FAILED  {failure}")
     out.append("")
     out.append(summary.story)
-    return _terminal_safe("\n".join(out)) + "\n"
+    return terminal_text("\n".join(out)) + "\n"
 
 
 @click.command(name="trace")
@@ -240,7 +235,7 @@ def doctor_text(diagnosis: Diagnosis) -> str:
             out.append(f"    evidence: {line}")
         if finding.next:
             out.append(f"    next: {finding.next}")
-    return _terminal_safe("\n".join(out)) + "\n"
+    return terminal_text("\n".join(out)) + "\n"
 
 
 @click.command(name="doctor")

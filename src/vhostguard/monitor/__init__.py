@@ -14,7 +14,7 @@ from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, Wat
 from vhostguard.monitor.rules import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
 from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
 from vhostguard.monitor.state import StateError, default_state_dir
-from vhostguard.monitor.tail import printable
+from vhostguard.logs import printable
 from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
 
 __all__ = [

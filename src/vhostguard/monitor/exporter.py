@@ -25,7 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from vhostguard.monitor.tail import printable
+from vhostguard.logs import printable
 from vhostguard.monitor.windows import pack, unpack
 
 DEFAULT_METRICS_ADDR = "127.0.0.1:9833"  # 9117 is apache_exporter's

@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from vhostguard.logs import printable
+
 READ_SIZE = 1 << 16  # bytes per read: small enough that a chunk's lines are handled in one go
 HEAD_BYTES = 1024  # the prefix hashed to recognise a file after truncation or rotation
 MAX_LINE = 1 << 20  # a longer "line" is not a log line (binary data, a missing newline)
@@ -91,11 +93,6 @@ class FollowStats:
     lost_rotations: int = 0  # rotated while we were down and the old file was not found again
     backlog: int = 0  # bytes written but not read yet, when last asked
     lost_bytes: int = 0  # seen written, then truncated away before they were read, with no copy found
-
-
-def printable(path: str) -> str:
-    """A path for messages: bytes of its name that are not UTF-8 as ``\\xff``."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _head_hash(data: bytes) -> str:

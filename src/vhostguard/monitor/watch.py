@@ -37,7 +37,8 @@ from vhostguard.monitor.parser_process import ParserProcess
 from vhostguard.monitor.rules import Evaluator, Finding, Rules, parse_rules
 from vhostguard.monitor.sinks import Sink
 from vhostguard.monitor.state import StateStore, decode_path, encode_path, state_name
-from vhostguard.monitor.tail import Chunk, Follower, Position, printable
+from vhostguard.logs import printable
+from vhostguard.monitor.tail import Chunk, Follower, Position
 from vhostguard.monitor.windows import Windows
 
 PRUNE_EVERY = 60.0  # log-clock seconds between window clean-ups
