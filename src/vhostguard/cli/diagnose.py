@@ -3,6 +3,7 @@
 ``vhostguard doctor``: what is wrong with the running server a config describes."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -244,10 +245,13 @@ def doctor_text(diagnosis: Diagnosis) -> str:
 @click.option("--offline", is_flag=True, help="Make no network connection (no backend connects, no probes).")
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Route URL through the config and ask the running server which vhost answers it (repeatable).")
 @click.option("--expect", "expect_files", multiple=True, metavar="FILE.yaml", help="Routing expectations whose cases are checked and probed like --url (repeatable).")
+@click.option("--since", "since", default="30m", show_default=True, metavar="DURATION",
+              help="Logs read: this much back from now (90s, 30m, 2h, 1d), compared with as much before it.")
 @click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
-           connect: str | None, offline: bool, urls: tuple[str, ...], expect_files: tuple[str, ...], as_json: bool) -> None:
-    """Check the running server a config describes (config, server, listeners, backends, routing); most likely cause first."""
+           connect: str | None, offline: bool, urls: tuple[str, ...], expect_files: tuple[str, ...], since: str,
+           as_json: bool) -> None:
+    """Check the running server a config describes (config, server, listeners, backends, logs, routing); most likely cause first."""
 
     def body() -> int:
         if connect is not None and offline:
@@ -258,7 +262,8 @@ def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...]
                                                               env_file=load.env_file),
                                 connect=_connect_address(connect, None, 0) if connect else None,
                                 offline=offline, apache2=find_apache2(), urls=_urls(urls),
-                                expectations=tuple(_expectations(path) for path in expect_files))
+                                expectations=tuple(_expectations(path) for path in expect_files),
+                                since=_duration("--since", since))
         try:
             diagnosis = run_doctor(options)
         except DoctorError as problem:
@@ -271,6 +276,18 @@ def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...]
         return ExitCode.FINDINGS if worst is not None and worst >= Severity.WARNING else ExitCode.OK
 
     run(body)
+
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(option: str, text: str) -> float:
+    m = _DURATION.fullmatch(text.strip())
+    seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else 0.0
+    if seconds <= 0:
+        raise UsageProblem(f"{option} {text!r}: give a duration of more than 0 like 90s, 30m, 2h or 1d")
+    return seconds
 
 
 def _urls(urls: tuple[str, ...]) -> tuple[str, ...]:

@@ -90,10 +90,15 @@ class ReportError(RuntimeError):
 
 @dataclass(frozen=True)
 class LogSource:
-    """One log file and the LogFormat string(s) it is written in (nicknames resolved)."""
+    """One log file and the LogFormat string(s) it is written in (nicknames resolved).
+
+    ``span`` (start, end): only those bytes of a plain file, cut at line starts
+    (doctor's time window); malformed lines are then numbered from ``start``.
+    """
 
     path: str
     formats: tuple[str, ...]
+    span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -600,6 +605,10 @@ def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: 
     """
     jobs: list[Job] = []
     for source in sources:
+        if source.span is not None:
+            start, end = source.span
+            jobs.append(Job(len(jobs), source, start, end, end - start))
+            continue
         info = os.stat(source.path)
         if not stat.S_ISREG(info.st_mode) or _compressed(source.path):
             jobs.append(Job(len(jobs), source, size=info.st_size))
