@@ -607,7 +607,9 @@ def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: 
     for source in sources:
         if source.span is not None:
             start, end = source.span
-            jobs.append(Job(len(jobs), source, start, end, end - start))
+            parts = max(2, (end - start) // options.chunk_bytes) if workers > 1 and end - start >= options.split_min_bytes else 1
+            for first, last in _line_ranges(source.path, end, parts, start) if parts > 1 else [(start, end)]:
+                jobs.append(Job(len(jobs), source, first, last, last - first))
             continue
         info = os.stat(source.path)
         if not stat.S_ISREG(info.st_mode) or _compressed(source.path):
@@ -627,11 +629,12 @@ def _compressed(path: str) -> bool:
     return head.startswith(COMPRESSED_MAGIC)
 
 
-def _line_ranges(path: str, size: int, parts: int) -> list[tuple[int, int]]:
-    cuts = [0]
+def _line_ranges(path: str, size: int, parts: int, start: int = 0) -> list[tuple[int, int]]:
+    """``parts`` ranges of [start, size) cut at line starts (``start`` is one)."""
+    cuts = [start]
     with open(path, "rb") as handle:
         for index in range(1, parts):
-            handle.seek(max(size * index // parts, cuts[-1]))
+            handle.seek(max(start + (size - start) * index // parts, cuts[-1]))
             handle.readline()  # to the start of the next line
             cuts.append(min(handle.tell(), size))
     cuts.append(size)

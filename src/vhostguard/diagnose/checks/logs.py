@@ -89,6 +89,14 @@ class _Opened:
     target: LogTarget | None
     before: tuple[int, int]
     now: tuple[int, int]
+    _bases: dict[int, int] = field(default_factory=lambda: {0: 0}, repr=False)
+
+    def line_base(self, offset: int) -> int:
+        """How many lines start before ``offset``, counted once from the nearest offset already known."""
+        if offset not in self._bases:
+            start = max(known for known in self._bases if known <= offset)
+            self._bases[offset] = lines_before(self.path, offset, start, self._bases[start])
+        return self._bases[offset]
 
 
 @dataclass
@@ -346,7 +354,7 @@ def _count(opened: _Opened, before: Analysis | None, now: Analysis | None, total
         totals.malformed += analysis.malformed
         if analysis.samples and totals.first_malformed is None:
             sample = analysis.samples[0]
-            line = lines_before(opened.path, span[0]) + sample.line
+            line = opened.line_base(span[0]) + sample.line
             totals.first_malformed = f"{printable(sample.file)}:{line}: {sample.error}"
 
 
@@ -387,9 +395,8 @@ def _tally(opened: _Opened, wanted: set[Key], both: bool) -> dict[Key, _Tally]:
     tallies: dict[Key, _Tally] = {}
     templater = EndpointTemplater(max_per_vhost=1 << 30, max_vhosts=1 << 30)
     rows = request_rows(opened.parser, ("status", "time"))
-    base = lines_before(opened.path, opened.before[0])
-    spans = [(0, opened.before, base)] if both else []
-    spans.append((1, opened.now, lines_before(opened.path, opened.now[0], opened.before[0], base)))
+    spans = [(0, opened.before, opened.line_base(opened.before[0]))] if both else []
+    spans.append((1, opened.now, opened.line_base(opened.now[0])))
     for which, span, first_line in spans:
         if span[1] <= span[0]:
             continue
@@ -561,7 +568,6 @@ def _error_time(path: str) -> Callable[[str], float | None]:
 def _error_logs(ctx: DoctorContext, window: Window, findings: list[Finding], totals: _Totals) -> None:
     targets, notes = find_error_logs(ctx.model)
     totals.notes.extend(notes)
-    catalogue = load_catalogue()
     for target in targets:
         path = target.path
         opened = _open_plain(path, "error log", findings, totals)
@@ -604,7 +610,7 @@ def _error_logs(ctx: DoctorContext, window: Window, findings: list[Finding], tot
             if group.level > REPORTED_LEVEL:
                 totals.notices += group.count
                 continue
-            findings.append(_group_finding(ctx, path, window, group, catalogue.get(group.code) if group.code else None))
+            findings.append(_group_finding(ctx, path, window, group, load_catalogue().get(group.code) if group.code else None))
 
 
 def _group_finding(ctx: DoctorContext, path: str, window: Window, group: _Group, entry: Any) -> Finding:
