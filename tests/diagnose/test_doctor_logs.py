@@ -214,7 +214,7 @@ def test_error_log_entries_grouped_by_code_with_the_catalogues_meaning(tmp_path:
     assert found["next"] == "vhostguard explain-code AH01114"
     check_evidence(found, error_log, "AH01114")
     assert [int(e.split(":")[1]) for e in found["evidence"]] == [3, 5, 7]
-    assert "11 error-log entries (1 notices and below)" in logs_check(doc)["detail"]
+    assert "11 error-log entries in 1 error logs (1 notices and below)" in logs_check(doc)["detail"]
 
 
 def test_since_is_respected(tmp_path: Path) -> None:
@@ -397,3 +397,30 @@ def test_real_apache2_backend_down(httpd: Callable[..., Httpd]) -> None:
     entry = load_catalogue().get("AH01114")
     assert entry is not None and codes["AH01114"]["cause"].startswith(entry.meaning)
     check_evidence(codes["AH01114"], server.root / "logs" / "error.log", "AH01114")
+
+
+def test_analyse_of_a_span_is_the_analysis_of_those_lines_alone(tmp_path: Path) -> None:
+    """The window doctor hands to the report's aggregation (LogSource.span), read in one job or cut over two
+    readers, counts what the same lines in a file of their own count."""
+    from vhostguard.monitor import AggregateOptions, LogSource, analyse
+
+    now = time.time()
+    rows = traffic(now, 60, 40, lambda when, path: 502 if when > now - 900 and path != "/v1/users" else 200)
+    log = write_access(write_config(tmp_path), rows)
+    text = log.read_bytes()
+    lines = text.split(b"\n")
+    start = sum(len(line) + 1 for line in lines[:700])
+    end = sum(len(line) + 1 for line in lines[:2100])
+    alone = tmp_path / "alone.log"
+    alone.write_bytes(text[start:end])
+    fmt = FORMAT.replace('\\"', '"')
+
+    def summary(source: LogSource, options: AggregateOptions) -> tuple[object, ...]:
+        analysis = analyse([source], options)
+        return analysis.lines, analysis.malformed, analysis.endpoints, analysis.bursts
+
+    expected = summary(LogSource(str(alone), (fmt,)), AggregateOptions(workers=1))
+    assert expected[0] == 1400 and expected[3]
+    assert summary(LogSource(str(log), (fmt,), (start, end)), AggregateOptions(workers=1)) == expected
+    split = AggregateOptions(workers=2, split_min_bytes=1, chunk_bytes=(end - start) // 5)
+    assert summary(LogSource(str(log), (fmt,), (start, end)), split) == expected

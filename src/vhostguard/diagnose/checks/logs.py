@@ -128,7 +128,8 @@ class _Group:
 class _Totals:
     """Counters for the check's one-line detail."""
 
-    logs: int = 0
+    access_logs: int = 0
+    error_logs: int = 0
     lines_now: int = 0
     lines_before: int = 0
     malformed: int = 0
@@ -148,7 +149,7 @@ def run(ctx: DoctorContext) -> CheckResult:
     _access_logs(ctx, window, findings, failing, totals)
     _error_logs(ctx, window, findings, totals)
     ctx.failing.extend(failing[:MAX_FAILING])
-    if totals.logs == 0 and not findings:
+    if totals.access_logs + totals.error_logs == 0 and not findings:
         why = "no access or error log of the config could be read"
         return skipped(NAME, why + (f" ({totals.missing} not written yet)" if totals.missing else ""))
     return result(NAME, findings, _detail(window, totals))
@@ -156,9 +157,11 @@ def run(ctx: DoctorContext) -> CheckResult:
 
 def _detail(window: Window, totals: _Totals) -> str:
     parts = [f"last {window.length} (since {iso(window.start)}): {totals.lines_now} access-log lines "
-             f"({totals.lines_before} in the {window.length} before) in {totals.logs} logs, {totals.malformed} malformed"
+             f"({totals.lines_before} in the {window.length} before) in {totals.access_logs} access logs, "
+             f"{totals.malformed} malformed"
              + (f" (first: {totals.first_malformed})" if totals.first_malformed else ""),
-             f"{totals.error_entries} error-log entries ({totals.notices} notices and below)"]
+             f"{totals.error_entries} error-log entries in {totals.error_logs} error logs "
+             f"({totals.notices} notices and below)"]
     if totals.missing:
         parts.append(f"{totals.missing} logs not written yet")
     parts += totals.notes[:3]
@@ -310,7 +313,7 @@ def _access_logs(ctx: DoctorContext, window: Window, findings: list[Finding], fa
         opened = _seek_windows(log.path, log.parser, log.formats, log.target, window, findings, totals)
         if opened is None:
             continue
-        totals.logs += 1
+        totals.access_logs += 1
         try:
             before = _analyse(opened.path, opened.formats, opened.before)
             now = _analyse(opened.path, opened.formats, opened.now)
@@ -574,7 +577,7 @@ def _error_logs(ctx: DoctorContext, window: Window, findings: list[Finding], tot
         if opened is None:
             continue
         handle, size = opened
-        totals.logs += 1
+        totals.error_logs += 1
         with handle:
             try:
                 start = window_start(handle, size, window.start, _error_time(path))
