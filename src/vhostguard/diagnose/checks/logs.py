@@ -54,7 +54,7 @@ GROWTH = 2  # a count at least this many times the window before's is a burst "c
 EXAMPLES = 3  # log lines shown per finding
 MAX_FAILING = 5  # failing requests handed to the routing check
 PROBE_LINES = 64  # lines read at a probe of the binary search before giving up on finding a time
-NEAR_BYTES = 1 << 16  # the binary search stops this close to the window's start, then reads forward
+NEAR_BYTES = 1 << 13  # the binary search stops this close to the window's start, then reads forward
 MAX_LINE_BYTES = 1 << 20
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # httpd's levels, worst first (trace1..8 count as debug).
