@@ -424,3 +424,28 @@ def test_analyse_of_a_span_is_the_analysis_of_those_lines_alone(tmp_path: Path) 
     assert summary(LogSource(str(log), (fmt,), (start, end)), AggregateOptions(workers=1)) == expected
     split = AggregateOptions(workers=2, split_min_bytes=1, chunk_bytes=(end - start) // 5)
     assert summary(LogSource(str(log), (fmt,), (start, end)), split) == expected
+
+
+def test_log_in_another_format_is_noted_not_read_line_by_line(tmp_path: Path) -> None:
+    """A log whose lines the config's LogFormat cannot read (another format, garbage): no time can be
+    found to seek by, so it is noted and passed over, not parsed through to its end."""
+    conf = write_config(tmp_path)
+    log = tmp_path / "logs" / "access.log"
+    log.write_text("".join(f"{n} something else entirely\n" for n in range(20_000)))
+
+    _, doc = doctor(conf)
+
+    detail = logs_check(doc)["detail"]
+    assert f"{log}: no time could be read from 2000 lines in a row" in detail and "not read" in detail
+    assert logs_findings(doc) == []
+
+
+def test_format_without_time_is_noted(tmp_path: Path) -> None:
+    conf = write_config(tmp_path)
+    conf.write_text(conf.read_text().replace(f'"{FORMAT}" vhost_host', '"%v %h \\"%r\\" %>s" vhost_host'))
+    (tmp_path / "logs" / "access.log").write_text('api.example.test 192.0.2.7 "GET / HTTP/1.1" 500\n' * 50)
+
+    _, doc = doctor(conf)
+
+    assert "its LogFormat logs no time (%t)" in logs_check(doc)["detail"]
+    assert logs_findings(doc) == []

@@ -40,7 +40,7 @@ from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext, FailingRequest, iso
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
 from vhostguard.logs import (
-    NONE, OTHER, EndpointTemplater, FormatError, LineError, LogTarget, Parser, ReadStats, ResolveError, find_logs,
+    NONE, OTHER, EndpointTemplater, FormatChoice, FormatError, LineError, LogTarget, Parser, ReadStats, ResolveError, find_logs,
     iter_lines, printable, request_rows, resolve_targets,
 )
 from vhostguard.monitor import (
@@ -56,6 +56,7 @@ MAX_FAILING = 5  # failing requests handed to the routing check
 PROBE_LINES = 64  # lines read at a probe of the binary search before giving up on finding a time
 NEAR_BYTES = 1 << 13  # the binary search stops this close to the window's start, then reads forward
 MAX_LINE_BYTES = 1 << 20
+MAX_UNTIMED = 2000  # lines in a row without a readable time: the log is not in the format it is read in
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # httpd's levels, worst first (trace1..8 count as debug).
 LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
@@ -151,7 +152,8 @@ def run(ctx: DoctorContext) -> CheckResult:
     ctx.failing.extend(failing[:MAX_FAILING])
     if totals.access_logs + totals.error_logs == 0 and not findings:
         why = "no access or error log of the config could be read"
-        return skipped(NAME, why + (f" ({totals.missing} not written yet)" if totals.missing else ""))
+        parts = [why + (f" ({totals.missing} not written yet)" if totals.missing else ""), *totals.notes[:3]]
+        return skipped(NAME, "; ".join(parts))
     return result(NAME, findings, _detail(window, totals))
 
 
@@ -198,6 +200,7 @@ def window_start(handle: BinaryIO, size: int, at: float, time_of: Callable[[str]
             high = middle
     handle.seek(low)
     position = low
+    untimed = 0
     while position < size:
         raw = handle.readline(MAX_LINE_BYTES)
         if not raw:
@@ -205,8 +208,15 @@ def window_start(handle: BinaryIO, size: int, at: float, time_of: Callable[[str]
         when = time_of(_text(raw))
         if when is not None and when >= at:
             return position
+        untimed = untimed + 1 if when is None else 0
+        if untimed > MAX_UNTIMED:
+            raise Untimed(f"no time could be read from {MAX_UNTIMED} lines in a row after byte {position - len(raw)}")
         position += len(raw)
     return size
+
+
+class Untimed(Exception):
+    """A log whose lines give no time where the window is sought: not in the format doctor reads it in."""
 
 
 def _first_timed(handle: BinaryIO, offset: int, limit: int, time_of: Callable[[str], float | None]) -> tuple[int, float] | None:
@@ -250,6 +260,11 @@ def _epoch(text: Any) -> float | None:
         return datetime.fromisoformat(str(text)).timestamp()
     except ValueError:
         return None
+
+
+def _logs_time(parser: Parser) -> bool:
+    formats = parser.formats if isinstance(parser, FormatChoice) else (parser,)
+    return any("time" in getattr(fmt, "all_keys", ("time",)) for fmt in formats)
 
 
 def _access_time(parser: Parser) -> Callable[[str], float | None]:
@@ -332,12 +347,19 @@ def _seek_windows(path: str, parser: Parser, formats: tuple[str, ...], target: L
         return None
     handle, size = opened
     with handle:
+        if not _logs_time(parser):
+            totals.notes.append(f"{printable(path)}: its LogFormat logs no time (%t): the last {window.length} "
+                                "cannot be told apart, not read")
+            return None
         time_of = _access_time(parser)
         try:
             start_before = window_start(handle, size, window.before, time_of)
             start_now = window_start(handle, size, window.start, time_of, start_before)
         except OSError as problem:
             findings.append(_unreadable(path, "access log", problem.strerror or str(problem)))
+            return None
+        except Untimed as problem:
+            totals.notes.append(f"{printable(path)}: {problem} (is it written in {' | '.join(formats)}?), not read")
             return None
     return _Opened(path, parser, formats, target, (start_before, start_now), (start_now, size))
 
@@ -583,6 +605,9 @@ def _error_logs(ctx: DoctorContext, window: Window, findings: list[Finding], tot
                 start = window_start(handle, size, window.start, _error_time(path))
             except OSError as problem:
                 findings.append(_unreadable(path, "error log", problem.strerror or str(problem)))
+                continue
+            except Untimed as problem:
+                totals.notes.append(f"{printable(path)}: {problem} (an ErrorLogFormat without %t?), not read")
                 continue
         if start >= size:
             continue
