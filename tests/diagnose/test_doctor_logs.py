@@ -127,6 +127,7 @@ def test_5xx_burst_is_found_with_counts_and_log_lines(tmp_path: Path) -> None:
     assert "(0 in the 30m before)" in burst["summary"]
     assert f"{len(failed)} of {len(in_window)} requests answered 5xx in the last 30m, 0 of {len(before)}" in burst["cause"]
     check_evidence(burst, log, '" 502 ')
+    assert "rotated" not in burst["cause"]  # the log covers both windows
     assert burst["vhost"] == f"{conf}:{line_of(conf, '<VirtualHost')}"
     assert burst["next"].startswith("vhostguard explain http://api.example.test:8080/v1/orders/")
     # only the broken endpoint: /v1/users kept answering 200
@@ -449,3 +450,16 @@ def test_format_without_time_is_noted(tmp_path: Path) -> None:
 
     assert "its LogFormat logs no time (%t)" in logs_check(doc)["detail"]
     assert logs_findings(doc) == []
+
+
+def test_log_rotated_within_the_window_before_says_the_comparison_is_uncertain(tmp_path: Path) -> None:
+    conf = write_config(tmp_path)
+    now = time.time()
+    rows = traffic(now, 40, 20, lambda when, path: 502 if when >= now - 300 and path != "/v1/users" else 200)
+    write_access(conf, rows)  # starts 40 minutes ago: the window before (60 to 30 minutes ago) is partly missing
+
+    _, doc = doctor(conf)
+
+    [burst] = logs_findings(doc, "errors-burst")
+    first = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(rows[0][0]))
+    assert f"the log starts at {first}" in burst["cause"] and "rotated since" in burst["cause"]

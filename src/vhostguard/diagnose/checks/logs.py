@@ -56,6 +56,7 @@ MAX_FAILING = 5  # failing requests handed to the routing check
 PROBE_LINES = 64  # lines read at a probe of the binary search before giving up on finding a time
 NEAR_BYTES = 1 << 13  # the binary search stops this close to the window's start, then reads forward
 MAX_LINE_BYTES = 1 << 20
+ROTATION_SLACK = 60  # a log starting this long after the window before began does not cover it (rotated)
 MAX_UNTIMED = 2000  # lines in a row without a readable time: the log is not in the format it is read in
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # httpd's levels, worst first (trace1..8 count as debug).
@@ -90,6 +91,7 @@ class _Opened:
     target: LogTarget | None
     before: tuple[int, int]
     now: tuple[int, int]
+    starts: float | None = None  # the time of its first line, when that is inside the window before (rotated)
     _bases: dict[int, int] = field(default_factory=lambda: {0: 0}, repr=False)
 
     def line_base(self, offset: int) -> int:
@@ -220,9 +222,11 @@ class Untimed(Exception):
 
 
 def _first_timed(handle: BinaryIO, offset: int, limit: int, time_of: Callable[[str], float | None]) -> tuple[int, float] | None:
-    """(start, time) of the first line starting after ``offset`` (before ``limit``) whose time is known."""
-    handle.seek(offset)
-    handle.readline(MAX_LINE_BYTES)  # the rest of the line ``offset`` falls in
+    """(start, time) of the first line starting after ``offset`` (before ``limit``) whose time is known
+    (``offset`` -1: the first line of the file included)."""
+    handle.seek(max(offset, 0))
+    if offset >= 0:
+        handle.readline(MAX_LINE_BYTES)  # the rest of the line ``offset`` falls in (-1: from the first line)
     for _ in range(PROBE_LINES):
         position = handle.tell()
         if position >= limit:
@@ -361,7 +365,9 @@ def _seek_windows(path: str, parser: Parser, formats: tuple[str, ...], target: L
         except Untimed as problem:
             totals.notes.append(f"{printable(path)}: {problem} (is it written in {' | '.join(formats)}?), not read")
             return None
-    return _Opened(path, parser, formats, target, (start_before, start_now), (start_now, size))
+        first = _first_timed(handle, -1, size, time_of)
+    starts = first[1] if first is not None and first[1] > window.before + ROTATION_SLACK else None
+    return _Opened(path, parser, formats, target, (start_before, start_now), (start_now, size), starts)
 
 
 def _analyse(path: str, formats: tuple[str, ...], span: tuple[int, int]) -> Analysis | None:
@@ -527,6 +533,13 @@ def _evidence(path: str, lines: Sequence[tuple[int, str]]) -> tuple[str, ...]:
     return tuple(f"{printable(path)}:{number}: {text}" for number, text in lines)
 
 
+def _rotated(opened: _Opened, window: Window) -> str:
+    if opened.starts is None:
+        return ""
+    return (f" (the log starts at {iso(opened.starts)}, rotated since: the {window.length} before are only partly "
+            "in it, the comparison with them is uncertain)")
+
+
 def _burst_finding(ctx: DoctorContext, opened: _Opened, window: Window, key: Key, runs: list[Any],
                    summary: EndpointSummary, earlier: EndpointSummary | None, failed_before: bool, tally: _Tally,
                    failing: list[FailingRequest]) -> Finding:
@@ -541,6 +554,7 @@ def _burst_finding(ctx: DoctorContext, opened: _Opened, window: Window, key: Key
         failing.append(FailingRequest(url, f"{printable(opened.path)}:{tally.examples_5xx[0][0]}"))
     counts = (f"{summary.errors} of {summary.requests} requests answered 5xx in the last {window.length}, "
               f"{errors_before} of {requests_before} in the {window.length} before")
+    rotated = _rotated(opened, window)
     if healthy:
         cause = (f"{counts}: the endpoint was healthy and now fails ({errors} 5xx from {iso(first)} to {iso(last)}). "
                  "A server error from httpd is a backend refusing or failing, a script crashing or a rewrite loop: "
@@ -552,7 +566,8 @@ def _burst_finding(ctx: DoctorContext, opened: _Opened, window: Window, key: Key
         NAME, "errors-burst", Severity.CRITICAL if healthy else Severity.WARNING,
         f"5xx burst on {key[1]} {key[2]} of {vhost}: {summary.errors} server errors in the last {window.length}, "
         f"failing from {iso(first)} to {iso(last)} ({errors_before} in the {window.length} before)",
-        cause, evidence=_evidence(opened.path, tally.examples_5xx), next=_next(ctx, url, live=True), vhost=vhost_id,
+        cause + rotated, evidence=_evidence(opened.path, tally.examples_5xx), next=_next(ctx, url, live=True),
+        vhost=vhost_id,
     )
 
 
@@ -571,7 +586,7 @@ def _not_found_finding(ctx: DoctorContext, opened: _Opened, window: Window, key:
         f"{window.length} before)",
         f"{now_404} of {summary.requests} requests answered 404 in the last {window.length}, {before_404} of "
         f"{requests_before} in the {window.length} before: a file renamed or removed, an Alias or DocumentRoot "
-        "pointing elsewhere since a change, or clients following a new broken link",
+        "pointing elsewhere since a change, or clients following a new broken link" + _rotated(opened, window),
         evidence=_evidence(opened.path, tally.examples_404), next=_next(ctx, url, live=False), vhost=vhost_id,
     )
 
