@@ -463,3 +463,25 @@ def test_log_rotated_within_the_window_before_says_the_comparison_is_uncertain(t
     [burst] = logs_findings(doc, "errors-burst")
     first = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(rows[0][0]))
     assert f"the log starts at {first}" in burst["cause"] and "rotated since" in burst["cause"]
+
+
+def test_error_line_without_httpds_prefix_is_grouped_by_its_code(tmp_path: Path) -> None:
+    """At start-up httpd writes some messages to stderr, which is the error log by then: no time, no
+    level, only the code (AH00558 at alert level in server/util.c)."""
+    conf = write_config(tmp_path)
+    now = time.time()
+    error_log = tmp_path / "logs" / "error.log"
+    error_log.write_text(
+        error_line(now - 120, "mpm_event", "notice", "AH00489: Apache/2.4.62 (Debian) configured -- resuming normal "
+                   "operations") + "\n"
+        "AH00558: apache2: Could not reliably determine the server's fully qualified domain name, using 127.0.1.1. "
+        "Set the 'ServerName' directive globally to suppress this message\n")
+    write_access(conf, [])
+
+    _, doc = doctor(conf)
+
+    [group] = logs_findings(doc, "error-logged")
+    assert group["summary"].startswith(f"1 x AH00558 [core:alert] in {error_log}")
+    assert group["severity"] == "critical"
+    check_evidence(group, error_log, "AH00558")
+    assert group["evidence"][0].startswith(f"{error_log}:2: ")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from vhostguard.diagnose.catalogue import load_catalogue
+from vhostguard.diagnose.catalogue import explain_line, load_catalogue
 from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext, FailingRequest, iso
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
@@ -636,10 +636,16 @@ def _error_logs(ctx: DoctorContext, window: Window, findings: list[Finding], tot
                     continue
                 entry = parse_error_line(text, path)
                 level = _level(entry.level)
-                key = (entry.code, None if entry.code else f"{entry.module or '-'}:{entry.level or '-'}")
+                code = entry.code
+                if code is None and (known := explain_line(text)) is not None:
+                    # A line without httpd's prefix (written to stderr at start-up, which is the error log
+                    # then, e.g. AH00558) still names its code: its level is the one httpd logs it at.
+                    code = known.code
+                    level = _level(known.level if entry.level is None and known.level in LEVELS else entry.level)
+                key = (code, None if code else f"{entry.module or '-'}:{entry.level or '-'}")
                 group = groups.get(key)
                 if group is None:
-                    group = groups[key] = _Group(entry.code, entry.module, level, brief=entry.brief)
+                    group = groups[key] = _Group(code, entry.module, level, brief=entry.brief)
                 group.count += 1
                 group.level = min(group.level, level)
                 if entry.time is not None:
@@ -662,11 +668,11 @@ def _group_finding(ctx: DoctorContext, path: str, window: Window, group: _Group,
     when = f" from {iso(group.first)} to {iso(group.last)}" if group.first is not None else ""
     if entry is not None:
         meaning = entry.meaning.split(". ")[0].rstrip(".")
-        summary = f"{group.count} x {group.code} [{entry.module}:{level}] in the error log{when}: {meaning}"
+        summary = f"{group.count} x {group.code} [{entry.module}:{level}] in {printable(path)}{when}: {meaning}"
         cause = entry.meaning + (" Typical causes: " + "; ".join(entry.causes) if entry.causes else "")
         next_: str | None = f"vhostguard explain-code {group.code}"
     else:
-        summary = f"{group.count} x {what} in the error log{when}: {group.brief}"
+        summary = f"{group.count} x {what} in {printable(path)}{when}: {group.brief}"
         cause = (f"httpd logged this {group.count} times in the last {window.length}"
                  + (f"; {group.code} is not in vhostguard's catalogue" if group.code else ""))
         next_ = f"grep -n {group.code} {printable(path)}" if group.code else None
