@@ -24,11 +24,11 @@ from vhostguard.checks import CaseResult, run_offline, shown
 from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
-from vhostguard.diagnose.summary import DirectiveRef, naming_directive
+from vhostguard.diagnose.misroute import find_misroute, who
 from vhostguard import live
 from vhostguard.logs import LineError, LogFormat, find_logs, parser_for
-from vhostguard.model import Server, normalize_host
-from vhostguard.routing import Decision, Request, RequestError, Router
+from vhostguard.model import Server
+from vhostguard.routing import Decision, Request, RequestError, Router, is_ip_address
 
 NAME = "routing"
 LOG_WAIT = 1.0  # seconds to wait for httpd's log line: mod_log_config writes it after the response is sent
@@ -87,7 +87,7 @@ def _requests(ctx: DoctorContext) -> list[_Asked]:
     for url in ctx.options.urls:
         try:
             plain = Request.from_url(url)
-            request = Request.from_url(url, local_ip=model.default_local_ip(plain.port))
+            request = Request.from_url(url, local_ip=_local_ip(ctx, plain.port))
         except RequestError:
             continue  # the CLI refuses such URLs before doctor runs
         asked.append(_Asked("--url", url, request))
@@ -97,79 +97,51 @@ def _requests(ctx: DoctorContext) -> list[_Asked]:
         for case, checked in zip(cases, results, strict=True):
             request = case.request()
             if case.local_ip is None:
-                request = case.request(model.default_local_ip(request.port))
+                request = case.request(_local_ip(ctx, request.port))
             asked.append(_Asked(f"{expectations.path}:{case.line}", case.url, request, checked))
     return asked
 
 
-# -- which vhost names the Host ---------------------------------------------------------
-
-def literal_owner(decision: Decision) -> Server | None:
-    """The first vhost of the request's address set whose ServerName or plain
-    ServerAlias is exactly the Host, when the config routes the Host elsewhere."""
-    match = decision.match
-    host = match.host.name
-    if host is None or match.address_set is None or match.how in ("only", "bad-host"):
-        return None
-    for server in match.address_set.servers:
-        names = ([server.declared_name.host] if server.declared_name is not None else []) + list(server.aliases)
-        if any(name.lower() == host for name in names):
-            return None if server.id == decision.server.id else server
-    return None
+def _local_ip(ctx: DoctorContext, port: int) -> str | None:
+    """The address the request arrives on, which picks httpd's address set: the
+    one the probe connects to (``--connect``, else the Listen's, else loopback);
+    offline, the Listen's (None for a wildcard Listen: an address no IP vhost names)."""
+    listen_ip = ctx.model.default_local_ip(port)
+    if ctx.options.offline:
+        return listen_ip
+    if ctx.options.connect is not None:
+        host = ctx.options.connect[0]
+        return host if is_ip_address(host) else listen_ip
+    return listen_ip or "127.0.0.1"
 
 
-def _owner_ref(owner: Server, host: str) -> DirectiveRef | None:
-    for node in owner.directives:
-        if node.key in ("servername", "serveralias") and any(
-                normalize_host(arg.split("://")[-1]).name == host for arg in node.args):
-            return DirectiveRef(node.name, node.source.file, node.source.line, owner.id)
-    return None
-
+# -- which vhost the Host was meant for ---------------------------------------------------
 
 def _misroute(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None) -> Finding | None:
-    owner = literal_owner(decision)
-    if owner is None:
+    found = find_misroute(ctx.model, decision.match, item.request.port)
+    if found is None:
         return None
-    captor = decision.server
-    host = decision.match.host.name or ""
-    deciding = naming_directive(captor, decision.match)
-    named = _owner_ref(owner, host)
+    captor, owner, host = found.captor, found.owner, found.host
     served_live = _served(ctx, answer)
     if served_live is not None and served_live.id == owner.id:
         return None  # the running server does not route as these files say: _disagreement's case
     confirmed = answer is not None and answer.status is not None
-    where_captor = f"{captor.server_name} ({captor.id})"
-    where_owner = f"{owner.server_name} ({owner.id})"
-    step = next((s.detail for s in decision.steps if s.stage == "vhost" and "matches" in s.detail), None)
-    assert decision.match.address_set is not None
-    aset = decision.match.address_set.address
-    if deciding is not None and deciding.name.lower() == "serveralias":
-        fix = (f"narrow ServerAlias {decision.match.matched} at {deciding.file}:{deciding.line} to the names "
-               f"{captor.server_name} serves, or move {owner.id} (the <VirtualHost> of {owner.server_name}) "
-               f"before {captor.id} in configuration order")
-    else:
-        fix = (f"remove {host} from {captor.server_name}'s names"
-               + (f" at {deciding.file}:{deciding.line}" if deciding is not None else "")
-               + f", or move {owner.id} before {captor.id} in configuration order")
     if confirmed:
         assert answer is not None
         seen = (f"the running server answered {answer.status}"
                 + (f", logged as served by {answer.vhost_name}" if answer.vhost_name else ""))
     else:
         seen = "predicted from the config alone" + (f" ({answer.problem})" if answer is not None and answer.problem else "")
-    cause = (f"{step or 'the Host matches an earlier name'} on {aset}: httpd takes the first vhost of the address set "
-             f"whose name or alias matches, so {where_captor} answers Host {host} although {where_owner} names it "
-             f"({seen}). Fix: {fix}")
-    evidence = [ctx.source_line(ref.file, ref.line) for ref in (deciding, named) if ref is not None]
+    refs = found.deciding + found.named
+    evidence = [ctx.source_line(ref.file, ref.line) for ref in refs]
     if answer is not None and answer.status is not None:
         evidence.append(f"probe {_address(answer.address)}: GET {item.url} -> {answer.status}")
     if answer is not None and answer.log_line:
         evidence.append(answer.log_line)
     return Finding(
         NAME, "host-misrouted", Severity.CRITICAL if confirmed else Severity.WARNING,
-        f"Host {host} ({item.origin} {item.url}) is served by {where_captor}, not by {where_owner} that names it",
-        cause, evidence=tuple(evidence),
-        directives=tuple(ref for ref in (deciding, named) if ref is not None),
+        f"Host {host} ({item.origin} {item.url}) is served by {who(captor)}, not by {who(owner)} {found.owner_role}",
+        f"{found.why} ({seen}). Fix: {found.fix}", evidence=tuple(evidence), directives=refs,
         next=_next(ctx, item.url, live=confirmed), vhost=captor.id, expected_vhost=owner.id,
     )
 
