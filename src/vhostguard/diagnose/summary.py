@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from vhostguard.diagnose.strace import (
     Capture, DecodedFd, Syscall, decode_fd, decode_string, sockaddr_address, strings_in,
 )
+from vhostguard.diagnose.catalogue import explain_line
 from vhostguard.diagnose.dns import RCODES, DnsMessage, parse_dns, parse_hosts
+from vhostguard.diagnose.failures import REWRITE_LOOP_CODE, missing_part, rewrite_rules, worker_user
 from vhostguard.diagnose.targets import ConfigTarget, backend_host, backend_targets, config_targets, file_target
 from vhostguard.model import Server, ServerModel, normalize_host
-from vhostguard.routing import Request
+from vhostguard.routing import Request, Router
 
 MARKER_HEADER = "X-Vhostguard-Trace"
 
@@ -148,7 +150,7 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
     naming = naming_directive(served, match) if served is not None and served.id == predicted.id else None
     expected = _expected(model, request, served) if served is not None else None
     phases = _phases(capture, reading, window, connection)
-    failures = _failures(files, connects, dns, status)
+    failures = _failures(files, connects, dns, status) + _logged_failures(model, request, served or predicted, logged)
     summary = TraceSummary(
         request=request, status=status, pid=(thread_groups or {}).get(tid or -1, tid), tid=tid,
         vhost=vhost, vhost_name=served.server_name if served else None, vhost_evidence=evidence,
@@ -157,7 +159,7 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
         phases=phases, files=files, connects=connects, execs=execs, dns=dns, errors_logged=logged,
         story="", capture_malformed=capture.malformed, failures=failures,
     )
-    return _with_story(summary)
+    return _with_story(summary, _story_notes(model, summary))
 
 
 # -- finding the request ---------------------------------------------------------------
@@ -569,7 +571,51 @@ def _failures(files: tuple[FileAccess, ...], connects: tuple[Connect, ...], dns:
     return tuple(found)
 
 
-def _with_story(summary: TraceSummary) -> TraceSummary:
+def _loop_rules(model: ServerModel, request: Request, server: Server) -> str:
+    """``RewriteRule at file:line, ...`` for the rules that apply to the request (a loop's suspects)."""
+    filename = Router(model).route(request).outcome.target
+    rules = rewrite_rules(model, server, request.path, filename)
+    return ", ".join(f"{node.name} at {node.source.file}:{node.source.line}" for node in rules)
+
+
+def _logged_failures(model: ServerModel, request: Request, server: Server, logged: tuple[str, ...]) -> tuple[str, ...]:
+    """A rewrite loop the worker logged (AH00124), with the RewriteRules that apply."""
+    if not any(REWRITE_LOOP_CODE in line for line in logged):
+        return ()
+    rules = _loop_rules(model, request, server)
+    return (f"rewrite loop: httpd logged {REWRITE_LOOP_CODE}" + (f"; the rules in play: {rules}" if rules else ""),)
+
+
+def _story_notes(model: ServerModel, summary: TraceSummary) -> tuple[str, ...]:
+    """What the config adds to the capture: who the workers run as when a file was
+    refused, the catalogue's meaning of each code the worker logged, a loop's rules."""
+    notes: list[str] = []
+    missing = next((access for access in summary.files if access.result == "ENOENT" and access.directive is not None), None)
+    if missing is not None:
+        gone, close = missing_part(missing.path)
+        if close is not None:
+            notes.append(f"{gone} does not exist; {close} exists: a typo in the path?")
+    if any(access.result in ("EACCES", "EPERM") for access in summary.files):
+        worker = worker_user(model)
+        if worker is not None:
+            notes.append(f"The workers run as User {worker.user} at {worker.user_line.source.file}:"
+                         f"{worker.user_line.source.line}: that user may not open the file.")
+    seen: set[str] = set()
+    for line in summary.errors_logged:
+        entry = explain_line(line)
+        if entry is None or entry.code in seen:
+            continue
+        seen.add(entry.code)
+        notes.append(f"httpd logged {entry.code} ({entry.module}): {entry.meaning.split('. ')[0].rstrip('.')}.")
+        served = model.vhost(summary.vhost) if summary.vhost else None
+        if entry.code == REWRITE_LOOP_CODE:
+            rules = _loop_rules(model, summary.request, served or model.main)
+            if rules:
+                notes.append(f"The rewriting that loops: {rules}.")
+    return tuple(notes)
+
+
+def _with_story(summary: TraceSummary, notes: tuple[str, ...] = ()) -> TraceSummary:
     parts: list[str] = []
     request = summary.request
     host = request.host if request.host is not None else "(no Host)"
@@ -605,6 +651,7 @@ def _with_story(summary: TraceSummary) -> TraceSummary:
             parts.append(f"Looking up {lookup.name}{named} failed: {lookup.result} from {lookup.server}.")
     for exec_ in summary.execs:
         parts.append(f"It executed {exec_.path} ({exec_.result}).")
+    parts.extend(notes)
     if summary.status is not None:
         parts.append(f"The response status was {summary.status}.")
     return TraceSummary(**{**summary.__dict__, "story": " ".join(parts)})

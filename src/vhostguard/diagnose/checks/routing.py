@@ -24,7 +24,14 @@ from vhostguard.checks import CaseResult, run_offline, shown
 from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
+from vhostguard.config import Directive
+from vhostguard.diagnose.catalogue import explain_line
+from vhostguard.diagnose.failures import (
+    REWRITE_LOOP_CODE, missing_part, rewrite_rules, unreadable, worker_user,
+)
 from vhostguard.diagnose.misroute import find_misroute, who
+from vhostguard.diagnose.summary import DirectiveRef
+from vhostguard.monitor import find_error_logs
 from vhostguard import live
 from vhostguard.logs import LineError, LogFormat, find_logs, parser_for
 from vhostguard.model import Server
@@ -54,6 +61,7 @@ class _Answer:
     problem: str | None
     vhost_name: str | None  # the vhost (its ServerName) the log line the probe added names
     log_line: str | None  # ``path:line: text`` of that line
+    errors: tuple[str, ...] = ()  # ``path:line: text`` of the error-log lines written during the probe
 
 
 def run(ctx: DoctorContext) -> CheckResult:
@@ -73,6 +81,8 @@ def run(ctx: DoctorContext) -> CheckResult:
         finding = _misroute(ctx, item, decision, answer)
         if finding is None and answer is not None:
             finding = _disagreement(ctx, item, decision, answer)
+        if finding is None:
+            finding = _failure(ctx, item, decision, answer)
         if finding is not None:
             findings.append(finding)
         if item.case is not None and not item.case.passed:
@@ -146,6 +156,114 @@ def _misroute(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Ans
     )
 
 
+# -- why the request fails where the config maps it -----------------------------------------
+
+def _failure(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None) -> Finding | None:
+    """A rewrite loop the probe made httpd log (AH00124), or the file the request maps to
+    missing (404) or unreadable by the worker's user (403): predicted from the config
+    and the file system, confirmed by the probe's status."""
+    status = answer.status if answer is not None else None
+    outcome = decision.outcome
+    loop = [line for line in (answer.errors if answer is not None else ()) if REWRITE_LOOP_CODE in line]
+    if loop:
+        return _rewrite_loop(ctx, item, decision, answer, loop[0])
+    if outcome.target is None or outcome.directive is None or (status is None and not decision.certain):
+        return None
+    if outcome.kind == "not-found" and status in (None, 404):
+        return _missing(ctx, item, decision, answer, outcome.target, outcome.directive)
+    worker = worker_user(ctx.model) if ctx.local else None
+    if outcome.kind == "file" and status in (None, 403) and worker is not None:
+        why = unreadable(outcome.target, worker)
+        if why is not None:
+            return _forbidden(ctx, item, decision, answer, outcome.target, outcome.directive, why)
+    return None
+
+
+def _ref(node: Directive, vhost: str | None) -> DirectiveRef:
+    return DirectiveRef(node.name, node.source.file, node.source.line, vhost)
+
+
+def _live_evidence(item: _Asked, answer: _Answer | None, wanted: str | None = None) -> list[str]:
+    """The probe's status and the error-log lines it caused (those with ``wanted`` in them, if given)."""
+    if answer is None or answer.status is None:
+        return []
+    lines = [f"probe {_address(answer.address)}: GET {item.url} -> {answer.status}"]
+    lines += [line for line in answer.errors if wanted is None or wanted in line][:3]
+    return lines
+
+
+def _explained(lines: list[str]) -> str:
+    """What httpd's error-log codes in ``lines`` mean (the catalogue), one sentence each."""
+    seen: dict[str, str] = {}
+    for line in lines:
+        entry = explain_line(line)
+        if entry is not None:
+            seen.setdefault(entry.code, f"httpd logged {entry.code}: {entry.meaning.split('. ')[0].rstrip('.')}")
+    return "".join(f"; {text}" for text in seen.values())
+
+
+def _missing(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None,
+             target: str, node: Directive) -> Finding:
+    confirmed = answer is not None and answer.status == 404
+    missing, close = missing_part(target)
+    where = f"{node.name} at {node.source.file}:{node.source.line}"
+    typo = f"; {close} exists: a typo in the path?" if close else ""
+    fix = (f"correct the path in {where}" + (f" ({os.path.basename(missing)} -> {os.path.basename(close)})" if close else "")
+           + ", or create the file")
+    live_lines = _live_evidence(item, answer)
+    seen = f"the running server answered {answer.status}" if confirmed and answer is not None else "predicted from the config and the file system"
+    return Finding(
+        NAME, "file-missing", Severity.CRITICAL if confirmed else Severity.WARNING,
+        f"GET {item.url} -> 404: {where} maps it to {target}, which does not exist",
+        f"{missing} does not exist{typo} ({seen}){_explained(live_lines)}. Fix: {fix}",
+        evidence=(ctx.source_line(node.source.file, node.source.line), *live_lines),
+        directives=(_ref(node, decision.server.id),), next=_next(ctx, item.url, live=confirmed),
+        vhost=decision.server.id,
+    )
+
+
+def _forbidden(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None,
+               target: str, node: Directive, why: str) -> Finding:
+    worker = worker_user(ctx.model)
+    assert worker is not None
+    confirmed = answer is not None and answer.status == 403
+    where = f"{node.name} at {node.source.file}:{node.source.line}"
+    user_at = f"User {worker.user} at {worker.user_line.source.file}:{worker.user_line.source.line}"
+    live_lines = _live_evidence(item, answer)
+    seen = f"the running server answered {answer.status}" if confirmed and answer is not None else "predicted from the config and the file system"
+    group = worker.group or worker.user
+    refs = (_ref(node, decision.server.id), _ref(worker.user_line, None))
+    return Finding(
+        NAME, "file-forbidden", Severity.CRITICAL if confirmed else Severity.WARNING,
+        f"GET {item.url} -> 403: the workers run as {worker.user} and may not read {target}",
+        f"{where} maps the request to {target}; httpd's children run as {user_at}; {why} ({seen})"
+        f"{_explained(live_lines)}. Fix: let {worker.user} read it (e.g. chgrp {group} and chmod g+r, or chmod o+r "
+        "on the file and o+x on its directories), or map the URL elsewhere",
+        evidence=(ctx.source_line(node.source.file, node.source.line),
+                  ctx.source_line(worker.user_line.source.file, worker.user_line.source.line), *live_lines),
+        directives=refs, next=_next(ctx, item.url, live=confirmed), vhost=decision.server.id,
+    )
+
+
+def _rewrite_loop(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None, logged: str) -> Finding:
+    server = decision.server
+    rules = rewrite_rules(ctx.model, server, item.request.path, decision.outcome.target)
+    named = ", ".join(f"{node.source.file}:{node.source.line}" for node in rules) or "none found in the config"
+    status = answer.status if answer is not None else None
+    live_lines = _live_evidence(item, answer, REWRITE_LOOP_CODE)
+    return Finding(
+        NAME, "rewrite-loop", Severity.CRITICAL,
+        f"GET {item.url} -> {status}: a rewrite loop in {who(server)} (httpd logged {REWRITE_LOOP_CODE}); RewriteRule at {named}",
+        f"the RewriteRules that apply to {item.request.path} ({named}) rewrite it again and again: each pass's result "
+        f"is internally redirected and matched once more{_explained([logged])}. Fix: stop the rule from matching its "
+        "own result: a RewriteCond that excludes the target (RewriteCond %{REQUEST_URI} !^/target), the [END] flag, "
+        "or a pattern its substitution does not match",
+        evidence=(*(ctx.source_line(node.source.file, node.source.line) for node in rules), *live_lines),
+        directives=tuple(_ref(node, server.id) for node in rules),
+        next=_next(ctx, item.url, live=True) + f"; vhostguard explain-code {REWRITE_LOOP_CODE}", vhost=server.id,
+    )
+
+
 def _disagreement(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer) -> Finding | None:
     """The access log names another vhost than the config predicts: the server runs something else."""
     served = _served(ctx, answer)
@@ -208,7 +326,8 @@ def _probe(ctx: DoctorContext, item: _Asked, logs: _VhostLogs) -> _Answer:
     except live.ProbeError as problem:
         return _Answer(address, None, f"probe failed: {problem}", None, None)
     found = logs.served_by(request)
-    return _Answer(address, answer.status, None, found[0] if found else None, found[1] if found else None)
+    return _Answer(address, answer.status, None, found[0] if found else None, found[1] if found else None,
+                   logs.new_errors())
 
 
 @dataclass(frozen=True)
@@ -237,9 +356,24 @@ class _VhostLogs:
             elif own is not None and len(target.formats) == 1:
                 self.logs.append(_Log(target.path, parser_for(target.formats[0], config.nicknames), own.server_name))
         self.offsets: dict[str, int] = {}
+        targets, _ = find_error_logs(ctx.model)
+        self.error_logs = [target.path for target in targets]
+        self.error_offsets: dict[str, int] = {}
 
     def mark(self) -> None:
         self.offsets = {log.path: _size(log.path) for log in self.logs}
+        self.error_offsets = {path: _size(path) for path in self.error_logs}
+
+    def new_errors(self) -> tuple[str, ...]:
+        """``path:line: text`` of the lines the error logs gained since ``mark`` (httpd
+        writes them while handling the request, before the response is sent)."""
+        found: list[str] = []
+        for path, offset in self.error_offsets.items():
+            lines = _new_lines(path, offset)
+            if lines:
+                first = _lines_before(path, offset) + 1
+                found.extend(f"{path}:{first + index}: {text}" for index, text in enumerate(lines))
+        return tuple(found)
 
     def served_by(self, request: Request) -> tuple[str, str] | None:
         """(vhost name, ``path:line: text``) of the new log line for this request, waiting for httpd to write it."""
