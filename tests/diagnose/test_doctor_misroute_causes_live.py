@@ -10,6 +10,7 @@ values from the config files written here."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,9 +50,20 @@ def served_by(server: Httpd, path: str) -> str:
     return lines[-1].split(" ", 1)[0]
 
 
+def settled(server: Httpd) -> None:
+    """Wait for apache2's "resuming normal operations" notice: until then doctor knows the
+    start time only to the second (/proc) and may call the files just written newer."""
+    error_log = server.root / "logs/error.log"
+    deadline = time.monotonic() + 10
+    while "AH00489" not in (error_log.read_text() if error_log.exists() else ""):
+        assert time.monotonic() < deadline, "apache2 never logged AH00489"
+        time.sleep(0.05)
+
+
 def check_top(server: Httpd, url: str, captor: str, owner: str, served_name: str, status: int) -> dict:
     """doctor --url, live then offline: the top finding is the misroute from ``captor`` to ``owner``;
     apache2's own log says ``served_name`` served it, and the captor's backend's ``status`` came back."""
+    settled(server)
     code, doc = doctor(server.conf, "--url", url)
     assert code == 1
     top = doc["findings"][0]
@@ -136,6 +148,7 @@ def test_vhost_without_servername_inherits_the_main_servers(httpd: Callable[...,
     default_conf, www_conf = server.root / "sites/000-default.conf", server.root / "sites/10-www.conf"
     url = f"http://www.example.test:{server.port}/index.html"
     # %v is the inherited name: the log alone cannot tell the two apart, the backend's 404 does
+    settled(server)
     code, doc = doctor(server.conf, "--url", url)
     assert code == 1
     top = doc["findings"][0]

@@ -21,13 +21,15 @@ chain's default answers.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
-from vhostguard.diagnose.summary import DirectiveRef, naming_directive
+from vhostguard.diagnose.refs import DirectiveRef, naming_directive
 from vhostguard.model import Match, Server, ServerModel, normalize_host, wildcard_regex
 
 # Match.how values where no name or alias decided: the chain's first (or only) vhost, or the main server.
 _UNNAMED = ("only", "default", "virthost", "main")
+NEAR = 0.85  # difflib ratio from which a name is taken for a typo of the Host (api.exmaple.com ~ api.example.com: 0.93)
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,25 @@ def find_misroute(model: ServerModel, match: Match, port: int) -> Misroute | Non
     if elsewhere is not None:
         return _other_address(match, elsewhere, host, port)
     if match.how == "default" and aset is not None:
+        near = _near_name(aset.servers[1:], host)
+        if near is not None:
+            return _typo(match, near[0], near[1], host)
         nameless = [server for server in aset.servers[1:] if server.declared_name is None]
         if nameless:
             return _no_servername(model, match, nameless, host)
     return None
+
+
+def _near_name(servers: tuple[Server, ...], host: str) -> tuple[Server, str] | None:
+    """The vhost with a ServerName or plain alias closest to the Host, when close enough to be its typo."""
+    best: tuple[float, Server, str] | None = None
+    for server in servers:
+        names = ([server.declared_name.host] if server.declared_name is not None else []) + list(server.aliases)
+        for name in names:
+            ratio = difflib.SequenceMatcher(None, name.lower(), host).ratio()
+            if ratio >= NEAR and (best is None or ratio > best[0]):
+                best = (ratio, server, name)
+    return (best[1], best[2]) if best else None
 
 
 # -- who names the Host ------------------------------------------------------------------
@@ -237,3 +254,17 @@ def _no_servername(model: ServerModel, match: Match, nameless: list[Server], hos
     fix = f"add `ServerName {host}` to the vhost at {owner.id} if it is meant to serve {host}"
     return Misroute("no-servername", captor, owner, host, _refs(_vhost_ref(captor)), _refs(owner_line),
                     "which has no ServerName", why, fix)
+
+
+def _typo(match: Match, owner: Server, name: str, host: str) -> Misroute:
+    captor = match.server
+    assert match.address_set is not None
+    named = _name_ref(owner, name)
+    directive = named.name if named is not None else "ServerName"
+    why = (f"no vhost on {match.address_set.address} names {host}, so the first one, {who(captor)}, answers "
+           f"(httpd's default for the address set); {who(owner)} has {directive} {name}{_where(named)}: "
+           f"the Host with a typo?")
+    fix = f"correct {directive} {name}{_where(named)} to {host}" + (
+        f", or add `ServerAlias {host}` to the vhost at {owner.id}" if directive == "ServerName" else "")
+    return Misroute("near-name", captor, owner, host, _refs(_vhost_ref(captor)), _refs(named),
+                    f"whose {directive} {name} is close to it", why, fix)

@@ -13,7 +13,12 @@ from vhostguard.diagnose.strace import (
 )
 from vhostguard.diagnose.catalogue import explain_line
 from vhostguard.diagnose.dns import RCODES, DnsMessage, parse_dns, parse_hosts
+from vhostguard.diagnose.misroute import find_misroute
 from vhostguard.diagnose.failures import REWRITE_LOOP_CODE, missing_part, rewrite_rules, worker_user
+# DirectiveRef and naming_directive live in refs (misroute needs them, and summary needs misroute);
+# re-exported here, where the checks have always found them.
+from vhostguard.diagnose.refs import DirectiveRef as DirectiveRef
+from vhostguard.diagnose.refs import naming_directive as naming_directive
 from vhostguard.diagnose.targets import ConfigTarget, backend_host, backend_targets, config_targets, file_target
 from vhostguard.model import Server, ServerModel, normalize_host
 from vhostguard.routing import Request, Router
@@ -33,18 +38,6 @@ _STATUS = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})")
 
 class NotTraced(Exception):
     """The capture does not hold the request (it never reached a traced worker)."""
-
-
-@dataclass(frozen=True)
-class DirectiveRef:
-    name: str
-    file: str
-    line: int
-    vhost: str | None = None
-
-    @classmethod
-    def of(cls, target: ConfigTarget) -> DirectiveRef:
-        return cls(target.directive, target.file, target.line, target.vhost)
 
 
 @dataclass(frozen=True)
@@ -149,6 +142,10 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
     served = model.vhost(vhost) if vhost else None
     naming = naming_directive(served, match) if served is not None and served.id == predicted.id else None
     expected = _expected(model, request, served) if served is not None else None
+    # Why the Host reached this vhost and not the one meant for it (when the evidence agrees with the config).
+    misroute = find_misroute(model, match, request.port) if served is not None and served.id == predicted.id else None
+    if misroute is not None and expected is None:
+        expected = misroute.owner.id
     phases = _phases(capture, reading, window, connection)
     failures = _failures(files, connects, dns, status) + _logged_failures(model, request, served or predicted, logged)
     summary = TraceSummary(
@@ -159,7 +156,8 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
         phases=phases, files=files, connects=connects, execs=execs, dns=dns, errors_logged=logged,
         story="", capture_malformed=capture.malformed, failures=failures,
     )
-    return _with_story(summary, _story_notes(model, summary))
+    why = (f"Why: {misroute.why}. Fix: {misroute.fix}.",) if misroute is not None else ()
+    return _with_story(summary, why + _story_notes(model, summary), explained=misroute is not None)
 
 
 # -- finding the request ---------------------------------------------------------------
@@ -456,21 +454,6 @@ def _served_by(targets: tuple[ConfigTarget, ...], files: tuple[FileAccess, ...],
     return first, f"{text}, named by {len(vhost_owners)} vhosts (ambiguous; showing the first)"
 
 
-def naming_directive(server: Server, match: object) -> DirectiveRef | None:
-    """The ServerName/ServerAlias (or VirtualHost line) that made httpd pick ``server``."""
-    how = getattr(match, "how", None)
-    matched = getattr(match, "matched", None)
-    wanted = {"name": "servername", "alias": "serveralias", "wild-alias": "serveralias"}.get(how or "")
-    if wanted is not None:
-        for node in server.directives:
-            if node.key == wanted and (matched is None or any(arg.lower() == str(matched).lower() for arg in node.args)):
-                return DirectiveRef(node.name, node.source.file, node.source.line, server.id)
-    if server.source is not None:
-        # no name matched: the first vhost of the address set (httpd's default for it), or the only one
-        return DirectiveRef("VirtualHost", server.source.file, server.source.line, server.id)
-    return None
-
-
 def _expected(model: ServerModel, request: Request, served: Server) -> str | None:
     """A vhost whose ServerName is exactly the Host, when another vhost served it."""
     host = normalize_host(request.host).name
@@ -615,7 +598,9 @@ def _story_notes(model: ServerModel, summary: TraceSummary) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _with_story(summary: TraceSummary, notes: tuple[str, ...] = ()) -> TraceSummary:
+def _with_story(summary: TraceSummary, notes: tuple[str, ...] = (), explained: bool = False) -> TraceSummary:
+    """The story; ``notes`` come after what the capture shows, except that when ``explained``
+    the first one says why the Host reached another vhost than the one meant for it."""
     parts: list[str] = []
     request = summary.request
     host = request.host if request.host is not None else "(no Host)"
@@ -629,7 +614,10 @@ def _with_story(summary: TraceSummary, notes: tuple[str, ...] = ()) -> TraceSumm
     elif summary.vhost != summary.predicted_vhost:
         parts.append(f"The config on disk predicts {summary.predicted_vhost or 'the main server'} instead: "
                      "the running server may not be running this config.")
-    if summary.expected_vhost is not None:
+    if explained and notes:
+        parts.append(notes[0])
+        notes = notes[1:]
+    elif summary.expected_vhost is not None:
         name = normalize_host(request.host).name or host
         parts.append(f"Note: vhost {summary.expected_vhost} has ServerName {name}, but an earlier vhost captured the request.")
     for access in summary.files:

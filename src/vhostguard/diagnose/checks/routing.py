@@ -30,7 +30,7 @@ from vhostguard.diagnose.failures import (
     REWRITE_LOOP_CODE, missing_part, rewrite_rules, unreadable, worker_user,
 )
 from vhostguard.diagnose.misroute import find_misroute, who
-from vhostguard.diagnose.summary import DirectiveRef
+from vhostguard.diagnose.refs import DirectiveRef
 from vhostguard.monitor import find_error_logs
 from vhostguard import live
 from vhostguard.logs import LineError, LogFormat, find_logs, parser_for
