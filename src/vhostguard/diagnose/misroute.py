@@ -262,8 +262,8 @@ def _typo(match: Match, owner: Server, name: str, host: str) -> Misroute:
     named = _name_ref(owner, name)
     directive = named.name if named is not None else "ServerName"
     why = (f"no vhost on {match.address_set.address} names {host}, so the first one, {who(captor)}, answers "
-           f"(httpd's default for the address set); {who(owner)} has {directive} {name}{_where(named)}: "
-           f"the Host with a typo?")
+           f"(httpd's default for the address set); {who(owner)} has {directive} {name}{_where(named)}, "
+           f"one typo away from {host}")
     fix = f"correct {directive} {name}{_where(named)} to {host}" + (
         f", or add `ServerAlias {host}` to the vhost at {owner.id}" if directive == "ServerName" else "")
     return Misroute("near-name", captor, owner, host, _refs(_vhost_ref(captor)), _refs(named),

@@ -540,6 +540,8 @@ def _failures(files: tuple[FileAccess, ...], connects: tuple[Connect, ...], dns:
             where = f" (named by {lookup.directive.name} at {lookup.directive.file}:{lookup.directive.line})" if lookup.directive else ""
             found.append(f"DNS lookup of {lookup.name} via {lookup.server}: {lookup.result}{where}")
     for access in files:
+        if access.directive is None and access.result in ("ENOENT", "ENOTDIR") and status != 404:
+            continue  # httpd's walk stats a path no directive maps (the compiled-in DocumentRoot) before refusing it
         if access.result in _FILE_FAILURES and not (access.result == "ENOTDIR" and access.path.endswith("/.htaccess")):
             where = f" (under {access.directive.name} at {access.directive.file}:{access.directive.line})" if access.directive else ""
             found.append(f"{access.syscall} {access.path}: {access.result}{where}")
