@@ -65,7 +65,7 @@ def find_misroute(model: ServerModel, match: Match, port: int) -> Misroute | Non
         return None
     aset = match.address_set
     if aset is not None and match.how not in ("only", "main"):
-        owner = _literal_owner(match.address_set.servers if match.address_set else (), host)
+        owner = _literal_owner(aset.servers, host)
         if owner is not None and owner.id != match.server.id:
             if match.server.declared_name is None and match.how == "name":
                 return _inherited(model, match, owner, host)
