@@ -124,7 +124,8 @@ def blocks(command: str) -> list[list[str]]:
 @pytest.fixture
 def seed(httpd: Callable[..., Httpd], backend: Callable[[int, str], int], www_backend: int) -> tuple[Httpd, dict[str, str]]:
     api = backend(200, "api-backend")
-    server = httpd(seed_misroute(www_backend, api, LOG))
+    # The children run as www-data, as on a real server (as root without User each would log AH02155).
+    server = httpd(seed_misroute(www_backend, api, LOG + "User www-data\nGroup www-data\n"))
     names = {str(server.root): ".../srv", f":{server.port}": ":8080", f":{www_backend}": ":5000", f":{api}": ":5001",
              f"htons({server.port})": "htons(8080)"}
     return server, names
