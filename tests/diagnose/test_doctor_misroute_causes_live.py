@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.diagnose.conftest import Httpd
+from tests.diagnose.conftest import STRACE, Httpd
 from tests.support.apache import free_port, needs_apache
 from vhostguard.cli import main
 
@@ -101,6 +101,15 @@ def test_ip_vhost_hides_the_wildcard_vhosts(httpd: Callable[..., Httpd], backend
                                  ref("ServerName", api_conf, "ServerName")]
     assert f"127.0.0.1:{server.port}" in top["cause"] and f"*:{server.port} vhosts" in top["cause"]
     assert f"Fix: add 127.0.0.1:{server.port} to the <VirtualHost> at {vhost_id(api_conf)}" in top["cause"]
+    if STRACE is None:
+        return
+    # trace: the worker connected to the status vhost's backend; its story gives the same cause and fix
+    result = CliRunner().invoke(main, ["trace", url, "-f", str(server.conf), "--json"])
+    assert result.exit_code == 0, result.stderr
+    traced = json.loads(result.stdout)
+    assert traced["vhost"] == vhost_id(status_conf) and traced["expected_vhost"] == vhost_id(api_conf)
+    assert [c["address"] for c in traced["connects"]] == [f"127.0.0.1:{status}"]
+    assert f"Fix: add 127.0.0.1:{server.port} to the <VirtualHost> at {vhost_id(api_conf)}" in traced["story"]
 
 
 def test_vhost_declared_on_another_port(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
