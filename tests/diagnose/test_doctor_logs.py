@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -398,6 +399,22 @@ def test_real_apache2_backend_down(httpd: Callable[..., Httpd]) -> None:
     entry = load_catalogue().get("AH01114")
     assert entry is not None and codes["AH01114"]["cause"].startswith(entry.meaning)
     check_evidence(codes["AH01114"], server.root / "logs" / "error.log", "AH01114")
+
+    # A graceful restart later (the fix, say): what failed before it is history, listed as info.
+    error_log = server.root / "logs" / "error.log"
+    resumed = error_log.read_text().count("AH00489")
+    time.sleep(1.0)  # %t has whole seconds
+    os.kill(server.pid(), signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while error_log.read_text().count("AH00489") <= resumed:
+        assert time.monotonic() < deadline, "apache2 did not reload"
+        time.sleep(0.05)
+
+    _, doc = doctor(server.conf, "--since", "5m")
+
+    [burst] = logs_findings(doc, "errors-burst")
+    assert burst["severity"] == "info" and "before the server last (re)loaded its config at" in burst["cause"]
+    assert {f["severity"] for f in logs_findings(doc, "error-logged") if "AH01114" in f["summary"]} == {"info"}
 
 
 def test_analyse_of_a_span_is_the_analysis_of_those_lines_alone(tmp_path: Path) -> None:

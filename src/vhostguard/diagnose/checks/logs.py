@@ -56,6 +56,7 @@ MAX_FAILING = 5  # failing requests handed to the routing check
 PROBE_LINES = 64  # lines read at a probe of the binary search before giving up on finding a time
 NEAR_BYTES = 1 << 13  # the binary search stops this close to the window's start, then reads forward
 MAX_LINE_BYTES = 1 << 20
+LOG_CLOCK = 1.0  # %t has whole seconds: an entry logged at second S happened before S + 1
 ROTATION_SLACK = 60  # a log starting this long after the window before began does not cover it (rotated)
 MAX_UNTIMED = 2000  # lines in a row without a readable time: the log is not in the format it is read in
 COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
@@ -497,8 +498,9 @@ def _vhost_of(ctx: DoctorContext, opened: _Opened, logged: str) -> tuple[str, st
     return logged, server.id if server is not None else None
 
 
-def _request_url(opened: _Opened, text: str, vhost: str) -> str | None:
-    """The URL of a logged request: the Host it was sent with (else %V, else the vhost), its port and path."""
+def _request_url(ctx: DoctorContext, opened: _Opened, text: str, vhost: str, vhost_id: str | None) -> str | None:
+    """The URL of a logged request: the Host it was sent with (else %V, else the vhost), its port (else the
+    one port the vhost or the config's Listens name) and path."""
     try:
         record = opened.parser.parse(text)
     except LineError:
@@ -510,7 +512,7 @@ def _request_url(opened: _Opened, text: str, vhost: str) -> str | None:
     path = record.get("path")
     if not host or not isinstance(path, str) or not path.startswith("/"):
         return None
-    port = record.get("local_port") or record.get("port")
+    port = record.get("local_port") or record.get("port") or _config_port(ctx, vhost_id)
     scheme = "https" if port == 443 else "http"
     where = host if port in (None, 80, 443) else f"{host}:{port}"
     url = f"{scheme}://{where}{path}"
@@ -519,6 +521,14 @@ def _request_url(opened: _Opened, text: str, vhost: str) -> str | None:
     except RequestError:
         return None
     return url
+
+
+def _config_port(ctx: DoctorContext, vhost_id: str | None) -> int | None:
+    server = ctx.model.vhost(vhost_id) if vhost_id is not None else None
+    ports = {a.port for a in server.addresses if a.port is not None} if server is not None else set()
+    if len(ports) != 1:
+        ports = {listen.port for listen in ctx.model.listens}
+    return ports.pop() if len(ports) == 1 else None
 
 
 def _next(ctx: DoctorContext, url: str | None, live: bool) -> str | None:
@@ -549,7 +559,7 @@ def _burst_finding(ctx: DoctorContext, opened: _Opened, window: Window, key: Key
     errors_before = earlier.errors if earlier else 0
     requests_before = earlier.requests if earlier else 0
     healthy = not failed_before and (earlier is None or earlier.error_ratio < RULE.min_ratio)
-    url = _request_url(opened, tally.examples_5xx[0][1], key[0]) if tally.examples_5xx else None
+    url = _request_url(ctx, opened, tally.examples_5xx[0][1], key[0], vhost_id) if tally.examples_5xx else None
     if url is not None:
         failing.append(FailingRequest(url, f"{printable(opened.path)}:{tally.examples_5xx[0][0]}"))
     counts = (f"{summary.errors} of {summary.requests} requests answered 5xx in the last {window.length}, "
@@ -562,11 +572,12 @@ def _burst_finding(ctx: DoctorContext, opened: _Opened, window: Window, key: Key
     else:
         cause = (f"{counts}: the endpoint was already failing in the window before and still is "
                  f"({errors} 5xx from {iso(first)} to {iso(last)})")
+    severity, history = _since_reload(ctx, last, Severity.CRITICAL if healthy else Severity.WARNING)
     return Finding(
-        NAME, "errors-burst", Severity.CRITICAL if healthy else Severity.WARNING,
+        NAME, "errors-burst", severity,
         f"5xx burst on {key[1]} {key[2]} of {vhost}: {summary.errors} server errors in the last {window.length}, "
         f"failing from {iso(first)} to {iso(last)} ({errors_before} in the {window.length} before)",
-        cause + rotated, evidence=_evidence(opened.path, tally.examples_5xx), next=_next(ctx, url, live=True),
+        cause + rotated + history, evidence=_evidence(opened.path, tally.examples_5xx), next=_next(ctx, url, live=True),
         vhost=vhost_id,
     )
 
@@ -575,18 +586,19 @@ def _not_found_finding(ctx: DoctorContext, opened: _Opened, window: Window, key:
                        earlier: EndpointSummary | None, tally: _Tally, failing: list[FailingRequest]) -> Finding:
     vhost, vhost_id = _vhost_of(ctx, opened, key[0])
     before_404, now_404 = tally.not_found
-    url = _request_url(opened, tally.examples_404[0][1], key[0]) if tally.examples_404 else None
+    url = _request_url(ctx, opened, tally.examples_404[0][1], key[0], vhost_id) if tally.examples_404 else None
     if url is not None:
         failing.append(FailingRequest(url, f"{printable(opened.path)}:{tally.examples_404[0][0]}"))
     span = f" from {iso(tally.first)} to {iso(tally.last)}" if tally.first is not None else ""
     requests_before = earlier.requests if earlier else 0
+    severity, history = _since_reload(ctx, tally.last, Severity.WARNING)
     return Finding(
-        NAME, "not-found-burst", Severity.WARNING,
+        NAME, "not-found-burst", severity,
         f"404 burst on {key[1]} {key[2]} of {vhost}: {now_404} not found{span} ({before_404} in the "
         f"{window.length} before)",
         f"{now_404} of {summary.requests} requests answered 404 in the last {window.length}, {before_404} of "
         f"{requests_before} in the {window.length} before: a file renamed or removed, an Alias or DocumentRoot "
-        "pointing elsewhere since a change, or clients following a new broken link" + _rotated(opened, window),
+        "pointing elsewhere since a change, or clients following a new broken link" + _rotated(opened, window) + history,
         evidence=_evidence(opened.path, tally.examples_404), next=_next(ctx, url, live=False), vhost=vhost_id,
     )
 
@@ -676,10 +688,20 @@ def _group_finding(ctx: DoctorContext, path: str, window: Window, group: _Group,
         cause = (f"httpd logged this {group.count} times in the last {window.length}"
                  + (f"; {group.code} is not in vhostguard's catalogue" if group.code else ""))
         next_ = f"grep -n {group.code} {printable(path)}" if group.code else None
-    return Finding(
-        NAME, "error-logged", Severity.CRITICAL if group.level <= CRITICAL_LEVEL else Severity.WARNING,
-        summary, cause, evidence=tuple(group.examples), next=next_,
-    )
+    severity, history = _since_reload(ctx, group.last, Severity.CRITICAL if group.level <= CRITICAL_LEVEL
+                                      else Severity.WARNING)
+    return Finding(NAME, "error-logged", severity, summary, cause + history, evidence=tuple(group.examples), next=next_)
+
+
+def _since_reload(ctx: DoctorContext, last: float | None, severity: Severity) -> tuple[Severity, str]:
+    """A problem last seen before the running server last (re)read its config is history: it was seen
+    with another config (the fix, often), so it is only worth knowing (info), and the cause says why."""
+    state = ctx.server
+    loaded = state.loaded if state is not None and state.pid is not None else None
+    if loaded is None or last is None or last + LOG_CLOCK > loaded:
+        return severity, ""
+    return Severity.INFO, (f". Last seen at {iso(last)}, before the server last (re)loaded its config at "
+                           f"{iso(loaded)}: not seen since")
 
 
 CHECK = Check(NAME, run)
