@@ -14,13 +14,19 @@ from vhostguard.deploy.journal import (
 )
 from vhostguard.deploy.lock import DeployLock, Holder, LockHeld
 from vhostguard.deploy.recovery import Recovery, recover
+from vhostguard.deploy.run import (
+    DeployError, DeployRequest, RollbackRequest, ServerOptions, default_deploy_state, deploy, history, live_directory,
+    rollback,
+)
 from vhostguard.deploy.slots import (
     CRASH_ENV, SLOTS, Layout, Slot, SlotError, Step, StepLog, backup_name, content_hash, convert, inspect,
     links_through_live, prepare_idle, slot_dir, switch,
 )
 
 __all__ = [
-    "CRASH_ENV", "SLOTS", "DeployLock", "DeployRecord", "Holder", "Journal", "JournalError", "Layout", "LockHeld",
-    "Recovery", "Slot", "SlotError", "Step", "StepLog", "StepRecord", "StepRecorder", "backup_name", "content_hash",
-    "convert", "inspect", "links_through_live", "new_deploy_id", "prepare_idle", "recover", "slot_dir", "switch",
+    "CRASH_ENV", "SLOTS", "DeployError", "DeployLock", "DeployRecord", "DeployRequest", "Holder", "Journal",
+    "JournalError", "Layout", "LockHeld", "Recovery", "RollbackRequest", "ServerOptions", "Slot", "SlotError", "Step",
+    "StepLog", "StepRecord", "StepRecorder", "backup_name", "content_hash", "convert", "default_deploy_state",
+    "deploy", "history", "inspect", "links_through_live", "live_directory", "new_deploy_id", "prepare_idle",
+    "recover", "rollback", "slot_dir", "switch",
 ]
