@@ -252,6 +252,24 @@ def test_a_routing_change_found_by_replay_blocks_unless_allowed(site: Site) -> N
     assert _by_name(static_gates(site.plan(allow=("new_vhost=shop.example.com",))))["diff"].status == "fail"
 
 
+def test_the_diff_gate_compares_the_candidates_files_relative_to_its_root(site: Site) -> None:
+    # Issue 15.8: a DocumentRoot relative to the ServerRoot names a file in each tree; once switched,
+    # the candidate serves from the live path, so the same relative file is no change.
+    for tree in (site.live, site.candidate):
+        (tree / "htdocs" / "shop").mkdir(parents=True)
+        (tree / "htdocs" / "shop" / "index.html").write_text("shop\n")
+        sites = tree / "sites-enabled" / "sites.conf"
+        sites.write_text(sites.read_text()
+                         .replace(f"DocumentRoot {site.var}/www/shop", "DocumentRoot htdocs/shop")
+                         .replace(f"<Directory {site.var}/www/shop>", "<Location />")
+                         .replace("</Directory>", "</Location>"))
+    diff = _by_name(static_gates(site.plan()))["diff"]
+    assert diff.status == "pass" and f"0 of {site.count(3600)} requests changed" in diff.detail, diff.to_json()
+    site.edit("DocumentRoot htdocs/shop", "DocumentRoot htdocs")
+    diff = _by_name(static_gates(site.plan()))["diff"]
+    assert diff.status == "fail" and f"{site.candidate}/htdocs/index.html" in diff.evidence[0]
+
+
 def test_the_replay_window_keeps_old_traffic_out(site: Site) -> None:
     # /old was requested only in the first of the log's two hours: the last hour does not see the change.
     site.edit("    Redirect /old /new", "    Redirect /old /newer")
@@ -369,11 +387,42 @@ def test_the_syntax_gate_without_apache2_fails_closed(site: Site, monkeypatch: p
     assert result.status == "fail" and "could not run" in result.detail
 
 
-def test_live_paths_map_into_the_candidate(tmp_path: Path) -> None:
+def test_live_paths_map_into_the_candidate() -> None:
     plan = GatePlan("/etc/apache2/apache2.conf", "/srv/candidate/apache2.conf", server_root="/etc/apache2",
                     env_file="/etc/apache2/envvars")
-    options = plan.candidate_options()
-    assert (options.server_root, options.env_file) == ("/srv/candidate", "/srv/candidate/envvars")
+    assert plan.in_tree(plan.server_root, plan.candidate_dir) == "/srv/candidate"
+    assert plan.in_tree(plan.env_file, "/etc/apache2.green") == "/etc/apache2.green/envvars"
     assert plan.in_tree("/usr/lib/apache2", "/srv/candidate") == "/usr/lib/apache2"
     assert plan.in_tree("/etc/apache2x/y", "/srv/candidate") == "/etc/apache2x/y"
     assert os.path.basename(plan.live_main) == "apache2.conf"
+
+
+# Debian's envvars derives an instance suffix from APACHE_CONFDIR (/etc/apache2-NAME -> -NAME), and
+# the log and run directories from it; here with this test's directory in place of /etc.
+ENVVARS = """\
+if test "${{APACHE_CONFDIR##{etc}/apache2-}}" != "${{APACHE_CONFDIR}}" ; then
+\tSUFFIX="-${{APACHE_CONFDIR##{etc}/apache2-}}"
+else
+\tSUFFIX=
+fi
+export APACHE_LOG_DIR={var}/log/apache2$SUFFIX
+"""
+
+
+def test_the_candidate_reads_its_envvars_as_in_its_final_place(tmp_path: Path) -> None:
+    etc, var = tmp_path / "etc", tmp_path / "var"
+    live = etc / "apache2-shop"
+    live.mkdir(parents=True)
+    (var / "log" / "apache2-shop").mkdir(parents=True)
+    (live / "envvars").write_text(ENVVARS.format(etc=etc, var=var))
+    (live / "apache2.conf").write_text(
+        f"LoadModule mpm_event_module {MODULES_DIR}/mod_mpm_event.so\nListen 127.0.0.1:8080\n"
+        "ServerName shop.example.com\nErrorLog ${APACHE_LOG_DIR}/error.log\n"
+        "CustomLog ${APACHE_LOG_DIR}/access.log combined\n")
+    slot = etc / "apache2-shop.green"
+    shutil.copytree(live, slot)
+    results = static_gates(GatePlan(str(live / "apache2.conf"), str(slot / "apache2.conf")))
+    gates = {r.name: r for r in results}
+    # Read from the slot's own place, the suffix would be "-shop.green", a log directory that does not exist.
+    assert gates["lint"].status == "pass", gates["lint"].to_json()
+    assert gates["diff"].status == "skipped" and f"{var}/log/apache2-shop/access.log: missing or empty" in gates["diff"].detail

@@ -114,8 +114,18 @@ class GatePlan:
         return LoadOptions(server_root=self.server_root, defines=self.define_map(), env_file=self.env_file)
 
     def candidate_options(self) -> LoadOptions:
-        return LoadOptions(server_root=self.in_tree(self.server_root, self.candidate_dir), defines=self.define_map(),
-                           env_file=self.in_tree(self.env_file, self.candidate_dir))
+        """How to read the candidate as it will be read in its final place: its envvars (the one named
+        for the live config mapped into it, else its own) read with APACHE_CONFDIR the live directory,
+        as apache2ctl will preset it after the switch (Debian's envvars derives the instance suffix of
+        /etc/apache2-NAME, and so the log and run directories, from it). Raises ConfigError for an
+        envvars file that cannot be read."""
+        server_root = self.in_tree(self.server_root, self.candidate_dir)
+        env_file = self.in_tree(self.env_file, self.candidate_dir) or os.path.join(self.candidate_dir, "envvars")
+        if not self.env_file and not os.path.isfile(env_file):
+            return LoadOptions(server_root=server_root, defines=self.define_map(), env_file="")
+        exported = read_env_file(env_file, self.live_dir, roots=(self.candidate_dir,))
+        return LoadOptions(server_root=server_root, defines=self.define_map(), env_file="",
+                           environ={**os.environ, **exported})
 
 
 @dataclass
@@ -161,6 +171,7 @@ def static_gates(plan: GatePlan, progress: Progress | None = None) -> list[GateR
         say(f"gate {name}")
         started = time.monotonic()
         status, detail, evidence = gate()
+        detail = _one_line(detail)
         results.append(GateResult(name, status, time.monotonic() - started, detail, evidence[:MAX_EVIDENCE]))
         say(f"gate {name}: {status}: {detail}")
         if status == "fail":
@@ -325,11 +336,11 @@ def _sandbox_gate(plan: GatePlan, inputs: _Inputs) -> tuple[GateStatus, str, tup
     apache2 = plan.apache2 or find_apache2()
     if apache2 is None:
         return "skipped", "no apache2 or httpd binary to start the sandbox with (install apache2)", ()
-    options = plan.candidate_options()
     failed: list[str] = []
     try:
-        with Sandbox(plan.candidate_main, server_root=options.server_root, defines=options.defines,
-                     env_file=options.env_file, apache2=apache2) as sandbox:
+        with Sandbox(plan.candidate_main, server_root=plan.in_tree(plan.server_root, plan.candidate_dir),
+                     defines=plan.define_map(), env_file=plan.in_tree(plan.env_file, plan.candidate_dir),
+                     apache2=apache2) as sandbox:
             for spec in inputs.expectations:
                 failed += _failures(spec, run_live(sandbox, spec.cases))
     except SandboxUnsupported as problem:
@@ -671,7 +682,7 @@ def syntax_gate(plan: GatePlan, slot_dir: str, *, private_mount: bool = True) ->
     started = time.monotonic()
 
     def result(status: GateStatus, detail: str, evidence: tuple[str, ...] = ()) -> GateResult:
-        return GateResult("syntax", status, time.monotonic() - started, detail, evidence[:MAX_EVIDENCE])
+        return GateResult("syntax", status, time.monotonic() - started, _one_line(detail), evidence[:MAX_EVIDENCE])
 
     apache2 = plan.apache2 or find_apache2()
     if apache2 is None:
@@ -763,6 +774,11 @@ def _duration(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{int(seconds // 60)}m"
     return f"{seconds:g}s"
+
+
+def _one_line(text: str) -> str:
+    """A detail is one line: a message that spans several (apache2's, a sandbox's) is joined."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _first_line(text: str) -> str:
