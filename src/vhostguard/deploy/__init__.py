@@ -6,9 +6,12 @@ returns the ``Step``s it did, or with ``dry_run`` would do; a ``StepLog`` such a
 ``content_hash(tree)``; ``links_through_live(tree, live_dir)`` (absolute links a slot cannot
 contain); ``DeployLock(state_dir, id)`` (raises ``LockHeld``); ``Journal(state_dir)``
 with ``begin``/``finish``/``history``/``unfinished``; ``recover(live_dir, journal) -> Recovery``.
+Gates (deploy/gates.py): ``static_gates(GatePlan) -> list[GateResult]`` (load, lint, expectations,
+sandbox, diff; raises ``GateError`` for bad input) and ``syntax_gate(plan, slot_dir) -> GateResult``.
 """
 from __future__ import annotations
 
+from vhostguard.deploy.gates import GateError, GateName, GatePlan, GateResult, GateStatus, static_gates, syntax_gate
 from vhostguard.deploy.journal import (
     DeployRecord, Journal, JournalError, StepRecord, StepRecorder, new_deploy_id,
 )
@@ -24,9 +27,10 @@ from vhostguard.deploy.slots import (
 )
 
 __all__ = [
-    "CRASH_ENV", "SLOTS", "DeployError", "DeployLock", "DeployRecord", "DeployRequest", "Holder", "Journal",
-    "JournalError", "Layout", "LockHeld", "Recovery", "RollbackRequest", "ServerOptions", "Slot", "SlotError", "Step",
-    "StepLog", "StepRecord", "StepRecorder", "backup_name", "content_hash", "convert", "default_deploy_state",
-    "deploy", "history", "inspect", "links_through_live", "live_directory", "new_deploy_id", "prepare_idle",
-    "recover", "rollback", "slot_dir", "switch",
+    "CRASH_ENV", "SLOTS", "DeployError", "DeployLock", "DeployRecord", "DeployRequest", "GateError", "GateName",
+    "GatePlan", "GateResult", "GateStatus", "Holder", "Journal", "JournalError", "Layout", "LockHeld", "Recovery",
+    "RollbackRequest", "ServerOptions", "Slot", "SlotError", "Step", "StepLog", "StepRecord", "StepRecorder",
+    "backup_name", "content_hash", "convert", "default_deploy_state", "deploy", "history", "inspect",
+    "links_through_live", "live_directory", "new_deploy_id", "prepare_idle", "recover", "rollback", "slot_dir",
+    "static_gates", "switch", "syntax_gate",
 ]
