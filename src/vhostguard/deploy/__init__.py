@@ -6,6 +6,8 @@ returns the ``Step``s it did, or with ``dry_run`` would do; a ``StepLog`` such a
 ``content_hash(tree)``; ``links_through_live(tree, live_dir)`` (absolute links a slot cannot
 contain); ``DeployLock(state_dir, id)`` (raises ``LockHeld``); ``Journal(state_dir)``
 with ``begin``/``finish``/``history``/``unfinished``; ``recover(live_dir, journal) -> Recovery``.
+``ServerControl`` (how to reach the running server); ``choose_reload``, ``reload_and_wait -> ReloadResult``
+(raises ``ReloadError``); ``take_baseline -> Baseline`` and ``verify -> VerifyResult`` (``VerifyFailure``s).
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from vhostguard.deploy.journal import (
 )
 from vhostguard.deploy.lock import DeployLock, Holder, LockHeld
 from vhostguard.deploy.recovery import Recovery, recover
+from vhostguard.deploy.server import ReloadError, ReloadResult, ServerControl, choose_reload, reload_and_wait
+from vhostguard.deploy.verify import Baseline, VerifyFailure, VerifyResult, take_baseline, verify
 from vhostguard.deploy.slots import (
     CRASH_ENV, SLOTS, Layout, Slot, SlotError, Step, StepLog, backup_name, content_hash, convert, inspect,
     links_through_live, prepare_idle, slot_dir, switch,
@@ -23,4 +27,8 @@ __all__ = [
     "CRASH_ENV", "SLOTS", "DeployLock", "DeployRecord", "Holder", "Journal", "JournalError", "Layout", "LockHeld",
     "Recovery", "Slot", "SlotError", "Step", "StepLog", "StepRecord", "StepRecorder", "backup_name", "content_hash",
     "convert", "inspect", "links_through_live", "new_deploy_id", "prepare_idle", "recover", "slot_dir", "switch",
+]
+__all__ += [  # deploy/server.py and deploy/verify.py (DEPLOY-INTERFACES.md)
+    "Baseline", "ReloadError", "ReloadResult", "ServerControl", "VerifyFailure", "VerifyResult", "choose_reload",
+    "reload_and_wait", "take_baseline", "verify",
 ]
