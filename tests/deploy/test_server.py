@@ -20,9 +20,10 @@ import pytest
 
 from tests.support.apache import needs_apache
 from tests.support.server import Backend, RunningServer, send, start_server, write_debian_tree
-from tests.support.server import backends, debian_server  # noqa: F401 - fixtures
 from vhostguard.deploy import ReloadError, ServerControl, choose_reload, reload_and_wait
 from vhostguard.deploy.server import Host
+
+pytest_plugins = ["tests.support.server"]  # the debian_server and backends fixtures
 
 APACHE2CTL = "/usr/sbin/apache2ctl"
 
