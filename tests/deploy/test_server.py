@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.apache import needs_apache
+from tests.support import server as support
 from tests.support.server import Backend, RunningServer, send, start_server, write_debian_tree
 from vhostguard.deploy import ReloadError, ServerControl, choose_reload, reload_and_wait
 from vhostguard.deploy.server import Host
 
-pytest_plugins = ["tests.support.server"]  # the debian_server and backends fixtures
+debian_server, backends = support.debian_server, support.backends  # fixtures
 
 APACHE2CTL = "/usr/sbin/apache2ctl"
 
