@@ -8,6 +8,8 @@ contain); ``DeployLock(state_dir, id)`` (raises ``LockHeld``); ``Journal(state_d
 with ``begin``/``finish``/``history``/``unfinished``; ``recover(live_dir, journal) -> Recovery``.
 Gates (deploy/gates.py): ``static_gates(GatePlan) -> list[GateResult]`` (load, lint, expectations,
 sandbox, diff; raises ``GateError`` for bad input) and ``syntax_gate(plan, slot_dir) -> GateResult``.
+``ServerControl`` (how to reach the running server); ``choose_reload``, ``reload_and_wait -> ReloadResult``
+(raises ``ReloadError``); ``take_baseline -> Baseline`` and ``verify -> VerifyResult`` (``VerifyFailure``s).
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from vhostguard.deploy.run import (
     DeployError, DeployRequest, RollbackRequest, ServerOptions, default_deploy_state, deploy, history, live_directory,
     rollback,
 )
+from vhostguard.deploy.server import ReloadError, ReloadResult, ServerControl, choose_reload, reload_and_wait
+from vhostguard.deploy.verify import Baseline, VerifyFailure, VerifyResult, take_baseline, verify
 from vhostguard.deploy.slots import (
     CRASH_ENV, SLOTS, Layout, Slot, SlotError, Step, StepLog, backup_name, content_hash, convert, inspect,
     links_through_live, prepare_idle, slot_dir, switch,
@@ -33,4 +37,8 @@ __all__ = [
     "backup_name", "content_hash", "convert", "default_deploy_state", "deploy", "history", "inspect",
     "links_through_live", "live_directory", "new_deploy_id", "prepare_idle", "recover", "rollback", "slot_dir",
     "static_gates", "switch", "syntax_gate",
+]
+__all__ += [  # deploy/server.py and deploy/verify.py (DEPLOY-INTERFACES.md)
+    "Baseline", "ReloadError", "ReloadResult", "ServerControl", "VerifyFailure", "VerifyResult", "choose_reload",
+    "reload_and_wait", "take_baseline", "verify",
 ]
