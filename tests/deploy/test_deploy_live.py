@@ -147,10 +147,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     backend.shutdown()
 
 
-def _expectations(path: Path, target_port: int) -> Path:
+def _expectations(path: Path, port: int, target_port: int) -> Path:
     path.write_text(
         "cases:\n"
-        f"  - name: the users API reaches its backend\n    url: http://{API}/v1/users\n"
+        f"  - name: the users API reaches its backend\n    url: http://{API}:{port}/v1/users\n"
         f"    expect:\n      kind: proxy\n      target: http://127.0.0.1:{target_port}/v1/users\n")
     return path
 
@@ -169,7 +169,7 @@ def test_good_deploy_converts_switches_reloads_and_serves_the_new_config(stack: 
     candidate = stack.candidate()
     (candidate / "sites-available" / "api.conf").write_text(
         _site(stack.api_port, "    Redirect 302 /moved http://elsewhere.example.test/\n"))
-    expect = _expectations(stack.root / "expect.yaml", stack.api_port)
+    expect = _expectations(stack.root / "expect.yaml", stack.port, stack.api_port)
     done = stack.deploy(candidate, "--verify", str(expect), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads(done.stdout)
@@ -219,6 +219,7 @@ def test_deploy_blocked_by_a_gate_changes_nothing(stack: Stack, gate: str) -> No
     assert stack.deploy(first).returncode == 0  # slots exist: the blocked deploy must leave them alone
     stack.traffic()
     before, answers = listing(stack.live.parent), [stack.get("/first"), stack.get("/v1/users")]
+    live_link, live_tree = os.readlink(stack.live), listing(stack.live.resolve())
     candidate = stack.candidate()
     if gate == "diff":  # every logged API request would go to another backend
         (candidate / "sites-available" / "api.conf").write_text(_site(free_port()))
@@ -233,7 +234,10 @@ def test_deploy_blocked_by_a_gate_changes_nothing(stack: Stack, gate: str) -> No
     failed = [g["name"] for g in document["gates"] if g["status"] == "fail"]
     assert failed == [gate]
     assert document["switch"] is None and document["reload"] is None
-    assert listing(stack.live.parent) == before
+    if gate == "syntax":  # checked in the idle slot, its final place: only the live slot must be untouched
+        assert os.readlink(stack.live) == live_link and listing(stack.live.resolve()) == live_tree
+    else:  # the static gates run before anything is written
+        assert listing(stack.live.parent) == before
     assert [stack.get("/first"), stack.get("/v1/users")] == answers
     assert stack.history()[0]["outcome"] == "blocked"
 
@@ -250,7 +254,7 @@ def test_deploy_to_a_down_backend_is_rolled_back_automatically(stack: Stack) -> 
     (candidate / "sites-available" / "api.conf").write_text(_site(down))
     allow = stack.root / "allow.yaml"
     allow.write_text(f"- new_target: http://127.0.0.1:{down}/*\n")
-    expect = _expectations(stack.root / "expect.yaml", down)  # offline and in the sandbox this is right
+    expect = _expectations(stack.root / "expect.yaml", stack.port, down)  # offline and in the sandbox this is right
     stop = threading.Event()
 
     def users() -> None:  # real traffic during the watch window
@@ -349,6 +353,6 @@ def test_kill_9_at_a_step_then_history_recovers_to_one_whole_config(stack: Stack
     leftovers = [p.name for p in stack.live.parent.iterdir()
                  if p.name.endswith((".partial", ".old", ".vhostguard-link", ".vhostguard-swap"))]
     assert leftovers == []
-    again = stack.deploy(candidate)  # and the next deploy works
+    again = stack.deploy(candidate, "--force")  # and the next deploy works (--force: /new was asked above)
     assert again.returncode == 0, again.stdout + again.stderr
     assert stack.get("/new")[0] == 302

@@ -23,18 +23,14 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0
 SUCCESS = {"deployed", "dry-run", "unchanged"}
 
 
-class Duration(click.ParamType):
-    """``90s``, ``5m``, ``1h``, or plain seconds."""
-
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        match = _DURATION.match(str(value))
-        if match is None:
-            self.fail(f"{value!r} is not a duration like 90s, 5m or 1h", param, ctx)
-        return float(match.group(1)) * _UNITS[match.group(2)]
+def duration(_context: click.Context, param: click.Parameter, value: str | float) -> float:
+    """``90s``, ``5m``, ``1h``, or plain seconds (an option callback)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _DURATION.match(value)
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration like 90s, 5m or 1h", param=param)
+    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def _progress(json_output: bool) -> Any:
@@ -63,11 +59,11 @@ def _exit(document: dict[str, Any]) -> int:
               help="Access log to replay for the diff gate (default: the live config's own access logs).")
 @click.option("--allow", "allow", multiple=True, metavar="FILE.yaml",
               help="Intended routing changes the diff gate lets through (the format of diff --allow).")
-@click.option("--replay-window", "replay_window", type=Duration(), default="1h", show_default=True,
+@click.option("--replay-window", "replay_window", callback=duration, default="1h", show_default=True,
               help="How far back the default access logs are replayed.")
 @click.option("--max-requests", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="At most this many requests replayed.")
-@click.option("--watch", "watch", type=Duration(), default="60s", show_default=True,
+@click.option("--watch", "watch", callback=duration, default="60s", show_default=True,
               help="How long the new config is verified before the deploy counts as done.")
 @click.option("--reload", "reload_command", metavar="CMD",
               help="Reload command (default: apache2ctl graceful, httpd -k graceful or systemctl reload).")
@@ -106,7 +102,7 @@ def deploy(candidate_dir: str, config: str | None, server_root: str | None, defi
 @click.option("--reload", "reload_command", metavar="CMD", help="Reload command (default: the one the deploy used).")
 @click.option("--verify", "expectations", multiple=True, metavar="FILE.yaml",
               help="Expectations to verify (default: those the deploy was verified with).")
-@click.option("--watch", "watch", type=Duration(), default="10s", show_default=True,
+@click.option("--watch", "watch", callback=duration, default="10s", show_default=True,
               help="How long the restored config is verified.")
 @click.option("--json", "json_output", is_flag=True, help="Print the rollback document (docs/contract.md).")
 def rollback(deploy_id: str | None, state_dir: str | None, reload_command: str | None, expectations: tuple[str, ...],

@@ -261,14 +261,15 @@ def _static_gates(plan: GatePlan, run: _Run, force: bool) -> bool:
     for result in results:
         if force and result.name == "diff" and result.status == "fail":
             result = replace(result, status="pass", detail=f"{result.detail} (forced: --force)")
-        passed = _gate(run, result) and passed
+        passed = _gate(run, result, announce=False) and passed  # static_gates told the progress itself
     return passed
 
 
-def _gate(run: _Run, result: GateResult) -> bool:
+def _gate(run: _Run, result: GateResult, announce: bool = True) -> bool:
     run.document["gates"].append(result.to_json())
     run.journal.record(run.id, run.document)
-    run.say(f"gate {result.name}: {result.status} ({result.seconds:.2f} s) {result.detail}")
+    if announce:
+        run.say(f"gate {result.name}: {result.status} ({result.seconds:.2f} s) {result.detail}")
     return result.status != "fail"
 
 
@@ -531,6 +532,8 @@ def _dry_run(request: DeployRequest, layout: Layout, candidate: str, candidate_m
     document["gates"] = [r.to_json() for r in results]
     live = layout.live_dir
     steps: list[Step] = []
+    live_slot: Slot
+    idle_slot: Slot
     if layout.kind == "plain":
         steps += convert(live, dry_run=True)
         live_slot, idle_slot = "blue", "green"
