@@ -356,3 +356,55 @@ def test_kill_9_at_a_step_then_history_recovers_to_one_whole_config(stack: Stack
     again = stack.deploy(candidate, "--force")  # and the next deploy works (--force: /new was asked above)
     assert again.returncode == 0, again.stdout + again.stderr
     assert stack.get("/new")[0] == 302
+
+
+# --- the RHEL layout: the slot is the ServerRoot /etc/httpd, not the main file's conf/ -----------------
+
+def test_rhel_layout_deploys_the_server_root(tmp_path: Path) -> None:
+    """/etc/httpd/conf/httpd.conf with conf.d/, conf.modules.d/ and the relative symlinks RHEL ships
+    (logs -> ../../var/log/httpd, run -> /run/httpd): the whole ServerRoot becomes the slot, and the
+    links still resolve from the slot (same depth)."""
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Api", (_Backend,), {"name": "api"}))
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    port = free_port()
+    root = tmp_path / "etc" / "httpd"
+    for directory in ("conf", "conf.d", "conf.modules.d"):
+        (root / directory).mkdir(parents=True)
+    (tmp_path / "var" / "log" / "httpd").mkdir(parents=True)
+    (tmp_path / "run" / "httpd").mkdir(parents=True)
+    os.symlink("../../var/log/httpd", root / "logs")
+    os.symlink(str(tmp_path / "run" / "httpd"), root / "run")
+    (root / "conf.modules.d" / "00-base.conf").write_text(
+        "".join(f"LoadModule {m}_module {MODULES_DIR}/mod_{m}.so\n"
+                for m in ("mpm_event", "authz_core", "alias", "proxy", "proxy_http")))
+    main = root / "conf" / "httpd.conf"
+    main.write_text(
+        f'ServerRoot "{root}"\nListen 127.0.0.1:{port}\nInclude conf.modules.d/*.conf\n'
+        "PidFile run/httpd.pid\nDefaultRuntimeDir run\nMutex file:run default\nErrorLog logs/error_log\n"
+        'LogFormat "%v %h %l %u %t \\"%r\\" %>s %b %D" vhost\nCustomLog logs/access_log vhost\n'
+        "ServerName localhost\nIncludeOptional conf.d/*.conf\n")
+    (root / "conf.d" / "api.conf").write_text(_site(int(backend.server_address[1])))
+    assert APACHE2 is not None
+    started = subprocess.run([APACHE2, "-f", str(main), "-k", "start"], env=ENV, capture_output=True, text=True,
+                             timeout=30, check=False)
+    assert started.returncode == 0, started.stderr
+    stack = Stack(tmp_path, root, main, tmp_path / "state", port, int(backend.server_address[1]), dict(ENV))
+    try:
+        deadline = time.monotonic() + 10
+        while stack.get("/v1/users")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        candidate = stack.candidate()
+        (candidate / "conf.d" / "api.conf").write_text(
+            _site(stack.api_port, "    Redirect 302 /rhel http://x.test/\n"))
+        done = stack.vhostguard("deploy", str(candidate), "-f", str(main), "--state", str(stack.state), "--watch", "1s",
+                                "--reload", f"{APACHE2} -k graceful -f {main}", "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["live_dir"] == str(root)
+        assert os.readlink(root) == "httpd.green" and (tmp_path / "etc" / "httpd.blue" / "conf" / "httpd.conf").is_file()
+        assert os.path.isdir(root / "logs") and (root / "logs" / "error_log").exists()  # the relative link resolves
+        assert stack.get("/rhel")[0] == 302
+    finally:
+        pid = root / "run" / "httpd.pid"
+        if pid.exists():
+            os.kill(int(pid.read_text().strip()), signal.SIGTERM)
+        backend.shutdown()

@@ -20,14 +20,13 @@ from vhostguard.deploy.journal import (
 from vhostguard.deploy.lock import DeployLock, Holder, LockHeld
 from vhostguard.deploy.recovery import Recovery, recover
 from vhostguard.deploy.run import (
-    DeployError, DeployRequest, RollbackRequest, ServerOptions, default_deploy_state, deploy, history, live_directory,
-    rollback,
+    DeployError, DeployRequest, RollbackRequest, ServerOptions, default_deploy_state, deploy, history, rollback,
 )
 from vhostguard.deploy.server import ReloadError, ReloadResult, ServerControl, choose_reload, reload_and_wait
 from vhostguard.deploy.verify import Baseline, VerifyFailure, VerifyResult, take_baseline, verify
 from vhostguard.deploy.slots import (
     CRASH_ENV, SLOTS, Layout, Slot, SlotError, Step, StepLog, backup_name, content_hash, convert, inspect,
-    links_through_live, prepare_idle, slot_dir, switch,
+    links_through_live, live_directory, prepare_idle, slot_dir, switch,
 )
 
 __all__ = [

@@ -30,7 +30,7 @@ from vhostguard.deploy.recovery import recover
 from vhostguard.deploy.server import ReloadError, ServerControl, choose_reload, reload_and_wait
 from vhostguard.deploy.slots import (
     PARTIAL_SUFFIX, Layout, Slot, SlotError, Step, _fsync_path, _rename_durably, _strip, content_hash, convert,
-    copy_tree, crash_point, inspect, other, prepare_idle, slot_dir, switch,
+    copy_tree, crash_point, inspect, live_directory, other, prepare_idle, slot_dir, switch,
 )
 from vhostguard.deploy.verify import Baseline, VerifyResult, take_baseline, verify
 
@@ -89,23 +89,6 @@ def default_deploy_state(environ: dict[str, str] | None = None) -> str:
         return DEFAULT_STATE_DIR
     base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(base, "vhostguard")
-
-
-def live_directory(live_main: str, server_root: str | None) -> str:
-    """The directory that becomes the slot symlink: the ServerRoot when the main file lies inside it
-    (RHEL: /etc/httpd for /etc/httpd/conf/httpd.conf), else the main file's directory (Debian:
-    /etc/apache2). The path is not resolved: through the symlink it is the live path itself."""
-    main = os.path.abspath(live_main)
-    if server_root:
-        root = _strip(server_root)
-        if main.startswith(root + os.sep):
-            return root
-    directory = os.path.dirname(main)
-    parent = os.path.dirname(directory)
-    # RHEL without -d: httpd.conf in conf/, beside conf.d and conf.modules.d under ServerRoot
-    if os.path.basename(directory) == "conf" and os.path.isdir(os.path.join(parent, "conf.d")):
-        return parent
-    return directory
 
 
 # --- the deploy document ---------------------------------------------------------------------------
