@@ -293,6 +293,20 @@ def test_max_requests_keeps_the_newest_lines(site: Site) -> None:
     assert diff.evidence[0].endswith("/v1/users/5)")
 
 
+def test_a_log_without_times_is_replayed_whole_and_says_so(site: Site) -> None:
+    for tree in (site.live, site.candidate):
+        main = tree / "apache2.conf"
+        main.write_text(main.read_text().replace(FORMAT, '%v:%{local}p %h \\"%r\\" %>s \\"%{Host}i\\"'))
+    site.access_log.write_text("".join(f'{h}:{site.port} 192.0.2.7 "GET {p} HTTP/1.1" 200 "{h}"\n'
+                                       for _w, h, p in site.entries))
+    site.edit("    Redirect /old /new", "    Redirect /old /newer")
+    diff = _by_name(static_gates(site.plan()))["diff"]
+    old = sum(1 for _w, _h, p in site.entries if p == "/old")
+    assert diff.status == "fail" and diff.detail.startswith(f"{old} of {len(site.entries)} requests")
+    assert f"{site.access_log} logs no readable time (%t): read whole" in diff.detail
+    assert "last 1h" not in diff.detail
+
+
 def test_malformed_lines_are_counted_and_named_by_their_line_in_the_log(site: Site) -> None:
     lines = site.access_log.read_text().splitlines()
     lines[-5] = "garbage"

@@ -367,7 +367,9 @@ class _Window:
     older: int = 0  # lines before the window
     capped: int = 0  # lines in the window beyond max_requests (the oldest)
     before: dict[str, int] = field(default_factory=dict)  # lines of each file before its first replayed one
-    notes: list[str] = field(default_factory=list)
+    by_time: bool = False  # some log was cut to the time window
+    skips: list[str] = field(default_factory=list)  # logs left out, and why
+    notes: list[str] = field(default_factory=list)  # how the others were read
 
 
 def _diff_gate(plan: GatePlan, inputs: _Inputs, state: _State, say: Progress) -> tuple[GateStatus, str, tuple[str, ...]]:
@@ -388,7 +390,7 @@ def _diff_gate(plan: GatePlan, inputs: _Inputs, state: _State, say: Progress) ->
     else:
         window = _live_window(plan, live_tree, workers)
         if not window.jobs:
-            return "skipped", "nothing to replay: " + "; ".join(window.notes or ["the live config writes no access log"]), ()
+            return "skipped", "nothing to replay: " + "; ".join(window.skips or ["the live config writes no access log"]), ()
     say(f"gate diff: replaying {', '.join(window.names)}")
     with _quiet_gc():
         try:
@@ -432,7 +434,7 @@ def _group_line(group: Any) -> str:
 
 
 def _source_text(plan: GatePlan, window: _Window, result: DiffResult) -> str:
-    if plan.requests:
+    if not window.by_time:
         return f"replayed {result.requests:,} from {', '.join(window.names)}"
     return f"replayed {result.requests:,} from the last {_duration(plan.replay_window_s)} of {', '.join(window.names)}"
 
@@ -447,9 +449,10 @@ def _skipped_text(window: _Window, stats: ReplayStats) -> str:
         parts.append(f"{stats.malformed:,} malformed lines")
     if stats.unusable:
         parts.append(f"{stats.unusable:,} lines with no Host (no %{{Host}}i, %V or %v in the LogFormat)")
-    parts += window.notes
+    parts += window.skips
     parts += stats.problems
-    return f"; skipped: {', '.join(parts)}" if parts else ""
+    skipped = f"; skipped: {', '.join(parts)}" if parts else ""
+    return skipped + (f"; {'; '.join(window.notes)}" if window.notes else "")
 
 
 def _live_window(plan: GatePlan, live_tree: ConfigTree, workers: int) -> _Window:
@@ -457,7 +460,7 @@ def _live_window(plan: GatePlan, live_tree: ConfigTree, workers: int) -> _Window
     ``max_requests`` lines, as replay jobs."""
     window = _Window()
     layout = find_logs(live_tree)
-    window.notes += list(layout.notes)
+    window.skips += list(layout.notes)
     logs: list[tuple[str, Parser | None]] = []
     seen: set[str] = set()
     missing = []
@@ -472,19 +475,19 @@ def _live_window(plan: GatePlan, live_tree: ConfigTree, workers: int) -> _Window
         try:
             parser: Parser | None = target_parser(target, ("time",))
         except ResolveError as problem:
-            window.notes.append(f"{printable(target.path)}: {problem}")
+            window.skips.append(f"{printable(target.path)}: {problem}")
             continue
         logs.append((target.path, parser))
     if missing:
-        window.notes.append(f"{', '.join(missing)}: missing or empty")
+        window.skips.append(f"{', '.join(missing)}: missing or empty")
     cuts = _cuts(logs, plan.replay_window_s, plan.max_requests, window)
     for path, (start, end) in cuts.items():
-        if end <= start:
-            continue
+        if start >= 0 and end <= start:
+            continue  # nothing in the window
         try:
             (job,) = plan_jobs([path], live_tree, None, 1)
         except (ReplayError, ValueError) as problem:
-            window.notes.append(str(problem))
+            window.skips.append(str(problem))
             continue
         window.names.append(printable(path))
         if job.kind != "log" or start < 0:
@@ -518,8 +521,9 @@ def _cuts(logs: list[tuple[str, Parser | None]], window_s: float, max_lines: int
             start = 0
             if newest is not None and moment is not None and parser is not None:
                 start = _first_at_or_after(handle, size, newest - window_s, parser)
-            elif newest is not None:
-                window.notes.append(f"{printable(path)}: no time in its LogFormat, the whole log is the window")
+                window.by_time = True
+            else:
+                window.notes.append(f"{printable(path)} logs no readable time (%t): read whole, without the time window")
             before = _count_lines(handle, 0, start)
             window.older += before
             window.before[printable(path)] = before
