@@ -715,7 +715,7 @@ def syntax_gate(plan: GatePlan, slot_dir: str, *, private_mount: bool = True) ->
         if refused is None:
             where = "in its final place (the slot bound over " + printable(live_dir) + " in a private mount namespace)"
             return _syntax_result(result, verdict.ok, verdict.output, verdict.file, verdict.line, where, live_dir, slot_dir)
-        fallback = f"no private mount namespace ({refused})"
+        fallback = f"no private mount namespace: {refused}"
     elif private_mount:
         fallback = f"{printable(live_dir)} is not a directory to bind the slot over"
     verdict = config_test(apache2, slot_main, plan.in_tree(server_root, slot_dir), defines, env=env)
