@@ -139,7 +139,7 @@ class Relocation:
                     if spelling != "/" and os.path.isabs(spelling):
                         roles.setdefault(spelling, role)
         # Trees in the same place need no mapping.
-        self.active = _spellings(old) != _spellings(new)
+        self.active = bool(roles) and _spellings(old) != _spellings(new)
         self._roles = roles
         alternatives = "|".join(re.escape(root) for root in sorted(roles, key=len, reverse=True))
         self._pattern = re.compile(rf"(?:^|(?<=[\s\"'=:|(,]))({alternatives})(?=$|[/\s\"'|),])")
