@@ -29,7 +29,8 @@ from datetime import datetime, UTC
 from typing import Any, BinaryIO, Literal
 
 from vhostguard.checks import (
-    CaseResult, DiffResult, ExpectationError, Expectations, ReplayError, ReplayStats, allowed, load_allowances,
+    CaseResult, DiffResult, ExpectationError, Expectations, Group, ReplayError, ReplayStats, Side, allowed,
+    load_allowances,
     load_expectations, plan_jobs, replay_diff, run_live, run_offline, shown,
 )
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, load, read_env_file
@@ -424,13 +425,16 @@ def _diff_verdict(plan: GatePlan, inputs: _Inputs, window: _Window, result: Diff
     return "pass", f"{result.changed:,} of {result.requests:,} requests changed{allowed_text}; {source}{skipped}", ()
 
 
-def _group_line(group: Any) -> str:
+def _group_line(group: Group) -> str:
     """One changed group: the candidate's deciding line first (what to look at), counts, one example."""
     old, new = group.old, group.new
     where = new.directive or old.directive or f"vhost {new.vhost_id or new.vhost}"
     example = f" (e.g. {group.examples[0]})" if group.examples else ""
-    return (f"{where}: {group.count:,} requests {old.vhost} {old.kind} {old.target or ''} -> "
-            f"{new.vhost} {new.kind} {new.target or ''}{example}").replace("  ", " ")
+    return f"{where}: {group.count:,} requests {_side_text(old)} -> {_side_text(new)}{example}"
+
+
+def _side_text(side: Side) -> str:
+    return " ".join(part for part in (side.vhost, side.kind, side.target) if part)
 
 
 def _source_text(plan: GatePlan, window: _Window, result: DiffResult) -> str:
@@ -442,13 +446,13 @@ def _source_text(plan: GatePlan, window: _Window, result: DiffResult) -> str:
 def _skipped_text(window: _Window, stats: ReplayStats) -> str:
     parts = []
     if window.older:
-        parts.append(f"{window.older:,} older lines")
+        parts.append(f"{_count(window.older, 'line')} older than the window")
     if window.capped:
-        parts.append(f"{window.capped:,} lines beyond --max-requests (the oldest)")
+        parts.append(f"{_count(window.capped, 'line')} beyond --max-requests (the oldest)")
     if stats.malformed:
-        parts.append(f"{stats.malformed:,} malformed lines")
+        parts.append(f"{_count(stats.malformed, 'malformed line')}")
     if stats.unusable:
-        parts.append(f"{stats.unusable:,} lines with no Host (no %{{Host}}i, %V or %v in the LogFormat)")
+        parts.append(f"{_count(stats.unusable, 'line')} with no Host to replay (%{{Host}}i, %V or %v)")
     parts += window.skips
     parts += stats.problems
     skipped = f"; skipped: {', '.join(parts)}" if parts else ""
