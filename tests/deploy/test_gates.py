@@ -158,7 +158,7 @@ def test_a_good_candidate_passes_every_gate_and_the_live_tree_is_untouched(site:
     in_window = site.count(3600)
     assert in_window == 122  # minutes 61..1, API and home page
     assert f"0 of {in_window} requests changed" in diff and "last 1h of" in diff and str(site.access_log) in diff
-    assert f"{len(site.entries) - in_window} older lines" in diff
+    assert f"{len(site.entries) - in_window} lines older than the window" in diff
     assert listing(site.live) == before
 
 
@@ -313,7 +313,7 @@ def test_malformed_lines_are_counted_and_named_by_their_line_in_the_log(site: Si
     site.access_log.write_text("\n".join(lines) + "\n")
     site.edit(f"http://127.0.0.1:{site.backend}/v1/", "http://127.0.0.1:5999/v1/")
     diff = _by_name(static_gates(site.plan()))["diff"]
-    assert "1 malformed lines" in diff.detail
+    assert "1 malformed line" in diff.detail
     assert f"{site.access_log}:{len(lines) - 4}: malformed" in " ".join(diff.evidence)
 
 
@@ -328,7 +328,7 @@ def test_a_diff_with_nothing_to_replay_is_skipped_with_the_reason(site: Site) ->
     no_host.write_text('192.0.2.7 - - [04/Dec/2026:05:00:00 +0000] "GET / HTTP/1.1" 200 1\n')
     diff = _by_name(static_gates(site.plan(requests=(str(no_host),))))["diff"]
     assert diff.status == "skipped" and diff.detail.startswith("0 requests to replay from")
-    assert "1 lines with no Host" in diff.detail
+    assert "1 line with no Host" in diff.detail
 
 
 def test_explicit_requests_are_replayed_whole(site: Site) -> None:

@@ -8,8 +8,8 @@ Relocated trees: OLD and NEW are often the same tree in two places (the live
 /etc/apache2 and a candidate copy, or two blue/green slots). A path under
 OLD's ServerRoot (or its main file's directory) and the same relative path
 under NEW's are the same file once the candidate is in place, so both are
-compared relative to their roots (docs/httpd-behaviour.md, "diff across
-relocated trees"); ``strict_paths`` compares them literally.
+compared relative to their roots (docs/contract.md, "diff across relocated
+trees"); ``strict_paths`` compares them literally.
 
 Speed comes from memoising at three levels: the vhost match per connection
 and Host, the whole answer per distinct request, and — decisively — the
@@ -138,10 +138,8 @@ class Relocation:
                 for spelling in (os.path.normpath(path), os.path.realpath(path)):
                     if spelling != "/" and os.path.isabs(spelling):
                         roles.setdefault(spelling, role)
-        old_roots = {r for r, _ in roles.items() if r in _spellings(old)}
-        new_roots = {r for r, _ in roles.items() if r in _spellings(new)}
-        # Trees in the same place (or roots that differ only for one side) need no mapping.
-        self.active = old_roots != new_roots
+        # Trees in the same place need no mapping.
+        self.active = bool(roles) and _spellings(old) != _spellings(new)
         self._roles = roles
         alternatives = "|".join(re.escape(root) for root in sorted(roles, key=len, reverse=True))
         self._pattern = re.compile(rf"(?:^|(?<=[\s\"'=:|(,]))({alternatives})(?=$|[/\s\"'|),])")

@@ -29,7 +29,8 @@ from datetime import datetime, UTC
 from typing import Any, BinaryIO, Literal
 
 from vhostguard.checks import (
-    CaseResult, DiffResult, ExpectationError, Expectations, ReplayError, ReplayStats, allowed, load_allowances,
+    CaseResult, DiffResult, ExpectationError, Expectations, Group, ReplayError, ReplayStats, Side, allowed,
+    load_allowances,
     load_expectations, plan_jobs, replay_diff, run_live, run_offline, shown,
 )
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, load, read_env_file
@@ -39,6 +40,7 @@ from vhostguard.live import Sandbox, SandboxError, SandboxUnsupported, apache_en
 from vhostguard.logs import LineError, Parser, ResolveError, find_logs, printable, spans, target_parser
 from vhostguard.model import ServerModel, build_model
 from vhostguard.routing import Router
+from vhostguard.deploy.slots import live_directory
 
 GateName = Literal["load", "lint", "expectations", "sandbox", "diff", "syntax"]
 GateStatus = Literal["pass", "fail", "skipped"]
@@ -84,7 +86,8 @@ class GatePlan:
 
     @property
     def live_dir(self) -> str:
-        return os.path.dirname(os.path.abspath(self.live_main))
+        """The live config directory: the slot symlink's path (RHEL: the ServerRoot, not conf/)."""
+        return live_directory(self.live_main, self.server_root)
 
     @property
     def candidate_dir(self) -> str:
@@ -424,13 +427,16 @@ def _diff_verdict(plan: GatePlan, inputs: _Inputs, window: _Window, result: Diff
     return "pass", f"{result.changed:,} of {result.requests:,} requests changed{allowed_text}; {source}{skipped}", ()
 
 
-def _group_line(group: Any) -> str:
+def _group_line(group: Group) -> str:
     """One changed group: the candidate's deciding line first (what to look at), counts, one example."""
     old, new = group.old, group.new
     where = new.directive or old.directive or f"vhost {new.vhost_id or new.vhost}"
     example = f" (e.g. {group.examples[0]})" if group.examples else ""
-    return (f"{where}: {group.count:,} requests {old.vhost} {old.kind} {old.target or ''} -> "
-            f"{new.vhost} {new.kind} {new.target or ''}{example}").replace("  ", " ")
+    return f"{where}: {group.count:,} requests {_side_text(old)} -> {_side_text(new)}{example}"
+
+
+def _side_text(side: Side) -> str:
+    return " ".join(part for part in (side.vhost, side.kind, side.target) if part)
 
 
 def _source_text(plan: GatePlan, window: _Window, result: DiffResult) -> str:
@@ -442,13 +448,13 @@ def _source_text(plan: GatePlan, window: _Window, result: DiffResult) -> str:
 def _skipped_text(window: _Window, stats: ReplayStats) -> str:
     parts = []
     if window.older:
-        parts.append(f"{window.older:,} older lines")
+        parts.append(f"{_count(window.older, 'line')} older than the window")
     if window.capped:
-        parts.append(f"{window.capped:,} lines beyond --max-requests (the oldest)")
+        parts.append(f"{_count(window.capped, 'line')} beyond --max-requests (the oldest)")
     if stats.malformed:
-        parts.append(f"{stats.malformed:,} malformed lines")
+        parts.append(f"{_count(stats.malformed, 'malformed line')}")
     if stats.unusable:
-        parts.append(f"{stats.unusable:,} lines with no Host (no %{{Host}}i, %V or %v in the LogFormat)")
+        parts.append(f"{_count(stats.unusable, 'line')} with no Host to replay (%{{Host}}i, %V or %v)")
     parts += window.skips
     parts += stats.problems
     skipped = f"; skipped: {', '.join(parts)}" if parts else ""
@@ -482,7 +488,7 @@ def _live_window(plan: GatePlan, live_tree: ConfigTree, workers: int) -> _Window
         window.skips.append(f"{', '.join(missing)}: missing or empty")
     cuts = _cuts(logs, plan.replay_window_s, plan.max_requests, window)
     for path, (start, end) in cuts.items():
-        if 0 <= start and end <= start:
+        if start >= 0 and end <= start:
             continue  # nothing in the window
         try:
             (job,) = plan_jobs([path], live_tree, None, 1)
@@ -715,7 +721,7 @@ def syntax_gate(plan: GatePlan, slot_dir: str, *, private_mount: bool = True) ->
         if refused is None:
             where = "in its final place (the slot bound over " + printable(live_dir) + " in a private mount namespace)"
             return _syntax_result(result, verdict.ok, verdict.output, verdict.file, verdict.line, where, live_dir, slot_dir)
-        fallback = f"no private mount namespace ({refused})"
+        fallback = f"no private mount namespace: {refused}"
     elif private_mount:
         fallback = f"{printable(live_dir)} is not a directory to bind the slot over"
     verdict = config_test(apache2, slot_main, plan.in_tree(server_root, slot_dir), defines, env=env)
