@@ -79,11 +79,14 @@ class ReloadResult:
 
 # -- which command -------------------------------------------------------------------------
 
-def _init_exe() -> str | None:
+def _systemd_is_pid_1() -> bool:
+    """sd_booted(3): systemd made /run/systemd/system; apache2ctl reads /proc/1/exe (not always readable)."""
+    if os.path.isdir("/run/systemd/system"):
+        return True
     try:
-        return os.readlink("/proc/1/exe")
+        return "systemd" in os.path.basename(os.readlink("/proc/1/exe"))
     except OSError:
-        return None
+        return False
 
 
 def _unit_main_pid(systemctl: str, unit: str) -> int | None:
@@ -101,10 +104,10 @@ def _unit_main_pid(systemctl: str, unit: str) -> int | None:
 
 @dataclass(frozen=True)
 class Host:
-    """What ``choose_reload`` asks this machine: PID 1's executable, where a program is,
-    and the MainPID of an active systemd unit. Tests pass fakes (systemctl is never run there)."""
+    """What ``choose_reload`` asks this machine: is systemd PID 1, where is a program, and
+    the MainPID of an active systemd unit. Tests pass fakes (systemctl is never run there)."""
 
-    init_exe: Callable[[], str | None] = _init_exe
+    systemd: Callable[[], bool] = _systemd_is_pid_1
     which: Callable[[str], str | None] = field(default=lambda name: shutil.which(name, path=SBIN_PATH))
     unit_main_pid: Callable[[str, str], int | None] = _unit_main_pid
 
@@ -151,7 +154,7 @@ def choose_reload(control: ServerControl, *, host: Host | None = None) -> tuple[
     live_dir = control.live_dir
     root = os.path.abspath(control.server_root) if control.server_root else None
     systemctl = host.which("systemctl")
-    if systemctl is not None and "systemd" in os.path.basename(host.init_exe() or ""):
+    if systemctl is not None and host.systemd():
         pid = observe_server(load_live(control)).pid
         if pid is not None:
             for unit in _systemd_units(live_dir):
@@ -169,7 +172,9 @@ def choose_reload(control: ServerControl, *, host: Host | None = None) -> tuple[
     binary = control.apache2 or host.which("httpd") or host.which("apache2")
     if binary is None:
         raise ReloadError("no apache2 or httpd binary found: install it, or pass --reload CMD")
-    return (binary, "-k", "graceful", *(("-d", root) if root else ()), "-f", main)
+    # Always -d: without it apache2 takes its compiled-in ServerRoot (/etc/apache2, /etc/httpd), checks
+    # *that* tree's relative Includes, and signals a server that then fails on its own and exits.
+    return (binary, "-k", "graceful", "-d", root or live_dir, "-f", main)
 
 
 def _command_environment(control: ServerControl, argv: tuple[str, ...]) -> dict[str, str]:
@@ -276,13 +281,19 @@ def _answers(address: tuple[str, int]) -> tuple[bool, str]:
 
 
 def _alive(pid: int) -> bool:
+    """Is ``pid`` running (a zombie is not: its parent has not reaped it yet, as a test harness may not)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode("ascii", "replace")
+    except OSError:
+        return True  # no /proc: the signal test is all there is
+    return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
 
 
 def _children(parent: int) -> set[int]:
