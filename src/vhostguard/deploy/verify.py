@@ -197,7 +197,8 @@ class _Reader:
         self._rest = b""
         self._partial = partial  # the mark is mid-line: the first piece read is not a line
 
-    def read(self, now: float) -> list[_Row]:
+    def read(self, now: float, until: int | None = None) -> list[_Row]:
+        """The rows of the complete lines after the last read (up to byte ``until`` when given)."""
         try:
             with open(self.log.path, "rb") as handle:
                 info = os.fstat(handle.fileno())
@@ -205,7 +206,7 @@ class _Reader:
                     self.inode, self.offset, self.start, self.index, self._rest = info.st_ino, 0, 0, 0, b""
                 self.inode = info.st_ino
                 handle.seek(self.offset)
-                data = handle.read(READ_BYTES)
+                data = handle.read(READ_BYTES if until is None else max(0, min(READ_BYTES, until - self.offset)))
         except OSError:
             return []  # not written yet (a new log of the new config), or gone
         self.offset += len(data)
@@ -278,7 +279,7 @@ def take_baseline(control: ServerControl, window_s: float = 3600.0, *, now: floa
         reader = _Reader(log, LogMark(log.path, info.st_ino, start), labeler, partial=start > 0)
         while reader.offset < info.st_size:
             before = reader.offset
-            for row in reader.read(taken):
+            for row in reader.read(taken, until=info.st_size):  # what verify reads starts at the mark
                 if row.second < taken - window_s:
                     continue
                 cell = counts.setdefault(row.key, [0, 0])
