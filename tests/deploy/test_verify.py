@@ -6,6 +6,7 @@ Expected evidence is checked against apache2's own logs (the line a failure name
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import time
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from tests.support.server import (
     Backend, DebianTree, RunningServer, Traffic, down_port, send, start_server, write_debian_tree,
 )
 from vhostguard.deploy import ServerControl, VerifyResult, take_baseline, verify
+
+verify_module = importlib.import_module("vhostguard.deploy.verify")  # (the package's ``verify`` is the function)
 
 pytestmark = [pytest.mark.httpd, needs_apache]
 
@@ -206,3 +209,30 @@ def test_a_stopped_server_is_not_serving(tmp_path: Path, debian_server: list[Run
     assert result.failures[0].kind == "not-serving"
     assert "the server is not running" in result.failures[0].summary
 
+
+
+@pytest.mark.parametrize("tail_only", [False, True])
+def test_baseline_counts_the_window_by_each_line_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      tail_only: bool) -> None:
+    # No server needed: the baseline reads the live config and the logs it writes.
+    tree = write_debian_tree(tmp_path, {"api": "<VirtualHost 127.0.0.1:{port}>\n    ServerName api.example.test\n"
+                                               "</VirtualHost>\n"})
+    now = time.time()
+
+    def line(age: float, path: str, status: int) -> str:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now - age))
+        return f'{API}:80 127.0.0.1 - - [{stamp}] "GET {path} HTTP/1.1" {status} 10 "-" "curl"\n'
+
+    old = [line(7200, "/v1/users/9", 503)] * 30  # two hours ago: outside the window
+    recent = [line(600, f"/v1/users/{n}", 503 if n % 4 == 0 else 200) for n in range(40)]
+    text = "".join(old + recent) + "garbage that is no log line\n"
+    tree.access_log.write_text(text)
+    if tail_only:  # a big log: only its end is read, from the middle of an old line
+        monkeypatch.setattr(verify_module, "BASELINE_BYTES", len(text) - len("".join(old)) + 7)
+    baseline = take_baseline(ServerControl(str(tree.main)), window_s=3600.0, now=now)
+    (users,) = baseline.endpoints
+    assert (users.vhost, users.method, users.endpoint, users.requests, users.errors) == (
+        API, "GET", "/v1/users/{id}", 40, 10)
+    assert baseline.malformed == 1 and baseline.lines == (41 if tail_only else 71)
+    assert baseline.access_logs[0].offset == len(text.encode())
+    assert baseline.error_logs[0].path == str(tree.error_log)

@@ -213,6 +213,8 @@ class _ErrorLog:
             info = os.stat(path)
         except OSError:
             return cls(path)  # not there yet: everything it will hold is new
+        if not os.access(path, os.R_OK):
+            return cls(None)  # as if it logged to syslog: the children and the probe tell
         return cls(path, info.st_size, info.st_ino, _read_to=info.st_size)
 
     def read(self) -> list[tuple[int, str]]:

@@ -37,7 +37,7 @@ from vhostguard.deploy.server import ServerControl, _answers, _count_lines, _pro
 from vhostguard.diagnose import iso, observe_server
 from vhostguard.logs import EndpointTemplater, Parser, ResolveError, find_logs, request_rows, resolve_targets
 from vhostguard.model import ServerModel
-from vhostguard.monitor import Evaluator, Labeler, Rules, Windows, find_error_logs, load_rules, parse_error_line
+from vhostguard.monitor import BurstRule, Evaluator, Labeler, Rules, Windows, find_error_logs, load_rules, parse_error_line
 from vhostguard.routing import Request, RequestError, Router
 
 FailureKind = Literal["expectation", "error-rate", "not-serving"]
@@ -48,7 +48,9 @@ LOG_EVERY = 0.5  # seconds between reads of the access logs
 CASES_EVERY = 3.0  # seconds between rounds of expectation cases
 CONFIRM_AFTER = 0.5  # seconds before a failing answer is asked again
 LOG_WAIT = 1.0  # seconds for httpd to write the access-log line of a probe (after the response)
-MIN_BASELINE_ERRORS = 5  # an endpoint failed before the switch with at least this many 5xx (BurstRule's count)
+# An endpoint failed before the switch when it had at least this many 5xx (report's error-burst count: "an
+# endpoint whose backend is down is one, however little traffic it gets") at the endpoint-broken ratio.
+MIN_BASELINE_ERRORS = BurstRule().min_errors
 SAMPLES = 3  # evidence lines per failure
 PROBE_TIMEOUT = 10.0
 _PROXIED = frozenset({"proxy"})
