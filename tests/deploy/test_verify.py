@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 import time
 from pathlib import Path
 
@@ -172,13 +173,17 @@ def test_a_quiet_endpoint_needs_enough_requests_to_fail(tmp_path: Path, debian_s
     assert send(tree.port, API, "/quiet/1")[0] == 503
     assert send(tree.port, API, "/quiet/2")[0] == 200
     assert verify(control, (), baseline, 2.0).status == "pass"
-    # The rule's minimum (20 requests, half of them 5xx) reached: it fails.
-    for _ in range(20):
+    # The rule's minimum (20 requests, half of them 5xx) reached: it fails. (24, not 20: watch's windows
+    # keep per-second counts from a key's second 5xx in a 50 s bucket on, and one may fall before a boundary.)
+    for _ in range(24):
         send(tree.port, API, "/quiet/1")
     result = verify(control, (), baseline, 5.0)
     assert result.status == "fail"
-    # The rule's own words: the shortest recent stretch that holds (here the 20 failures alone).
-    assert result.failures[0].summary.startswith(f"5xx on {API} GET /quiet/{{id}}: 20 of 20 requests failed in the last")
+    # The rule's own words, over the shortest recent stretch of whole seconds that holds.
+    m = re.match(rf"5xx on {re.escape(API)} GET /quiet/\{{id\}}: (\d+) of (\d+) requests failed in the last ",
+                 result.failures[0].summary)
+    assert m is not None, result.failures[0].summary
+    assert 20 <= int(m.group(1)) == int(m.group(2)) <= 24
 
 
 @pytest.mark.parametrize("logs", ["%v in the main log", "a log of its own per vhost"])
