@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -18,7 +20,9 @@ from tests.support.apache import needs_apache
 from tests.support.server import (
     Backend, DebianTree, RunningServer, Traffic, down_port, send, start_server, write_debian_tree,
 )
-from vhostguard.deploy import ServerControl, VerifyResult, take_baseline, verify
+from vhostguard.deploy import (
+    ServerControl, VerifyResult, convert, inspect, prepare_idle, reload_and_wait, switch, take_baseline, verify,
+)
 
 verify_module = importlib.import_module("vhostguard.deploy.verify")  # (the package's ``verify`` is the function)
 
@@ -252,3 +256,33 @@ def test_baseline_counts_the_window_by_each_line_time(tmp_path: Path, monkeypatc
     assert baseline.malformed == 1 and baseline.lines == (41 if tail_only else 71)
     assert baseline.access_logs[0].offset == len(text.encode())
     assert baseline.error_logs[0].path == str(tree.error_log)
+
+
+def test_switch_reload_verify_and_back(tmp_path: Path, debian_server: list[RunningServer], api: Backend) -> None:
+    # The pieces of a deploy on blue/green slots: a candidate whose ProxyPass names a backend that is
+    # down passes nothing static, breaks live traffic, is caught by verify, and the old slot serves again.
+    tree = serve(tmp_path, debian_server, {"api": api_site(api)})
+    live = str(tree.live)
+    convert(live)
+    candidate = tmp_path / "candidate"
+    shutil.copytree(os.path.realpath(live), candidate, symlinks=True)
+    (candidate / "sites-enabled" / "api.conf").write_text(
+        api_site(Backend("gone", port=down_port())).replace("{port}", str(tree.port)))
+    control = ServerControl(str(tree.main))
+    with Traffic(tree.port, USERS):
+        time.sleep(1.0)
+        baseline = take_baseline(control)
+        layout = inspect(live)
+        assert layout.live_slot is not None and layout.idle_slot is not None
+        prepare_idle(live, str(candidate))
+        switch(live, layout.idle_slot)
+        reloaded = reload_and_wait(control)
+        assert send(tree.port, API, "/v1/users/1")[0] == 503  # the candidate serves, and fails
+        result = verify(control, (), baseline, 30.0)
+        assert result.status == "fail" and result.window_s < 10
+        assert result.failures[0].summary.startswith(f"5xx on {API} GET /v1/users/{{id}}: ")
+        switch(live, layout.live_slot)
+        back = reload_and_wait(control)
+        assert send(tree.port, API, "/v1/users/1") == (200, "api /v1/users/1\n")
+        assert verify(control, (), take_baseline(control), 3.0).status == "pass"
+    assert reloaded.command == back.command  # the same way both times (apache2ctl here, APACHE_CONFDIR the live path)
