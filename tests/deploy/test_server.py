@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -283,3 +284,22 @@ def test_reload_without_a_running_server(tmp_path: Path) -> None:
     with pytest.raises(ReloadError, match=f"no running server to reload: PidFile {tree.pid_file} does not exist"):
         reload_and_wait(ServerControl(str(tree.main)))
 
+
+
+@pytest.mark.httpd
+@needs_apache
+def test_reload_of_a_config_the_parent_cannot_use_reports_the_server_stopped(running: RunningServer) -> None:
+    # apache2 -t accepts a Listen on a port another process holds; the parent finds out on re-reading
+    # its config after SIGUSR1 (AH00072 could not bind) and exits: the server is down.
+    tree = running.tree
+    pid = running.pid()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        (tree.live / "ports.conf").write_text(f"Listen 127.0.0.1:{tree.port}\nListen 127.0.0.1:{holder.getsockname()[1]}\n")
+        with pytest.raises(ReloadError) as caught:
+            reload_and_wait(ServerControl(str(tree.main)), timeout_s=15)
+    message = str(caught.value)
+    assert f"the server (pid {pid}) stopped after " in message
+    assert "AH00072" in message or "AH00015" in message  # apache2's own words, quoted from its error log
+    assert f"{tree.error_log}:" in message

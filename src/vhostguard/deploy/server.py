@@ -194,15 +194,16 @@ def _command_environment(control: ServerControl, argv: tuple[str, ...]) -> dict[
 
 @dataclass
 class _ErrorLog:
-    """The error log's part written after ``offset`` (where it ended before the reload)."""
+    """The error log's part written after ``offset`` (where it ended before the reload). Lines are
+    numbered from the offset; the lines before it are counted only when a reference is written."""
 
     path: str | None
     offset: int = 0
-    lines_before: int = 0  # lines before ``offset`` (counted when a line number is needed)
     inode: int | None = None
-    seen: list[tuple[int, str]] = field(default_factory=list)  # (line number, text) of the new part
+    seen: list[tuple[int, str]] = field(default_factory=list)  # (number after the offset, text)
     _rest: bytes = b""
     _read_to: int = 0
+    _before: int | None = None
 
     @classmethod
     def mark(cls, path: str | None) -> _ErrorLog:
@@ -212,7 +213,9 @@ class _ErrorLog:
             info = os.stat(path)
         except OSError:
             return cls(path)  # not there yet: everything it will hold is new
-        return cls(path, info.st_size, _count_lines(path, info.st_size), info.st_ino, _read_to=info.st_size)
+        if not os.access(path, os.R_OK):
+            return cls(None)  # as if it logged to syslog: the children and the probe tell
+        return cls(path, info.st_size, info.st_ino, _read_to=info.st_size)
 
     def read(self) -> list[tuple[int, str]]:
         """The new complete lines since the last read, numbered."""
@@ -223,7 +226,7 @@ class _ErrorLog:
                 info = os.fstat(handle.fileno())
                 if (self.inode is not None and info.st_ino != self.inode) or info.st_size < self._read_to:
                     # Rotated (or truncated) since the mark: the new file is all new.
-                    self.inode, self.offset, self.lines_before, self._read_to, self._rest = info.st_ino, 0, 0, 0, b""
+                    self.inode, self.offset, self._before, self._read_to, self._rest = info.st_ino, 0, 0, 0, b""
                     self.seen = []
                 handle.seek(self._read_to)
                 data = handle.read(MAX_READ)
@@ -234,13 +237,16 @@ class _ErrorLog:
         complete, newline, self._rest = data.rpartition(b"\n")
         if not newline:
             return []
-        first = self.lines_before + len(self.seen) + 1
+        first = len(self.seen) + 1
         found = [(first + i, raw.decode("utf-8", "replace")) for i, raw in enumerate(complete.split(b"\n"))]
         self.seen += found
         return found
 
     def where(self, number: int) -> str:
-        return f"{self.path}:{number}"
+        """``path:line`` of the ``number``th line after the offset."""
+        if self._before is None:
+            self._before = _count_lines(self.path, self.offset) if self.path is not None and self.offset else 0
+        return f"{self.path}:{self._before + number}"
 
     def last(self, count: int = LAST_LINES) -> list[str]:
         return [f"{self.where(n)}: {text.strip()}" for n, text in self.seen[-count:] if text.strip()]

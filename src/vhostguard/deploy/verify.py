@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,7 @@ from vhostguard.deploy.server import ServerControl, _answers, _count_lines, _pro
 from vhostguard.diagnose import iso, observe_server
 from vhostguard.logs import EndpointTemplater, Parser, ResolveError, find_logs, request_rows, resolve_targets
 from vhostguard.model import ServerModel
-from vhostguard.monitor import Evaluator, Labeler, Rules, Windows, find_error_logs, load_rules, parse_error_line
+from vhostguard.monitor import BurstRule, Evaluator, Labeler, Rules, Windows, find_error_logs, load_rules, parse_error_line
 from vhostguard.routing import Request, RequestError, Router
 
 FailureKind = Literal["expectation", "error-rate", "not-serving"]
@@ -48,7 +49,9 @@ LOG_EVERY = 0.5  # seconds between reads of the access logs
 CASES_EVERY = 3.0  # seconds between rounds of expectation cases
 CONFIRM_AFTER = 0.5  # seconds before a failing answer is asked again
 LOG_WAIT = 1.0  # seconds for httpd to write the access-log line of a probe (after the response)
-MIN_BASELINE_ERRORS = 5  # an endpoint failed before the switch with at least this many 5xx (BurstRule's count)
+# An endpoint failed before the switch when it had at least this many 5xx (report's error-burst count: "an
+# endpoint whose backend is down is one, however little traffic it gets") at the endpoint-broken ratio.
+MIN_BASELINE_ERRORS = BurstRule().min_errors
 SAMPLES = 3  # evidence lines per failure
 PROBE_TIMEOUT = 10.0
 _PROXIED = frozenset({"proxy"})
@@ -361,14 +364,17 @@ def _line_ref(row: _Row, readers: list[_Reader]) -> str:
 
 
 class _ErrorLines:
-    """Request errors (level error or worse, with a client) the error logs got after the baseline."""
+    """Request errors (level error or worse, with a client) the error logs got after the baseline:
+    one line per message code, the most frequent first (as watch's evidence: what happens most is
+    what is happening; one request cut off as a backend goes down must not hide the refusals after)."""
 
     def __init__(self, model: ServerModel, baseline: Baseline) -> None:
         targets, _ = find_error_logs(model)
         self.marks = [(t.path, baseline.mark(t.path)) for t in targets]
 
     def __call__(self) -> list[str]:
-        found: dict[str, str] = {}
+        latest: dict[str, str] = {}
+        seen: Counter[str] = Counter()
         for path, mark in self.marks:
             offset = mark.offset if mark is not None else 0
             try:
@@ -379,14 +385,16 @@ class _ErrorLines:
                     data = handle.read(READ_BYTES)
             except OSError:
                 continue
-            number = (_count_lines(path, offset) if offset else 0)
+            number = _count_lines(path, offset) if offset else 0
             for raw in data.split(b"\n"):
                 number += 1
                 text = raw.decode("utf-8", "replace")
                 entry = parse_error_line(text, path)
                 if entry.level in ("emerg", "alert", "crit", "error") and entry.client is not None:
-                    found.setdefault(entry.brief.split(":")[0] + (entry.code or ""), f"{path}:{number}: {text.strip()}")
-        return list(found.values())[:SAMPLES]
+                    kind = entry.code or entry.brief[:80]
+                    seen[kind] += 1
+                    latest[kind] = f"{path}:{number}: {text.strip()}"
+        return [latest[kind] for kind, _ in seen.most_common(SAMPLES)]
 
 
 # -- expectation cases against the running server -----------------------------------------------
