@@ -30,14 +30,11 @@ from vhostguard.deploy.slots import (
 )
 
 __all__ = [
-    "CRASH_ENV", "SLOTS", "DeployError", "DeployLock", "DeployRecord", "DeployRequest", "GateError", "GateName",
-    "GatePlan", "GateResult", "GateStatus", "Holder", "Journal", "JournalError", "Layout", "LockHeld", "Recovery",
-    "RollbackRequest", "ServerOptions", "Slot", "SlotError", "Step", "StepLog", "StepRecord", "StepRecorder",
-    "backup_name", "content_hash", "convert", "default_deploy_state", "deploy", "history", "inspect",
-    "links_through_live", "live_directory", "new_deploy_id", "prepare_idle", "recover", "rollback", "slot_dir",
-    "static_gates", "switch", "syntax_gate",
-]
-__all__ += [  # deploy/server.py and deploy/verify.py (DEPLOY-INTERFACES.md)
-    "Baseline", "ReloadError", "ReloadResult", "ServerControl", "VerifyFailure", "VerifyResult", "choose_reload",
-    "reload_and_wait", "take_baseline", "verify",
+    "CRASH_ENV", "SLOTS", "Baseline", "DeployError", "DeployLock", "DeployRecord", "DeployRequest", "GateError",
+    "GateName", "GatePlan", "GateResult", "GateStatus", "Holder", "Journal", "JournalError", "Layout", "LockHeld",
+    "Recovery", "ReloadError", "ReloadResult", "RollbackRequest", "ServerControl", "ServerOptions", "Slot",
+    "SlotError", "Step", "StepLog", "StepRecord", "StepRecorder", "VerifyFailure", "VerifyResult", "backup_name",
+    "choose_reload", "content_hash", "convert", "default_deploy_state", "deploy", "history", "inspect",
+    "links_through_live", "live_directory", "new_deploy_id", "prepare_idle", "recover", "reload_and_wait", "rollback",
+    "slot_dir", "static_gates", "switch", "syntax_gate", "take_baseline", "verify",
 ]

@@ -31,6 +31,7 @@ from typing import Any
 
 from vhostguard import live
 from vhostguard.config import ConfigError, LoadOptions, load
+from vhostguard.deploy.slots import live_directory
 from vhostguard.diagnose import RESUME_CODES, iso, observe_server, pid_file, worker_pids
 from vhostguard.model import ServerModel, build_model
 from vhostguard.monitor import find_error_logs, parse_error_line
@@ -62,7 +63,8 @@ class ServerControl:
 
     @property
     def live_dir(self) -> str:
-        return os.path.dirname(os.path.abspath(self.live_main))
+        """The live config directory (the slot symlink; RHEL: the ServerRoot /etc/httpd)."""
+        return live_directory(self.live_main, self.server_root)
 
 
 @dataclass(frozen=True)
