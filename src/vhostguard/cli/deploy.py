@@ -124,7 +124,7 @@ def rollback(deploy_id: str | None, state_dir: str | None, reload_command: str |
 
 @click.command()
 @click.option("--state", "state_dir", metavar="DIR", help="The journal (default as for deploy).")
-@click.option("--json", "json_output", is_flag=True, help='{"schema": 1, "deploys": [...]}, newest first.')
+@click.option("--json", "json_output", is_flag=True, help="The deploy documents, newest first (docs/contract.md).")
 def history(state_dir: str | None, json_output: bool) -> None:
     """Every deploy and rollback, newest first: outcome, slots, gates, reload and verification."""
 
