@@ -165,3 +165,35 @@ def test_a_vhost_of_its_own_log_names_the_vhost_that_served(
     (logged,) = [line for line in top["evidence"] if line.startswith(f"{www_log}:")]
     assert logged.split(": ", 1)[1] in www_log.read_text().splitlines() and "GET /v1/users" in logged
     assert "logged as served by www.example.test" in top["cause"]
+
+
+def test_a_healthy_url_exits_0_though_lint_warns(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    """The seed's tree with the API vhost first: routing is right, lint only warns (VG111,
+    VG103...): those are listed as info findings and doctor exits 0. The seed's order
+    (the wildcard first) exits 1, with the misroute first and lint's VG101 error after it."""
+    www, api = backend(200, "www-backend"), backend(200, "api-backend")
+    # The children run as www-data: as root without User they would each log AH02155 (unixd:alert).
+    files = seed_misroute(www, api, LOG + "User www-data\nGroup www-data\n")
+    fixed = {"httpd.conf": files["httpd.conf"], "sites/00-api.conf": files["sites/10-api.conf"],
+             "sites/10-www.conf": files["sites/00-www.conf"]}
+    server = httpd(fixed)
+    error_log = server.root / "logs/error.log"
+    deadline = time.monotonic() + 10
+    while "AH00489" not in (error_log.read_text() if error_log.exists() else ""):  # loaded: start time exact
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    url = f"http://api.example.test:{server.port}/v1/users"
+    code, doc = doctor(server.conf, "--url", url)
+    assert code == 0, doc["findings"]
+    assert doc["findings"] and {f["severity"] for f in doc["findings"]} == {"info"}
+    assert {f["kind"] for f in doc["findings"]} == {"lint-warning"}
+    assert {c["name"]: c["status"] for c in doc["checks"]} == {
+        "config": "ok", "server": "ok", "listeners": "ok", "backends": "ok", "routing": "ok"}
+
+
+def test_a_misrouted_url_exits_1(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
+    server = misrouting_site(httpd, backend)
+    code, doc = doctor(server.conf, "--url", f"http://api.example.test:{server.port}/v1/users")
+    assert code == 1
+    kinds = [f["kind"] for f in doc["findings"] if f["severity"] != "info"]
+    assert kinds[0] == "host-misrouted" and "lint-error" in kinds  # VG101: the API vhost is unreachable

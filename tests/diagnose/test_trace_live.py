@@ -89,28 +89,6 @@ def test_backend_down(httpd: Callable[..., Httpd], mpm: str) -> None:
     assert "ECONNREFUSED" in doc["story"]
 
 
-def test_file_name_typo_behind_an_alias(httpd: Callable[..., Httpd], tmp_path: Path) -> None:
-    needs_strace()
-    static = tmp_path / "srv" / "static"
-    static.mkdir(parents=True)
-    (static / "app.js").write_text("ok\n")
-    server = httpd({"httpd.conf": (
-        "Listen 127.0.0.1:{port}\n"
-        "<VirtualHost 127.0.0.1:{port}>\n"
-        "    ServerName www.example.test\n"
-        "    DocumentRoot {root}\n"
-        '    Alias /assets "{root}/statics"\n'  # the directory is "static"
-        "    <Directory {root}>\n"
-        "        Require all granted\n"
-        "    </Directory>\n"
-        "</VirtualHost>\n")})
-    doc = trace(server, f"http://www.example.test:{server.port}/assets/app.js")
-    assert doc["status"] == 404
-    failed = [entry for entry in doc["files"] if entry["result"] != "ok"]
-    assert failed and failed[0]["path"] == f"{server.root}/statics/app.js" and failed[0]["result"] == "ENOENT"
-    assert failed[0]["directive"] == {"name": "Alias", "file": str(server.conf), "line": line_of(server.conf, "Alias")}
-
-
 def test_text_output_tells_the_story(httpd: Callable[..., Httpd]) -> None:
     needs_strace()
     server = httpd({"httpd.conf": (

@@ -8,7 +8,7 @@ backends that differ from them; a Host served by the wrong vhost
 explains why its requests fail (the wrong backend, the wrong files),
 whatever else is down; a port held by another program explains
 httpd not listening there; then what fails for some requests only (one
-backend), then what could fail later (our loader's and lint's complaints).
+backend, a rewrite loop, a file missing or unreadable), then what could fail later (our loader's and lint's complaints).
 """
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ CAUSE_ORDER = (
     "listener-missing",   # a Listen without a listening socket
     "connect-failed",     # --connect HOST:PORT refuses
     "backend-down",       # a proxy backend refuses or does not answer
+    "rewrite-loop",       # a --url/--expect request made httpd log AH00124 (internal redirects over the limit)
+    "file-forbidden",     # ... maps to a file the workers' User may not read (403)
+    "file-missing",       # ... maps to a file that does not exist (404)
     "route-mismatch",     # the running server's access log names another vhost than the config predicts
     "expectation-failed",  # a --expect case the config does not route as written
     "config-unreadable",  # vhostguard's loader could not read part of the config

@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 from vhostguard.diagnose.strace import (
     Capture, DecodedFd, Syscall, decode_fd, decode_string, sockaddr_address, strings_in,
 )
+from vhostguard.diagnose.catalogue import explain_line
 from vhostguard.diagnose.dns import RCODES, DnsMessage, parse_dns, parse_hosts
+from vhostguard.diagnose.misroute import find_misroute
+from vhostguard.diagnose.failures import REWRITE_LOOP_CODE, missing_part, rewrite_rules, worker_user
+# DirectiveRef and naming_directive live in refs (misroute needs them, and summary needs misroute);
+# re-exported here, where the checks have always found them.
+from vhostguard.diagnose.refs import DirectiveRef as DirectiveRef
+from vhostguard.diagnose.refs import naming_directive as naming_directive
 from vhostguard.diagnose.targets import ConfigTarget, backend_host, backend_targets, config_targets, file_target
 from vhostguard.model import Server, ServerModel, normalize_host
-from vhostguard.routing import Request
+from vhostguard.routing import Request, Router
 
 MARKER_HEADER = "X-Vhostguard-Trace"
 
@@ -31,18 +38,6 @@ _STATUS = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})")
 
 class NotTraced(Exception):
     """The capture does not hold the request (it never reached a traced worker)."""
-
-
-@dataclass(frozen=True)
-class DirectiveRef:
-    name: str
-    file: str
-    line: int
-    vhost: str | None = None
-
-    @classmethod
-    def of(cls, target: ConfigTarget) -> DirectiveRef:
-        return cls(target.directive, target.file, target.line, target.vhost)
 
 
 @dataclass(frozen=True)
@@ -147,8 +142,12 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
     served = model.vhost(vhost) if vhost else None
     naming = naming_directive(served, match) if served is not None and served.id == predicted.id else None
     expected = _expected(model, request, served) if served is not None else None
+    # Why the Host reached this vhost and not the one meant for it (when the evidence agrees with the config).
+    misroute = find_misroute(model, match, request.port) if served is not None and served.id == predicted.id else None
+    if misroute is not None and expected is None:
+        expected = misroute.owner.id
     phases = _phases(capture, reading, window, connection)
-    failures = _failures(files, connects, dns, status)
+    failures = _failures(files, connects, dns, status) + _logged_failures(model, request, served or predicted, logged)
     summary = TraceSummary(
         request=request, status=status, pid=(thread_groups or {}).get(tid or -1, tid), tid=tid,
         vhost=vhost, vhost_name=served.server_name if served else None, vhost_evidence=evidence,
@@ -157,7 +156,8 @@ def summarise(capture: Capture, model: ServerModel, request: Request, marker: st
         phases=phases, files=files, connects=connects, execs=execs, dns=dns, errors_logged=logged,
         story="", capture_malformed=capture.malformed, failures=failures,
     )
-    return _with_story(summary)
+    why = (f"Why: {misroute.why}. Fix: {misroute.fix}.",) if misroute is not None else ()
+    return _with_story(summary, why + _story_notes(model, summary), explained=misroute is not None)
 
 
 # -- finding the request ---------------------------------------------------------------
@@ -454,21 +454,6 @@ def _served_by(targets: tuple[ConfigTarget, ...], files: tuple[FileAccess, ...],
     return first, f"{text}, named by {len(vhost_owners)} vhosts (ambiguous; showing the first)"
 
 
-def naming_directive(server: Server, match: object) -> DirectiveRef | None:
-    """The ServerName/ServerAlias (or VirtualHost line) that made httpd pick ``server``."""
-    how = getattr(match, "how", None)
-    matched = getattr(match, "matched", None)
-    wanted = {"name": "servername", "alias": "serveralias", "wild-alias": "serveralias"}.get(how or "")
-    if wanted is not None:
-        for node in server.directives:
-            if node.key == wanted and (matched is None or any(arg.lower() == str(matched).lower() for arg in node.args)):
-                return DirectiveRef(node.name, node.source.file, node.source.line, server.id)
-    if server.source is not None:
-        # no name matched: the first vhost of the address set (httpd's default for it), or the only one
-        return DirectiveRef("VirtualHost", server.source.file, server.source.line, server.id)
-    return None
-
-
 def _expected(model: ServerModel, request: Request, served: Server) -> str | None:
     """A vhost whose ServerName is exactly the Host, when another vhost served it."""
     host = normalize_host(request.host).name
@@ -555,6 +540,8 @@ def _failures(files: tuple[FileAccess, ...], connects: tuple[Connect, ...], dns:
             where = f" (named by {lookup.directive.name} at {lookup.directive.file}:{lookup.directive.line})" if lookup.directive else ""
             found.append(f"DNS lookup of {lookup.name} via {lookup.server}: {lookup.result}{where}")
     for access in files:
+        if access.directive is None and access.result in ("ENOENT", "ENOTDIR") and status != 404:
+            continue  # httpd's walk stats a path no directive maps (the compiled-in DocumentRoot) before refusing it
         if access.result in _FILE_FAILURES and not (access.result == "ENOTDIR" and access.path.endswith("/.htaccess")):
             where = f" (under {access.directive.name} at {access.directive.file}:{access.directive.line})" if access.directive else ""
             found.append(f"{access.syscall} {access.path}: {access.result}{where}")
@@ -569,7 +556,53 @@ def _failures(files: tuple[FileAccess, ...], connects: tuple[Connect, ...], dns:
     return tuple(found)
 
 
-def _with_story(summary: TraceSummary) -> TraceSummary:
+def _loop_rules(model: ServerModel, request: Request, server: Server) -> str:
+    """``RewriteRule at file:line, ...`` for the rules that apply to the request (a loop's suspects)."""
+    filename = Router(model).route(request).outcome.target
+    rules = rewrite_rules(model, server, request.path, filename)
+    return ", ".join(f"{node.name} at {node.source.file}:{node.source.line}" for node in rules)
+
+
+def _logged_failures(model: ServerModel, request: Request, server: Server, logged: tuple[str, ...]) -> tuple[str, ...]:
+    """A rewrite loop the worker logged (AH00124), with the RewriteRules that apply."""
+    if not any(REWRITE_LOOP_CODE in line for line in logged):
+        return ()
+    rules = _loop_rules(model, request, server)
+    return (f"rewrite loop: httpd logged {REWRITE_LOOP_CODE}" + (f"; the rules in play: {rules}" if rules else ""),)
+
+
+def _story_notes(model: ServerModel, summary: TraceSummary) -> tuple[str, ...]:
+    """What the config adds to the capture: who the workers run as when a file was
+    refused, the catalogue's meaning of each code the worker logged, a loop's rules."""
+    notes: list[str] = []
+    missing = next((access for access in summary.files if access.result == "ENOENT" and access.directive is not None), None)
+    if missing is not None:
+        gone, close = missing_part(missing.path)
+        if close is not None:
+            notes.append(f"{gone} does not exist; {close} exists: a typo in the path?")
+    if any(access.result in ("EACCES", "EPERM") for access in summary.files):
+        worker = worker_user(model)
+        if worker is not None:
+            notes.append(f"The workers run as User {worker.user} at {worker.user_line.source.file}:"
+                         f"{worker.user_line.source.line}: that user may not open the file.")
+    seen: set[str] = set()
+    for line in summary.errors_logged:
+        entry = explain_line(line)
+        if entry is None or entry.code in seen:
+            continue
+        seen.add(entry.code)
+        notes.append(f"httpd logged {entry.code} ({entry.module}): {entry.meaning.split('. ')[0].rstrip('.')}.")
+        served = model.vhost(summary.vhost) if summary.vhost else None
+        if entry.code == REWRITE_LOOP_CODE:
+            rules = _loop_rules(model, summary.request, served or model.main)
+            if rules:
+                notes.append(f"The rewriting that loops: {rules}.")
+    return tuple(notes)
+
+
+def _with_story(summary: TraceSummary, notes: tuple[str, ...] = (), explained: bool = False) -> TraceSummary:
+    """The story; ``notes`` come after what the capture shows, except that when ``explained``
+    the first one says why the Host reached another vhost than the one meant for it."""
     parts: list[str] = []
     request = summary.request
     host = request.host if request.host is not None else "(no Host)"
@@ -583,7 +616,10 @@ def _with_story(summary: TraceSummary) -> TraceSummary:
     elif summary.vhost != summary.predicted_vhost:
         parts.append(f"The config on disk predicts {summary.predicted_vhost or 'the main server'} instead: "
                      "the running server may not be running this config.")
-    if summary.expected_vhost is not None:
+    if explained and notes:
+        parts.append(notes[0])
+        notes = notes[1:]
+    elif summary.expected_vhost is not None:
         name = normalize_host(request.host).name or host
         parts.append(f"Note: vhost {summary.expected_vhost} has ServerName {name}, but an earlier vhost captured the request.")
     for access in summary.files:
@@ -605,6 +641,7 @@ def _with_story(summary: TraceSummary) -> TraceSummary:
             parts.append(f"Looking up {lookup.name}{named} failed: {lookup.result} from {lookup.server}.")
     for exec_ in summary.execs:
         parts.append(f"It executed {exec_.path} ({exec_.result}).")
+    parts.extend(notes)
     if summary.status is not None:
         parts.append(f"The response status was {summary.status}.")
     return TraceSummary(**{**summary.__dict__, "story": " ".join(parts)})

@@ -1,4 +1,9 @@
-"""config: the configuration loads, apache2 -t accepts it, lint finds no error."""
+"""config: the configuration loads, apache2 -t accepts it, lint finds no error.
+
+Lint's errors (traffic goes where it was not meant to) are warnings of doctor
+and count in its exit status; lint's warnings (risky, not broken) are listed
+as info findings, which do not: a healthy server must be able to pass doctor
+with a config lint would still nag about."""
 from __future__ import annotations
 
 import shlex
@@ -8,6 +13,7 @@ from vhostguard.diagnose.checks.base import Check, result
 from vhostguard.diagnose.context import DoctorContext
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
 from vhostguard.diagnose.summary import DirectiveRef
+from vhostguard.lint import Finding as LintFinding
 from vhostguard.lint import Severity as LintSeverity
 from vhostguard.lint import default_registry
 from vhostguard.lint import run as run_lint
@@ -32,18 +38,33 @@ def run(ctx: DoctorContext) -> CheckResult:
         findings.append(_unreadable(ctx, error, apache2_ok=verdict is not None and verdict.ok))
     if errors:
         parts.append(f"{len(errors)} loader errors")
-    # Only rules of severity error run: the others cannot give a finding here (and some cost seconds on big configs).
-    error_rules = [rule.code for rule in default_registry() if rule.severity >= LintSeverity.ERROR]
-    lint_errors = [f for f in run_lint(ctx.model, ctx.tree, select=error_rules) if f.severity >= LintSeverity.ERROR]
-    parts.append(f"lint: {len(lint_errors)} errors")
-    for found in lint_errors:
-        findings.append(Finding(
-            NAME, "lint-error", Severity.WARNING, f"lint {found.code} {found.name} at {found.file}:{found.line}",
-            f"{found.message}; {found.hint}", evidence=(ctx.source_line(found.file, found.line),),
-            directives=(DirectiveRef(found.node.name if found.node else found.code, found.file, found.line),),
-            next=ctx.command("lint", "--select", found.code),
-        ))
-    return result(NAME, findings, "; ".join(parts))
+    # Rules of severity info (style) cannot give a finding here: they are not run.
+    rules = [rule.code for rule in default_registry() if rule.severity >= LintSeverity.WARNING]
+    found = [f for f in run_lint(ctx.model, ctx.tree, select=rules) if f.severity >= LintSeverity.WARNING]
+    errors_found = sum(f.severity >= LintSeverity.ERROR for f in found)
+    parts.append(f"lint: {errors_found} errors, {len(found) - errors_found} warnings")
+    for lint_finding in found:
+        findings.append(_lint(ctx, lint_finding))
+    return _result(findings, "; ".join(parts))
+
+
+def _result(findings: list[Finding], detail: str) -> CheckResult:
+    """``problem`` when a finding of severity warning or worse exists: info findings leave the check ``ok``."""
+    checked = result(NAME, findings, detail)
+    if findings and all(f.severity < Severity.WARNING for f in findings):
+        return CheckResult(NAME, "ok", detail, tuple(findings))
+    return checked
+
+
+def _lint(ctx: DoctorContext, found: LintFinding) -> Finding:
+    error = found.severity >= LintSeverity.ERROR
+    return Finding(
+        NAME, "lint-error" if error else "lint-warning", Severity.WARNING if error else Severity.INFO,
+        f"lint {found.code} {found.name} at {found.file}:{found.line}",
+        f"{found.message}; {found.hint}", evidence=(ctx.source_line(found.file, found.line),),
+        directives=(DirectiveRef(found.node.name if found.node else found.code, found.file, found.line),),
+        next=ctx.command("lint", "--select", found.code),
+    )
 
 
 def _apache2_test(ctx: DoctorContext) -> ConfigTest | None:

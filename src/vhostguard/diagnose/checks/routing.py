@@ -24,11 +24,18 @@ from vhostguard.checks import CaseResult, run_offline, shown
 from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
-from vhostguard.diagnose.summary import DirectiveRef, naming_directive
+from vhostguard.config import Directive
+from vhostguard.diagnose.catalogue import explain_line
+from vhostguard.diagnose.failures import (
+    REWRITE_LOOP_CODE, missing_part, rewrite_rules, unreadable, worker_user,
+)
+from vhostguard.diagnose.misroute import find_misroute, who
+from vhostguard.diagnose.refs import DirectiveRef
+from vhostguard.monitor import find_error_logs
 from vhostguard import live
 from vhostguard.logs import LineError, LogFormat, find_logs, parser_for
-from vhostguard.model import Server, normalize_host
-from vhostguard.routing import Decision, Request, RequestError, Router
+from vhostguard.model import Server
+from vhostguard.routing import Decision, Request, RequestError, Router, is_ip_address
 
 NAME = "routing"
 LOG_WAIT = 1.0  # seconds to wait for httpd's log line: mod_log_config writes it after the response is sent
@@ -54,6 +61,7 @@ class _Answer:
     problem: str | None
     vhost_name: str | None  # the vhost (its ServerName) the log line the probe added names
     log_line: str | None  # ``path:line: text`` of that line
+    errors: tuple[str, ...] = ()  # ``path:line: text`` of the error-log lines written during the probe
 
 
 def run(ctx: DoctorContext) -> CheckResult:
@@ -73,6 +81,8 @@ def run(ctx: DoctorContext) -> CheckResult:
         finding = _misroute(ctx, item, decision, answer)
         if finding is None and answer is not None:
             finding = _disagreement(ctx, item, decision, answer)
+        if finding is None:
+            finding = _failure(ctx, item, decision, answer)
         if finding is not None:
             findings.append(finding)
         if item.case is not None and not item.case.passed:
@@ -87,7 +97,7 @@ def _requests(ctx: DoctorContext) -> list[_Asked]:
     for url in ctx.options.urls:
         try:
             plain = Request.from_url(url)
-            request = Request.from_url(url, local_ip=model.default_local_ip(plain.port))
+            request = Request.from_url(url, local_ip=_local_ip(ctx, plain.port))
         except RequestError:
             continue  # the CLI refuses such URLs before doctor runs
         asked.append(_Asked("--url", url, request))
@@ -97,80 +107,160 @@ def _requests(ctx: DoctorContext) -> list[_Asked]:
         for case, checked in zip(cases, results, strict=True):
             request = case.request()
             if case.local_ip is None:
-                request = case.request(model.default_local_ip(request.port))
+                request = case.request(_local_ip(ctx, request.port))
             asked.append(_Asked(f"{expectations.path}:{case.line}", case.url, request, checked))
     return asked
 
 
-# -- which vhost names the Host ---------------------------------------------------------
-
-def literal_owner(decision: Decision) -> Server | None:
-    """The first vhost of the request's address set whose ServerName or plain
-    ServerAlias is exactly the Host, when the config routes the Host elsewhere."""
-    match = decision.match
-    host = match.host.name
-    if host is None or match.address_set is None or match.how in ("only", "bad-host"):
-        return None
-    for server in match.address_set.servers:
-        names = ([server.declared_name.host] if server.declared_name is not None else []) + list(server.aliases)
-        if any(name.lower() == host for name in names):
-            return None if server.id == decision.server.id else server
-    return None
+def _local_ip(ctx: DoctorContext, port: int) -> str | None:
+    """The address the request arrives on, which picks httpd's address set: the
+    one the probe connects to (``--connect``, else the Listen's, else loopback);
+    offline, the Listen's (None for a wildcard Listen: an address no IP vhost names)."""
+    listen_ip = ctx.model.default_local_ip(port)
+    if ctx.options.offline:
+        return listen_ip
+    if ctx.options.connect is not None:
+        host = ctx.options.connect[0]
+        return host if is_ip_address(host) else listen_ip
+    return listen_ip or "127.0.0.1"
 
 
-def _owner_ref(owner: Server, host: str) -> DirectiveRef | None:
-    for node in owner.directives:
-        if node.key in ("servername", "serveralias") and any(
-                normalize_host(arg.split("://")[-1]).name == host for arg in node.args):
-            return DirectiveRef(node.name, node.source.file, node.source.line, owner.id)
-    return None
-
+# -- which vhost the Host was meant for ---------------------------------------------------
 
 def _misroute(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None) -> Finding | None:
-    owner = literal_owner(decision)
-    if owner is None:
+    found = find_misroute(ctx.model, decision.match, item.request.port)
+    if found is None:
         return None
-    captor = decision.server
-    host = decision.match.host.name or ""
-    deciding = naming_directive(captor, decision.match)
-    named = _owner_ref(owner, host)
+    captor, owner, host = found.captor, found.owner, found.host
     served_live = _served(ctx, answer)
     if served_live is not None and served_live.id == owner.id:
         return None  # the running server does not route as these files say: _disagreement's case
     confirmed = answer is not None and answer.status is not None
-    where_captor = f"{captor.server_name} ({captor.id})"
-    where_owner = f"{owner.server_name} ({owner.id})"
-    step = next((s.detail for s in decision.steps if s.stage == "vhost" and "matches" in s.detail), None)
-    assert decision.match.address_set is not None
-    aset = decision.match.address_set.address
-    if deciding is not None and deciding.name.lower() == "serveralias":
-        fix = (f"narrow ServerAlias {decision.match.matched} at {deciding.file}:{deciding.line} to the names "
-               f"{captor.server_name} serves, or move {owner.id} (the <VirtualHost> of {owner.server_name}) "
-               f"before {captor.id} in configuration order")
-    else:
-        fix = (f"remove {host} from {captor.server_name}'s names"
-               + (f" at {deciding.file}:{deciding.line}" if deciding is not None else "")
-               + f", or move {owner.id} before {captor.id} in configuration order")
     if confirmed:
         assert answer is not None
         seen = (f"the running server answered {answer.status}"
                 + (f", logged as served by {answer.vhost_name}" if answer.vhost_name else ""))
     else:
         seen = "predicted from the config alone" + (f" ({answer.problem})" if answer is not None and answer.problem else "")
-    cause = (f"{step or 'the Host matches an earlier name'} on {aset}: httpd takes the first vhost of the address set "
-             f"whose name or alias matches, so {where_captor} answers Host {host} although {where_owner} names it "
-             f"({seen}). Fix: {fix}")
-    evidence = [ctx.source_line(ref.file, ref.line) for ref in (deciding, named) if ref is not None]
+    refs = found.deciding + found.named
+    evidence = [ctx.source_line(ref.file, ref.line) for ref in refs]
     if answer is not None and answer.status is not None:
         evidence.append(f"probe {_address(answer.address)}: GET {item.url} -> {answer.status}")
     if answer is not None and answer.log_line:
         evidence.append(answer.log_line)
     return Finding(
         NAME, "host-misrouted", Severity.CRITICAL if confirmed else Severity.WARNING,
-        f"Host {host} ({item.origin} {item.url}) is served by {where_captor}, not by {where_owner} that names it",
-        cause, evidence=tuple(evidence),
-        directives=tuple(ref for ref in (deciding, named) if ref is not None),
+        f"Host {host} ({item.origin} {item.url}) is served by {who(captor)}, not by {who(owner)} {found.owner_role}",
+        f"{found.why} ({seen}). Fix: {found.fix}", evidence=tuple(evidence), directives=refs,
         next=_next(ctx, item.url, live=confirmed), vhost=captor.id, expected_vhost=owner.id,
+    )
+
+
+# -- why the request fails where the config maps it -----------------------------------------
+
+def _failure(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None) -> Finding | None:
+    """A rewrite loop the probe made httpd log (AH00124), or the file the request maps to
+    missing (404) or unreadable by the worker's user (403): predicted from the config
+    and the file system, confirmed by the probe's status."""
+    status = answer.status if answer is not None else None
+    outcome = decision.outcome
+    loop = [line for line in (answer.errors if answer is not None else ()) if REWRITE_LOOP_CODE in line]
+    if loop:
+        return _rewrite_loop(ctx, item, decision, answer, loop[0])
+    if outcome.target is None or outcome.directive is None or (status is None and not decision.certain):
+        return None
+    if outcome.kind == "not-found" and status in (None, 404):
+        return _missing(ctx, item, decision, answer, outcome.target, outcome.directive)
+    worker = worker_user(ctx.model) if ctx.local else None
+    if outcome.kind == "file" and status in (None, 403) and worker is not None:
+        why = unreadable(outcome.target, worker)
+        if why is not None:
+            return _forbidden(ctx, item, decision, answer, outcome.target, outcome.directive, why)
+    return None
+
+
+def _ref(node: Directive, vhost: str | None) -> DirectiveRef:
+    return DirectiveRef(node.name, node.source.file, node.source.line, vhost)
+
+
+def _live_evidence(item: _Asked, answer: _Answer | None, wanted: str | None = None) -> list[str]:
+    """The probe's status and the error-log lines it caused (those with ``wanted`` in them, if given)."""
+    if answer is None or answer.status is None:
+        return []
+    lines = [f"probe {_address(answer.address)}: GET {item.url} -> {answer.status}"]
+    lines += [line for line in answer.errors if wanted is None or wanted in line][:3]
+    return lines
+
+
+def _explained(lines: list[str]) -> str:
+    """What httpd's error-log codes in ``lines`` mean (the catalogue), one sentence each."""
+    seen: dict[str, str] = {}
+    for line in lines:
+        entry = explain_line(line)
+        if entry is not None:
+            seen.setdefault(entry.code, f"httpd logged {entry.code}: {entry.meaning.split('. ')[0].rstrip('.')}")
+    return "".join(f"; {text}" for text in seen.values())
+
+
+def _missing(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None,
+             target: str, node: Directive) -> Finding:
+    confirmed = answer is not None and answer.status == 404
+    missing, close = missing_part(target)
+    where = f"{node.name} at {node.source.file}:{node.source.line}"
+    typo = f"; {close} exists: a typo in the path?" if close else ""
+    fix = (f"correct the path in {where}" + (f" ({os.path.basename(missing)} -> {os.path.basename(close)})" if close else "")
+           + ", or create the file")
+    live_lines = _live_evidence(item, answer)
+    seen = f"the running server answered {answer.status}" if confirmed and answer is not None else "predicted from the config and the file system"
+    return Finding(
+        NAME, "file-missing", Severity.CRITICAL if confirmed else Severity.WARNING,
+        f"GET {item.url} -> 404: {where} maps it to {target}, which does not exist",
+        f"{missing} does not exist{typo} ({seen}){_explained(live_lines)}. Fix: {fix}",
+        evidence=(ctx.source_line(node.source.file, node.source.line), *live_lines),
+        directives=(_ref(node, decision.server.id),), next=_next(ctx, item.url, live=confirmed),
+        vhost=decision.server.id,
+    )
+
+
+def _forbidden(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None,
+               target: str, node: Directive, why: str) -> Finding:
+    worker = worker_user(ctx.model)
+    assert worker is not None
+    confirmed = answer is not None and answer.status == 403
+    where = f"{node.name} at {node.source.file}:{node.source.line}"
+    user_at = f"User {worker.user} at {worker.user_line.source.file}:{worker.user_line.source.line}"
+    live_lines = _live_evidence(item, answer)
+    seen = f"the running server answered {answer.status}" if confirmed and answer is not None else "predicted from the config and the file system"
+    group = worker.group or worker.user
+    refs = (_ref(node, decision.server.id), _ref(worker.user_line, None))
+    return Finding(
+        NAME, "file-forbidden", Severity.CRITICAL if confirmed else Severity.WARNING,
+        f"GET {item.url} -> 403: the workers run as {worker.user} and may not read {target}",
+        f"{where} maps the request to {target}; httpd's children run as {user_at}; {why} ({seen})"
+        f"{_explained(live_lines)}. Fix: let {worker.user} read it (e.g. chgrp {group} and chmod g+r, or chmod o+r "
+        "on the file and o+x on its directories), or map the URL elsewhere",
+        evidence=(ctx.source_line(node.source.file, node.source.line),
+                  ctx.source_line(worker.user_line.source.file, worker.user_line.source.line), *live_lines),
+        directives=refs, next=_next(ctx, item.url, live=confirmed), vhost=decision.server.id,
+    )
+
+
+def _rewrite_loop(ctx: DoctorContext, item: _Asked, decision: Decision, answer: _Answer | None, logged: str) -> Finding:
+    server = decision.server
+    rules = rewrite_rules(ctx.model, server, item.request.path, decision.outcome.target)
+    named = ", ".join(f"{node.source.file}:{node.source.line}" for node in rules) or "none found in the config"
+    status = answer.status if answer is not None else None
+    live_lines = _live_evidence(item, answer, REWRITE_LOOP_CODE)
+    return Finding(
+        NAME, "rewrite-loop", Severity.CRITICAL,
+        f"GET {item.url} -> {status}: a rewrite loop in {who(server)} (httpd logged {REWRITE_LOOP_CODE}); RewriteRule at {named}",
+        f"the RewriteRules that apply to {item.request.path} ({named}) rewrite it again and again: each pass's result "
+        f"is internally redirected and matched once more{_explained([logged])}. Fix: stop the rule from matching its "
+        "own result: a RewriteCond that excludes the target (RewriteCond %{REQUEST_URI} !^/target), the [END] flag, "
+        "or a pattern its substitution does not match",
+        evidence=(*(ctx.source_line(node.source.file, node.source.line) for node in rules), *live_lines),
+        directives=tuple(_ref(node, server.id) for node in rules),
+        next=_next(ctx, item.url, live=True) + f"; vhostguard explain-code {REWRITE_LOOP_CODE}", vhost=server.id,
     )
 
 
@@ -236,7 +326,8 @@ def _probe(ctx: DoctorContext, item: _Asked, logs: _VhostLogs) -> _Answer:
     except live.ProbeError as problem:
         return _Answer(address, None, f"probe failed: {problem}", None, None)
     found = logs.served_by(request)
-    return _Answer(address, answer.status, None, found[0] if found else None, found[1] if found else None)
+    return _Answer(address, answer.status, None, found[0] if found else None, found[1] if found else None,
+                   logs.new_errors())
 
 
 @dataclass(frozen=True)
@@ -265,9 +356,24 @@ class _VhostLogs:
             elif own is not None and len(target.formats) == 1:
                 self.logs.append(_Log(target.path, parser_for(target.formats[0], config.nicknames), own.server_name))
         self.offsets: dict[str, int] = {}
+        targets, _ = find_error_logs(ctx.model)
+        self.error_logs = [target.path for target in targets]
+        self.error_offsets: dict[str, int] = {}
 
     def mark(self) -> None:
         self.offsets = {log.path: _size(log.path) for log in self.logs}
+        self.error_offsets = {path: _size(path) for path in self.error_logs}
+
+    def new_errors(self) -> tuple[str, ...]:
+        """``path:line: text`` of the lines the error logs gained since ``mark`` (httpd
+        writes them while handling the request, before the response is sent)."""
+        found: list[str] = []
+        for path, offset in self.error_offsets.items():
+            lines = _new_lines(path, offset)
+            if lines:
+                first = _lines_before(path, offset) + 1
+                found.extend(f"{path}:{first + index}: {text}" for index, text in enumerate(lines))
+        return tuple(found)
 
     def served_by(self, request: Request) -> tuple[str, str] | None:
         """(vhost name, ``path:line: text``) of the new log line for this request, waiting for httpd to write it."""
