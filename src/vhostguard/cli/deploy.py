@@ -69,7 +69,7 @@ def _exit(document: dict[str, Any]) -> int:
               help="Reload command (default: apache2ctl graceful, httpd -k graceful or systemctl reload).")
 @click.option("--apache2", "apache2", metavar="PATH", help="The apache2/httpd binary (default: found on PATH).")
 @click.option("--state", "state_dir", metavar="DIR",
-              help="Journal and kept configs (default: /var/lib/vhostguard for root, else $XDG_STATE_HOME/vhostguard).")
+              help="Journal and kept configs (default: $VHOSTGUARD_STATE_DIR, else /var/lib/vhostguard for root, else $XDG_STATE_HOME/vhostguard).")
 @click.option("--force", is_flag=True, help="Let routing changes found by the diff gate through (recorded as forced).")
 @click.option("--dry-run", is_flag=True, help="Run the gates and print every step; change nothing.")
 @click.option("--json", "json_output", is_flag=True, help="Print the deploy document (docs/contract.md).")

@@ -82,9 +82,11 @@ class RollbackRequest:
 
 
 def default_deploy_state(environ: dict[str, str] | None = None) -> str:
-    """Where deploys are journaled: ``/var/lib/vhostguard`` for root (who deploys /etc/apache2), else
-    the user's XDG state directory, so that a test tree deployed by a user stays the user's."""
+    """Where deploys are journaled: ``$VHOSTGUARD_STATE_DIR``, else ``/var/lib/vhostguard`` for root (who
+    deploys /etc/apache2), else the user's XDG state directory (a tree a user deploys stays the user's)."""
     env = os.environ if environ is None else environ
+    if env.get("VHOSTGUARD_STATE_DIR"):
+        return env["VHOSTGUARD_STATE_DIR"]
     if os.geteuid() == 0:
         return DEFAULT_STATE_DIR
     base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
