@@ -4,6 +4,13 @@ A request has changed when its vhost (server name + address set, never
 file:line) or its outcome (kind, status, target) differs. Changes are grouped
 by the deciding directives, old vhost + directive -> new vhost + directive.
 
+Relocated trees: OLD and NEW are often the same tree in two places (the live
+/etc/apache2 and a candidate copy, or two blue/green slots). A path under
+OLD's ServerRoot (or its main file's directory) and the same relative path
+under NEW's are the same file once the candidate is in place, so both are
+compared relative to their roots (docs/contract.md, "diff across relocated
+trees"); ``strict_paths`` compares them literally.
+
 Speed comes from memoising at three levels: the vhost match per connection
 and Host, the whole answer per distinct request, and — decisively — the
 server: when a request lands on servers whose routing configuration is
@@ -14,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,8 +47,10 @@ class Side:
     target: str | None
     directive: str | None  # "Name file:line"
 
-    def identity(self) -> tuple[Any, ...]:
-        return (self.vhost, self.address_set, self.kind, self.status, self.target)
+    def identity(self, relocate: Callable[[str], str] | None = None) -> tuple[Any, ...]:
+        """What must be equal for a request to be unchanged (``relocate``: how paths are compared)."""
+        target = self.target if relocate is None or self.target is None else relocate(self.target)
+        return (self.vhost, self.address_set, self.kind, self.status, target)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,27 +110,74 @@ def _side(decision: Decision) -> Side:
     )
 
 
-def _node_digest(node: Directive, into: Any) -> None:
+def _same(text: str) -> str:
+    return text
+
+
+class Relocation:
+    """Paths of two trees compared relative to their roots.
+
+    The roots of a tree are its ServerRoot and its main file's directory
+    (the config directory), as spelled and as real paths. A path under a root
+    of either tree is compared with the root replaced by the root's role, so
+    ``/etc/apache2/htdocs/x`` (live) and ``/srv/candidate/htdocs/x`` (the
+    candidate, which will serve from the live path once switched) are the
+    same file. A root matches only as a whole path component at the start of
+    a word (after a quote, ``=``, ``:``, ``|``, ``(``, a comma or a space), so a URL's
+    path that happens to contain it is left alone.
+    """
+
+    SERVER_ROOT = "\0ServerRoot"
+    CONFIG_DIR = "\0ConfigDir"
+
+    def __init__(self, old: ServerModel, new: ServerModel) -> None:
+        roles: dict[str, str] = {}
+        for role, paths in ((self.SERVER_ROOT, (old.tree.server_root, new.tree.server_root)),
+                            (self.CONFIG_DIR, (os.path.dirname(old.tree.main_file), os.path.dirname(new.tree.main_file)))):
+            for path in paths:
+                for spelling in (os.path.normpath(path), os.path.realpath(path)):
+                    if spelling != "/" and os.path.isabs(spelling):
+                        roles.setdefault(spelling, role)
+        # Trees in the same place need no mapping.
+        self.active = bool(roles) and _spellings(old) != _spellings(new)
+        self._roles = roles
+        alternatives = "|".join(re.escape(root) for root in sorted(roles, key=len, reverse=True))
+        self._pattern = re.compile(rf"(?:^|(?<=[\s\"'=:|(,]))({alternatives})(?=$|[/\s\"'|),])")
+
+    def __call__(self, text: str) -> str:
+        if not self.active:
+            return text
+        return self._pattern.sub(lambda found: self._roles[found.group(1)], text)
+
+
+def _spellings(model: ServerModel) -> set[str]:
+    roots = (model.tree.server_root, os.path.dirname(model.tree.main_file))
+    return {os.path.normpath(p) for p in roots} | {os.path.realpath(p) for p in roots}
+
+
+def _node_digest(node: Directive, into: Any, relocate: Callable[[str], str] = _same) -> None:
     into.update(node.key.encode("utf-8", "surrogateescape"))
-    into.update(b"\0".join(a.encode("utf-8", "surrogateescape") for a in node.args))
+    into.update(b"\0".join(relocate(a).encode("utf-8", "surrogateescape") for a in node.args))
     into.update(b"\1")
     for child in node.children or ():
-        _node_digest(child, into)
+        _node_digest(child, into, relocate)
     into.update(b"\2")
 
 
 class _Fingerprints:
-    """A digest of everything that can change routing inside a server (not file:line)."""
+    """A digest of everything that can change routing inside a server (not file:line; paths
+    under the tree's roots relative to them, unless ``relocate`` is the identity)."""
 
-    def __init__(self, model: ServerModel) -> None:
+    def __init__(self, model: ServerModel, relocate: Callable[[str], str] = _same) -> None:
         self._model = model
+        self._relocate = relocate
         self._cache: dict[str | None, bytes] = {}
         base = hashlib.sha256()
         for name in sorted(m.name for m in model.tree.modules):
             base.update(name.encode("utf-8", "surrogateescape") + b"\0")
         for node in model.main.directives:
-            _node_digest(node, base)
-        base.update(model.main.document_root.encode("utf-8", "surrogateescape"))
+            _node_digest(node, base, relocate)
+        base.update(relocate(model.main.document_root).encode("utf-8", "surrogateescape"))
         self._base = base.digest()
 
     def of(self, server: Server) -> bytes:
@@ -127,20 +185,25 @@ class _Fingerprints:
         if found is None:
             digest = hashlib.sha256(self._base)
             digest.update(server.server_name.encode("utf-8", "surrogateescape") + b"\0"
-                          + server.document_root.encode("utf-8", "surrogateescape"))
+                          + self._relocate(server.document_root).encode("utf-8", "surrogateescape"))
             for node in server.directives if not server.is_main else ():
-                _node_digest(node, digest)
+                _node_digest(node, digest, self._relocate)
             found = self._cache[server.id] = digest.digest()
         return found
 
 
 class Differ:
-    """Replays requests through two models; feed it requests, then read ``result``."""
+    """Replays requests through two models; feed it requests, then read ``result``.
 
-    def __init__(self, old: ServerModel, new: ServerModel) -> None:
+    ``strict_paths``: compare paths literally, not relative to each tree's roots (``Relocation``)."""
+
+    def __init__(self, old: ServerModel, new: ServerModel, strict_paths: bool = False) -> None:
         self.old, self.new = old, new
         self._old_router, self._new_router = Router(old), Router(new)
-        self._old_prints, self._new_prints = _Fingerprints(old), _Fingerprints(new)
+        relocation = Relocation(old, new)
+        self._relocate: Callable[[str], str] | None = relocation if relocation.active and not strict_paths else None
+        relocate = self._relocate or _same
+        self._old_prints, self._new_prints = _Fingerprints(old, relocate), _Fingerprints(new, relocate)
         self._verdicts: dict[Request, tuple[Any, ...] | None] = {}
         self._addresses: dict[int, str] = {}
         self._same_server: dict[tuple[Any, ...], bool] = {}
@@ -199,7 +262,7 @@ class Differ:
             return None  # same server, same routing configuration: same decision
         old_side = _side(self._old_router.route(request))
         new_side = _side(self._new_router.route(request))
-        if old_side.identity() == new_side.identity():
+        if old_side.identity(self._relocate) == new_side.identity(self._relocate):
             return None
         key = (old_side.vhost, old_side.address_set, old_side.directive, old_side.kind, old_side.status,
                new_side.vhost, new_side.address_set, new_side.directive, new_side.kind, new_side.status)
@@ -243,13 +306,15 @@ PROGRESS_EVERY = 10000  # requests between two progress reports
 
 
 def replay(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_host: str | None,
-           workers: int = 1, progress: Callable[[int], None] | None = None) -> tuple[DiffResult, ReplayStats]:
+           workers: int = 1, progress: Callable[[int], None] | None = None,
+           strict_paths: bool = False) -> tuple[DiffResult, ReplayStats]:
     """Replay every job through both models; with ``workers`` > 1 and several jobs, in forked
     processes that share the already-built models (copy on write) and return their parts.
-    ``progress`` is called with the requests replayed so far, as they are."""
+    ``progress`` is called with the requests replayed so far, as they are; ``strict_paths``
+    compares paths literally (see ``Relocation``)."""
     if workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        return _replay_parallel(old, new, jobs, default_host, workers, progress)
-    differ = Differ(old, new)
+        return _replay_parallel(old, new, jobs, default_host, workers, progress, strict_paths)
+    differ = Differ(old, new, strict_paths)
     stats = ReplayStats()
     for job in jobs:
         for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
@@ -262,8 +327,8 @@ def replay(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_ho
 
 
 def _run_part(job: ReplayJob) -> tuple[DiffResult, ReplayStats]:
-    old, new, default_host, counter = _FORKED
-    differ = Differ(old, new)
+    old, new, default_host, counter, strict_paths = _FORKED
+    differ = Differ(old, new, strict_paths)
     stats = ReplayStats()
     for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
         differ.feed_fields(fields)
@@ -279,11 +344,12 @@ _FORKED: Any = None
 
 
 def _replay_parallel(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_host: str | None,
-                     workers: int, progress: Callable[[int], None] | None) -> tuple[DiffResult, ReplayStats]:
+                     workers: int, progress: Callable[[int], None] | None,
+                     strict_paths: bool = False) -> tuple[DiffResult, ReplayStats]:
     global _FORKED
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)  # requests replayed by the children, shared memory
-    _FORKED = (old, new, default_host, counter)
+    _FORKED = (old, new, default_host, counter, strict_paths)
     try:
         with context.Pool(min(workers, len(jobs))) as pool:
             pending = pool.map_async(_run_part, jobs, chunksize=1)

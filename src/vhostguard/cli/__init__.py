@@ -31,6 +31,9 @@ COMMANDS: Mapping[str, str] = {
     "trace": "vhostguard.cli.diagnose:trace",
     "explain-code": "vhostguard.cli.diagnose:explain_code",
     "doctor": "vhostguard.cli.diagnose:doctor",
+    "deploy": "vhostguard.cli.deploy:deploy",
+    "rollback": "vhostguard.cli.deploy:rollback",
+    "history": "vhostguard.cli.deploy:history",
 }
 
 

@@ -47,10 +47,13 @@ def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[
 @click.option("-d", "--server-root", "server_root", metavar="DIR", help="ServerRoot for both configs.")
 @click.option("-D", "defines", multiple=True, metavar="NAME[=VALUE]", help="Define a name for both configs.")
 @click.option("--env-file", "env_file", metavar="FILE", help="Shell file of exported variables for ${VAR}.")
+@click.option("--strict-paths", "strict_paths", is_flag=True,
+              help="Compare paths literally (default: a path under OLD's ServerRoot or config directory equals "
+                   "the same relative path under NEW's).")
 @click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | None, default_host: str | None,
          allow_file: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
-         as_json: bool) -> None:
+         strict_paths: bool, as_json: bool) -> None:
     """Replay real requests through OLD and NEW; exit 1 when any would change (never runs apache2)."""
 
     def body() -> int:
@@ -72,7 +75,8 @@ def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | N
         report_progress, stop_progress = _progress(list(request_files))
         try:
             jobs = plan_jobs(list(request_files), old_model.tree, log_format, workers)
-            result, stats = replay_diff(old_model, new_model, jobs, default_host, workers, report_progress)
+            result, stats = replay_diff(old_model, new_model, jobs, default_host, workers, report_progress,
+                                        strict_paths=strict_paths)
         except ReplayError as problem:
             raise UsageProblem(str(problem)) from None
         except OSError as problem:

@@ -11,19 +11,22 @@ import getpass
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, UTC
 from types import TracebackType
 
 from vhostguard.deploy.slots import Step
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = 1
+# 2: deploys.report, the deploy's JSON document (gates, switch, reload, verify, rollback) as it grows.
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deploys (
     id TEXT PRIMARY KEY, started_at TEXT NOT NULL, user TEXT NOT NULL, live_dir TEXT NOT NULL,
-    candidate_hash TEXT, outcome TEXT, finished_at TEXT);
+    candidate_hash TEXT, outcome TEXT, finished_at TEXT, report TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS steps (
     deploy_id TEXT NOT NULL REFERENCES deploys(id), seq INTEGER NOT NULL, name TEXT NOT NULL,
     description TEXT NOT NULL, paths TEXT NOT NULL, intent_at TEXT NOT NULL, result_at TEXT,
@@ -59,6 +62,7 @@ class DeployRecord:
     outcome: str | None
     finished_at: str | None
     steps: tuple[StepRecord, ...]
+    report: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def unfinished_step(self) -> StepRecord | None:
@@ -96,6 +100,11 @@ class Journal:
         row = self._db.execute("SELECT version FROM schema_version").fetchone()
         if row is None:
             self._db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif row[0] == 1:  # version 1 lacked the report column; its deploys get an empty report
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("ALTER TABLE deploys ADD COLUMN report TEXT NOT NULL DEFAULT '{}'")
+                self._db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         elif row[0] != SCHEMA_VERSION:
             raise JournalError(f"{self.path}: schema version {row[0]}, this vhostguard reads {SCHEMA_VERSION}; "
                                "use the vhostguard that wrote it, or move the file away")
@@ -118,6 +127,11 @@ class Journal:
     def finish(self, deploy_id: str, outcome: str) -> None:
         self._db.execute("UPDATE deploys SET outcome = ?, finished_at = ? WHERE id = ?",
                          (outcome, now_iso(), deploy_id))
+
+    def record(self, deploy_id: str, report: Mapping[str, Any]) -> None:
+        """Replace the deploy's JSON document (what the gates, switch, reload and verify said so far);
+        written at each stage, so a crash leaves what was known, e.g. the slot it switched from."""
+        self._db.execute("UPDATE deploys SET report = ? WHERE id = ?", (json.dumps(report), deploy_id))
 
     def recorder(self, deploy_id: str) -> StepRecorder:
         """The ``StepLog`` the slot functions write to for ``deploy_id``."""
@@ -152,17 +166,22 @@ class Journal:
             f"SELECT {_COLUMNS} FROM deploys WHERE outcome IS NULL ORDER BY started_at, id").fetchall()
         return [self._record(row) for row in rows]
 
-    def _record(self, row: tuple[str, str, str, str, str | None, str | None, str | None]) -> DeployRecord:
+    def _record(self, row: tuple[str, str, str, str, str | None, str | None, str | None, str]) -> DeployRecord:
         steps = tuple(
             StepRecord(seq, name, description, tuple(json.loads(paths)), intent_at, result_at)
             for seq, name, description, paths, intent_at, result_at in self._db.execute(
                 "SELECT seq, name, description, paths, intent_at, result_at FROM steps "
                 "WHERE deploy_id = ? ORDER BY seq", (row[0],)))
-        deploy_id, started_at, user, live_dir, candidate_hash, outcome, finished_at = row
-        return DeployRecord(deploy_id, started_at, user, live_dir, candidate_hash, outcome, finished_at, steps)
+        deploy_id, started_at, user, live_dir, candidate_hash, outcome, finished_at, report = row
+        try:
+            document = json.loads(report)
+        except ValueError:  # written only by us; unreadable means damaged: history still lists the deploy
+            document = {}
+        return DeployRecord(deploy_id, started_at, user, live_dir, candidate_hash, outcome, finished_at, steps,
+                            document if isinstance(document, dict) else {})
 
 
-_COLUMNS = "id, started_at, user, live_dir, candidate_hash, outcome, finished_at"
+_COLUMNS = "id, started_at, user, live_dir, candidate_hash, outcome, finished_at, report"
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,23 @@ def inspect(live_dir: str) -> Layout:
     raise SlotError(f"{live}: no such directory; name the directory of the live main file")
 
 
+def live_directory(live_main: str, server_root: str | None) -> str:
+    """The directory that becomes the slot symlink: the ServerRoot when the main file lies inside it
+    (RHEL: /etc/httpd for /etc/httpd/conf/httpd.conf), else the main file's directory (Debian:
+    /etc/apache2). The path is not resolved: through the symlink it is the live path itself."""
+    main = os.path.abspath(live_main)
+    if server_root:
+        root = _strip(server_root)
+        if main.startswith(root + os.sep):
+            return root
+    directory = os.path.dirname(main)
+    parent = os.path.dirname(directory)
+    # RHEL without -d: httpd.conf in conf/, beside conf.d and conf.modules.d under ServerRoot
+    if os.path.basename(directory) == "conf" and os.path.isdir(os.path.join(parent, "conf.d")):
+        return parent
+    return directory
+
+
 def backup_name(live_dir: str, now: datetime | None = None) -> str:
     """``/etc/apache2.backup-20261204T040000Z``: where the plain directory goes when converted."""
     moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")

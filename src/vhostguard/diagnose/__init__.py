@@ -24,6 +24,8 @@ from vhostguard.diagnose.catalogue import Catalogue, CodeEntry, explain_code, ex
 from vhostguard.diagnose.checkup import DoctorError, doctor
 from vhostguard.diagnose.context import DoctorOptions, iso
 from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, ServerState, Severity
+from vhostguard.diagnose.server_state import RESUME_CODES
+from vhostguard.diagnose.server_state import server_state as observe_server  # (the module has the function's name)
 from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
 from vhostguard.diagnose.summary import (
     MARKER_HEADER, Connect, DirectiveRef, DnsLookup, Exec, FileAccess, NotTraced, Phase, TraceSummary, summarise,
@@ -37,3 +39,4 @@ __all__ = [
     "config_targets", "doctor", "explain_code", "explain_line", "iso", "load_catalogue", "normalise_code", "parse_strace",
     "pid_file", "server_pid", "summarise", "trace", "worker_pids",
 ]
+__all__ += ["RESUME_CODES", "observe_server"]  # for deploy: the running server a config describes

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vhostguard.config import ConfigError
@@ -50,17 +50,22 @@ def apache_environment(main_file: str, env_file: str | None) -> dict[str, str]:
 
 def config_test(apache2: str, main_file: str, server_root: str | None = None,
                 defines: Mapping[str, str | None] | None = None, env_file: str | None = None,
-                timeout: float = 60.0) -> ConfigTest:
-    """Run ``apache2 -t`` on ``main_file`` (with ``-d`` and ``-D`` as given)."""
+                timeout: float = 60.0, *, env: Mapping[str, str] | None = None,
+                prefix: Sequence[str] = ()) -> ConfigTest:
+    """Run ``apache2 -t`` on ``main_file`` (with ``-d`` and ``-D`` as given).
+
+    ``env``: the environment to run it in (default: ``apache_environment``);
+    ``prefix``: a command that runs the rest of the argv (e.g. in a mount namespace)."""
     argv = [apache2, "-t", "-f", main_file]
     if server_root:
         argv += ["-d", server_root]
     for name, value in (defines or {}).items():
         argv += ["-D", name] if value is None else ["-C", directive_line("Define", [name, value])]
     try:
-        env = apache_environment(main_file, env_file)
+        env = dict(env) if env is not None else apache_environment(main_file, env_file)
     except ConfigError as problem:
         return ConfigTest(False, apache2, tuple(argv), str(problem))
+    argv = [*prefix, *argv]
     try:
         done = subprocess.run(argv, env=env, capture_output=True, text=True, errors="replace", timeout=timeout,
                               check=False, cwd=os.path.dirname(main_file) or None)

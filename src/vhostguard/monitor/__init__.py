@@ -7,11 +7,14 @@ from vhostguard.monitor.aggregate import (
 )
 from vhostguard.monitor.errorlog import ErrorEntry, ErrorLogTarget, find_error_logs, parse_error_line
 from vhostguard.monitor.sketch import QuantileSketch
+from vhostguard.monitor.ingest import Labeler
 
 from vhostguard.monitor.aggregate import histogram_quantile, usable_cpus
 from vhostguard.monitor.clock import SystemClock
 from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
 from vhostguard.monitor.rules import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
+from vhostguard.monitor.rules import Evaluator
+from vhostguard.monitor.windows import Windows
 from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
 from vhostguard.monitor.state import StateError, default_state_dir
 from vhostguard.logs import printable
@@ -29,7 +32,9 @@ __all__ = [
     "ErrorBurst",
     "ErrorEntry",
     "ErrorLogTarget",
+    "Evaluator",
     "JsonLinesSink",
+    "Labeler",
     "Latency",
     "LogSource",
     "MetricsServer",
@@ -46,6 +51,7 @@ __all__ = [
     "WatchMetrics",
     "WatchOptions",
     "WebhookSink",
+    "Windows",
     "analyse",
     "default_state_dir",
     "find_error_logs",
