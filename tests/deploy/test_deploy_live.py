@@ -188,6 +188,10 @@ def test_good_deploy_converts_switches_reloads_and_serves_the_new_config(stack: 
     assert stack.get("/v1/users") == (200, "api /v1/users\n")
     (newest,) = stack.history()
     assert newest["id"] == document["id"] and newest["outcome"] == "deployed"
+    events = json.loads(stack.vhostguard("events", "--state", str(stack.state), "--json").stdout)["events"]
+    kinds = [e["kind"] for e in events if e["id"] == document["id"]]
+    assert kinds[0] == "deploy-started" and kinds[-1] == "deploy-deployed"
+    assert kinds.index("switch") < kinds.index("reload") < kinds.index("verify-pass")
 
 
 def test_dry_run_changes_nothing_and_lists_every_step(stack: Stack) -> None:
@@ -281,6 +285,9 @@ def test_deploy_to_a_down_backend_is_rolled_back_automatically(stack: Stack) -> 
     assert elapsed < 30  # inside the watch window, not after it
     assert content_hash(str(stack.live)) == old_tree
     assert stack.get("/v1/users") == (200, "api /v1/users\n")
+    events = json.loads(stack.vhostguard("events", "--state", str(stack.state), "--json").stdout)["events"]
+    kinds = [e["kind"] for e in events if e["id"] == document["id"]]
+    assert kinds.index("switch") < kinds.index("verify-fail") <= kinds.index("rollback") < kinds.index("deploy-rolled-back")
 
 
 # --- rollback by hand, and history -------------------------------------------------------------------

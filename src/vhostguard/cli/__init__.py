@@ -34,6 +34,7 @@ COMMANDS: Mapping[str, str] = {
     "deploy": "vhostguard.cli.deploy:deploy",
     "rollback": "vhostguard.cli.deploy:rollback",
     "history": "vhostguard.cli.deploy:history",
+    "events": "vhostguard.cli.events:events",
 }
 
 

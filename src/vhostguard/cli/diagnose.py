@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from vhostguard.cli.events import record
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.checks import ExpectationError, Expectations, load_expectations
 from vhostguard.cli.routing import build_request, request_options
@@ -19,6 +20,7 @@ from vhostguard.diagnose import (
 from vhostguard.diagnose import doctor as run_doctor
 from vhostguard.diagnose import trace as trace_request
 from vhostguard.exitcodes import ExitCode
+from vhostguard.incidents import doctor_events, trace_events
 from vhostguard.safetext import terminal_text
 from vhostguard.live import find_apache2
 from vhostguard.routing import Request, RequestError
@@ -114,8 +116,10 @@ def trace(url: str, config: str | None, server_root: str | None, defines: tuple[
             summary = trace_request(model, request, target, pids=pids, timeout=timeout, keep=strace_out)
         except TraceError as problem:
             raise UsageProblem(f"trace: {problem}") from None
+        document = trace_json(summary)
+        record(lambda: trace_events(document))
         if as_json:
-            emit_json(trace_json(summary))
+            emit_json(document)
         else:
             click.echo(trace_text(summary), nl=False)
         return ExitCode.OK
@@ -268,8 +272,10 @@ def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...]
             diagnosis = run_doctor(options)
         except DoctorError as problem:
             raise UsageProblem(f"doctor: {problem}") from None
+        document = doctor_json(diagnosis)
+        record(lambda: doctor_events(document))
         if as_json:
-            emit_json(doctor_json(diagnosis))
+            emit_json(document)
         else:
             click.echo(doctor_text(diagnosis), nl=False)
         worst = diagnosis.worst
