@@ -3,12 +3,12 @@
 ``vhostguard doctor``: what is wrong with the running server a config describes."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import click
 
 from vhostguard.cli.events import record
+from vhostguard.cli.params import seconds as duration_seconds
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.checks import ExpectationError, Expectations, load_expectations
 from vhostguard.cli.routing import build_request, request_options
@@ -284,13 +284,8 @@ def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...]
     run(body)
 
 
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def _duration(option: str, text: str) -> float:
-    m = _DURATION.fullmatch(text.strip())
-    seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else 0.0
+    seconds = duration_seconds(text) or 0.0
     if seconds <= 0:
         raise UsageProblem(f"{option} {text!r}: give a duration of more than 0 like 90s, 30m, 2h or 1d")
     return seconds
