@@ -20,7 +20,7 @@ describes, their ``Finding``s ranked most likely cause first.
 from __future__ import annotations
 
 from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
-from vhostguard.diagnose.catalogue import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
+from vhostguard.logs import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
 from vhostguard.diagnose.checkup import DoctorError, doctor
 from vhostguard.diagnose.context import DoctorOptions, iso
 from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, ServerState, Severity

@@ -13,10 +13,13 @@ Public surface:
 * ``resolve_files(paths, layout, log_format)`` / ``resolve_targets(layout, log_format)``: which format
   each log is in (``--log-format``, else the config's, else detected), the one answer every command uses;
 * ``logs.parallel.fold_log``: both cores on one big plain log (byte ranges from ``spans``, folded per worker);
-* ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode.
+* ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode;
+* the AH-code catalogue of the error log: ``explain_code(code)`` / ``explain_line(line) -> CodeEntry | None``,
+  ``load_catalogue()``, ``normalise_code`` (what httpd 2.4's numbered error-log messages mean).
 """
 from __future__ import annotations
 
+from vhostguard.logs.catalogue import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
 from vhostguard.logs.discover import LogConfig, LogTarget, find_logs
 from vhostguard.logs.endpoints import (
     OTHER, EndpointPattern, EndpointTemplater, PatternError, auto_template, load_patterns, parse_patterns,
@@ -49,6 +52,8 @@ __all__ = [
     "SAMPLES",
     "STOCK_NICKNAMES",
     "TOO_LONG",
+    "Catalogue",
+    "CodeEntry",
     "EndpointPattern",
     "EndpointTemplater",
     "FormatChoice",
@@ -70,11 +75,15 @@ __all__ = [
     "compile_format",
     "compile_rows",
     "detect_format",
+    "explain_code",
+    "explain_line",
     "explicit_format",
     "find_logs",
     "iter_bytes",
     "iter_lines",
+    "load_catalogue",
     "load_patterns",
+    "normalise_code",
     "parse_patterns",
     "parser_for",
     "printable",

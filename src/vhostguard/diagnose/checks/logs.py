@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from vhostguard.diagnose.catalogue import explain_line, load_catalogue
+from vhostguard.logs import explain_line, load_catalogue
 from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext, FailingRequest, iso
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity

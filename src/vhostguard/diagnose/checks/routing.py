@@ -25,7 +25,7 @@ from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
 from vhostguard.config import Directive
-from vhostguard.diagnose.catalogue import explain_line
+from vhostguard.logs import explain_line
 from vhostguard.diagnose.failures import (
     REWRITE_LOOP_CODE, missing_part, rewrite_rules, unreadable, worker_user,
 )
