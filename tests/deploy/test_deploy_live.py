@@ -415,3 +415,26 @@ def test_rhel_layout_deploys_the_server_root(tmp_path: Path) -> None:
         if pid.exists():
             os.kill(int(pid.read_text().strip()), signal.SIGTERM)
         backend.shutdown()
+
+
+def test_kill_9_while_rolling_back_is_finished_by_the_next_command(stack: Stack) -> None:
+    """Verification failed and the rollback began, then the process died: the next command switches
+    back to the slot that served before and reloads, so the broken config does not stay live."""
+    stack.traffic()
+    assert stack.deploy(stack.candidate("first")).returncode == 0
+    old_tree = content_hash(str(stack.live))
+    down = free_port()
+    candidate = stack.candidate()
+    (candidate / "sites-available" / "api.conf").write_text(_site(down))
+    allow = stack.root / "allow.yaml"
+    allow.write_text(f"- new_target: http://127.0.0.1:{down}/*\n")
+    expect = _expectations(stack.root / "expect.yaml", stack.port, down)
+    crashed = stack.vhostguard("deploy", str(candidate), "-f", str(stack.main), "--state", str(stack.state),
+                               "--watch", "30s", "--verify", str(expect), "--allow", str(allow),
+                               crash_at="deploy:rollback")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    assert content_hash(str(stack.live)) == content_hash(str(candidate))  # died before switching back
+    (newest, *_) = stack.history()
+    assert newest["outcome"] == "failed" and "switched back" in str(newest.get("recovery"))
+    assert content_hash(str(stack.live)) == old_tree
+    assert stack.get("/v1/users") == (200, "api /v1/users\n")
