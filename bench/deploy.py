@@ -128,8 +128,9 @@ def deploy_once(root: Path, live: Path, expect: Path, run: int, site: int) -> tu
     if candidate.exists():
         shutil.rmtree(candidate)
     shutil.copytree(os.path.realpath(live), candidate, symlinks=True)
-    with (candidate / "sites-available" / f"site{site:04d}.conf").open("a") as handle:
-        handle.write(f"# run {run}\n<IfModule alias_module>\n  Redirect /bench-run-{run} https://example.com/\n</IfModule>\n")
+    site_file = candidate / "sites-available" / f"site{site:04d}.conf"
+    site_file.write_text(site_file.read_text().replace(  # inside the vhost: outside it would change every vhost
+        "</VirtualHost>", f"  Redirect /bench-run-{run} https://example.com/\n</VirtualHost>"))
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "vhostguard", "deploy", str(candidate), "-f", str(live / "apache2.conf"),
                            "--state", str(root / "state"), "--verify", str(expect), "--watch", "1s", "--json"],
