@@ -24,6 +24,7 @@ from vhostguard.config.macros import Macro
 from vhostguard.config.modules import ModuleState, catalog
 from vhostguard.config.nodes import ConfigTree, Directive, IncludedFile, LoadedModule
 from vhostguard.config.source import ConfigError, ConfigWarning, Source
+from vhostguard.config.syntax import Context, argument_error, directive_error, syntax_table
 
 DEFAULT_HTTPD_VERSION = "2.4.71"
 MAX_INCLUDE_DEPTH = 128
@@ -99,6 +100,10 @@ class _State:
     errors: list[ConfigError] = field(default_factory=list)
     warnings: list[ConfigWarning] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # enclosing non-conditional sections
+    # Directives no module loaded so far provides, with what their syntax check found: httpd
+    # looks directives up only after reading everything (config.c ap_walk_config_sub), so a
+    # LoadModule after them still counts; judged at the end by _module_errors.
+    unloaded: list[tuple[Source, str, str | None]] = field(default_factory=list)
     # The defines with a value, as ${NAME} reads them; built on first use after each change.
     _variables: dict[str, str] | None = field(default=None, repr=False)
 
@@ -160,6 +165,7 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
             raise ConfigError(None, "the main config file name is empty; name a file, as apache2 -f does")
         environ.update(_env_file_vars(main_path, options))
         nodes = _Reader(state).read_main(main_path)
+        _module_errors(state, main_path)
     except _FailFast as stop:
         raise stop.error from None
     except ConfigError as problem:
@@ -184,6 +190,31 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
         errors=tuple(state.errors),
         warnings=tuple(state.warnings),
     )
+
+
+def _module_errors(state: _State, main_path: str) -> None:
+    """The checks that need the config's module set: only when it loads modules at all.
+
+    A config without any LoadModule is not one httpd starts (no MPM) nor one whose
+    modules we know: it is a fragment, or a static build. Its directives of known
+    modules are taken as present; misspelled ones are still refused as they are read.
+    """
+    modules = state.modules
+    for source, name, problem in state.unloaded:
+        if modules.has_directive(name):
+            if problem is not None:
+                state.error(source, problem)
+            continue
+        if modules.unknown_loaded:
+            continue  # a module we do not know may provide it: unmodelled, not refused
+        module = catalog().module_for_directive(name)
+        if module is None:
+            state.error(source, _invalid_command(name, None))
+        elif state.loaded:
+            state.error(source, _invalid_command(name, module.source[:-2]))
+    if state.loaded and not modules.has_mpm():
+        state.error(Source(main_path, 1), "AH00534: apache2: Configuration error: No MPM loaded. (LoadModule one of "
+                                          "mpm_event_module, mpm_worker_module, mpm_prefork_module)")
 
 
 def _env_file_vars(main_path: str, options: LoadOptions) -> dict[str, str]:
@@ -380,10 +411,28 @@ class _Reader:
                 self._section(item, name, rest, src, above)
                 continue
             node = Directive(name, tuple(words), src, None, item.conditions, above, rest)
+            self._check_syntax(name, node.key, words, src)
             if node.key in _EXECUTED_ON_READ:
                 self._target().extend(self._execute(item, node))
             else:
                 self._target().append(node)
+
+    def _check_syntax(self, name: str, key: str, args: Sequence[str], src: Source) -> None:
+        """Is the directive known, with arguments of its kind, in a context it allows?"""
+        state = self.state
+        context = Context(tuple(state.sections))
+        if not context.modelled:
+            return  # inside a section whose body we do not know how httpd reads (<Perl>, <Lua...>)
+        spec = syntax_table().get(key)
+        if key in _EXECUTED_ON_READ:
+            if key == "loadmodule" and spec is not None and (problem := argument_error(spec, args)):
+                state.error(src, problem)
+            return
+        problem = directive_error(spec, args, context) if spec is not None else None
+        if not state.modules.has_directive(key):
+            state.unloaded.append((src, name, problem))  # judged at the end, see _module_errors
+        elif problem is not None:
+            state.error(src, problem)
 
     def _undefined(self, src: Source, name: str) -> None:
         self.state.warn(src, f"Config variable ${{{name}}} is not defined")
@@ -430,6 +479,8 @@ class _Reader:
         if key in CONDITIONAL_SECTIONS:
             self._conditional(item, name, arg_text, src)
             return
+        if key != "macro":
+            self._check_syntax(f"<{name}", f"<{key}", (), src)
         if key == "macro":
             if not self.state.modules.has_directive("<Macro"):
                 self.state.error(src, _invalid_command("<Macro", "mod_macro"))
@@ -630,9 +681,9 @@ class _Reader:
         return Source(item.macro[1], int(use.macro.rsplit(":", 1)[1]))
 
 
-def _invalid_command(name: str, module: str) -> str:
-    """httpd's words for a directive no loaded module provides."""
-    return (
-        f"Invalid command '{name}', perhaps misspelled or defined by a module not included in the server "
-        f"configuration (LoadModule the {module} module first)"
-    )
+def _invalid_command(name: str, module: str | None) -> str:
+    """httpd's words for a directive no loaded module provides, with which module would."""
+    words = f"Invalid command '{name}', perhaps misspelled or defined by a module not included in the server configuration"
+    if module is None:
+        return f"{words} (no module of httpd 2.4 knows it: check the spelling)"
+    return f"{words} (LoadModule the {module} module first)"
