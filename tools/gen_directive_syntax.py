@@ -62,6 +62,8 @@ _INIT = re.compile(r"\bAP_INIT_([A-Z0-9_]+)\s*\(")
 _SSL_CMD = re.compile(r"\bSSL_CMD_(ALL|SRV|PXY|DIR)\s*\(")
 _STRING = re.compile(r'"((?:\\.|[^"\\])*)"')
 _CONTEXT_CALL = re.compile(r"ap_check_cmd_context\s*\(\s*\w+\s*,([^;]*?)\)\s*;")
+# A check whose only consequence is a log line (core.c set_override: "Useless use of AllowOverride").
+_WARNING_ONLY = re.compile(r"if\s*\(\s*ap_check_cmd_context\s*\([^;{]*\)\s*\)\s*\{\s*ap_log_")
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def generate(src: Path) -> dict[str, Any]:
             body = function_body(texts[entry.file], entry.func)
             if body is None:  # defined in another file (e.g. ap_set_listener in server/listen.c)
                 body = next((b for t in texts.values() if (b := function_body(t, entry.func)) is not None), None)
-            for call in _CONTEXT_CALL.findall(body or ""):
+            for call in _CONTEXT_CALL.findall(_WARNING_ONLY.sub("", body or "")):
                 forbidden |= forbidden_names(call)
             if entry.name in table:  # e.g. the MPMs' shared directives: one entry, every module named
                 table[entry.name]["modules"] = sorted({*table[entry.name]["modules"], info["source"]})

@@ -365,7 +365,10 @@ class _Reader:
         """An input ended: every section still open in it is reported and closed."""
         while len(self.open) > item.base:
             frame = self.open[-1]
-            self.state.error(frame.source, f"<{frame.name}> is never closed: expected </{frame.name}> before the end of {item.path}")
+            if not frame.conditional:
+                # A true <IfModule>/<IfDefine>/... ends with its file: httpd reads its body
+                # up to the closing tag or the end of the file, whichever comes first.
+                self.state.error(frame.source, f"<{frame.name}> is never closed: expected </{frame.name}> before the end of {item.path}")
             self._end_section(item)
         if item.macro_key is not None:
             self.state.macros_in_use.remove(item.macro_key)

@@ -129,7 +129,7 @@ def directive_error(spec: DirectiveSyntax, words: Sequence[str], context: Contex
         return None
     if not granted & spec.override:
         if context.sections:
-            return f"{spec.name} not allowed in <{context.sections[-1]}> context"
+            return f"{spec.name} not allowed in <{_canonical(context.sections[-1])}> context"
         return f"{spec.name} not allowed here"
     return argument_error(spec, words) or _cmd_context_error(spec, context)
 
@@ -187,5 +187,11 @@ def _cmd_context_error(spec: DirectiveSyntax, context: Context) -> str | None:
         for name in names:  # find_parent: the nearest enclosing section of each name in turn
             for section in reversed(context.sections):
                 if section.lower() == name:
-                    return f"{spec.name} cannot occur within <{section}> section"
+                    return f"{spec.name} cannot occur within <{_canonical(section)}> section"
     return None
+
+
+def _canonical(section: str) -> str:
+    """A section as httpd names it in messages: its command's spelling, whatever the config wrote."""
+    spec = syntax_table().get(f"<{section.lower()}")
+    return spec.name[1:] if spec is not None else section
