@@ -28,7 +28,6 @@ from typing import Any
 
 import gen_modules  # tools/: runs apache2 on throw-away configs
 
-from vhostguard.config.syntax import Context, directive_error
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "src/vhostguard/config/data/directives.json"
@@ -233,17 +232,29 @@ def generate(src: Path) -> dict[str, Any]:
             "not_found_in_sources": sorted(missing)}
 
 
-# Where a handler's context check is put to the installed apache2: the section lines around the probe.
-PROBES: dict[str, tuple[tuple[str, ...], str, str]] = {  # forbidden flag: (sections, opening, closing)
-    "NOT_IN_VIRTUALHOST": (("VirtualHost",), "<VirtualHost *:80>", "</VirtualHost>"),
-    "NOT_IN_LIMIT": (("Directory", "Limit"), "<Directory />\n<Limit GET>", "</Limit>\n</Directory>"),
-    "NOT_IN_DIRECTORY": (("Directory",), "<Directory />", "</Directory>"),
-    "NOT_IN_LOCATION": (("Location",), "<Location />", "</Location>"),
-    "NOT_IN_FILES": (("Files",), "<Files x>", "</Files>"),
-    "NOT_IN_PROXY": (("Proxy",), "<Proxy *>", "</Proxy>"),
+# The installed apache2 has the last word (the sources are a branch, Debian patches them):
+# each directive is run with no arguments (its count message tells the kind and the help
+# text, which the sources may build from macros) and, with arguments that fit, in each
+# section its mask allows (its handler's context checks).
+PROBES: dict[str, tuple[str, str, str]] = {  # section: (opening, closing, flag its refusal means)
+    "VirtualHost": ("<VirtualHost *:80>", "</VirtualHost>", "NOT_IN_VIRTUALHOST"),
+    "Limit": ("<Directory />\n<Limit GET>", "</Limit>\n</Directory>", "NOT_IN_LIMIT"),
+    "Directory": ("<Directory />", "</Directory>", "NOT_IN_DIRECTORY"),
+    "Location": ("<Location />", "</Location>", "NOT_IN_LOCATION"),
+    "Files": ("<Files x>", "</Files>", "NOT_IN_FILES"),
+    "Proxy": ("<Proxy *>", "</Proxy>", "NOT_IN_PROXY"),
 }
 # Arguments that pass each kind's count check (the handler may still refuse their value).
 FITTING_ARGS = {"TAKE2": "x x", "TAKE3": "x x x", "TAKE23": "x x", "ITERATE2": "x x", "FLAG": "Off", "NO_ARGS": ""}
+WORDINGS = {
+    "takes one argument": "TAKE1", "takes two arguments": "TAKE2", "takes 1-2 arguments": "TAKE12",
+    "takes three arguments": "TAKE3", "takes two or three arguments": "TAKE23",
+    "takes one, two or three arguments": "TAKE123", "takes one or three arguments": "TAKE13",
+    "requires at least one argument": "ITERATE", "requires at least two arguments": "ITERATE2",
+}
+SERVER_OVERRIDE = MASK_BITS["RSRC_CONF"] | MASK_BITS["OR_OPTIONS"] | MASK_BITS["OR_FILEINFO"] | MASK_BITS["OR_INDEXES"]
+DIR_OVERRIDE = MASK_BITS["ACCESS_CONF"] | 31
+_SYNTAX_ERROR = re.compile(r"AH00526: Syntax error on line \d+ of [^\n]*:\n(.*)", re.DOTALL)
 
 
 def all_modules() -> list[gen_modules.Module]:
@@ -262,36 +273,65 @@ def all_modules() -> list[gen_modules.Module]:
     return order
 
 
-def verify_contexts(data: dict[str, Any], binary: str) -> list[str]:
-    """Drop each context check the installed apache2 does not make (e.g. one compiled out with
-    #ifdef, as SSLCompression's is with OpenSSL 3): the server is the spec. Returns notes."""
-    notes: list[str] = []
-    mods = all_modules()
+def _probe(binary: str, mods: list[gen_modules.Module], text: str) -> str | None:
+    """apache2 -t on a config loading every module plus ``text``: None for Syntax OK, else the message."""
     with tempfile.TemporaryDirectory(prefix="vhostguard-gen-") as tmp:
-        httpd = gen_modules.Httpd(binary, Path(tmp))
-        for name, entry in data["directives"].items():
-            for flag in list(entry["forbidden"]):
-                if flag not in PROBES:
-                    continue
-                sections, opening, closing = PROBES[flag]
-                spec = _spec(name, entry)
-                predicted = directive_error(spec, FITTING_ARGS.get(entry["kind"], "x").split(), Context(sections))
-                if predicted is None or "cannot occur within" not in predicted:
-                    continue  # the context mask refuses it first, or nothing to check there
-                line = f"{name} {FITTING_ARGS.get(entry['kind'], 'x')}"
-                ok, out = httpd.run(["-t"], mods, f"{opening}\n{line}\n{closing}")
-                if ok:
-                    entry["forbidden"].remove(flag)
-                    notes.append(f"{name}: apache2 accepts it where the source checks {flag}: check dropped")
-                elif predicted not in out:
-                    notes.append(f"{name}: {flag} unconfirmed, apache2 said {out.splitlines()[-1]!r}")
+        ok, out = gen_modules.Httpd(binary, Path(tmp)).run(["-t"], mods, text)
+    if ok:
+        return None
+    match = _SYNTAX_ERROR.search(out)
+    return match[1].strip() if match else out
+
+
+def _verify_one(binary: str, mods: list[gen_modules.Module], name: str, entry: dict[str, Any]) -> list[str]:
+    notes: list[str] = []
+    mask = sum(MASK_BITS[bit] for bit in entry["contexts"])
+    if name.startswith("<") or mask & MASK_BITS["EXEC_ON_READ"]:
+        return notes
+    server = bool(mask & SERVER_OVERRIDE)
+    home = ("", "") if server else ("<Directory />", "</Directory>") if mask & DIR_OVERRIDE else ("<Proxy *>", "</Proxy>")
+    said = _probe(binary, mods, f"{home[0]}\n{name}\n{home[1]}")
+    kind = None
+    if said == f"{name} must be On or Off":
+        kind = "FLAG"
+    elif said is not None and said.startswith(f"{name} "):
+        wording, _, help_text = said[len(name) + 1:].partition(", ")
+        kind = WORDINGS.get(wording)
+        # (apache2's last line comes back stripped: a help text ending in a space is the source's.)
+        if kind is not None and help_text != (entry["help"] or "").rstrip():
+            notes.append(f"{name}: help text as apache2 prints it ({entry['help']!r} in the source)")
+            entry["help"] = help_text or None
+    if kind is not None and kind != entry["kind"]:
+        notes.append(f"{name}: apache2 checks it as {kind}, the source says {entry['kind']}")
+        entry["kind"] = kind
+    fitting = f"{name} {FITTING_ARGS.get(entry['kind'], 'x')}".strip()
+    sections = ["VirtualHost"] if server else []
+    if mask & DIR_OVERRIDE:
+        sections += ["Directory", "Location", "Files", "Limit", "Proxy"]
+    forbidden = set(entry["forbidden"])
+    for section in sections:
+        opening, closing, flag = PROBES[section]
+        said = _probe(binary, mods, f"{opening}\n{fitting}\n{closing}")
+        if said is None:
+            if flag in forbidden:
+                notes.append(f"{name}: apache2 accepts it in <{section}>, the source checks {flag}")
+            forbidden.discard(flag)
+        elif said.startswith(f"{name} cannot occur within ") and flag not in forbidden:
+            notes.append(f"{name}: apache2 refuses it in <{section}> ({said}), the source scan missed {flag}")
+            forbidden.add(flag)
+    entry["forbidden"] = sorted(forbidden, key=FORBIDDEN_BITS.__getitem__)
     return notes
 
 
-def _spec(name: str, entry: dict[str, Any]) -> Any:
-    from vhostguard.config.syntax import _FORBIDDEN_BITS, _MASK_BITS, DirectiveSyntax
-    return DirectiveSyntax(name, entry["kind"], sum(_MASK_BITS[b] for b in entry["contexts"]), entry["help"],
-                           sum(_FORBIDDEN_BITS[b] for b in entry["forbidden"]), tuple(entry["modules"]))
+def verify_with_apache2(data: dict[str, Any], binary: str) -> list[str]:
+    """Correct the table where the installed apache2 disagrees with the sources; the notes say where."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    mods = all_modules()
+    items = list(data["directives"].items())
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = pool.map(lambda item: _verify_one(binary, mods, *item), items)
+        return [note for notes in results for note in notes]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apache", default="/usr/sbin/apache2", help="apache2 binary that confirms the context checks")
     args = parser.parse_args(argv)
     data = generate(args.httpd_src)
-    data["verified_with_apache2"] = verify_contexts(data, args.apache)
+    data["corrected_by_apache2"] = verify_with_apache2(data, args.apache)
     if args.source_ref:
         data["httpd_source"] = args.source_ref
     args.output.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

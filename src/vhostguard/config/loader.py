@@ -428,9 +428,7 @@ class _Reader:
             return  # inside a section whose body we do not know how httpd reads (<Perl>, <Lua...>)
         spec = syntax_table().get(key)
         if key in _EXECUTED_ON_READ:
-            if key == "loadmodule" and spec is not None and (problem := argument_error(spec, args)):
-                state.error(src, problem)
-            return
+            return  # read by _execute, which words its argument errors with _argument_error
         problem = directive_error(spec, args, context) if spec is not None else None
         if not state.modules.has_directive(key):
             state.unloaded.append((src, name, problem))  # judged at the end, see _module_errors
@@ -548,22 +546,24 @@ class _Reader:
             return [node]
         if key == "define":
             return self._define(node)
-        if key == "undefine":
-            if args:
-                self.state.undefine(args[0])
-            return [node]
         if key == "serverroot":
             self._server_root(node)
             return [node]
-        if key == "loadmodule" and len(args) >= 2:
+        if (problem := _argument_error(node)) is not None:  # UnDefine, LoadModule
+            self.state.error(src, problem)
+            return [node]
+        if key == "undefine":
+            self.state.undefine(args[0])
+            return [node]
+        if key == "loadmodule":
             self.state.loaded.append(LoadedModule(args[0], server_root_relative(self.state.server_root, args[1]), src))
             if not self.state.modules.load(args[0]):
                 self.state.warn(src, f"module {args[0]} is already loaded, skipping")
         return [node]
 
     def _define(self, node: Directive) -> list[Directive]:
-        if not node.args or len(node.args) > 2:
-            self.state.error(node.source, "Define takes one or two arguments, a variable name and an optional value")
+        if (problem := _argument_error(node)) is not None:
+            self.state.error(node.source, problem)
             return [node]
         if ":" in node.args[0]:
             self.state.error(node.source, "Variable name must not contain ':'")
@@ -572,8 +572,8 @@ class _Reader:
         return [node]
 
     def _server_root(self, node: Directive) -> None:
-        if len(node.args) != 1:
-            self.state.error(node.source, "ServerRoot takes one argument, the server's root directory")
+        if (problem := _argument_error(node)) is not None:
+            self.state.error(node.source, problem)
             return
         root = os.path.normpath(os.path.join(self.state.server_root, node.args[0]))
         if not os.path.isdir(root):
@@ -581,8 +581,8 @@ class _Reader:
         self.state.server_root = root
 
     def _include(self, item: _Input, node: Directive, optional: bool) -> None:
-        if len(node.args) != 1:
-            self.state.error(node.source, f"{node.name} takes one argument, a file, directory or wildcard pattern")
+        if (problem := _argument_error(node)) is not None:
+            self.state.error(node.source, problem)
             return
         state = self.state
         if len(self._open_files()) > MAX_INCLUDE_DEPTH:
@@ -682,6 +682,12 @@ class _Reader:
         if item.macro is None or use.macro is None:
             return use if use.macro is None else Source(use.file, use.line)
         return Source(item.macro[1], int(use.macro.rsplit(":", 1)[1]))
+
+
+def _argument_error(node: Directive) -> str | None:
+    """httpd's argument-count error for a directive the loader runs itself (Include, Define, ...)."""
+    spec = syntax_table().get(node.key)
+    return argument_error(spec, node.args) if spec is not None else None
 
 
 def _invalid_command(name: str, module: str | None) -> str:

@@ -143,7 +143,9 @@ def argument_error(spec: DirectiveSyntax, words: Sequence[str]) -> str | None:
             return f"{spec.name} must be On or Off"
         return None
     if kind == "NO_ARGS":
-        return f"{spec.name} takes no arguments" if count else None
+        # invoke_cmd would say "takes no arguments", but apache2 2.4.71 accepts and ignores them
+        # (seen with "AuthnCacheEnable x" and "SSLRequireSSL x").
+        return None
     wording = _COUNT_WORDS.get(kind)
     if wording is None:  # RAW_ARGS, TAKE_ARGV: the handler judges its own arguments
         return None
