@@ -100,6 +100,7 @@ class _State:
     errors: list[ConfigError] = field(default_factory=list)
     warnings: list[ConfigWarning] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # enclosing non-conditional sections
+    contexts: list[Context] = field(default_factory=lambda: [Context.of(())])  # [-1]: inside ``sections``
     # Directives no module loaded so far provides, with what their syntax check found: httpd
     # looks directives up only after reading everything (config.c ap_walk_config_sub), so a
     # LoadModule after them still counts; judged at the end by _module_errors.
@@ -302,6 +303,7 @@ class _Reader:
         self.inputs: list[_Input] = []
         self.open: list[_Open] = []
         self.top: list[Directive] = []
+        self.syntax = syntax_table()
         self.expanded_lines = 0
 
     # -- inputs ----------------------------------------------------------
@@ -423,14 +425,21 @@ class _Reader:
     def _check_syntax(self, name: str, key: str, args: Sequence[str], src: Source) -> None:
         """Is the directive known, with arguments of its kind, in a context it allows?"""
         state = self.state
-        context = Context(tuple(state.sections))
-        if not context.modelled:
-            return  # inside a section whose body we do not know how httpd reads (<Perl>, <Lua...>)
-        spec = syntax_table().get(key)
-        if key in _EXECUTED_ON_READ:
-            return  # read by _execute, which words its argument errors with _argument_error
-        problem = directive_error(spec, args, context) if spec is not None else None
-        if not state.modules.has_directive(key):
+        context = state.contexts[-1]
+        if context.override is None or key in _EXECUTED_ON_READ:
+            # Inside a section whose body we do not know how httpd reads (<Perl>, <Lua...>);
+            # or read by _execute, which words its argument errors with _argument_error.
+            return
+        spec = self.syntax.get(key)
+        problem = None
+        if spec is not None and spec.judged and not (
+            # The quick path (most lines): a context its mask allows, no handler check that
+            # could refuse it here, and a word count its kind surely takes.
+            spec.override & context.override and not spec.forbidden & context.exposed
+            and spec.least <= len(args) <= spec.most and "" not in args
+        ):
+            problem = directive_error(spec, args, context)
+        if not state.modules.has_key(key):
             state.unloaded.append((src, name, problem))  # judged at the end, see _module_errors
         elif problem is not None:
             state.error(src, problem)
@@ -458,6 +467,7 @@ class _Reader:
             item.conditions = frame.outer_conditions
             return
         self.state.sections.pop()
+        self.state.contexts.pop()
         self._target().append(Directive(
             frame.name, tuple(split_words(frame.arg_text)), frame.source, tuple(frame.nodes),
             frame.outer_conditions, frame.above, frame.arg_text,
@@ -490,6 +500,7 @@ class _Reader:
             self._define_macro(item, arg_text, src)
             return
         self.state.sections.append(name)
+        self.state.contexts.append(self.state.contexts[-1].enter(name))
         self.open.append(_Open(name, src, [], False, item.conditions, above, arg_text))
 
     def _conditional(self, item: _Input, name: str, arg_text: str, src: Source) -> None:

@@ -103,6 +103,10 @@ class ModuleState:
     def has_directive(self, name: str) -> bool:
         return name.lower() in self._directives
 
+    def has_key(self, key: str) -> bool:
+        """``has_directive`` for a name already lower-cased (the loader asks for every line)."""
+        return key in self._directives
+
     def has_mpm(self) -> bool:
         """httpd refuses to start without one (AH00534)."""
         return any(name.startswith("mpm_") for name in self._names)

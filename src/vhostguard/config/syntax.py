@@ -52,6 +52,18 @@ _SECTION_OVERRIDE = {
 _KEEPS_OVERRIDE = frozenset({"virtualhost", "limit", "limitexcept"})
 _PER_DIRECTORY = frozenset({"directory", "directorymatch", "location", "locationmatch", "files", "filesmatch",
                             "if", "elseif", "else", "proxy", "proxymatch"})
+_EXPOSES = {
+    "virtualhost": NOT_IN_VIRTUALHOST, "limit": NOT_IN_DIR_CONTEXT, "limitexcept": NOT_IN_DIR_CONTEXT,
+    **dict.fromkeys(("directory", "directorymatch"), NOT_IN_DIR_LOC_FILE),
+    **dict.fromkeys(("location", "locationmatch"), NOT_IN_DIR_LOC_FILE),
+    **dict.fromkeys(("files", "filesmatch", "if", "elseif", "else"), NOT_IN_DIR_LOC_FILE),
+    **dict.fromkeys(("proxy", "proxymatch"), NOT_IN_DIR_LOC_FILE | NOT_IN_PROXY),
+}
+# Word counts each kind accepts whatever the words (none empty); FLAG depends on the word: none.
+_SURE_COUNTS = {
+    "TAKE1": (1, 1), "TAKE2": (2, 2), "TAKE12": (1, 2), "TAKE3": (3, 3), "TAKE23": (2, 3), "TAKE123": (1, 3),
+    "TAKE13": (3, 3), "ITERATE": (1, 1 << 30), "ITERATE2": (2, 1 << 30), "FLAG": (1, 0),
+}
 # config.c invoke_cmd: the words each kind takes, and how it says so.
 _COUNT_WORDS = {
     "TAKE1": "takes one argument", "TAKE2": "takes two arguments", "TAKE12": "takes 1-2 arguments",
@@ -71,32 +83,49 @@ class DirectiveSyntax:
     help: str | None  # the errmsg httpd appends to its argument-count errors
     forbidden: int  # the ap_check_cmd_context flags its handler passes
     modules: tuple[str, ...]
+    # Judged here: not a section nor run while reading (EXEC_ON_READ), which the loader reads itself;
+    # and checked at all (a count-checked kind, a context mask short of everything, or handler checks).
+    judged: bool = True
+    # The word counts its kind surely accepts (when none is empty): the loader's quick path.
+    least: int = 0
+    most: int = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Where a directive sits: the enclosing sections (not conditionals), outermost first, as written."""
+    """Where a directive sits: the enclosing sections (not conditionals), outermost first, as written.
+
+    ``override`` is the req_override bits granted there, None inside a section whose body
+    httpd hands to a module as it is (<Perl>, <Lua...>, ...) or whose rules we do not know.
+    Made once per change of sections (``Context.of``): the loader asks for every directive.
+    """
 
     sections: tuple[str, ...]
+    override: int | None
+    # The ap_check_cmd_context flags that can refuse anything here (a quick filter).
+    exposed: int = 0
+
+    @classmethod
+    def of(cls, sections: tuple[str, ...]) -> Context:
+        context = _SERVER
+        for section in sections:
+            context = context.enter(section)
+        return context
+
+    def enter(self, section: str) -> Context:
+        """The context inside ``section`` (as written) opened here."""
+        key = section.lower()
+        granted = self.override
+        if granted is not None and key not in _KEEPS_OVERRIDE:
+            granted = _SECTION_OVERRIDE.get(key)
+        return Context((*self.sections, section), granted, self.exposed | _EXPOSES.get(key, 0))
 
     @property
     def modelled(self) -> bool:
-        """False inside a section whose body httpd hands to a module as it is (<Perl>, <Lua...>, ...)."""
-        return all(section.lower() in _KEEPS_OVERRIDE or section.lower() in _SECTION_OVERRIDE
-                   for section in self.sections)
+        return self.override is not None
 
-    @property
-    def override(self) -> int | None:
-        """The req_override bits granted here; None inside a section whose rules we do not know."""
-        granted = _SERVER_OVERRIDE
-        for section in self.sections:
-            key = section.lower()
-            if key in _KEEPS_OVERRIDE:
-                continue
-            if key not in _SECTION_OVERRIDE:
-                return None
-            granted = _SECTION_OVERRIDE[key]
-        return granted
+
+_SERVER = Context((), _SERVER_OVERRIDE)
 
 
 @lru_cache(maxsize=1)
@@ -110,8 +139,10 @@ def syntax_table() -> dict[str, DirectiveSyntax]:
     for name, entry in raw.get("directives", {}).items():
         override = sum(_MASK_BITS[bit] for bit in entry.get("contexts", ()))
         forbidden = sum(_FORBIDDEN_BITS[bit] for bit in entry.get("forbidden", ()))
+        judged = not name.startswith("<") and not override & EXEC_ON_READ
+        least, most = _SURE_COUNTS.get(entry["kind"], (0, 1 << 30))
         table[name.lower()] = DirectiveSyntax(name, entry["kind"], override, entry.get("help"), forbidden,
-                                              tuple(entry.get("modules", ())))
+                                              tuple(entry.get("modules", ())), judged, least, most)
     return table
 
 
@@ -122,10 +153,8 @@ def directive_error(spec: DirectiveSyntax, words: Sequence[str], context: Contex
     own context check. Sections and directives run while reading (EXEC_ON_READ) are
     not judged here: the loader reads those itself.
     """
-    if spec.name.startswith("<") or spec.override & EXEC_ON_READ:
-        return None
     granted = context.override
-    if granted is None:
+    if granted is None or not spec.judged:
         return None
     if not granted & spec.override:
         if context.sections:
@@ -149,27 +178,37 @@ def argument_error(spec: DirectiveSyntax, words: Sequence[str]) -> str | None:
     wording = _COUNT_WORDS.get(kind)
     if wording is None:  # RAW_ARGS, TAKE_ARGV: the handler judges its own arguments
         return None
-    first = count > 0 and words[0] != ""
-    ok = {
-        "TAKE1": count == 1 and first,
-        "TAKE2": count == 2 and first and words[1] != "",
-        "TAKE12": first and count <= 2,
-        "TAKE3": count == 3 and all(words),
-        "TAKE23": count in (2, 3) and first and words[1] != "",
-        "TAKE123": first and count <= 3,
-        "TAKE13": first and count <= 3 and not (count == 2 and words[1] != ""),
-        "ITERATE": first,
-        "ITERATE2": first and count >= 2,
-    }[kind]
-    if ok:
+    if _fits(kind, words, count):
         return None
     return f"{spec.name} {wording}" + (f", {spec.help}" if spec.help else "")
+
+
+def _fits(kind: str, words: Sequence[str], count: int) -> bool:
+    if count == 0 or words[0] == "":
+        return False
+    if kind == "TAKE1":
+        return count == 1
+    if kind == "TAKE2":
+        return count == 2 and words[1] != ""
+    if kind == "TAKE12":
+        return count <= 2
+    if kind == "TAKE3":
+        return count == 3 and words[1] != "" and words[2] != ""
+    if kind == "TAKE23":
+        return count in (2, 3) and words[1] != ""
+    if kind == "TAKE123":
+        return count <= 3
+    if kind == "TAKE13":
+        return count <= 3 and not (count == 2 and words[1] != "")
+    if kind == "ITERATE":
+        return True
+    return count >= 2  # ITERATE2
 
 
 def _cmd_context_error(spec: DirectiveSyntax, context: Context) -> str | None:
     """core.c's ap_check_cmd_context, for the flags the directive's handler passes."""
     forbidden = spec.forbidden
-    if not forbidden:
+    if not forbidden & context.exposed:
         return None
     keys = [section.lower() for section in context.sections]
     if forbidden & NOT_IN_VIRTUALHOST and "virtualhost" in keys:
