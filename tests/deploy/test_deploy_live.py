@@ -7,7 +7,6 @@ path resolves to, and what the journal says; never our own output copied back.
 """
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ import pytest
 
 from tests.deploy.conftest import listing
 from tests.support.apache import APACHE2, MODULES_DIR, free_port
+from tests.support.server import Backend
 from vhostguard.deploy import content_hash
 from vhostguard.live import ProbeError, probe
 
@@ -32,20 +32,6 @@ pytestmark = pytest.mark.skipif(APACHE2 is None or shutil.which("apache2ctl") is
 
 ENV = {"PATH": f"/usr/sbin:/usr/bin:/sbin:/bin:{os.path.dirname(sys.executable)}", "LANG": "C"}
 API = "api.example.test"
-
-
-class _Backend(http.server.BaseHTTPRequestHandler):
-    name = "backend"
-
-    def do_GET(self) -> None:
-        body = f"{self.name} {self.path}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @dataclass
@@ -98,9 +84,8 @@ def _site(api_port: int, extra: str = "") -> str:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Api", (_Backend,), {"name": "api"}))
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
-    api_port = int(backend.server_address[1])
+    backend = Backend("api").start()
+    api_port = backend.port
     port = free_port()
     root = tmp_path
     live = root / "etc" / "apache2"
@@ -144,7 +129,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         deadline = time.monotonic() + 10
         while pid_file.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-    backend.shutdown()
+    backend.stop()
 
 
 def _expectations(path: Path, port: int, target_port: int) -> Path:
@@ -371,8 +356,7 @@ def test_rhel_layout_deploys_the_server_root(tmp_path: Path) -> None:
     """/etc/httpd/conf/httpd.conf with conf.d/, conf.modules.d/ and the relative symlinks RHEL ships
     (logs -> ../../var/log/httpd, run -> /run/httpd): the whole ServerRoot becomes the slot, and the
     links still resolve from the slot (same depth)."""
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Api", (_Backend,), {"name": "api"}))
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    backend = Backend("api").start()
     port = free_port()
     root = tmp_path / "etc" / "httpd"
     for directory in ("conf", "conf.d", "conf.modules.d"):
@@ -390,12 +374,12 @@ def test_rhel_layout_deploys_the_server_root(tmp_path: Path) -> None:
         "PidFile run/httpd.pid\nDefaultRuntimeDir run\nMutex file:run default\nErrorLog logs/error_log\n"
         'LogFormat "%v %h %l %u %t \\"%r\\" %>s %b %D" vhost\nCustomLog logs/access_log vhost\n'
         "ServerName localhost\nIncludeOptional conf.d/*.conf\n")
-    (root / "conf.d" / "api.conf").write_text(_site(int(backend.server_address[1])))
+    (root / "conf.d" / "api.conf").write_text(_site(backend.port))
     assert APACHE2 is not None
     started = subprocess.run([APACHE2, "-f", str(main), "-k", "start"], env=ENV, capture_output=True, text=True,
                              timeout=30, check=False)
     assert started.returncode == 0, started.stderr
-    stack = Stack(tmp_path, root, main, tmp_path / "state", port, int(backend.server_address[1]), dict(ENV))
+    stack = Stack(tmp_path, root, main, tmp_path / "state", port, backend.port, dict(ENV))
     try:
         deadline = time.monotonic() + 10
         while stack.get("/v1/users")[0] != 200 and time.monotonic() < deadline:
@@ -414,7 +398,7 @@ def test_rhel_layout_deploys_the_server_root(tmp_path: Path) -> None:
         pid = root / "run" / "httpd.pid"
         if pid.exists():
             os.kill(int(pid.read_text().strip()), signal.SIGTERM)
-        backend.shutdown()
+        backend.stop()
 
 
 def test_kill_9_while_rolling_back_is_finished_by_the_next_command(stack: Stack) -> None:

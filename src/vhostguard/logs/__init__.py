@@ -30,7 +30,8 @@ from vhostguard.logs.format import (
 )
 from vhostguard.logs.parallel import spans
 from vhostguard.logs.reader import (
-    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, printable,
+    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, count_newlines, detect_format, iter_bytes, iter_lines,
+    printable,
     read_log, read_logs,
 )
 from vhostguard.logs.resolve import (
@@ -74,6 +75,7 @@ __all__ = [
     "bounded_memo",
     "compile_format",
     "compile_rows",
+    "count_newlines",
     "detect_format",
     "explain_code",
     "explain_line",
