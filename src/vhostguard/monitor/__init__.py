@@ -16,6 +16,8 @@ from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, Term
 from vhostguard.monitor.state import StateError, default_state_dir
 from vhostguard.logs import printable
 from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
+from vhostguard.monitor.hosts import ConfigSource, HostMove, PlannedMove, moved_hosts
+from vhostguard.monitor.rules import host_moves
 
 __all__ = [
     "DEFAULT_METRICS_ADDR",
@@ -25,14 +27,17 @@ __all__ = [
     "AlertmanagerSink",
     "Analysis",
     "BurstRule",
+    "ConfigSource",
     "EndpointSummary",
     "ErrorBurst",
     "ErrorEntry",
     "ErrorLogTarget",
+    "HostMove",
     "JsonLinesSink",
     "Latency",
     "LogSource",
     "MetricsServer",
+    "PlannedMove",
     "QuantileSketch",
     "Rules",
     "RulesError",
@@ -50,7 +55,9 @@ __all__ = [
     "default_state_dir",
     "find_error_logs",
     "histogram_quantile",
+    "host_moves",
     "load_rules",
+    "moved_hosts",
     "parse_addr",
     "parse_error_line",
     "printable",

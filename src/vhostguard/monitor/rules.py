@@ -22,10 +22,11 @@ import fnmatch
 import math
 import re
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
+from vhostguard.monitor.hosts import HostMove, PlannedMove, moved_hosts
 from vhostguard.monitor.windows import ALL, Key, Totals, WindowSpec, Windows
 from vhostguard.yamlload import YamlError, load_yaml
 
@@ -84,6 +85,28 @@ not_found_surge:          # 404s jump on a vhost
     min_count: 20
     severity: page
   interval: 5s
+
+host_moved:               # a Host now served by another vhost than usual, whatever the status codes
+  enabled: true           # on when the LogFormat logs the Host (%{Host}i, or %V with UseCanonicalName
+                          # Off) and the serving vhost (%v); off (silently) otherwise
+  window: 1m              # recent requests of each Host, over this window
+  baseline: 1h            # the vhost that usually serves it, learned over this window (before the recent one)
+  min_baseline: 20        # the Host needs this many baseline requests,
+  min_usual_share: 0.9    # this share of them served by one vhost (else it has no usual vhost),
+  min_requests: 5         # and this many requests in the recent window;
+  min_share: 0.5          # fires when at least this share of those went to another vhost,
+  known_share: 0.01       # one that served less than this share of its baseline requests (a vhost
+                          # that serves some of them anyway, a redirect on :80, is no news).
+                          # Recent: the shortest of a sixth, half or all of window holding
+                          # min_requests of the Host's requests (a busy Host moves within seconds).
+                          # With -f CONFIG the alert names the config line that now decides the
+                          # Host, and a reload seen in the error log (AH00493, AH00489, AH00163,
+                          # AH00094) re-reads the config and fires at once for each Host it moves.
+  max_hosts: 500          # Hosts followed (a Host header is client input: the first ones seen)
+  planned_moves: []       # moves that are no alert; glob patterns, e.g.
+  #  - {host: api.example.com, old_vhost: "*", new_vhost: api-v2.example.com}
+  severity: page
+  interval: 2s
 
 evidence:                 # error-log lines joined to 5xx alerts
   max_lines: 3            # distinct messages shown per alert
@@ -192,6 +215,22 @@ class NotFoundSurge:
 
 
 @dataclass(frozen=True)
+class HostMovedRule:
+    enabled: bool
+    window: float
+    baseline: float
+    min_baseline: float
+    min_usual_share: float
+    min_requests: float
+    min_share: float
+    known_share: float
+    max_hosts: int
+    planned_moves: tuple[PlannedMove, ...]
+    severity: str
+    interval: float
+
+
+@dataclass(frozen=True)
 class Evidence:
     max_lines: int
     lookback: float
@@ -203,6 +242,7 @@ class Rules:
     endpoint_broken: EndpointBroken
     traffic_moved: TrafficMoved
     not_found_surge: NotFoundSurge
+    host_moved: HostMovedRule
     evidence: Evidence
 
     def window_specs(self) -> list[WindowSpec]:
@@ -211,6 +251,13 @@ class Rules:
         lengths |= {self.traffic_moved.window, self.traffic_moved.baseline,
                     self.not_found_surge.window, self.not_found_surge.baseline}
         return [WindowSpec(math.ceil(length)) for length in sorted(lengths)]
+
+    def host_window_specs(self) -> list[WindowSpec]:
+        """The windows of the per-Host counts (``host-moved``): the recent stretches (a sixth, half and
+        all of ``window``), then the baseline."""
+        window = self.host_moved.window
+        stretches = sorted({math.ceil(window / 6), math.ceil(window / 2), math.ceil(window)})
+        return [WindowSpec(length) for length in (*stretches, math.ceil(self.host_moved.baseline))]
 
     def with_default_vhosts(self, names: Iterable[str]) -> Rules:
         surge = self.not_found_surge
@@ -317,16 +364,23 @@ def _check(rules: Rules, origin: str) -> None:
     for name, severity in (("endpoint_broken", rules.endpoint_broken.severity),
                            ("traffic_moved", rules.traffic_moved.severity),
                            ("not_found_surge", rules.not_found_surge.severity),
-                           ("not_found_surge.default_vhost", rules.not_found_surge.default_vhost.severity)):
+                           ("not_found_surge.default_vhost", rules.not_found_surge.default_vhost.severity),
+                           ("host_moved", rules.host_moved.severity)):
         if severity not in SEVERITIES:
             problems.append(f"{name}.severity: must be page or ticket")
     for name, ratio in (("endpoint_broken.min_error_ratio", rules.endpoint_broken.min_error_ratio),
                         ("traffic_moved.min_drop", rules.traffic_moved.min_drop),
                         ("traffic_moved.site_min_ratio", rules.traffic_moved.site_min_ratio),
-                        ("not_found_surge.min_ratio", rules.not_found_surge.min_ratio)):
+                        ("not_found_surge.min_ratio", rules.not_found_surge.min_ratio),
+                        ("host_moved.min_usual_share", rules.host_moved.min_usual_share),
+                        ("host_moved.min_share", rules.host_moved.min_share),
+                        ("host_moved.known_share", rules.host_moved.known_share)):
         if not 0 <= ratio <= 1:
             problems.append(f"{name}: must be between 0 and 1")
-    for name, pair in (("traffic_moved", rules.traffic_moved), ("not_found_surge", rules.not_found_surge)):
+    if rules.host_moved.max_hosts < 1:
+        problems.append("host_moved.max_hosts: must be at least 1")
+    for name, pair in (("traffic_moved", rules.traffic_moved), ("not_found_surge", rules.not_found_surge),
+                       ("host_moved", rules.host_moved)):
         if pair.window >= pair.baseline:
             problems.append(f"{name}: window must be shorter than baseline")
     if problems:
@@ -373,13 +427,25 @@ def _where(key: Key) -> str:
     return f"{key[0]} {key[1]} {key[2]}"
 
 
+def host_moves(baseline: Mapping[str, Mapping[str, float]], window: Mapping[str, Mapping[str, float]],
+               rules: Rules) -> list[HostMove]:
+    """``hosts.moved_hosts`` with the settings of ``rules.host_moved``: the Hosts that ``window``'s
+    requests (Host -> serving vhost -> count) show served by another vhost than ``baseline``'s."""
+    cfg = rules.host_moved
+    return moved_hosts(baseline, window, min_baseline=cfg.min_baseline, min_usual_share=cfg.min_usual_share,
+                       min_requests=cfg.min_requests, min_share=cfg.min_share, known_share=cfg.known_share,
+                       planned=cfg.planned_moves)
+
+
 # -- evaluation --------------------------------------------------------------------------
 
 class Evaluator:
     """Evaluates the rules on ``windows``; one method per rule, each returning what holds now."""
 
     def __init__(self, rules: Rules, windows: Windows, server_errors: tuple[str, ...],
-                 not_found: tuple[str, ...]) -> None:
+                 not_found: tuple[str, ...], hosts: Windows | None = None) -> None:
+        """``hosts``: requests per (Host, vhost, "") over ``rules.host_window_specs()`` (None: the
+        log does not say which Host was asked for, and ``host-moved`` is off)."""
         self.rules = rules
         self.windows = windows
         self.server_errors = server_errors
@@ -391,6 +457,13 @@ class Evaluator:
         self._moved = (layout.index(math.ceil(moved.window)), layout.index(math.ceil(moved.baseline)))
         self._surge = (layout.index(math.ceil(surge.window)), layout.index(math.ceil(surge.baseline)))
         self._objectives: dict[Key, float] = {}
+        self.hosts = hosts
+        # host-moved's inputs from outside the windows (set by the watch loop): moves a reloaded
+        # config makes (Host -> finding), the config line that sends a Host to a vhost, and
+        # example requests (log file:line) of a Host served by a vhost.
+        self.reloaded: dict[str, Finding] = {}
+        self.where: Callable[[str, str], str | None] = lambda host, vhost: None
+        self.examples: Callable[[str, str], list[str]] = lambda host, vhost: []
 
     def due(self) -> list[tuple[str, float]]:
         """(rule name, interval) of the enabled rules."""
@@ -398,12 +471,14 @@ class Evaluator:
         table = [("endpoint-broken", r.endpoint_broken.enabled, r.endpoint_broken.interval),
                  ("slo-burn-rate", r.slo_burn_rate.enabled, r.slo_burn_rate.interval),
                  ("traffic-moved", r.traffic_moved.enabled, r.traffic_moved.interval),
-                 ("404-surge", r.not_found_surge.enabled, r.not_found_surge.interval)]
+                 ("404-surge", r.not_found_surge.enabled, r.not_found_surge.interval),
+                 ("host-moved", r.host_moved.enabled and self.hosts is not None, r.host_moved.interval)]
         return [(name, interval) for name, enabled, interval in table if enabled]
 
     def evaluate(self, rule: str, now: float) -> dict[AlertKey, Finding]:
         method = {"endpoint-broken": self.endpoint_broken, "slo-burn-rate": self.slo_burn_rate,
-                  "traffic-moved": self.traffic_moved, "404-surge": self.not_found_surge}[rule]
+                  "traffic-moved": self.traffic_moved, "404-surge": self.not_found_surge,
+                  "host-moved": self.host_moved}[rule]
         return {finding.key: finding for finding in method(now)}
 
     # endpoint-broken
@@ -545,3 +620,73 @@ class Evaluator:
                           f"404 surge on {vhost}{label}: {count:.0f} 404s over the last {describe(cfg.window)}, "
                           f"{count / max(recent.requests, 1):.0%} of its requests, {against}",
                           now - cfg.window, self.not_found)
+
+    # host-moved
+
+    def host_counts(self, now: float) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+        """(baseline, recent): requests per Host and serving vhost.
+
+        Recent is the most recent stretch (a sixth, half, or all of the
+        rule's window) that holds ``min_requests`` of the Host's requests,
+        the shortest that does: a busy Host's move shows within seconds, a
+        quiet one's over the whole window. The baseline is the part of its
+        window before the recent window, so a move does not teach itself.
+        """
+        baseline: dict[str, dict[str, float]] = {}
+        recent: dict[str, dict[str, float]] = {}
+        if self.hosts is None:
+            return baseline, recent
+        specs = len(self.hosts.layout.specs)
+        stretches: dict[str, list[dict[str, float]]] = {}
+        for key in list(self.hosts.keys):
+            host, vhost = key[0], key[1]
+            totals = [self.hosts.totals(key, i, now) for i in range(specs)]
+            per_stretch = stretches.setdefault(host, [{} for _ in range(specs - 1)])
+            for i, total in enumerate(totals[:-1]):
+                if total is not None and total.requests > 0:
+                    per_stretch[i][vhost] = total.requests
+            window, longer = totals[-2], totals[-1]
+            if window is not None and longer is not None and longer.requests - window.requests > 0:
+                baseline.setdefault(host, {})[vhost] = longer.requests - window.requests
+        wanted = self.rules.host_moved.min_requests
+        for host, per_stretch in stretches.items():
+            chosen = next((counts for counts in per_stretch if sum(counts.values()) >= wanted), per_stretch[-1])
+            if chosen:
+                recent[host] = chosen
+        return baseline, recent
+
+    def moved(self, now: float) -> list[HostMove]:
+        """The Hosts moved at ``now`` (``host_moves`` of the per-Host windows)."""
+        return host_moves(*self.host_counts(now), self.rules)
+
+    def host_moved(self, now: float) -> Iterable[Finding]:
+        cfg = self.rules.host_moved
+        baseline, recent = self.host_counts(now)
+        moves = host_moves(baseline, recent, self.rules)
+        seen: set[str] = set()
+        for move in moves:
+            seen.add(move.host)
+            line = self.where(move.host, move.new)
+            decided = f" ({line})" if line else ""
+            observed: dict[str, Any] = {
+                "host": move.host, "usual_vhost": move.usual, "new_vhost": move.new, "requests": round(move.requests, 1),
+                "moved": round(move.moved, 1), "share": round(move.share, 3), "baseline_requests": round(move.baseline, 1),
+                "window": describe(cfg.window), "baseline_window": describe(cfg.baseline), "config": line,
+                "examples": self.examples(move.host, move.new), "source": "traffic"}
+            yield Finding("host-moved", cfg.severity, move.usual, None, move.host, observed,
+                          f"{move.host} is now served by {move.new}{decided}: {move.moved:.0f} of its "
+                          f"{move.requests:.0f} recent requests, whatever their "
+                          f"status (usually {move.usual}: {move.baseline:.0f} requests over the "
+                          f"{describe(cfg.baseline)} before)", now - cfg.window)
+        for host, finding in list(self.reloaded.items()):
+            if host in seen:
+                continue
+            window = recent.get(host, {})
+            total = sum(window.values())
+            elsewhere = sum(n for vhost, n in window.items() if vhost.lower() != finding.vhost.lower())
+            if now - finding.since >= cfg.window and total >= cfg.min_requests and elsewhere < cfg.min_share * total:
+                # A whole window of traffic since the reload and the Host is still served as usual:
+                # the requests say more than the offline routing (another port, a later fix).
+                del self.reloaded[host]
+                continue
+            yield finding
