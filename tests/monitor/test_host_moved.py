@@ -102,9 +102,10 @@ def run_watch(tmp_path: Path, lines: list[str], rules: object = RULES, **options
     return sink
 
 
-def test_a_wildcard_capturing_the_api_host_fires_while_answering_200(tmp_path: Path) -> None:
-    lines = steady(T0, 300) + steady(T0 + 300, 60, vhost="internal.example.com")
-    sink = run_watch(tmp_path, lines)
+@pytest.mark.parametrize("jobs", [1, 2])  # 2: a backlog's lines parsed in the parser process
+def test_a_wildcard_capturing_the_api_host_fires_while_answering_200(tmp_path: Path, jobs: int) -> None:
+    lines = steady(T0, 300, per_second=20) + steady(T0 + 300, 60, vhost="internal.example.com", per_second=20)
+    sink = run_watch(tmp_path, lines, jobs=jobs)
     [alert] = sink.firing("host-moved")
     assert (alert.severity, alert.vhost, alert.endpoint) == ("page", "api.example.com", "api.example.com")
     assert alert.summary.startswith("api.example.com is now served by internal.example.com: ")
