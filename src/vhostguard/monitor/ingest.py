@@ -23,6 +23,7 @@ from vhostguard.logs import SAMPLES, Malformed, Parser
 from vhostguard.logs import request_rows
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
 from vhostguard.monitor.hosts import HostExamples, HostNames
+from vhostguard.monitor.latency import LatencyCounts
 from vhostguard.monitor.parser_process import RowsSpec, row_parser
 from vhostguard.monitor.windows import ALL, Key, Windows
 
@@ -164,10 +165,10 @@ class Batch:
 
     def fold(self, windows: Windows, add_series: Callable[[tuple[str, str, str, str], list[int | None]], None],
              clock_sec: int, hosts: Windows | None = None,
-             host_totals: dict[tuple[str, str], int] | None = None) -> None:
+             host_totals: dict[tuple[str, str], int] | None = None, latency: LatencyCounts | None = None) -> None:
         """Add everything to the windows (seconds after ``clock_sec`` count at ``clock_sec``) and to the
         metrics through ``add_series``; the per-Host counts to ``hosts`` and ``host_totals`` (the
-        metric's running totals per (Host, vhost)); empties the batch."""
+        metric's running totals per (Host, vhost)); durations to ``latency``; empties the batch."""
         for (host, vhost, sec), n in self.hosts.items():
             if hosts is not None:
                 hosts.add((host, vhost, ""), min(sec, clock_sec), n, 0, 0)
@@ -181,6 +182,8 @@ class Batch:
             add_series((*labels, status_class(status)), durations)
             if sec > clock_sec:
                 sec = clock_sec  # a line stamped ahead of the clock (skew): it is news now
+            if latency is not None:
+                latency.add(labels, min(sec, clock_sec), durations)
             errors = n if status is not None and 500 <= status <= 599 else 0
             not_found = n if status == 404 else 0
             cells: tuple[tuple[dict[Any, list[int]], Any], ...] = (

@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 from vhostguard.monitor.hosts import HostMove, PlannedMove, moved_hosts
+from vhostguard.monitor.latency import LatencyCounts, quantile
 from vhostguard.monitor.windows import ALL, Key, Totals, WindowSpec, Windows
 from vhostguard.yamlload import YamlError, load_yaml
 
@@ -85,6 +86,32 @@ not_found_surge:          # 404s jump on a vhost
     min_count: 20
     severity: page
   interval: 5s
+
+latency_slo:              # a latency objective per endpoint, e.g. "99% under 300 ms": multiwindow,
+  enabled: true           # multi-burn-rate alerts as slo_burn_rate, on the requests slower than
+                          # threshold_ms (from %D or %T; off when the LogFormat logs neither)
+  objective: 0.99         # share of requests that must take at most threshold_ms
+  threshold_ms: 1000
+  endpoints: []           # per-endpoint objectives, first match wins; glob patterns, e.g.
+  #  - {vhost: api.example.com, method: GET, endpoint: "/v1/users/*", objective: 0.99, threshold_ms: 300}
+  windows:
+    - {severity: page, long: 1h, short: 5m, factor: 14.4}
+    - {severity: ticket, long: 6h, short: 30m, factor: 6}
+  min_requests: 200       # requests with a duration the long window needs
+  min_short_requests: 10  # and the short window
+  interval: 10s
+
+latency_regression:       # an endpoint got slower than it usually is (from %D or %T)
+  enabled: true
+  window: 5m              # recent durations, over this window
+  baseline: 1h            # against the endpoint's own, over this window (before the recent one)
+  quantile: 0.95          # compares this quantile (p95)
+  factor: 2               # fires when the recent p95 is at least factor x the baseline's,
+  min_increase_ms: 100    # and at least this much more,
+  min_requests: 50        # with at least this many recent requests,
+  min_baseline: 200       # and this many in the baseline
+  severity: ticket
+  interval: 30s
 
 host_moved:               # a Host now served by another vhost than usual, whatever the status codes
   enabled: true           # on when the LogFormat logs the Host (%{Host}i, or %V with UseCanonicalName
@@ -215,6 +242,50 @@ class NotFoundSurge:
 
 
 @dataclass(frozen=True)
+class LatencyObjective:
+    objective: float
+    threshold_ms: float
+    vhost: str = "*"
+    method: str = "*"
+    endpoint: str = "*"
+
+    def matches(self, key: Key) -> bool:
+        return (fnmatch.fnmatchcase(key[0], self.vhost) and fnmatch.fnmatchcase(key[1], self.method)
+                and fnmatch.fnmatchcase(key[2], self.endpoint))
+
+
+@dataclass(frozen=True)
+class LatencySlo:
+    enabled: bool
+    objective: float
+    threshold_ms: float
+    endpoints: tuple[LatencyObjective, ...]
+    windows: tuple[BurnWindow, ...]
+    min_requests: int
+    min_short_requests: int
+    interval: float
+
+    def for_key(self, key: Key) -> tuple[float, float]:
+        """(objective, threshold in ms) of an endpoint: the first matching entry, else the defaults."""
+        found = next((o for o in self.endpoints if o.matches(key)), None)
+        return (found.objective, found.threshold_ms) if found else (self.objective, self.threshold_ms)
+
+
+@dataclass(frozen=True)
+class LatencyRegression:
+    enabled: bool
+    window: float
+    baseline: float
+    quantile: float
+    factor: float
+    min_increase_ms: float
+    min_requests: float
+    min_baseline: float
+    severity: str
+    interval: float
+
+
+@dataclass(frozen=True)
 class HostMovedRule:
     enabled: bool
     window: float
@@ -242,6 +313,8 @@ class Rules:
     endpoint_broken: EndpointBroken
     traffic_moved: TrafficMoved
     not_found_surge: NotFoundSurge
+    latency_slo: LatencySlo
+    latency_regression: LatencyRegression
     host_moved: HostMovedRule
     evidence: Evidence
 
@@ -258,6 +331,16 @@ class Rules:
         window = self.host_moved.window
         stretches = sorted({math.ceil(window / 6), math.ceil(window / 2), math.ceil(window)})
         return [WindowSpec(length) for length in (*stretches, math.ceil(self.host_moved.baseline))]
+
+    def latency_window_specs(self) -> list[WindowSpec]:
+        """The windows of the slow-request counts (``latency-slo``)."""
+        lengths = {length for w in self.latency_slo.windows for length in (w.long, w.short)}
+        return [WindowSpec(math.ceil(length)) for length in sorted(lengths)]
+
+    def histogram_specs(self) -> list[WindowSpec]:
+        """The windows of the duration histograms (``latency-regression``): recent, then baseline."""
+        regression = self.latency_regression
+        return [WindowSpec(math.ceil(regression.window)), WindowSpec(math.ceil(regression.baseline))]
 
     def with_default_vhosts(self, names: Iterable[str]) -> Rules:
         surge = self.not_found_surge
@@ -348,24 +431,47 @@ def load_rules(path: str | None) -> Rules:
         return parse_rules(handle.read(), path)
 
 
+def _latency_problems(rules: Rules) -> list[str]:
+    problems: list[str] = []
+    latency = rules.latency_slo
+    for objective, threshold in ((latency.objective, latency.threshold_ms),
+                                 *((o.objective, o.threshold_ms) for o in latency.endpoints)):
+        if not 0 < objective < 1:
+            problems.append("latency_slo: an objective must be between 0 and 1 (e.g. 0.99)")
+        if threshold <= 0:
+            problems.append("latency_slo: threshold_ms must be more than 0")
+    if not 0 < rules.latency_regression.quantile < 1:
+        problems.append("latency_regression.quantile: must be between 0 and 1 (e.g. 0.95)")
+    return problems
+
+
+def _burn_window_problems(rules: Rules) -> list[str]:
+    problems: list[str] = []
+    for name, burn_windows in (("slo_burn_rate", rules.slo_burn_rate.windows), ("latency_slo", rules.latency_slo.windows)):
+        for i, w in enumerate(burn_windows):
+            if w.severity not in SEVERITIES:
+                problems.append(f"{name}.windows[{i}].severity: must be page or ticket")
+            if w.short >= w.long:
+                problems.append(f"{name}.windows[{i}]: short must be shorter than long")
+            if w.factor <= 0:
+                problems.append(f"{name}.windows[{i}].factor: must be more than 0")
+    return problems
+
+
 def _check(rules: Rules, origin: str) -> None:
     burn = rules.slo_burn_rate
     problems: list[str] = []
     for objective in (burn.objective, *(o.objective for o in burn.endpoints)):
         if not 0 < objective < 1:
             problems.append("slo_burn_rate: an objective must be between 0 and 1 (e.g. 0.99)")
-    for i, w in enumerate(burn.windows):
-        if w.severity not in SEVERITIES:
-            problems.append(f"slo_burn_rate.windows[{i}].severity: must be page or ticket")
-        if w.short >= w.long:
-            problems.append(f"slo_burn_rate.windows[{i}]: short must be shorter than long")
-        if w.factor <= 0:
-            problems.append(f"slo_burn_rate.windows[{i}].factor: must be more than 0")
+    problems += _latency_problems(rules)
+    problems += _burn_window_problems(rules)
     for name, severity in (("endpoint_broken", rules.endpoint_broken.severity),
                            ("traffic_moved", rules.traffic_moved.severity),
                            ("not_found_surge", rules.not_found_surge.severity),
                            ("not_found_surge.default_vhost", rules.not_found_surge.default_vhost.severity),
-                           ("host_moved", rules.host_moved.severity)):
+                           ("host_moved", rules.host_moved.severity),
+                           ("latency_regression", rules.latency_regression.severity)):
         if severity not in SEVERITIES:
             problems.append(f"{name}.severity: must be page or ticket")
     for name, ratio in (("endpoint_broken.min_error_ratio", rules.endpoint_broken.min_error_ratio),
@@ -380,7 +486,7 @@ def _check(rules: Rules, origin: str) -> None:
     if rules.host_moved.max_hosts < 1:
         problems.append("host_moved.max_hosts: must be at least 1")
     for name, pair in (("traffic_moved", rules.traffic_moved), ("not_found_surge", rules.not_found_surge),
-                       ("host_moved", rules.host_moved)):
+                       ("host_moved", rules.host_moved), ("latency_regression", rules.latency_regression)):
         if pair.window >= pair.baseline:
             problems.append(f"{name}: window must be shorter than baseline")
     if problems:
@@ -443,9 +549,11 @@ class Evaluator:
     """Evaluates the rules on ``windows``; one method per rule, each returning what holds now."""
 
     def __init__(self, rules: Rules, windows: Windows, server_errors: tuple[str, ...],
-                 not_found: tuple[str, ...], hosts: Windows | None = None) -> None:
+                 not_found: tuple[str, ...], hosts: Windows | None = None,
+                 latency: LatencyCounts | None = None) -> None:
         """``hosts``: requests per (Host, vhost, "") over ``rules.host_window_specs()`` (None: the
-        log does not say which Host was asked for, and ``host-moved`` is off)."""
+        log does not say which Host was asked for, and ``host-moved`` is off); ``latency``: slow
+        requests and durations per endpoint (None: the log has no durations, the latency rules are off)."""
         self.rules = rules
         self.windows = windows
         self.server_errors = server_errors
@@ -458,6 +566,11 @@ class Evaluator:
         self._surge = (layout.index(math.ceil(surge.window)), layout.index(math.ceil(surge.baseline)))
         self._objectives: dict[Key, float] = {}
         self.hosts = hosts
+        self.latency = latency
+        if latency is not None and latency.slow is not None:
+            slow_layout = latency.slow.layout
+            self._latency_burn = [(w, slow_layout.index(math.ceil(w.long)), slow_layout.index(math.ceil(w.short)))
+                                  for w in rules.latency_slo.windows]
         # host-moved's inputs from outside the windows (set by the watch loop): moves a reloaded
         # config makes (Host -> finding), the config line that sends a Host to a vhost, and
         # example requests (log file:line) of a Host served by a vhost.
@@ -472,13 +585,17 @@ class Evaluator:
                  ("slo-burn-rate", r.slo_burn_rate.enabled, r.slo_burn_rate.interval),
                  ("traffic-moved", r.traffic_moved.enabled, r.traffic_moved.interval),
                  ("404-surge", r.not_found_surge.enabled, r.not_found_surge.interval),
-                 ("host-moved", r.host_moved.enabled and self.hosts is not None, r.host_moved.interval)]
+                 ("host-moved", r.host_moved.enabled and self.hosts is not None, r.host_moved.interval),
+                 ("latency-slo", self.latency is not None and self.latency.slow is not None, r.latency_slo.interval),
+                 ("latency-regression", self.latency is not None and self.latency.histograms is not None,
+                  r.latency_regression.interval)]
         return [(name, interval) for name, enabled, interval in table if enabled]
 
     def evaluate(self, rule: str, now: float) -> dict[AlertKey, Finding]:
         method = {"endpoint-broken": self.endpoint_broken, "slo-burn-rate": self.slo_burn_rate,
                   "traffic-moved": self.traffic_moved, "404-surge": self.not_found_surge,
-                  "host-moved": self.host_moved}[rule]
+                  "host-moved": self.host_moved, "latency-slo": self.latency_slo,
+                  "latency-regression": self.latency_regression}[rule]
         return {finding.key: finding for finding in method(now)}
 
     # endpoint-broken
@@ -530,14 +647,19 @@ class Evaluator:
                               f"{describe(window.short)} and {long_burn:.1f}x over {describe(window.long)} "
                               f"(objective {(1.0 - budget) * 100:g}%)", now - window.short, self.server_errors)
 
-    def _burns(self, key: Key, now: float, short_i: int, long_i: int,
-               threshold: float) -> tuple[float, float, float] | None:
+    def _burns(self, key: Key, now: float, short_i: int, long_i: int, threshold: float,
+               windows: Windows | None = None, mins: tuple[int, int] | None = None) -> tuple[float, float, float] | None:
+        """(short ratio, long ratio, long requests) when the 5xx column's ratio reaches ``threshold``
+        over both windows (``windows``: the error windows unless given; ``mins``: the long and short
+        windows' minimum requests, slo_burn_rate's unless given)."""
         cfg = self.rules.slo_burn_rate
-        short = self.windows.totals(key, short_i, now)
-        if short is None or short.requests < cfg.min_short_requests or short.errors < threshold * short.requests:
+        windows = windows or self.windows
+        min_long, min_short = mins or (cfg.min_requests, cfg.min_short_requests)
+        short = windows.totals(key, short_i, now)
+        if short is None or short.requests < min_short or short.errors < threshold * short.requests:
             return None
-        long = self.windows.totals(key, long_i, now)
-        if long is None or long.requests < cfg.min_requests or long.errors < threshold * long.requests:
+        long = windows.totals(key, long_i, now)
+        if long is None or long.requests < min_long or long.errors < threshold * long.requests:
             return None
         return short.errors / short.requests, long.errors / long.requests, long.requests
 
@@ -690,3 +812,60 @@ class Evaluator:
                 del self.reloaded[host]
                 continue
             yield finding
+
+    # latency-slo
+
+    def latency_slo(self, now: float) -> Iterable[Finding]:
+        cfg = self.rules.latency_slo
+        slow = self.latency.slow if self.latency is not None else None
+        if slow is None:
+            return
+        longest_short = max((w.short for w in cfg.windows), default=0.0)
+        for key in list(slow.recent_errors(now - longest_short)):
+            objective, threshold_ms = cfg.for_key(key)
+            budget = 1.0 - objective
+            for window, long_i, short_i in self._latency_burn:
+                burns = self._burns(key, now, short_i, long_i, window.factor * budget, slow,
+                                    (cfg.min_requests, cfg.min_short_requests))
+                if burns is None:
+                    continue
+                short_burn, long_burn = burns[0] / budget, burns[1] / budget
+                observed = {"objective": objective, "threshold_ms": threshold_ms,
+                            "slow_ratio_short": round(burns[0], 4), "burn_rate_short": round(short_burn, 2),
+                            "burn_rate_long": round(long_burn, 2), "short_window": describe(window.short),
+                            "long_window": describe(window.long), "factor": window.factor,
+                            "requests_long": round(burns[2], 1)}
+                yield Finding("latency-slo", window.severity, *key, observed,
+                              f"slow {_where(key)}: {burns[0]:.1%} of requests over {threshold_ms:g} ms in the "
+                              f"last {describe(window.short)}; latency budget burning {short_burn:.1f}x over "
+                              f"{describe(window.short)} and {long_burn:.1f}x over {describe(window.long)} "
+                              f"(objective {objective * 100:g}% under {threshold_ms:g} ms)", now - window.short)
+
+    # latency-regression
+
+    def latency_regression(self, now: float) -> Iterable[Finding]:
+        cfg = self.rules.latency_regression
+        histograms = self.latency.histograms if self.latency is not None else None
+        if histograms is None:
+            return
+        for key in list(histograms.keys):
+            recent = histograms.counts(key, 0, now)
+            longer = histograms.counts(key, 1, now)
+            if recent is None or longer is None or sum(recent) < cfg.min_requests:
+                continue
+            before = [max(0.0, b - r) for b, r in zip(longer, recent, strict=True)]
+            if sum(before) < cfg.min_baseline:
+                continue
+            now_q, usual_q = quantile(recent, cfg.quantile), quantile(before, cfg.quantile)
+            if now_q is None or usual_q is None:
+                continue
+            if now_q < cfg.factor * usual_q or (now_q - usual_q) * 1000 < cfg.min_increase_ms:
+                continue
+            name = f"p{cfg.quantile * 100:g}"
+            observed = {"quantile": cfg.quantile, "recent_seconds": round(now_q, 4), "baseline_seconds": round(usual_q, 4),
+                        "requests": round(sum(recent), 1), "baseline_requests": round(sum(before), 1),
+                        "window": describe(cfg.window), "baseline_window": describe(cfg.baseline)}
+            yield Finding("latency-regression", cfg.severity, *key, observed,
+                          f"slower {_where(key)}: {name} {now_q * 1000:.0f} ms over the last {describe(cfg.window)} "
+                          f"against {usual_q * 1000:.0f} ms over the {describe(cfg.baseline)} before "
+                          f"({now_q / usual_q:.1f}x, {sum(recent):.0f} requests)", now - cfg.window)

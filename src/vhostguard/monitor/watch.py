@@ -36,6 +36,7 @@ from vhostguard.monitor.hosts import (
     RELOAD_CODES, ConfigSource, HostExamples, HostNames, config_moves, host_column, usual_vhosts, uses_canonical_names,
     where_now,
 )
+from vhostguard.monitor.latency import Histograms, LatencyCounts
 from vhostguard.monitor.ingest import LABEL_CACHE, TEMPLATED_CACHE, Batch, Labeler, LineFeeder, Times
 from vhostguard.monitor.parser_process import ParserProcess
 from vhostguard.monitor.rules import Evaluator, Finding, Rules, describe, parse_rules
@@ -176,6 +177,7 @@ class Watch:
         canonical = self.model is not None and uses_canonical_names(self.model)
         self._host_columns = [host_column(log.parser, canonical) for log in logs] \
             if self.options.rules.host_moved.enabled else [None for _ in logs]
+        self._durations = any(_logs_durations(log.parser) for log in logs)
         self.host_names = HostNames(self.options.rules.host_moved.max_hosts)
         self.host_examples = HostExamples()
         self._fresh()
@@ -208,14 +210,16 @@ class Watch:
         self.windows = Windows(rules.window_specs(), int(rules.endpoint_broken.window))
         # Per (Host, vhost): only when a log says which Host was asked for (host-moved).
         self.host_windows = Windows(rules.host_window_specs(), 1) if any(self._host_columns) else None
-        self.evaluator = Evaluator(rules, self.windows, SERVER_ERROR_CAUSES, NOT_FOUND_CAUSES, self.host_windows)
+        self.latency = _latency_counts(rules) if self._durations else None
+        self.evaluator = Evaluator(rules, self.windows, SERVER_ERROR_CAUSES, NOT_FOUND_CAUSES, self.host_windows,
+                                   self.latency)
         self.evaluator.examples = self.host_examples
         self.evaluator.where = self._where
         self.book = AlertBook()
         self.log_clock = LogClock()
         self._next_due: dict[str, float] = {}
         with self.metrics.lock:
-            self.metrics.series, self.metrics.logs, self.metrics.hosts = {}, {}, {}
+            self.metrics.series, self.metrics.logs, self.metrics.hosts, self.metrics.slow = {}, {}, {}, {}
 
     def _where(self, host: str, vhost: str) -> str | None:
         """The config line that sends ``host`` to ``vhost`` (with -f CONFIG), for host-moved alerts."""
@@ -465,7 +469,9 @@ class Watch:
         if self.batch:
             with self.metrics.lock:
                 self.batch.fold(self.windows, self.metrics.add_series, int(now), self.host_windows,
-                                self.metrics.hosts)
+                                self.metrics.hosts, self.latency)
+                if self.latency is not None:
+                    self.metrics.slow = self.latency.slow_totals
         self._read_error_logs(wall, now)
         for rule, interval in self.evaluator.due():
             if self._next_due.get(rule, now) > now:
@@ -478,6 +484,8 @@ class Watch:
             self.windows.prune(now, max((w.short for w in self.options.rules.slo_burn_rate.windows), default=0.0))
             if self.host_windows is not None:
                 self.host_windows.prune(now, 0.0)
+            if self.latency is not None:
+                self.latency.prune(now, max((w.short for w in self.options.rules.latency_slo.windows), default=0.0))
             self._next_prune = now + PRUNE_EVERY
 
     def _evidence(self, finding: Finding, now: float) -> tuple[tuple[str, ...], str]:
@@ -677,6 +685,22 @@ class Watch:
         undelivered = [text for sink in self.sinks if (text := _undelivered(sink, sink.outcomes().get("failed", 0),
                                                                              sink.outcomes().get("dropped", 0)))]
         return WatchSummary(logs, list(self.notes), unreadable, read_now, nothing, undelivered)
+
+
+def _logs_durations(parser: Parser) -> bool:
+    """Whether the format(s) of ``parser`` log how long requests took (%D or %T)."""
+    formats = parser.formats if isinstance(parser, FormatChoice) else (parser,) if isinstance(parser, LogFormat) else ()
+    return bool(formats) and all(any(s.key == "duration_us" for s in f.fields) for f in formats)
+
+
+def _latency_counts(rules: Rules) -> LatencyCounts | None:
+    """What the enabled latency rules read (None: both are off)."""
+    slo, regression = rules.latency_slo, rules.latency_regression
+    if not slo.enabled and not regression.enabled:
+        return None
+    slow = Windows(rules.latency_window_specs(), 1) if slo.enabled else None
+    histograms = Histograms(rules.histogram_specs()) if regression.enabled else None
+    return LatencyCounts(slow, histograms, lambda key: round(slo.for_key(key)[1] * 1000))
 
 
 def _positions(stored: dict[str, Any]) -> dict[str, list[Position]]:
