@@ -81,7 +81,8 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
           alertmanagers: tuple[str, ...], alerts_jsonl: str | None, endpoints_file: str | None,
           log_format: str | None, from_start: bool, once: bool, duration: float | None, quiet: bool,
           max_endpoints: int, jobs: int | None, gc_mode: str) -> None:
-    """Follow access logs (like tail -F) and alert on broken endpoints, SLO burn, moved traffic and 404 surges.
+    """Follow access logs (like tail -F) and alert on broken endpoints, SLO burn, moved traffic, 404 surges,
+    slowdowns, and a Host served by another vhost than usual.
 
     LOG... are access logs; with -f CONFIG and no LOG, the logs the
     configuration writes. Alerts go to the terminal, --alerts-jsonl,

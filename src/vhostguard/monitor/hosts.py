@@ -161,6 +161,15 @@ def host_column(parser: Parser, canonical_names: bool = False) -> str | None:
     return None
 
 
+def host_header_name(parser: Parser) -> str:
+    """The name under which the format(s) log the Host request header (``%{Host}i``: ``Host``)."""
+    for fmt in _formats(parser):
+        for slot in fmt.fields:
+            if slot.key == HOST_HEADER and (slot.sub or "").lower() == "host":
+                return slot.sub or "Host"
+    return "Host"
+
+
 class HostNames:
     """Logged Host values -> normalised Host names; at most ``max_hosts`` distinct names are followed.
 
@@ -171,14 +180,14 @@ class HostNames:
     def __init__(self, max_hosts: int) -> None:
         self.max_hosts = max_hosts
         self.known: set[str] = set()
-        self._memo: dict[object, str | None] = {}
+        self.memo: dict[object, str | None] = {}  # a logged value -> its name (read directly on the hot path)
 
     def __call__(self, value: object) -> str | None:
         if isinstance(value, dict):  # %{Host}i comes as the record's headers_in
             value = next((v for k, v in value.items() if k.lower() == "host"), None)
         if not isinstance(value, str):
             return None
-        found = self._memo.get(value, self)
+        found = self.memo.get(value, self)
         if found is not self:
             return found  # type: ignore[return-value]
         # httpd's fix_hostname; None for what httpd rejects (a 400: no vhost served it)
@@ -188,9 +197,9 @@ class HostNames:
                 name = None
             else:
                 self.known.add(name)
-        if len(self._memo) >= 8192:
-            self._memo.clear()
-        self._memo[value] = name
+        if len(self.memo) >= 8192:
+            self.memo.clear()
+        self.memo[value] = name
         return name
 
     def seed(self, names: Iterable[str]) -> None:

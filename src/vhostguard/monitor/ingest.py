@@ -22,7 +22,7 @@ from vhostguard.logs import NONE, OTHER, EndpointTemplater, SegmentTemplates
 from vhostguard.logs import SAMPLES, Malformed, Parser
 from vhostguard.logs import request_rows
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
-from vhostguard.monitor.hosts import HostExamples, HostNames
+from vhostguard.monitor.hosts import HostExamples, HostNames, host_header_name
 from vhostguard.monitor.latency import LatencyCounts
 from vhostguard.monitor.parser_process import RowsSpec, row_parser
 from vhostguard.monitor.windows import ALL, Key, Windows
@@ -213,6 +213,7 @@ class LineFeeder:
         also counted per (Host, vhost) for host-moved, with a few example lines in ``examples``."""
         self.name = name
         self.hosts = hosts if host_column is not None else None
+        self._host_header = host_header_name(parser)
         self.examples = examples
         extra = ROW_EXTRA + ((host_column,) if self.hosts is not None and host_column is not None else ())
         # ``templates`` (no user patterns; a parser process, which does the templating): the rows
@@ -294,21 +295,30 @@ class LineFeeder:
         """Count rows ``first..end`` per (Host, vhost, second); keep the last line of each pair as an example."""
         names = self.hosts
         assert names is not None
+        memo = names.memo
         counts = batch.hosts
         times = self.times.cache
         to_sec = self.times.convert
         rows = parsed.rows
         last: dict[tuple[str, str], int] = {}
+        last_time: object = self
+        sec = self.times.now
         for position in range(first, end):
             row = rows[position]
-            host = names(row[HOST])
+            raw = row[HOST]
+            if raw.__class__ is dict:  # %{Host}i: the record's headers_in, under the name the format gives
+                raw = raw.get(self._host_header)
+            host = memo.get(raw, names) if raw.__class__ is str else None
+            if host is names:
+                host = names(raw)
             vhost = row[0]
             if host is None or vhost is None:
                 continue  # no Host (HTTP/1.0), one httpd rejects, or beyond the cap
             t = row[4]
-            sec = times.get(t) if t is not None else None
-            if sec is None:
-                sec = to_sec(t)
+            if t is not last_time:
+                last_time = t
+                known = times.get(t) if t is not None else None
+                sec = to_sec(t) if known is None else known
             key = (host, vhost, sec)
             counts[key] = counts.get(key, 0) + 1
             last[(host, vhost)] = position
