@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from vhostguard.logs import NONE, OTHER, EndpointTemplater, SegmentTemplates
 from vhostguard.logs import SAMPLES, Malformed, Parser
@@ -308,9 +308,8 @@ class LineFeeder:
             raw = row[HOST]
             if raw.__class__ is dict:  # %{Host}i: the record's headers_in, under the name the format gives
                 raw = raw.get(self._host_header)
-            host = memo.get(raw, names) if raw.__class__ is str else None
-            if host is names:
-                host = names(raw)
+            found = memo.get(raw, names) if raw.__class__ is str else None
+            host = names(raw) if found is names else cast("str | None", found)
             vhost = row[0]
             if host is None or vhost is None:
                 continue  # no Host (HTTP/1.0), one httpd rejects, or beyond the cap
