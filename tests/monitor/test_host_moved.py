@@ -266,3 +266,46 @@ def test_a_reload_that_moves_nothing_is_quiet_and_a_planned_move_too(tmp_path: P
     watch.step()
     assert sink.alerts == []
     watch.close()
+
+
+# -- restarts ------------------------------------------------------------------------------------
+
+def test_a_restart_keeps_what_was_learned(tmp_path: Path) -> None:
+    log, state = tmp_path / "access.log", tmp_path / "state"
+    append(log, steady(T0, 300))
+    first = watcher([log], ManualClock(T0 + 300), Recorder(), rules=RULES, fmt=HOST_FORMAT, state=state,
+                    follow_wall=False)
+    first.run(once=True)
+    first.close()
+    append(log, steady(T0 + 300, 30, vhost="internal.example.com"))
+    sink = Recorder()
+    second = watcher([log], ManualClock(T0 + 330), sink, rules=RULES, fmt=HOST_FORMAT, state=state,
+                     follow_wall=False)
+    second.run(once=True)
+    second.close()
+    assert [a.endpoint for a in sink.firing("host-moved")] == ["api.example.com"]
+
+
+def test_a_checkpoint_from_before_host_moved_still_resumes(tmp_path: Path) -> None:
+    """Checkpoints written before issue 18 lack host_windows and latency: read positions are kept."""
+    import json
+
+    from vhostguard.monitor.state import StateStore, state_name
+
+    log, state = tmp_path / "access.log", tmp_path / "state"
+    append(log, steady(T0, 10))
+    first = watcher([log], ManualClock(T0 + 10), Recorder(), rules=RULES, fmt=HOST_FORMAT, state=state,
+                    follow_wall=False)
+    first.run(once=True)
+    first.close()
+    store = StateStore(str(state), state_name([str(log)]))
+    document = json.loads(Path(store.path).read_text())
+    del document["host_windows"], document["latency"]
+    Path(store.path).write_text(json.dumps(document))
+    notes: list[str] = []
+    second = watcher([log], ManualClock(T0 + 20), Recorder(), rules=RULES, fmt=HOST_FORMAT, state=state,
+                     follow_wall=False, report=notes.append)
+    second.run(once=True)
+    assert second.inputs[0].feeder.stats.lines == 20  # resumed: nothing read again
+    second.close()
+    assert not [n for n in notes if "starting afresh" in n]

@@ -118,3 +118,17 @@ def test_slow_requests_are_exported_per_endpoint(tmp_path: Path) -> None:
 def test_bad_latency_settings_are_named(text: str, problem: str) -> None:
     with pytest.raises(RulesError, match=problem):
         parse_rules(text, "rules.yaml")
+
+
+def test_a_restart_keeps_the_latency_baseline(tmp_path: Path) -> None:
+    log, state = tmp_path / "access.log", tmp_path / "state"
+    append(log, timed(T0, 600, (20, 120)))
+    first = watcher([log], ManualClock(T0 + 600), Recorder(), rules=RULES, state=state, follow_wall=False)
+    first.run(once=True)
+    first.close()
+    append(log, timed(T0 + 600, 60, (700, 900), seed=2))
+    sink = Recorder()
+    second = watcher([log], ManualClock(T0 + 660), sink, rules=RULES, state=state, follow_wall=False)
+    second.run(once=True)
+    second.close()
+    assert {a.rule for a in sink.firing()} >= {"latency-regression", "latency-slo"}

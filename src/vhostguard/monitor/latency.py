@@ -17,8 +17,9 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from vhostguard.monitor.windows import Key, WindowSpec, Windows
+from vhostguard.monitor.windows import Key, WindowSpec, Windows, pack, unpack
 
 # Duration bins: upper bounds from 1 ms to about 65 s in steps of sqrt(2) (a p95 read from them is
 # within 41% of the true value, and interpolation inside the bin does better), then "longer".
@@ -81,6 +82,22 @@ class Histograms:
                 out[i] += slots[base + i] * weight
         return out
 
+    def to_state(self) -> dict[str, Any]:
+        return {"specs": [[s.length, s.buckets] for s in self.specs], "keys": [list(k) for k in self.keys],
+                "slots": pack(self.keys.values())}
+
+    def restore(self, state: dict[str, Any]) -> bool:
+        """Load a snapshot taken with the same specs; False (nothing loaded) otherwise."""
+        specs = tuple(WindowSpec(int(length), int(buckets)) for length, buckets in state.get("specs", ()))
+        if specs != self.specs:
+            return False
+        keys = [(str(k[0]), str(k[1]), str(k[2])) for k in state["keys"]]
+        slots = unpack(state["slots"], self.size) if keys else []
+        if len(slots) != len(keys) or any(len(s) != self.size for s in slots):
+            raise ValueError(f"histograms: {len(slots)} sets of slots for {len(keys)} keys")
+        self.keys = dict(zip(keys, slots, strict=True))
+        return True
+
     def prune(self, now: float) -> None:
         longest = max((width * count for _, width, count in self.plan), default=0)
         stale = [k for k, s in self.keys.items() if max(s[o] * w for o, w, _ in self.plan) < now - longest]
@@ -134,6 +151,17 @@ class LatencyCounts:
                 self.slow_totals[key] = self.slow_totals.get(key, 0) + slow
         if self.histograms is not None:
             self.histograms.add(key, sec, values)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"slow": self.slow.to_state() if self.slow is not None else None,
+                "histograms": self.histograms.to_state() if self.histograms is not None else None}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load ``to_state``'s snapshot where the rules' windows are the same (else they start empty)."""
+        if self.slow is not None and state.get("slow"):
+            self.slow.restore(state["slow"])
+        if self.histograms is not None and state.get("histograms"):
+            self.histograms.restore(state["histograms"])
 
     def prune(self, now: float, slow_memory: float) -> None:
         """Forget what no window holds any more; slow-request times older than ``slow_memory`` seconds."""

@@ -658,6 +658,8 @@ class Watch:
             "windows": self.windows.to_state(),
             "metrics": metrics,
             "alerts": self.book.to_state(),
+            "host_windows": self.host_windows.to_state() if self.host_windows is not None else None,
+            "latency": self.latency.to_state() if self.latency is not None else {"slow": None, "histograms": None},
             "stats": {encode_path(item.feeder.name): [item.feeder.stats.lines, item.feeder.stats.malformed,
                                                       item.feeder.stats.newest] for item in self.inputs},
         })
@@ -668,6 +670,11 @@ class Watch:
         self._next_due = {str(k): float(v) for k, v in state.get("next_due", {}).items()}
         if not self.windows.restore(state.get("windows", {})):
             self._say("the rules' windows changed since the checkpoint: windows start empty")
+        if self.host_windows is not None and state.get("host_windows"):
+            self.host_windows.restore(state["host_windows"])
+            self.host_names.seed(key[0] for key in self.host_windows.keys)
+        if self.latency is not None and state.get("latency"):
+            self.latency.restore(state["latency"])
         with self.metrics.lock:
             self.metrics.restore(state.get("metrics", {}), decode_path)
         self.book.restore(state.get("alerts", ()))
