@@ -16,7 +16,8 @@ from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, Term
 from vhostguard.monitor.state import StateError, default_state_dir
 from vhostguard.logs import printable
 from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
-from vhostguard.monitor.hosts import ConfigSource, HostMove, PlannedMove, moved_hosts
+from vhostguard.monitor.hosts import ConfigSource, HostMove, HostNames, PlannedMove, Routed, moved_hosts
+from vhostguard.monitor.hosts import config_moves, host_column, usual_vhosts, where_now
 from vhostguard.monitor.rules import host_moves
 
 __all__ = [
@@ -33,12 +34,14 @@ __all__ = [
     "ErrorEntry",
     "ErrorLogTarget",
     "HostMove",
+    "HostNames",
     "JsonLinesSink",
     "Latency",
     "LogSource",
     "MetricsServer",
     "PlannedMove",
     "QuantileSketch",
+    "Routed",
     "Rules",
     "RulesError",
     "SeriesPoint",
@@ -52,9 +55,11 @@ __all__ = [
     "WatchOptions",
     "WebhookSink",
     "analyse",
+    "config_moves",
     "default_state_dir",
     "find_error_logs",
     "histogram_quantile",
+    "host_column",
     "host_moves",
     "load_rules",
     "moved_hosts",
@@ -63,5 +68,7 @@ __all__ = [
     "printable",
     "registry_for",
     "usable_cpus",
+    "usual_vhosts",
     "utc_iso",
+    "where_now",
 ]
