@@ -156,7 +156,7 @@ def test_a_delayed_backend_fires_the_latency_rules_and_steady_traffic_does_not(s
     rules.write_text("""
 latency_slo:
   endpoints: [{vhost: api.example.com, endpoint: "/v1/users/*", objective: 0.99, threshold_ms: 300}]
-  windows: [{severity: page, long: 60s, short: 10s, factor: 14.4}]
+  windows: [{severity: page, long: 30s, short: 5s, factor: 14.4}]
   min_requests: 50
   min_short_requests: 10
   interval: 1s
