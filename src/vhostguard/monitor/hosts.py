@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from vhostguard.logs import FormatChoice, LogFormat, Parser
-from vhostguard.model import ServerModel, normalize_host
+from vhostguard.model import Match, ServerModel, normalize_host
 from vhostguard.routing import Request, RequestError, route
 
 HOST_HEADER = "headers_in"  # %{Host}i
@@ -233,13 +233,10 @@ def route_host(model: ServerModel, host: str) -> list[Routed]:
     return out
 
 
-def deciding_line(match: object) -> str | None:
+def deciding_line(match: Match) -> str | None:
     """The ServerName/ServerAlias that made httpd pick the matched server (or its ``<VirtualHost>`` line
     when no name did: the first vhost of its address set), as ``Name args, file:line``."""
-    server = getattr(match, "server", None)
-    if server is None:
-        return None
-    how, matched = getattr(match, "how", None), getattr(match, "matched", None)
+    server, how, matched = match.server, match.how, match.matched
     wanted = {"name": "servername", "alias": "serveralias", "wild-alias": "serveralias"}.get(how or "")
     if wanted is not None:
         for node in server.directives:
