@@ -87,6 +87,9 @@ def test_host_names_are_normalised_as_httpd_does_and_capped() -> None:
     assert names("c.example") is None  # beyond the cap: a client can make up any Host
     assert names("a..b") is None and names("-") is None and names(None) is None
     assert names("API.EXAMPLE.COM") == "api.example.com"  # known names still count
+    named = HostNames(max_hosts=1, named=["www.example.com"])
+    assert named("scanner.invalid") == "scanner.invalid" and named("other.invalid") is None
+    assert named("WWW.example.com") == "www.example.com"  # the config's names are followed whatever the cap
 
 
 # -- the watch loop on files -------------------------------------------------------------------

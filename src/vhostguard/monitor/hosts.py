@@ -174,11 +174,15 @@ class HostNames:
     """Logged Host values -> normalised Host names; at most ``max_hosts`` distinct names are followed.
 
     Hosts beyond the cap (any name a client makes up) map to None and are not
-    counted; ``seed`` re-admits the names a checkpoint holds.
+    counted; ``seed`` re-admits the names a checkpoint holds. The names in
+    ``named`` (with -f CONFIG: every ServerName and ServerAlias without
+    wildcard) are always followed: a scanner's made-up Hosts cannot crowd
+    out the sites the config serves.
     """
 
-    def __init__(self, max_hosts: int) -> None:
+    def __init__(self, max_hosts: int, named: Iterable[str] = ()) -> None:
         self.max_hosts = max_hosts
+        self.named = frozenset(name.lower() for name in named)
         self.known: set[str] = set()
         self.memo: dict[object, str | None] = {}  # a logged value -> its name (read directly on the hot path)
 
@@ -192,7 +196,7 @@ class HostNames:
             return found  # type: ignore[return-value]
         # httpd's fix_hostname; None for what httpd rejects (a 400: no vhost served it)
         name = normalize_host(value).name if value and value != "-" else None
-        if name is not None and name not in self.known:
+        if name is not None and name not in self.known and name not in self.named:
             if len(self.known) >= self.max_hosts:
                 name = None
             else:
@@ -271,6 +275,11 @@ def config_moves(old: ServerModel, new: ServerModel, usual: Mapping[str, str]) -
                 moves.append(after)
                 break
     return moves
+
+
+def config_names(model: ServerModel) -> set[str]:
+    """The Host names a config serves by name: every vhost's ServerName and plain ServerAlias."""
+    return {name.lower() for server in model.vhosts for name in (server.server_name, *server.aliases)}
 
 
 def uses_canonical_names(model: ServerModel) -> bool:

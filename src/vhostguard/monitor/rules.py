@@ -129,7 +129,8 @@ host_moved:               # a Host now served by another vhost than usual, whate
                           # With -f CONFIG the alert names the config line that now decides the
                           # Host, and a reload seen in the error log (AH00493, AH00489, AH00163,
                           # AH00094) re-reads the config and fires at once for each Host it moves.
-  max_hosts: 500          # Hosts followed (a Host header is client input: the first ones seen)
+  max_hosts: 500          # Hosts followed (a Host header is client input: the first ones seen;
+                          # with -f CONFIG, the config's ServerNames and ServerAliases always are)
   planned_moves: []       # moves that are no alert; glob patterns, e.g.
   #  - {host: api.example.com, old_vhost: "*", new_vhost: api-v2.example.com}
   severity: page

@@ -33,8 +33,8 @@ from vhostguard.monitor.errorlog import (
 )
 from vhostguard.monitor.exporter import LogGauges, WatchMetrics
 from vhostguard.monitor.hosts import (
-    RELOAD_CODES, ConfigSource, HostExamples, HostNames, config_moves, host_column, usual_vhosts, uses_canonical_names,
-    where_now,
+    RELOAD_CODES, ConfigSource, HostExamples, HostNames, config_moves, config_names, host_column, usual_vhosts,
+    uses_canonical_names, where_now,
 )
 from vhostguard.monitor.latency import Histograms, LatencyCounts
 from vhostguard.monitor.ingest import LABEL_CACHE, TEMPLATED_CACHE, Batch, Labeler, LineFeeder, Times
@@ -178,7 +178,8 @@ class Watch:
         self._host_columns = [host_column(log.parser, canonical) for log in logs] \
             if self.options.rules.host_moved.enabled else [None for _ in logs]
         self._durations = any(_logs_durations(log.parser) for log in logs)
-        self.host_names = HostNames(self.options.rules.host_moved.max_hosts)
+        self.host_names = HostNames(self.options.rules.host_moved.max_hosts,
+                                    config_names(self.model) if self.model is not None else ())
         self.host_examples = HostExamples()
         self._fresh()
         self.errors = ErrorLogBook(error_logs)
