@@ -28,6 +28,7 @@ COMMANDS: Mapping[str, str] = {
     "logs": "vhostguard.cli.logs:logs",
     "report": "vhostguard.cli.report:report",
     "watch": "vhostguard.cli.watch:watch",
+    "logformat": "vhostguard.cli.logformat:logformat",
     "trace": "vhostguard.cli.diagnose:trace",
     "explain-code": "vhostguard.cli.diagnose:explain_code",
     "doctor": "vhostguard.cli.diagnose:doctor",

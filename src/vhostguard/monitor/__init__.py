@@ -19,6 +19,9 @@ from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, Term
 from vhostguard.monitor.state import StateError, default_state_dir
 from vhostguard.logs import printable
 from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
+from vhostguard.monitor.hosts import ConfigSource, HostMove, HostNames, PlannedMove, Routed, moved_hosts
+from vhostguard.monitor.hosts import config_moves, host_column, usual_vhosts, where_now
+from vhostguard.monitor.rules import host_moves
 
 __all__ = [
     "DEFAULT_METRICS_ADDR",
@@ -28,17 +31,22 @@ __all__ = [
     "AlertmanagerSink",
     "Analysis",
     "BurstRule",
+    "ConfigSource",
     "EndpointSummary",
     "ErrorBurst",
     "ErrorEntry",
     "ErrorLogTarget",
     "Evaluator",
+    "HostMove",
+    "HostNames",
     "JsonLinesSink",
     "Labeler",
     "Latency",
     "LogSource",
     "MetricsServer",
+    "PlannedMove",
     "QuantileSketch",
+    "Routed",
     "Rules",
     "RulesError",
     "SeriesPoint",
@@ -53,14 +61,20 @@ __all__ = [
     "WebhookSink",
     "Windows",
     "analyse",
+    "config_moves",
     "default_state_dir",
     "find_error_logs",
     "histogram_quantile",
+    "host_column",
+    "host_moves",
     "load_rules",
+    "moved_hosts",
     "parse_addr",
     "parse_error_line",
     "printable",
     "registry_for",
     "usable_cpus",
+    "usual_vhosts",
     "utc_iso",
+    "where_now",
 ]
