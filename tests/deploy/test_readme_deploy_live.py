@@ -163,6 +163,23 @@ def test_readme_deploy_blocked_then_rolled_back(incident: Incident) -> None:
     for line in readme_block("deploy /tmp/candidate2"):
         assert line in printed, f"{line!r} is not what deploy prints:\n" + "\n".join(printed)
     assert incident.get("api.example.com", "/v1/users/42") == 200  # the old config serves again
+    # 3. the incident's change pushed past the gates (--force lets the diff gate's changes through; no
+    # --verify): the API's Host answered by the catch-all (403s, not 5xx) is seen moved, and rolled back
+    stop.clear()
+    client = threading.Thread(target=traffic, daemon=True)
+    client.start()
+    try:
+        done = incident.vhostguard("deploy", str(incident.tree("after", "candidate3")), "-f",
+                                   str(incident.live / "apache2.conf"), "--force", "--watch", "60s")
+    finally:
+        stop.set()
+        client.join()
+    assert done.returncode == 1, done.stdout + done.stderr
+    printed = incident.shown(done.stdout)
+    assert any("host-moved: api.example.com was served by api.example.com" in line for line in printed), done.stdout
+    for line in readme_block("deploy /tmp/candidate3"):
+        assert line in printed, f"{line!r} is not what deploy prints:\n" + "\n".join(printed)
+    assert incident.get("api.example.com", "/v1/users/42") == 200
     history = incident.vhostguard("history")
     assert history.returncode == 0
     printed = incident.shown(history.stdout)
