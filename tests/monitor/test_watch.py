@@ -185,6 +185,10 @@ def test_watch_once_from_a_config(write, tmp_path: Path) -> None:  # type: ignor
     broken = [a for a in fired if a["rule"] == "endpoint-broken"]
     # api.log has no %v: the vhost comes from the only vhost that writes it
     assert broken and broken[0]["vhost"] == "api.example.com" and broken[0]["endpoint"] == "/v1/users/{id}"
+    # the error log's line is the evidence, and the AH-code catalogue says what it means
+    assert any("AH01114: HTTP: failed to make connection" in e for e in broken[0]["evidence"])
+    assert any(e.startswith("AH01114 (proxy_http): ") and "503" in e and "explain-code AH01114" in e
+               for e in broken[0]["evidence"]), broken[0]["evidence"]
     assert "FIRING [page] endpoint-broken" in result.stdout
     assert f"{logs / 'api.log'}: 60 lines, 0 malformed" in result.stderr
     assert f"joining errors from {logs / 'error.log'}" in result.stderr

@@ -25,11 +25,11 @@ from typing import Any
 
 from vhostguard.logs import EndpointPattern, EndpointTemplater, SegmentTemplates
 from vhostguard.logs import FormatChoice, LogFormat
-from vhostguard.logs import Parser
+from vhostguard.logs import Parser, explain_code
 from vhostguard.monitor.alerts import Alert, AlertBook
 from vhostguard.monitor.clock import Clock, LogClock, SystemClock
 from vhostguard.monitor.errorlog import (
-    NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorLogBook, ErrorLogTarget, entries_from_lines,
+    NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorEntry, ErrorLogBook, ErrorLogTarget, entries_from_lines,
 )
 from vhostguard.monitor.exporter import LogGauges, WatchMetrics
 from vhostguard.monitor.hosts import (
@@ -497,7 +497,7 @@ class Watch:
                                        settings.max_lines)
         if not entries:
             return (), ""
-        return tuple(e.raw for e in entries), " — error_log: " + "; ".join(e.brief for e in entries[:2])
+        return tuple(e.raw for e in entries) + _meanings(entries), " — error_log: " + "; ".join(e.brief for e in entries[:2])
 
     def _check_readable(self, wall: float, at_end: bool) -> None:
         """Fire (or resolve) a log-unreadable alert per log whose lines read so far all fail its format.
@@ -738,3 +738,13 @@ def _undelivered(sink: Sink, failed: int, dropped: int) -> str | None:
     counts = ", ".join(part for part in (f"{failed} failed" if failed else "",
                                          f"{dropped} dropped (not sent: queue full, or still queued at exit)" if dropped else "") if part)
     return f"alerts to {sink.name} {target}: {counts}" + (f" (last error: {error})" if error else "")
+
+
+def _meanings(entries: list[ErrorEntry]) -> tuple[str, ...]:
+    """What each catalogued code among the evidence means (the AH-code catalogue), once per code."""
+    found = []
+    for code in dict.fromkeys(e.code for e in entries if e.code):
+        entry = explain_code(code)
+        if entry is not None:
+            found.append(f"{code} ({entry.module}): {entry.meaning} (vhostguard explain-code {code})")
+    return tuple(found)
