@@ -1,0 +1,201 @@
+"""`vhostguard postmortem` on a written incident: an access log whose lines the test writes (so it knows
+every count), and an event store with a deploy, a watch alert (the JSON monitor's sinks emit) and a
+rollback. The counts asserted are computed from the lines the test wrote, never from our own output.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import datetime, timedelta, UTC
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vhostguard.cli.incidents import postmortem
+from vhostguard.incidents import Event, EventStore, check_times
+
+T0 = datetime(2026, 12, 4, 10, 0, 0, tzinfo=UTC)
+FORMAT = '%v:%p %a %l %u [%{%d/%b/%Y:%H:%M:%S}t.%{msec_frac}t %{%z}t] "%r" %>s %O %D'
+HOSTILE_PATH = "/v1/<script>alert(1)</script>"
+CHROMIUM = shutil.which("chromium")
+
+
+def _line(moment: datetime, path: str, status: int, client: str = "10.0.0.1", vhost: str = "api.example.test") -> str:
+    # the log's own offset is +0100: the postmortem shows everything in UTC
+    local = moment + timedelta(hours=1)
+    stamp = local.strftime("%d/%b/%Y:%H:%M:%S") + f".{local.microsecond // 1000:03d} +0100"
+    return f'{vhost}:80 {client} - - [{stamp}] "GET {path} HTTP/1.1" {status} 120 {1500 if status < 500 else 30000}\n'
+
+
+@pytest.fixture
+def incident(tmp_path: Path) -> dict[str, object]:
+    """60 s of traffic; 5xx on /v1/users from t=20.5 s to t=40.2 s for three clients; a deploy at t=20.0,
+    an alert at t=25.0, a rollback at t=40.0."""
+    lines: list[str] = []
+    failing = 0
+    clients: set[str] = set()
+    for tenth in range(0, 600, 5):
+        moment = T0 + timedelta(seconds=tenth / 10)
+        bad = 205 <= tenth <= 402
+        client = f"10.0.0.{tenth % 3 + 1}"
+        lines.append(_line(moment, "/v1/users", 502 if bad else 200, client))
+        lines.append(_line(moment, "/v1/orders/17", 200))
+        if bad:
+            failing += 1
+            clients.add(client)
+    lines.append(_line(T0 + timedelta(seconds=30), HOSTILE_PATH, 503, "10.0.0.9", vhost="<b>evil</b>.test"))
+    failing += 1
+    clients.add("10.0.0.9")
+    lines.append(_line(T0 - timedelta(seconds=30), "/v1/users", 500))  # before the window: not counted
+    lines.append("this line is not a log line\n")
+    log = tmp_path / "access.log"
+    log.write_text("".join(lines))
+    state = tmp_path / "state"
+
+    def at(seconds: float) -> str:
+        return (T0 + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+    alert = {"schema": 1, "id": "a1", "state": "firing", "severity": "page", "rule": "error-ratio",
+             "vhost": "api.example.test", "method": "GET", "endpoint": "/v1/users", "started": at(25),
+             "resolved": None, "observed": {"ratio": 1.0}, "evidence": ["502 x40"], "summary": "5xx ratio 100%"}
+    with EventStore(str(state)) as store:
+        store.append([
+            Event(at(19.0), "deploy", "deploy-started", "D1", {}),
+            Event(at(20.0), "deploy", "switch", "D1", {"from": "blue", "to": "green"}),
+            Event(at(25.0), "watch", "alert-firing", "a1", alert),
+            Event(at(30.0), "doctor", "finding", "doc-1", {"summary": "vhost <i>api</i> proxies to a closed port",
+                                                           "evidence": ["api.conf:3"]}),
+            Event(at(40.0), "deploy", "rollback", "D1", {"reason": "5xx ratio"}),
+        ])
+    return {"log": log, "state": state, "failing": failing, "clients": len(clients),
+            "requests": len(lines) - 2, "tmp": tmp_path}
+
+
+def _run(incident: dict[str, object], *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(postmortem, [str(incident["log"]), "--log-format", FORMAT, "--state",
+                                             str(incident["state"]), "--since", T0.isoformat(), *extra])
+    return result.exit_code, result.stdout
+
+
+def test_impact_duration_detection_and_timeline_come_from_the_log_and_the_events(incident: dict[str, object]) -> None:
+    code, out = _run(incident, "--format", "json")
+    assert code == 0, out
+    document = json.loads(out)
+    impact = document["impact"]
+    assert impact["failed"] == incident["failing"]
+    assert impact["requests"] == incident["requests"]  # the line before the window and the malformed one left out
+    assert impact["failed_share"] == pytest.approx(impact["failed"] / impact["requests"], abs=1e-6)
+    assert impact["clients"] == incident["clients"]
+    users = next(e for e in impact["by_endpoint"] if e["endpoint"] == "/v1/users")
+    assert users["failed"] == incident["failing"] - 1 and users["requests"] == 120
+    assert document["first_failure"] == "2026-12-04T10:00:20.500+00:00"  # the +0100 log time, on the UTC clock
+    assert document["last_failure"] == "2026-12-04T10:00:40.000+00:00"
+    assert document["duration_s"] == pytest.approx(19.5)
+    detection = document["detection"]
+    assert detection["time_to_detect_s"] == pytest.approx(4.5)
+    assert "watch" in detection["detected_by"]
+    kinds = [(t["source"], t.get("kind")) for t in document["timeline"]]
+    order = [kinds.index(k) for k in (("deploy", "switch"), ("access-log", "first-failure"),
+                                      ("watch", "alert-firing"), ("deploy", "rollback"))]
+    assert order == sorted(order)
+    assert all(t["time"].endswith("+00:00") for t in document["timeline"])
+    assert document["resolution"]["id"] == "D1" and document["resolution"]["kind"] == "rollback"
+    assert document["causes"][0]["deploy_id"] == "D1"
+    curve_failed = sum(p["failed"] for p in document["curve"]["points"])
+    assert curve_failed == impact["failed"]
+
+
+def test_markdown_has_the_sections_and_escapes_log_text(incident: dict[str, object]) -> None:
+    code, out = _run(incident)
+    assert code == 0
+    for section in ("## Summary", "## Impact", "## Duration", "## Detection", "## Timeline (UTC)",
+                    "## Root-cause candidates", "## Resolution", "## Action items", "## Lessons learned"):
+        assert section in out
+    assert "<script>" not in out and "<b>" not in out and "<i>" not in out
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.bars: dict[int, dict[str, int]] = {}
+        self.figure: int | None = None
+        self.markers: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append(tag)
+        if tag == "figure" and a.get("data-chart") is not None:
+            self.figure = int(a["data-chart"] or 0)
+            self.bars[self.figure] = {}
+        if tag == "rect" and self.figure is not None and a.get("data-series"):
+            series = a["data-series"] or ""
+            self.bars[self.figure][series] = self.bars[self.figure].get(series, 0) + int(a["data-value"] or 0)
+        if tag == "line" and a.get("data-marker"):
+            self.markers.append(a["data-marker"] or "")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_html_is_self_contained_escaped_and_its_charts_carry_the_counts_in_chromium(
+        incident: dict[str, object]) -> None:
+    page = Path(str(incident["tmp"])) / "pm.html"
+    code, _ = _run(incident, "--format", "html", "-o", str(page))
+    assert code == 0
+    text = page.read_text()
+    assert not re.search(r"\b(src|href|url)\s*[=(]", text) and "<link" not in text  # nothing to fetch
+    dom = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--no-first-run", f"--user-data-dir={incident['tmp']}/profile", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parsed = _Page()
+    parsed.feed(dom.stdout)
+    assert "script" not in parsed.tags and "b" not in parsed.tags and "i" not in parsed.tags
+    assert "&lt;script&gt;" in dom.stdout and "&lt;b&gt;evil&lt;/b&gt;" in dom.stdout
+    assert sum(bars.get("5xx", 0) for bars in parsed.bars.values()) == incident["failing"]
+    assert {"switch", "alert-firing", "rollback"} <= set(parsed.markers)
+
+
+SEED = """# Postmortem: API outage
+
+## Summary
+The API was down for approximately 2.5 hours, from 11:00 to 17:30.
+
+## Timeline
+- 11:00 - deploy of the new vhost; the outage started
+- 10:40 - the on-call engineer was alerted and detected the misrouting
+- 17:30 - the vhost was fixed and service restored
+"""
+
+
+def test_check_finds_the_duration_and_detection_contradictions_with_their_lines(tmp_path: Path) -> None:
+    problems = check_times(SEED)
+    by_line = {p.line: p.problem for p in problems}
+    assert 4 in by_line and "2 h 30 min" in by_line[4] and "6 h 30 min" in by_line[4]
+    assert 8 in by_line and "before the start" in by_line[8]
+    agreeing = "The outage lasted about 30 minutes, from 11:00 to 11:30; detected at 11:05.\n"
+    assert check_times(agreeing) == []
+    written = tmp_path / "pm.md"
+    written.write_text(SEED)
+    result = CliRunner().invoke(postmortem, ["--check", str(written)])
+    assert result.exit_code == 1
+    assert f"{written}:4: the stated duration" in result.stdout
+
+
+def test_check_against_the_logs_flags_a_start_the_logs_contradict(incident: dict[str, object]) -> None:
+    written = Path(str(incident["tmp"])) / "human.md"
+    written.write_text("Outage from 10:00:20 to 10:00:40 UTC, 20 seconds.\nDetected at 09:30 UTC by an alert.\n")
+    code, out = _run(incident, "--check", str(written))
+    assert code == 1
+    assert ":2:" in out and "before the start" in out and "first alert" in out
+    assert ":1:" not in out  # start, end and duration agree with the log
+
+
+def test_since_is_required_and_a_bad_time_is_a_usage_error(incident: dict[str, object]) -> None:
+    result = CliRunner().invoke(postmortem, [str(incident["log"]), "--state", str(incident["state"])])
+    assert result.exit_code == 2 and "--since" in result.stderr
+    result = CliRunner().invoke(postmortem, [str(incident["log"]), "--since", "yesterday-ish"])
+    assert result.exit_code == 2
