@@ -31,6 +31,12 @@ def _line(moment: datetime, path: str, status: int, client: str = "10.0.0.1", vh
     return f'{vhost}:80 {client} - - [{stamp}] "GET {path} HTTP/1.1" {status} 120 {1500 if status < 500 else 30000}\n'
 
 
+def _error_stamp(seconds: float) -> str:
+    """httpd's error-log time: local time, no zone."""
+    local = (T0 + timedelta(seconds=seconds)).astimezone()
+    return local.strftime("%a %b %d %H:%M:%S") + f".{local.microsecond:06d} {local.year}"
+
+
 @pytest.fixture
 def incident(tmp_path: Path) -> dict[str, object]:
     """60 s of traffic; 5xx on /v1/users from t=20.5 s to t=40.2 s for three clients; a deploy at t=20.0,
@@ -54,6 +60,14 @@ def incident(tmp_path: Path) -> dict[str, object]:
     lines.append("this line is not a log line\n")
     log = tmp_path / "access.log"
     log.write_text("".join(lines))
+    errors = tmp_path / "error.log"
+    errors.write_text(
+        f"[{_error_stamp(-60)}] [mpm_event:notice] [pid 1:tid 1] AH00489: Apache/2.4.62 (Debian) "
+        "configured -- resuming normal operations\n"
+        f"[{_error_stamp(20.6)}] [proxy:error] [pid 2:tid 3] (111)Connection refused: AH00957: http: "
+        "attempt to connect to 127.0.0.1:9 (<script>x</script>) failed\n"
+        f"[{_error_stamp(21.6)}] [proxy:error] [pid 2:tid 3] (111)Connection refused: AH00957: http: "
+        "attempt to connect to 127.0.0.1:9 (127.0.0.1:9) failed\n")
     state = tmp_path / "state"
 
     def at(seconds: float) -> str:
@@ -71,13 +85,14 @@ def incident(tmp_path: Path) -> dict[str, object]:
                                                            "evidence": ["api.conf:3"]}),
             Event(at(40.0), "deploy", "rollback", "D1", {"reason": "5xx ratio"}),
         ])
-    return {"log": log, "state": state, "failing": failing, "clients": len(clients),
+    return {"log": log, "errors": errors, "state": state, "failing": failing, "clients": len(clients),
             "requests": len(lines) - 2, "tmp": tmp_path}
 
 
 def _run(incident: dict[str, object], *extra: str) -> tuple[int, str]:
     result = CliRunner().invoke(postmortem, [str(incident["log"]), "--log-format", FORMAT, "--state",
-                                             str(incident["state"]), "--since", T0.isoformat(), *extra])
+                                             str(incident["state"]), "--error-log", str(incident["errors"]),
+                                             "--since", T0.isoformat(), *extra])
     return result.exit_code, result.stdout
 
 
@@ -105,6 +120,8 @@ def test_impact_duration_detection_and_timeline_come_from_the_log_and_the_events
     assert all(t["time"].endswith("+00:00") for t in document["timeline"])
     assert document["resolution"]["id"] == "D1" and document["resolution"]["kind"] == "rollback"
     assert document["causes"][0]["deploy_id"] == "D1"
+    codes = [c["summary"] for c in document["causes"] if c["summary"].startswith("error log")]
+    assert len(codes) == 1 and "AH00957 x2" in codes[0] and "connect" in codes[0]  # the notice is no cause
     curve_failed = sum(p["failed"] for p in document["curve"]["points"])
     assert curve_failed == impact["failed"]
 
@@ -154,7 +171,7 @@ def test_html_is_self_contained_escaped_and_its_charts_carry_the_counts_in_chrom
     parsed = _Page()
     parsed.feed(dom.stdout)
     assert "script" not in parsed.tags and "b" not in parsed.tags and "i" not in parsed.tags
-    assert "&lt;script&gt;" in dom.stdout and "&lt;b&gt;evil&lt;/b&gt;" in dom.stdout
+    assert "&lt;script&gt;x&lt;/script&gt;" in dom.stdout and "&lt;script&gt;alert" in dom.stdout and "&lt;b&gt;evil&lt;/b&gt;" in dom.stdout
     assert sum(bars.get("5xx", 0) for bars in parsed.bars.values()) == incident["failing"]
     assert {"switch", "alert-firing", "rollback"} <= set(parsed.markers)
 

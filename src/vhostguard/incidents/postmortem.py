@@ -27,6 +27,7 @@ SCHEMA = 1
 MAX_CURVE_POINTS = 120  # buckets of the 5xx/latency curve: fine enough to see a spike, small enough to draw
 MAX_ROUTED = 50  # distinct failing requests routed through a deploy's two trees
 RESOLUTION_KINDS = {"rollback", "rollback-rolled-back", "deploy-deployed"}
+SERIOUS = frozenset({"error", "crit", "alert", "emerg"})
 DETECTION_KINDS = {("watch", "alert-firing"): "watch alert", ("deploy", "verify-fail"): "deploy verification"}
 
 
@@ -73,6 +74,7 @@ class _Impact:
     points: list[tuple[float, str, int, int | None]] = field(default_factory=list)  # time, endpoint key, status, µs
     lines: int = 0
     malformed: int = 0
+    untimed: int = 0  # parsed lines without a time (a format without %t): not placed in the window
 
 
 def iso(moment: float) -> str:
@@ -101,7 +103,7 @@ def draft(inputs: PostmortemInputs) -> dict[str, Any]:
         "impact": {"requests": impact.requests, "failed": impact.failed,
                    "failed_share": round(impact.failed / impact.requests, 6) if impact.requests else 0.0,
                    "clients": len(impact.clients), "by_endpoint": by_endpoint,
-                   "lines": impact.lines, "malformed": impact.malformed},
+                   "lines": impact.lines, "malformed": impact.malformed, "untimed": impact.untimed},
         "first_failure": iso(impact.first_failure) if impact.first_failure is not None else None,
         "last_failure": iso(impact.last_failure) if impact.last_failure is not None else None,
         "detection": detection,
@@ -130,11 +132,12 @@ def _read_impact(inputs: PostmortemInputs) -> _Impact:
         stats = ReadStats()
         for record in read_log(log.path, log.parser, stats=stats, with_position=True):
             text = record.get("time")
-            if not text:
-                continue
             try:
-                moment = epoch(str(text))
+                moment = epoch(str(text)) if text else None
             except ValueError:
+                moment = None
+            if moment is None:
+                impact.untimed += 1
                 continue
             if not inputs.start <= moment <= end:
                 continue
@@ -289,16 +292,18 @@ def _causes(impact: _Impact, events: Sequence[Event], deploys: Mapping[str, Mapp
         document = deploys.get(ident, {})
         if document.get("kind") == "rollback" or first is None or moment > first:
             continue
-        cause = _deploy_cause(ident, document, impact, inputs.state_dir)
-        changed = len(cause["directives"])
-        scored.append(((0 if changed else 1, first - moment), cause))
+        cause, routed = _deploy_cause(ident, document, impact, inputs.state_dir)
+        # routing changed for the failing requests: the lead; not checked: next; checked and unchanged: last
+        tier = 0 if cause["directives"] else (4 if routed else 1)
+        scored.append(((tier, first - moment), cause))
     for event in events:
         if event.source == "doctor" and event.kind == "finding":
             data = event.data
             scored.append(((2, 0.0), {"summary": f"doctor: {data.get('summary', '')}", "deploy_id": None,
                                       "directives": [str(d) for d in data.get("directives", []) or []],
                                       "evidence": [str(x) for x in (data.get("evidence") or [])][:5]}))
-    for code, (count, entry, line) in _error_codes(inputs.error_logs, inputs.start, end).items():
+    span = (impact.first_failure or inputs.start, impact.last_failure or end)
+    for code, (count, entry, line) in _error_codes(inputs.error_logs, span).items():
         meaning = explain_line(line)
         text = meaning.meaning if meaning is not None else "not in the catalogue"
         evidence = [f"{entry}: {line}"] + ([f"likely: {c}" for c in meaning.causes[:2]] if meaning is not None else [])
@@ -310,7 +315,9 @@ def _causes(impact: _Impact, events: Sequence[Event], deploys: Mapping[str, Mapp
     return [{"rank": c["rank"], **{k: v for k, v in c.items() if k != "rank"}} for c in ranked]
 
 
-def _deploy_cause(ident: str, document: Mapping[str, Any], impact: _Impact, state_dir: str | None) -> dict[str, Any]:
+def _deploy_cause(ident: str, document: Mapping[str, Any], impact: _Impact,
+                  state_dir: str | None) -> tuple[dict[str, Any], bool]:
+    """The candidate and whether the failing requests could be routed through both trees."""
     evidence: list[str] = []
     for gate in document.get("gates") or []:
         if gate.get("name") == "diff":
@@ -320,24 +327,24 @@ def _deploy_cause(ident: str, document: Mapping[str, Any], impact: _Impact, stat
     for failure in verify.get("failures") or []:
         evidence.append(f"verification: {failure.get('summary')}")
     directives: list[str] = []
-    if state_dir:
-        changes = _routing_changes(document, impact, state_dir)
-        for change in changes:
-            evidence.append(change["text"])
-            for directive in (change["new"], change["old"]):
-                if directive and directive not in directives:
-                    directives.append(directive)
+    changes = _routing_changes(document, impact, state_dir) if state_dir else None
+    for change in changes or []:
+        evidence.append(change["text"])
+        for directive in (change["new"], change["old"]):
+            if directive and directive not in directives:
+                directives.append(directive)
     summary = (f"deploy {ident} changed the routing of the failing requests ({', '.join(directives[:2])})"
                if directives else f"deploy {ident} preceded the first failure")
-    return {"summary": summary, "deploy_id": ident, "directives": directives, "evidence": evidence}
+    return {"summary": summary, "deploy_id": ident, "directives": directives, "evidence": evidence}, changes is not None
 
 
-def _routing_changes(document: Mapping[str, Any], impact: _Impact, state_dir: str) -> list[dict[str, Any]]:
-    """Each failing request routed through the config before the deploy and the one it installed."""
+def _routing_changes(document: Mapping[str, Any], impact: _Impact, state_dir: str) -> list[dict[str, Any]] | None:
+    """Each failing request routed through the config before the deploy and the one it installed
+    (None: the two trees are not both kept, nothing could be routed)."""
     old = _router(document, state_dir, str(document.get("previous_hash") or ""))
     new = _router(document, state_dir, str(document.get("candidate_hash") or ""))
     if old is None or new is None:
-        return []
+        return None
     changes: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
     routed = 0
@@ -423,8 +430,11 @@ def _directive(decision: Decision, tree: str) -> str | None:
     return f"{where}:{directive.source.line}: {directive.name} {' '.join(directive.args)}"
 
 
-def _error_codes(paths: Iterable[str], start: float, end: float) -> dict[str, tuple[int, str, str]]:
-    """AH code -> (lines in the window, where the first was, the first line)."""
+def _error_codes(paths: Iterable[str], span: tuple[float, float]) -> dict[str, tuple[int, str, str]]:
+    """AH code -> (lines while requests failed, where the first was, the first line), for the codes logged
+    at level error or worse (notices of restarts are the timeline's business, not causes); a second of
+    slack on each side, since the error line and the access line of one request differ by its duration."""
+    start, end = span[0] - 1.0, span[1] + 1.0
     found: dict[str, tuple[int, str, str]] = {}
     counts: Counter[str] = Counter()
     for path in paths:
@@ -432,7 +442,8 @@ def _error_codes(paths: Iterable[str], start: float, end: float) -> dict[str, tu
             with open(path, encoding="utf-8", errors="backslashreplace") as handle:
                 for number, line in enumerate(handle, 1):
                     entry = parse_error_line(line.rstrip("\n"), path)
-                    if entry.code is None or entry.time is None or not start <= entry.time <= end:
+                    if (entry.code is None or entry.time is None or entry.level not in SERIOUS
+                            or not start <= entry.time <= end):
                         continue
                     counts[entry.code] += 1
                     if entry.code not in found:
@@ -471,7 +482,7 @@ def _summary(document: Mapping[str, Any]) -> str:
     top = impact["by_endpoint"][0]
     text = (f"{impact['failed']} of {impact['requests']} requests failed ({impact['failed_share']:.1%}) from "
             f"{document['first_failure']} to {document['last_failure']} ({document['duration_s']} s), "
-            f"{impact['clients']} clients affected; most on {top['vhost']} {top['method']} {top['endpoint']}.")
+            f"{impact['clients']} client{'' if impact['clients'] == 1 else 's'} affected; most on {top['vhost']} {top['method']} {top['endpoint']}.")
     if document["causes"]:
         text += f" Leading cause candidate: {document['causes'][0]['summary']}."
     if document["resolution"]:

@@ -14,7 +14,7 @@ from typing import Any
 from vhostguard.incidents.store import epoch
 
 MAX_CHARTS = 6
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")  # what starts inline markup or ends a table cell
 
 
 def _md(value: object) -> str:
@@ -31,7 +31,9 @@ def to_markdown(document: Mapping[str, Any]) -> str:
              "## Impact", "",
              f"- Requests in the window: {impact['requests']}",
              f"- Failed requests (status 5xx): {impact['failed']} ({impact['failed_share']:.2%} of all requests)",
-             f"- Distinct clients with a failed request: {impact['clients']}", "",
+             f"- Distinct clients with a failed request: {impact['clients']}",
+             f"- Log lines read: {impact['lines']} ({impact['malformed']} malformed, {impact['untimed']} without a time)",
+             "",
              "| vhost | method | endpoint | failed | requests |", "|---|---|---|---:|---:|"]
     lines += [f"| {_md(e['vhost'])} | {_md(e['method'])} | {_md(e['endpoint'])} | {e['failed']} | {e['requests']} |"
               for e in impact["by_endpoint"] if e["failed"]]
@@ -60,7 +62,8 @@ def to_markdown(document: Mapping[str, Any]) -> str:
     resolution = document["resolution"]
     if resolution:
         lines.append(f"{_md(resolution['text'])} ({_md(resolution['kind'])} {_md(resolution['id'])}) at "
-                     f"{resolution['time']}." + (" Failures went on after it." if resolution["failures_after"] else ""))
+                     f"{resolution['time']}." + (f" The last failing request was logged {resolution['last_failure_after_s']} s "
+                                            "after it." if resolution["failures_after"] else ""))
     else:
         lines.append("No rollback or deploy after the first failure was recorded. (to be written)")
     lines += ["", "## Action items", ""]
@@ -76,6 +79,8 @@ def _code(text: str) -> str:
 def _seconds(value: float | None) -> str:
     if value is None:
         return "unknown"
+    if value < 60:
+        return f"{value} s"
     whole = round(value)
     hours, rest = divmod(whole, 3600)
     minutes, seconds = divmod(rest, 60)
