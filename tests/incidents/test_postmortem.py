@@ -216,3 +216,46 @@ def test_since_is_required_and_a_bad_time_is_a_usage_error(incident: dict[str, o
     assert result.exit_code == 2 and "--since" in result.stderr
     result = CliRunner().invoke(postmortem, [str(incident["log"]), "--since", "yesterday-ish"])
     assert result.exit_code == 2
+
+
+def _document(incident: dict[str, object], events: list[Event] | None = None) -> dict[str, object]:
+    from vhostguard.incidents import AccessLogInput, PostmortemInputs, draft
+    from vhostguard.logs import compile_format
+    with EventStore(str(incident["state"])) as store:
+        recorded = store.events()
+    inputs = PostmortemInputs(T0.timestamp(), None, [AccessLogInput(str(incident["log"]), compile_format(FORMAT))],
+                              [*recorded, *(events or [])], [str(incident["errors"])], str(incident["state"]))
+    return draft(inputs)
+
+
+def test_the_curve_stays_exact_when_its_cells_are_coarsened(incident: dict[str, object],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import vhostguard.incidents.postmortem as module
+    monkeypatch.setattr(module, "MAX_CELLS", 8)  # forces the buckets to double several times while reading
+    document = _document(incident)
+    curve = document["curve"]
+    assert isinstance(curve, dict) and curve["step_s"] >= 8
+    assert sum(p["failed"] for p in curve["points"]) == incident["failing"]
+    assert sum(sum(e["requests"]) for e in curve["endpoints"]) == incident["requests"]
+
+
+def test_a_rollback_after_the_traffic_stopped_is_still_the_resolution(incident: dict[str, object]) -> None:
+    late = Event((T0 + timedelta(minutes=5)).isoformat(), "deploy", "rollback-rolled-back", "R9", {})
+    document = _document(incident, [late])
+    resolution = document["resolution"]
+    assert isinstance(resolution, dict) and resolution["id"] == "D1"  # the first one after the failure
+    timeline = document["timeline"]
+    assert isinstance(timeline, list) and timeline[-1]["id"] == "R9"
+
+
+def test_config_text_in_a_cause_is_escaped_in_html_and_markdown(incident: dict[str, object]) -> None:
+    from vhostguard.incidents import to_html, to_markdown
+    document = _document(incident)
+    hostile = 'a.conf:1: Alias "/<svg onload=alert(1)>" /srv/|x|'
+    document["causes"] = [{"rank": 1, "summary": hostile, "deploy_id": "D1", "directives": [hostile],
+                           "evidence": [hostile]}]
+    page = to_html(document)
+    assert "<svg onload" not in page and "&lt;svg onload=alert(1)&gt;" in page
+    text = to_markdown(document)
+    outside_code = re.sub(r"`[^`\n]*`", "", text)  # a code span shows its text as is: safe
+    assert "<svg" not in outside_code.replace("\\<svg", "") and "\\<svg" in text

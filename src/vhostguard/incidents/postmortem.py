@@ -25,6 +25,7 @@ from vhostguard.routing import Decision, Request, RequestError, Router
 
 SCHEMA = 1
 MAX_CURVE_POINTS = 120  # buckets of the 5xx/latency curve: fine enough to see a spike, small enough to draw
+MAX_CELLS = 200_000  # curve cells kept while reading; past it the buckets double (bounded memory)
 MAX_ROUTED = 50  # distinct failing requests routed through a deploy's two trees
 RESOLUTION_KINDS = {"rollback", "rollback-rolled-back", "deploy-deployed"}
 SERIOUS = frozenset({"error", "crit", "alert", "emerg"})
@@ -71,7 +72,9 @@ class _Impact:
     first_request: float | None = None
     last_request: float | None = None
     samples: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
-    points: list[tuple[float, str, int, int | None]] = field(default_factory=list)  # time, endpoint key, status, µs
+    # (bucket of ``grain`` seconds from the window's start, endpoint) -> [requests, 5xx, latency µs sum, timed]
+    cells: dict[tuple[int, tuple[str, str, str]], list[int]] = field(default_factory=dict)
+    grain: int = 1
     lines: int = 0
     malformed: int = 0
     untimed: int = 0  # parsed lines without a time (a format without %t): not placed in the window
@@ -85,7 +88,9 @@ def iso(moment: float) -> str:
 def draft(inputs: PostmortemInputs) -> dict[str, Any]:
     """The postmortem document (docs/contract.md "postmortem")."""
     impact = _read_impact(inputs)
-    end = inputs.end if inputs.end is not None else (impact.last_request or inputs.start)
+    # no --until: up to the last request, or the last event when later (a rollback after the traffic stopped)
+    end = inputs.end if inputs.end is not None else max(
+        [impact.last_request or inputs.start, *(epoch(e.time) for e in inputs.events)])
     events = [e for e in inputs.events if inputs.start <= epoch(e.time) <= end]
     deploys = _deploy_documents(inputs.state_dir)
     detection = _detection(impact, events)
@@ -141,13 +146,14 @@ def _read_impact(inputs: PostmortemInputs) -> _Impact:
                 continue
             if not inputs.start <= moment <= end:
                 continue
-            _count(impact, templater, record, moment)
+            _count(impact, templater, record, moment, inputs.start)
         impact.lines += stats.lines
         impact.malformed += stats.malformed
     return impact
 
 
-def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, Any], moment: float) -> None:
+def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, Any], moment: float,
+           start: float) -> None:
     vhost = str(record.get("vhost") or record.get("server_name") or "-")
     method = str(record.get("method") or "-")
     endpoint = templater.template(record.get("path"), vhost)
@@ -160,8 +166,16 @@ def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, A
     impact.first_request = moment if impact.first_request is None else min(impact.first_request, moment)
     impact.last_request = moment if impact.last_request is None else max(impact.last_request, moment)
     duration = record.get("duration_us")
-    impact.points.append((moment, "\t".join(key), status if isinstance(status, int) else 0,
-                          duration if isinstance(duration, int) else None))
+    cell = impact.cells.get((int((moment - start) // impact.grain), key))
+    if cell is None:
+        if len(impact.cells) >= MAX_CELLS:
+            _coarsen(impact)
+        cell = impact.cells.setdefault((int((moment - start) // impact.grain), key), [0, 0, 0, 0])
+    cell[0] += 1
+    cell[1] += failed
+    if isinstance(duration, int):
+        cell[2] += duration
+        cell[3] += 1
     if not failed:
         return
     impact.failed += 1
@@ -181,30 +195,36 @@ def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, A
                      "status": status, "headers_in": record.get("headers_in") or {}})
 
 
+def _coarsen(impact: _Impact) -> None:
+    impact.grain *= 2
+    merged: dict[tuple[int, tuple[str, str, str]], list[int]] = {}
+    for (bucket, key), cell in impact.cells.items():
+        into = merged.setdefault((bucket // 2, key), [0, 0, 0, 0])
+        for index, value in enumerate(cell):
+            into[index] += value
+    impact.cells = merged
+
+
 def _curve(impact: _Impact, start: float, end: float) -> dict[str, Any]:
     """Requests, 5xx and mean latency per bucket, overall and per endpoint (the charts' data)."""
     span = max(end - start, 1.0)
-    step = max(1, int(-(-span // MAX_CURVE_POINTS)))
-    buckets = int(-(-span // step)) + 1
+    wanted = max(1, int(-(-span // MAX_CURVE_POINTS)))
+    step = impact.grain * -(-wanted // impact.grain)  # a whole number of the grains read
+    buckets = int(span // step) + 1
     total = [[0, 0, 0, 0] for _ in range(buckets)]  # requests, 5xx, latency µs sum, latency count
-    per: dict[str, list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(buckets)])
-    for moment, key, status, micros in impact.points:
-        index = min(int((moment - start) // step), buckets - 1)
-        cell = total[index]
-        cell[0] += 1
-        per[key][index][0] += 1
-        if status >= 500:
-            cell[1] += 1
-            per[key][index][1] += 1
-        if micros is not None:
-            cell[2] += micros
-            cell[3] += 1
+    per: dict[tuple[str, str, str], list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(buckets)])
+    for (bucket, key), cell in impact.cells.items():
+        index = min(bucket * impact.grain // step, buckets - 1)
+        for position, value in enumerate(cell):
+            total[index][position] += value
+        per[key][index][0] += cell[0]
+        per[key][index][1] += cell[1]
     return {"step_s": step, "start": iso(start),
             "points": [{"time": iso(start + i * step), "requests": c[0], "failed": c[1],
                         "latency_ms": round(c[2] / c[3] / 1000, 3) if c[3] else None} for i, c in enumerate(total)],
-            "endpoints": [{"vhost": k.split("\t")[0], "method": k.split("\t")[1], "endpoint": k.split("\t")[2],
+            "endpoints": [{"vhost": k[0], "method": k[1], "endpoint": k[2],
                            "requests": [p[0] for p in v], "failed": [p[1] for p in v]}
-                          for k, v in sorted(per.items(), key=lambda kv: -sum(p[1] for p in kv[1]))]}
+                          for k, v in sorted(per.items(), key=lambda kv: (-sum(p[1] for p in kv[1]), kv[0]))]}
 
 
 # --- detection, timeline, resolution ------------------------------------------------------------------
