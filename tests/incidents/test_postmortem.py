@@ -259,3 +259,19 @@ def test_config_text_in_a_cause_is_escaped_in_html_and_markdown(incident: dict[s
     text = to_markdown(document)
     outside_code = re.sub(r"`[^`\n]*`", "", text)  # a code span shows its text as is: safe
     assert "<svg" not in outside_code.replace("\\<svg", "") and "\\<svg" in text
+
+
+def test_a_log_to_the_second_orders_its_first_failure_after_a_switch_in_that_second(tmp_path: Path) -> None:
+    """%t keeps whole seconds: a request logged at :20 came in during :20, after a switch at :20.5 or not;
+    the switch caused it, so the timeline must not put the failure first."""
+    log = tmp_path / "access.log"
+    stamp = (T0 + timedelta(seconds=20)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    log.write_text(f'127.0.0.1 - - [{stamp}] "GET /v1/users HTTP/1.1" 502 10\n')
+    with EventStore(str(tmp_path / "state")) as store:
+        store.append([Event((T0 + timedelta(seconds=20.5)).isoformat(), "deploy", "switch", "D1", {})])
+    result = CliRunner().invoke(postmortem, [str(log), "--log-format", "common", "--state", str(tmp_path / "state"),
+                                             "--since", T0.isoformat(), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    kinds = [t["kind"] for t in json.loads(result.stdout)["timeline"]]
+    assert kinds.index("switch") < kinds.index("first-failure")
+    assert json.loads(result.stdout)["first_failure"] == "2026-12-04T10:00:20.000+00:00"  # as logged

@@ -61,8 +61,11 @@ def postmortem(files: tuple[str, ...], config: str | None, server_root: str | No
         else:
             text = to_html(document) if output_format == "html" else to_markdown(document)
             write_output("-o", output, text if output != "-" else terminal_text(text))
-        if document["impact"]["requests"] == 0:
+        impact = document["impact"]
+        if impact["requests"] == 0:
             click.echo("note: no request logged in the window", err=True)
+        click.echo(f"{impact['lines']} lines read, {impact['malformed']} malformed, {impact['untimed']} without a time",
+                   err=True)
         return int(ExitCode.OK)
 
     run(body)

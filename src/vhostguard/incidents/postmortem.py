@@ -78,6 +78,7 @@ class _Impact:
     lines: int = 0
     malformed: int = 0
     untimed: int = 0  # parsed lines without a time (a format without %t): not placed in the window
+    whole_seconds: bool = True  # every time logged to the second (%t): a request is somewhere in its second
 
 
 def iso(moment: float) -> str:
@@ -184,6 +185,8 @@ def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, A
     if client:
         impact.clients.add(str(client))
     where = f"{record.get('file')}:{record.get('line')}"
+    if moment != int(moment):
+        impact.whole_seconds = False
     if impact.first_failure is None or moment < impact.first_failure:
         impact.first_failure, impact.first_failure_line = moment, where
     if impact.last_failure is None or moment >= impact.last_failure:
@@ -231,13 +234,17 @@ def _curve(impact: _Impact, start: float, end: float) -> dict[str, Any]:
 
 def _detection(impact: _Impact, events: Sequence[Event]) -> dict[str, Any]:
     first = impact.first_failure
-    detected = [e for e in events if (e.source, e.kind) in DETECTION_KINDS and (first is None or epoch(e.time) >= first)]
+    after = [e for e in events if first is None or epoch(e.time) >= first]
+    detected = [e for e in after if (e.source, e.kind) in DETECTION_KINDS]
     alert = detected[0] if detected else None
+    # no alert: the first doctor or trace run is someone looking into it
+    looked = next((e for e in after if e.source in {"doctor", "trace"}), None)
     return {"first_failure": iso(first) if first is not None else None,
+            "first_investigation": iso(epoch(looked.time)) if looked is not None else None,
             "first_alert": iso(epoch(alert.time)) if alert else None,
             "time_to_detect_s": round(epoch(alert.time) - first, 3) if alert and first is not None else None,
-            "detected_by": (f"{DETECTION_KINDS[(alert.source, alert.kind)]} ({alert.source} {alert.id})"
-                            if alert else None)}
+            "detected_by": (f"{DETECTION_KINDS[(alert.source, alert.kind)]} ({alert.source} {alert.id})" if alert
+                            else f"a person running vhostguard {looked.source} ({looked.id})" if looked else None)}
 
 
 def _timeline(impact: _Impact, events: Sequence[Event]) -> list[dict[str, Any]]:
@@ -247,10 +254,14 @@ def _timeline(impact: _Impact, events: Sequence[Event]) -> list[dict[str, Any]]:
         entries.append((moment, order, {"time": iso(moment), "source": event.source, "kind": event.kind,
                                         "id": event.id, "text": _event_text(event)}))
     if impact.first_failure is not None and impact.last_failure is not None:
-        entries.append((impact.first_failure, -1, {"time": iso(impact.first_failure), "source": "access-log",
-                                                   "kind": "first-failure", "id": "",
-                                                   "text": f"first failing request ({impact.first_failure_line})"}))
-        entries.append((impact.last_failure, 1 << 30, {"time": iso(impact.last_failure), "source": "access-log",
+        # %t keeps the second only: the request came in during that second, so within it the log's
+        # milestones sort after the events (a switch at .5 and a failure logged at .0 are in that order)
+        slack, note = (0.999, "; the log gives whole seconds") if impact.whole_seconds else (0.0, "")
+        entries.append((impact.first_failure + slack, -1, {"time": iso(impact.first_failure), "source": "access-log",
+                                                           "kind": "first-failure", "id": "",
+                                                           "text": f"first failing request ({impact.first_failure_line}"
+                                                                   f"{note})"}))
+        entries.append((impact.last_failure + slack, 1 << 30, {"time": iso(impact.last_failure), "source": "access-log",
                                                        "kind": "last-failure", "id": "",
                                                        "text": f"last failing request ({impact.last_failure_line})"}))
     return [entry for _, _, entry in sorted(entries, key=lambda item: (item[0], item[1]))]

@@ -47,6 +47,9 @@ def to_markdown(document: Mapping[str, Any]) -> str:
     if detection["first_alert"]:
         lines.append(f"Detected by {_md(detection['detected_by'])} at {detection['first_alert']}, "
                      f"{_seconds(detection['time_to_detect_s'])} after the first failure.")
+    elif detection["first_investigation"]:
+        lines.append(f"No alert was recorded; the first investigation: {_md(detection['detected_by'])} at "
+                     f"{detection['first_investigation']}. Who noticed, and how? (to be written)")
     else:
         lines.append("No alert or failed verification was recorded in the window: who noticed? (to be written)")
     lines += ["", "## Timeline (UTC)", "", "| time | source | event |", "|---|---|---|"]
