@@ -275,3 +275,15 @@ def test_a_log_to_the_second_orders_its_first_failure_after_a_switch_in_that_sec
     kinds = [t["kind"] for t in json.loads(result.stdout)["timeline"]]
     assert kinds.index("switch") < kinds.index("first-failure")
     assert json.loads(result.stdout)["first_failure"] == "2026-12-04T10:00:20.000+00:00"  # as logged
+
+
+@pytest.mark.parametrize(("text", "contradicts"), [
+    ("The outage took two and a half hours, from 11:00 to 17:30.\n", True),  # the playbook's words
+    ("Outage lasted 2 hours and 30 minutes, from 11:00 to 13:30.\n", False),
+    ("Detected within an hour; the outage lasted one hour, from 11:00 to 12:00.\n", False),
+    ("Start: 2026-11-03T23:30:00Z\nEnd: 2026-11-04T00:15:00Z\nDuration: 45 minutes\n", False),
+    ("Start: 11:00 UTC\nEnd: 12:00 +01:00\nDuration: about 1 hour\n", True),  # 12:00+01:00 is 11:00 UTC
+])
+def test_check_reads_durations_in_words_groups_and_zones(text: str, contradicts: bool) -> None:
+    found = check_times(text)
+    assert bool(found) is contradicts, found

@@ -24,12 +24,17 @@ _CLOCK = re.compile(r"(?<![\d:.])(\d{1,2}):(\d\d)(?::(\d\d))?\s*(am|pm|a\.m\.|p\
 _AMPM = re.compile(r"(?<![\d:.])(\d{1,2})\s*(am|pm|a\.m\.|p\.m\.)", re.I)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", re.I)
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
+_SPELLED = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")( and a half)?\b", re.I)
+_HALF = re.compile(r"\bhalf an? (hour|minute)\b", re.I)
+_AN = re.compile(r"\ban? (hour|minute)\b", re.I)
 _RANGE = re.compile(r"\b(from|between)\b.*\b(to|until|and|till)\b|\d\s*[-–]\s*\d", re.I)
 _WORDS = {
     "detection": re.compile(r"detect|alert|paged|page\b|noticed|reported|discovered|first report", re.I),
     "end": re.compile(r"\bend(ed)?\b|resolv|restor|recover|mitigat|fixed|rolled back|back to normal", re.I),
     "start": re.compile(r"\bstart|\bbegan|\bbegin|onset|\bfirst (error|failure)|outage (began|started)", re.I),
-    "duration": re.compile(r"duration|lasted|outage of|downtime|for (approximately|about|roughly)|total", re.I),
+    "duration": re.compile(r"duration|lasted|\btook\b|outage of|downtime|for (approximately|about|roughly)|total", re.I),
 }
 
 
@@ -192,11 +197,28 @@ def _without_clocks(line: str) -> str:
     return _AMPM.sub(" ", _CLOCK.sub(" ", _ISO.sub(" ", line)))
 
 
+def _spelled_out(line: str) -> str:
+    """ "two and a half hours" as "2.5 hours", "half an hour" as "0.5 hour", "an hour" as "1 hour"."""
+    line = _SPELLED.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()] + (".5" if m.group(2) else ""), line)
+    return _AN.sub(r"1 \1", _HALF.sub(r"0.5 \1", line))
+
+
 def _duration(line: str) -> float:
-    total = 0.0
+    """The duration the line states: the amounts written together ("2 hours 30 minutes") that follow
+    the duration's word ("lasted", "took", ...), else the first such group."""
+    line = _spelled_out(line)
+    groups: list[tuple[int, float]] = []  # (start, seconds)
+    end = -1
     for m in _DURATION.finditer(line):
-        total += float(m.group(1)) * _UNIT[m.group(2)[0].lower()]
-    return total
+        seconds = float(m.group(1)) * _UNIT[m.group(2)[0].lower()]
+        if groups and re.fullmatch(r"[\s,]*(and)?\s*", line[end:m.start()]):
+            groups[-1] = (groups[-1][0], groups[-1][1] + seconds)
+        else:
+            groups.append((m.start(), seconds))
+        end = m.end()
+    word = _WORDS["duration"].search(line)
+    after = [seconds for start, seconds in groups if word is not None and start >= word.start()]
+    return after[0] if after else (groups[0][1] if groups else 0.0)
 
 
 def _clock(stated: Stated) -> str:
