@@ -287,3 +287,12 @@ def test_a_log_to_the_second_orders_its_first_failure_after_a_switch_in_that_sec
 def test_check_reads_durations_in_words_groups_and_zones(text: str, contradicts: bool) -> None:
     found = check_times(text)
     assert bool(found) is contradicts, found
+
+
+def test_a_draft_without_a_store_creates_none(incident: dict[str, object], tmp_path: Path) -> None:
+    empty = tmp_path / "no-state-here"
+    result = CliRunner().invoke(postmortem, [str(incident["log"]), "--log-format", FORMAT, "--state", str(empty),
+                                             "--since", T0.isoformat(), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert not empty.exists() and "no events recorded" in result.stderr
+    assert json.loads(result.stdout)["impact"]["failed"] == incident["failing"]

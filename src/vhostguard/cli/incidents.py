@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 import click
@@ -13,11 +14,12 @@ from vhostguard.cli.output import check_output, write_output
 from vhostguard.cli.params import moment
 from vhostguard.exitcodes import ExitCode
 from vhostguard.incidents import (
-    AccessLogInput, Event, EventStore, EventStoreError, LogFacts, PostmortemInputs, check_times, draft, epoch, to_html,
+    EVENTS_NAME, AccessLogInput, Event, EventStore, EventStoreError, LogFacts, PostmortemInputs, check_times, draft, epoch, to_html,
     to_markdown,
 )
 from vhostguard.lint import Severity, default_registry
 from vhostguard.lint import run as run_lint
+from vhostguard.logs import printable
 from vhostguard.monitor import find_error_logs
 from vhostguard.safetext import terminal_text
 from vhostguard.statedir import default_state_dir
@@ -95,8 +97,11 @@ class _Sources:
         state = self.state_dir or default_state_dir()
         events: list[Event] = []
         try:
-            with EventStore(state, retention_s=None) as store:
-                events = store.events(start, self.until)
+            if os.path.isfile(os.path.join(state, EVENTS_NAME)):  # reading never creates the store
+                with EventStore(state, retention_s=None) as store:
+                    events = store.events(start, self.until)
+            else:
+                click.echo(f"note: no events recorded in {printable(state)} (--state DIR)", err=True)
         except EventStoreError as problem:
             click.echo(f"note: no events: {problem}", err=True)
         return PostmortemInputs(start, self.until, [AccessLogInput(i.path, i.parser) for i in logs], events,

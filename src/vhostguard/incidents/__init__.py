@@ -12,11 +12,12 @@ from __future__ import annotations
 from vhostguard.incidents.postmortem import AccessLogInput, PostmortemInputs, draft
 from vhostguard.incidents.record import deploy_events, doctor_events, trace_events
 from vhostguard.incidents.render import to_html, to_markdown
-from vhostguard.incidents.store import SOURCES, Event, EventStore, EventStoreError, epoch, now_iso
+from vhostguard.incidents.store import EVENTS_NAME, SOURCES, Event, EventStore, EventStoreError, epoch, now_iso
 from vhostguard.incidents.timecheck import Contradiction, LogFacts
 from vhostguard.incidents.timecheck import check as check_times
 
 __all__ = [
+    "EVENTS_NAME",
     "SOURCES",
     "AccessLogInput",
     "Contradiction",
