@@ -146,8 +146,8 @@ class _Page(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         self.tags.append(tag)
-        if tag == "figure" and a.get("data-chart") is not None:
-            self.figure = int(a["data-chart"] or 0)
+        if tag == "figure" and (a.get("data-chart") is not None or a.get("id") == "overall"):
+            self.figure = int(a.get("data-chart") or -1)  # -1: all requests
             self.bars[self.figure] = {}
         if tag == "rect" and self.figure is not None and a.get("data-series"):
             series = a["data-series"] or ""
@@ -172,7 +172,9 @@ def test_html_is_self_contained_escaped_and_its_charts_carry_the_counts_in_chrom
     parsed.feed(dom.stdout)
     assert "script" not in parsed.tags and "b" not in parsed.tags and "i" not in parsed.tags
     assert "&lt;script&gt;x&lt;/script&gt;" in dom.stdout and "&lt;script&gt;alert" in dom.stdout and "&lt;b&gt;evil&lt;/b&gt;" in dom.stdout
-    assert sum(bars.get("5xx", 0) for bars in parsed.bars.values()) == incident["failing"]
+    assert sum(bars.get("5xx", 0) for chart, bars in parsed.bars.items() if chart >= 0) == incident["failing"]
+    assert parsed.bars[-1] == {"requests": incident["requests"], "5xx": incident["failing"]}
+    assert "polyline" in parsed.tags  # the latency line
     assert {"switch", "alert-firing", "rollback"} <= set(parsed.markers)
 
 

@@ -37,6 +37,7 @@ def to_markdown(document: Mapping[str, Any]) -> str:
              "| vhost | method | endpoint | failed | requests |", "|---|---|---|---:|---:|"]
     lines += [f"| {_md(e['vhost'])} | {_md(e['method'])} | {_md(e['endpoint'])} | {e['failed']} | {e['requests']} |"
               for e in impact["by_endpoint"] if e["failed"]]
+    lines += _curve_table(document["curve"])
     lines += ["", "## Duration", ""]
     if document["duration_s"] is None:
         lines.append("No failing request in the window.")
@@ -73,6 +74,26 @@ def to_markdown(document: Mapping[str, Any]) -> str:
     lines += [f"- [ ] {_md(a)}" for a in document["actions"]] or ["- [ ] (to be written)"]
     lines += ["", "## Lessons learned", ""] + [f"- {_md(item)}" for item in document["lessons"]]
     return "\n".join(lines) + "\n"
+
+
+MAX_CURVE_ROWS = 30
+
+
+def _curve_table(curve: Mapping[str, Any]) -> list[str]:
+    """The 5xx/latency curve where it matters: the buckets with a 5xx, and one either side."""
+    points = curve["points"]
+    wanted = sorted({j for i, p in enumerate(points) if p["failed"] for j in (i - 1, i, i + 1) if 0 <= j < len(points)})
+    if not wanted:
+        return []
+    rows = ["", f"5xx and latency per {curve['step_s']} s (the buckets around the failures):", "",
+            "| from (UTC) | requests | 5xx | mean latency ms |", "|---|---:|---:|---:|"]
+    for index in wanted[:MAX_CURVE_ROWS]:
+        p = points[index]
+        rows.append(f"| {p['time']} | {p['requests']} | {p['failed']} | "
+                    f"{'' if p['latency_ms'] is None else p['latency_ms']} |")
+    if len(wanted) > MAX_CURVE_ROWS:
+        rows.append(f"| ... {len(wanted) - MAX_CURVE_ROWS} more (see the JSON's curve) | | | |")
+    return rows
 
 
 def _code(text: str) -> str:
@@ -146,6 +167,10 @@ def _charts(document: Mapping[str, Any]) -> list[str]:
     start, step = epoch(curve["start"]), float(curve["step_s"])
     parts = [f"<h2>Requests and 5xx per endpoint (bars per {curve['step_s']} s; dashed lines: "
              "deploy switches, alerts, rollbacks)</h2>"]
+    overall = {"requests": [p["requests"] for p in curve["points"]], "failed": [p["failed"] for p in curve["points"]],
+               "latency": [p["latency_ms"] for p in curve["points"]]}
+    parts.append(f'<figure class="chart" id="overall">{_svg(overall, document["markers"], start, step)}'
+                 "<figcaption>All requests; the line is the mean latency</figcaption></figure>")
     for number, series in enumerate(endpoints):
         title = f"{series['vhost']} {series['method']} {series['endpoint']}"
         parts.append(f'<figure class="chart" data-chart="{number}">{_svg(series, document["markers"], start, step)}'
@@ -179,6 +204,13 @@ def _svg(series: Mapping[str, Any], markers: Sequence[Mapping[str, Any]], start:
         shapes.append(f'<line class="mark {css}" data-marker="{html.escape(kind)}" x1="{x:.1f}" x2="{x:.1f}" y1="{pad / 2}" y2="{height - pad}">'
                       f"<title>{html.escape(kind)} {html.escape(str(marker['id']))} {html.escape(marker['time'])}"
                       "</title></line>")
+    latency = series.get("latency")
+    if latency and any(v is not None for v in latency):
+        highest = max(v for v in latency if v is not None) or 1.0
+        points = " ".join(f"{pad + (i + 0.5) * bar:.1f},{height - pad - (height - 2 * pad) * v / highest:.1f}"
+                          for i, v in enumerate(latency) if v is not None)
+        shapes.append(f'<polyline class="latency" fill="none" stroke="#8e44ad" points="{points}">'
+                      f"<title>mean latency, max {highest} ms</title></polyline>")
     shapes.append(f'<text x="{pad}" y="{pad / 2 + 4}">max {top} requests per bar</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}" role="img">{"".join(shapes)}</svg>')
