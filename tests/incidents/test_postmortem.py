@@ -298,3 +298,11 @@ def test_a_draft_without_a_store_creates_none(incident: dict[str, object], tmp_p
     assert result.exit_code == 0, result.stderr
     assert not empty.exists() and "no events recorded" in result.stderr
     assert json.loads(result.stdout)["impact"]["failed"] == incident["failing"]
+
+
+def test_json_written_to_a_file_is_the_document_stdout_gets(incident: dict[str, object]) -> None:
+    target = Path(str(incident["tmp"])) / "pm.json"
+    code, _ = _run(incident, "--format", "json", "-o", str(target))
+    assert code == 0
+    _, printed = _run(incident, "--format", "json")
+    assert json.loads(target.read_text()) == json.loads(printed)

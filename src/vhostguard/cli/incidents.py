@@ -2,7 +2,6 @@
 ``--check FILE.md`` the times a hand-written one states checked against each other and the logs."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ from vhostguard.lint import Severity, default_registry
 from vhostguard.lint import run as run_lint
 from vhostguard.logs import printable
 from vhostguard.monitor import find_error_logs
-from vhostguard.safetext import terminal_text
+from vhostguard.safetext import json_dumps, terminal_text
 from vhostguard.statedir import default_state_dir
 
 
@@ -59,7 +58,7 @@ def postmortem(files: tuple[str, ...], config: str | None, server_root: str | No
         if output_format == "json" and output == "-":
             emit_json(document)
         elif output_format == "json":
-            write_output("-o", output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
+            write_output("-o", output, json_dumps(document, compact=False) + "\n")
         else:
             text = to_html(document) if output_format == "html" else to_markdown(document)
             write_output("-o", output, text if output != "-" else terminal_text(text))
