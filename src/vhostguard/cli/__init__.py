@@ -36,6 +36,7 @@ COMMANDS: Mapping[str, str] = {
     "rollback": "vhostguard.cli.deploy:rollback",
     "history": "vhostguard.cli.deploy:history",
     "events": "vhostguard.cli.events:events",
+    "postmortem": "vhostguard.cli.incidents:postmortem",
 }
 
 
