@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,8 +83,19 @@ def _site(api_port: int, extra: str = "") -> str:
             f"    ProxyPassReverse /v1/ http://127.0.0.1:{api_port}/v1/\n{extra}</VirtualHost>\n")
 
 
+VHOST_COMBINED = '%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D'
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(tmp_path) as started:
+        yield started
+
+
+@contextmanager
+def running_stack(tmp_path: Path, log_format: str = VHOST_COMBINED) -> Iterator[Stack]:
+    """A Debian-like /etc/apache2 under ``tmp_path`` served by apache2 (started by apache2ctl), logging
+    ``log_format`` (a LogFormat string, quotes escaped for the config) to its access log."""
     backend = Backend("api").start()
     api_port = backend.port
     port = free_port()
@@ -106,7 +118,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "IncludeOptional mods-enabled/*.load\n"
         f"Listen 127.0.0.1:{port}\n"
         "StartServers 1\nServerLimit 2\nThreadsPerChild 8\nMaxRequestWorkers 16\n"
-        'LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D" vhost_combined\n'
+        f'LogFormat "{log_format}" vhost_combined\n'
         "CustomLog ${APACHE_LOG_DIR}/access.log vhost_combined\n"
         "IncludeOptional sites-enabled/*.conf\n")
     (live / "sites-available" / "api.conf").write_text(_site(api_port))

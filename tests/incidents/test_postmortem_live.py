@@ -5,13 +5,9 @@ sends the API to a closed port, real traffic fails, vhostguard's verification ro
 """
 from __future__ import annotations
 
-import http.server
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.test_deploy_live import ENV, Stack, _Backend, _expectations, _site
-from tests.support.apache import APACHE2, MODULES_DIR, free_port
+from tests.deploy.test_deploy_live import Stack, _expectations, _site, running_stack
+from tests.support.apache import APACHE2, free_port
 
 pytestmark = pytest.mark.skipif(APACHE2 is None or shutil.which("apache2ctl") is None,
                                 reason="apache2 is not installed (apt-get install apache2)")
@@ -35,49 +31,8 @@ LINE = re.compile(r'^\S+ \S+ \S+ \S+ \[([^\]]+)\] "[^"]*" (\d{3}) ')
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Api", (_Backend,), {"name": "api"}))
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
-    api_port = int(backend.server_address[1])
-    port = free_port()
-    live = tmp_path / "etc" / "apache2"
-    for directory in ("sites-available", "sites-enabled", "mods-enabled"):
-        (live / directory).mkdir(parents=True)
-    run_dir, log_dir = tmp_path / "run", tmp_path / "log"
-    run_dir.mkdir()
-    log_dir.mkdir()
-    (live / "envvars").write_text(
-        f"export APACHE_RUN_DIR={run_dir}\nexport APACHE_PID_FILE={run_dir}/apache2.pid\n"
-        f"export APACHE_LOCK_DIR={run_dir}\nexport APACHE_LOG_DIR={log_dir}\nexport LANG=C\n")
-    (live / "mods-enabled" / "base.load").write_text("".join(
-        f"LoadModule {m}_module {MODULES_DIR}/mod_{m}.so\n"
-        for m in ("mpm_event", "authz_core", "alias", "proxy", "proxy_http")))
-    (live / "apache2.conf").write_text(
-        "DefaultRuntimeDir ${APACHE_RUN_DIR}\nPidFile ${APACHE_PID_FILE}\nMutex file:${APACHE_LOCK_DIR} default\n"
-        "ErrorLog ${APACHE_LOG_DIR}/error.log\nLogLevel warn\nServerName localhost\n"
-        f"IncludeOptional mods-enabled/*.load\nListen 127.0.0.1:{port}\n"
-        "StartServers 1\nServerLimit 2\nThreadsPerChild 8\nMaxRequestWorkers 16\n"
-        f'LogFormat "{LOG_FORMAT}" vhost_ms\nCustomLog ${{APACHE_LOG_DIR}}/access.log vhost_ms\n'
-        "IncludeOptional sites-enabled/*.conf\n")
-    (live / "sites-available" / "api.conf").write_text(_site(api_port))
-    os.symlink("../sites-available/api.conf", live / "sites-enabled" / "api.conf")
-    env = {**ENV, "APACHE_CONFDIR": str(live), "XDG_STATE_HOME": str(tmp_path / "xdg")}
-    started = subprocess.run(["apache2ctl", "start"], env=env, capture_output=True, text=True, timeout=30, check=False)
-    assert started.returncode == 0, started.stdout + started.stderr
-    stack = Stack(tmp_path, live, live / "apache2.conf", tmp_path / "state", port, api_port, env)
-    deadline = time.monotonic() + 10
-    while stack.get("/v1/users")[0] != 200 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield stack
-    pid_file = run_dir / "apache2.pid"
-    if pid_file.exists():
-        try:
-            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
-        deadline = time.monotonic() + 10
-        while pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-    backend.shutdown()
+    with running_stack(tmp_path, LOG_FORMAT) as started:
+        yield started
 
 
 def _log_lines(path: Path, since: float) -> list[tuple[float, int]]:
