@@ -52,12 +52,16 @@ def test_events_are_ordered_by_time_with_offsets_and_filtered(tmp_path: Path) ->
 
 
 def test_retention_prunes_old_events_on_open(tmp_path: Path) -> None:
-    old = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 100 * 86400))
-    new = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    """Retention counts from when an event was recorded: last year's alerts replayed today stay."""
     with EventStore(str(tmp_path), retention_s=None) as store:
-        store.append([Event(old, "watch", "old", "1"), Event(new, "watch", "new", "2")])
+        store.append([Event("2025-01-01T00:00:00+00:00", "watch", "replayed", "1"),
+                      Event("2026-12-04T06:00:00+00:00", "watch", "aged", "2")])
+    db = sqlite3.connect(tmp_path / "events.sqlite")
+    db.execute("UPDATE events SET recorded = ? WHERE kind = 'aged'", (time.time() - 100 * 86400,))
+    db.commit()
+    db.close()
     with EventStore(str(tmp_path)) as store:  # the default retention: 90 days
-        assert [e.kind for e in store.events()] == ["new"]
+        assert [e.kind for e in store.events()] == ["replayed"]
 
 
 def test_schema_version_is_checked(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -34,6 +34,9 @@ from vhostguard.monitor import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
 from vhostguard.monitor import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
 from vhostguard.monitor import StateError, default_state_dir
 from vhostguard.monitor import printable
+from vhostguard.monitor import FIRING, Alert
+from vhostguard.incidents import Event, EventStore, EventStoreError
+from vhostguard.statedir import default_state_dir as shared_state_dir
 from vhostguard.monitor import AccessLog, ConfigSource, Watch, WatchOptions
 from vhostguard.report import plural
 
@@ -181,9 +184,49 @@ def _error_logs(files: tuple[str, ...], configured: _Config | None) -> list[Erro
     return targets
 
 
+class EventSink:
+    """Each alert transition into the event store (source ``watch``, kinds ``alert-firing`` and
+    ``alert-resolved``, the alert's JSON as data), where ``events`` and ``postmortem`` read it. The
+    store is opened per alert (alerts are rare; a deploy may write meanwhile); a failure is counted
+    and said once, never stops the watcher."""
+
+    name = "events"
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self._counts = {"sent": 0, "failed": 0, "dropped": 0}
+        self._said = False
+
+    def send(self, alert: Alert) -> None:
+        document = alert.to_json()
+        firing = alert.state == FIRING
+        when = document["started"] if firing else (document["resolved"] or document["started"])
+        event = Event(str(when), "watch", "alert-firing" if firing else "alert-resolved", alert.id, document)
+        try:
+            with EventStore(self.state_dir) as store:
+                store.append([event])
+        except EventStoreError as problem:
+            self._counts["failed"] += 1
+            if not self._said:
+                click.echo(f"vhostguard: alerts not recorded as events: {problem}", err=True)
+                self._said = True
+            return
+        self._counts["sent"] += 1
+
+    def tick(self, wall: float, firing: Sequence[Alert]) -> None:
+        """Nothing to repeat."""
+
+    def outcomes(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Nothing queued."""
+
+
 def _sinks(quiet: bool, jsonl: str | None, webhooks: tuple[str, ...], style: str,
            alertmanagers: tuple[str, ...]) -> list[Sink]:
     sinks: list[Sink] = [] if quiet else [TerminalSink(sys.stdout)]
+    sinks.append(EventSink(shared_state_dir()))
     if jsonl:
         sinks.append(JsonLinesSink(jsonl))
     sinks += [WebhookSink(url, style) for url in webhooks]

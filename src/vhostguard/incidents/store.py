@@ -3,8 +3,10 @@
 Append-only and schema-versioned, in the state directory beside the deploy journal. Several writers
 at once (a ``watch`` service and a ``deploy`` run) are safe: WAL lets readers run beside a writer,
 every append is one short transaction, and the busy timeout makes a second writer wait its turn
-instead of failing. Bounded: events older than the retention are pruned on open (at most once an
-hour per process), so a store written by a years-long watch stays small.
+instead of failing. Bounded: events older than the retention are pruned whenever the store is
+opened to write, so a store written by a years-long watch stays small. Retention counts from
+when an event was recorded, not from its own time: a watch replaying last year's logs records
+last year's alerts, and they stay for the postmortem being written now.
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, time TEXT NOT NULL, source TEXT NOT NULL,
-    kind TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL);
+    kind TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, recorded REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_at ON events (at);
+CREATE INDEX IF NOT EXISTS events_recorded ON events (recorded);
 """
 
 
@@ -111,11 +114,11 @@ class EventStore:
             if event.source not in SOURCES:
                 raise ValueError(f"event source {event.source!r} is not one of {sorted(SOURCES)}")
             rows.append((epoch(event.time), event.time, event.source, event.kind, event.id,
-                         json.dumps(dict(event.data), ensure_ascii=False, default=str)))
+                         json.dumps(dict(event.data), ensure_ascii=False, default=str), time.time()))
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT INTO events (at, time, source, kind, id, data) VALUES (?, ?, ?, ?, ?, ?)",
+                self._db.executemany("INSERT INTO events (at, time, source, kind, id, data, recorded) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                      rows)
         except sqlite3.Error as problem:
             raise EventStoreError(f"{self.path}: {problem}") from None
@@ -135,10 +138,10 @@ class EventStore:
         return [Event(when, source, kind, ident, _data(text)) for when, source, kind, ident, text in rows]
 
     def prune(self, before: float) -> int:
-        """Remove events older than ``before`` (epoch seconds); returns how many."""
+        """Remove events recorded before ``before`` (epoch seconds); returns how many."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            cursor = self._db.execute("DELETE FROM events WHERE at < ?", (before,))
+            cursor = self._db.execute("DELETE FROM events WHERE recorded < ?", (before,))
         return cursor.rowcount
 
 

@@ -10,6 +10,7 @@ from vhostguard.monitor.sketch import QuantileSketch
 from vhostguard.monitor.ingest import Labeler
 
 from vhostguard.monitor.aggregate import histogram_quantile, usable_cpus
+from vhostguard.monitor.alerts import FIRING, Alert
 from vhostguard.monitor.clock import SystemClock
 from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
 from vhostguard.monitor.rules import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
@@ -26,8 +27,10 @@ from vhostguard.monitor.rules import host_moves
 __all__ = [
     "DEFAULT_METRICS_ADDR",
     "DEFAULT_RULES_YAML",
+    "FIRING",
     "AccessLog",
     "AggregateOptions",
+    "Alert",
     "AlertmanagerSink",
     "Analysis",
     "BurstRule",
