@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vhostguard.diagnose.strace import parse_strace
+from vhostguard.diagnose.strace import Capture, parse_strace
 from vhostguard.diagnose.summary import MARKER_HEADER, NotTraced, TraceSummary, summarise
 from vhostguard.model import ServerModel
 from vhostguard.routing import Request
@@ -124,18 +124,40 @@ def trace(model: ServerModel, request: Request, connect_to: tuple[str, int], pid
     binary = strace or shutil.which("strace")
     if binary is None:
         raise TraceError("strace is not installed: apt-get install strace")
-    if pids:
-        targets = list(pids)
-    else:
-        # The parent too: with -f, strace then follows the workers it forks while we
-        # trace (prefork's spare-server upkeep), which may be the ones that accept.
-        parent = server_pid(model)
-        targets = sorted({parent, *worker_pids(parent)})
-    for pid in targets:
-        if not process_alive(pid):
-            raise TraceError(f"no running server: pid {pid} does not exist")
-    groups = thread_groups(targets)
-    marker = uuid.uuid4().hex
+    attempts = 1 if pids else 2
+    for attempt in range(1, attempts + 1):
+        targets = list(pids) if pids else _server_processes(model)
+        for pid in targets:
+            if not process_alive(pid):
+                raise TraceError(f"no running server: pid {pid} does not exist")
+        groups = thread_groups(targets)
+        marker = uuid.uuid4().hex
+        capture, result = _capture(binary, targets, request, connect_to, marker, timeout, keep)
+        try:
+            return summarise(capture, model, request, f"{MARKER_HEADER}: {marker}", result.local_port, groups,
+                             result.status)
+        except NotTraced:
+            # A worker forked between listing the processes and strace attaching to the parent is
+            # not followed (prefork's spare-server upkeep, event's new children): it may be the one
+            # that accepted. The server answered: list them again and send a new request once more.
+            if attempt < attempts and result.status is not None:
+                continue
+            why = f" ({result.error})" if result.error else ""
+            raise TraceError(f"the request never reached a traced worker{why}: check the URL's port and address "
+                             f"({connect_to[0]}:{connect_to[1]}) against the server's Listen, and --pid") from None
+    raise AssertionError("unreachable")
+
+
+def _server_processes(model: ServerModel) -> list[int]:
+    """The parent too: with -f, strace then follows the workers it forks while we trace
+    (prefork's spare-server upkeep), which may be the ones that accept."""
+    parent = server_pid(model)
+    return sorted({parent, *worker_pids(parent)})
+
+
+def _capture(binary: str, targets: Sequence[int], request: Request, connect_to: tuple[str, int], marker: str,
+             timeout: float, keep: str | None) -> tuple[Capture, ClientResult]:
+    """strace attached to ``targets`` while one marked request is sent; the parsed capture and the answer."""
     with tempfile.TemporaryDirectory(prefix="vhostguard-trace-") as workdir:
         output = os.path.join(workdir, "strace.out")
         notes = os.path.join(workdir, "strace.err")
@@ -157,12 +179,7 @@ def trace(model: ServerModel, request: Request, connect_to: tuple[str, int], pid
                 shutil.copyfile(output, keep)
             except OSError as problem:
                 raise TraceError(f"cannot write {keep}: {problem.strerror or problem}") from None
-    try:
-        return summarise(capture, model, request, f"{MARKER_HEADER}: {marker}", result.local_port, groups, result.status)
-    except NotTraced:
-        why = f" ({result.error})" if result.error else ""
-        raise TraceError(f"the request never reached a traced worker{why}: check the URL's port and address "
-                         f"({connect_to[0]}:{connect_to[1]}) against the server's Listen, and --pid") from None
+    return capture, result
 
 
 def _wait_attached(process: subprocess.Popen[bytes], notes: str, pids: Sequence[int]) -> None:
