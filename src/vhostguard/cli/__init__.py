@@ -35,6 +35,7 @@ COMMANDS: Mapping[str, str] = {
     "rollback": "vhostguard.cli.deploy:rollback",
     "history": "vhostguard.cli.deploy:history",
     "events": "vhostguard.cli.events:events",
+    "gate": "vhostguard.cli.gate:gate",
 }
 
 
