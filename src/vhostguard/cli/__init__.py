@@ -36,6 +36,7 @@ COMMANDS: Mapping[str, str] = {
     "history": "vhostguard.cli.deploy:history",
     "events": "vhostguard.cli.events:events",
     "gate": "vhostguard.cli.gate:gate",
+    "drift": "vhostguard.cli.drift:drift",
 }
 
 
