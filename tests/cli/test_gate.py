@@ -230,3 +230,42 @@ def test_apache2_t_runs_on_the_tree_and_on_the_with_copy(repo: Path, tmp_path: P
     assert code == 1, gates
     assert gates["syntax"]["status"] == "fail"
     assert f"{repo}/sites-enabled/shop.conf:4" in str(gates["syntax"]["evidence"])
+
+
+def test_with_follows_an_absolute_link_into_the_tree_to_the_replaced_file(repo: Path, tmp_path: Path) -> None:
+    # sites-enabled/api.conf -> /abs/.../sites-available/api.conf: in the copy it must lead to the copy's file,
+    # or the gate would check the real (old) file and let the bad one through.
+    link = repo / "sites-enabled" / "api.conf"
+    link.unlink()
+    os.symlink(repo / "sites-available" / "api.conf", link)
+    candidate = tmp_path / "api.conf.new"
+    candidate.write_text(API_NAME_TAKEN)
+    code, out, _err = run("-f", str(repo / "apache2.conf"), "--with", f"{repo / 'sites-available' / 'api.conf'}={candidate}",
+                          "--no-apache2")
+    assert code == 1, out
+    assert f"{repo}/sites-enabled/api.conf:1: VG101" in out
+    assert os.readlink(link) == str(repo / "sites-available" / "api.conf")
+
+
+def test_with_a_symlink_as_dest_replaces_the_link_in_the_copy_only(repo: Path, tmp_path: Path) -> None:
+    candidate = tmp_path / "api.conf.new"
+    candidate.write_text(API_NAME_TAKEN)
+    link = repo / "sites-enabled" / "api.conf"
+    code, out, _err = run("-f", str(repo / "apache2.conf"), "--with", f"{link}={candidate}", "--no-apache2")
+    assert code == 1
+    assert f"{repo}/sites-enabled/api.conf:1: VG101" in out
+    assert os.readlink(link) == "../sites-available/api.conf"
+    assert "default.example.com" not in (repo / "sites-available" / "api.conf").read_text()
+
+
+def test_with_never_writes_through_a_directory_link_leading_out_of_the_tree(repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, repo / "conf-local")
+    candidate = tmp_path / "x.conf"
+    candidate.write_text("# x\n")
+    code, _out, err = run("-f", str(repo / "apache2.conf"), "--with", f"{repo / 'conf-local' / 'x.conf'}={candidate}",
+                          "--no-apache2")
+    assert code == 2
+    assert "symlink leading out" in err
+    assert list(elsewhere.iterdir()) == []
