@@ -269,3 +269,12 @@ def test_with_never_writes_through_a_directory_link_leading_out_of_the_tree(repo
     assert code == 2
     assert "symlink leading out" in err
     assert list(elsewhere.iterdir()) == []
+
+
+@needs_apache
+def test_live_runs_the_expectations_on_a_sandboxed_apache2(repo: Path) -> None:
+    code, gates = gate_json("-f", str(repo / "apache2.conf"), "--expect", str(repo / "vhostguard" / "expect.yaml"),
+                            "--live", "--no-apache2")
+    assert code == 0
+    assert gates["sandbox"]["status"] == "pass"
+    assert "7 cases pass in the sandbox" in str(gates["sandbox"]["detail"])
