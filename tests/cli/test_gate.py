@@ -278,3 +278,24 @@ def test_live_runs_the_expectations_on_a_sandboxed_apache2(repo: Path) -> None:
     assert code == 0
     assert gates["sandbox"]["status"] == "pass"
     assert "7 cases pass in the sandbox" in str(gates["sandbox"]["detail"])
+
+
+def test_with_a_file_the_config_does_not_read_is_said(repo: Path, tmp_path: Path) -> None:
+    candidate = tmp_path / "new.conf"
+    candidate.write_text(API_NAME_TAKEN)
+    code, out, _err = run("-f", str(repo / "apache2.conf"), "--with", f"{repo / 'sites-available' / 'new.conf'}={candidate}",
+                          "--no-apache2", "--json")
+    assert code == 0
+    assert any("does not read" in note and "new.conf" in note for note in json.loads(out)["notes"])
+
+
+def test_with_a_dest_the_config_reads_by_its_real_absolute_path_is_refused(repo: Path, tmp_path: Path) -> None:
+    # An Include naming the real tree would make the gates check the old file, not SRC: never a false pass.
+    conf = repo / "apache2.conf"
+    conf.write_text(conf.read_text().replace("IncludeOptional sites-enabled/*.conf",
+                                             f"IncludeOptional {repo}/sites-enabled/*.conf"))
+    candidate = tmp_path / "api.conf.new"
+    candidate.write_text(API_NAME_TAKEN)
+    code, _out, err = run("-f", str(conf), "--with", f"{repo / 'sites-available' / 'api.conf'}={candidate}", "--no-apache2")
+    assert code == 2
+    assert "by its path in the real tree" in err

@@ -22,6 +22,7 @@ from vhostguard import __version__
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, json_lines, run
 from vhostguard.cli.output import check_output, write_output
 from vhostguard.cli.params import duration
+from vhostguard.config import ConfigError, load
 from vhostguard.deploy import GateError, GatePlan, GateResult, static_gates, syntax_gate
 from vhostguard.exitcodes import ExitCode
 from vhostguard.lint import (
@@ -100,6 +101,7 @@ def gate(config: str | None, server_root: str | None, defines: tuple[str, ...], 
         main = _existing(args.main_file(), "-f")
         baseline = _existing(against, "--against") if against else None
         withs = [_replacement(text) for text in replacements]
+        notes: list[str] = []
         if requests and baseline is None and not withs:
             raise UsageProblem("--requests needs a baseline to compare with: --against OLD_MAIN_FILE (or --with DEST=SRC)")
         base = GatePlan(live_main=main, candidate_main=main, server_root=server_root, expectations=expectations,
@@ -110,12 +112,12 @@ def gate(config: str | None, server_root: str | None, defines: tuple[str, ...], 
         if withs:
             with tempfile.TemporaryDirectory(prefix="vhostguard-gate-") as scratch:
                 copy = os.path.join(os.path.realpath(scratch), "tree")
-                results = _gate_with(base, withs, baseline, copy, no_apache2)
+                results = _gate_with(base, withs, baseline, copy, no_apache2, notes)
         else:
             results = _gate_in_place(base, baseline, no_apache2)
         document = {"schema": 1, "main": main, "against": baseline if baseline or not withs else main,
                     "with": [{"dest": w.dest, "src": w.src} for w in withs],
-                    "outcome": "fail" if any(r.status == "fail" for r in results) else "pass",
+                    "notes": notes, "outcome": "fail" if any(r.status == "fail" for r in results) else "pass",
                     "gates": [r.to_json() for r in results]}
         if junit:
             write_output("--junit", junit, terminal_text(_junit(document)))
@@ -174,7 +176,7 @@ def _gate_in_place(base: GatePlan, baseline: str | None, no_apache2: bool) -> li
 
 
 def _gate_with(base: GatePlan, withs: list[_Replacement], baseline: str | None, copy: str,
-               no_apache2: bool) -> list[GateResult]:
+               no_apache2: bool, notes: list[str]) -> list[GateResult]:
     """The tree copied to ``copy`` with each DEST replaced by its SRC, gated with the real tree as the
     baseline (unless --against names another); every path in the copy is reported as the real one."""
     real_dir = base.live_dir
@@ -183,9 +185,30 @@ def _gate_with(base: GatePlan, withs: list[_Replacement], baseline: str | None, 
         _put(item, real_dir, copy)
     candidate_main = base.in_tree(base.live_main, copy) or base.live_main
     plan = replace(base, live_main=baseline or base.live_main, candidate_main=candidate_main)
+    notes += _unread(plan, withs, copy, real_dir)
     # apache2 -t: the copy in the final place (bound over the real tree in a private mount namespace).
     results = _run_gates(plan, replace(base, candidate_main=candidate_main), copy, no_apache2, private_mount=True)
     return [_relocated(result, copy, real_dir) for result in results]
+
+
+def _unread(plan: GatePlan, withs: list[_Replacement], copy: str, real_dir: str) -> list[str]:
+    """Which DESTs the copy's config does not read (a note: SRC changes nothing there). UsageProblem when
+    it reads the real DEST instead (an absolute path into the real tree): the gates would not see SRC."""
+    try:
+        tree = load(plan.candidate_main, plan.candidate_options())
+    except ConfigError:
+        return []  # the load gate says why
+    read = {os.path.realpath(f.path) for f in tree.files}
+    notes = []
+    for item in withs:
+        if os.path.realpath(item.dest) in read and not os.path.realpath(item.dest).startswith(os.path.realpath(copy) + os.sep):
+            raise UsageProblem(f"--with {item.dest}={item.src}: the config reads {item.dest} by its path in the real "
+                               f"tree, not the copy's: the gates would check the old file; include it by a path relative "
+                               f"to the ServerRoot, or gate a checkout of the whole tree with -f")
+        in_copy = os.path.realpath(os.path.join(copy, os.path.relpath(item.dest, real_dir)))
+        if in_copy not in read:
+            notes.append(f"the config does not read {item.dest}: SRC changes nothing until it is included (a2ensite?)")
+    return notes
 
 
 def _copy_tree(source: str, destination: str) -> None:
@@ -260,6 +283,8 @@ def _summary(document: dict[str, Any]) -> Iterator[str]:
     withs = "".join(f" with {w['dest']} from {w['src']}" for w in document["with"])
     yield f"gate {document['main']}{withs}"
     yield from gate_lines(document["gates"])
+    for note in document["notes"]:
+        yield f"  note: {note}"
     failed = next((g["name"] for g in document["gates"] if g["status"] == "fail"), None)
     yield f"refused by the {failed} gate" if failed else "all gates pass"
 
