@@ -141,3 +141,20 @@ def test_gitlab_ci_snippet(tmp_path: Path, change: str) -> None:
         assert f"{repo}/vhostguard/expect.yaml:{line}: the v1 API goes to its backend" in (failure.text or "")
         assert cases["expectations"].get("file") == f"{repo}/vhostguard/expect.yaml"
         assert cases["expectations"].get("line") == str(line)
+
+
+def test_pre_commit_snippet_names_the_hooks_this_repository_defines() -> None:
+    config = snippet("pre-commit")
+    defined = {hook["id"]: hook for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    used = [hook["id"] for repo in config["repos"] for hook in repo["hooks"]]
+    assert used == ["vhostguard-lint", "vhostguard-test"]
+    assert set(used) <= set(defined)
+    assert all(not hook["pass_filenames"] for hook in defined.values())  # the whole tree, not the staged files
+
+
+def test_ansible_snippet_validates_with_gate_with_dest_of_the_task() -> None:
+    (task,) = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", DOC.read_text()[DOC.read_text().index("## Ansible"):],
+                                        re.DOTALL)[0])
+    template = task["ansible.builtin.template"]
+    assert f"--with {template['dest']}=%s" in template["validate"]
+    assert template["validate"].startswith("vhostguard gate ")
