@@ -37,6 +37,8 @@ COMMANDS: Mapping[str, str] = {
     "history": "vhostguard.cli.deploy:history",
     "events": "vhostguard.cli.events:events",
     "postmortem": "vhostguard.cli.incidents:postmortem",
+    "gate": "vhostguard.cli.gate:gate",
+    "drift": "vhostguard.cli.drift:drift",
 }
 
 

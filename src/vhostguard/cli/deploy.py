@@ -10,6 +10,7 @@ import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, run
 from vhostguard.cli.events import record
+from vhostguard.cli.gate import gate_lines
 from vhostguard.cli.params import duration
 from vhostguard.incidents import deploy_events
 from vhostguard.deploy import (
@@ -153,10 +154,7 @@ def _summary(document: dict[str, Any]) -> Iterable[str]:
     kind = document.get("kind", "deploy")
     target = f" of {document['rollback_of']}" if document.get("rollback_of") else ""
     yield f"{kind} {document['id']}{target}: {document.get('live_dir')}"
-    for gate in document.get("gates", []):
-        yield f"  gate {gate['name']:<12} {gate['status']:<7} {gate['seconds']:6.2f} s  {gate['detail']}"
-        for line in gate.get("evidence", [])[:5]:
-            yield f"      {line}"
+    yield from gate_lines(document.get("gates", []))
     for note in document.get("notes", []):
         yield f"  note: {note}"
     if document.get("outcome") == "dry-run":

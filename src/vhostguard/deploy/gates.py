@@ -33,7 +33,7 @@ from vhostguard.checks import (
     load_expectations, plan_jobs, replay_diff, run_live, run_offline, shown,
 )
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, load, read_env_file
-from vhostguard.lint import SelectionError, SettingsError, Severity, default_registry, fails, load_settings
+from vhostguard.lint import Finding, SelectionError, SettingsError, Severity, default_registry, fails, load_settings
 from vhostguard.lint import run as run_lint
 from vhostguard.live import Sandbox, SandboxError, SandboxUnsupported, apache_environment, config_test, find_apache2
 from vhostguard.logs import LineError, Parser, count_newlines, ResolveError, find_logs, printable, spans, target_parser
@@ -61,6 +61,8 @@ class GateResult:
     seconds: float
     detail: str
     evidence: tuple[str, ...] = ()
+    # The lint gate's findings, all severities (``gate --sarif`` writes them); not part of the JSON.
+    findings: tuple[Finding, ...] = field(default=(), compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3), "detail": self.detail,
@@ -82,6 +84,11 @@ class GatePlan:
     env_file: str | None = None
     defines: tuple[str, ...] = ()
     apache2: str | None = None
+    # ``vhostguard gate`` (docs/contract.md "gate") asks for more or less than deploy does:
+    lint_fail_on: Severity = Severity.ERROR  # the lint gate fails on findings at or above this
+    sandbox_skipped: str | None = None  # why the sandbox gate does not run (gate without --live), else None
+    diff_skipped: str | None = None  # why the diff gate does not run (gate without a baseline), else None
+    verify_option: str = "--verify"  # the option that named the expectations, for messages
 
     @property
     def live_dir(self) -> str:
@@ -157,10 +164,11 @@ def static_gates(plan: GatePlan, progress: Progress | None = None) -> list[GateR
     say = progress or (lambda _text: None)
     inputs = _read_inputs(plan)
     state = _State()
+    found: list[Finding] = []
     steps: list[tuple[GateName, Callable[[], tuple[GateStatus, str, tuple[str, ...]]]]] = [
         ("load", lambda: _load_gate(plan, state)),
-        ("lint", lambda: _lint_gate(plan, state)),
-        ("expectations", lambda: _expectations_gate(inputs, state)),
+        ("lint", lambda: _lint_findings(_lint_gate(plan, state), found)),
+        ("expectations", lambda: _expectations_gate(plan, inputs, state)),
         ("sandbox", lambda: _sandbox_gate(plan, inputs)),
         ("diff", lambda: _diff_gate(plan, inputs, state, say)),
     ]
@@ -174,11 +182,20 @@ def static_gates(plan: GatePlan, progress: Progress | None = None) -> list[GateR
         started = time.monotonic()
         status, detail, evidence = gate()
         detail = _one_line(detail)
-        results.append(GateResult(name, status, time.monotonic() - started, detail, evidence[:MAX_EVIDENCE]))
+        results.append(GateResult(name, status, time.monotonic() - started, detail, evidence[:MAX_EVIDENCE],
+                                  tuple(found) if name == "lint" else ()))
         say(f"gate {name}: {status}: {detail}")
         if status == "fail":
             failed = name
     return results
+
+
+def _lint_findings(verdict: tuple[GateStatus, str, tuple[str, ...], tuple[Finding, ...]],
+                   found: list[Finding]) -> tuple[GateStatus, str, tuple[str, ...]]:
+    """The lint gate's verdict; its findings are kept aside in ``found`` for its GateResult."""
+    status, detail, evidence, findings = verdict
+    found += findings
+    return status, detail, evidence
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -190,7 +207,7 @@ def _read_inputs(plan: GatePlan) -> _Inputs:
         try:
             inputs.expectations.append(load_expectations(path))
         except ExpectationError as problem:
-            raise GateError(f"--verify {problem}") from None
+            raise GateError(f"{plan.verify_option} {problem}") from None
     for path in plan.requests:
         try:
             with open(path, "rb"):
@@ -268,7 +285,7 @@ def _load_gate(plan: GatePlan, state: _State) -> tuple[GateStatus, str, tuple[st
             f"{_count(len(tree.modules), 'module')}{warned}", tuple(str(w) for w in tree.warnings))
 
 
-def _lint_gate(plan: GatePlan, state: _State) -> tuple[GateStatus, str, tuple[str, ...]]:
+def _lint_gate(plan: GatePlan, state: _State) -> tuple[GateStatus, str, tuple[str, ...], tuple[Finding, ...]]:
     assert state.model is not None and state.tree is not None
     try:
         settings = load_settings(plan.candidate_main)
@@ -279,14 +296,19 @@ def _lint_gate(plan: GatePlan, state: _State) -> tuple[GateStatus, str, tuple[st
             findings = run_lint(state.model, state.tree, list(settings.select), list(settings.ignore), default_registry())
     except SelectionError as problem:
         raise GateError(str(problem)) from None
-    errors = [f for f in findings if f.severity >= Severity.ERROR]
-    others = len(findings) - len(errors)
-    evidence = tuple(f"{f.file}:{f.line}: {f.code} {f.message}" for f in sorted(errors, key=lambda f: f.sort_key()))
-    if fails(findings, Severity.ERROR):
-        first = sorted(errors, key=lambda f: f.sort_key())[0]
-        return ("fail", f"lint --fail-on error: {_count(len(errors), 'error')}; first: {first.file}:{first.line}: "
-                f"{first.code} {first.message}", evidence)
-    return "pass", f"lint --fail-on error: no errors ({_count(others, 'warning or info', 'warnings or infos')})", ()
+    threshold = plan.lint_fail_on
+    blocking = sorted((f for f in findings if f.severity >= threshold), key=lambda f: f.sort_key())
+    evidence = tuple(f"{f.file}:{f.line}: {f.code} {f.message}" for f in blocking)
+    label = f"lint --fail-on {threshold.value}"
+    if threshold is Severity.ERROR:
+        counted, below = ("error", "errors"), ("warning or info", "warnings or infos")
+    else:
+        counted, below = ("finding", f"findings at {threshold.value} or above"), ("finding below", "findings below")
+    if fails(findings, threshold):
+        first = blocking[0]
+        return ("fail", f"{label}: {_count(len(blocking), *counted)}; first: {first.file}:{first.line}: "
+                f"{first.code} {first.message}", evidence, tuple(findings))
+    return "pass", f"{label}: no {counted[1]} ({_count(len(findings), *below)})", (), tuple(findings)
 
 
 def _cases(inputs: _Inputs) -> int:
@@ -303,9 +325,9 @@ def _failures(spec: Expectations, results: list[CaseResult]) -> list[str]:
     return lines
 
 
-def _expectations_gate(inputs: _Inputs, state: _State) -> tuple[GateStatus, str, tuple[str, ...]]:
+def _expectations_gate(plan: GatePlan, inputs: _Inputs, state: _State) -> tuple[GateStatus, str, tuple[str, ...]]:
     if not inputs.expectations:
-        return "skipped", "no --verify file", ()
+        return "skipped", f"no {plan.verify_option} file", ()
     model = state.model
     assert model is not None
     router = Router(model)
@@ -320,7 +342,9 @@ def _expectations_gate(inputs: _Inputs, state: _State) -> tuple[GateStatus, str,
 
 def _sandbox_gate(plan: GatePlan, inputs: _Inputs) -> tuple[GateStatus, str, tuple[str, ...]]:
     if not inputs.expectations:
-        return "skipped", "no --verify file", ()
+        return "skipped", f"no {plan.verify_option} file", ()
+    if plan.sandbox_skipped:
+        return "skipped", plan.sandbox_skipped, ()
     apache2 = plan.apache2 or find_apache2()
     if apache2 is None:
         return "skipped", "no apache2 or httpd binary to start the sandbox with (install apache2)", ()
@@ -362,6 +386,8 @@ class _Window:
 
 def _diff_gate(plan: GatePlan, inputs: _Inputs, state: _State, say: Progress) -> tuple[GateStatus, str, tuple[str, ...]]:
     assert state.model is not None
+    if plan.diff_skipped:
+        return "skipped", plan.diff_skipped, ()
     try:
         live_tree, live_model, errors = _load(plan.live_main, plan.live_options())
     except ConfigError as problem:
@@ -663,12 +689,14 @@ _BIND_FAILED = "vhostguard-bind-failed"
 _SBIN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def syntax_gate(plan: GatePlan, slot_dir: str, *, private_mount: bool = True) -> GateResult:
+def syntax_gate(plan: GatePlan, slot_dir: str, *, private_mount: bool = True, missing: GateStatus = "fail") -> GateResult:
     """``apache2 -t`` on the candidate in its final place: ``slot_dir`` is the idle slot that the live
     directory will point at after the switch. Inside a private mount namespace the slot is bound over
     the live directory and apache2 reads the live paths (-d/-f as for the live config, Debian's envvars
     as apache2ctl reads them); where that is not permitted (or ``private_mount`` is False) the slot is
-    checked in its own place (-d/-f mapped into it) and the detail says so. Never modifies the live dir."""
+    checked in its own place (-d/-f mapped into it) and the detail says so. Never modifies the live dir.
+    ``slot_dir`` the live directory itself: the config is checked in place (``vhostguard gate``).
+    ``missing``: the status when no apache2 is installed (``gate`` skips, saying why; deploy fails)."""
     started = time.monotonic()
 
     def result(status: GateStatus, detail: str, evidence: tuple[str, ...] = ()) -> GateResult:
@@ -676,7 +704,7 @@ def syntax_gate(plan: GatePlan, slot_dir: str, *, private_mount: bool = True) ->
 
     apache2 = plan.apache2 or find_apache2()
     if apache2 is None:
-        return result("fail", "apache2 -t could not run: no apache2 or httpd binary found (install apache2)")
+        return result(missing, "apache2 -t could not run: no apache2 or httpd binary found (install apache2)")
     if not os.access(apache2, os.X_OK):
         return result("fail", f"apache2 -t could not run: {printable(apache2)} is not an executable file")
     slot_dir = os.path.abspath(slot_dir)
@@ -689,6 +717,9 @@ def syntax_gate(plan: GatePlan, slot_dir: str, *, private_mount: bool = True) ->
     except ConfigError as problem:
         return result("fail", f"the candidate's environment file cannot be read: {problem}", (str(problem),))
     defines = plan.define_map()
+    if slot_dir == live_dir:
+        verdict = config_test(apache2, live_main, server_root, defines, env=env)
+        return _syntax_result(result, verdict.ok, verdict.output, verdict.file, verdict.line, "in place", live_dir, slot_dir)
     fallback = "not asked for a private mount namespace"
     unshare = shutil.which("unshare", path=_SBIN_PATH)
     if private_mount and unshare is None:
