@@ -97,7 +97,13 @@ class GatePlan:
 
     @property
     def candidate_dir(self) -> str:
-        return os.path.dirname(os.path.abspath(self.candidate_main))
+        """The candidate tree's root: where the live directory's copy is (RHEL: the candidate's
+        ServerRoot for its conf/httpd.conf, as the live directory is /etc/httpd)."""
+        main = os.path.abspath(self.candidate_main)
+        relative = os.path.relpath(os.path.abspath(self.live_main), self.live_dir)
+        if not relative.startswith(os.pardir) and main.endswith(os.sep + relative):
+            return main[: -len(relative) - 1]
+        return os.path.dirname(main)
 
     def in_tree(self, path: str | None, tree_dir: str) -> str | None:
         """``path`` (named for the live config) as it is for a copy of the live directory at ``tree_dir``:
