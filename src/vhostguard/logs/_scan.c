@@ -70,7 +70,7 @@ typedef struct {
 } Buf;
 
 static void buf_put(Buf *b, const char *s, size_t n) {
-    if (b->failed) return;
+    if (b->failed || n == 0) return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n) cap *= 2;
