@@ -40,7 +40,7 @@ import signal
 import stat
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -174,9 +174,9 @@ class EndpointStats:
                 self.sketch.merge(other.sketch)
         self.first = min(self.first, other.first)
         self.last = max(self.last, other.last)
-        self.series.update(other.series)
+        add_counts(self.series, other.series)
         _merge_errors(self.errors, other.errors)
-        self.latency.update(other.latency)
+        add_counts(self.latency, other.latency)
 
     def coarsen(self, step: int) -> None:
         self.series = _rebucket(self.series, step)
@@ -191,6 +191,21 @@ class EndpointStats:
         for start, cell in self.errors.items():
             _merge_errors(merged, {start - start % step: list(cell)})
         self.errors = merged
+
+
+def add_counts(into: Counter[int], other: Mapping[int, int]) -> None:
+    """``into.update(other)``, faster: partial results mostly hold buckets the other has not
+    (later times), which ``dict.update`` copies in C; only the shared keys are added one by one."""
+    if not into:
+        dict.update(into, other)
+        return
+    common = into.keys() & other.keys()
+    if not common:
+        dict.update(into, other)
+        return
+    for key in common:
+        into[key] += other[key]
+    dict.update(into, {key: count for key, count in other.items() if key not in common})
 
 
 def _merge_errors(into: dict[int, list[float]], other: dict[int, list[float]]) -> None:
@@ -221,8 +236,8 @@ class VhostMinutes:
 
     def merge(self, other: VhostMinutes) -> None:
         self.order = min(self.order, other.order)
-        self.requests.update(other.requests)
-        self.errors.update(other.errors)
+        add_counts(self.requests, other.requests)
+        add_counts(self.errors, other.errors)
 
 
 # A row of ``_projection``'s rows (logs.rows.request_rows): positions in it.
@@ -411,8 +426,8 @@ class Aggregate:
         key = (self.templater.vhost_key(name), _method(method), self.templater.admit(group.template.decode("ascii"), name))
         self._stats(key, job).merge(_group_stats(group, self.options.accuracy, scanned_step, self.step))
         timeline = self.vhosts[key[0]]
-        timeline.requests.update(group.minute_requests)
-        timeline.errors.update(group.minute_errors)
+        add_counts(timeline.requests, group.minute_requests)
+        add_counts(timeline.errors, group.minute_errors)
 
     def _learn_times(self, times: set[Any]) -> None:
         epoch = self._epoch
@@ -616,9 +631,9 @@ def _group_stats(group: GroupSums, accuracy: float, scanned_step: int, step: int
         stats.sketch.merge(counted)  # folds the lowest buckets past the sketch's bound, as add_many does
     stats.first = group.first
     stats.last = group.last
-    stats.series = Counter(group.bucket_requests)
+    dict.update(stats.series, group.bucket_requests)
     stats.errors = group.bucket_errors
-    stats.latency = Counter(group.latency)
+    dict.update(stats.latency, group.latency)
     if scanned_step != step:  # the step grew while this block was being scanned
         stats.coarsen(step)
     return stats
@@ -689,9 +704,9 @@ def _scan_and_read(jobs: list[Job], specs: dict[str, ScanSpec], options: Aggrega
 def _presize_step(total: Aggregate, done: int, size: int) -> None:
     """Coarsen once, early, to the step the whole input should need (its cells grow about with the
     bytes read): blocks then come at that step instead of being coarsened one by one later."""
-    estimate = total._series_cells() * size / max(done, 1)
-    if estimate > total.options.series_cells:
-        total._coarsen(total.step << math.ceil(math.log2(estimate / total.options.series_cells)))
+    ratio = size / max(done, 1)
+    while total._series_cells() * ratio > total.options.series_cells and total.step < MINUTE << 32:
+        total._coarsen(total.step * 2)  # cheap: only the first block's counters exist yet
 
 
 def _projection(source: LogSource) -> RequestRows:
