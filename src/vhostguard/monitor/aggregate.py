@@ -664,10 +664,12 @@ def _scan_and_read(jobs: list[Job], specs: dict[str, ScanSpec], options: Aggrega
     job order as they come; jobs the scanner does not read are read here, in their turn."""
     total = Aggregate.empty(options)
     sketch_multiplier = 1.0 / math.log(QuantileSketch(options.accuracy).gamma)  # as QuantileSketch.add_many
-    ahead = 2 * workers  # jobs scanned ahead of the one being added: bounded memory
+    ahead = workers + 1  # jobs scanned ahead of the one being added: bounded memory
     with ThreadPoolExecutor(workers) as pool:
         futures: dict[int, Future[Scanned]] = {}
-        scanned = [job for job in jobs if job.source.path in specs and job.end is not None]
+        # A range far over the block size is one huge "line" (no newline in it): streamed in Python instead.
+        scanned = [job for job in jobs if job.source.path in specs and job.end is not None
+                   and job.end - job.start <= 4 * options.scan_chunk_bytes]
         queue = iter(scanned)
 
         def refill() -> None:
