@@ -27,3 +27,10 @@ def _no_system_envvars(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("APACHE_"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # doctor, trace and deploy record events in the state directory: never the machine's own
+    # (/var/lib/vhostguard for root) while testing; one per test, as the tests run in parallel.
+    monkeypatch.setenv("VHOSTGUARD_STATE_DIR", str(tmp_path_factory.mktemp("state")))

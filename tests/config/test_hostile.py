@@ -13,7 +13,7 @@ from vhostguard.cli import main as cli_main
 from vhostguard.config import LoadOptions, load, loader
 
 Write = Callable[..., Path]
-MACRO = "LoadModule macro_module modules/mod_macro.so\n"
+MACRO = "LoadModule mpm_event_module modules/mod_mpm_event.so\nLoadModule macro_module modules/mod_macro.so\n"
 
 
 def opts() -> LoadOptions:

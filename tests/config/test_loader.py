@@ -278,6 +278,7 @@ def test_macro_use_undefmacro(write: Write) -> None:
         Use VHost "b.example" 8080
         UndefMacro VHost
         Use VHost c.example 80
+        LoadModule mpm_event_module modules/mod_mpm_event.so
     """)
     tree = load(str(main), opts())
     vhosts = list(tree.find("virtualhost"))

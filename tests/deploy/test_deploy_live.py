@@ -7,7 +7,6 @@ path resolves to, and what the journal says; never our own output copied back.
 """
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import pytest
 
 from tests.deploy.conftest import listing
 from tests.support.apache import APACHE2, MODULES_DIR, free_port
+from tests.support.server import Backend
 from vhostguard.deploy import content_hash
 from vhostguard.live import ProbeError, probe
 
@@ -32,20 +33,6 @@ pytestmark = pytest.mark.skipif(APACHE2 is None or shutil.which("apache2ctl") is
 
 ENV = {"PATH": f"/usr/sbin:/usr/bin:/sbin:/bin:{os.path.dirname(sys.executable)}", "LANG": "C"}
 API = "api.example.test"
-
-
-class _Backend(http.server.BaseHTTPRequestHandler):
-    name = "backend"
-
-    def do_GET(self) -> None:
-        body = f"{self.name} {self.path}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @dataclass
@@ -96,11 +83,21 @@ def _site(api_port: int, extra: str = "") -> str:
             f"    ProxyPassReverse /v1/ http://127.0.0.1:{api_port}/v1/\n{extra}</VirtualHost>\n")
 
 
+VHOST_COMBINED = '%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D'
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Api", (_Backend,), {"name": "api"}))
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
-    api_port = int(backend.server_address[1])
+    with running_stack(tmp_path) as started:
+        yield started
+
+
+@contextmanager
+def running_stack(tmp_path: Path, log_format: str = VHOST_COMBINED) -> Iterator[Stack]:
+    """A Debian-like /etc/apache2 under ``tmp_path`` served by apache2 (started by apache2ctl), logging
+    ``log_format`` (a LogFormat string, quotes escaped for the config) to its access log."""
+    backend = Backend("api").start()
+    api_port = backend.port
     port = free_port()
     root = tmp_path
     live = root / "etc" / "apache2"
@@ -121,7 +118,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "IncludeOptional mods-enabled/*.load\n"
         f"Listen 127.0.0.1:{port}\n"
         "StartServers 1\nServerLimit 2\nThreadsPerChild 8\nMaxRequestWorkers 16\n"
-        'LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D" vhost_combined\n'
+        f'LogFormat "{log_format}" vhost_combined\n'
         "CustomLog ${APACHE_LOG_DIR}/access.log vhost_combined\n"
         "IncludeOptional sites-enabled/*.conf\n")
     (live / "sites-available" / "api.conf").write_text(_site(api_port))
@@ -144,7 +141,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         deadline = time.monotonic() + 10
         while pid_file.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-    backend.shutdown()
+    backend.stop()
 
 
 def _expectations(path: Path, port: int, target_port: int) -> Path:
@@ -188,6 +185,10 @@ def test_good_deploy_converts_switches_reloads_and_serves_the_new_config(stack: 
     assert stack.get("/v1/users") == (200, "api /v1/users\n")
     (newest,) = stack.history()
     assert newest["id"] == document["id"] and newest["outcome"] == "deployed"
+    events = json.loads(stack.vhostguard("events", "--state", str(stack.state), "--json").stdout)["events"]
+    kinds = [e["kind"] for e in events if e["id"] == document["id"]]
+    assert kinds[0] == "deploy-started" and kinds[-1] == "deploy-deployed"
+    assert kinds.index("switch") < kinds.index("reload") < kinds.index("verify-pass")
 
 
 def test_dry_run_changes_nothing_and_lists_every_step(stack: Stack) -> None:
@@ -281,6 +282,9 @@ def test_deploy_to_a_down_backend_is_rolled_back_automatically(stack: Stack) -> 
     assert elapsed < 30  # inside the watch window, not after it
     assert content_hash(str(stack.live)) == old_tree
     assert stack.get("/v1/users") == (200, "api /v1/users\n")
+    events = json.loads(stack.vhostguard("events", "--state", str(stack.state), "--json").stdout)["events"]
+    kinds = [e["kind"] for e in events if e["id"] == document["id"]]
+    assert kinds.index("switch") < kinds.index("verify-fail") <= kinds.index("rollback") < kinds.index("deploy-rolled-back")
 
 
 # --- rollback by hand, and history -------------------------------------------------------------------
@@ -364,8 +368,7 @@ def test_rhel_layout_deploys_the_server_root(tmp_path: Path) -> None:
     """/etc/httpd/conf/httpd.conf with conf.d/, conf.modules.d/ and the relative symlinks RHEL ships
     (logs -> ../../var/log/httpd, run -> /run/httpd): the whole ServerRoot becomes the slot, and the
     links still resolve from the slot (same depth)."""
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Api", (_Backend,), {"name": "api"}))
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    backend = Backend("api").start()
     port = free_port()
     root = tmp_path / "etc" / "httpd"
     for directory in ("conf", "conf.d", "conf.modules.d"):
@@ -383,12 +386,12 @@ def test_rhel_layout_deploys_the_server_root(tmp_path: Path) -> None:
         "PidFile run/httpd.pid\nDefaultRuntimeDir run\nMutex file:run default\nErrorLog logs/error_log\n"
         'LogFormat "%v %h %l %u %t \\"%r\\" %>s %b %D" vhost\nCustomLog logs/access_log vhost\n'
         "ServerName localhost\nIncludeOptional conf.d/*.conf\n")
-    (root / "conf.d" / "api.conf").write_text(_site(int(backend.server_address[1])))
+    (root / "conf.d" / "api.conf").write_text(_site(backend.port))
     assert APACHE2 is not None
     started = subprocess.run([APACHE2, "-f", str(main), "-k", "start"], env=ENV, capture_output=True, text=True,
                              timeout=30, check=False)
     assert started.returncode == 0, started.stderr
-    stack = Stack(tmp_path, root, main, tmp_path / "state", port, int(backend.server_address[1]), dict(ENV))
+    stack = Stack(tmp_path, root, main, tmp_path / "state", port, backend.port, dict(ENV))
     try:
         deadline = time.monotonic() + 10
         while stack.get("/v1/users")[0] != 200 and time.monotonic() < deadline:
@@ -407,4 +410,27 @@ def test_rhel_layout_deploys_the_server_root(tmp_path: Path) -> None:
         pid = root / "run" / "httpd.pid"
         if pid.exists():
             os.kill(int(pid.read_text().strip()), signal.SIGTERM)
-        backend.shutdown()
+        backend.stop()
+
+
+def test_kill_9_while_rolling_back_is_finished_by_the_next_command(stack: Stack) -> None:
+    """Verification failed and the rollback began, then the process died: the next command switches
+    back to the slot that served before and reloads, so the broken config does not stay live."""
+    stack.traffic()
+    assert stack.deploy(stack.candidate("first")).returncode == 0
+    old_tree = content_hash(str(stack.live))
+    down = free_port()
+    candidate = stack.candidate()
+    (candidate / "sites-available" / "api.conf").write_text(_site(down))
+    allow = stack.root / "allow.yaml"
+    allow.write_text(f"- new_target: http://127.0.0.1:{down}/*\n")
+    expect = _expectations(stack.root / "expect.yaml", stack.port, down)
+    crashed = stack.vhostguard("deploy", str(candidate), "-f", str(stack.main), "--state", str(stack.state),
+                               "--watch", "30s", "--verify", str(expect), "--allow", str(allow),
+                               crash_at="deploy:rollback")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    assert content_hash(str(stack.live)) == content_hash(str(candidate))  # died before switching back
+    (newest, *_) = stack.history()
+    assert newest["outcome"] == "failed" and "switched back" in str(newest.get("recovery"))
+    assert content_hash(str(stack.live)) == old_tree
+    assert stack.get("/v1/users") == (200, "api /v1/users\n")

@@ -7,7 +7,6 @@ README writes them (`/etc/apache2`, `:80`) and every number as N (times, ids and
 """
 from __future__ import annotations
 
-import http.server
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apache import APACHE2, free_port
+from tests.support.server import Backend
 from vhostguard.live import ProbeError, probe
 
 pytestmark = pytest.mark.skipif(APACHE2 is None or shutil.which("apache2ctl") is None,
@@ -30,18 +30,6 @@ pytestmark = pytest.mark.skipif(APACHE2 is None or shutil.which("apache2ctl") is
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {"PATH": f"/usr/sbin:/usr/bin:/sbin:/bin:{os.path.dirname(sys.executable)}", "LANG": "C"}
-
-
-class _Api(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b'{"ok": true}\n'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @dataclass
@@ -87,9 +75,8 @@ def _localise(tree: Path, port: int, api_port: int) -> None:
 
 @pytest.fixture
 def incident(tmp_path: Path) -> Iterator[Incident]:
-    api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
-    port, api_port = free_port(), int(api.server_address[1])
+    api = Backend("api").start()
+    port, api_port = free_port(), api.port
     live = tmp_path / "etc" / "apache2"
     shutil.copytree(REPO / "examples/incident/before", live)
     for directory in ("run", "log"):
@@ -115,7 +102,7 @@ def incident(tmp_path: Path) -> Iterator[Incident]:
             os.kill(int(pid.read_text().strip()), signal.SIGTERM)
         except (ProcessLookupError, ValueError):
             pass
-    api.shutdown()
+    api.stop()
 
 
 def readme_block(command: str) -> list[str]:
@@ -176,6 +163,23 @@ def test_readme_deploy_blocked_then_rolled_back(incident: Incident) -> None:
     for line in readme_block("deploy /tmp/candidate2"):
         assert line in printed, f"{line!r} is not what deploy prints:\n" + "\n".join(printed)
     assert incident.get("api.example.com", "/v1/users/42") == 200  # the old config serves again
+    # 3. the incident's change pushed past the gates (--force lets the diff gate's changes through; no
+    # --verify): the API's Host answered by the catch-all (403s, not 5xx) is seen moved, and rolled back
+    stop.clear()
+    client = threading.Thread(target=traffic, daemon=True)
+    client.start()
+    try:
+        done = incident.vhostguard("deploy", str(incident.tree("after", "candidate3")), "-f",
+                                   str(incident.live / "apache2.conf"), "--force", "--watch", "60s")
+    finally:
+        stop.set()
+        client.join()
+    assert done.returncode == 1, done.stdout + done.stderr
+    printed = incident.shown(done.stdout)
+    assert any("host-moved: api.example.com was served by api.example.com" in line for line in printed), done.stdout
+    for line in readme_block("deploy /tmp/candidate3"):
+        assert line in printed, f"{line!r} is not what deploy prints:\n" + "\n".join(printed)
+    assert incident.get("api.example.com", "/v1/users/42") == 200
     history = incident.vhostguard("history")
     assert history.returncode == 0
     printed = incident.shown(history.stdout)

@@ -188,7 +188,7 @@ def test_a_healthy_url_exits_0_though_lint_warns(httpd: Callable[..., Httpd], ba
     assert doc["findings"] and {f["severity"] for f in doc["findings"]} == {"info"}
     assert {f["kind"] for f in doc["findings"]} == {"lint-warning"}
     assert {c["name"]: c["status"] for c in doc["checks"]} == {
-        "config": "ok", "server": "ok", "listeners": "ok", "backends": "ok", "routing": "ok"}
+        "config": "ok", "server": "ok", "listeners": "ok", "backends": "ok", "logs": "ok", "routing": "ok"}
 
 
 def test_a_misrouted_url_exits_1(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:

@@ -108,6 +108,7 @@ def incident(server: Httpd, tmp_path: Path, names: dict[str, str]) -> dict[str, 
     www_conf = server.root / "sites/00-www.conf"
     www_conf.write_text(www_conf.read_text().replace("ServerAlias *.example.test", "ServerAlias example.test"))
     before = resumed(server)
+    time.sleep(1.0)  # %t has whole seconds: the last 5xx logged a second before the reload is history to doctor
     os.kill(server.pid(), signal.SIGUSR1)  # graceful restart: what `apache2ctl graceful` sends
     wait_resumed(server, before + 1)
     out["doctor-after"] = shown(cli("doctor", "-f", conf, "--url", url, "--json"))

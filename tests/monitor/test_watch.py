@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from vhostguard.incidents import EventStore
 from click.testing import CliRunner
 
 from tests.monitor.watchkit import FORMAT, T0, Recorder, append, clf, line, traffic, watcher
@@ -185,7 +187,16 @@ def test_watch_once_from_a_config(write, tmp_path: Path) -> None:  # type: ignor
     broken = [a for a in fired if a["rule"] == "endpoint-broken"]
     # api.log has no %v: the vhost comes from the only vhost that writes it
     assert broken and broken[0]["vhost"] == "api.example.com" and broken[0]["endpoint"] == "/v1/users/{id}"
+    # the error log's line is the evidence, and the AH-code catalogue says what it means
+    assert any("AH01114: HTTP: failed to make connection" in e for e in broken[0]["evidence"])
+    assert any(e.startswith("AH01114 (proxy_http): ") and "503" in e and "explain-code AH01114" in e
+               for e in broken[0]["evidence"]), broken[0]["evidence"]
     assert "FIRING [page] endpoint-broken" in result.stdout
+    # and each alert is an event for `events` and `postmortem` (the state directory conftest sets)
+    with EventStore(os.environ["VHOSTGUARD_STATE_DIR"]) as store:
+        recorded = store.events(sources=["watch"])
+    firing = [e for e in recorded if e.kind == "alert-firing" and e.data["rule"] == "endpoint-broken"]
+    assert firing and firing[0].id == broken[0]["id"] and firing[0].time == broken[0]["started"]
     assert f"{logs / 'api.log'}: 60 lines, 0 malformed" in result.stderr
     assert f"joining errors from {logs / 'error.log'}" in result.stderr
 

@@ -155,9 +155,14 @@ def test_backend_outage_alerts_with_the_error_log_cause_and_resolves(site: Path,
     with Sandbox(main, stub_backends=False, env_file="") as sandbox:
         assert sandbox.plan is not None
         copy = sandbox.copy_of(str(main))  # the sandbox's config: its CustomLog and ErrorLog point into the sandbox
+        # apache2 gets the sandbox's own LoadModule lines (mod_setenvif, for its SetEnvIf lines) on its
+        # command line (-C): read alone, the copy is a config apache2 -t refuses.
+        watched = tmp_path / "watched.conf"
+        watched.write_text("".join(f"{line}\n" for line in sandbox.plan.pre if line.startswith("LoadModule"))
+                           + f'Include "{copy}"\n')
         with open(errors, "w") as stderr:
             watcher = subprocess.Popen(
-                [sys.executable, "-m", "vhostguard.cli.watch", "-f", copy, "-d", sandbox.plan.server_root,
+                [sys.executable, "-m", "vhostguard.cli.watch", "-f", str(watched), "-d", sandbox.plan.server_root,
                  "--env-file", "", "--state", str(tmp_path / "state"), "--alerts-jsonl", str(alerts_file),
                  "--metrics-addr", "127.0.0.1:0", "-q"],
                 stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)

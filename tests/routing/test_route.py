@@ -13,7 +13,8 @@ from vhostguard.routing import Decision, Request, Router
 Write = Callable[..., Path]
 MODULES = "\n".join(
     f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so"
-    for m in ("authz_core", "authz_host", "alias", "rewrite", "proxy", "proxy_http", "dir", "autoindex", "access_compat")
+    for m in ("mpm_event", "authz_core", "authz_host", "alias", "rewrite", "proxy", "proxy_http", "dir", "autoindex", "access_compat",
+              "authn_core", "auth_basic")
 )
 
 

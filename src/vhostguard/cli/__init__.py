@@ -28,12 +28,15 @@ COMMANDS: Mapping[str, str] = {
     "logs": "vhostguard.cli.logs:logs",
     "report": "vhostguard.cli.report:report",
     "watch": "vhostguard.cli.watch:watch",
+    "logformat": "vhostguard.cli.logformat:logformat",
     "trace": "vhostguard.cli.diagnose:trace",
     "explain-code": "vhostguard.cli.diagnose:explain_code",
     "doctor": "vhostguard.cli.diagnose:doctor",
     "deploy": "vhostguard.cli.deploy:deploy",
     "rollback": "vhostguard.cli.deploy:rollback",
     "history": "vhostguard.cli.deploy:history",
+    "events": "vhostguard.cli.events:events",
+    "postmortem": "vhostguard.cli.incidents:postmortem",
 }
 
 

@@ -8,7 +8,6 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -19,6 +18,7 @@ from vhostguard.cli.output import OutputPathError, guarded_output, raw_stream
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, find_system_config, load
 from vhostguard.exitcodes import ExitCode, Terminated
 from vhostguard.model import ServerModel, build_model
+from vhostguard.bulk import bulk_build
 from vhostguard.safetext import json_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,28 +85,6 @@ def config_options(func: F) -> F:
     func = click.option("-d", "--server-root", "server_root", metavar="DIR", help="ServerRoot, as apache2 -d.")(func)
     func = click.option("-f", "--config", "config", metavar="FILE", help="Main config file, as apache2 -f.")(func)
     return func
-
-
-@contextmanager
-def bulk_build() -> Iterator[None]:
-    """Keep the cyclic garbage collector out of loading and building.
-
-    Both allocate about a million small objects (frozen dataclasses, tuples,
-    strings) that form no reference cycles, so each collection meanwhile is
-    wasted work: ~470 of them, ~0.6 s CPU at 10,000 vhosts. Afterwards
-    ``gc.freeze()`` moves what survived out of the collector's sight, so the
-    first collection after re-enabling does not scan it all either; reference
-    counting still frees it. ``run`` unfreezes when the command ends. Nested
-    use keeps the collector off until the outermost block ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 def load_tree(args: ConfigArgs) -> ConfigTree:

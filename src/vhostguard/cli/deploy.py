@@ -2,7 +2,6 @@
 config changes through gates, blue/green slots, a graceful reload and verification (issue 12)."""
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -10,6 +9,9 @@ from typing import Any
 import click
 
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, run
+from vhostguard.cli.events import record
+from vhostguard.cli.params import duration
+from vhostguard.incidents import deploy_events
 from vhostguard.deploy import (
     DeployError, DeployRequest, RollbackRequest, ServerOptions, default_deploy_state, history as read_history,
 )
@@ -18,19 +20,7 @@ from vhostguard.deploy import rollback as run_rollback
 from vhostguard.exitcodes import ExitCode
 from vhostguard.safetext import terminal_text
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 SUCCESS = {"deployed", "dry-run", "unchanged"}
-
-
-def duration(_context: click.Context, param: click.Parameter, value: str | float) -> float:
-    """``90s``, ``5m``, ``1h``, or plain seconds (an option callback)."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _DURATION.match(value)
-    if match is None:
-        raise click.BadParameter(f"{value!r} is not a duration like 90s, 5m or 1h", param=param)
-    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def _progress(json_output: bool) -> Any:
@@ -90,6 +80,8 @@ def deploy(candidate_dir: str, config: str | None, server_root: str | None, defi
             document = run_deploy(request, progress=_progress(json_output))
         except DeployError as problem:
             raise UsageProblem(str(problem)) from None
+        if not dry_run:
+            record(lambda: deploy_events(document), request.state_dir)
         _show(document, json_output)
         return _exit(document)
 
@@ -116,6 +108,8 @@ def rollback(deploy_id: str | None, state_dir: str | None, reload_command: str |
             document = run_rollback(request, progress=_progress(json_output))
         except DeployError as problem:
             raise UsageProblem(str(problem)) from None
+        if document.get("outcome") != "unchanged":
+            record(lambda: deploy_events(document), request.state_dir)
         _show(document, json_output)
         return int(ExitCode.OK if document.get("outcome") in ("rolled-back", "unchanged") else ExitCode.FINDINGS)
 

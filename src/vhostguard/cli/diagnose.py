@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from vhostguard.cli.events import record
+from vhostguard.cli.params import seconds as duration_seconds
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.checks import ExpectationError, Expectations, load_expectations
 from vhostguard.cli.routing import build_request, request_options
@@ -18,6 +20,7 @@ from vhostguard.diagnose import (
 from vhostguard.diagnose import doctor as run_doctor
 from vhostguard.diagnose import trace as trace_request
 from vhostguard.exitcodes import ExitCode
+from vhostguard.incidents import doctor_events, trace_events
 from vhostguard.safetext import terminal_text
 from vhostguard.live import find_apache2
 from vhostguard.routing import Request, RequestError
@@ -113,8 +116,10 @@ def trace(url: str, config: str | None, server_root: str | None, defines: tuple[
             summary = trace_request(model, request, target, pids=pids, timeout=timeout, keep=strace_out)
         except TraceError as problem:
             raise UsageProblem(f"trace: {problem}") from None
+        document = trace_json(summary)
+        record(lambda: trace_events(document))
         if as_json:
-            emit_json(trace_json(summary))
+            emit_json(document)
         else:
             click.echo(trace_text(summary), nl=False)
         return ExitCode.OK
@@ -244,10 +249,13 @@ def doctor_text(diagnosis: Diagnosis) -> str:
 @click.option("--offline", is_flag=True, help="Make no network connection (no backend connects, no probes).")
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Route URL through the config and ask the running server which vhost answers it (repeatable).")
 @click.option("--expect", "expect_files", multiple=True, metavar="FILE.yaml", help="Routing expectations whose cases are checked and probed like --url (repeatable).")
+@click.option("--since", "since", default="30m", show_default=True, metavar="DURATION",
+              help="Logs read: this much back from now (90s, 30m, 2h, 1d), compared with as much before it.")
 @click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
-           connect: str | None, offline: bool, urls: tuple[str, ...], expect_files: tuple[str, ...], as_json: bool) -> None:
-    """Check the running server a config describes (config, server, listeners, backends, routing); most likely cause first."""
+           connect: str | None, offline: bool, urls: tuple[str, ...], expect_files: tuple[str, ...], since: str,
+           as_json: bool) -> None:
+    """Check the running server a config describes (config, server, listeners, backends, logs, routing); most likely cause first."""
 
     def body() -> int:
         if connect is not None and offline:
@@ -258,19 +266,29 @@ def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...]
                                                               env_file=load.env_file),
                                 connect=_connect_address(connect, None, 0) if connect else None,
                                 offline=offline, apache2=find_apache2(), urls=_urls(urls),
-                                expectations=tuple(_expectations(path) for path in expect_files))
+                                expectations=tuple(_expectations(path) for path in expect_files),
+                                since=_duration("--since", since))
         try:
             diagnosis = run_doctor(options)
         except DoctorError as problem:
             raise UsageProblem(f"doctor: {problem}") from None
+        document = doctor_json(diagnosis)
+        record(lambda: doctor_events(document))
         if as_json:
-            emit_json(doctor_json(diagnosis))
+            emit_json(document)
         else:
             click.echo(doctor_text(diagnosis), nl=False)
         worst = diagnosis.worst
         return ExitCode.FINDINGS if worst is not None and worst >= Severity.WARNING else ExitCode.OK
 
     run(body)
+
+
+def _duration(option: str, text: str) -> float:
+    seconds = duration_seconds(text) or 0.0
+    if seconds <= 0:
+        raise UsageProblem(f"{option} {text!r}: give a duration of more than 0 like 90s, 30m, 2h or 1d")
+    return seconds
 
 
 def _urls(urls: tuple[str, ...]) -> tuple[str, ...]:

@@ -13,13 +13,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
 
-from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
+from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_model, load_tree, print_warnings, run
 from vhostguard.cli.logs import endpoint_patterns
 from vhostguard.cli.output import check_output
 from vhostguard.config import find_system_config
@@ -34,7 +34,10 @@ from vhostguard.monitor import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
 from vhostguard.monitor import AlertmanagerSink, JsonLinesSink, Sink, TerminalSink, WebhookSink
 from vhostguard.monitor import StateError, default_state_dir
 from vhostguard.monitor import printable
-from vhostguard.monitor import AccessLog, Watch, WatchOptions
+from vhostguard.monitor import FIRING, Alert
+from vhostguard.incidents import Event, EventStore, EventStoreError
+from vhostguard.statedir import default_state_dir as shared_state_dir
+from vhostguard.monitor import AccessLog, ConfigSource, Watch, WatchOptions
 from vhostguard.report import plural
 
 SHOWN_MALFORMED = 5  # per log, in the closing summary
@@ -81,7 +84,8 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
           alertmanagers: tuple[str, ...], alerts_jsonl: str | None, endpoints_file: str | None,
           log_format: str | None, from_start: bool, once: bool, duration: float | None, quiet: bool,
           max_endpoints: int, jobs: int | None, gc_mode: str) -> None:
-    """Follow access logs (like tail -F) and alert on broken endpoints, SLO burn, moved traffic and 404 surges.
+    """Follow access logs (like tail -F) and alert on broken endpoints, SLO burn, moved traffic, 404 surges,
+    slowdowns, and a Host served by another vhost than usual.
 
     LOG... are access logs; with -f CONFIG and no LOG, the logs the
     configuration writes. Alerts go to the terminal, --alerts-jsonl,
@@ -100,7 +104,8 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
         targets = _error_logs(error_logs, configured)
         options = WatchOptions(rules=rules, state_dir=state_dir or default_state_dir(), from_start=from_start,
                                follow_wall=not once, endpoints=endpoint_patterns(endpoints_file), gc=gc_mode,
-                               max_per_vhost=max_endpoints, jobs=jobs or min(2, usable_cpus()))
+                               max_per_vhost=max_endpoints, jobs=jobs or min(2, usable_cpus()),
+                               config=_config_source(configured, ConfigArgs(config, server_root, defines, env_file)))
         return _run(inputs, targets, options, _sinks(quiet, alerts_jsonl, webhooks, webhook_format, alertmanagers),
                     metrics_addr, once, duration)
 
@@ -117,6 +122,13 @@ def _load_config(config: str | None, server_root: str | None, defines: tuple[str
     for note in layout.notes:
         click.echo(f"note: {note}", err=True)
     return _Config(layout, build_model(tree))
+
+
+def _config_source(configured: _Config | None, args: ConfigArgs) -> ConfigSource | None:
+    """The config for host-moved: its model now, and how to read it again when httpd reloads."""
+    if configured is None:
+        return None
+    return ConfigSource(configured.model, lambda: load_model(args))
 
 
 def _rules(path: str | None, configured: _Config | None) -> Rules:
@@ -172,9 +184,49 @@ def _error_logs(files: tuple[str, ...], configured: _Config | None) -> list[Erro
     return targets
 
 
+class EventSink:
+    """Each alert transition into the event store (source ``watch``, kinds ``alert-firing`` and
+    ``alert-resolved``, the alert's JSON as data), where ``events`` and ``postmortem`` read it. The
+    store is opened per alert (alerts are rare; a deploy may write meanwhile); a failure is counted
+    and said once, never stops the watcher."""
+
+    name = "events"
+
+    def __init__(self, state_dir: str) -> None:
+        self.state_dir = state_dir
+        self._counts = {"sent": 0, "failed": 0, "dropped": 0}
+        self._said = False
+
+    def send(self, alert: Alert) -> None:
+        document = alert.to_json()
+        firing = alert.state == FIRING
+        when = document["started"] if firing else (document["resolved"] or document["started"])
+        event = Event(str(when), "watch", "alert-firing" if firing else "alert-resolved", alert.id, document)
+        try:
+            with EventStore(self.state_dir) as store:
+                store.append([event])
+        except EventStoreError as problem:
+            self._counts["failed"] += 1
+            if not self._said:
+                click.echo(f"vhostguard: alerts not recorded as events: {problem}", err=True)
+                self._said = True
+            return
+        self._counts["sent"] += 1
+
+    def tick(self, wall: float, firing: Sequence[Alert]) -> None:
+        """Nothing to repeat."""
+
+    def outcomes(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Nothing queued."""
+
+
 def _sinks(quiet: bool, jsonl: str | None, webhooks: tuple[str, ...], style: str,
            alertmanagers: tuple[str, ...]) -> list[Sink]:
     sinks: list[Sink] = [] if quiet else [TerminalSink(sys.stdout)]
+    sinks.append(EventSink(shared_state_dir()))
     if jsonl:
         sinks.append(JsonLinesSink(jsonl))
     sinks += [WebhookSink(url, style) for url in webhooks]

@@ -24,6 +24,7 @@ from vhostguard.config.macros import Macro
 from vhostguard.config.modules import ModuleState, catalog
 from vhostguard.config.nodes import ConfigTree, Directive, IncludedFile, LoadedModule
 from vhostguard.config.source import ConfigError, ConfigWarning, Source
+from vhostguard.config.syntax import Context, argument_error, directive_error, syntax_table
 
 DEFAULT_HTTPD_VERSION = "2.4.71"
 MAX_INCLUDE_DEPTH = 128
@@ -99,6 +100,11 @@ class _State:
     errors: list[ConfigError] = field(default_factory=list)
     warnings: list[ConfigWarning] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # enclosing non-conditional sections
+    contexts: list[Context] = field(default_factory=lambda: [Context.of(())])  # [-1]: inside ``sections``
+    # Directives no module loaded so far provides, with what their syntax check found: httpd
+    # looks directives up only after reading everything (config.c ap_walk_config_sub), so a
+    # LoadModule after them still counts; judged at the end by _module_errors.
+    unloaded: list[tuple[Source, str, str | None]] = field(default_factory=list)
     # The defines with a value, as ${NAME} reads them; built on first use after each change.
     _variables: dict[str, str] | None = field(default=None, repr=False)
 
@@ -160,6 +166,7 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
             raise ConfigError(None, "the main config file name is empty; name a file, as apache2 -f does")
         environ.update(_env_file_vars(main_path, options))
         nodes = _Reader(state).read_main(main_path)
+        _module_errors(state, main_path)
     except _FailFast as stop:
         raise stop.error from None
     except ConfigError as problem:
@@ -184,6 +191,31 @@ def load(main_file: str, options: LoadOptions | None = None) -> ConfigTree:
         errors=tuple(state.errors),
         warnings=tuple(state.warnings),
     )
+
+
+def _module_errors(state: _State, main_path: str) -> None:
+    """The checks that need the config's module set: only when it loads modules at all.
+
+    A config without any LoadModule is not one httpd starts (no MPM) nor one whose
+    modules we know: it is a fragment, or a static build. Its directives of known
+    modules are taken as present; misspelled ones are still refused as they are read.
+    """
+    modules = state.modules
+    for source, name, problem in state.unloaded:
+        if modules.has_directive(name):
+            if problem is not None:
+                state.error(source, problem)
+            continue
+        if modules.unknown_loaded:
+            continue  # a module we do not know may provide it: unmodelled, not refused
+        module = catalog().module_for_directive(name)
+        if module is None:
+            state.error(source, _invalid_command(name, None))
+        elif state.loaded:
+            state.error(source, _invalid_command(name, module.source[:-2]))
+    if state.loaded and not modules.has_mpm():
+        state.error(Source(main_path, 1), "AH00534: apache2: Configuration error: No MPM loaded. (LoadModule one of "
+                                          "mpm_event_module, mpm_worker_module, mpm_prefork_module)")
 
 
 def _env_file_vars(main_path: str, options: LoadOptions) -> dict[str, str]:
@@ -271,6 +303,7 @@ class _Reader:
         self.inputs: list[_Input] = []
         self.open: list[_Open] = []
         self.top: list[Directive] = []
+        self.syntax = syntax_table()
         self.expanded_lines = 0
 
     # -- inputs ----------------------------------------------------------
@@ -334,7 +367,10 @@ class _Reader:
         """An input ended: every section still open in it is reported and closed."""
         while len(self.open) > item.base:
             frame = self.open[-1]
-            self.state.error(frame.source, f"<{frame.name}> is never closed: expected </{frame.name}> before the end of {item.path}")
+            if not frame.conditional:
+                # A true <IfModule>/<IfDefine>/... ends with its file: httpd reads its body
+                # up to the closing tag or the end of the file, whichever comes first.
+                self.state.error(frame.source, f"<{frame.name}> is never closed: expected </{frame.name}> before the end of {item.path}")
             self._end_section(item)
         if item.macro_key is not None:
             self.state.macros_in_use.remove(item.macro_key)
@@ -380,10 +416,33 @@ class _Reader:
                 self._section(item, name, rest, src, above)
                 continue
             node = Directive(name, tuple(words), src, None, item.conditions, above, rest)
+            self._check_syntax(name, node.key, words, src)
             if node.key in _EXECUTED_ON_READ:
                 self._target().extend(self._execute(item, node))
             else:
                 self._target().append(node)
+
+    def _check_syntax(self, name: str, key: str, args: Sequence[str], src: Source) -> None:
+        """Is the directive known, with arguments of its kind, in a context it allows?"""
+        state = self.state
+        context = state.contexts[-1]
+        if context.override is None or key in _EXECUTED_ON_READ:
+            # Inside a section whose body we do not know how httpd reads (<Perl>, <Lua...>);
+            # or read by _execute, which words its argument errors with _argument_error.
+            return
+        spec = self.syntax.get(key)
+        problem = None
+        if spec is not None and spec.judged and not (
+            # The quick path (most lines): a context its mask allows, no handler check that
+            # could refuse it here, and a word count its kind surely takes.
+            spec.override & context.override and not spec.forbidden & context.exposed
+            and spec.least <= len(args) <= spec.most and "" not in args
+        ):
+            problem = directive_error(spec, args, context)
+        if not state.modules.has_key(key):
+            state.unloaded.append((src, name, problem))  # judged at the end, see _module_errors
+        elif problem is not None:
+            state.error(src, problem)
 
     def _undefined(self, src: Source, name: str) -> None:
         self.state.warn(src, f"Config variable ${{{name}}} is not defined")
@@ -408,6 +467,7 @@ class _Reader:
             item.conditions = frame.outer_conditions
             return
         self.state.sections.pop()
+        self.state.contexts.pop()
         self._target().append(Directive(
             frame.name, tuple(split_words(frame.arg_text)), frame.source, tuple(frame.nodes),
             frame.outer_conditions, frame.above, frame.arg_text,
@@ -430,6 +490,8 @@ class _Reader:
         if key in CONDITIONAL_SECTIONS:
             self._conditional(item, name, arg_text, src)
             return
+        if key != "macro":
+            self._check_syntax(f"<{name}", f"<{key}", (), src)
         if key == "macro":
             if not self.state.modules.has_directive("<Macro"):
                 self.state.error(src, _invalid_command("<Macro", "mod_macro"))
@@ -438,6 +500,7 @@ class _Reader:
             self._define_macro(item, arg_text, src)
             return
         self.state.sections.append(name)
+        self.state.contexts.append(self.state.contexts[-1].enter(name))
         self.open.append(_Open(name, src, [], False, item.conditions, above, arg_text))
 
     def _conditional(self, item: _Input, name: str, arg_text: str, src: Source) -> None:
@@ -494,22 +557,24 @@ class _Reader:
             return [node]
         if key == "define":
             return self._define(node)
-        if key == "undefine":
-            if args:
-                self.state.undefine(args[0])
-            return [node]
         if key == "serverroot":
             self._server_root(node)
             return [node]
-        if key == "loadmodule" and len(args) >= 2:
+        if (problem := _argument_error(node)) is not None:  # UnDefine, LoadModule
+            self.state.error(src, problem)
+            return [node]
+        if key == "undefine":
+            self.state.undefine(args[0])
+            return [node]
+        if key == "loadmodule":
             self.state.loaded.append(LoadedModule(args[0], server_root_relative(self.state.server_root, args[1]), src))
             if not self.state.modules.load(args[0]):
                 self.state.warn(src, f"module {args[0]} is already loaded, skipping")
         return [node]
 
     def _define(self, node: Directive) -> list[Directive]:
-        if not node.args or len(node.args) > 2:
-            self.state.error(node.source, "Define takes one or two arguments, a variable name and an optional value")
+        if (problem := _argument_error(node)) is not None:
+            self.state.error(node.source, problem)
             return [node]
         if ":" in node.args[0]:
             self.state.error(node.source, "Variable name must not contain ':'")
@@ -518,8 +583,8 @@ class _Reader:
         return [node]
 
     def _server_root(self, node: Directive) -> None:
-        if len(node.args) != 1:
-            self.state.error(node.source, "ServerRoot takes one argument, the server's root directory")
+        if (problem := _argument_error(node)) is not None:
+            self.state.error(node.source, problem)
             return
         root = os.path.normpath(os.path.join(self.state.server_root, node.args[0]))
         if not os.path.isdir(root):
@@ -527,8 +592,8 @@ class _Reader:
         self.state.server_root = root
 
     def _include(self, item: _Input, node: Directive, optional: bool) -> None:
-        if len(node.args) != 1:
-            self.state.error(node.source, f"{node.name} takes one argument, a file, directory or wildcard pattern")
+        if (problem := _argument_error(node)) is not None:
+            self.state.error(node.source, problem)
             return
         state = self.state
         if len(self._open_files()) > MAX_INCLUDE_DEPTH:
@@ -630,9 +695,15 @@ class _Reader:
         return Source(item.macro[1], int(use.macro.rsplit(":", 1)[1]))
 
 
-def _invalid_command(name: str, module: str) -> str:
-    """httpd's words for a directive no loaded module provides."""
-    return (
-        f"Invalid command '{name}', perhaps misspelled or defined by a module not included in the server "
-        f"configuration (LoadModule the {module} module first)"
-    )
+def _argument_error(node: Directive) -> str | None:
+    """httpd's argument-count error for a directive the loader runs itself (Include, Define, ...)."""
+    spec = syntax_table().get(node.key)
+    return argument_error(spec, node.args) if spec is not None else None
+
+
+def _invalid_command(name: str, module: str | None) -> str:
+    """httpd's words for a directive no loaded module provides, with which module would."""
+    words = f"Invalid command '{name}', perhaps misspelled or defined by a module not included in the server configuration"
+    if module is None:
+        return f"{words} (no module of httpd 2.4 knows it: check the spelling)"
+    return f"{words} (LoadModule the {module} module first)"

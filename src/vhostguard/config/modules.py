@@ -77,6 +77,8 @@ class ModuleState:
         self._names: set[str] = set()
         self._sources: set[str] = set(table.compiled_in)
         self._directives: set[str] = set()
+        # A module the table does not know was loaded: its directives are unknown to us.
+        self.unknown_loaded = False
         for info in table.compiled_in_modules():
             self._add(info)
 
@@ -89,6 +91,8 @@ class ModuleState:
         """Record a LoadModule; False when the module was already loaded (httpd skips it)."""
         if name in self._names:
             return False
+        if name not in self._table.modules:
+            self.unknown_loaded = True
         self._add(self._table.info(name))
         return True
 
@@ -98,6 +102,14 @@ class ModuleState:
 
     def has_directive(self, name: str) -> bool:
         return name.lower() in self._directives
+
+    def has_key(self, key: str) -> bool:
+        """``has_directive`` for a name already lower-cased (the loader asks for every line)."""
+        return key in self._directives
+
+    def has_mpm(self) -> bool:
+        """httpd refuses to start without one (AH00534)."""
+        return any(name.startswith("mpm_") for name in self._names)
 
     @property
     def names(self) -> frozenset[str]:

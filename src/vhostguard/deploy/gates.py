@@ -17,17 +17,16 @@ gigabyte log costs a few dozen reads before the replay itself.
 """
 from __future__ import annotations
 
-import gc
 import itertools
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, UTC
 from typing import Any, BinaryIO, Literal
 
+from vhostguard.bulk import bulk_build
 from vhostguard.checks import (
     CaseResult, DiffResult, ExpectationError, Expectations, Group, ReplayError, ReplayStats, Side, allowed,
     load_allowances,
@@ -37,7 +36,7 @@ from vhostguard.config import ConfigError, ConfigTree, LoadOptions, load, read_e
 from vhostguard.lint import SelectionError, SettingsError, Severity, default_registry, fails, load_settings
 from vhostguard.lint import run as run_lint
 from vhostguard.live import Sandbox, SandboxError, SandboxUnsupported, apache_environment, config_test, find_apache2
-from vhostguard.logs import LineError, Parser, ResolveError, find_logs, printable, spans, target_parser
+from vhostguard.logs import LineError, Parser, count_newlines, ResolveError, find_logs, printable, spans, target_parser
 from vhostguard.model import ServerModel, build_model
 from vhostguard.routing import Router
 from vhostguard.deploy.slots import live_directory
@@ -248,22 +247,8 @@ def _check_keys(where: str, allowances: list[dict[str, str]]) -> None:
 # -- load, lint, expectations, sandbox --------------------------------------------------------------
 
 
-@contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """The cyclic GC off while a config is built or requests replayed: millions of acyclic objects,
-    every collection wasted work (the same reasoning as ``cli.common.bulk_build``)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
 def _load(main_file: str, options: LoadOptions) -> tuple[ConfigTree, ServerModel, tuple[ConfigError, ...]]:
-    with _quiet_gc():
+    with bulk_build():
         tree = load(main_file, options)
         model = build_model(tree)
     return tree, model, tree.errors + model.errors
@@ -290,7 +275,7 @@ def _lint_gate(plan: GatePlan, state: _State) -> tuple[GateStatus, str, tuple[st
     except SettingsError as problem:
         raise GateError(str(problem)) from None
     try:
-        with _quiet_gc():
+        with bulk_build():
             findings = run_lint(state.model, state.tree, list(settings.select), list(settings.ignore), default_registry())
     except SelectionError as problem:
         raise GateError(str(problem)) from None
@@ -395,7 +380,7 @@ def _diff_gate(plan: GatePlan, inputs: _Inputs, state: _State, say: Progress) ->
         if not window.jobs:
             return "skipped", "nothing to replay: " + "; ".join(window.skips or ["the live config writes no access log"]), ()
     say(f"gate diff: replaying {', '.join(window.names)}")
-    with _quiet_gc():
+    with bulk_build():
         try:
             result, stats = replay_diff(live_model, state.model, window.jobs, None, workers)
         except ReplayError as problem:
@@ -626,16 +611,11 @@ def _first_at_or_after(handle: BinaryIO, size: int, since: float, parser: Parser
 
 def _count_lines(handle: BinaryIO, start: int, end: int) -> int:
     """Lines in [start, end) (both line starts, or ``end`` the end of the file)."""
-    handle.seek(start)
-    left, count, last = end - start, 0, b""
-    while left > 0:
-        chunk = handle.read(min(_CHUNK, left))
-        if not chunk:
-            break
-        count += chunk.count(b"\n")
-        left -= len(chunk)
-        last = chunk
-    return count + (1 if last and not last.endswith(b"\n") else 0)
+    count = count_newlines(handle, start, end)
+    if end > start:
+        handle.seek(end - 1)
+        count += handle.read(1) != b"\n"  # an unterminated last line is a line too
+    return count
 
 
 def _skip_lines(handle: BinaryIO, start: int, lines: int) -> int:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from vhostguard.statedir import default_state_dir
 from vhostguard.deploy.gates import GateError, GatePlan, GateResult, static_gates, syntax_gate
 from vhostguard.deploy.journal import DeployRecord, Journal, JournalError, new_deploy_id, now_iso
 from vhostguard.deploy.lock import DeployLock, LockHeld
@@ -37,7 +38,6 @@ from vhostguard.deploy.verify import Baseline, VerifyResult, take_baseline, veri
 Progress = Callable[[str], None]
 TREES = "trees"
 ROLLBACK_WATCH_S = 10.0  # how long the old config is verified after an automatic rollback
-DEFAULT_STATE_DIR = "/var/lib/vhostguard"
 
 
 class DeployError(Exception):
@@ -82,15 +82,8 @@ class RollbackRequest:
 
 
 def default_deploy_state(environ: dict[str, str] | None = None) -> str:
-    """Where deploys are journaled: ``$VHOSTGUARD_STATE_DIR``, else ``/var/lib/vhostguard`` for root (who
-    deploys /etc/apache2), else the user's XDG state directory (a tree a user deploys stays the user's)."""
-    env = os.environ if environ is None else environ
-    if env.get("VHOSTGUARD_STATE_DIR"):
-        return env["VHOSTGUARD_STATE_DIR"]
-    if os.geteuid() == 0:
-        return DEFAULT_STATE_DIR
-    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "vhostguard")
+    """Where deploys are journaled (``vhostguard.statedir``: shared with the event store)."""
+    return default_state_dir(environ)
 
 
 # --- the deploy document ---------------------------------------------------------------------------

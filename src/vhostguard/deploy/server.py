@@ -32,7 +32,8 @@ from typing import Any
 from vhostguard import live
 from vhostguard.config import ConfigError, LoadOptions, load
 from vhostguard.deploy.slots import live_directory
-from vhostguard.diagnose import RESUME_CODES, iso, observe_server, pid_file, worker_pids
+from vhostguard.diagnose import RESUME_CODES, iso, observe_server, pid_file, process_alive, worker_pids
+from vhostguard.logs import count_newlines
 from vhostguard.model import ServerModel, build_model
 from vhostguard.monitor import find_error_logs, parse_error_line
 
@@ -255,19 +256,11 @@ class _ErrorLog:
 
 
 def _count_lines(path: str, end: int) -> int:
-    count = 0
     try:
         with open(path, "rb") as handle:
-            left = end
-            while left > 0:
-                chunk = handle.read(min(left, 1 << 20))
-                if not chunk:
-                    break
-                count += chunk.count(b"\n")
-                left -= len(chunk)
+            return count_newlines(handle, 0, end)
     except OSError:
         return 0
-    return count
 
 
 def _probe_address(model: ServerModel) -> tuple[str, int] | None:
@@ -286,22 +279,6 @@ def _answers(address: tuple[str, int]) -> tuple[bool, str]:
     except live.ProbeError as problem:
         return False, str(problem)
     return True, f"{result.status} {result.reason}"
-
-
-def _alive(pid: int) -> bool:
-    """Is ``pid`` running (a zombie is not: its parent has not reaped it yet, as a test harness may not)?"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read().decode("ascii", "replace")
-    except OSError:
-        return True  # no /proc: the signal test is all there is
-    return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
 
 
 def _children(parent: int) -> set[int]:
@@ -364,7 +341,7 @@ def _refused(argv: tuple[str, ...], done: subprocess.CompletedProcess[str], pare
     reasons = [line for line in output if not line.startswith(("Action '", "The Apache error log"))] or output
     reason = " ".join(reasons[:2]) or f"exit status {done.returncode}"
     log.read()
-    if _alive(parent):
+    if process_alive(parent):
         return (f"{shlex.join(argv)} failed (exit {done.returncode}): {reason}; the new configuration was refused "
                 f"and the old generation (pid {parent}) still serves")
     words = "; ".join(log.last()) or "nothing in the error log"
@@ -383,10 +360,10 @@ def _wait(argv: tuple[str, ...], at: float, started: float, timeout_s: float, pa
         fresh = log.read()
         if notice is None:
             notice = _resume_notice(fresh, pid, log)
-        if pid is not None and not _alive(pid):
+        if pid is not None and not process_alive(pid):
             # Stopped: a restart command makes a new parent (its PidFile says which); else it is down.
             successor = _pid_in(pidfile)
-            if successor is None or successor == pid or not _alive(successor):
+            if successor is None or successor == pid or not process_alive(successor):
                 if time.monotonic() >= started + 1.0 or time.monotonic() >= deadline:
                     log.read()
                     raise ReloadError(
@@ -395,7 +372,7 @@ def _wait(argv: tuple[str, ...], at: float, started: float, timeout_s: float, pa
                         + "; httpd could not use the new configuration: switch back and start it")
             else:
                 pid, before, notice = successor, set(), _resume_notice(log.seen, None, log)
-        children = _children(pid) if pid is not None and _alive(pid) else set()
+        children = _children(pid) if pid is not None and process_alive(pid) else set()
         if new_child is None:
             new_child = min(children - before, default=None)
         generation = notice is not None or (log.path is None and new_child is not None)

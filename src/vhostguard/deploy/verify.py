@@ -20,15 +20,19 @@ Two signals fail a deploy:
   error in 2 requests of a quiet endpoint never rolls back, a backend that is down
   for a busy endpoint does within seconds, and an endpoint already failing before
   the switch is not blamed on it. Endpoints are the ones watch and report use
-  (``monitor.Labeler``: templated paths, bounded labels).
+  (``monitor.Labeler``: templated paths, bounded labels);
+* a Host another vhost now serves, whatever the status codes (watch's ``host-moved`` rule,
+  ``monitor.host_moves``, on the baseline's Host -> vhost counts against those after the
+  switch), where the access log names both the Host (``%{Host}i``, or ``%V``) and the vhost
+  (``%v``): the incident's misroute, which often answers 200 or 403 rather than 5xx.
 """
 from __future__ import annotations
 
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -38,7 +42,10 @@ from vhostguard.deploy.server import ServerControl, _answers, _count_lines, _pro
 from vhostguard.diagnose import iso, observe_server
 from vhostguard.logs import EndpointTemplater, Parser, ResolveError, find_logs, request_rows, resolve_targets
 from vhostguard.model import ServerModel
-from vhostguard.monitor import BurstRule, Evaluator, Labeler, Rules, Windows, find_error_logs, load_rules, parse_error_line
+from vhostguard.monitor import (
+    BurstRule, Evaluator, HostMove, HostNames, Labeler, Rules, Windows, find_error_logs, host_column, host_moves, load_rules,
+    parse_error_line, where_now,
+)
 from vhostguard.routing import Request, RequestError, Router
 
 FailureKind = Literal["expectation", "error-rate", "not-serving"]
@@ -107,6 +114,7 @@ class Baseline:
     error_logs: tuple[LogMark, ...] = ()
     lines: int = 0
     malformed: int = 0
+    hosts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # Host -> serving vhost -> requests
 
     def count(self, key: Key) -> EndpointCount | None:
         return next((e for e in self.endpoints if e.key == key), None)
@@ -118,12 +126,13 @@ class Baseline:
         return {"taken": iso(self.taken), "window_s": self.window_s, "lines": self.lines,
                 "malformed": self.malformed, "endpoints": [e.to_json() for e in self.endpoints],
                 "access_logs": [m.to_json() for m in self.access_logs],
-                "error_logs": [m.to_json() for m in self.error_logs]}
+                "error_logs": [m.to_json() for m in self.error_logs],
+                "hosts": {host: dict(vhosts) for host, vhosts in sorted(self.hosts.items())}}
 
 
 @dataclass(frozen=True)
 class VerifyFailure:
-    kind: str  # "expectation" | "error-rate" | "not-serving"
+    kind: str  # "expectation" | "error-rate" | "host-moved" | "not-serving"
     summary: str  # one line
     evidence: tuple[str, ...] = ()
 
@@ -153,6 +162,7 @@ class _AccessLog:
     parser: Parser
     vhost: str | None
     names_vhost: bool
+    host_key: str | None = None  # the record key of the requested Host, when the lines name it and %v
 
 
 def _access_logs(model: ServerModel) -> list[_AccessLog]:
@@ -169,7 +179,7 @@ def _access_logs(model: ServerModel) -> list[_AccessLog]:
         own = model.vhost(target.servers[0]) if len(target.servers) == 1 and target.servers[0] != "main" else None
         logs_v = any("%v" in fmt for fmt in target.formats)
         found.append(_AccessLog(os.path.abspath(item.path), item.parser, own.server_name if own else None,
-                                logs_v or own is not None))
+                                logs_v or own is not None, host_column(item.parser)))
     return found
 
 
@@ -182,6 +192,7 @@ class _Row:
     path: str | None
     where: tuple[str, int]  # (log path, line index after the mark)
     text: str
+    host: object = None  # the Host asked for, as logged (when the log has it and %v)
 
 
 class _Reader:
@@ -189,7 +200,8 @@ class _Reader:
 
     def __init__(self, log: _AccessLog, mark: LogMark | None, labeler: Labeler, partial: bool = False) -> None:
         self.log = log
-        self.rows = request_rows(log.parser, ROW_EXTRA, log.vhost).rows
+        extra = ROW_EXTRA + ((log.host_key,) if log.host_key else ())
+        self.rows = request_rows(log.parser, extra, log.vhost).rows
         self.labeler = labeler
         self.inode = mark.inode if mark else None
         self.offset = mark.offset if mark else 0
@@ -236,11 +248,12 @@ def _rows(log: _AccessLog, parsed: tuple[list[tuple[Any, ...]], list[int]], line
         counts.malformed += len(bad)
     found = []
     for index, row in zip(good, rows, strict=True):
-        vhost, method, path, status, when = row
+        vhost, method, path, status, when = row[:5]
+        host = row[5] if len(row) > 5 else None
         label = labeler.cache.get((vhost, method, path)) or labeler.label((vhost, method, path))
         served = (log.vhost or vhost) if log.names_vhost else None
         found.append(_Row(label, status if isinstance(status, int) else None, _second(when, now), served, path,
-                          (log.path, first + index), lines[index]))
+                          (log.path, first + index), lines[index], host))
     return found
 
 
@@ -268,6 +281,8 @@ def take_baseline(control: ServerControl, window_s: float = 3600.0, *, now: floa
     model = load_live(control)
     taken = time.time() if now is None else now
     labeler = _labeler()
+    names = _host_names(model)
+    hosts: dict[str, Counter[str]] = {}
     counts: dict[Key, list[int]] = {}
     marks = []
     lines = malformed = 0
@@ -288,6 +303,7 @@ def take_baseline(control: ServerControl, window_s: float = 3600.0, *, now: floa
                 cell = counts.setdefault(row.key, [0, 0])
                 cell[0] += 1
                 cell[1] += row.status is not None and 500 <= row.status < 600
+                _count_host(hosts, names, row)
             if reader.offset == before:
                 break  # unreadable now: what was read counts
         lines += reader.lines
@@ -295,7 +311,23 @@ def take_baseline(control: ServerControl, window_s: float = 3600.0, *, now: floa
     targets, _ = find_error_logs(model)
     error_marks = tuple(_mark(t.path) for t in targets)
     endpoints = tuple(EndpointCount(*key, requests, errors) for key, (requests, errors) in sorted(counts.items()))
-    return Baseline(taken, window_s, endpoints, tuple(marks), error_marks, lines, malformed)
+    return Baseline(taken, window_s, endpoints, tuple(marks), error_marks, lines, malformed,
+                    {host: dict(vhosts) for host, vhosts in hosts.items()})
+
+
+def _host_names(model: ServerModel) -> HostNames:
+    """Host normalisation as watch's host-moved rule does it; the config's own names always followed."""
+    named = [name for server in model.vhosts for name in (server.server_name, *server.aliases) if "*" not in name
+             and "?" not in name]
+    return HostNames(load_rules(None).host_moved.max_hosts, named)
+
+
+def _count_host(hosts: dict[str, Counter[str]], names: HostNames, row: _Row) -> None:
+    if row.host is None or not row.served_by:
+        return
+    host = names(row.host)
+    if host is not None:
+        hosts.setdefault(host, Counter())[row.served_by] += 1
 
 
 def _mark(path: str) -> LogMark:
@@ -500,14 +532,37 @@ class _Watch:
         self.error_lines = _ErrorLines(self.model, baseline)
         self.address = _probe_address(self.model)
         self.requests = 0
+        self.names = _host_names(self.model)
+        self.hosts: dict[str, Counter[str]] = {}
+        self.host_rows: dict[tuple[str, str], list[_Row]] = {}
 
     def read_logs(self) -> list[_Row]:
         now = time.time()
         rows = [row for reader in self.readers for row in reader.read(now)]
         for row in rows:
             self.window.add(row)
+            _count_host(self.hosts, self.names, row)
+            host = self.names(row.host) if row.host is not None and row.served_by else None
+            if host is not None:
+                samples = self.host_rows.setdefault((host, row.served_by or ""), [])
+                if len(samples) < 3:
+                    samples.append(row)
         self.requests += len(rows)
         return rows
+
+    def host_moved(self) -> VerifyFailure | None:
+        """watch's host-moved rule on the baseline against what came after the switch: a Host another
+        vhost now serves (the incident's misroute, whatever the status codes)."""
+        moves = host_moves(self.baseline.hosts, self.hosts, self.rules)
+        if not moves:
+            return None
+        move: HostMove = max(moves, key=lambda m: (m.moved, m.host))
+        summary = (f"{move.host} was served by {move.usual} ({move.baseline:g} requests before the switch), now by "
+                   f"{move.new} ({move.moved:g} of its {move.requests:g} requests since)")
+        deciding = where_now(self.model, move.host, move.new)
+        evidence = ([f"now decided by {deciding}"] if deciding else []) + [
+            _line_ref(row, self.readers) for row in self.host_rows.get((move.host, move.new), [])]
+        return VerifyFailure("host-moved", summary, tuple(evidence))
 
     def error_rate(self) -> VerifyFailure | None:
         return _broken(self.window, self.baseline, self.rules, time.time(), self.readers, self.error_lines)
@@ -596,7 +651,7 @@ def verify(control: ServerControl, expectations: tuple[str, ...], baseline: Base
             failure = watch.serving() or watch.round_of_cases(deadline)
             next_cases = time.monotonic() + CASES_EVERY
         watch.read_logs()
-        failure = failure or watch.error_rate()
+        failure = failure or watch.host_moved() or watch.error_rate()
         elapsed = time.monotonic() - started
         if failure is not None:
             say(f"verify: failed after {elapsed:.1f}s: {failure.summary}")

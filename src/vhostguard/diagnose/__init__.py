@@ -19,8 +19,8 @@ describes, their ``Finding``s ranked most likely cause first.
 """
 from __future__ import annotations
 
-from vhostguard.diagnose.attach import TraceError, pid_file, server_pid, trace, worker_pids
-from vhostguard.diagnose.catalogue import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
+from vhostguard.diagnose.attach import TraceError, pid_file, process_alive, server_pid, trace, worker_pids
+from vhostguard.logs import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
 from vhostguard.diagnose.checkup import DoctorError, doctor
 from vhostguard.diagnose.context import DoctorOptions, iso
 from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, ServerState, Severity
@@ -37,6 +37,6 @@ __all__ = [
     "DirectiveRef", "DnsLookup", "DoctorError", "DoctorOptions", "Exec", "Exit", "FileAccess", "Finding", "NotTraced",
     "Phase", "ServerState", "Severity", "Signal", "Syscall", "TraceError", "TraceSummary", "backend_address",
     "config_targets", "doctor", "explain_code", "explain_line", "iso", "load_catalogue", "normalise_code", "parse_strace",
-    "pid_file", "server_pid", "summarise", "trace", "worker_pids",
+    "pid_file", "process_alive", "server_pid", "summarise", "trace", "worker_pids",
 ]
 __all__ += ["RESUME_CODES", "observe_server"]  # for deploy: the running server a config describes

@@ -63,19 +63,25 @@ def server_pid(model: ServerModel) -> int:
             text = handle.read().strip()
     except OSError as problem:
         raise TraceError(f"no running server: cannot read PidFile {path} ({problem.strerror}); start httpd or pass --pid") from None
-    if not text.isdigit() or not _alive(int(text)):
+    if not text.isdigit() or not process_alive(int(text)):
         raise TraceError(f"no running server: PidFile {path} names pid {text or '(empty)'}, which is not running; pass --pid")
     return int(text)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Is ``pid`` running (a zombie is not: its parent has not reaped it yet, as a test harness may not)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode("ascii", "replace")
+    except OSError:
+        return True  # no /proc: the signal test is all there is
+    return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X")
 
 
 def worker_pids(parent: int) -> list[int]:
@@ -126,7 +132,7 @@ def trace(model: ServerModel, request: Request, connect_to: tuple[str, int], pid
         parent = server_pid(model)
         targets = sorted({parent, *worker_pids(parent)})
     for pid in targets:
-        if not _alive(pid):
+        if not process_alive(pid):
             raise TraceError(f"no running server: pid {pid} does not exist")
     groups = thread_groups(targets)
     marker = uuid.uuid4().hex

@@ -12,6 +12,7 @@ from vhostguard.config import ConfigTree, LoadOptions
 from vhostguard.diagnose.findings import ServerState
 from vhostguard.model import ServerModel
 
+SINCE = 1800.0  # seconds of logs the logs check reads by default (--since 30m)
 BACKEND_TIMEOUT = 2.0  # seconds per backend connect: a healthy backend on a LAN answers in milliseconds
 
 
@@ -21,7 +22,9 @@ class DoctorOptions:
     config's own (HOST, PORT); ``offline``: no network connections at all
     (no backend connects, no probes); ``apache2``: the binary for ``-t``
     (None: not installed, that part is skipped); ``urls`` and ``expectations``:
-    the requests the routing check routes (and probes unless ``offline``)."""
+    the requests the routing check routes (and probes unless ``offline``);
+    ``since``: seconds of logs the logs check reads back from ``now`` (None:
+    the wall clock), and as much before them to compare with."""
 
     main_file: str
     load: LoadOptions
@@ -31,18 +34,30 @@ class DoctorOptions:
     backend_timeout: float = BACKEND_TIMEOUT
     urls: tuple[str, ...] = ()
     expectations: tuple[Expectations, ...] = ()
+    since: float = SINCE
+    now: float | None = None
+
+
+@dataclass(frozen=True)
+class FailingRequest:
+    """A request the access logs show failing: its URL (Host as sent) and ``file:line`` of the log line."""
+
+    url: str
+    origin: str
 
 
 @dataclass(frozen=True)
 class DoctorContext:
     """The inputs of every check. ``server`` is None when the server is not on
     this machine (``--connect`` to another host): its PidFile, /proc and sockets
-    are not ours to read."""
+    are not ours to read. ``failing``: the failing requests the logs check
+    found, filled in by it for the routing check that runs after it."""
 
     options: DoctorOptions
     tree: ConfigTree
     model: ServerModel
     server: ServerState | None
+    failing: list[FailingRequest] = field(default_factory=list, compare=False)
     _lines: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)  # file -> its lines, read once
 
     @property

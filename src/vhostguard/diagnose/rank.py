@@ -30,6 +30,10 @@ CAUSE_ORDER = (
     "file-missing",       # ... maps to a file that does not exist (404)
     "route-mismatch",     # the running server's access log names another vhost than the config predicts
     "expectation-failed",  # a --expect case the config does not route as written
+    "error-logged",       # the error log's entries of the window (a backend refused, a rewrite loop): why requests fail
+    "errors-burst",       # the access log: an endpoint answering 5xx now (the symptom the causes above explain)
+    "not-found-burst",    # the access log: an endpoint answering 404 now more than before
+    "log-unreadable",     # a log doctor cannot read
     "config-unreadable",  # vhostguard's loader could not read part of the config
     "lint-error",         # a lint rule of severity error
 )

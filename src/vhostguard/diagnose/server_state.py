@@ -12,12 +12,12 @@ the moment the running config was loaded.
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
 
-from vhostguard.diagnose.attach import _alive, pid_file
+from vhostguard.diagnose.attach import pid_file, process_alive
 from vhostguard.diagnose.findings import ServerState
 from vhostguard.diagnose.sockets import process_name
 from vhostguard.model import ServerModel
+from vhostguard.logs import count_newlines
 from vhostguard.monitor import find_error_logs, parse_error_line
 
 HTTPD_NAMES = frozenset({"apache2", "httpd", "httpd2", "apache"})
@@ -54,7 +54,7 @@ def _read_pid(path: str) -> tuple[int | None, str | None]:
     if not text.isdigit():
         return None, f"PidFile {path} holds {text[:40]!r}, not a pid"
     pid = int(text)
-    if not _alive(pid):
+    if not process_alive(pid):
         return None, f"PidFile {path} names pid {pid}, which is not running: httpd stopped or crashed"
     name = process_name(pid)
     if name is not None and name not in HTTPD_NAMES:
@@ -104,7 +104,7 @@ def _tail_lines(path: str) -> list[tuple[int, str]]:
         with open(path, "rb") as handle:
             size = handle.seek(0, os.SEEK_END)
             start = max(0, size - TAIL_BYTES)
-            first_line = 1 + _count_newlines(handle, start)
+            first_line = 1 + count_newlines(handle, 0, start)
             handle.seek(start)
             data = handle.read()
     except OSError:
@@ -144,15 +144,3 @@ def last_words(path: str, count: int = 3) -> tuple[str, ...]:
         if entry.code in STOP_CODES or entry.level in ("emerg", "crit"):
             found.append(f"{path}:{number}: {line.strip()}")
     return tuple(found[-count:])
-
-
-def _count_newlines(handle: BinaryIO, end: int) -> int:
-    handle.seek(0)
-    count, left = 0, end
-    while left > 0:
-        chunk = handle.read(min(left, 1 << 20))
-        if not chunk:
-            break
-        count += chunk.count(b"\n")
-        left -= len(chunk)
-    return count

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from vhostguard.diagnose.strace import (
     Capture, DecodedFd, Syscall, decode_fd, decode_string, sockaddr_address, strings_in,
 )
-from vhostguard.diagnose.catalogue import explain_line
+from vhostguard.logs import explain_line
 from vhostguard.diagnose.dns import RCODES, DnsMessage, parse_dns, parse_hosts
 from vhostguard.diagnose.misroute import find_misroute
 from vhostguard.diagnose.failures import REWRITE_LOOP_CODE, missing_part, rewrite_rules, worker_user

@@ -13,8 +13,11 @@ from vhostguard.lint.settings import LintSettings, SettingsError, load_settings
 
 from vhostguard.lint.docs import rule_text, rules_markdown
 from vhostguard.lint.reporters import json_report, sarif_report, text_report
+from vhostguard.lint.rules.observability._common import RECOMMENDED_LOGFORMAT, RECOMMENDED_NICKNAME
 
 __all__ = [
+    "RECOMMENDED_LOGFORMAT",
+    "RECOMMENDED_NICKNAME",
     "Finding",
     "LintSettings",
     "Registry",

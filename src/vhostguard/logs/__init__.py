@@ -16,10 +16,13 @@ Public surface:
 * ``scan_spec(fmt)`` / ``scan_block(spec, data, ...)``: the compiled scanner (per-endpoint sums of a
   block of lines, exact; lines it is not sure of are left to the Python parser); ``scan_engine()``
   says whether it runs ("c") or not ("python");
-* ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode.
+* ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode;
+* the AH-code catalogue of the error log: ``explain_code(code)`` / ``explain_line(line) -> CodeEntry | None``,
+  ``load_catalogue()``, ``normalise_code`` (what httpd 2.4's numbered error-log messages mean).
 """
 from __future__ import annotations
 
+from vhostguard.logs.catalogue import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
 from vhostguard.logs.discover import LogConfig, LogTarget, find_logs
 from vhostguard.logs.endpoints import (
     OTHER, EndpointPattern, EndpointTemplater, PatternError, auto_template, load_patterns, parse_patterns,
@@ -30,7 +33,8 @@ from vhostguard.logs.format import (
 )
 from vhostguard.logs.parallel import spans
 from vhostguard.logs.reader import (
-    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, detect_format, iter_bytes, iter_lines, printable,
+    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, count_newlines, detect_format, iter_bytes, iter_lines,
+    printable,
     read_log, read_logs,
 )
 from vhostguard.logs.resolve import (
@@ -53,6 +57,8 @@ __all__ = [
     "SAMPLES",
     "STOCK_NICKNAMES",
     "TOO_LONG",
+    "Catalogue",
+    "CodeEntry",
     "EndpointPattern",
     "EndpointTemplater",
     "FormatChoice",
@@ -76,12 +82,17 @@ __all__ = [
     "bounded_memo",
     "compile_format",
     "compile_rows",
+    "count_newlines",
     "detect_format",
+    "explain_code",
+    "explain_line",
     "explicit_format",
     "find_logs",
     "iter_bytes",
     "iter_lines",
+    "load_catalogue",
     "load_patterns",
+    "normalise_code",
     "parse_patterns",
     "parser_for",
     "printable",

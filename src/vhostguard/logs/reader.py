@@ -324,3 +324,17 @@ def _parses(fmt: LogFormat, line: str) -> bool:
     except LineError:
         return False
     return True
+
+
+def count_newlines(handle: BinaryIO, start: int, end: int) -> int:
+    """Newlines in bytes ``start``..``end`` of an open binary file (1 MiB at a time): how a line number
+    is found for a byte offset (a log read from the middle still names its lines as an editor does)."""
+    handle.seek(start)
+    count, left = 0, end - start
+    while left > 0:
+        chunk = handle.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        left -= len(chunk)
+    return count

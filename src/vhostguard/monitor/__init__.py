@@ -10,6 +10,7 @@ from vhostguard.monitor.sketch import QuantileSketch
 from vhostguard.monitor.ingest import Labeler
 
 from vhostguard.monitor.aggregate import histogram_quantile, usable_cpus
+from vhostguard.monitor.alerts import FIRING, Alert
 from vhostguard.monitor.clock import SystemClock
 from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
 from vhostguard.monitor.rules import DEFAULT_RULES_YAML, Rules, RulesError, load_rules
@@ -19,26 +20,36 @@ from vhostguard.monitor.sinks import AlertmanagerSink, JsonLinesSink, Sink, Term
 from vhostguard.monitor.state import StateError, default_state_dir
 from vhostguard.logs import printable
 from vhostguard.monitor.watch import AccessLog, Watch, WatchOptions
+from vhostguard.monitor.hosts import ConfigSource, HostMove, HostNames, PlannedMove, Routed, moved_hosts
+from vhostguard.monitor.hosts import config_moves, host_column, usual_vhosts, where_now
+from vhostguard.monitor.rules import host_moves
 
 __all__ = [
     "DEFAULT_METRICS_ADDR",
     "DEFAULT_RULES_YAML",
+    "FIRING",
     "AccessLog",
     "AggregateOptions",
+    "Alert",
     "AlertmanagerSink",
     "Analysis",
     "BurstRule",
+    "ConfigSource",
     "EndpointSummary",
     "ErrorBurst",
     "ErrorEntry",
     "ErrorLogTarget",
     "Evaluator",
+    "HostMove",
+    "HostNames",
     "JsonLinesSink",
     "Labeler",
     "Latency",
     "LogSource",
     "MetricsServer",
+    "PlannedMove",
     "QuantileSketch",
+    "Routed",
     "Rules",
     "RulesError",
     "SeriesPoint",
@@ -53,14 +64,20 @@ __all__ = [
     "WebhookSink",
     "Windows",
     "analyse",
+    "config_moves",
     "default_state_dir",
     "find_error_logs",
     "histogram_quantile",
+    "host_column",
+    "host_moves",
     "load_rules",
+    "moved_hosts",
     "parse_addr",
     "parse_error_line",
     "printable",
     "registry_for",
     "usable_cpus",
+    "usual_vhosts",
     "utc_iso",
+    "where_now",
 ]

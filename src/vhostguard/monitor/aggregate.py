@@ -92,10 +92,15 @@ class ReportError(RuntimeError):
 
 @dataclass(frozen=True)
 class LogSource:
-    """One log file and the LogFormat string(s) it is written in (nicknames resolved)."""
+    """One log file and the LogFormat string(s) it is written in (nicknames resolved).
+
+    ``span`` (start, end): only those bytes of a plain file, cut at line starts
+    (doctor's time window); malformed lines are then numbered from ``start``.
+    """
 
     path: str
     formats: tuple[str, ...]
+    span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -783,6 +788,12 @@ def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: 
     """
     jobs: list[Job] = []
     for source in sources:
+        if source.span is not None:
+            start, end = source.span
+            parts = max(2, (end - start) // options.chunk_bytes) if workers > 1 and end - start >= options.split_min_bytes else 1
+            for first, last in _line_ranges(source.path, end, parts, start) if parts > 1 else [(start, end)]:
+                jobs.append(Job(len(jobs), source, first, last, last - first))
+            continue
         info = os.stat(source.path)
         if not stat.S_ISREG(info.st_mode) or _compressed(source.path):
             jobs.append(Job(len(jobs), source, size=info.st_size))
@@ -805,11 +816,12 @@ def _compressed(path: str) -> bool:
     return head.startswith(COMPRESSED_MAGIC)
 
 
-def _line_ranges(path: str, size: int, parts: int) -> list[tuple[int, int]]:
-    cuts = [0]
+def _line_ranges(path: str, size: int, parts: int, start: int = 0) -> list[tuple[int, int]]:
+    """``parts`` ranges of [start, size) cut at line starts (``start`` is one)."""
+    cuts = [start]
     with open(path, "rb") as handle:
         for index in range(1, parts):
-            handle.seek(max(size * index // parts, cuts[-1]))
+            handle.seek(max(start + (size - start) * index // parts, cuts[-1]))
             handle.readline()  # to the start of the next line
             cuts.append(min(handle.tell(), size))
     cuts.append(size)

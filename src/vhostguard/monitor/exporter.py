@@ -43,6 +43,8 @@ SERIES_LABELS = ("vhost", "method", "endpoint", "status_class")
 METRICS = {
     "vhostguard_http_requests_total": "counter",
     "vhostguard_http_request_duration_seconds": "histogram",
+    "vhostguard_host_vhost_requests_total": "counter",
+    "vhostguard_http_requests_slow_total": "counter",
     "vhostguard_log_lines_total": "counter",
     "vhostguard_log_lines_malformed_total": "counter",
     "vhostguard_log_rotations_total": "counter",
@@ -79,6 +81,9 @@ class WatchMetrics:
     clock: float = 0.0
     firing: dict[tuple[str, str], int] = field(default_factory=dict)
     notifications: dict[tuple[str, str], int] = field(default_factory=dict)
+    hosts: dict[tuple[str, str], int] = field(default_factory=dict)  # (Host, vhost) -> requests (host-moved)
+    # (vhost, method, endpoint) -> requests slower than the endpoint's latency_slo threshold
+    slow: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def add_series(self, key: SeriesKey, durations: list[int | None]) -> None:
         """Count ``len(durations)`` requests of ``key``; durations in microseconds (None: not logged)."""
@@ -133,7 +138,22 @@ class WatchCollector(Collector):
             logs = [(printable(path), LogGauges(g.lines, g.malformed, g.rotations, g.lag, g.backlog, g.unreadable,
                                                 g.lost_bytes)) for path, g in m.logs.items()]
             clock, firing, notifications = m.clock, dict(m.firing), dict(m.notifications)
+            hosts = sorted(m.hosts.items())
+            slow = sorted(m.slow.items())
         yield from _request_families(series)
+        served = CounterMetricFamily("vhostguard_host_vhost_requests", "Requests per requested Host (%{Host}i or "
+                                     "%V, normalised as httpd does; at most host_moved.max_hosts Hosts) and the "
+                                     "vhost that served them (%v).", labels=("host", "vhost"))
+        for (host, vhost), count in hosts:
+            served.add_metric((host, vhost), count)
+        yield served
+        late = CounterMetricFamily("vhostguard_http_requests_slow", "Requests that took longer than their "
+                                   "endpoint's latency_slo threshold_ms (%D or %T), by vhost, method and endpoint "
+                                   "template; over vhostguard_http_request_duration_seconds_count it is the share "
+                                   "the latency objective spends.", labels=("vhost", "method", "endpoint"))
+        for key, count in slow:
+            late.add_metric(key, count)
+        yield late
         yield from _log_families(logs)
         yield GaugeMetricFamily("vhostguard_watch_clock_seconds",
                                 "The log clock the windows run on: the newest access-log time (%t), advanced "

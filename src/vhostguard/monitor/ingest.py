@@ -16,18 +16,21 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from vhostguard.logs import NONE, OTHER, EndpointTemplater, SegmentTemplates
 from vhostguard.logs import SAMPLES, Malformed, Parser
 from vhostguard.logs import request_rows
 from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
+from vhostguard.monitor.hosts import HostExamples, HostNames, host_header_name
+from vhostguard.monitor.latency import LatencyCounts
 from vhostguard.monitor.parser_process import RowsSpec, row_parser
 from vhostguard.monitor.windows import ALL, Key, Windows
 
 STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 OTHER_STATUS = "other"
 ROW_EXTRA = ("status", "time", "duration_us")  # the row columns after (vhost, method, path)
+HOST = 3 + len(ROW_EXTRA)  # the row column of the requested Host, when host-moved counts it
 _CACHE = 1 << 16  # entries of each per-line memo; cleared when full (logs/memo.py explains why)
 LABEL_CACHE = _CACHE
 TEMPLATED_CACHE = 1 << 14  # the memos' entries when rows carry templates (their hot keys are endpoints)
@@ -155,14 +158,23 @@ class Batch:
 
     def __init__(self) -> None:
         self.counts: dict[BatchKey, list[int | None]] = {}
+        self.hosts: dict[tuple[str, str, int], int] = {}  # (Host, vhost, second) -> requests (host-moved)
 
     def __bool__(self) -> bool:
-        return bool(self.counts)
+        return bool(self.counts) or bool(self.hosts)
 
     def fold(self, windows: Windows, add_series: Callable[[tuple[str, str, str, str], list[int | None]], None],
-             clock_sec: int) -> None:
+             clock_sec: int, hosts: Windows | None = None,
+             host_totals: dict[tuple[str, str], int] | None = None, latency: LatencyCounts | None = None) -> None:
         """Add everything to the windows (seconds after ``clock_sec`` count at ``clock_sec``) and to the
-        metrics through ``add_series``; empties the batch."""
+        metrics through ``add_series``; the per-Host counts to ``hosts`` and ``host_totals`` (the
+        metric's running totals per (Host, vhost)); durations to ``latency``; empties the batch."""
+        for (host, vhost, sec), n in self.hosts.items():
+            if hosts is not None:
+                hosts.add((host, vhost, ""), min(sec, clock_sec), n, 0, 0)
+            if host_totals is not None:
+                host_totals[(host, vhost)] = host_totals.get((host, vhost), 0) + n
+        self.hosts = {}
         per_key: dict[tuple[Key, int], list[int]] = {}
         per_site: dict[tuple[str, int], list[int]] = {}
         for (labels, status, sec), durations in self.counts.items():
@@ -170,6 +182,8 @@ class Batch:
             add_series((*labels, status_class(status)), durations)
             if sec > clock_sec:
                 sec = clock_sec  # a line stamped ahead of the clock (skew): it is news now
+            if latency is not None:
+                latency.add(labels, min(sec, clock_sec), durations)
             errors = n if status is not None and 500 <= status <= 599 else 0
             not_found = n if status == 404 else 0
             cells: tuple[tuple[dict[Any, list[int]], Any], ...] = (
@@ -193,13 +207,20 @@ class LineFeeder:
     """Parses one log's lines into a Batch. ``name`` is the log's path (for malformed-line reports)."""
 
     def __init__(self, name: str, parser: Parser, labeler: Labeler, times: Times, default_vhost: str | None = None,
-                 templates: bool = False) -> None:
+                 templates: bool = False, host_column: str | None = None, hosts: HostNames | None = None,
+                 examples: HostExamples | None = None) -> None:
+        """``host_column`` (with ``hosts``): the record key of the requested Host; each request is then
+        also counted per (Host, vhost) for host-moved, with a few example lines in ``examples``."""
         self.name = name
+        self.hosts = hosts if host_column is not None else None
+        self._host_header = host_header_name(parser)
+        self.examples = examples
+        extra = ROW_EXTRA + ((host_column,) if self.hosts is not None and host_column is not None else ())
         # ``templates`` (no user patterns; a parser process, which does the templating): the rows
         # carry templates, not paths, also those parsed here, so the label memo holds endpoints,
         # not every path met. One process alone parses paths: that costs it 9% fewer instructions.
-        self.spec = RowsSpec(parser, ROW_EXTRA, default_vhost, templates and not labeler.templater.patterns)
-        self.rows = request_rows(parser, ROW_EXTRA, default_vhost)
+        self.spec = RowsSpec(parser, extra, default_vhost, templates and not labeler.templater.patterns)
+        self.rows = request_rows(parser, extra, default_vhost)
         self._parse_rows = row_parser(self.spec)
         self.labeler = labeler
         self.times = times
@@ -253,6 +274,8 @@ class LineFeeder:
                 durations.append(row[5])
         else:
             position = len(rows)  # every row counted
+        if self.hosts is not None and position > first:
+            self._count_hosts(parsed, first, position, first_line, batch)
         done = parsed.line_of(position) if stopped else len(lines)
         bad = parsed.bad_between(start, done)
         for index in bad:
@@ -267,6 +290,40 @@ class LineFeeder:
         self.stats.lines += done - start
         self.stats.newest = newest
         return done, stopped
+
+    def _count_hosts(self, parsed: _ParsedChunk, first: int, end: int, first_line: int, batch: Batch) -> None:
+        """Count rows ``first..end`` per (Host, vhost, second); keep the last line of each pair as an example."""
+        names = self.hosts
+        assert names is not None
+        memo = names.memo
+        counts = batch.hosts
+        times = self.times.cache
+        to_sec = self.times.convert
+        rows = parsed.rows
+        last: dict[tuple[str, str], int] = {}
+        last_time: object = self
+        sec = self.times.now
+        for position in range(first, end):
+            row = rows[position]
+            raw = row[HOST]
+            if raw.__class__ is dict:  # %{Host}i: the record's headers_in, under the name the format gives
+                raw = raw.get(self._host_header)
+            found = memo.get(raw, names) if raw.__class__ is str else None
+            host = names(raw) if found is names else cast("str | None", found)
+            vhost = row[0]
+            if host is None or vhost is None:
+                continue  # no Host (HTTP/1.0), one httpd rejects, or beyond the cap
+            t = row[4]
+            if t is not last_time:
+                last_time = t
+                known = times.get(t) if t is not None else None
+                sec = to_sec(t) if known is None else known
+            key = (host, vhost, sec)
+            counts[key] = counts.get(key, 0) + 1
+            last[(host, vhost)] = position
+        if self.examples is not None:
+            for (host, vhost), position in last.items():
+                self.examples.add(host, vhost, f"{self.name}:{first_line + parsed.line_of(position)}")
 
     def prime(self, lines: list[str], rows: list[tuple[Any, ...]], bad: list[int]) -> None:
         """The rows of ``lines``, parsed elsewhere (``row_parser`` of ``spec``): ``feed`` uses them."""

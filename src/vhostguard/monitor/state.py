@@ -172,17 +172,24 @@ def _map_of(key: Check, check: Check) -> Check:
     return mapping
 
 
-def _record(**fields: Check) -> Check:
-    """An object with exactly these keys (a missing or unknown key is not this version's document)."""
+def _record(optional: dict[str, Check] | None = None, **fields: Check) -> Check:
+    """An object with exactly these keys, and any of ``optional`` (a missing or unknown key is not
+    this version's document)."""
+    extra = optional or {}
+
     def record(value: Any, where: str) -> None:
         if type(value) is not dict:
             raise _fail(where, "an object", value)
-        if set(value) != set(fields):
-            missing, unknown = sorted(set(fields) - set(value)), sorted(set(value) - set(fields))
+        if not set(fields) <= set(value) <= set(fields) | set(extra):
+            missing = sorted(set(fields) - set(value))
+            unknown = sorted(set(value) - set(fields) - set(extra))
             raise StateInvalid(f"{where}: " + "; ".join(
                 [f"missing {', '.join(missing)}"] * bool(missing) + [f"unknown {', '.join(unknown)}"] * bool(unknown)))
         for name, check in fields.items():
             check(value[name], f"{where}.{name}")
+        for name, check in extra.items():
+            if name in value:
+                check(value[name], f"{where}.{name}")
     return record
 
 
@@ -252,7 +259,13 @@ _METRICS = _both(
 _ALERT = _record(schema=_count, id=_text, state=_one_of("firing"), severity=_one_of("page", "ticket"), rule=_text, vhost=_text,
                  method=_optional(_text), endpoint=_optional(_text), started=_time, resolved=_optional(_time),
                  observed=_map_of(_text, lambda value, where: None), evidence=_list_of(_text), summary=_text)
+_HISTOGRAMS = _both(_record(specs=_list_of(_row(_count, _count)), keys=_list_of(_KEY), slots=_slots),
+                    _packed("keys", "slots"))
+# Optional: checkpoints written before host-moved and the latency rules (issue 18) lack them.
+_LATER = {"host_windows": _optional(_WINDOWS),
+          "latency": _record(slow=_optional(_WINDOWS), histograms=_optional(_HISTOGRAMS))}
 _DOCUMENT = _record(
+    _LATER,
     version=lambda value, where: _version(value, where),
     logs=_POSITIONS, error_logs=_POSITIONS, clock=_record(log_time=_optional(_time)),
     next_due=_map_of(_text, _time), windows=_WINDOWS, metrics=_METRICS, alerts=_list_of(_ALERT),

@@ -25,16 +25,21 @@ from typing import Any
 
 from vhostguard.logs import EndpointPattern, EndpointTemplater, SegmentTemplates
 from vhostguard.logs import FormatChoice, LogFormat
-from vhostguard.logs import Parser
+from vhostguard.logs import Parser, explain_code
 from vhostguard.monitor.alerts import Alert, AlertBook
 from vhostguard.monitor.clock import Clock, LogClock, SystemClock
 from vhostguard.monitor.errorlog import (
-    NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorLogBook, ErrorLogTarget, entries_from_lines,
+    NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorEntry, ErrorLogBook, ErrorLogTarget, entries_from_lines,
 )
 from vhostguard.monitor.exporter import LogGauges, WatchMetrics
+from vhostguard.monitor.hosts import (
+    RELOAD_CODES, ConfigSource, HostExamples, HostNames, config_moves, config_names, host_column, usual_vhosts,
+    uses_canonical_names, where_now,
+)
+from vhostguard.monitor.latency import Histograms, LatencyCounts
 from vhostguard.monitor.ingest import LABEL_CACHE, TEMPLATED_CACHE, Batch, Labeler, LineFeeder, Times
 from vhostguard.monitor.parser_process import ParserProcess
-from vhostguard.monitor.rules import Evaluator, Finding, Rules, parse_rules
+from vhostguard.monitor.rules import Evaluator, Finding, Rules, describe, parse_rules
 from vhostguard.monitor.sinks import Sink
 from vhostguard.monitor.state import StateStore, decode_path, encode_path, state_name
 from vhostguard.logs import printable
@@ -86,6 +91,7 @@ class WatchOptions:
     max_vhosts: int = 1000
     gc: str = "tuned"
     jobs: int = 1
+    config: ConfigSource | None = None  # -f CONFIG: host-moved names config lines and follows reloads
 
 
 @dataclass
@@ -167,6 +173,14 @@ class Watch:
         self.sinks = list(sinks)
         self.notes: list[str] = []
         self.report = report
+        self.model = self.options.config.model if self.options.config is not None else None
+        canonical = self.model is not None and uses_canonical_names(self.model)
+        self._host_columns = [host_column(log.parser, canonical) for log in logs] \
+            if self.options.rules.host_moved.enabled else [None for _ in logs]
+        self._durations = any(_logs_durations(log.parser) for log in logs)
+        self.host_names = HostNames(self.options.rules.host_moved.max_hosts,
+                                    config_names(self.model) if self.model is not None else ())
+        self.host_examples = HostExamples()
         self._fresh()
         self.errors = ErrorLogBook(error_logs)
         self.batch = Batch()
@@ -195,12 +209,22 @@ class Watch:
         """The windows, rules, alerts and clock as they are before any checkpoint is restored."""
         rules = self.options.rules
         self.windows = Windows(rules.window_specs(), int(rules.endpoint_broken.window))
-        self.evaluator = Evaluator(rules, self.windows, SERVER_ERROR_CAUSES, NOT_FOUND_CAUSES)
+        # Per (Host, vhost): only when a log says which Host was asked for (host-moved).
+        self.host_windows = Windows(rules.host_window_specs(), 1) if any(self._host_columns) else None
+        self.latency = _latency_counts(rules) if self._durations else None
+        self.evaluator = Evaluator(rules, self.windows, SERVER_ERROR_CAUSES, NOT_FOUND_CAUSES, self.host_windows,
+                                   self.latency)
+        self.evaluator.examples = self.host_examples
+        self.evaluator.where = self._where
         self.book = AlertBook()
         self.log_clock = LogClock()
         self._next_due: dict[str, float] = {}
         with self.metrics.lock:
-            self.metrics.series, self.metrics.logs = {}, {}
+            self.metrics.series, self.metrics.logs, self.metrics.hosts, self.metrics.slow = {}, {}, {}, {}
+
+    def _where(self, host: str, vhost: str) -> str | None:
+        """The config line that sends ``host`` to ``vhost`` (with -f CONFIG), for host-moved alerts."""
+        return where_now(self.model, host, vhost) if self.model is not None else None
 
     def _say(self, note: str) -> None:
         if self.report is not None:
@@ -245,7 +269,8 @@ class Watch:
             resume = positions.get(log.path, [])
             follower = Follower(log.path, resume, at_end=at_end)
             feeder = LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost,
-                                templates=self.options.jobs > 1)
+                                templates=self.options.jobs > 1, host_column=self._host_columns[len(self.inputs)],
+                                hosts=self.host_names, examples=self.host_examples)
             item = _Input(follower, feeder, len(self.inputs), resumed=bool(resume))
             lines, malformed, newest = stats.get(log.path, (0, 0, 0))
             feeder.stats.lines, feeder.stats.malformed, feeder.stats.newest = lines, malformed, newest
@@ -444,7 +469,10 @@ class Watch:
         self.times.now = int(now)
         if self.batch:
             with self.metrics.lock:
-                self.batch.fold(self.windows, self.metrics.add_series, int(now))
+                self.batch.fold(self.windows, self.metrics.add_series, int(now), self.host_windows,
+                                self.metrics.hosts, self.latency)
+                if self.latency is not None:
+                    self.metrics.slow = self.latency.slow_totals
         self._read_error_logs(wall, now)
         for rule, interval in self.evaluator.due():
             if self._next_due.get(rule, now) > now:
@@ -455,6 +483,10 @@ class Watch:
             self._emit(changes)
         if now >= self._next_prune:
             self.windows.prune(now, max((w.short for w in self.options.rules.slo_burn_rate.windows), default=0.0))
+            if self.host_windows is not None:
+                self.host_windows.prune(now, 0.0)
+            if self.latency is not None:
+                self.latency.prune(now, max((w.short for w in self.options.rules.latency_slo.windows), default=0.0))
             self._next_prune = now + PRUNE_EVERY
 
     def _evidence(self, finding: Finding, now: float) -> tuple[tuple[str, ...], str]:
@@ -465,7 +497,7 @@ class Watch:
                                        settings.max_lines)
         if not entries:
             return (), ""
-        return tuple(e.raw for e in entries), " — error_log: " + "; ".join(e.brief for e in entries[:2])
+        return tuple(e.raw for e in entries) + _meanings(entries), " — error_log: " + "; ".join(e.brief for e in entries[:2])
 
     def _check_readable(self, wall: float, at_end: bool) -> None:
         """Fire (or resolve) a log-unreadable alert per log whose lines read so far all fail its format.
@@ -523,7 +555,47 @@ class Watch:
                 if chunk is None:
                     break
                 read += len(chunk.lines)
-                self.errors.add(entries_from_lines(chunk.lines, follower.path), now)
+                entries = entries_from_lines(chunk.lines, follower.path)
+                self.errors.add(entries, now)
+                reload = next((e for e in reversed(entries) if e.code in RELOAD_CODES), None)
+                if reload is not None:
+                    self._config_reloaded(reload.raw, now)
+
+    def _config_reloaded(self, notice: str, now: float) -> None:
+        """httpd re-read its config (a restart notice in the error log): read it too, and fire host-moved
+        at once for each known Host the new config sends to another vhost (offline routing), before
+        traffic shows it. Hosts it no longer moves lose their reload finding."""
+        source, hosts = self.options.config, self.host_windows
+        if source is None or self.model is None or hosts is None or not self.options.rules.host_moved.enabled:
+            return
+        try:
+            model = source.load()
+        except Exception as problem:  # a config being edited can be anything; the watcher goes on
+            self._say(f"the config was reloaded by httpd but cannot be read: {problem}")
+            return
+        old, self.model = self.model, model
+        cfg = self.options.rules.host_moved
+        baseline, _ = self.evaluator.host_counts(now)
+        usual = {host: vhost for host, (vhost, _) in usual_vhosts(baseline, cfg.min_baseline, cfg.min_usual_share).items()}
+        findings: dict[str, Finding] = {}
+        for routed in config_moves(old, model, usual):
+            vhost = usual[routed.host]
+            if any(p.covers(routed.host, vhost.lower(), routed.vhost.lower()) for p in cfg.planned_moves):
+                continue
+            base = sum(baseline.get(routed.host, {}).values())
+            decided = f" ({routed.line})" if routed.line else ""
+            observed = {"host": routed.host, "usual_vhost": vhost, "new_vhost": routed.vhost, "requests": 0,
+                        "moved": 0, "share": None, "baseline_requests": round(base, 1),
+                        "window": describe(cfg.window), "baseline_window": describe(cfg.baseline),
+                        "config": routed.line, "examples": [], "source": "config-reload", "port": routed.port,
+                        "reload": notice}
+            findings[routed.host] = Finding(
+                "host-moved", cfg.severity, vhost, None, routed.host, observed,
+                f"{routed.host} is now served by {routed.vhost}{decided}: the config httpd just reloaded sends it "
+                f"there on port {routed.port} (usually {vhost}: {base:.0f} requests over the last "
+                f"{describe(cfg.baseline)})", now)
+        self.evaluator.reloaded = findings
+        self._next_due["host-moved"] = now  # evaluate at once: the alert must not wait for traffic
 
     # -- publishing and checkpoints ----------------------------------------------------
 
@@ -587,6 +659,8 @@ class Watch:
             "windows": self.windows.to_state(),
             "metrics": metrics,
             "alerts": self.book.to_state(),
+            "host_windows": self.host_windows.to_state() if self.host_windows is not None else None,
+            "latency": self.latency.to_state() if self.latency is not None else {"slow": None, "histograms": None},
             "stats": {encode_path(item.feeder.name): [item.feeder.stats.lines, item.feeder.stats.malformed,
                                                       item.feeder.stats.newest] for item in self.inputs},
         })
@@ -597,6 +671,11 @@ class Watch:
         self._next_due = {str(k): float(v) for k, v in state.get("next_due", {}).items()}
         if not self.windows.restore(state.get("windows", {})):
             self._say("the rules' windows changed since the checkpoint: windows start empty")
+        if self.host_windows is not None and state.get("host_windows"):
+            self.host_windows.restore(state["host_windows"])
+            self.host_names.seed(key[0] for key in self.host_windows.keys)
+        if self.latency is not None and state.get("latency"):
+            self.latency.restore(state["latency"])
         with self.metrics.lock:
             self.metrics.restore(state.get("metrics", {}), decode_path)
         self.book.restore(state.get("alerts", ()))
@@ -614,6 +693,22 @@ class Watch:
         undelivered = [text for sink in self.sinks if (text := _undelivered(sink, sink.outcomes().get("failed", 0),
                                                                              sink.outcomes().get("dropped", 0)))]
         return WatchSummary(logs, list(self.notes), unreadable, read_now, nothing, undelivered)
+
+
+def _logs_durations(parser: Parser) -> bool:
+    """Whether the format(s) of ``parser`` log how long requests took (%D or %T)."""
+    formats = parser.formats if isinstance(parser, FormatChoice) else (parser,) if isinstance(parser, LogFormat) else ()
+    return bool(formats) and all(any(s.key == "duration_us" for s in f.fields) for f in formats)
+
+
+def _latency_counts(rules: Rules) -> LatencyCounts | None:
+    """What the enabled latency rules read (None: both are off)."""
+    slo, regression = rules.latency_slo, rules.latency_regression
+    if not slo.enabled and not regression.enabled:
+        return None
+    slow = Windows(rules.latency_window_specs(), 1) if slo.enabled else None
+    histograms = Histograms(rules.histogram_specs()) if regression.enabled else None
+    return LatencyCounts(slow, histograms, lambda key: round(slo.for_key(key)[1] * 1000))
 
 
 def _positions(stored: dict[str, Any]) -> dict[str, list[Position]]:
@@ -643,3 +738,13 @@ def _undelivered(sink: Sink, failed: int, dropped: int) -> str | None:
     counts = ", ".join(part for part in (f"{failed} failed" if failed else "",
                                          f"{dropped} dropped (not sent: queue full, or still queued at exit)" if dropped else "") if part)
     return f"alerts to {sink.name} {target}: {counts}" + (f" (last error: {error})" if error else "")
+
+
+def _meanings(entries: list[ErrorEntry]) -> tuple[str, ...]:
+    """What each catalogued code among the evidence means (the AH-code catalogue), once per code."""
+    found = []
+    for code in dict.fromkeys(e.code for e in entries if e.code):
+        entry = explain_code(code)
+        if entry is not None:
+            found.append(f"{code} ({entry.module}): {entry.meaning} (vhostguard explain-code {code})")
+    return tuple(found)

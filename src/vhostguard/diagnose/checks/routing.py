@@ -25,7 +25,7 @@ from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
 from vhostguard.config import Directive
-from vhostguard.diagnose.catalogue import explain_line
+from vhostguard.logs import explain_line
 from vhostguard.diagnose.failures import (
     REWRITE_LOOP_CODE, missing_part, rewrite_rules, unreadable, worker_user,
 )
@@ -94,13 +94,13 @@ def run(ctx: DoctorContext) -> CheckResult:
 def _requests(ctx: DoctorContext) -> list[_Asked]:
     model = ctx.model
     asked = []
-    for url in ctx.options.urls:
+    for origin, url in [("--url", url) for url in ctx.options.urls] + [(f.origin, f.url) for f in ctx.failing]:
         try:
             plain = Request.from_url(url)
             request = Request.from_url(url, local_ip=_local_ip(ctx, plain.port))
         except RequestError:
             continue  # the CLI refuses such URLs before doctor runs
-        asked.append(_Asked("--url", url, request))
+        asked.append(_Asked(origin, url, request))
     for expectations in ctx.options.expectations:
         cases = expectations.cases
         results = run_offline(Router(model), cases, model.default_local_ip)

@@ -6,6 +6,11 @@ from vhostguard.lint.context import LintContext
 
 ACCESS_LOG_KEYS = ("customlog", "transferlog", "globallog")
 COMMON_FORMAT = '%h %l %u %t "%r" %>s %b'  # mod_log_config's default for TransferLog
+# The access-log format vhostguard recommends (VG505, `vhostguard logformat`): vhost_combined plus
+# the Host asked for (%{Host}i: watch's host-moved), the time taken (%D, microseconds: the latency
+# rules) and the error-log id of the request (%L: joins it to its error-log lines).
+RECOMMENDED_LOGFORMAT = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" "%{Host}i" %D %L'
+RECOMMENDED_NICKNAME = "vhostguard"
 
 
 class AccessLogFormats:

@@ -100,7 +100,7 @@ def _pattern(format_: str) -> re.Pattern[str]:
 @cache
 def load_catalogue() -> Catalogue:
     """The catalogue shipped with vhostguard (read once; it is immutable)."""
-    document = json.loads(files("vhostguard.diagnose").joinpath("data/ahcodes.json").read_text(encoding="utf-8"))
+    document = json.loads(files("vhostguard.logs").joinpath("data/ahcodes.json").read_text(encoding="utf-8"))
     entries = {}
     for item in document["codes"]:
         entries[item["code"]] = CodeEntry(

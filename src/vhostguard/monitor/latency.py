@@ -1,0 +1,171 @@
+"""Request durations (``%D``/``%T``) for the latency rules of ``watch``.
+
+* ``latency-slo``: per endpoint, the requests slower than its objective's
+  threshold are counted in a :class:`~vhostguard.monitor.windows.Windows`
+  of their own (requests with a duration, slow ones in the 5xx column), so
+  the error SLO's multiwindow burn-rate evaluation applies as is;
+* ``latency-regression``: per endpoint, a histogram of durations over a
+  short window and a baseline (:class:`Histograms`: the same ring of time
+  buckets as the windows, each bucket a row of duration bins), compared by
+  their p95.
+
+Both are bounded as the windows are: per endpoint key (the endpoint cap),
+whatever the traffic.
+"""
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from vhostguard.monitor.windows import Key, WindowSpec, Windows, pack, unpack
+
+# Duration bins: upper bounds from 1 ms to about 65 s in steps of sqrt(2) (a p95 read from them is
+# within 41% of the true value, and interpolation inside the bin does better), then "longer".
+BOUNDS_US: tuple[int, ...] = tuple(round(1000 * 2 ** (i / 2)) for i in range(33))
+BINS = len(BOUNDS_US) + 1
+
+
+class Histograms:
+    """Per key and window, duration bins over a ring of ``buckets + 1`` time buckets (as windows.Layout)."""
+
+    def __init__(self, specs: Sequence[WindowSpec]) -> None:
+        self.specs = tuple(specs)
+        plan: list[tuple[int, int, int]] = []
+        offset = 1
+        for spec in self.specs:
+            plan.append((offset, spec.width, spec.buckets + 1))
+            offset += 1 + (spec.buckets + 1) * BINS
+        self.plan = tuple(plan)
+        self.size = offset
+        self.keys: dict[Key, array[int]] = {}
+
+    def add(self, key: Key, sec: int, durations_us: Sequence[int]) -> None:
+        slots = self.keys.get(key)
+        if slots is None:
+            slots = self.keys[key] = array("q", bytes(8 * self.size))
+            slots[0] = sec
+        bins = [0] * BINS
+        for value in durations_us:
+            bins[bisect_left(BOUNDS_US, value)] += 1
+        for offset, width, count in self.plan:
+            idx = sec // width
+            head = slots[offset]
+            if idx > head:
+                for stale in range(max(head + 1, idx - count + 1), idx + 1):
+                    base = offset + 1 + (stale % count) * BINS
+                    slots[base:base + BINS] = array("q", bytes(8 * BINS))
+                slots[offset] = head = idx
+            elif idx <= head - count:
+                continue
+            base = offset + 1 + (idx % count) * BINS
+            for i, n in enumerate(bins):
+                if n:
+                    slots[base + i] += n
+
+    def counts(self, key: Key, which: int, now: float) -> list[float] | None:
+        """The duration bins of ``key`` over window ``which`` at ``now`` (the oldest bucket in part)."""
+        slots = self.keys.get(key)
+        if slots is None:
+            return None
+        offset, width, count = self.plan[which]
+        head = slots[offset]
+        idx_now = int(now // width)
+        oldest = idx_now - count + 1
+        part = 1.0 - (now - idx_now * width) / width
+        out = [0.0] * BINS
+        for idx in range(max(oldest, head - count + 1), head + 1):
+            base = offset + 1 + (idx % count) * BINS
+            weight = part if idx == oldest else 1.0
+            for i in range(BINS):
+                out[i] += slots[base + i] * weight
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        return {"specs": [[s.length, s.buckets] for s in self.specs], "keys": [list(k) for k in self.keys],
+                "slots": pack(self.keys.values())}
+
+    def restore(self, state: dict[str, Any]) -> bool:
+        """Load a snapshot taken with the same specs; False (nothing loaded) otherwise."""
+        specs = tuple(WindowSpec(int(length), int(buckets)) for length, buckets in state.get("specs", ()))
+        if specs != self.specs:
+            return False
+        keys = [(str(k[0]), str(k[1]), str(k[2])) for k in state["keys"]]
+        slots = unpack(state["slots"], self.size) if keys else []
+        if len(slots) != len(keys) or any(len(s) != self.size for s in slots):
+            raise ValueError(f"histograms: {len(slots)} sets of slots for {len(keys)} keys")
+        self.keys = dict(zip(keys, slots, strict=True))
+        return True
+
+    def prune(self, now: float) -> None:
+        longest = max((width * count for _, width, count in self.plan), default=0)
+        stale = [k for k, s in self.keys.items() if max(s[o] * w for o, w, _ in self.plan) < now - longest]
+        for key in stale:
+            del self.keys[key]
+
+
+def quantile(bins: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile in seconds of duration ``bins`` (linear inside a bin), None when empty."""
+    total = sum(bins)
+    if total <= 0:
+        return None
+    rank = q * total
+    running = 0.0
+    for i, n in enumerate(bins):
+        if n <= 0:
+            continue
+        if running + n >= rank:
+            low = BOUNDS_US[i - 1] if i > 0 else 0
+            high = BOUNDS_US[i] if i < len(BOUNDS_US) else BOUNDS_US[-1] * 2
+            return (low + (high - low) * (rank - running) / n) / 1_000_000
+        running += n
+    return BOUNDS_US[-1] * 2 / 1_000_000
+
+
+class LatencyCounts:
+    """What the latency rules read, fed once per fold: slow requests per key (``slow``: windows whose
+    requests are the requests with a duration and whose 5xx column counts those slower than the key's
+    threshold), duration histograms per key (``histograms``, None: latency-regression off), and the
+    running count of slow requests per key (the metric)."""
+
+    def __init__(self, slow: Windows | None, histograms: Histograms | None,
+                 threshold_us: Callable[[Key], int]) -> None:
+        self.slow = slow
+        self.histograms = histograms
+        self.threshold_us = threshold_us
+        self.slow_totals: dict[Key, int] = {}
+        self._thresholds: dict[Key, int] = {}
+
+    def add(self, key: Key, sec: int, durations: Sequence[int | None]) -> None:
+        values = [d for d in durations if d is not None]
+        if not values:
+            return
+        if self.slow is not None:
+            threshold = self._thresholds.get(key)
+            if threshold is None:
+                threshold = self._thresholds[key] = self.threshold_us(key)  # bounded: keys are capped
+            slow = sum(1 for d in values if d > threshold)
+            self.slow.add(key, sec, len(values), slow, 0)
+            if slow:
+                self.slow_totals[key] = self.slow_totals.get(key, 0) + slow
+        if self.histograms is not None:
+            self.histograms.add(key, sec, values)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"slow": self.slow.to_state() if self.slow is not None else None,
+                "histograms": self.histograms.to_state() if self.histograms is not None else None}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load ``to_state``'s snapshot where the rules' windows are the same (else they start empty)."""
+        if self.slow is not None and state.get("slow"):
+            self.slow.restore(state["slow"])
+        if self.histograms is not None and state.get("histograms"):
+            self.histograms.restore(state["histograms"])
+
+    def prune(self, now: float, slow_memory: float) -> None:
+        """Forget what no window holds any more; slow-request times older than ``slow_memory`` seconds."""
+        if self.slow is not None:
+            self.slow.prune(now, slow_memory)
+        if self.histograms is not None:
+            self.histograms.prune(now)
