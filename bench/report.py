@@ -17,6 +17,9 @@ Each run executes, as subprocesses on the same file, alternating:
   (the command object, through ``python -c``: interpreter start-up and
   imports count), stdout to a file that is then checked against the ground
   truth: every total must be identical, or the run is WRONG;
+* the same report with ``VHOSTGUARD_ENGINE=python`` (the pure-Python engine
+  that runs when the compiled scanner is not built), checked the same way,
+  unless ``--no-fallback``;
 * ``goaccess FILE --log-format ... -o report.json`` (when /usr/bin/goaccess
   exists), whose request counts are shown next to the truth;
 * with ``--parse-only``, the LogFormat parser alone (same fields, one
@@ -33,7 +36,7 @@ Prints the medians and PASS/MISS for the targets: >= 1,000,000 lines/s
 Exit status: 0 when the benchmark ran (targets met or not), 1 when a result
 disagrees with the ground truth or a command fails, 2 on bad options.
 
-    python bench/report.py [--lines 2000000] [--runs 3] [--jobs N] [--no-goaccess] [--parse-only] [--markdown] [--keep]
+    python bench/report.py [--lines 2000000] [--runs 3] [--jobs N] [--no-goaccess] [--no-fallback] [--parse-only] [--markdown] [--keep]
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ from pathlib import Path
 
 TARGET_LINES_PER_S = 1_000_000
 TARGET_RSS_MIB = 300
+FALLBACK = "vhostguard (python engine)"  # the same command with VHOSTGUARD_ENGINE=python: no compiled scanner
 MALFORMED_RATE = 0.001
 SPAN_SECONDS = 12 * 3600
 START = 1_705_849_200  # 2024-01-21T15:00:00Z
@@ -282,10 +286,10 @@ def _memory(pid: int) -> tuple[int, int]:
     return rss, hwm
 
 
-def measure(command: list[str], stdout_path: Path) -> Measured:
+def measure(command: list[str], stdout_path: Path, env: dict[str, str] | None = None) -> Measured:
     with open(stdout_path, "wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=None if env is None else {**os.environ, **env})
         peaks: dict[int, int] = {}
         total_peak = [0]
         done = threading.Event()
@@ -367,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=None, help="report --jobs (default: the CPUs available)")
     parser.add_argument("--no-goaccess", action="store_true")
+    parser.add_argument("--no-fallback", action="store_true",
+                        help="skip the pure-Python engine's run (VHOSTGUARD_ENGINE=python), measured by default")
     parser.add_argument("--parse-only", action="store_true",
                         help="also time the LogFormat parser alone (one process): the ceiling under the report")
     parser.add_argument("--markdown", action="store_true", help="print the docs/benchmarks.md section")
@@ -384,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{log.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - started:.1f} s: {log}", file=sys.stderr)
         if goaccess is None and not args.no_goaccess:
             print("note: goaccess not found (apt-get install goaccess); skipping it", file=sys.stderr)
-        results: dict[str, list[Measured]] = {"vhostguard": [], "goaccess": [], "parse only (1 process)": []}
+        results: dict[str, list[Measured]] = {"vhostguard": [], FALLBACK: [], "goaccess": [],
+                                              "parse only (1 process)": []}
+        engines: set[str] = set()
         failures: list[str] = []
         counts: dict[str, int] = {}
         for run in range(args.runs):
@@ -393,9 +401,19 @@ def main(argv: list[str] | None = None) -> int:
             if measured.status != 0:
                 failures.append(f"report exited {measured.status}: {measured.stderr[-500:]}")
             else:
-                failures += check_report(json.loads(out.read_text()), truth)
+                document = json.loads(out.read_text())
+                engines.add(document.get("engine", "?"))
+                failures += check_report(document, truth)
             results["vhostguard"].append(measured)
             _progress(run, "vhostguard", measured, truth)
+            if not args.no_fallback:
+                measured = measure(report_command(log, args.jobs), out, {"VHOSTGUARD_ENGINE": "python"})
+                if measured.status != 0:
+                    failures.append(f"report (python engine) exited {measured.status}: {measured.stderr[-500:]}")
+                else:
+                    failures += [f"python engine: {problem}" for problem in check_report(json.loads(out.read_text()), truth)]
+                results[FALLBACK].append(measured)
+                _progress(run, FALLBACK, measured, truth)
             if args.parse_only:
                 out = directory / "parse-only.out"
                 measured = measure([sys.executable, "-c", PARSE_ONLY_COMMAND, str(log), FORMAT], out)
@@ -411,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
                 counts = goaccess_counts(target)
                 results["goaccess"].append(measured)
                 _progress(run, "goaccess", measured, truth)
+        print(f"engine of the vhostguard runs: {', '.join(sorted(engines)) or '?'}", file=sys.stderr)
         summarize(results, truth, counts, failures, args)
         for failure in failures:
             print(f"WRONG: {failure}", file=sys.stderr)
@@ -447,7 +466,8 @@ def summarize(results: dict[str, list[Measured]], truth: Truth, counts: dict[str
         print("## Report (bench/report.py)\n")
         print(f"`python bench/report.py --lines {args.lines} --runs {args.runs}` on {platform.machine()}, "
               f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-              f"{truth.lines:,} lines ({truth.malformed:,} malformed), medians of {args.runs} runs.\n")
+              f"{truth.lines:,} lines ({truth.malformed:,} malformed), medians of {args.runs} runs, "
+              f"load average at the end {os.getloadavg()[0]:.1f}.\n")
         print("| command | wall s | lines/s (wall) | CPU s | lines per CPU-second | peak RSS (sum) | processes |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for name, wall, rate, cpu, cpu_rate, rss, procs in rows:
@@ -458,9 +478,9 @@ def summarize(results: dict[str, list[Measured]], truth: Truth, counts: dict[str
         if counts:
             print(f"- goaccess counted {counts}; the truth is {truth.lines:,} lines, {truth.valid:,} valid")
         return
-    print(f"{'command':<11} {'wall s':>8} {'lines/s':>11} {'CPU s':>8} {'lines/CPU-s':>12} {'RSS sum':>9} {'procs':>6}")
+    print(f"{'command':<26} {'wall s':>8} {'lines/s':>11} {'CPU s':>8} {'lines/CPU-s':>12} {'RSS sum':>9} {'procs':>6}")
     for name, wall, rate, cpu, cpu_rate, rss, procs in rows:
-        print(f"{name:<11} {wall:>8.2f} {rate:>11,.0f} {cpu:>8.2f} {cpu_rate:>12,.0f} {rss:>5.0f} MiB {procs:>6}")
+        print(f"{name:<26} {wall:>8.2f} {rate:>11,.0f} {cpu:>8.2f} {cpu_rate:>12,.0f} {rss:>5.0f} MiB {procs:>6}")
     for what, value, ok in verdicts:
         print(f"target {what}: {value}: {'PASS' if ok else 'MISS'}")
     if counts:

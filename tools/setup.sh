@@ -21,6 +21,11 @@ if [ "$with_tests" = 1 ]; then
     command -v strace >/dev/null 2>&1 || need="$need strace"
     command -v chromium >/dev/null 2>&1 || need="$need chromium fonts-dejavu-core"
     command -v git >/dev/null 2>&1 || need="$need git"
+    # The compiled log scanner (optional: without these pip installs the pure-Python engine);
+    # CI builds it, and tools/sanitize_scanner.sh rebuilds it under ASan/UBSan.
+    command -v gcc >/dev/null 2>&1 || need="$need gcc libc6-dev"
+    python3 -c 'import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+        2>/dev/null || need="$need python3-dev"
 fi
 if [ -n "$need" ]; then
     sudo=""

@@ -82,7 +82,18 @@ class LazyCommands(MutableMapping[str, click.Command]):
         return name in self._loaded or name in self._table
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # click's version_option, plus which log engine runs (the compiled scanner is optional).
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+    from vhostguard.logs import scan_engine
+    click.echo(f"vhostguard, version {version('vhostguard')} (log engine: {scan_engine()})")
+    ctx.exit()
+
+
 @click.group(commands=LazyCommands(COMMANDS), context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="vhostguard")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and the log engine (c or python), then exit.")
 def main() -> None:
     """Understand, audit, test and monitor Apache httpd virtual-host routing."""

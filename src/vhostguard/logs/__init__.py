@@ -13,6 +13,9 @@ Public surface:
 * ``resolve_files(paths, layout, log_format)`` / ``resolve_targets(layout, log_format)``: which format
   each log is in (``--log-format``, else the config's, else detected), the one answer every command uses;
 * ``logs.parallel.fold_log``: both cores on one big plain log (byte ranges from ``spans``, folded per worker);
+* ``scan_spec(fmt)`` / ``scan_block(spec, data, ...)``: the compiled scanner (per-endpoint sums of a
+  block of lines, exact; lines it is not sure of are left to the Python parser); ``scan_engine()``
+  says whether it runs ("c") or not ("python");
 * ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode;
 * the AH-code catalogue of the error log: ``explain_code(code)`` / ``explain_line(line) -> CodeEntry | None``,
   ``load_catalogue()``, ``normalise_code`` (what httpd 2.4's numbered error-log messages mean).
@@ -42,6 +45,7 @@ from vhostguard.logs.endpoints import NONE, SegmentTemplates
 from vhostguard.logs.memo import memo as bounded_memo
 from vhostguard.logs.reader import MAX_LINE
 from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
+from vhostguard.logs.scanner import GroupSums, Scanned, ScanSpec, engine as scan_engine, scan as scan_block, scan_spec
 
 __all__ = [
     "BYTES_SENT",
@@ -59,6 +63,7 @@ __all__ = [
     "EndpointTemplater",
     "FormatChoice",
     "FormatError",
+    "GroupSums",
     "LineError",
     "LogConfig",
     "LogFormat",
@@ -70,6 +75,8 @@ __all__ = [
     "RequestRows",
     "ResolveError",
     "ResolvedLog",
+    "ScanSpec",
+    "Scanned",
     "SegmentTemplates",
     "auto_template",
     "bounded_memo",
@@ -94,6 +101,9 @@ __all__ = [
     "request_rows",
     "resolve_files",
     "resolve_targets",
+    "scan_block",
+    "scan_engine",
+    "scan_spec",
     "spans",
     "target_parser",
     "unescape",

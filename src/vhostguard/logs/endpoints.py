@@ -217,7 +217,12 @@ class EndpointTemplater:
 
     def template(self, path: str | None, vhost: str | None = None) -> str:
         """The endpoint of ``path`` as served by ``vhost`` (None: one shared namespace)."""
-        name = self._cached(path or "")
+        return self.admit(self._cached(path or ""), vhost)
+
+    def admit(self, name: str, vhost: str | None = None) -> str:
+        """Template ``name`` (declared or automatic) of ``vhost`` as reported: itself, or ``{other}``
+        past the cap (``template`` is ``admit`` of the path's template; the compiled scanner
+        templates in C and admits here)."""
         key = self.vhost_key(vhost)  # first, so a vhost counts toward max_vhosts even if only patterns match
         if name in self._declared:
             return name

@@ -40,19 +40,21 @@ import signal
 import stat
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from itertools import compress, repeat, pairwise
 from multiprocessing.connection import Connection
-from operator import add, itemgetter
+from operator import add, floordiv, itemgetter, mod, mul, sub
 from typing import Any, cast
 
 from vhostguard.logs import NONE, OTHER, EndpointPattern, EndpointTemplater
 from vhostguard.logs import parser_for
 from vhostguard.logs import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
 from vhostguard.logs import BYTES_SENT, RequestRows, request_rows
+from vhostguard.logs import GroupSums, Scanned, ScanSpec, scan_block, scan_engine, scan_spec
 from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
 
 MINUTE = 60
@@ -131,6 +133,7 @@ class AggregateOptions:
     chunk_bytes: int = 8 << 20  # byte range per job of a split file
     split_min_bytes: int = 16 << 20  # smaller plain files are one job
     series_cells: int = 400_000  # per-endpoint series cells before they are coarsened (bounded memory)
+    scan_chunk_bytes: int = 32 << 20  # byte range per job of the compiled scanner (read into memory at once)
 
 
 @dataclass(frozen=True)
@@ -176,21 +179,38 @@ class EndpointStats:
                 self.sketch.merge(other.sketch)
         self.first = min(self.first, other.first)
         self.last = max(self.last, other.last)
-        self.series.update(other.series)
+        add_counts(self.series, other.series)
         _merge_errors(self.errors, other.errors)
-        self.latency.update(other.latency)
+        add_counts(self.latency, other.latency)
 
     def coarsen(self, step: int) -> None:
         self.series = _rebucket(self.series, step)
+        # key = start * LATENCY_BINS + bin -> (start - start % step) * LATENCY_BINS + bin, in C-level maps
+        keys = list(self.latency)
+        offsets = map(mul, map(mod, map(floordiv, keys, repeat(LATENCY_BINS)), repeat(step)), repeat(LATENCY_BINS))
         cells: Counter[int] = Counter()
-        for key, count in self.latency.items():
-            start, bin_ = divmod(key, LATENCY_BINS)
-            cells[(start - start % step) * LATENCY_BINS + bin_] += count
+        for key, count in zip(map(sub, keys, offsets), self.latency.values()):
+            cells[key] += count
         self.latency = cells
         merged: dict[int, list[float]] = {}
         for start, cell in self.errors.items():
             _merge_errors(merged, {start - start % step: list(cell)})
         self.errors = merged
+
+
+def add_counts(into: Counter[int], other: Mapping[int, int]) -> None:
+    """``into.update(other)``, faster: partial results mostly hold buckets the other has not
+    (later times), which ``dict.update`` copies in C; only the shared keys are added one by one."""
+    if not into:
+        dict.update(into, other)
+        return
+    common = into.keys() & other.keys()
+    if not common:
+        dict.update(into, other)
+        return
+    for key in common:
+        into[key] += other[key]
+    dict.update(into, {key: count for key, count in other.items() if key not in common})
 
 
 def _merge_errors(into: dict[int, list[float]], other: dict[int, list[float]]) -> None:
@@ -221,8 +241,8 @@ class VhostMinutes:
 
     def merge(self, other: VhostMinutes) -> None:
         self.order = min(self.order, other.order)
-        self.requests.update(other.requests)
-        self.errors.update(other.errors)
+        add_counts(self.requests, other.requests)
+        add_counts(self.errors, other.errors)
 
 
 # A row of ``_projection``'s rows (logs.rows.request_rows): positions in it.
@@ -336,16 +356,83 @@ class Aggregate:
         vhost, method, path = raw
         name = vhost if vhost else NONE
         key = (self.templater.vhost_key(name), _method(method), self.templater.template(path, name))
+        stats = self._stats(key, job)
+        if len(self._route) >= ROUTE_CACHE:
+            self._route.clear()
+        self._route[raw] = stats.pending
+        return stats.pending
+
+    def _stats(self, key: tuple[str, str, str], job: int) -> EndpointStats:
         stats = self.endpoints.get(key)
         if stats is None:
             self.created += 1
             stats = self.endpoints[key] = EndpointStats((job, self.created))
             if key[0] not in self.vhosts:
                 self.vhosts[key[0]] = VhostMinutes((job, self.created))
-        if len(self._route) >= ROUTE_CACHE:
-            self._route.clear()
-        self._route[raw] = stats.pending
-        return stats.pending
+        return stats
+
+    # reading what the compiled scanner read
+
+    def read_scanned(self, job: Job, scanned: Scanned) -> None:
+        """Add a block the compiled scanner read: its groups, and the lines it left to the Python
+        parser, in line order (endpoints are first seen, and capped, where a sequential read sees them).
+
+        Raises ReportError when the lines do not add up (lines = valid + malformed).
+        """
+        malformed_before = self.malformed
+        projection = _projection(job.source)
+        lines: list[str] = []
+        numbers: list[int] = []
+        failures: list[tuple[int, str, str]] = []  # (line, message, or the line to ask the parser about)
+        for number, raw in scanned.deferred:
+            line = raw.decode("utf-8", "backslashreplace")
+            line = line[:-1] if line.endswith("\r") else line  # as _decoded: the CR of a CRLF
+            if len(line) > MAX_LINE:
+                failures.append((number, f"line longer than {MAX_LINE} characters", ""))
+            else:
+                lines.append(line)
+                numbers.append(number)
+        rows, bad = projection.rows(lines)
+        bad_set = set(bad)
+        failures.extend((numbers[index], "", lines[index]) for index in bad)
+        sampled = [0]
+        for number, message, line in sorted(failures, key=itemgetter(0)):
+            # Only a sampled line needs its reason (as in _feed).
+            self._bad(job.index, number, message or (projection.why(line) if sampled[0] < SAMPLES else ""), sampled)
+        kept = [number for index, number in enumerate(numbers) if index not in bad_set]
+        events = sorted([(group.first_line, 0, index) for index, group in enumerate(scanned.groups)]
+                        + [(number, 1, index) for index, number in enumerate(kept)])
+        for _, kind, index in events:
+            if kind == 0:
+                self._add_group(job.index, scanned.groups[index], scanned.step)
+            else:
+                row = rows[index]
+                raw = _KEY(row)
+                pending = self._route.get(raw)
+                (self._resolve(raw, job.index) if pending is None else pending).append(row)
+        self._flush()
+        valid = scanned.valid + len(rows)
+        if valid + self.malformed - malformed_before != scanned.lines:
+            raise ReportError(f"{job.source.path}: {scanned.lines} lines read but {valid} valid and "
+                              f"{self.malformed - malformed_before} malformed")
+        self.lines += scanned.lines
+        self.job_lines[job.index] = scanned.lines
+        self.reader_folded = sum(self.templater.folded.values()) if self.templater else self.reader_folded
+        cells = self._series_cells()
+        if cells > self.options.series_cells:
+            # A block brings many cells at once: one coarsening to the step that should bound them
+            # (cells shrink about in proportion), not a doubling per block, each a pass over all.
+            self._coarsen(self.step << max(1, math.ceil(math.log2(cells / self.options.series_cells))))
+
+    def _add_group(self, job: int, group: GroupSums, scanned_step: int) -> None:
+        assert self.templater is not None
+        name = group.vhost.decode("ascii") or NONE
+        method = None if group.method is None else group.method.decode("ascii")
+        key = (self.templater.vhost_key(name), _method(method), self.templater.admit(group.template.decode("ascii"), name))
+        self._stats(key, job).merge(_group_stats(group, self.options.accuracy, scanned_step, self.step))
+        timeline = self.vhosts[key[0]]
+        add_counts(timeline.requests, group.minute_requests)
+        add_counts(timeline.errors, group.minute_errors)
 
     def _learn_times(self, times: set[Any]) -> None:
         epoch = self._epoch
@@ -489,9 +576,10 @@ class Aggregate:
         if self._series_cells() > self.options.series_cells:
             self._coarsen(self.step * 2)
 
-    def finish(self, jobs: Sequence[Job]) -> Analysis:
+    def finish(self, jobs: Sequence[Job], engine: str = "python") -> Analysis:
         """The result: exact caps applied in file order, line numbers made absolute.
 
+        ``engine`` names what read the lines ("c": the compiled scanner, for some files at least).
         Consumes the aggregate (its counters are folded in place).
         """
         caps_exact = self.reader_folded == 0 and OTHER not in self.vhosts
@@ -506,7 +594,7 @@ class Aggregate:
                          for burst in _bursts(key, stats, self.step, self.options.bursts)),
                         key=lambda b: (b.first, b.vhost, b.method, b.endpoint))
         return Analysis(self.lines, self.malformed, _absolute_samples(self, jobs), tuple(self.problems),
-                        tuple(summaries), tuple(timeline), tuple(bursts), self.step, caps_exact)
+                        tuple(summaries), tuple(timeline), tuple(bursts), self.step, caps_exact, engine)
 
 
 # --- helpers of the hot path -----------------------------------------------------------
@@ -534,6 +622,98 @@ def _epoch(text: Any) -> float | None:
         return None
     seconds = datetime.fromisoformat(text).timestamp()
     return int(seconds) if seconds.is_integer() else seconds
+
+
+def _group_stats(group: GroupSums, accuracy: float, scanned_step: int, step: int) -> EndpointStats:
+    """A scanner group (series at ``scanned_step``) as running counters at ``step``, ready to merge."""
+    stats = EndpointStats((1 << 62, 0), group.requests, list(group.status), group.bytes)
+    if group.durations:
+        stats.duration_sum = group.duration_sum
+        counted = QuantileSketch(accuracy, count=group.durations, zero_count=group.zero_durations,
+                                 minimum=cast("float", group.duration_min), maximum=cast("float", group.duration_max),
+                                 buckets=Counter(group.sketch))
+        stats.sketch = QuantileSketch(accuracy)
+        stats.sketch.merge(counted)  # folds the lowest buckets past the sketch's bound, as add_many does
+    stats.first = group.first
+    stats.last = group.last
+    dict.update(stats.series, group.bucket_requests)
+    stats.errors = group.bucket_errors
+    dict.update(stats.latency, group.latency)
+    if scanned_step != step:  # the step grew while this block was being scanned
+        stats.coarsen(step)
+    return stats
+
+
+def _scan_specs(sources: Sequence[LogSource], options: AggregateOptions) -> dict[str, ScanSpec]:
+    """The sources the compiled scanner reads (path -> spec): one format it supports, no declared patterns."""
+    if scan_engine() != "c" or options.patterns:
+        return {}
+    specs: dict[str, ScanSpec] = {}
+    for source in sources:
+        spec = scan_spec(source.formats[0], {}) if len(source.formats) == 1 else None
+        if spec is not None:
+            specs[source.path] = spec
+    return specs
+
+
+def _scan_job(job: Job, spec: ScanSpec, sketch_multiplier: float, step: int) -> Scanned:
+    assert job.end is not None
+    with open(job.source.path, "rb") as handle:
+        data = os.pread(handle.fileno(), job.end - job.start, job.start)
+    return scan_block(spec, data, sketch_multiplier, _LATENCY_SCALE, step)
+
+
+def _scan_and_read(jobs: list[Job], specs: dict[str, ScanSpec], options: AggregateOptions, workers: int,
+                   report: Callable[[int], None]) -> Aggregate:
+    """Scanner jobs on ``workers`` threads (the scanner runs without the GIL), their results added in
+    job order as they come; jobs the scanner does not read are read here, in their turn."""
+    total = Aggregate.empty(options)
+    sketch_multiplier = 1.0 / math.log(QuantileSketch(options.accuracy).gamma)  # as QuantileSketch.add_many
+    ahead = workers + 1  # jobs scanned ahead of the one being added: bounded memory
+    with ThreadPoolExecutor(workers) as pool:
+        futures: dict[int, Future[Scanned]] = {}
+        # A range far over the block size is one huge "line" (no newline in it): streamed in Python instead.
+        scanned = [job for job in jobs if job.source.path in specs and job.end is not None
+                   and job.end - job.start <= 4 * options.scan_chunk_bytes]
+        queue = iter(scanned)
+
+        def refill() -> None:
+            while len(futures) < ahead:
+                job = next(queue, None)
+                if job is None:
+                    return
+                # The step only grows; past what C integers hold, the block is coarsened here instead.
+                step = min(total.step, MINUTE << 32)
+                futures[job.index] = pool.submit(_scan_job, job, specs[job.source.path], sketch_multiplier, step)
+
+        first = next(queue, None)
+        if first is not None:  # alone first: its cells tell the step the other blocks are scanned at
+            futures[first.index] = pool.submit(_scan_job, first, specs[first.source.path], sketch_multiplier, MINUTE)
+        estimated = False
+        for job in jobs:
+            future = futures.pop(job.index, None)
+            if future is None:
+                total.read_job(job)
+            else:
+                result = future.result()
+                if not estimated:
+                    estimated = True
+                    total.read_scanned(job, result)
+                    _presize_step(total, job.size, sum(j.size for j in scanned))
+                else:
+                    refill()
+                    total.read_scanned(job, result)
+            refill()
+            report(job.size)
+    return total
+
+
+def _presize_step(total: Aggregate, done: int, size: int) -> None:
+    """Coarsen once, early, to the step the whole input should need (its cells grow about with the
+    bytes read): blocks then come at that step instead of being coarsened one by one later."""
+    ratio = size / max(done, 1)
+    while total._series_cells() * ratio > total.options.series_cells and total.step < MINUTE << 32:
+        total._coarsen(total.step * 2)  # cheap: only the first block's counters exist yet
 
 
 def _projection(source: LogSource) -> RequestRows:
@@ -598,10 +778,13 @@ def _decoded(data: bytes) -> Iterator[list[str]]:
 
 # --- planning and running the jobs ------------------------------------------------------
 
-def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: int) -> list[Job]:
+def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: int,
+              scanned: frozenset[str] = frozenset()) -> list[Job]:
     """Jobs in file order: big plain files cut at line boundaries into ranges of about ``chunk_bytes``.
 
     A compressed file, or one that is not a regular file (a pipe), is one job read as a stream.
+    Files the scanner reads (paths in ``scanned``) are cut whatever their size (each range is
+    read into memory at once).
     """
     jobs: list[Job] = []
     for source in sources:
@@ -614,6 +797,10 @@ def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: 
         info = os.stat(source.path)
         if not stat.S_ISREG(info.st_mode) or _compressed(source.path):
             jobs.append(Job(len(jobs), source, size=info.st_size))
+        elif source.path in scanned and info.st_size > options.scan_chunk_bytes:
+            parts = max(2, info.st_size // options.scan_chunk_bytes, workers)
+            for start, end in _line_ranges(source.path, info.st_size, parts):
+                jobs.append(Job(len(jobs), source, start, end, end - start))
         elif workers > 1 and info.st_size >= options.split_min_bytes:
             parts = max(2, info.st_size // options.chunk_bytes)
             for start, end in _line_ranges(source.path, info.st_size, parts):
@@ -656,10 +843,14 @@ def analyse(sources: Sequence[LogSource], options: AggregateOptions = AggregateO
     format, ReportError when a reader process fails.
     """
     workers = max(1, options.workers or usable_cpus())
-    jobs = plan_jobs(sources, options, workers)
+    specs = _scan_specs(sources, options)
+    jobs = plan_jobs(sources, options, workers, frozenset(specs))
     workers = min(workers, len(jobs)) or 1
     report = progress or (lambda done: None)
     with _no_cyclic_gc():
+        if specs:
+            total = _scan_and_read(jobs, specs, options, workers, report)
+            return total.finish(jobs, "c")
         if workers == 1:
             total = Aggregate.empty(options)
             for job in jobs:
@@ -862,7 +1053,7 @@ class Analysis:
     ``samples`` are the first malformed lines (absolute line numbers);
     ``problems`` file-level trouble (a compressed file cut short);
     ``step`` the seconds per series bucket; ``caps_exact`` is False when a
-    reader hit its own cap (see the module notes).
+    reader hit its own cap (see the module notes); ``engine`` what read the lines.
     """
 
     lines: int
@@ -874,6 +1065,7 @@ class Analysis:
     bursts: tuple[ErrorBurst, ...]
     step: int
     caps_exact: bool = True
+    engine: str = "python"  # "c" when the compiled scanner read (some of) the lines
 
     @property
     def valid(self) -> int:

@@ -45,6 +45,7 @@ def report_json(analysis: Analysis) -> dict[str, Any]:
         "schema": SCHEMA,
         "lines": analysis.lines,
         "malformed": analysis.malformed,
+        "engine": analysis.engine,
         "endpoints": [_endpoint_json(e) for e in analysis.endpoints],
         "timeline": [{"minute": utc_iso(p.minute), "vhost": p.vhost, "requests": p.requests, "5xx": p.errors}
                      for p in analysis.timeline],

@@ -1,0 +1,912 @@
+/* The compiled access-log scanner behind ``vhostguard.logs.scanner``.
+ *
+ * scan(spec, data, sketch_multiplier, latency_multiplier, step) reads the lines of
+ * ``data`` (bytes: whole lines of one log, in the format ``spec`` describes)
+ * with the GIL released, and returns per (vhost, method, endpoint template)
+ * the sums report's aggregation needs, plus the lines it was not sure of.
+ *
+ * The rule that keeps it exact: it is stricter than the Python parser, never
+ * more lenient. A line holding anything but printable ASCII, a backslash in
+ * a value it reads, a number of more digits than it takes, a time it cannot
+ * prove valid, or any text the format's strict regex would have to
+ * backtrack over, is returned as "deferred" (its byte range): the caller
+ * gives it to the Python parser. The spec is built by scanner.py from the
+ * LogFormat tokenizer; a format it cannot describe never reaches this file.
+ *
+ * Endpoint templating follows logs/endpoints.py (template_segment and
+ * auto_template) rule by rule; a differential test holds the two together.
+ * Nothing here trusts the input: every read is bounded by the line's end.
+ */
+#define PY_SSIZE_T_CLEAN
+#ifndef Py_LIMITED_API
+#define Py_LIMITED_API 0x030B0000
+#endif
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* field kinds (scanner.py's KIND_* constants) */
+enum {
+    K_TOKEN = 0,    /* unquoted text, read only to be skipped ([^ ]*? before the next literal) */
+    K_QUOTED = 1,   /* the whole text between two quotes, skipped; escaped: httpd's \" and \\ */
+    K_NUMBER = 2,   /* -?[0-9]+|- skipped */
+    K_VHOST = 3,    /* unquoted text, kept */
+    K_REQUEST = 4,  /* %r between quotes: method, target, protocol */
+    K_STATUS = 5,   /* -?[0-9]+|- kept */
+    K_BYTES = 6,    /* -?[0-9]+|- summed ('-' adds nothing) */
+    K_DURATION = 7, /* [0-9]+|- times a scale, to microseconds */
+    K_TIME = 8      /* %t: [dd/Mon/yyyy:hh:mm:ss +zzzz] */
+};
+
+#define MAX_ITEMS 64
+#define MAX_SCAN_LINE 65536  /* longer lines go to Python (which applies its own MAX_LINE) */
+#define MAX_DIGITS 12        /* longer numbers go to Python (any size is valid there) */
+#define MINUTE 60
+#define LATENCY_BINS 128
+#define SKETCH_SLOTS 2048
+
+typedef struct {
+    int is_field;
+    int kind;
+    int escaped;              /* K_QUOTED: the value may hold httpd's escapes */
+    long long scale;          /* K_DURATION */
+    const char *lit;          /* literal text (is_field == 0) */
+    Py_ssize_t lit_len;
+} Item;
+
+typedef struct {
+    Item items[MAX_ITEMS];
+    int count;
+} Spec;
+
+/* --- a growable byte buffer ---------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} Buf;
+
+static void buf_put(Buf *b, const char *s, size_t n) {
+    if (b->failed || n == 0) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) { b->failed = 1; return; }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static void buf_u32(Buf *b, uint32_t v) { buf_put(b, (const char *)&v, sizeof v); }
+
+/* --- hash tables ------------------------------------------------------------------ */
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    /* eight bytes at a time, each word mixed in by a multiply and a shift */
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) { h ^= (unsigned char)s[i]; h *= 1099511628211ULL; }
+    return h ^ (h >> 32);
+}
+
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+    return x;
+}
+
+/* (group, integer key) -> four counters */
+typedef struct { uint32_t group; int used; int64_t key; int64_t v[4]; } Cell;
+typedef struct { Cell *cells; size_t cap, count; int failed; } Table;
+
+static Cell *table_get(Table *t, uint32_t group, int64_t key, int *created) {
+    if (t->failed) return NULL;
+    if ((t->count + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        Cell *cells = calloc(cap, sizeof(Cell));
+        if (!cells) { t->failed = 1; return NULL; }
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->cells[i].used) continue;
+            size_t j = mix(((uint64_t)t->cells[i].group << 40) ^ (uint64_t)t->cells[i].key) & (cap - 1);
+            while (cells[j].used) j = (j + 1) & (cap - 1);
+            cells[j] = t->cells[i];
+        }
+        free(t->cells);
+        t->cells = cells;
+        t->cap = cap;
+    }
+    size_t j = mix(((uint64_t)group << 40) ^ (uint64_t)key) & (t->cap - 1);
+    while (t->cells[j].used) {
+        if (t->cells[j].group == group && t->cells[j].key == key) { *created = 0; return &t->cells[j]; }
+        j = (j + 1) & (t->cap - 1);
+    }
+    t->cells[j].used = 1;
+    t->cells[j].group = group;
+    t->cells[j].key = key;
+    t->count++;
+    *created = 1;
+    return &t->cells[j];
+}
+
+typedef struct {
+    size_t key_start, key_len;   /* in the keys buffer: length-prefixed vhost, method flag + method, template */
+    uint64_t hash;
+    long long requests, status[6], bytes, dcount, dsum, dzero, dmin, dmax, first, last, first_line;
+    /* the minute and bucket the group's last line fell in: lines come in time order, so most lines
+       count here and a table is touched only when the minute changes (flush_group) */
+    long long minute, bucket, m[2], b[4];
+    int64_t *bins;  /* the current bucket's latency histogram, LATENCY_BINS counters (NULL until needed) */
+    uint32_t *sketch;  /* sketch buckets 0..SKETCH_SLOTS-1 counted here (NULL until needed); others in a table */
+    int open;
+} Group;
+
+typedef struct {
+    Group *groups;
+    size_t count, cap;
+    uint32_t *slots;             /* open addressing: group index + 1, 0 = empty */
+    size_t slot_cap;
+    Buf keys;
+    int failed;
+} Groups;
+
+static long groups_find(Groups *g, const char *key, size_t n) {
+    if (g->failed) return -1;
+    if ((g->count + 1) * 2 > g->slot_cap) {
+        size_t cap = g->slot_cap ? g->slot_cap * 2 : 256;
+        uint32_t *slots = calloc(cap, sizeof(uint32_t));
+        if (!slots) { g->failed = 1; return -1; }
+        for (size_t i = 0; i < g->count; i++) {
+            size_t j = g->groups[i].hash & (cap - 1);
+            while (slots[j]) j = (j + 1) & (cap - 1);
+            slots[j] = (uint32_t)(i + 1);
+        }
+        free(g->slots);
+        g->slots = slots;
+        g->slot_cap = cap;
+    }
+    uint64_t h = hash_bytes(key, n);
+    size_t j = h & (g->slot_cap - 1);
+    while (g->slots[j]) {
+        Group *found = &g->groups[g->slots[j] - 1];
+        if (found->hash == h && found->key_len == n && memcmp(g->keys.data + found->key_start, key, n) == 0)
+            return (long)(g->slots[j] - 1);
+        j = (j + 1) & (g->slot_cap - 1);
+    }
+    if (g->count == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 64;
+        Group *grown = realloc(g->groups, cap * sizeof(Group));
+        if (!grown) { g->failed = 1; return -1; }
+        g->groups = grown;
+        g->cap = cap;
+    }
+    Group *fresh = &g->groups[g->count];
+    memset(fresh, 0, sizeof *fresh);
+    fresh->key_start = g->keys.len;
+    fresh->key_len = n;
+    fresh->hash = h;
+    fresh->dmin = INT64_MAX;
+    fresh->dmax = INT64_MIN;
+    fresh->first = INT64_MAX;
+    fresh->last = INT64_MIN;
+    fresh->b[2] = INT64_MAX;
+    fresh->b[3] = INT64_MIN;
+    buf_put(&g->keys, key, n);
+    if (g->keys.failed) { g->failed = 1; return -1; }
+    g->slots[j] = (uint32_t)(g->count + 1);
+    return (long)g->count++;
+}
+
+/* --- endpoint templates (logs/endpoints.py, rule by rule) -------------------------- */
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static int is_b64url(char c) { return is_digit(c) || is_alpha(c) || c == '_' || c == '-'; }
+static int is_b64(char c) { return is_digit(c) || is_alpha(c) || c == '+' || c == '/'; }
+
+static int all_digits(const char *s, size_t n) {
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++) if (!is_digit(s[i])) return 0;
+    return 1;
+}
+
+static int hex_with_digit(const char *s, size_t n, size_t min) {
+    int digit = 0;
+    if (n < min) return 0;
+    for (size_t i = 0; i < n; i++) { if (!is_hex(s[i])) return 0; digit |= is_digit(s[i]); }
+    return digit;
+}
+
+static int is_uuid(const char *s, size_t n) {
+    if (n != 36) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) { if (s[i] != '-') return 0; }
+        else if (!is_hex(s[i])) return 0;
+    }
+    return 1;
+}
+
+/* body of the class, at least min long, then at most two '=' to the end */
+static int padded_token(const char *s, size_t n, size_t min, int (*in_class)(char), int need_letter) {
+    size_t body = n;
+    while (body > 0 && s[body - 1] == '=' && n - body < 2) body--;
+    if (body < min) return 0;
+    int digit = 0, letter = 0;
+    for (size_t i = 0; i < body; i++) {
+        if (!in_class(s[i])) return 0;
+        digit |= is_digit(s[i]);
+        letter |= is_alpha(s[i]);
+    }
+    return digit && (letter || !need_letter);
+}
+
+static int is_jwt(const char *s, size_t n) {
+    size_t part = 0, parts = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.') { if (part < 10) return 0; parts++; part = 0; }
+        else if (!is_b64url(s[i])) return 0;
+        else part++;
+    }
+    return parts == 3 && part >= 10;
+}
+
+static int id_fullmatch(const char *s, size_t n) {  /* endpoints._ID.fullmatch */
+    return all_digits(s, n) || is_uuid(s, n) || hex_with_digit(s, n, 8)
+        || padded_token(s, n, 16, is_b64url, 1) || padded_token(s, n, 20, is_b64, 0) || is_jwt(s, n);
+}
+
+static int date_fullmatch(const char *s, size_t n) {  /* endpoints._DATE.fullmatch */
+    if (n < 10) return 0;
+    for (size_t i = 0; i < 10; i++) {
+        if (i == 4 || i == 7) { if (s[i] != '-') return 0; }
+        else if (!is_digit(s[i])) return 0;
+    }
+    if (n == 10) return 1;
+    if (s[10] != 'T' && s[10] != ' ') return 0;
+    size_t i = 11;
+    while (i < n && (is_digit(s[i]) || s[i] == ':' || s[i] == '.')) i++;
+    if (i == 11) return 0;
+    if (i == n) return 1;
+    if (s[i] == 'Z') return i + 1 == n;
+    if (s[i] != '+' && s[i] != '-') return 0;
+    size_t j = i + 1;
+    while (j < n && (is_digit(s[j]) || s[j] == ':')) j++;
+    return j > i + 1 && j == n;
+}
+
+static int email_fullmatch(const char *s, size_t n) {  /* endpoints._EMAIL.fullmatch (ASCII) */
+    size_t ats = 0, at = 0, dot = n;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '/') return 0;
+        if (c == '@') { ats++; at = i; }
+        if (c == '.') dot = i;
+    }
+    if (dot == n || n - dot - 1 < 2) return 0;
+    for (size_t i = dot + 1; i < n; i++) if (!is_alpha(s[i])) return 0;
+    if (ats == 1) return at >= 1 && at + 1 < dot;
+    if (ats > 1) return 0;
+    for (size_t i = 1; i + 3 <= n; i++) {
+        if (s[i] == '%' && s[i + 1] == '4' && s[i + 2] == '0') return i + 3 < dot;
+    }
+    return 0;
+}
+
+static void template_segment(Buf *out, const char *s, size_t n) {
+    if (all_digits(s, n) || hex_with_digit(s, n, 8)) { buf_put(out, "{id}", 4); return; }
+    int candidate = 0;
+    for (size_t i = 0; i < n && !candidate; i++) {
+        candidate = is_digit(s[i]) || s[i] == '@' || (s[i] == '%' && i + 2 < n && s[i + 1] == '4' && s[i + 2] == '0');
+    }
+    if (!candidate) { buf_put(out, s, n); return; }
+    if (date_fullmatch(s, n)) { buf_put(out, "{date}", 6); return; }
+    if (id_fullmatch(s, n)) { buf_put(out, "{id}", 4); return; }
+    if (email_fullmatch(s, n)) { buf_put(out, "{email}", 7); return; }
+    size_t dot = n;
+    for (size_t i = n; i > 0; i--) if (s[i - 1] == '.') { dot = i - 1; break; }
+    if (dot < n) {
+        size_t ext = n - dot - 1;
+        int alnum = ext > 0;
+        for (size_t i = dot + 1; i < n; i++) alnum &= is_digit(s[i]) || is_alpha(s[i]);
+        if (alnum && ext <= 5 && id_fullmatch(s, dot)) {
+            buf_put(out, "{id}.", 5);
+            buf_put(out, s + dot + 1, ext);
+            return;
+        }
+    }
+    buf_put(out, s, n);
+}
+
+static void segments_template(Buf *out, const char *path, size_t n) {
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || path[i] == '/') {
+            template_segment(out, path + start, i - start);
+            if (i < n) buf_put(out, "/", 1);
+            start = i + 1;
+        }
+    }
+}
+
+/* endpoints.auto_template of a path without '?' (the caller cut the query) */
+static void auto_template(Buf *out, const char *path, size_t n) {
+    if (n == 0) { buf_put(out, "-", 1); return; }
+    for (size_t i = 0; i + 3 <= n; i++) {
+        if (path[i] == ':' && path[i + 1] == '/' && path[i + 2] == '/') {
+            /* absolute-form target: "/" + what follows the authority */
+            const char *rest = path + i + 3;
+            size_t left = n - i - 3, k = 0;
+            while (k < left && rest[k] != '/') k++;
+            Buf tmp = {0};
+            buf_put(&tmp, "/", 1);
+            if (k < left) buf_put(&tmp, rest + k + 1, left - k - 1);
+            if (tmp.failed) { out->failed = 1; free(tmp.data); return; }
+            int candidate = 0;
+            for (size_t j = 0; j < tmp.len && !candidate; j++) {
+                char c = tmp.data[j];
+                candidate = is_digit(c) || c == '@' || (c == '%' && j + 2 < tmp.len && tmp.data[j + 1] == '4' && tmp.data[j + 2] == '0');
+            }
+            if (!candidate) buf_put(out, tmp.data, tmp.len);
+            else segments_template(out, tmp.data, tmp.len);
+            free(tmp.data);
+            return;
+        }
+    }
+    segments_template(out, path, n);
+}
+
+/* --- reading one line ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *vhost; size_t vhost_len; int has_vhost;
+    const char *request; size_t request_len; int has_request, request_escaped;
+    long long status; int has_status;
+    long long bytes;
+    long long duration; int has_duration;
+    long long epoch; int has_time;
+} Line;
+
+static int number(const char *p, const char *end, const char **after, long long *value, int *dash, int allow_negative) {
+    (void)allow_negative;
+    if (p < end && *p == '-' && (p + 1 >= end || !is_digit(p[1]))) { *dash = 1; *after = p + 1; return 1; }
+    const char *q = p;
+    long long v = 0;
+    while (q < end && is_digit(*q)) {
+        if (q - p >= MAX_DIGITS) return 0;
+        v = v * 10 + (*q - '0');
+        q++;
+    }
+    if (q == p) return 0;  /* a negative number, or none: Python decides */
+    *dash = 0;
+    *value = v;
+    *after = q;
+    return 1;
+}
+
+static const char *const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+static int two(const char *p) { return is_digit(p[0]) && is_digit(p[1]) ? (p[0] - '0') * 10 + (p[1] - '0') : -1; }
+
+static long long days_from_civil(long long y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+/* [dd/Mon/yyyy:hh:mm:ss +zzzz]: only times the Python parser accepts, years 1000..9998 (others: Python decides) */
+static int clf_time(const char *p, const char *end, long long *epoch) {
+    if (end - p < 28) return 0;
+    if (p[0] != '[' || p[3] != '/' || p[7] != '/' || p[12] != ':' || p[15] != ':' || p[18] != ':'
+        || p[21] != ' ' || (p[22] != '+' && p[22] != '-') || p[27] != ']') return 0;
+    int day = two(p + 1), hour = two(p + 13), minute = two(p + 16), second = two(p + 19);
+    int yh = two(p + 8), yl = two(p + 10), oh = two(p + 23), om = two(p + 25);
+    if (day < 0 || hour < 0 || minute < 0 || second < 0 || yh < 0 || yl < 0 || oh < 0 || om < 0) return 0;
+    int month = 0;
+    for (int i = 0; i < 12; i++) if (memcmp(p + 4, MONTHS + 3 * i, 3) == 0) { month = i + 1; break; }
+    int year = yh * 100 + yl;
+    if (!month || year < 1000 || year > 9998 || hour > 23 || minute > 59 || second > 59 || oh > 23 || om > 59) return 0;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day < 1 || day > mdays[month - 1] + (month == 2 && leap)) return 0;
+    long long offset = (long long)oh * 3600 + om * 60;
+    *epoch = days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hour * 3600 + minute * 60 + second
+             - (p[22] == '-' ? -offset : offset);
+    return 1;
+}
+
+/* the value of an unquoted field: up to the first place where the next literal matches (the regex's lazy
+   first choice); no space, quote or backslash in it */
+static const char *token_end(const char *p, const char *end, const Item *next) {
+    const char *q = p;
+    for (;;) {
+        if (next == NULL) {
+            if (q == end) return q;
+        } else if (q < end && *q == next->lit[0] && end - q >= next->lit_len && memcmp(q, next->lit, (size_t)next->lit_len) == 0) {
+            return q;
+        }
+        if (q == end || *q == ' ' || *q == '"' || *q == '\\') return NULL;
+        q++;
+    }
+}
+
+static int read_line(const Spec *spec, const char *p, const char *end, Line *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < spec->count; i++) {
+        const Item *item = &spec->items[i];
+        const Item *next = i + 1 < spec->count ? &spec->items[i + 1] : NULL;
+        if (!item->is_field) {
+            if (end - p < item->lit_len || memcmp(p, item->lit, (size_t)item->lit_len) != 0) return 0;
+            p += item->lit_len;
+            continue;
+        }
+        const char *q;
+        long long value = 0;
+        int dash = 0;
+        switch (item->kind) {
+        case K_TOKEN:
+        case K_VHOST:
+            q = token_end(p, end, next);
+            if (q == NULL) return 0;
+            if (item->kind == K_VHOST) { out->vhost = p; out->vhost_len = (size_t)(q - p); out->has_vhost = 1; }
+            p = q;
+            break;
+        case K_QUOTED:
+        case K_REQUEST:
+            q = memchr(p, '"', (size_t)(end - p));
+            if (q == NULL) return 0;
+            const char *backslash = memchr(p, '\\', (size_t)(q - p));
+            if (backslash != NULL) {  /* httpd's escapes: a quote after a backslash is not the end */
+                if (!item->escaped) return 0;
+                q = backslash;
+                while (q < end && *q != '"') {
+                    if (*q == '\\') {
+                        if (q + 1 >= end) return 0;
+                        q++;
+                    }
+                    q++;
+                }
+                if (q == end) return 0;
+            }
+            if (item->kind == K_REQUEST) {
+                /* httpd escapes the request line; the method and path are read before any escape:
+                   the first escape must come after the first '?', itself after the first space
+                   (unescaping then cannot move the method, the path or the end of the path) */
+                if (backslash != NULL) {
+                    const char *space = memchr(p, ' ', (size_t)(backslash - p));
+                    const char *question = space ? memchr(space, '?', (size_t)(backslash - space)) : NULL;
+                    if (question == NULL) return 0;
+                }
+                out->request = p; out->request_len = (size_t)(q - p); out->has_request = 1;
+                out->request_escaped = backslash != NULL;
+            }
+            p = q;
+            break;
+        case K_NUMBER:
+        case K_STATUS:
+        case K_BYTES:
+        case K_DURATION:
+            if (!number(p, end, &q, &value, &dash, 0)) return 0;
+            if (item->kind == K_STATUS && !dash) { out->status = value; out->has_status = 1; }
+            if (item->kind == K_BYTES && !dash) out->bytes = value;
+            if (item->kind == K_DURATION && !dash) { out->duration = value * item->scale; out->has_duration = 1; }
+            p = q;
+            break;
+        case K_TIME:
+            if (!clf_time(p, end, &out->epoch)) return 0;
+            out->has_time = 1;
+            p += 28;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return p == end && out->has_time;
+}
+
+/* --- the scan ------------------------------------------------------------------------------ */
+
+typedef struct {
+    Groups groups;
+    Table minutes;   /* (group, minute) -> requests, 5xx: the vhost timeline */
+    Table buckets;   /* (group, bucket of `step` s) -> requests, 5xx, first 5xx, last 5xx: the series */
+    Table latency;   /* (group, bucket * LATENCY_BINS + bin) -> requests */
+    Table sketch;    /* (group, sketch bucket) -> values */
+    Buf deferred;    /* (line number, start, end) as three long long */
+    long long lines;
+    int failed;
+} Result;
+
+static long long floor_div(long long a, long long b) { long long q = a / b; return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q; }
+
+static Cell *counter(Table *t, uint32_t group, int64_t key, int slots) {
+    int created;
+    Cell *cell = table_get(t, group, key, &created);
+    if (cell != NULL && created) {
+        for (int i = 0; i < slots; i++) cell->v[i] = 0;
+        if (slots == 4) { cell->v[2] = INT64_MAX; cell->v[3] = INT64_MIN; }
+    }
+    return cell;
+}
+
+/* move group `gid`'s current minute and bucket into the tables */
+static int flush_group(Result *r, uint32_t gid) {
+    Group *g = &r->groups.groups[gid];
+    if (!g->open) return 1;
+    if (g->m[0]) {
+        Cell *m = counter(&r->minutes, gid, g->minute, 2);
+        if (m == NULL) return 0;
+        m->v[0] += g->m[0];
+        m->v[1] += g->m[1];
+    }
+    if (g->b[0]) {
+        Cell *b = counter(&r->buckets, gid, g->bucket, 4);
+        if (b == NULL) return 0;
+        b->v[0] += g->b[0];
+        b->v[1] += g->b[1];
+        if (g->b[2] < b->v[2]) b->v[2] = g->b[2];
+        if (g->b[3] > b->v[3]) b->v[3] = g->b[3];
+    }
+    if (g->bins != NULL) {
+        for (int k = 0; k < LATENCY_BINS; k++) {
+            if (!g->bins[k]) continue;
+            Cell *l = counter(&r->latency, gid, g->bucket * LATENCY_BINS + k, 1);
+            if (l == NULL) return 0;
+            l->v[0] += g->bins[k];
+            g->bins[k] = 0;
+        }
+    }
+    g->m[0] = g->m[1] = g->b[0] = g->b[1] = 0;
+    g->b[2] = INT64_MAX;
+    g->b[3] = INT64_MIN;
+    g->open = 0;
+    return 1;
+}
+
+static int add_line(Result *r, const Line *line, Buf *key, Buf *tpl, double sketch_mult, double latency_mult, long long step) {
+    const char *method = NULL, *path = NULL;
+    size_t method_len = 0, path_len = 0;
+    if (line->has_request && !(line->request_len == 1 && line->request[0] == '-')) {
+        /* logs.format._split_request: method, then the target up to the last space (or the end) */
+        const char *s = line->request, *e = line->request + line->request_len;
+        const char *sp = memchr(s, ' ', line->request_len);
+        if (sp != NULL) {
+            method = s;
+            method_len = (size_t)(sp - s);
+            const char *rest = sp + 1, *last = NULL;
+            for (const char *c = e; c > rest; c--) if (c[-1] == ' ') { last = c - 1; break; }
+            const char *target_end = last ? last : e;
+            path = rest;
+            const char *question = memchr(rest, '?', (size_t)(target_end - rest));
+            /* an escape (after the '?') could unescape to a space that moves the target's end:
+               only a path that ends at a '?' before the last space is sure */
+            if (line->request_escaped && question == NULL) return 0;
+            path_len = (size_t)((question ? question : target_end) - rest);
+        }
+    }
+    tpl->len = 0;
+    if (path == NULL) buf_put(tpl, "-", 1);
+    else auto_template(tpl, path, path_len);
+    key->len = 0;
+    size_t vlen = line->has_vhost ? line->vhost_len : 0;
+    buf_u32(key, (uint32_t)vlen);
+    if (vlen) buf_put(key, line->vhost, vlen);
+    buf_put(key, method ? "m" : "n", 1);
+    buf_u32(key, (uint32_t)method_len);
+    if (method_len) buf_put(key, method, method_len);
+    buf_u32(key, (uint32_t)tpl->len);
+    buf_put(key, tpl->data, tpl->len);
+    if (key->failed || tpl->failed) return 0;
+    long gid = groups_find(&r->groups, key->data, key->len);
+    if (gid < 0) return 0;
+    Group *g = &r->groups.groups[gid];
+    if (g->requests == 0) g->first_line = r->lines;
+    g->requests++;
+    int group = line->has_status && line->status >= 100 && line->status <= 599 ? (int)(line->status / 100) : 0;
+    g->status[group]++;
+    if (__builtin_add_overflow(g->bytes, line->bytes, &g->bytes)) return 0;
+    long long epoch = line->epoch;
+    long long minute = floor_div(epoch, MINUTE) * MINUTE;
+    long long bucket = floor_div(minute, step) * step;
+    if (epoch < g->first) g->first = epoch;
+    if (epoch > g->last) g->last = epoch;
+    if (!g->open || g->minute != minute || g->bucket != bucket) {
+        if (!flush_group(r, (uint32_t)gid)) return 0;
+        g->open = 1;
+        g->minute = minute;
+        g->bucket = bucket;
+    }
+    g->m[0]++;
+    g->b[0]++;
+    if (group == 5) {
+        g->m[1]++;
+        g->b[1]++;
+        if (epoch < g->b[2]) g->b[2] = epoch;
+        if (epoch > g->b[3]) g->b[3] = epoch;
+    }
+    if (line->has_duration) {
+        long long d = line->duration;
+        g->dcount++;
+        if (__builtin_add_overflow(g->dsum, d, &g->dsum)) return 0;
+        if (d < g->dmin) g->dmin = d;
+        if (d > g->dmax) g->dmax = d;
+        if (d <= 0) g->dzero++;
+        else {
+            /* QuantileSketch.add_many: ceil(log(v) * multiplier) */
+            int64_t k = (int64_t)ceil(sketch_mult * log((double)d));
+            if (k >= 0 && k < SKETCH_SLOTS && g->requests < UINT32_MAX) {
+                if (g->sketch == NULL && (g->sketch = calloc(SKETCH_SLOTS, sizeof(uint32_t))) == NULL) return 0;
+                g->sketch[k]++;
+            } else {
+                Cell *c = counter(&r->sketch, (uint32_t)gid, k, 1);
+                if (c == NULL) return 0;
+                c->v[0]++;
+            }
+        }
+        /* aggregate._add_latency: ceil(log(max(d, 1)) * scale) */
+        long long bin = (long long)ceil(latency_mult * log((double)(d > 1 ? d : 1)));
+        if (bin < 0 || bin >= LATENCY_BINS) {
+            Cell *l = counter(&r->latency, (uint32_t)gid, bucket * LATENCY_BINS + bin, 1);
+            if (l == NULL) return 0;
+            l->v[0]++;
+        } else {
+            if (g->bins == NULL && (g->bins = calloc(LATENCY_BINS, sizeof(int64_t))) == NULL) return 0;
+            g->bins[bin]++;
+        }
+    }
+    return 1;
+}
+
+static int defer(Result *r, long long number, long long start, long long end) {
+    long long triple[3] = {number, start, end};
+    buf_put(&r->deferred, (const char *)triple, sizeof triple);
+    return !r->deferred.failed;
+}
+
+static int printable(const char *p, const char *e) {
+    /* eight bytes at a time: a word with a byte under 0x20 or over 0x7e is looked at byte by byte */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (e - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if ((((w - 0x20 * ones) | (w + ones)) & highs) | (w & highs)) break;
+        p += 8;
+    }
+    for (; p < e; p++) if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) return 0;
+    return 1;
+}
+
+static void scan_lines(const Spec *spec, const char *data, size_t size, double sketch_mult, double latency_mult,
+                       long long step, Result *r) {
+    Buf key = {0}, tpl = {0};
+    size_t start = 0;
+    while (start < size && !r->failed) {
+        const char *nl = memchr(data + start, '\n', size - start);
+        size_t stop = nl ? (size_t)(nl - data) : size;
+        r->lines++;
+        const char *p = data + start, *e = data + stop;
+        if (e > p && e[-1] == '\r') e--;  /* as the Python reader: the CR of a CRLF is not data */
+        Line line;
+        int ok = (size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line(spec, p, e, &line)
+                 && add_line(r, &line, &key, &tpl, sketch_mult, latency_mult, step);
+        if (!ok && !defer(r, r->lines, (long long)start, (long long)stop)) r->failed = 1;
+        if (r->groups.failed || r->minutes.failed || r->buckets.failed || r->latency.failed || r->sketch.failed) r->failed = 1;
+        start = stop + 1;
+    }
+    for (size_t i = 0; i < r->groups.count && !r->failed; i++) {
+        if (!flush_group(r, (uint32_t)i)) r->failed = 1;
+        uint32_t *counts = r->groups.groups[i].sketch;
+        for (int k = 0; counts != NULL && k < SKETCH_SLOTS && !r->failed; k++) {
+            if (!counts[k]) continue;
+            Cell *c = counter(&r->sketch, (uint32_t)i, k, 1);
+            if (c == NULL) r->failed = 1;
+            else c->v[0] += counts[k];
+        }
+    }
+    free(key.data);
+    free(tpl.data);
+}
+
+static void result_free(Result *r) {
+    for (size_t i = 0; i < r->groups.count; i++) {
+        free(r->groups.groups[i].bins);
+        free(r->groups.groups[i].sketch);
+    }
+    free(r->groups.groups);
+    free(r->groups.slots);
+    free(r->groups.keys.data);
+    free(r->minutes.cells);
+    free(r->buckets.cells);
+    free(r->latency.cells);
+    free(r->sketch.cells);
+    free(r->deferred.data);
+}
+
+/* --- Python objects ---------------------------------------------------------------------------- */
+
+static int parse_spec(PyObject *items, Spec *spec) {
+    Py_ssize_t n = PyTuple_Size(items);
+    if (n < 0) return 0;
+    if (n > MAX_ITEMS) { PyErr_SetString(PyExc_ValueError, "spec too long"); return 0; }
+    spec->count = (int)n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GetItem(items, i);
+        Item *it = &spec->items[i];
+        memset(it, 0, sizeof *it);
+        if (item == NULL) return 0;
+        if (PyBytes_Check(item)) {
+            char *text;
+            if (PyBytes_AsStringAndSize(item, &text, &it->lit_len) < 0) return 0;
+            if (it->lit_len == 0) { PyErr_SetString(PyExc_ValueError, "empty literal"); return 0; }
+            it->lit = text;
+            continue;
+        }
+        int kind, escaped;
+        long long scale;
+        if (!PyArg_ParseTuple(item, "iiL", &kind, &escaped, &scale)) return 0;
+        if (kind < K_TOKEN || kind > K_TIME || scale < 1 || scale > 1000000) {
+            PyErr_SetString(PyExc_ValueError, "bad field in spec");
+            return 0;
+        }
+        if (i > 0 && spec->items[i - 1].is_field) {
+            PyErr_SetString(PyExc_ValueError, "two fields without a literal between them");
+            return 0;
+        }
+        it->is_field = 1;
+        it->kind = kind;
+        it->escaped = escaped;
+        it->scale = scale;
+    }
+    return 1;
+}
+
+static PyObject *key_part(const char **p, int may_be_none) {
+    uint32_t n;
+    char flag = 'm';
+    if (may_be_none) { flag = **p; *p += 1; }
+    memcpy(&n, *p, sizeof n);
+    *p += sizeof n;
+    if (flag == 'n') { Py_INCREF(Py_None); return Py_None; }
+    PyObject *out = PyBytes_FromStringAndSize(*p, n);
+    *p += n;
+    return out;
+}
+
+static PyObject *group_object(const Result *r, size_t index, PyObject *tables) {
+    const Group *g = &r->groups.groups[index];
+    const char *p = r->groups.keys.data + g->key_start;
+    PyObject *vhost = key_part(&p, 0);
+    PyObject *method = key_part(&p, 1);
+    PyObject *tpl = key_part(&p, 0);
+    PyObject *low = g->dcount ? PyLong_FromLongLong(g->dmin) : (Py_INCREF(Py_None), Py_None);
+    PyObject *high = g->dcount ? PyLong_FromLongLong(g->dmax) : (Py_INCREF(Py_None), Py_None);
+    if (vhost == NULL || method == NULL || tpl == NULL || low == NULL || high == NULL) {
+        Py_XDECREF(vhost); Py_XDECREF(method); Py_XDECREF(tpl); Py_XDECREF(low); Py_XDECREF(high);
+        return NULL;
+    }
+    /* the per-group dicts: tables[k][index] */
+    PyObject *d[6];
+    for (int k = 0; k < 6; k++) d[k] = PyList_GetItem(PyTuple_GetItem(tables, k), (Py_ssize_t)index);
+    return Py_BuildValue("(NNNL(LLLLLL)LLLLNNLLOOOOOOL)", vhost, method, tpl, g->requests,
+                         g->status[0], g->status[1], g->status[2], g->status[3], g->status[4], g->status[5],
+                         g->bytes, g->dcount, g->dsum, g->dzero, low, high, g->first, g->last,
+                         d[0], d[1], d[2], d[3], d[4], d[5], g->first_line);
+}
+
+/* table column `column` into per-group dicts (values: counters; errors: [count, first, last] where count > 0) */
+static int emit(const Table *t, PyObject *dicts, int column, int errors) {
+    for (size_t i = 0; i < t->cap; i++) {
+        const Cell *cell = &t->cells[i];
+        if (!cell->used || (column == 1 && cell->v[1] == 0)) continue;
+        PyObject *value = errors ? Py_BuildValue("[LLL]", cell->v[1], cell->v[2], cell->v[3])
+                                 : PyLong_FromLongLong(cell->v[column]);
+        PyObject *key = PyLong_FromLongLong(cell->key);
+        int rc = value && key ? PyDict_SetItem(PyList_GetItem(dicts, cell->group), key, value) : -1;
+        Py_XDECREF(value);
+        Py_XDECREF(key);
+        if (rc < 0) return 0;
+    }
+    return 1;
+}
+
+static PyObject *result_object(const Result *r) {
+    size_t n = r->groups.count;
+    PyObject *tables = PyTuple_New(6), *groups = PyList_New((Py_ssize_t)n), *deferred = NULL, *out = NULL;
+    if (!tables || !groups) goto done;
+    for (int k = 0; k < 6; k++) {
+        PyObject *dicts = PyList_New((Py_ssize_t)n);
+        if (!dicts) goto done;
+        PyTuple_SetItem(tables, k, dicts);
+        for (size_t i = 0; i < n; i++) {
+            PyObject *dict = PyDict_New();
+            if (!dict) goto done;
+            PyList_SetItem(dicts, (Py_ssize_t)i, dict);
+        }
+    }
+    if (!emit(&r->minutes, PyTuple_GetItem(tables, 0), 0, 0) || !emit(&r->minutes, PyTuple_GetItem(tables, 1), 1, 0)
+        || !emit(&r->buckets, PyTuple_GetItem(tables, 2), 0, 0) || !emit(&r->buckets, PyTuple_GetItem(tables, 3), 1, 1)
+        || !emit(&r->latency, PyTuple_GetItem(tables, 4), 0, 0) || !emit(&r->sketch, PyTuple_GetItem(tables, 5), 0, 0))
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *g = group_object(r, i, tables);
+        if (g == NULL) goto done;
+        PyList_SetItem(groups, (Py_ssize_t)i, g);
+    }
+    size_t count = r->deferred.len / (3 * sizeof(long long));
+    deferred = PyList_New((Py_ssize_t)count);
+    if (!deferred) goto done;
+    for (size_t i = 0; i < count; i++) {
+        long long t[3];
+        memcpy(t, r->deferred.data + i * sizeof t, sizeof t);
+        PyObject *item = Py_BuildValue("(LLL)", t[0], t[1], t[2]);
+        if (item == NULL) goto done;
+        PyList_SetItem(deferred, (Py_ssize_t)i, item);
+    }
+    out = Py_BuildValue("(LOO)", r->lines, groups, deferred);
+done:
+    Py_XDECREF(tables); Py_XDECREF(groups); Py_XDECREF(deferred);
+    return out;
+}
+
+static PyObject *scan(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *items, *data;
+    double sketch_mult, latency_mult;
+    long long step;
+    if (!PyArg_ParseTuple(args, "O!O!ddL", &PyTuple_Type, &items, &PyBytes_Type, &data, &sketch_mult, &latency_mult, &step))
+        return NULL;
+    if (step < MINUTE || step % MINUTE != 0) { PyErr_SetString(PyExc_ValueError, "step must be a multiple of 60"); return NULL; }
+    Spec spec;
+    if (!parse_spec(items, &spec)) return NULL;
+    char *bytes;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(data, &bytes, &size) < 0) return NULL;
+    Result r;
+    memset(&r, 0, sizeof r);
+    /* items and data are immutable bytes held by our caller's references while the GIL is released */
+    Py_BEGIN_ALLOW_THREADS
+    scan_lines(&spec, bytes, (size_t)size, sketch_mult, latency_mult, step, &r);
+    Py_END_ALLOW_THREADS
+    PyObject *out = r.failed ? PyErr_NoMemory() : result_object(&r);
+    result_free(&r);
+    return out;
+}
+
+static PyObject *template_path(PyObject *self, PyObject *args) {
+    (void)self;
+    const char *path;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "y#", &path, &n)) return NULL;
+    Buf out = {0};
+    const char *question = memchr(path, '?', (size_t)n);
+    auto_template(&out, path, question ? (size_t)(question - path) : (size_t)n);
+    if (out.failed) { free(out.data); return PyErr_NoMemory(); }
+    PyObject *result = PyBytes_FromStringAndSize(out.data ? out.data : "", (Py_ssize_t)out.len);
+    free(out.data);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS, "scan(spec, data, sketch_multiplier, latency_multiplier, step) -> (lines, groups, deferred)"},
+    {"template_path", template_path, METH_VARARGS, "template_path(path: bytes) -> bytes (endpoints.auto_template)"},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "The compiled access-log scanner.", -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }

@@ -1,0 +1,223 @@
+"""The compiled scanner (``_scan.c``): per-endpoint sums of a block of log lines, exact.
+
+``scan_spec(fmt)`` describes a LogFormat to the scanner, from the same
+tokenizer the Python parser is compiled from, or returns None when the
+scanner cannot read that format (then the Python parser reads the file).
+``scan(spec, data, ...)`` reads whole lines of ``data`` with the GIL released
+(callers run it on several threads) and returns, per (vhost, method,
+endpoint template), the counters ``report`` needs, plus the lines it was
+not sure of (non-ASCII bytes, a backslash in a value it reads, a long
+number, a time it cannot prove valid, anything the strict regex would have
+to backtrack over): those go to the Python parser with their raw bytes.
+The scanner is stricter than the Python parser, never more lenient.
+
+Endpoint templates are ``logs.endpoints.auto_template``'s rules, in C; the
+Python templater stays the reference and the fallback (a differential test
+holds the two together). User-declared patterns are not done in C: with
+patterns, report reads through Python.
+
+The extension is optional (built when a compiler is present);
+``engine()`` says whether it runs: ``"c"``, or ``"python"`` when it is
+missing or ``VHOSTGUARD_ENGINE=python`` is set.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vhostguard.logs import directives as d
+from vhostguard.logs.format import DEFAULT_NICKNAMES, Field, FormatError, Literal, _pieces, tokenize
+
+try:
+    from vhostguard.logs import _scan  # type: ignore[attr-defined]
+except ImportError:  # built without a compiler: the Python engine runs
+    _scan = None
+
+ENGINE_VARIABLE = "VHOSTGUARD_ENGINE"
+
+# field kinds of _scan.c
+_TOKEN, _QUOTED, _NUMBER, _VHOST, _REQUEST, _STATUS, _BYTES, _DURATION, _TIME = range(9)
+_SKIPPED_UNQUOTED = {d.STR: _TOKEN, d.USER: _TOKEN, d.INT: _NUMBER, d.BYTES_CLF: _NUMBER, d.DURATION: _NUMBER}
+
+
+def compiled() -> bool:
+    """True when the extension was built (whatever the environment asks)."""
+    return _scan is not None
+
+
+def engine(environ: Mapping[str, str] | None = None) -> str:
+    """``"c"`` when the compiled scanner runs, ``"python"`` when it is missing or disabled."""
+    env = os.environ if environ is None else environ
+    if _scan is None or env.get(ENGINE_VARIABLE, "").strip().lower() == "python":
+        return "python"
+    return "c"
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    """A LogFormat as the scanner reads it: literals (bytes) and fields ``(kind, escaped, scale)``."""
+
+    format: str
+    items: tuple[bytes | tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSums:
+    """What the lines of one (vhost, method, endpoint template) add up to in one block.
+
+    Times are epoch seconds (UTC). ``minute_requests``/``minute_errors``: requests and 5xx per
+    minute (errors only where there are some); ``bucket_requests``/``bucket_errors``: the same
+    per bucket of the ``step`` given to ``scan``, errors as [5xx, first 5xx, last 5xx];
+    ``latency``: bucket * LATENCY_BINS + bin -> requests; ``sketch``: sketch bucket -> values;
+    ``first_line``: the line (1-based, in the block) where the group was first seen.
+    """
+
+    vhost: bytes
+    method: bytes | None
+    template: bytes
+    requests: int
+    status: tuple[int, int, int, int, int, int]
+    bytes: int
+    durations: int
+    duration_sum: int
+    zero_durations: int
+    duration_min: int | None
+    duration_max: int | None
+    first: int
+    last: int
+    minute_requests: dict[int, int]
+    minute_errors: dict[int, int]
+    bucket_requests: dict[int, int]
+    bucket_errors: dict[int, list[float]]
+    latency: dict[int, int]
+    sketch: dict[int, int]
+    first_line: int
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """A block read by the scanner: its lines, its groups, and the lines left to Python as
+    ``(line number in the block, raw bytes without the newline)``."""
+
+    lines: int
+    groups: tuple[GroupSums, ...]
+    deferred: tuple[tuple[int, bytes], ...]
+    step: int  # seconds per bucket of the groups' series
+
+    @property
+    def valid(self) -> int:
+        return sum(group.requests for group in self.groups)
+
+
+def scan_spec(fmt: str, nicknames: Mapping[str, str] | None = None) -> ScanSpec | None:
+    """The scanner's description of format (or nickname) ``fmt``; None when it cannot read it.
+
+    Read: one ``%t`` (CLF time), one ``%r`` between quotes, at most one of ``%v``/``%V``
+    (the vhost; with neither, no ``%{Host}i`` either), the status, the bytes (``%O``, else ``%B``/``%b``) and one
+    duration at most; other fields are skipped when they are plain text,
+    quoted text or numbers. Anything else (another time form, ``%m``/``%U``
+    beside ``%r``, a status condition, two fields for one value, two fields
+    with no literal between them) declines the format.
+    """
+    table = DEFAULT_NICKNAMES if nicknames is None else nicknames
+    text = table.get(fmt, fmt)
+    try:
+        items = tokenize(text)
+    except FormatError:
+        return None
+    fields = [item for item in items if isinstance(item, Field)]
+    roles = _roles(fields)
+    if roles is None:
+        return None
+    pieces = _pieces(items)  # text around and between the format's quotes: odd pieces are inside quotes
+    whole = {f.index for piece in pieces if piece.whole for f in piece.fields}
+    interior = {f.index for number, piece in enumerate(pieces) if number % 2 == 1 for f in piece.fields}
+    out: list[bytes | tuple[int, int, int]] = []
+    for item in items:
+        if isinstance(item, Literal):
+            raw = item.text.encode("utf-8")
+            if not raw or not all(0x20 <= byte <= 0x7E for byte in raw):
+                return None  # the scanner reads printable ASCII only: such a format never matches there
+            out.append(raw)
+            continue
+        if out and not isinstance(out[-1], bytes):
+            return None
+        kind = _kind(item, roles.get(item.index), item.index in whole, item.index in interior)
+        if kind is None:
+            return None
+        out.append((kind, int(item.slot.escaped), item.slot.scale))
+    return ScanSpec(text, tuple(out))
+
+
+def _roles(fields: list[Field]) -> dict[int, int] | None:
+    """Field index -> the kind of the fields the scanner reads (vhost, request, status, time, bytes, duration)."""
+    if any(f.conditional for f in fields):
+        return None
+    by_key: dict[str, list[Field]] = {}
+    for f in fields:
+        by_key.setdefault(f.slot.key, []).append(f)
+    if any(key in by_key for key in ("method", "path", "query", "protocol")):
+        return None  # explicit request parts win over %r in the Python parser: not done here
+    named = [key for key in ("vhost", "server_name") if key in by_key]
+    status_key = "status" if "status" in by_key else "original_status"
+    bytes_key = next((key for key in ("bytes_out", "bytes") if key in by_key), None)
+    wanted = {"time": _TIME, "request_line": _REQUEST, status_key: _STATUS, "duration_us": _DURATION}
+    if bytes_key is not None:
+        wanted[bytes_key] = _BYTES
+    if len(named) > 1 or any(len(by_key.get(key, ())) > 1 for key in (*wanted, *named)):
+        return None
+    if named:
+        wanted[named[0]] = _VHOST
+    elif any((f.slot.sub or "").lower() == "host" for f in by_key.get("headers_in", ())):
+        return None  # the vhost would come from the Host header (logs.rows): not done here
+    if "time" not in by_key or "request_line" not in by_key:
+        return None
+    return {f.index: wanted[f.slot.key] for f in fields if f.slot.key in wanted}
+
+
+def _kind(f: Field, role: int | None, whole: bool, interior: bool) -> int | None:
+    slot = f.slot
+    if role == _TIME:
+        return _TIME if slot.time is not None and slot.time.clf and not interior else None
+    if role == _REQUEST:
+        return _REQUEST if whole and slot.kind == d.REQUEST else None
+    if role == _VHOST:
+        return _VHOST if not interior and slot.kind == d.STR else None
+    if role in (_STATUS, _BYTES, _DURATION):
+        numeric = slot.kind in (d.INT, d.BYTES_CLF, d.DURATION)
+        return role if numeric and not interior else None
+    if whole:
+        return _QUOTED if slot.kind in (d.STR, d.USER) else None
+    if interior:
+        return None
+    return _SKIPPED_UNQUOTED.get(slot.kind)
+
+
+def scan(spec: ScanSpec, data: bytes, sketch_multiplier: float, latency_multiplier: float, step: int = 60) -> Scanned:
+    """Read the whole lines of ``data`` (runs without the GIL); see the module notes.
+
+    ``sketch_multiplier`` is the quantile sketch's ``1 / log(gamma)``,
+    ``latency_multiplier`` the latency histogram's ``1 / log(ratio)``: the
+    scanner counts ``ceil(multiplier * log(value))`` as the Python code does; ``step`` (seconds,
+    a multiple of 60) is the bucket of the series and the latency histogram.
+    Raises RuntimeError when the lines do not add up (a bug, never a bad line).
+    """
+    if _scan is None:
+        raise RuntimeError("the compiled scanner is not built")
+    lines, groups, deferred = _scan.scan(spec.items, data, sketch_multiplier, latency_multiplier, step)
+    sums = tuple(GroupSums(*group) for group in groups)
+    kept = tuple((number, data[start:end]) for number, start, end in deferred)
+    result = Scanned(lines, sums, kept, step)
+    if result.valid + len(kept) != lines:
+        raise RuntimeError(f"scanner: {lines} lines but {result.valid} read and {len(kept)} left to Python")
+    return result
+
+
+def template_path(path: str) -> str:
+    """``auto_template(path)`` computed by the scanner (ASCII paths; for the differential test)."""
+    if _scan is None:
+        raise RuntimeError("the compiled scanner is not built")
+    out: Any = _scan.template_path(path.encode("ascii"))
+    return str(out.decode("ascii"))
