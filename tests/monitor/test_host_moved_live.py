@@ -6,7 +6,6 @@ raise nothing."""
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import signal
@@ -16,9 +15,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.support.alerts import read_alerts, wait_for
 
 from tests.live.helpers import readable_dir, writer
 from tests.support.apache import APACHE2, CLEAN_ENV, MODULES_DIR, free_port, needs_apache
@@ -105,22 +105,6 @@ class Load:
             time.sleep(0.04)
 
 
-def _alerts(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(text) for text in path.read_text().splitlines() if text.strip()]
-
-
-def _wait(predicate: Any, timeout: float, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(step)
-    return None
-
-
 def _graceful(root: Path) -> None:
     os.kill(int((root / "run" / "httpd.pid").read_text()), signal.SIGUSR1)
 
@@ -146,7 +130,7 @@ def test_a_wildcard_alias_capturing_the_api_host_pages_within_seconds_of_the_rel
     watcher = logs_only = None
     traffic_alerts = tmp_path / "traffic-alerts.jsonl"
     try:
-        assert _wait(lambda: (site / "run" / "httpd.pid").exists(), 10), server.stderr
+        assert wait_for(lambda: (site / "run" / "httpd.pid").exists(), 10), server.stderr
         with open(errors, "w") as stderr:
             watcher = subprocess.Popen(
                 [sys.executable, "-m", "vhostguard.cli.watch", "-f", str(conf), "--env-file", "",
@@ -159,34 +143,34 @@ def test_a_wildcard_alias_capturing_the_api_host_pages_within_seconds_of_the_rel
                  "--log-format", HOST_FORMAT.replace('\\"', '"'), "--state", str(tmp_path / "state2"),
                  "--alerts-jsonl", str(traffic_alerts), "--rules", str(rules), "--metrics-addr", "off", "-q"],
                 stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
-        assert _wait(lambda: errors.read_text().count("state in") == 2, 20), errors.read_text()
+        assert wait_for(lambda: errors.read_text().count("state in") == 2, 20), errors.read_text()
         metrics_url = re.search(r"metrics on (\S+)", errors.read_text()).group(1)  # type: ignore[union-attr]
         with Load(port, "api.example.com") as api:
             time.sleep(12)  # steady traffic: the watcher learns api.example.com -> api.example.com
             assert api.answers and all('"api"' in body for _, _, body in api.answers)
-            assert _alerts(alerts_file) == []
+            assert read_alerts(alerts_file) == []
             with Load(port, "new.example.com"):  # a Host seen for the first time: no alert
                 time.sleep(3)
-            assert _alerts(alerts_file) == []
+            assert read_alerts(alerts_file) == []
 
             # The mistake: a wildcard alias on the vhost listed first. Every request still gets a 200.
             internal = _internal(site, port, alias=True)
             reloaded = time.time()
             _graceful(site)
-            fired = _wait(lambda: [a for a in _alerts(alerts_file)
+            fired = wait_for(lambda: [a for a in read_alerts(alerts_file)
                                    if a["rule"] == "host-moved" and a["state"] == "firing"], ALERT_BOUND + 5)
             latency = time.time() - reloaded
             assert fired, (errors.read_text(), (site / "logs" / "error.log").read_text())
             assert latency <= ALERT_BOUND
             alert = fired[0]
-            assert _wait(lambda: any("internal landing" in body for t, _, body in api.answers if t > reloaded), 10)
+            assert wait_for(lambda: any("internal landing" in body for t, _, body in api.answers if t > reloaded), 10)
             assert all(status == 200 for _, status, _ in api.answers)
             assert (alert["severity"], alert["vhost"], alert["endpoint"]) == ("page", "api.example.com",
                                                                               "api.example.com")
             assert alert["summary"].startswith(
                 f"api.example.com is now served by internal.example.com (ServerAlias *.example.com, {internal}:3)")
             print(f"host-moved alert {latency:.2f}s after the reload")  # recorded in docs/benchmarks.md
-            seen = _wait(lambda: [a for a in _alerts(traffic_alerts) if a["state"] == "firing"], ALERT_BOUND + 5)
+            seen = wait_for(lambda: [a for a in read_alerts(traffic_alerts) if a["state"] == "firing"], ALERT_BOUND + 5)
             traffic_latency = time.time() - reloaded
             assert seen and traffic_latency <= ALERT_BOUND, errors.read_text()
             assert seen[0]["summary"].startswith("api.example.com is now served by internal.example.com: ")
@@ -196,12 +180,12 @@ def test_a_wildcard_alias_capturing_the_api_host_pages_within_seconds_of_the_rel
             _internal(site, port, alias=False)
             fixed = time.time()
             _graceful(site)
-            resolved = _wait(lambda: [a for a in _alerts(alerts_file)
+            resolved = wait_for(lambda: [a for a in read_alerts(alerts_file)
                                       if a["id"] == alert["id"] and a["state"] == "resolved"], 20)
             assert resolved, errors.read_text()
             print(f"resolved {time.time() - fixed:.2f}s after the fix")
-            assert _wait(lambda: '"api"' in api.answers[-1][2], 10)
-        assert [a["endpoint"] for a in _alerts(alerts_file)] == ["api.example.com", "api.example.com"]
+            assert wait_for(lambda: '"api"' in api.answers[-1][2], 10)
+        assert [a["endpoint"] for a in read_alerts(alerts_file)] == ["api.example.com", "api.example.com"]
         import urllib.request
         with urllib.request.urlopen(metrics_url, timeout=5) as response:
             text = response.read().decode()

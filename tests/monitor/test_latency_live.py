@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.alerts import read_alerts, wait_for
+
 from tests.live.helpers import readable_dir, writer
 from tests.support.apache import APACHE2, CLEAN_ENV, MODULES_DIR, free_port, needs_apache
 
@@ -123,22 +125,6 @@ def _config(root: Path, port: int, backend: int) -> Path:
     """)
 
 
-def _alerts(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(text) for text in path.read_text().splitlines() if text.strip()]
-
-
-def _wait(predicate: Any, timeout: float, step: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(step)
-    return None
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Path]:
     with readable_dir(tmp_path) as root:
@@ -167,31 +153,31 @@ latency_regression: {window: 10s, baseline: 2m, min_requests: 10, min_baseline: 
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     watcher = None
     try:
-        assert _wait(lambda: (site / "run" / "httpd.pid").exists(), 10)
+        assert wait_for(lambda: (site / "run" / "httpd.pid").exists(), 10)
         with open(errors, "w") as stderr:
             watcher = subprocess.Popen(
                 [sys.executable, "-m", "vhostguard.cli.watch", "-f", str(conf), "--env-file", "",
                  "--state", str(tmp_path / "state"), "--alerts-jsonl", str(alerts_file), "--rules", str(rules),
                  "--metrics-addr", "127.0.0.1:0", "-q"],
                 stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
-        assert _wait(lambda: "state in" in errors.read_text(), 20), errors.read_text()
+        assert wait_for(lambda: "state in" in errors.read_text(), 20), errors.read_text()
         metrics_url = re.search(r"metrics on (\S+)", errors.read_text()).group(1)  # type: ignore[union-attr]
         with Load(port) as load:
             time.sleep(15)  # steady, fast traffic: no alert
             assert len(load.statuses) > 100 and all(s == 200 for _, s in load.statuses)
-            assert _alerts(alerts_file) == []
+            assert read_alerts(alerts_file) == []
             backend.delay = DELAY
             delayed = time.time()
             seen: dict[str, float] = {}
 
             def both() -> bool:
-                for alert in _alerts(alerts_file):
+                for alert in read_alerts(alerts_file):
                     if alert["state"] == "firing":
                         seen.setdefault(alert["rule"], time.time() - delayed)
                 return set(seen) >= {"latency-slo", "latency-regression"}
 
-            assert _wait(both, 40), (_alerts(alerts_file), errors.read_text())
-            firing = {a["rule"]: a for a in _alerts(alerts_file) if a["state"] == "firing"}
+            assert wait_for(both, 40), (read_alerts(alerts_file), errors.read_text())
+            firing = {a["rule"]: a for a in read_alerts(alerts_file) if a["state"] == "firing"}
             for rule in ("latency-slo", "latency-regression"):
                 assert (firing[rule]["vhost"], firing[rule]["endpoint"]) == ("api.example.com", "/v1/users/{id}")
             assert firing["latency-slo"]["severity"] == "page"

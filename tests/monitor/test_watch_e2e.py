@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.alerts import read_alerts, wait_for
 from click.testing import CliRunner
 
 from tests.live.helpers import readable_dir, writer
@@ -123,22 +125,6 @@ def _config(root: Path, backend: int) -> Path:
     """)
 
 
-def _alerts(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(text) for text in path.read_text().splitlines() if text.strip()]
-
-
-def _wait(predicate: Any, timeout: float, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(step)
-    return None
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Path]:
     with readable_dir(tmp_path) as root:
@@ -167,14 +153,14 @@ def test_backend_outage_alerts_with_the_error_log_cause_and_resolves(site: Path,
                  "--metrics-addr", "127.0.0.1:0", "-q"],
                 stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
         try:
-            assert _wait(lambda: "state in" in errors.read_text(), 20), errors.read_text()
+            assert wait_for(lambda: "state in" in errors.read_text(), 20), errors.read_text()
             metrics_url = re.search(r"metrics on (\S+)", errors.read_text()).group(1)  # type: ignore[union-attr]
             with Load(sandbox.addresses.connect_address(None, 80)) as load:  # type: ignore[union-attr]
                 time.sleep(4)  # healthy traffic first
                 backend.stop()
-                assert _wait(lambda: any(s >= 500 for _, s in load.statuses), 10)
+                assert wait_for(lambda: any(s >= 500 for _, s in load.statuses), 10)
                 first_failure = min(t for t, s in load.statuses if s >= 500)
-                fired = _wait(lambda: [a for a in _alerts(alerts_file)
+                fired = wait_for(lambda: [a for a in read_alerts(alerts_file)
                                        if a["rule"] == "endpoint-broken" and a["state"] == "firing"], ALERT_BOUND + 5)
                 seen_at = time.time()
                 assert fired, (errors.read_text(), sandbox.error_log_tail())
@@ -186,7 +172,7 @@ def test_backend_outage_alerts_with_the_error_log_cause_and_resolves(site: Path,
                 assert "— error_log: AH01114 HTTP: failed to make connection to backend: 127.0.0.1" in alert["summary"]
                 assert any("AH00957" in e and f"127.0.0.1:{backend.port}" in e for e in alert["evidence"]), json.dumps(alert, indent=1)
                 backend.start()
-                resolved = _wait(lambda: [a for a in _alerts(alerts_file)
+                resolved = wait_for(lambda: [a for a in read_alerts(alerts_file)
                                           if a["id"] == alert["id"] and a["state"] == "resolved"], 30)
                 assert resolved, errors.read_text()
                 assert load.statuses[-1][1] == 200
@@ -260,6 +246,6 @@ def test_the_same_hour_with_an_outage_in_it_does_alert(tmp_path: Path) -> None:
         str(log), "--log-format", FORMAT, "--from-start", "--once", "--state", str(tmp_path / "state"),
         "--metrics-addr", "off", "--alerts-jsonl", str(alerts), "-q"])
     assert result.exit_code == 0, result.output
-    fired = [a for a in _alerts(alerts) if a["state"] == "firing"]
+    fired = [a for a in read_alerts(alerts) if a["state"] == "firing"]
     assert {(a["rule"], a["endpoint"]) for a in fired} >= {("endpoint-broken", "/v1/users/{id}")}
     assert os.path.getsize(alerts) > 0

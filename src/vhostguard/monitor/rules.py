@@ -167,6 +167,12 @@ def _duration(value: Any, where: str) -> float:
     return seconds
 
 
+def _in_scope(vhost: str, method: str, endpoint: str, key: Key) -> bool:
+    """Does an endpoint (vhost, method, endpoint) fall under a rule entry's shell-style patterns?"""
+    return (fnmatch.fnmatchcase(key[0], vhost) and fnmatch.fnmatchcase(key[1], method)
+            and fnmatch.fnmatchcase(key[2], endpoint))
+
+
 @dataclass(frozen=True)
 class BurnWindow:
     severity: str
@@ -183,8 +189,7 @@ class Objective:
     endpoint: str = "*"
 
     def matches(self, key: Key) -> bool:
-        return (fnmatch.fnmatchcase(key[0], self.vhost) and fnmatch.fnmatchcase(key[1], self.method)
-                and fnmatch.fnmatchcase(key[2], self.endpoint))
+        return _in_scope(self.vhost, self.method, self.endpoint, key)
 
 
 @dataclass(frozen=True)
@@ -251,8 +256,7 @@ class LatencyObjective:
     endpoint: str = "*"
 
     def matches(self, key: Key) -> bool:
-        return (fnmatch.fnmatchcase(key[0], self.vhost) and fnmatch.fnmatchcase(key[1], self.method)
-                and fnmatch.fnmatchcase(key[2], self.endpoint))
+        return _in_scope(self.vhost, self.method, self.endpoint, key)
 
 
 @dataclass(frozen=True)
