@@ -37,6 +37,7 @@ COMMANDS: Mapping[str, str] = {
     "history": "vhostguard.cli.deploy:history",
     "events": "vhostguard.cli.events:events",
     "postmortem": "vhostguard.cli.incidents:postmortem",
+    "demo": "vhostguard.cli.incidents:demo",
 }
 
 
