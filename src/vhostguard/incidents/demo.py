@@ -25,7 +25,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from types import FrameType
 
@@ -269,7 +269,7 @@ def _terminated(signum: int, frame: FrameType | None) -> None:
 
 
 def _story(demo: DemoRun) -> DemoOutcome:
-    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    since = datetime.now(UTC).isoformat(timespec="seconds")
     demo.prepare()
     demo.step("setup", f"{demo.root}: examples/incident/before on 127.0.0.1:{demo.port} (API vhost + www site)")
     demo.start_backend()
@@ -327,11 +327,11 @@ def _wait_for_alert(demo: DemoRun, since: str, seconds: float) -> str | None:
     while True:
         code, out = demo.vhostguard("events", "--since", since, "--source", "watch", "--json",
                                     "--state", str(demo.state), timeout=30)
-        for event in _json(out).get("events", []) if code == 0 else []:
-            data = json.dumps(event.get("data", {}))
-            if event.get("kind") == "alert-firing" and "host-moved" in data:
-                summary = event.get("data", {}).get("summary") if isinstance(event.get("data"), dict) else None
-                return f"{event.get('time')} host-moved: {summary or event.get('id')}"
+        events = _json(out).get("events") if code == 0 else None
+        for event in events if isinstance(events, list) else []:
+            data = event.get("data") if isinstance(event, dict) else None
+            if isinstance(data, dict) and event.get("kind") == "alert-firing" and "host-moved" in json.dumps(data):
+                return f"{event.get('time')} host-moved: {data.get('summary') or event.get('id')}"
         if time.monotonic() > deadline:
             return None
         time.sleep(1)
