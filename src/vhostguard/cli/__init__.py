@@ -39,6 +39,7 @@ COMMANDS: Mapping[str, str] = {
     "postmortem": "vhostguard.cli.incidents:postmortem",
     "gate": "vhostguard.cli.gate:gate",
     "drift": "vhostguard.cli.drift:drift",
+    "demo": "vhostguard.cli.incidents:demo",
 }
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
@@ -13,7 +16,7 @@ from vhostguard.cli.output import check_output, write_output
 from vhostguard.cli.params import moment
 from vhostguard.exitcodes import ExitCode
 from vhostguard.incidents import (
-    EVENTS_NAME, AccessLogInput, Event, EventStore, EventStoreError, LogFacts, PostmortemInputs, check_times, draft, epoch, to_html,
+    EVENTS_NAME, DemoProblem, Step, apache_available, demo_free_port, run_demo, AccessLogInput, Event, EventStore, EventStoreError, LogFacts, PostmortemInputs, check_times, draft, epoch, to_html,
     to_markdown,
 )
 from vhostguard.lint import Severity, default_registry
@@ -132,3 +135,45 @@ def _check(path: str, sources: _Sources | None, since: float | None, output_form
 def _at(text: str | None) -> float | None:
     return epoch(text) if text else None
 
+
+
+@click.command(name="demo")
+@click.option("--keep", "keep", metavar="DIR", help="Tell the story in DIR (created) and keep it afterwards.")
+@click.option("--port-base", "port_base", type=click.IntRange(min=1024, max=65533), metavar="N",
+              help="apache2 on 127.0.0.1:N, the API backend on N+1 (default: free ports).")
+def demo(keep: str | None, port_base: int | None) -> None:
+    """The incident of examples/incident, live in about a minute: a real apache2 and API backend on
+    loopback, traffic, watch, a bad deploy pushed with --force and rolled back, doctor, the postmortem.
+
+    Exit 0 when the story ran as designed (rolled back, alerted, the postmortem names the deploy), 1
+    otherwise, 2 when apache2 is missing. Leaves nothing running, even on Ctrl-C.
+    """
+
+    def body() -> int:
+        if not apache_available():
+            raise UsageProblem("demo needs apache2 and apache2ctl: apt-get install apache2")
+        if keep is not None and os.path.exists(keep) and os.listdir(keep):
+            raise UsageProblem(f"--keep {keep}: the directory is not empty; name a new or empty one")
+        root = Path(keep) if keep is not None else Path(tempfile.mkdtemp(prefix="vhostguard-demo-"))
+        root.mkdir(parents=True, exist_ok=True)
+        port, api_port = (port_base, port_base + 1) if port_base is not None else (demo_free_port(), demo_free_port())
+        drafts = root / "postmortem" if keep is not None else Path(tempfile.mkdtemp(prefix="vhostguard-postmortem-"))
+        try:
+            outcome = run_demo(root.resolve(), drafts.resolve(), port, api_port, _say)
+        except DemoProblem as problem:
+            click.echo(terminal_text(f"demo: {problem}"), err=True)
+            return int(ExitCode.FINDINGS)
+        finally:
+            if keep is None:
+                shutil.rmtree(root, ignore_errors=True)
+        verdict = "as designed" if outcome.as_designed else "NOT as designed"
+        click.echo(terminal_text(f"demo {verdict}: deploy {outcome.deploy_id} rolled back={outcome.rolled_back}, "
+                                 f"alert={outcome.alerted}, postmortem names the deploy={outcome.postmortem_names_deploy}"))
+        click.echo(terminal_text(f"postmortem drafts (md, html) in {outcome.postmortem_dir}"))
+        return int(ExitCode.OK if outcome.as_designed else ExitCode.FINDINGS)
+
+    run(body)
+
+
+def _say(step: Step) -> None:
+    click.echo(terminal_text(f"[{step.elapsed:5.1f}s] {step.name}: {step.text}"))
