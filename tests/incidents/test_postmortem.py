@@ -306,3 +306,34 @@ def test_json_written_to_a_file_is_the_document_stdout_gets(incident: dict[str, 
     assert code == 0
     _, printed = _run(incident, "--format", "json")
     assert json.loads(target.read_text()) == json.loads(printed)
+
+
+def test_misrouted_requests_count_as_failed_when_their_host_was_seen_moved(tmp_path: Path) -> None:
+    """The incident's misroute answers 403, not 5xx: once watch (or a deploy's verification) saw the
+    API's Host moved, each API request another vhost answered is a failed one; a 403 of another Host
+    stays a success, as does a request whose Host was not seen moved."""
+    lines = []
+    for second in range(40):
+        moment = T0 + timedelta(seconds=second)
+        stamp = moment.strftime("%d/%b/%Y:%H:%M:%S") + ".000 +0000"
+        vhost, status = ("default.invalid", 403) if 20 <= second < 30 else ("api.example.com", 200)
+        lines.append(f'{vhost}:80 10.0.0.1 - - [{stamp}] "GET /v1/users/{second} HTTP/1.1" {status} 10 900 "API.example.com:80"\n')
+        lines.append(f'default.invalid:80 10.0.0.2 - - [{stamp}] "GET / HTTP/1.1" 403 10 900 "other.example.com"\n')
+    log = tmp_path / "access.log"
+    log.write_text("".join(lines))
+    state = tmp_path / "state"
+    alert = {"schema": 1, "id": "m1", "state": "firing", "severity": "page", "rule": "host-moved",
+             "vhost": "api.example.com", "method": None, "endpoint": "api.example.com",
+             "started": (T0 + timedelta(seconds=21)).isoformat(), "resolved": None,
+             "observed": {"host": "api.example.com", "usual_vhost": "api.example.com", "new_vhost": "default.invalid"},
+             "evidence": [], "summary": "moved"}
+    with EventStore(str(state)) as store:
+        store.append([Event(alert["started"], "watch", "alert-firing", "m1", alert)])  # type: ignore[arg-type]
+    fmt = '%v:%p %a %l %u [%{%d/%b/%Y:%H:%M:%S}t.%{msec_frac}t %{%z}t] "%r" %>s %O %D "%{Host}i"'
+    result = CliRunner().invoke(postmortem, ["--since", T0.isoformat(), "--until", (T0 + timedelta(seconds=60)).isoformat(),
+                                             str(log), "--log-format", fmt, "--state", str(state), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    impact = json.loads(result.stdout)["impact"]
+    assert (impact["requests"], impact["failed"]) == (80, 10)  # the ten API requests default.invalid answered
+    (worst, *_) = impact["by_endpoint"]
+    assert (worst["vhost"], worst["failed"]) == ("default.invalid", 10)

@@ -135,9 +135,13 @@ class VerifyFailure:
     kind: str  # "expectation" | "error-rate" | "host-moved" | "not-serving"
     summary: str  # one line
     evidence: tuple[str, ...] = ()
+    observed: Mapping[str, Any] = field(default_factory=dict)  # host-moved: host, usual_vhost, new_vhost (as watch's alert)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "summary": self.summary, "evidence": list(self.evidence)}
+        document: dict[str, Any] = {"kind": self.kind, "summary": self.summary, "evidence": list(self.evidence)}
+        if self.observed:
+            document["observed"] = dict(self.observed)
+        return document
 
 
 @dataclass(frozen=True)
@@ -562,7 +566,8 @@ class _Watch:
         deciding = where_now(self.model, move.host, move.new)
         evidence = ([f"now decided by {deciding}"] if deciding else []) + [
             _line_ref(row, self.readers) for row in self.host_rows.get((move.host, move.new), [])]
-        return VerifyFailure("host-moved", summary, tuple(evidence))
+        return VerifyFailure("host-moved", summary, tuple(evidence),
+                             {"host": move.host, "usual_vhost": move.usual, "new_vhost": move.new})
 
     def error_rate(self) -> VerifyFailure | None:
         return _broken(self.window, self.baseline, self.rules, time.time(), self.readers, self.error_lines)

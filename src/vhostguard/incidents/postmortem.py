@@ -1,7 +1,9 @@
 """A drafted postmortem: what the access logs, the error logs and the event store say about a window.
 
 The numbers come from the logs line by line (``logs.read_log``, the one reader): a failed request is a
-logged final status of 500 or more, counted once per line whose time falls inside the window, so the
+logged final status of 500 or more, or a misrouted one (its Host, ``%{Host}i`` or ``%V``, was seen moved
+by watch's ``host-moved`` alert or a deploy's verification, and another vhost than the usual one, ``%v``,
+answered it: the incident's 403s), counted once per line whose time falls inside the window, so the
 impact equals what ``grep`` would find in the same lines. Every time is shown in UTC with its offset
 (``+00:00``), whatever offset the log or the event was written with: one clock for the whole story.
 """
@@ -19,7 +21,7 @@ from vhostguard.deploy import Journal, JournalError
 from vhostguard.diagnose import explain_line
 from vhostguard.incidents.store import Event, epoch
 from vhostguard.logs import EndpointTemplater, Parser, ReadStats, read_log
-from vhostguard.model import build_model
+from vhostguard.model import build_model, normalize_host
 from vhostguard.monitor import parse_error_line
 from vhostguard.routing import Decision, Request, RequestError, Router
 
@@ -130,8 +132,36 @@ def draft(inputs: PostmortemInputs) -> dict[str, Any]:
 
 # --- impact ----------------------------------------------------------------------------------------------
 
+def moved_hosts(events: Sequence[Event]) -> dict[str, str]:
+    """Host -> the vhost that usually served it, for every Host the events saw moved to another vhost
+    (watch's ``host-moved`` alerts, a deploy verification's ``host-moved`` failure)."""
+    found: dict[str, str] = {}
+    for event in events:
+        observed: list[Mapping[str, Any]] = []
+        if event.source == "watch" and event.kind == "alert-firing" and event.data.get("rule") == "host-moved":
+            observed.append(event.data.get("observed") or {})
+        elif event.source == "deploy" and event.kind == "verify-fail":
+            observed += [f.get("observed") or {} for f in event.data.get("failures") or [] if f.get("kind") == "host-moved"]
+        for seen in observed:
+            host, usual = seen.get("host"), seen.get("usual_vhost")
+            if isinstance(host, str) and isinstance(usual, str):
+                found.setdefault(host.lower(), usual)
+    return found
+
+
+def _asked_host(record: Mapping[str, Any]) -> str | None:
+    """The Host the client asked for, normalised as httpd does (``%{Host}i``, else ``%V``)."""
+    headers = record.get("headers_in") or {}
+    value = next((v for k, v in headers.items() if str(k).lower() == "host"), None) if isinstance(headers, Mapping) else None
+    value = value or record.get("server_name")
+    if not isinstance(value, str) or not value or value == "-":
+        return None
+    return normalize_host(value).name
+
+
 def _read_impact(inputs: PostmortemInputs) -> _Impact:
     impact = _Impact()
+    moved = moved_hosts(inputs.events)
     templater = EndpointTemplater()
     end = inputs.end if inputs.end is not None else float("inf")
     for log in inputs.access_logs:
@@ -147,14 +177,14 @@ def _read_impact(inputs: PostmortemInputs) -> _Impact:
                 continue
             if not inputs.start <= moment <= end:
                 continue
-            _count(impact, templater, record, moment, inputs.start)
+            _count(impact, templater, record, moment, inputs.start, moved)
         impact.lines += stats.lines
         impact.malformed += stats.malformed
     return impact
 
 
 def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, Any], moment: float,
-           start: float) -> None:
+           start: float, moved: Mapping[str, str]) -> None:
     vhost = str(record.get("vhost") or record.get("server_name") or "-")
     method = str(record.get("method") or "-")
     endpoint = templater.template(record.get("path"), vhost)
@@ -162,6 +192,10 @@ def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, A
     stats = impact.endpoints.setdefault(key, _Endpoint())
     status = record.get("status")
     failed = isinstance(status, int) and status >= 500
+    if not failed and moved and record.get("vhost"):
+        # misrouted: its Host was seen moved, and another vhost than the usual one answered it
+        usual = moved.get(_asked_host(record) or "")
+        failed = usual is not None and usual.lower() != vhost.lower()
     impact.requests += 1
     stats.requests += 1
     impact.first_request = moment if impact.first_request is None else min(impact.first_request, moment)
