@@ -227,7 +227,9 @@ def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, A
         impact.last_failure, impact.last_failure_line = moment, where
     kept = impact.samples.setdefault(key, [])
     if len(kept) < 3:
-        kept.append({"path": record.get("path"), "query": record.get("query"), "port": record.get("port"),
+        # %{local}p is the port the connection came to (what routing needs), %p the vhost's canonical one
+        port = record.get("local_port") or record.get("port")
+        kept.append({"path": record.get("path"), "query": record.get("query"), "port": port,
                      "server_name": record.get("server_name"), "vhost": record.get("vhost"), "method": method,
                      "status": status, "headers_in": record.get("headers_in") or {}})
 
@@ -352,15 +354,18 @@ def _causes(impact: _Impact, events: Sequence[Event], deploys: Mapping[str, Mapp
             inputs: PostmortemInputs, end: float) -> list[dict[str, Any]]:
     scored: list[tuple[tuple[int, float], dict[str, Any]]] = []
     first = impact.first_failure
+    # a log to the whole second puts the first failure anywhere in its second: a switch within it
+    # may have come first
+    latest_before = None if first is None else first + (1.0 if impact.whole_seconds else 0.0)
     switched = {e.id: epoch(e.time) for e in events if e.source == "deploy" and e.kind == "switch"}
     for ident, moment in switched.items():
         document = deploys.get(ident, {})
-        if document.get("kind") == "rollback" or first is None or moment > first:
+        if document.get("kind") == "rollback" or first is None or latest_before is None or moment >= latest_before:
             continue
         cause, routed = _deploy_cause(ident, document, impact, inputs.state_dir)
         # routing changed for the failing requests: the lead; not checked: next; checked and unchanged: last
         tier = 0 if cause["directives"] else (4 if routed else 1)
-        scored.append(((tier, first - moment), cause))
+        scored.append(((tier, abs(first - moment)), cause))
     for event in events:
         if event.source == "doctor" and event.kind == "finding":
             data = event.data

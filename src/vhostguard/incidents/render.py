@@ -30,7 +30,7 @@ def to_markdown(document: Mapping[str, Any]) -> str:
              "## Summary", "", _md(document["summary"]), "",
              "## Impact", "",
              f"- Requests in the window: {impact['requests']}",
-             f"- Failed requests (status 5xx): {impact['failed']} ({impact['failed_share']:.2%} of all requests)",
+             f"- Failed requests (5xx, or misrouted: another vhost than their Host's usual one answered): {impact['failed']} ({impact['failed_share']:.2%} of all requests)",
              f"- Distinct clients with a failed request: {impact['clients']}",
              f"- Log lines read: {impact['lines']} ({impact['malformed']} malformed, {impact['untimed']} without a time)",
              "",
@@ -85,8 +85,8 @@ def _curve_table(curve: Mapping[str, Any]) -> list[str]:
     wanted = sorted({j for i, p in enumerate(points) if p["failed"] for j in (i - 1, i, i + 1) if 0 <= j < len(points)})
     if not wanted:
         return []
-    rows = ["", f"5xx and latency per {curve['step_s']} s (the buckets around the failures):", "",
-            "| from (UTC) | requests | 5xx | mean latency ms |", "|---|---:|---:|---:|"]
+    rows = ["", f"Failed requests and latency per {curve['step_s']} s (the buckets around the failures):", "",
+            "| from (UTC) | requests | failed | mean latency ms |", "|---|---:|---:|---:|"]
     for index in wanted[:MAX_CURVE_ROWS]:
         p = points[index]
         rows.append(f"| {p['time']} | {p['requests']} | {p['failed']} | "
