@@ -78,7 +78,17 @@ def test_demo_tells_the_incident_and_leaves_nothing_running(tmp_path: Path) -> N
     for name in ("postmortem.md", "postmortem.html"):
         text = (Path(drafts.group(1)) / name).read_text(encoding="utf-8")
         assert deploy_id.group(1) in text, name
-    assert "rollback" in (Path(drafts.group(1)) / "postmortem.md").read_text(encoding="utf-8")
+    drafted = (Path(drafts.group(1)) / "postmortem.md").read_text(encoding="utf-8")
+    assert "rollback" in drafted
+    # the README's excerpt is what the draft says (numbers vary: ids, ports), the deploy first
+    causes = drafted.split("## Root-cause candidates", 1)[1].strip().splitlines()
+    assert causes[0].startswith(f"1. deploy {deploy_id.group(1)} changed the routing of the failing requests"), causes[0]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    excerpt = re.search(r"```markdown\n(## Root-cause candidates\n.*?)```", readme, re.DOTALL)
+    assert excerpt, "README shows the postmortem's root causes"
+    shown = [re.sub(r"\d+", "N", line) for line in drafted.splitlines()]
+    for line in excerpt.group(1).splitlines():
+        assert re.sub(r"\d+", "N", line) in shown, f"{line!r} is not in the draft:\n{drafted}"
     # nothing left: no process names the test's directory, apache2's pid is gone, the work dir removed
     assert _settled(tmp_path) == []
     apache = re.search(r"\(pid (\d+)\)", done.stdout)
