@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import subprocess
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.live.helpers import readable_dir, writer
-from tests.support.apache import APACHE2, CLEAN_ENV, MODULES_DIR, free_port, needs_apache
+from tests.support.apache import base_config, APACHE2, CLEAN_ENV, free_port, needs_apache
 from vhostguard.cli.logformat import logformat
 from vhostguard.config import LoadOptions, load
 from vhostguard.lint import RECOMMENDED_LOGFORMAT, default_registry
@@ -52,21 +53,9 @@ def test_httpd_accepts_it_and_vhostguard_reads_every_field(site: Path, layout: s
     port = free_port()
     write = writer(site)
     write("www/index.html", "hello\n")
-    for name in ("run", "logs"):
-        (site / name).mkdir(exist_ok=True)
-        (site / name).chmod(0o755)
+    preamble = textwrap.indent(base_config(site, ("mpm_event", "authz_core"), user="www-data"), " " * 8)
     printed = "\n".join(_directives(layout))
-    conf = write("httpd.conf", f"""
-        ServerRoot "{site}"
-        PidFile "{site}/run/httpd.pid"
-        DefaultRuntimeDir "{site}/run"
-        Mutex file:{site}/run default
-        ErrorLog "{site}/logs/error.log"
-        LogLevel warn
-        LoadModule mpm_event_module {MODULES_DIR}/mod_mpm_event.so
-        LoadModule authz_core_module {MODULES_DIR}/mod_authz_core.so
-        User www-data
-        Group www-data
+    conf = write("httpd.conf", preamble + f"""
         ServerName main.example
         Listen 127.0.0.1:{port}
         CustomLog "{site}/logs/access.log" vhostguard

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from tests.support.alerts import read_alerts, wait_for
 
 from tests.live.helpers import readable_dir, writer
-from tests.support.apache import APACHE2, CLEAN_ENV, MODULES_DIR, free_port, needs_apache
+from tests.support.apache import base_config, APACHE2, CLEAN_ENV, free_port, needs_apache
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERT_BOUND = 10.0  # seconds from the reload to the alert (issue 18); docs/benchmarks.md has the measured figure
@@ -39,21 +40,8 @@ def _config(root: Path, port: int) -> Path:
     write("internal/index.html", "internal landing page\n")
     write("api/index.html", '{"api": true}\n')
     _internal(root, port, alias=False)
-    for name in ("run", "logs"):
-        (root / name).mkdir(exist_ok=True)
-        (root / name).chmod(0o755)
-    return write("httpd.conf", f"""
-        ServerRoot "{root}"
-        PidFile "{root}/run/httpd.pid"
-        DefaultRuntimeDir "{root}/run"
-        Mutex file:{root}/run default
-        ErrorLog "{root}/logs/error.log"
-        LogLevel warn
-        LoadModule mpm_event_module {MODULES_DIR}/mod_mpm_event.so
-        LoadModule authz_core_module {MODULES_DIR}/mod_authz_core.so
-        LoadModule dir_module {MODULES_DIR}/mod_dir.so
-        User www-data
-        Group www-data
+    preamble = textwrap.indent(base_config(root, ("mpm_event", "authz_core", "dir"), user="www-data"), " " * 8)
+    return write("httpd.conf", preamble + f"""
         ServerName main.example
         Listen 127.0.0.1:{port}
         LogFormat "{HOST_FORMAT}" hosted

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import pytest
 from tests.support.alerts import read_alerts, wait_for
 
 from tests.live.helpers import readable_dir, writer
-from tests.support.apache import APACHE2, CLEAN_ENV, MODULES_DIR, free_port, needs_apache
+from tests.support.apache import base_config, APACHE2, CLEAN_ENV, free_port, needs_apache
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMAT = '%v %{Host}i %h %l %u %t \\"%r\\" %>s %O %D'
@@ -98,22 +99,8 @@ class Load:
 
 def _config(root: Path, port: int, backend: int) -> Path:
     write = writer(root)
-    for name in ("run", "logs"):
-        (root / name).mkdir(exist_ok=True)
-        (root / name).chmod(0o755)
-    return write("httpd.conf", f"""
-        ServerRoot "{root}"
-        PidFile "{root}/run/httpd.pid"
-        DefaultRuntimeDir "{root}/run"
-        Mutex file:{root}/run default
-        ErrorLog "{root}/logs/error.log"
-        LogLevel warn
-        LoadModule mpm_event_module {MODULES_DIR}/mod_mpm_event.so
-        LoadModule authz_core_module {MODULES_DIR}/mod_authz_core.so
-        LoadModule proxy_module {MODULES_DIR}/mod_proxy.so
-        LoadModule proxy_http_module {MODULES_DIR}/mod_proxy_http.so
-        User www-data
-        Group www-data
+    preamble = textwrap.indent(base_config(root, ("mpm_event", "authz_core", "proxy", "proxy_http"), user="www-data"), " " * 8)
+    return write("httpd.conf", preamble + f"""
         ServerName main.example
         Listen 127.0.0.1:{port}
         LogFormat "{FORMAT}" timed

@@ -28,10 +28,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def base_config(root: Path, modules: tuple[str, ...] = ("mpm_event", "authz_core")) -> str:
-    """The preamble every sandbox config needs: paths inside ``root``, an MPM, no system state."""
-    (root / "run").mkdir(parents=True, exist_ok=True)
-    (root / "logs").mkdir(parents=True, exist_ok=True)
+def base_config(root: Path, modules: tuple[str, ...] = ("mpm_event", "authz_core"), user: str | None = None) -> str:
+    """The preamble every sandbox config needs: paths inside ``root``, an MPM, no system state.
+    ``user``: the workers run as that user and group (run/ and logs/ made readable to them)."""
+    for name in ("run", "logs"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        if user:
+            (root / name).chmod(0o755)
     lines = [
         f'ServerRoot "{root}"',
         f'PidFile "{root}/run/httpd.pid"',
@@ -42,6 +45,8 @@ def base_config(root: Path, modules: tuple[str, ...] = ("mpm_event", "authz_core
     ]
     for module in modules:
         lines.append(f"LoadModule {module}_module {MODULES_DIR}/mod_{module}.so")
+    if user:
+        lines += [f"User {user}", f"Group {user}"]
     return "\n".join(lines) + "\n"
 
 
