@@ -1,75 +1,26 @@
 """The differential corpus: every (config, request) case routed offline and by the
-real apache2 in a sandbox must give the same vhost and the same outcome.
-
-Each served file contains ``FILE:<its own path>`` so a 200 from httpd names the
-file it served; backends are recording stubs, so a proxied request names the
-backend URL httpd asked for. An uncertain offline answer counts as a miss.
+real apache2 in a sandbox must give the same vhost and the same outcome
+(the harness: tests/support/differential.py).
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from tests.support.apache import needs_apache
-from vhostguard.checks import compare
-from vhostguard.config import LoadOptions, load
-from vhostguard.live import LiveResult, Sandbox
-from vhostguard.model import build_model
-from vhostguard.routing import Request, Router
-
-pytestmark = [pytest.mark.httpd, needs_apache]
-
-MODULES = (
-    "mpm_event", "authz_core", "authz_host", "authn_core", "authn_file", "authz_user", "auth_basic", "alias", "rewrite", "proxy",
-    "proxy_http", "dir", "autoindex", "status", "mime", "slotmem_shm", "lbmethod_byrequests", "proxy_balancer",
+from tests.support.differential import (
+    C,
+    Case,
+    Running,
+    Scenario,
+    assert_offline_equals_live,
+    parametrize_cases,
+    running_scenarios,
+    site,
 )
 
-
-@dataclass(frozen=True)
-class Case:
-    url: str
-    local_ip: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    no_host: bool = False
-    remote_ip: str = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    body: str
-    cases: tuple[Case, ...]
-    files: tuple[str, ...] = ()
-    dirs: tuple[str, ...] = ()
-    listen: tuple[str, ...] = ("80",)
-
-
-def C(url: str, **kw: object) -> Case:
-    return Case(url, **kw)  # type: ignore[arg-type]
-
-
-SITE = """
-<VirtualHost *:80>
-  ServerName default.test
-  DocumentRoot @ROOT@/default
-</VirtualHost>
-<VirtualHost *:80>
-  ServerName a.test
-  ServerAlias alias-a.test *.wild-a.test
-  DocumentRoot @ROOT@/a
-{body}
-</VirtualHost>
-"""
-
-
-def site(body: str) -> str:
-    return SITE.replace("{body}", body)
+pytestmark = [pytest.mark.httpd, needs_apache]
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -312,81 +263,15 @@ RewriteRule ^/main-rule$ /from-main [R]
 CASES = [(scenario, case) for scenario in SCENARIOS for case in scenario.cases]
 
 
-def _preamble(root: Path, listen: tuple[str, ...]) -> str:
-    lines = ["ServerName main.test", f"DocumentRoot {root}/main", "<Directory />", "  Require all denied", "</Directory>",
-             f"<Directory {root}/main>", "  Require all granted", "</Directory>"]
-    lines += [f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in MODULES]
-    lines += [f"Listen {item}" for item in listen]
-    lines += ["TypesConfig /etc/mime.types", "LogLevel warn"]
-    return "\n".join(lines) + "\n"
-
-
-def _build(scenario: Scenario, root: Path) -> Path:
-    for relative in scenario.files:
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"FILE:{path}\n")
-    for relative in scenario.dirs:
-        (root / relative).mkdir(parents=True, exist_ok=True)
-    for name in ("main", "a", "default"):
-        (root / name).mkdir(exist_ok=True)
-    for dirpath, _dirnames, filenames in os.walk(root):
-        os.chmod(dirpath, 0o755)
-        for filename in filenames:
-            os.chmod(os.path.join(dirpath, filename), 0o644)
-    conf = root / "apache2.conf"
-    conf.write_text(_preamble(root, scenario.listen) + scenario.body.replace("@ROOT@", str(root)))
-    return conf
-
-
-@dataclass
-class _Running:
-    router: Router
-    sandbox: Sandbox
-    root: Path
-    results: dict[Case, LiveResult] = field(default_factory=dict)
-
-
 @pytest.fixture(scope="module")
-def running() -> Iterator[dict[str, _Running]]:
-    started: dict[str, _Running] = {}
-    roots: list[Path] = []
-    try:
-        for scenario in SCENARIOS:
-            root = Path(tempfile.mkdtemp(prefix=f"vg-diff-{scenario.name}-", dir="/tmp"))
-            roots.append(root)
-            conf = _build(scenario, root)
-            tree = load(str(conf), LoadOptions(environ={}, env_file=""))
-            assert tree.errors == (), tree.errors
-            sandbox = Sandbox(str(conf), env_file="").start()
-            started[scenario.name] = _Running(Router(build_model(tree)), sandbox, root)
+def running() -> Iterator[dict[str, Running]]:
+    with running_scenarios(SCENARIOS) as started:
         yield started
-    finally:
-        for item in started.values():
-            item.sandbox.stop()
-        for root in roots:
-            shutil.rmtree(root, ignore_errors=True)
 
 
-def _request(case: Case) -> Request:
-    return Request.from_url(case.url, local_ip=case.local_ip, headers=case.headers, no_host=case.no_host,
-                            remote_ip=case.remote_ip)
-
-
-def _live(run: _Running, case: Case) -> LiveResult:
-    return run.sandbox.request(case.url, local_ip=case.local_ip, headers=case.headers, no_host=case.no_host,
-                               http10=case.no_host)
-
-
-@pytest.mark.parametrize(("scenario", "case"), CASES, ids=[f"{s.name}:{c.url}{'@' + c.local_ip if c.local_ip else ''}{'-nohost' if c.no_host else ''}{'-' + c.headers[0][1] if c.headers else ''}" for s, c in CASES])
-def test_offline_equals_live(running: dict[str, _Running], scenario: Scenario, case: Case) -> None:
-    run = running[scenario.name]
-    decision = run.router.route(_request(case))
-    live = _live(run, case)
-    assert decision.certain, f"uncertain offline answer counts as a miss: {decision.uncertain_reasons}"
-    verdict = compare(decision, live)
-    assert verdict.live.kind != "handler" or verdict.live.target, "a 200 the test cannot identify proves nothing"
-    assert verdict.agree, f"{case.url}: " + "; ".join(verdict.differences())
+@parametrize_cases(SCENARIOS)
+def test_offline_equals_live(running: dict[str, Running], scenario: Scenario, case: Case) -> None:
+    assert_offline_equals_live(running[scenario.name], case)
 
 
 def test_corpus_is_large_enough() -> None:
