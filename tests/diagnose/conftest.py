@@ -2,7 +2,7 @@
 for tracing with the real strace."""
 from __future__ import annotations
 
-import http.server
+import json
 import os
 import shutil
 import signal
@@ -12,10 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from tests.support.apache import APACHE2, CLEAN_ENV, base_config, free_port
+from tests.support.server import Backend
+from vhostguard.cli import main
 
 STRACE = shutil.which("strace")
 
@@ -109,37 +113,20 @@ def httpd(tmp_path: Path) -> Iterator[Callable[..., Httpd]]:
                 server.process.wait()
 
 
-class _Answer(http.server.BaseHTTPRequestHandler):
-    status = 200
-    name = "backend"
-
-    def do_GET(self) -> None:
-        body = f"{self.name} {self.path}\n".encode()
-        self.send_response(self.status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def backend() -> Iterator[Callable[[int, str], int]]:
-    """A real HTTP backend on a loopback port answering every GET with ``status``; returns its port."""
-    servers: list[http.server.ThreadingHTTPServer] = []
+    """A real HTTP backend on a loopback port answering every GET with ``status`` (tests/support's
+    ``Backend``, its body naming ``name``); returns its port."""
+    started: list[Backend] = []
 
     def start(status: int, name: str) -> int:
-        handler = type(f"Answer{status}", (_Answer,), {"status": status, "name": name})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return int(server.server_address[1])
+        server = Backend(name, status).start()
+        started.append(server)
+        return server.port
 
     yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    for server in started:
+        server.stop()
 
 
 def _dns_reply(query: bytes, names: dict[str, str]) -> bytes:
@@ -191,6 +178,22 @@ def dns_server() -> Iterator[Callable[[dict[str, str]], None]]:
     yield start
     for sock in sockets:
         sock.close()
+
+
+# For the doctor misroute tests: the vhost that served each request (%v) first on its access-log line.
+LOG = 'LogFormat "%v %h %l %u %t \\"%r\\" %>s %b" vhosts\nCustomLog "{root}/logs/access.log" vhosts\n'
+
+
+def doctor(conf: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    """``vhostguard doctor -f CONF --json EXTRA...``: its exit code (0 or 1) and document."""
+    result = CliRunner().invoke(main, ["doctor", "-f", str(conf), "--json", *extra])
+    assert result.exit_code in (0, 1), result.stderr + result.stdout
+    return result.exit_code, json.loads(result.stdout)
+
+
+def line_of(path: Path, text: str) -> int:
+    """The number of the first line of ``path`` holding ``text``."""
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
 def seed_misroute(wrong_port: int, api_port: int, main_extra: str = "") -> dict[str, str]:

@@ -12,28 +12,50 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.diagnose.conftest import STRACE, Httpd
+from tests.diagnose.conftest import LOG, STRACE, Httpd, doctor, line_of
 from tests.support.apache import free_port, needs_apache
 from vhostguard.cli import main
 
 pytestmark = [pytest.mark.httpd, needs_apache]
 
-LOG = 'LogFormat "%v %h %l %u %t \\"%r\\" %>s %b" vhosts\nCustomLog "{root}/logs/access.log" vhosts\n'
+
+@dataclass(frozen=True)
+class Site:
+    """One vhost of a two-vhost tree: ``sites/<file>.conf``, its <VirtualHost> address (``{port}``:
+    the server's port), its ServerName (None: it has none), and the status its own backend answers."""
+
+    file: str
+    address: str
+    name: str | None
+    status: int
 
 
-def doctor(conf: Path, *extra: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["doctor", "-f", str(conf), "--json", *extra])
-    assert result.exit_code in (0, 1), result.stderr + result.stdout
-    return result.exit_code, json.loads(result.stdout)
+@dataclass(frozen=True)
+class TwoSites:
+    server: Httpd
+    first: Path  # the sites' files, in httpd's matching order
+    second: Path
+    backends: tuple[int, int]  # their backends' ports
 
 
-def line_of(path: Path, text: str) -> int:
-    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+def two_sites(httpd: Callable[..., Httpd], backend: Callable[[int, str], int], first: Site, second: Site,
+              main_extra: str = "") -> TwoSites:
+    """apache2 listening on 127.0.0.1:{port} (plus ``main_extra``), logging %v, serving ``first`` and
+    ``second``, each proxying everything to a backend of its own."""
+    ports = (backend(first.status, f"{first.file}-backend"), backend(second.status, f"{second.file}-backend"))
+    files = {"httpd.conf": "Listen 127.0.0.1:{port}\n" + main_extra + LOG + "IncludeOptional {root}/sites/*.conf\n"}
+    for site, port in zip((first, second), ports):
+        name = f"    ServerName {site.name}\n" if site.name else ""
+        files[f"sites/{site.file}.conf"] = (f"<VirtualHost {site.address}>\n{name}"
+                                           f"    ProxyPass / http://127.0.0.1:{port}/\n</VirtualHost>\n")
+    server = httpd(files)
+    return TwoSites(server, server.root / f"sites/{first.file}.conf", server.root / f"sites/{second.file}.conf", ports)
 
 
 def ref(name: str, path: Path, text: str) -> dict:
@@ -84,17 +106,9 @@ def check_top(server: Httpd, url: str, captor: str, owner: str, served_name: str
 
 def test_ip_vhost_hides_the_wildcard_vhosts(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
     """<VirtualHost 127.0.0.1:P> takes every connection to 127.0.0.1:P: the *:P vhost naming the Host is never looked at."""
-    status, api = backend(503, "status-backend"), backend(200, "api-backend")
-    server = httpd({
-        "httpd.conf": "Listen 127.0.0.1:{port}\n" + LOG + "IncludeOptional {root}/sites/*.conf\n",
-        "sites/00-status.conf": (
-            "<VirtualHost 127.0.0.1:{port}>\n    ServerName status.internal.test\n"
-            f"    ProxyPass / http://127.0.0.1:{status}/\n</VirtualHost>\n"),
-        "sites/10-api.conf": (
-            "<VirtualHost *:{port}>\n    ServerName api.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{api}/\n</VirtualHost>\n"),
-    })
-    status_conf, api_conf = server.root / "sites/00-status.conf", server.root / "sites/10-api.conf"
+    tree = two_sites(httpd, backend, Site("00-status", "127.0.0.1:{port}", "status.internal.test", 503),
+                     Site("10-api", "*:{port}", "api.example.test", 200))
+    server, status_conf, api_conf, (status, _) = tree.server, tree.first, tree.second, tree.backends
     url = f"http://api.example.test:{server.port}/v1/users"
     top = check_top(server, url, vhost_id(status_conf), vhost_id(api_conf), "status.internal.test", 503)
     assert top["directives"] == [ref("VirtualHost", status_conf, "<VirtualHost"), ref("VirtualHost", api_conf, "<VirtualHost"),
@@ -114,18 +128,10 @@ def test_ip_vhost_hides_the_wildcard_vhosts(httpd: Callable[..., Httpd], backend
 
 def test_vhost_declared_on_another_port(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> None:
     """The API vhost is on port Q only: a request to port P goes to P's vhost, whatever its Host."""
-    www, api = backend(500, "www-backend"), backend(200, "api-backend")
     other = free_port()
-    server = httpd({
-        "httpd.conf": "Listen 127.0.0.1:{port}\n" f"Listen 127.0.0.1:{other}\n" + LOG + "IncludeOptional {root}/sites/*.conf\n",
-        "sites/00-www.conf": (
-            "<VirtualHost 127.0.0.1:{port}>\n    ServerName www.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{www}/\n</VirtualHost>\n"),
-        "sites/10-api.conf": (
-            f"<VirtualHost 127.0.0.1:{other}>\n    ServerName api.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{api}/\n</VirtualHost>\n"),
-    })
-    www_conf, api_conf = server.root / "sites/00-www.conf", server.root / "sites/10-api.conf"
+    tree = two_sites(httpd, backend, Site("00-www", "127.0.0.1:{port}", "www.example.test", 500),
+                     Site("10-api", f"127.0.0.1:{other}", "api.example.test", 200), f"Listen 127.0.0.1:{other}\n")
+    server, www_conf, api_conf = tree.server, tree.first, tree.second
     url = f"http://api.example.test:{server.port}/v1/users"
     top = check_top(server, url, vhost_id(www_conf), vhost_id(api_conf), "www.example.test", 500)
     assert top["directives"] == [ref("VirtualHost", www_conf, "<VirtualHost"), ref("VirtualHost", api_conf, "<VirtualHost"),
@@ -143,18 +149,9 @@ def test_vhost_without_servername_inherits_the_main_servers(httpd: Callable[...,
                                                            backend: Callable[[int, str], int]) -> None:
     """A *:P vhost without ServerName is named after the main server's ServerName, and, being
     first, takes that Host from the vhost that names it."""
-    default, www = backend(404, "default-backend"), backend(200, "www-backend")
-    server = httpd({
-        "httpd.conf": ("ServerName www.example.test\nListen 127.0.0.1:{port}\n" + LOG
-                       + "IncludeOptional {root}/sites/*.conf\n"),
-        "sites/000-default.conf": (
-            "<VirtualHost *:{port}>\n"
-            f"    ProxyPass / http://127.0.0.1:{default}/\n</VirtualHost>\n"),
-        "sites/10-www.conf": (
-            "<VirtualHost *:{port}>\n    ServerName www.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{www}/\n</VirtualHost>\n"),
-    })
-    default_conf, www_conf = server.root / "sites/000-default.conf", server.root / "sites/10-www.conf"
+    tree = two_sites(httpd, backend, Site("000-default", "*:{port}", None, 404),
+                     Site("10-www", "*:{port}", "www.example.test", 200), "ServerName www.example.test\n")
+    server, default_conf, www_conf = tree.server, tree.first, tree.second
     url = f"http://www.example.test:{server.port}/index.html"
     # %v is the inherited name: the log alone cannot tell the two apart, the backend's 404 does
     settled(server)
@@ -174,17 +171,9 @@ def test_vhost_without_servername_inherits_the_main_servers(httpd: Callable[...,
 def test_vhost_without_servername_is_reached_by_no_host(httpd: Callable[..., Httpd],
                                                         backend: Callable[[int, str], int]) -> None:
     """The API vhost's ServerName was forgotten: nothing names api.example.test, the first vhost answers."""
-    www, api = backend(500, "www-backend"), backend(200, "api-backend")
-    server = httpd({
-        "httpd.conf": "Listen 127.0.0.1:{port}\n" + LOG + "IncludeOptional {root}/sites/*.conf\n",
-        "sites/00-www.conf": (
-            "<VirtualHost *:{port}>\n    ServerName www.example.test\n"
-            f"    ProxyPass / http://127.0.0.1:{www}/\n</VirtualHost>\n"),
-        "sites/10-api.conf": (
-            "<VirtualHost *:{port}>\n"
-            f"    ProxyPass / http://127.0.0.1:{api}/\n</VirtualHost>\n"),
-    })
-    www_conf, api_conf = server.root / "sites/00-www.conf", server.root / "sites/10-api.conf"
+    tree = two_sites(httpd, backend, Site("00-www", "*:{port}", "www.example.test", 500),
+                     Site("10-api", "*:{port}", None, 200))
+    server, www_conf, api_conf = tree.server, tree.first, tree.second
     url = f"http://api.example.test:{server.port}/v1/users"
     top = check_top(server, url, vhost_id(www_conf), vhost_id(api_conf), "www.example.test", 500)
     assert top["directives"] == [ref("VirtualHost", www_conf, "<VirtualHost"), ref("VirtualHost", api_conf, "<VirtualHost")]

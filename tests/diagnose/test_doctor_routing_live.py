@@ -5,7 +5,6 @@ Expected file:line values are read from the config files written here; which
 vhost served a request is read from the access log apache2 wrote (``%v``)."""
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,23 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.diagnose.conftest import Httpd, seed_misroute
+from tests.diagnose.conftest import LOG, Httpd, doctor, line_of, seed_misroute
 from tests.support.apache import needs_apache
 from vhostguard.cli import main
 
 pytestmark = [pytest.mark.httpd, needs_apache]
-
-LOG = 'LogFormat "%v %h %l %u %t \\"%r\\" %>s %b" vhosts\nCustomLog "{root}/logs/access.log" vhosts\n'
-
-
-def doctor(conf: Path, *extra: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(main, ["doctor", "-f", str(conf), "--json", *extra])
-    assert result.exit_code in (0, 1), result.stderr + result.stdout
-    return result.exit_code, json.loads(result.stdout)
-
-
-def line_of(path: Path, text: str) -> int:
-    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
 def misrouting_site(httpd: Callable[..., Httpd], backend: Callable[[int, str], int]) -> Httpd:
