@@ -1,0 +1,68 @@
+"""contrib/prometheus/alertmanager.yml in a real Alertmanager: alerts posted as Prometheus posts
+them come out routed by severity and inhibited as the file says (a fleet alert holds the
+instance alerts of the same signal and endpoint; a page holds the tickets of the same
+endpoint), and nothing else is held."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.fleet.fleetkit import ALERTMANAGER, CONTRIB, alertmanager_argv, get_json, post_json, reserve_ports, running, tool, wait_until
+
+API = {"vhost": "api.example.com", "method": "GET", "endpoint": "/v1/users/{id}"}
+ORDERS = {"vhost": "api.example.com", "method": "POST", "endpoint": "/v1/orders"}
+
+
+def alert(name: str, severity: str, scope: str, signal: str, **labels: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"labels": {"alertname": name, "severity": severity, "scope": scope, "signal": signal, "job": "vhostguard",
+                       **labels},
+            "annotations": {"summary": name}, "startsAt": now.isoformat(),
+            "endsAt": (now + timedelta(minutes=10)).isoformat()}
+
+
+POSTED = {
+    # The fleet page on the API endpoint...
+    "fleet": alert("VhostguardErrorBudgetBurnFast", "page", "fleet", "errors", **API),
+    # ...holds web1's error alert on it (rule 1) and the fleet's ticket on it (rule 2),
+    "instance": alert("VhostguardInstanceEndpointBroken", "page", "instance", "errors", instance="web1:9833", **API),
+    "ticket": alert("VhostguardErrorBudgetBurnSlow", "ticket", "fleet", "errors", **API),
+    # but not web1's latency page on it (another signal, not a ticket),
+    "latency": alert("VhostguardInstanceLatencyRegression", "page", "instance", "latency", instance="web1:9833", **API),
+    # nor web1's errors on another endpoint,
+    "orders": alert("VhostguardInstanceEndpointBroken", "page", "instance", "errors", instance="web1:9833", **ORDERS),
+    # and a watcher page holds no watcher ticket (they have no vhost).
+    "unreadable": alert("VhostguardLogUnreadable", "page", "instance", "watcher", instance="web2:9833", log="/a.log"),
+    "lost": alert("VhostguardLogBytesLost", "ticket", "instance", "watcher", instance="web2:9833", log="/a.log"),
+    # A fleet-wide move of a Host holds the same move seen on one server.
+    "moved": alert("VhostguardHostMoved", "page", "fleet", "routing", host="shop.example.com", vhost="default.example.com"),
+    "moved1": alert("VhostguardInstanceHostMoved", "page", "instance", "routing", instance="web1:9833",
+                    host="shop.example.com", vhost="default.example.com"),
+}
+HELD_BY = {"instance": "fleet", "ticket": "fleet", "moved1": "moved"}
+RECEIVERS = {"page": "pager", "ticket": "tickets"}
+
+
+def test_routes_and_inhibitions(tmp_path: Path) -> None:
+    tool(ALERTMANAGER)
+    [port] = reserve_ports(1)
+    url = f"http://127.0.0.1:{port}"
+    with running(alertmanager_argv(CONTRIB / "alertmanager.yml", tmp_path / "data", port), tmp_path / "am.log",
+                 f"{url}/-/ready"):
+        post_json(f"{url}/api/v2/alerts", list(POSTED.values()))
+
+        def settled() -> dict[str, dict[str, Any]]:
+            found = get_json(f"{url}/api/v2/alerts")
+            if len(found) < len(POSTED):
+                return {}
+            return {key: next(a for a in found if a["labels"] == {**POSTED[key]["labels"]}) for key in POSTED}
+        got = wait_until(settled, 10, "Alertmanager holding the posted alerts")
+        for key, held in got.items():
+            status = held["status"]
+            if key in HELD_BY:
+                assert status["state"] == "suppressed", key
+                assert status["inhibitedBy"] == [got[HELD_BY[key]]["fingerprint"]], key
+            else:
+                assert (status["state"], status["inhibitedBy"]) == ("active", []), key
+            assert [r["name"] for r in held["receivers"]] == [RECEIVERS[POSTED[key]["labels"]["severity"]]], key
