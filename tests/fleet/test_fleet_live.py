@@ -136,6 +136,12 @@ def test_fleet_alert_fires_when_one_server_fails(tmp_path: Path) -> None:
             assert (labels["scope"], labels["signal"]) == ("fleet", "errors")
             assert {k: labels.get(k) for k in API} == API
         inhibited_after = time.monotonic() - failed_at
+
+        # Every rule evaluated without error on real data (a vector-matching mistake only shows here).
+        groups = get_json(f"{prometheus}/api/v1/rules")["data"]["groups"]
+        assert {g["name"] for g in groups} >= {"vhostguard-rates", "vhostguard-fleet", "vhostguard-instance"}
+        unhealthy = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r["health"] != "ok"]
+        assert unhealthy == []
     took = time.monotonic() - started
     print(f"fleet alert firing {fired_after:.1f} s after the failure, instance alert inhibited after "
           f"{inhibited_after:.1f} s; test {took:.1f} s")
