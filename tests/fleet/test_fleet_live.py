@@ -65,8 +65,7 @@ def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
 
 
 def test_fleet_alert_fires_when_one_server_fails(tmp_path: Path) -> None:
-    prometheus_bin, alertmanager_bin = tool(PROMETHEUS), tool(ALERTMANAGER)
-    assert prometheus_bin and alertmanager_bin
+    tool(PROMETHEUS), tool(ALERTMANAGER)  # skipped, saying which package to install, when either is missing
     started = time.monotonic()
     web1, web2, prom_port, am_port = reserve_ports(4)
     logs = [tmp_path / "web1-access.log", tmp_path / "web2-access.log"]
