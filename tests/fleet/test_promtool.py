@@ -203,3 +203,17 @@ def test_grafana_dashboard_queries_parse(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(group))
     done = run([tool(PROMTOOL), "check", "rules", str(path)])
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_targets_file_is_file_sd_and_keeps_host_free() -> None:
+    # promtool does not read file_sd files: the shape Prometheus expects, and no `host` target
+    # label (watch's vhostguard_host_vhost_requests_total uses it for the Host header).
+    config = yaml.safe_load((CONTRIB / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    [file_sd] = job["file_sd_configs"]
+    for name in file_sd["files"]:
+        groups = yaml.safe_load((CONTRIB / name).read_text())
+        assert groups and all(set(group) <= {"targets", "labels"} for group in groups)
+        for group in groups:
+            assert all(re.fullmatch(r"[\w.-]+:\d+", target) for target in group["targets"])
+            assert "host" not in group.get("labels", {}) and "instance" not in group.get("labels", {})
