@@ -216,4 +216,4 @@ def test_targets_file_is_file_sd_and_keeps_host_free() -> None:
         assert groups and all(set(group) <= {"targets", "labels"} for group in groups)
         for group in groups:
             assert all(re.fullmatch(r"[\w.-]+:\d+", target) for target in group["targets"])
-            assert "host" not in group.get("labels", {}) and "instance" not in group.get("labels", {})
+            assert "host" not in group.get("labels", {})
