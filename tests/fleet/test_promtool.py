@@ -120,7 +120,7 @@ def test_alert_labels_route_and_inhibit() -> None:
         assert labels["severity"] in ("page", "ticket") and labels["scope"] in ("fleet", "instance"), rule
         assert labels["signal"] in ("errors", "latency", "routing", "traffic", "watcher"), rule
         assert str(rule["alert"]).startswith("VhostguardInstance") <= (labels["scope"] == "instance")
-    assert {"signal", "vhost", "method", "endpoint", "host"} <= equal
+    assert {"signal", "severity", "vhost", "method", "endpoint", "host"} <= equal
 
 
 _NOT_METRICS = {"histogram_quantile", "label_values", "absent_over_time", "humanize1024", "group_left"}
