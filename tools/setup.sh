@@ -6,7 +6,8 @@
 #   sh tools/setup.sh          vhostguard itself
 #   sh tools/setup.sh --test   and what the test suite needs: apache2 (the
 #                              tests start private instances), strace,
-#                              Chromium (renders report --html), pytest
+#                              Chromium (renders report --html), Prometheus
+#                              and Alertmanager (tests/fleet), pytest
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,9 @@ if [ "$with_tests" = 1 ]; then
     command -v strace >/dev/null 2>&1 || need="$need strace"
     command -v chromium >/dev/null 2>&1 || need="$need chromium fonts-dejavu-core"
     command -v git >/dev/null 2>&1 || need="$need git"
+    # contrib/prometheus is checked and run by tests/fleet with promtool, prometheus, amtool, alertmanager.
+    command -v promtool >/dev/null 2>&1 || need="$need prometheus"
+    command -v amtool >/dev/null 2>&1 || need="$need prometheus-alertmanager"
     # The compiled log scanner (optional: without these pip installs the pure-Python engine);
     # CI builds it, and tools/sanitize_scanner.sh rebuilds it under ASan/UBSan.
     command -v gcc >/dev/null 2>&1 || need="$need gcc libc6-dev"
@@ -39,6 +43,10 @@ if [ "$with_tests" = 1 ] && command -v apache2ctl >/dev/null 2>&1; then
     # Debian starts the packaged service on install; the tests use private
     # instances, so it must not hold ports or the pid file.
     apache2ctl stop >/dev/null 2>&1 || true
+fi
+if [ "$with_tests" = 1 ] && command -v systemctl >/dev/null 2>&1; then
+    # The same for Prometheus and Alertmanager (9090, 9093): the fleet tests start private ones.
+    systemctl stop prometheus prometheus-alertmanager >/dev/null 2>&1 || true
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

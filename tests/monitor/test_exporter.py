@@ -1,21 +1,17 @@
-"""Prometheus output of watch, read back with prometheus_client's own parser; contrib/ uses only these metrics."""
+"""Prometheus output of watch, read back with prometheus_client's own parser (contrib/prometheus/ is checked
+against METRICS in tests/fleet/test_promtool.py)."""
 from __future__ import annotations
 
-import json
-import re
 import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.monitor.watchkit import T0, Recorder, append, line, watcher
 from vhostguard.monitor.clock import ManualClock
 from vhostguard.monitor.exporter import METRICS, MetricsServer, WatchMetrics, parse_addr, registry_for
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def scrape(metrics: WatchMetrics) -> dict[str, object]:
@@ -97,62 +93,3 @@ def test_metrics_addresses() -> None:
     for bad in ("9833", "host:", ":80", "h:99999"):
         with pytest.raises(ValueError):
             parse_addr(bad)
-
-
-# -- contrib/ ------------------------------------------------------------------------------
-
-_NOT_METRICS = {"histogram_quantile", "label_values", "absent_over_time", "humanize1024", "group_left"}
-
-
-def metric_names(expr: str) -> set[str]:
-    """Metric names an expression uses: label matchers, grouping clauses and $variables removed."""
-    text = re.sub(r"\{[^{}]*\}", "", expr)
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
-    text = re.sub(r"\$\{?\w+\}?", "", text)
-    names = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b", text))
-    return {n for n in names if "_" in n and n not in _NOT_METRICS}
-
-
-def exposed() -> set[str]:
-    names = set()
-    for name, kind in METRICS.items():
-        names.add(name)
-        if kind == "histogram":
-            names |= {name + "_bucket", name + "_sum", name + "_count"}
-    return names
-
-
-def test_prometheus_alerts_use_only_exported_metrics() -> None:
-    document = yaml.safe_load((ROOT / "contrib" / "prometheus-alerts.yml").read_text())
-    rules = [rule for group in document["groups"] for rule in group["rules"]]
-    recorded = {rule["record"] for rule in rules if "record" in rule}
-    alerts = [rule for rule in rules if "record" not in rule]
-    assert len(alerts) >= 8
-    assert all(re.fullmatch(r"vhostguard:[a-z0-9_]+:[a-z0-9_]+", name) for name in recorded), recorded  # level:metric:ops
-    used: set[str] = set()
-    for rule in rules:
-        if "alert" in rule:
-            assert rule["alert"].startswith("Vhostguard") and rule["labels"]["severity"] in ("page", "ticket")
-        names = metric_names(rule["expr"])
-        assert names, rule
-        used |= names
-    assert used <= exposed() | recorded, used - exposed() - recorded
-    assert {"vhostguard_http_requests_total", "vhostguard_http_request_duration_seconds_bucket",
-            "vhostguard_http_requests_slow_total", "vhostguard_host_vhost_requests_total"} <= used
-    assert {"VhostguardLatencyBudgetBurnFast", "VhostguardLatencyRegression", "VhostguardHostMoved"} <= \
-        {rule["alert"] for rule in alerts}
-
-
-def test_grafana_dashboard_uses_only_exported_metrics() -> None:
-    dashboard = json.loads((ROOT / "contrib" / "grafana-dashboard.json").read_text())
-    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
-    exprs += [var["query"]["query"] for var in dashboard["templating"]["list"] if isinstance(var.get("query"), dict)]
-    used = set().union(*(metric_names(e) for e in exprs))
-    assert used <= exposed(), used - exposed()
-    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
-    assert used >= {"vhostguard_http_requests_total", "vhostguard_alerts_firing", "vhostguard_log_lag_seconds"}
-
-
-def test_the_name_check_itself_sees_a_foreign_metric() -> None:
-    assert metric_names('sum by (vhost) (rate(apache_accesses_total{vhost="x"}[5m])) / $__rate_interval') == {
-        "apache_accesses_total"}
