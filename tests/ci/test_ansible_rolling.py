@@ -286,3 +286,22 @@ def test_check_mode_gates_and_dry_runs_every_host_and_changes_nothing_live(fleet
         assert listing(host.tree.base / "etc") == before[host.name], host.name
         assert host.history() == []
         assert host.get("/moved")[0] == 404
+
+
+@pytest.mark.parametrize("candidate", ["{live}", "{live}/", "{live}/candidate", "{live}.green", "{root}", "relative/dir"])
+def test_the_role_refuses_a_candidate_directory_that_is_or_holds_the_live_config(tmp_path: Path, candidate: str) -> None:
+    # The stage entry point empties the candidate directory: one that is the live config, holds it, lies
+    # inside it or is one of deploy's slots is refused before anything is removed.
+    live = tmp_path / "etc" / "apache2"
+    live.mkdir(parents=True)
+    (live / "apache2.conf").write_text("ServerName localhost\n")
+    (tmp_path / "play.yml").write_text(
+        f"- hosts: all\n  gather_facts: false\n  roles:\n    - role: {CONTRIB / 'roles' / 'vhostguard_deploy'}\n")
+    variables = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                 "vhostguard_deploy_source": str(tmp_path), "vhostguard_deploy_live_dir": str(live),
+                 "vhostguard_deploy_candidate_dir": candidate.format(live=live, root=tmp_path / "etc")}
+    done = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "web1,", str(tmp_path / "play.yml"), "-e", json.dumps(variables)],
+                          cwd=tmp_path, env=ansible_environment(tmp_path), capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "must be an absolute directory of its own" in done.stdout, done.stdout
+    assert (live / "apache2.conf").read_text() == "ServerName localhost\n"
