@@ -265,6 +265,33 @@ def test_the_example_playbook_passes_ansible_syntax_check(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+# --- a gate refusing the tree on one host ---------------------------------------------------------
+
+@pytest.mark.httpd
+@needs_apache2ctl
+def test_a_tree_one_host_refuses_at_the_gate_is_deployed_nowhere(fleet_of: Callable[[int], Fleet]) -> None:
+    fleet = fleet_of(2)
+    fleet.traffic()
+    first, second = fleet.hosts
+    # Only the second host's clients ask for /moved (404 today): there the diff gate sees the new Redirect
+    # change where their requests go and refuses the tree; the first host's gates pass.
+    for _ in range(3):
+        assert second.get("/moved")[0] == 404
+    fleet.write_source(_site(fleet.backend.port, "    Redirect 302 /moved http://elsewhere.example.test/\n"),
+                       fleet.backend.port)
+    before = {host.name: listing(host.tree.base / "etc") for host in fleet.hosts}
+    done, _ = fleet.play()
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refused by the diff gate" in done.stdout, done.stdout
+    assert [_recap(done.stdout, host.name)["failed"] for host in (first, second)] == [0, 1], done.stdout
+    # any_errors_fatal: the deploy play never started, not even on the host whose gates passed
+    assert "PLAY [Deploy it host by host" not in done.stdout, done.stdout
+    for host in fleet.hosts:
+        assert listing(host.tree.base / "etc") == before[host.name], host.name
+        assert host.history() == []
+        assert host.get("/moved")[0] == 404
+
+
 # --- check mode -----------------------------------------------------------------------------------
 
 @pytest.mark.httpd
