@@ -1,11 +1,12 @@
 """contrib/ansible's role ``vhostguard_deploy``: a rolling deploy with ansible-core (issue 14, item 4).
 
 The example playbook, as shipped, run by the venv's ansible-playbook (the ``test`` extra) against
-three "hosts" that are separate real apache2 instances on loopback (``ansible_connection=local``,
+two or three "hosts" that are separate real apache2 instances on loopback (``ansible_connection=local``,
 each its own tree, port, state directory and reload command), proxying to a real backend. A good
 change reaches every host (each live config has it and each apache2 serves it; each host's deploy
 id, as its own journal has it, is in the play's output); a change that passes every gate but does
-not serve is rolled back on the first host, and the others are never touched.
+not serve is rolled back on the first host, and the others are never touched; a tree one host's
+gate refuses reaches none; ``--check`` changes nothing live.
 """
 from __future__ import annotations
 
@@ -209,16 +210,6 @@ def test_a_good_change_rolls_out_to_every_host_and_each_deploy_id_is_reported(fl
         assert str(earlier["finished_at"]) <= str(later["started_at"]), journals
     print(f"good rollout over {len(fleet.hosts)} hosts: {seconds:.1f} s")
 
-    # the deploy play again, on the candidates staged above: the live configs are them already, so no
-    # host deploys or reloads again (the stage play, which changes nothing live, is left out for time)
-    again, _ = fleet.play("--start-at-task", "vhostguard_deploy : Compare the candidate with the live config")
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert [len(host.history()) for host in fleet.hosts] == [1] * len(fleet.hosts)
-    for host in fleet.hosts:
-        assert _reported(again.stdout, host.name) == [f"vhostguard deploy - on {host.name}: unchanged"], again.stdout
-        assert _recap(again.stdout, host.name)["changed"] == 0, again.stdout
-
-
 
 # --- a change that does not serve stops at the first host -----------------------------------------
 
@@ -296,23 +287,33 @@ def test_a_tree_one_host_refuses_at_the_gate_is_deployed_nowhere(fleet_of: Calla
 
 @pytest.mark.httpd
 @needs_apache2ctl
-def test_check_mode_gates_and_dry_runs_every_host_and_changes_nothing_live(fleet_of: Callable[[int], Fleet]) -> None:
+def test_check_mode_dry_runs_a_host_that_would_change_and_leaves_a_host_already_on_the_tree_alone(
+        fleet_of: Callable[[int], Fleet]) -> None:
     fleet = fleet_of(2)
-    fleet.write_source(_site(fleet.backend.port, "    Redirect 302 /moved http://elsewhere.example.test/\n"),
-                       fleet.backend.port)
+    on_it, behind = fleet.hosts
+    redirect = "    Redirect 302 /moved http://elsewhere.example.test/\n"
+    fleet.write_source(_site(fleet.backend.port, redirect), fleet.backend.port)
+    # the first host's live config already is the tree as rendered for it (as after an earlier rollout)
+    (on_it.tree.live / "sites-enabled" / "api.conf").write_text(_site(fleet.backend.port, redirect))
+    (on_it.tree.live / "vhostguard").mkdir()
+    (on_it.tree.live / "vhostguard" / "expect.yaml").write_text(
+        _expectations(fleet.backend.port).replace("{{ apache_port }}", str(on_it.tree.port)))
     before = {host.name: listing(host.tree.base / "etc") for host in fleet.hosts}
     done, _ = fleet.play("--check")
     assert done.returncode == 0, done.stdout + done.stderr
+    # the host already on the tree: no deploy at all, nothing reported changed
+    assert _reported(done.stdout, on_it.name) == [f"vhostguard deploy - on {on_it.name}: unchanged"], done.stdout
+    assert _recap(done.stdout, on_it.name)["changed"] == 0, done.stdout
+    # the other: staged, gated, and deploy ran as --dry-run: it would change (the recap counts it)
+    (reported,) = _reported(done.stdout, behind.name)
+    assert reported.endswith(f" on {behind.name}: dry-run"), done.stdout
+    assert _recap(done.stdout, behind.name)["changed"] == 1, done.stdout
+    assert (behind.candidate / "sites-enabled" / "api.conf").read_text().count("Redirect 302 /moved") == 1
+    # and nothing live changed anywhere: no deploy journaled, the second server still answers 404
     for host in fleet.hosts:
-        # each host staged and gated the candidate, and deploy ran as --dry-run: it would change (the
-        # recap counts it), but nothing live did, no deploy is journaled and the server still answers 404
-        assert (host.candidate / "sites-enabled" / "api.conf").read_text().count("Redirect 302 /moved") == 1
-        (reported,) = _reported(done.stdout, host.name)
-        assert reported.endswith(f" on {host.name}: dry-run"), done.stdout
-        assert _recap(done.stdout, host.name)["changed"] == 1, done.stdout
         assert listing(host.tree.base / "etc") == before[host.name], host.name
         assert host.history() == []
-        assert host.get("/moved")[0] == 404
+    assert behind.get("/moved")[0] == 404
 
 
 @pytest.mark.parametrize("candidate", ["{live}", "{live}/", "{live}/candidate", "{live}.green", "{root}", "relative/dir"])
