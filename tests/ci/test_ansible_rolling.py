@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -298,6 +299,8 @@ def test_check_mode_dry_runs_a_host_that_would_change_and_leaves_a_host_already_
     (on_it.tree.live / "vhostguard").mkdir()
     (on_it.tree.live / "vhostguard" / "expect.yaml").write_text(
         _expectations(fleet.backend.port).replace("{{ apache_port }}", str(on_it.tree.port)))
+    if os.geteuid() == 0:  # a file checked out by another user on the controller is root's on the host
+        os.chown(fleet.source / "sites-enabled" / "api.conf", 65534, 65534)
     before = {host.name: listing(host.tree.base / "etc") for host in fleet.hosts}
     done, _ = fleet.play("--check")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -308,7 +311,9 @@ def test_check_mode_dry_runs_a_host_that_would_change_and_leaves_a_host_already_
     (reported,) = _reported(done.stdout, behind.name)
     assert reported.endswith(f" on {behind.name}: dry-run"), done.stdout
     assert _recap(done.stdout, behind.name)["changed"] == 1, done.stdout
-    assert (behind.candidate / "sites-enabled" / "api.conf").read_text().count("Redirect 302 /moved") == 1
+    staged = behind.candidate / "sites-enabled" / "api.conf"
+    assert staged.read_text().count("Redirect 302 /moved") == 1
+    assert staged.stat().st_uid == os.geteuid()
     # and nothing live changed anywhere: no deploy journaled, the second server still answers 404
     for host in fleet.hosts:
         assert listing(host.tree.base / "etc") == before[host.name], host.name
