@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.live.helpers import readable_dir
+from tests.logs.sandbox import request, running
+from tests.support.apache import base_config, free_port, needs_apache
 from vhostguard.config import LoadOptions, load
 from vhostguard.lint import Finding, Severity, run
 from vhostguard.model import build_model
@@ -119,3 +122,103 @@ def test_vg105_still_reports_a_vhost_on_no_listened_address_once_per_address(tmp
 """
     found = lint(debian_tree(tmp_path, {"www": site}), ["VG105"])
     assert [f.message for f in found] == ["vhost www.example.com: no Listen opens *:8080, so it never receives a request"]
+
+
+# --- VG309: dot-files denied by a per-directory RewriteRule [F] --------------------------------
+
+# Drupal's .htaccess (core/assets/scaffold/files/htaccess): "Block access to all hidden files
+# and directories except for the visible content from within the /.well-known/ hidden directory".
+DRUPAL_DOTFILES = 'RewriteEngine on\nRewriteRule "/\\.|^\\.(?!well-known/)" - [F]\n'
+VCS_SITE = """Listen 127.0.0.1:{port}
+ServerName fixture.test
+<VirtualHost 127.0.0.1:{port}>
+    ServerName www.example.com
+    DocumentRoot {root}/www
+    <Directory {root}/www>
+        Require all granted
+{inside}
+    </Directory>
+</VirtualHost>
+"""
+
+
+def _vcs_site(root: Path, port: int, inside: str, htaccess: str | None) -> Path:
+    www = root / "www"
+    (www / ".git").mkdir(parents=True)
+    (www / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (www / ".env").write_text("DATABASE_PASSWORD=hunter2\n")
+    (www / "index.html").write_text("hello\n")
+    if htaccess is not None:
+        (www / ".htaccess").write_text(htaccess)
+    for path in (root, www, www / ".git"):
+        path.chmod(0o755)
+    for path in (www / ".git" / "HEAD", www / ".env", www / "index.html", www / ".htaccess"):
+        if path.exists():
+            path.chmod(0o644)
+    conf = root / "apache2.conf"
+    body = VCS_SITE.format(port=port, root=root, inside="\n".join("        " + line for line in inside.splitlines()))
+    conf.write_text(base_config(root, ("mpm_event", "authz_core", "rewrite")) + body)
+    return conf
+
+
+def _statuses(conf: Path, port: int) -> list[int]:
+    with running(conf, port, {"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"}):
+        return [request(port, b"GET " + path + b" HTTP/1.1", [(b"Host", b"www.example.com")]).status
+                for path in (b"/.git/HEAD", b"/.env")]
+
+
+VCS_CASES = {
+    "directory-rewrite-F": (DRUPAL_DOTFILES, None, 403),
+    "htaccess-rewrite-F": ("AllowOverride All", DRUPAL_DOTFILES, 403),
+    "unprotected": ("", None, 200),
+}
+
+
+@pytest.mark.parametrize("case", list(VCS_CASES))
+def test_vg309_not_when_a_per_directory_rewrite_forbids_dot_files(tmp_path: Path, case: str) -> None:
+    inside, htaccess, _ = VCS_CASES[case]
+    with readable_dir(tmp_path) as root:
+        port = free_port()
+        conf = _vcs_site(root, port, inside, htaccess)
+        found = lint(conf, ["VG309"])
+    if VCS_CASES[case][2] == 403:
+        assert lines(found) == []
+    else:
+        assert {f.message.split(":")[1].split()[0] for f in found} == {"/.git/HEAD", "/.env"}, lines(found)
+
+
+@pytest.mark.httpd
+@needs_apache
+@pytest.mark.parametrize("case", list(VCS_CASES))
+def test_vg309_cases_as_apache2_answers_them(tmp_path: Path, case: str) -> None:
+    inside, htaccess, status = VCS_CASES[case]
+    with readable_dir(tmp_path) as root:
+        port = free_port()
+        assert _statuses(_vcs_site(root, port, inside, htaccess), port) == [status, status]
+
+
+# --- VG303: only directories some server serves -------------------------------------------------
+
+@needs_debian
+def test_vg303_not_for_the_leftover_document_root_of_a_reverse_proxy(tmp_path: Path) -> None:
+    # The stock <Directory /var/www/> lists directories; with 000-default disabled the only
+    # site proxies every request, so nothing under /var/www is ever served.
+    site = PROXIED_APP.replace("    ProxyPreserveHost On\n", "    DocumentRoot /var/www/html\n    ProxyPreserveHost On\n")
+    conf = debian_tree(tmp_path, {"app": site}, ("proxy", "proxy_http"))
+    (conf.parent / "sites-enabled" / "000-default.conf").unlink()
+    assert lines(lint(conf, ["VG303"])) == []
+
+
+@needs_debian
+@pytest.mark.parametrize("exclusion", ["    ProxyPass /static/ !\n", "    <Location /static/>\n        ProxyPass !\n    </Location>\n"])
+def test_vg303_still_reports_a_proxy_that_leaves_paths_to_its_document_root(tmp_path: Path, exclusion: str) -> None:
+    site = PROXIED_APP.replace("    ProxyPreserveHost On\n", "    DocumentRoot /var/www/html\n" + exclusion)
+    conf = debian_tree(tmp_path, {"app": site}, ("proxy", "proxy_http"))
+    (conf.parent / "sites-enabled" / "000-default.conf").unlink()
+    assert [f.code for f in lint(conf, ["VG303"])] == ["VG303"]
+
+
+@needs_debian
+def test_vg303_stock_tree_keeps_its_finding(tmp_path: Path) -> None:
+    # 000-default serves /var/www/html, under the listed /var/www/: a real finding.
+    assert [f.code for f in lint(debian_tree(tmp_path, {}), ["VG303"])] == ["VG303"]
