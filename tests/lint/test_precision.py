@@ -222,3 +222,39 @@ def test_vg303_still_reports_a_proxy_that_leaves_paths_to_its_document_root(tmp_
 def test_vg303_stock_tree_keeps_its_finding(tmp_path: Path) -> None:
     # 000-default serves /var/www/html, under the listed /var/www/: a real finding.
     assert [f.code for f in lint(debian_tree(tmp_path, {}), ["VG303"])] == ["VG303"]
+
+
+# --- what fires on every stock install: said once, or as information ----------------------------
+
+@needs_debian
+def test_vg502_the_stock_formats_without_duration_are_one_finding(tmp_path: Path) -> None:
+    found = lint(debian_tree(tmp_path, {"app": PROXIED_APP}, ("proxy", "proxy_http")), ["VG502"])
+    assert len(found) == 1, lines(found)
+    (finding,) = found
+    assert "vhost_combined" in finding.message and "LogFormat combined" in finding.message
+    assert "other_vhosts_access.log" in finding.message and "app-access.log" in finding.message
+
+
+@needs_debian
+def test_vg502_a_waived_format_leaves_the_group(tmp_path: Path) -> None:
+    conf = debian_tree(tmp_path, {})
+    text = conf.read_text()
+    conf.write_text(text.replace("LogFormat \"%v:%p", "# vhostguard: ignore=VG502\nLogFormat \"%v:%p", 1))
+    (finding,) = lint(conf, ["VG502"])
+    assert "vhost_combined" not in finding.message and "LogFormat combined" in finding.message
+
+
+@needs_debian
+def test_vg103_the_stock_default_site_is_information(tmp_path: Path) -> None:
+    found = lint(debian_tree(tmp_path, {"app": PROXIED_APP}, ("proxy", "proxy_http")), ["VG103"])
+    assert [(Path(f.file).name, f.severity) for f in found] == [("000-default.conf", Severity.INFO)], lines(found)
+    assert "stock default site" in found[0].message
+
+
+@needs_debian
+def test_vg103_an_edited_default_site_is_still_a_warning(tmp_path: Path) -> None:
+    conf = debian_tree(tmp_path, {"app": PROXIED_APP}, ("proxy", "proxy_http"))
+    default = conf.parent / "sites-available" / "000-default.conf"
+    default.write_text(default.read_text().replace("DocumentRoot /var/www/html", "DocumentRoot /var/www/html\n\tProxyPass /api/ http://127.0.0.1:5000/"))
+    found = lint(conf, ["VG103"])
+    assert [(Path(f.file).name, f.severity) for f in found] == [("000-default.conf", Severity.WARNING)], lines(found)
