@@ -22,6 +22,7 @@ from vhostguard.lint.rules.routing.vg113_rewrite_loop import RewriteLoop
 from vhostguard.lint.rules.routing.vg114_module_directive_not_loaded import ModuleDirectiveNotLoaded
 from vhostguard.lint.rules.routing.vg115_rewrite_rule_without_engine import RewriteRuleWithoutEngine
 from vhostguard.lint.rules.routing.vg116_main_rewrite_not_inherited import MainRewriteNotInherited
+from vhostguard.lint.rules.routing.vg117_mapping_shadowed_by_redirect import MappingShadowedByRedirect
 
 RULES: tuple[type[Rule], ...] = (
     UnreachableVhost,
@@ -40,4 +41,5 @@ RULES: tuple[type[Rule], ...] = (
     ModuleDirectiveNotLoaded,
     RewriteRuleWithoutEngine,
     MainRewriteNotInherited,
+    MappingShadowedByRedirect,
 )

@@ -51,9 +51,9 @@ class VhostWithoutListen(Rule):
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         for server in ctx.model.vhosts:
             node = ctx.vhost_node(server)
-            ports = [a for a in server.addresses if a.port is not None]
-            missing = list(dict.fromkeys(a.display() for a in ports if not listen_covers(ctx, a.ip, a.port)))
+            ports = [(a, a.port) for a in server.addresses if a.port is not None]
+            missing = list(dict.fromkeys(a.display() for a, port in ports if not listen_covers(ctx, a.ip, port)))
             # One address some Listen opens is enough to receive requests: `<VirtualHost
             # *:80 *:443>` with mod_ssl (and its Listen 443) disabled still answers on 80.
-            if missing and len(missing) == len({a.display() for a in ports}) and node is not None:
+            if missing and len(missing) == len({a.display() for a, _ in ports}) and node is not None:
                 yield self.finding(node, f"vhost {server.server_name}: no Listen opens {', '.join(missing)}, so it never receives a request")
