@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -138,63 +139,76 @@ ServerName fixture.test
         Require all granted
 {inside}
     </Directory>
+{outside}
 </VirtualHost>
 """
+VCS_PATHS = ("/.git/HEAD", "/.env")
 
 
-def _vcs_site(root: Path, port: int, inside: str, htaccess: str | None) -> Path:
+@dataclass(frozen=True)
+class VcsCase:
+    inside: str  # in the DocumentRoot's <Directory>
+    outside: str = ""  # in the vhost
+    htaccess: str | None = None
+    served: tuple[str, ...] = ()  # what apache2 answers 200 for; 403 for the rest
+
+
+VCS_CASES = {
+    "directory-rewrite-F": VcsCase(DRUPAL_DOTFILES),
+    "htaccess-rewrite-F": VcsCase("AllowOverride All", htaccess=DRUPAL_DOTFILES),
+    # the fixture's fix: <DirectoryMatch> for the VCS folders, <Files> for .env
+    "directorymatch-and-files": VcsCase("", '<DirectoryMatch "/\\.(git|svn|hg)">\n    Require all denied\n</DirectoryMatch>\n'
+                                            '<Files ".env">\n    Require all denied\n</Files>'),
+    # "deny dot-files" by name only: .git/HEAD is named HEAD and stays served
+    "filesmatch-dot-names": VcsCase('<FilesMatch "^\\.">\n    Require all denied\n</FilesMatch>', served=("/.git/HEAD",)),
+    "unprotected": VcsCase("", served=VCS_PATHS),
+}
+
+
+def _indent(text: str, spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in text.splitlines())
+
+
+def _vcs_site(root: Path, port: int, case: VcsCase) -> Path:
     www = root / "www"
     (www / ".git").mkdir(parents=True)
     (www / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (www / ".env").write_text("DATABASE_PASSWORD=hunter2\n")
     (www / "index.html").write_text("hello\n")
-    if htaccess is not None:
-        (www / ".htaccess").write_text(htaccess)
+    if case.htaccess is not None:
+        (www / ".htaccess").write_text(case.htaccess)
     for path in (root, www, www / ".git"):
         path.chmod(0o755)
     for path in (www / ".git" / "HEAD", www / ".env", www / "index.html", www / ".htaccess"):
         if path.exists():
             path.chmod(0o644)
     conf = root / "apache2.conf"
-    body = VCS_SITE.format(port=port, root=root, inside="\n".join("        " + line for line in inside.splitlines()))
+    body = VCS_SITE.format(port=port, root=root, inside=_indent(case.inside, 8), outside=_indent(case.outside, 4))
     conf.write_text(base_config(root, ("mpm_event", "authz_core", "rewrite")) + body)
     return conf
 
 
-def _statuses(conf: Path, port: int) -> list[int]:
-    with running(conf, port, {"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"}):
-        return [request(port, b"GET " + path + b" HTTP/1.1", [(b"Host", b"www.example.com")]).status
-                for path in (b"/.git/HEAD", b"/.env")]
-
-
-VCS_CASES = {
-    "directory-rewrite-F": (DRUPAL_DOTFILES, None, 403),
-    "htaccess-rewrite-F": ("AllowOverride All", DRUPAL_DOTFILES, 403),
-    "unprotected": ("", None, 200),
-}
-
-
-@pytest.mark.parametrize("case", list(VCS_CASES))
-def test_vg309_not_when_a_per_directory_rewrite_forbids_dot_files(tmp_path: Path, case: str) -> None:
-    inside, htaccess, _ = VCS_CASES[case]
+@pytest.mark.parametrize("name", list(VCS_CASES))
+def test_vg309_reports_what_is_served_not_what_a_rule_forbids(tmp_path: Path, name: str) -> None:
+    case = VCS_CASES[name]
     with readable_dir(tmp_path) as root:
-        port = free_port()
-        conf = _vcs_site(root, port, inside, htaccess)
-        found = lint(conf, ["VG309"])
-    if VCS_CASES[case][2] == 403:
-        assert lines(found) == []
-    else:
-        assert {f.message.split(":")[1].split()[0] for f in found} == {"/.git/HEAD", "/.env"}, lines(found)
+        found = lint(_vcs_site(root, free_port(), case), ["VG309"])
+    reported = {f.message.split(": ")[1].split()[0] for f in found}
+    assert reported == set(case.served), lines(found)
 
 
 @pytest.mark.httpd
 @needs_apache
-@pytest.mark.parametrize("case", list(VCS_CASES))
-def test_vg309_cases_as_apache2_answers_them(tmp_path: Path, case: str) -> None:
-    inside, htaccess, status = VCS_CASES[case]
+@pytest.mark.parametrize("name", list(VCS_CASES))
+def test_vg309_cases_as_apache2_answers_them(tmp_path: Path, name: str) -> None:
+    case = VCS_CASES[name]
     with readable_dir(tmp_path) as root:
         port = free_port()
-        assert _statuses(_vcs_site(root, port, inside, htaccess), port) == [status, status]
+        conf = _vcs_site(root, port, case)
+        with running(conf, port, {"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"}):
+            statuses = {path: request(port, f"GET {path} HTTP/1.1".encode(), [(b"Host", b"www.example.com")]).status
+                        for path in VCS_PATHS}
+    assert statuses == {path: 200 if path in case.served else 403 for path in VCS_PATHS}
 
 
 # --- VG303: only directories some server serves -------------------------------------------------
