@@ -45,6 +45,8 @@ CASES = {
     "main-rule-not-inherited": Case(f"RewriteEngine On\n{SERVER_RULE}", "RewriteEngine On", False),
     "main-rule-vhost-inherit": Case(f"RewriteEngine On\n{SERVER_RULE}", "RewriteOptions Inherit", True),
     "main-inherit-option": Case(f"RewriteEngine On\nRewriteOptions Inherit\n{SERVER_RULE}", "RewriteEngine On", True),
+    "main-rule-without-engine-inherited": Case(SERVER_RULE, "RewriteEngine On\nRewriteOptions Inherit", True),
+    "main-rule-without-engine": Case(SERVER_RULE, "RewriteEngine On", False),
     "inheritdown-alone": Case(f"RewriteEngine On\nRewriteOptions InheritDown\n{SERVER_RULE}", "ServerAlias w.test", False),
     "inheritdown-vhost-engine": Case(f"RewriteEngine On\nRewriteOptions InheritDown\n{SERVER_RULE}", "RewriteEngine On", True),
     "inheritdown-ignoreinherit": Case(f"RewriteEngine On\nRewriteOptions InheritDown\n{SERVER_RULE}",

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.lint.rules.routing._rewrite import enclosing, is_on, section_engine, server_engine
+from vhostguard.lint.rules.routing._rewrite import enclosing, inherits_main_rules, is_on, section_engine, server_engine
 
 
 class RewriteRuleWithoutEngine(Rule):
@@ -20,7 +20,9 @@ class RewriteRuleWithoutEngine(Rule):
     A vhost without its own `RewriteEngine` takes the main server's, and a
     section without one takes its enclosing section's, then its server's
     (mod_rewrite's `cmd_rewriteengine` and configuration merging). The rules
-    themselves are not inherited: that is VG116's business.
+    themselves are not inherited: that is VG116's business; a main-server
+    rule that a vhost inherits (`RewriteOptions Inherit`) runs with that
+    vhost's engine and is not reported here.
 
     ## Why is this bad?
     With the engine off, mod_rewrite ignores every rule of that level without
@@ -70,6 +72,9 @@ class RewriteRuleWithoutEngine(Rule):
         if level is None or level.key == "virtualhost":
             engine = server_engine(ctx, owner)
             where = ctx.label(owner)
+            if owner.is_main and not is_on(engine) and any(
+                    inherits_main_rules(ctx, vhost) and is_on(server_engine(ctx, vhost)) for vhost in ctx.model.vhosts):
+                return  # appended to a vhost's rules (RewriteOptions Inherit) and run there
         else:
             engine, in_sections = section_engine(ctx, level)
             if not in_sections and not is_on(engine) and self._some_section_turns_it_on(ctx, node):
