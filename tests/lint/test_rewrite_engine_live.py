@@ -47,6 +47,8 @@ CASES = {
     "main-inherit-option": Case(f"RewriteEngine On\nRewriteOptions Inherit\n{SERVER_RULE}", "RewriteEngine On", True),
     "main-rule-without-engine-inherited": Case(SERVER_RULE, "RewriteEngine On\nRewriteOptions Inherit", True),
     "main-rule-without-engine": Case(SERVER_RULE, "RewriteEngine On", False),
+    "main-dir-rule-vhost-engine": Case(f"<Directory {{root}}/www>\n{DIR_RULE}\n</Directory>", "RewriteEngine On", True),
+    "main-dir-rule-no-engine": Case(f"<Directory {{root}}/www>\n{DIR_RULE}\n</Directory>", "ServerAlias q.test", False),
     "inheritdown-alone": Case(f"RewriteEngine On\nRewriteOptions InheritDown\n{SERVER_RULE}", "ServerAlias w.test", False),
     "inheritdown-vhost-engine": Case(f"RewriteEngine On\nRewriteOptions InheritDown\n{SERVER_RULE}", "RewriteEngine On", True),
     "inheritdown-ignoreinherit": Case(f"RewriteEngine On\nRewriteOptions InheritDown\n{SERVER_RULE}",
@@ -69,7 +71,7 @@ DocumentRoot {root}/www
 <Directory {root}/www>
     Require all granted
 </Directory>
-{case.main}
+{case.main.format(root=root)}
 <VirtualHost 127.0.0.1:{port}>
     ServerName v.test
     DocumentRoot {root}/www

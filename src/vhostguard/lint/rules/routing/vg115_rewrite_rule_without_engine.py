@@ -50,8 +50,9 @@ class RewriteRuleWithoutEngine(Rule):
 
     ## Known problems
     A rule in a section is not reported while some other section of its
-    server (or of the main server) turns the engine on: sections merge per
-    request. Rules in `.htaccess` files are not read.
+    server (or of the main server) turns the engine on, nor a main-server
+    section's while some vhost turns it on: sections merge per request.
+    Rules in `.htaccess` files are not read.
 
     ## References
     - https://httpd.apache.org/docs/2.4/mod/mod_rewrite.html#rewriteengine
@@ -77,7 +78,7 @@ class RewriteRuleWithoutEngine(Rule):
                 return  # appended to a vhost's rules (RewriteOptions Inherit) and run there
         else:
             engine, in_sections = section_engine(ctx, level)
-            if not in_sections and not is_on(engine) and self._some_section_turns_it_on(ctx, node):
+            if not in_sections and not is_on(engine) and self._turned_on_elsewhere(ctx, node):
                 return
             where = f"<{level.name} {' '.join(level.args)}> of {ctx.label(owner)}"
         if is_on(engine):
@@ -86,8 +87,13 @@ class RewriteRuleWithoutEngine(Rule):
         yield self.finding(node, f"RewriteRule {node.args[0]} in {where} never runs: {why}")
 
     @staticmethod
-    def _some_section_turns_it_on(ctx: LintContext, rule: Directive) -> bool:
+    def _turned_on_elsewhere(ctx: LintContext, rule: Directive) -> bool:
+        """May the engine be on where this section's rules merge? A main-server
+        section also applies to every vhost's requests, with that vhost's
+        default state; any section may merge with another one turning it on."""
         owner = ctx.owner(rule)
+        if owner.is_main and any(is_on(server_engine(ctx, vhost)) for vhost in ctx.model.vhosts):
+            return True
         for engine in ctx.nodes_named("rewriteengine"):
             level = enclosing(ctx, engine)
             if level is None or level.key == "virtualhost" or not is_on(engine):
