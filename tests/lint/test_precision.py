@@ -272,3 +272,12 @@ def test_vg103_an_edited_default_site_is_still_a_warning(tmp_path: Path) -> None
     default.write_text(default.read_text().replace("DocumentRoot /var/www/html", "DocumentRoot /var/www/html\n\tProxyPass /api/ http://127.0.0.1:5000/"))
     found = lint(conf, ["VG103"])
     assert [(Path(f.file).name, f.severity) for f in found] == [("000-default.conf", Severity.WARNING)], lines(found)
+
+
+@needs_debian
+def test_vg109_the_main_server_does_not_count_when_no_connection_reaches_it(tmp_path: Path) -> None:
+    # 000-default disabled: app.example.com takes every connection on port 80 and proxies /.
+    conf = debian_tree(tmp_path, {"app": PROXIED_APP}, ("proxy", "proxy_http"))
+    (conf.parent / "sites-enabled" / "000-default.conf").unlink()
+    found = lint(conf, ["VG109"])
+    assert [(Path(f.file).name, f.code) for f in found] == [("alias.conf", "VG109")], lines(found)

@@ -63,6 +63,8 @@ class AliasShadowed(Rule):
         # proxying / does not make Debian's `Alias /icons/` dead elsewhere.
         in_every_server: dict[int, Finding] | None = None
         for server in ctx.servers:
+            if server.is_main and ctx.model.vhosts and not ctx.main_answers:
+                continue  # no connection reaches the main server itself: only the vhosts count
             main_owned: dict[int, Finding] = {}
             _, aliases = alias_entries(ctx.main, server)
             proxies = server_mappings(ctx.main, server) if aliases else []
