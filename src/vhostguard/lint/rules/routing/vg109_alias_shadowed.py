@@ -27,7 +27,8 @@ class AliasShadowed(Rule):
     `<Location>` with `ProxyPass !` over the alias path keeps it served
     (mod_proxy stops there, before its server-level list). An alias of the
     main server, which every vhost inherits, is reported only when it is
-    shadowed in every server: a vhost proxying `/` leaves it used elsewhere.
+    shadowed in every server that receives requests: a vhost proxying `/`
+    leaves it used elsewhere.
 
     ## Why is this bad?
     mod_alias uses the first alias that matches; mod_proxy's mappings win over
