@@ -260,3 +260,28 @@ def test_alias_under_a_location_proxypass_is_never_served_on_apache2(sandbox_for
     good = sandbox_for("VG109", "good")  # a <Location> "ProxyPass !" over the alias: mod_alias serves it
     served = good.request("http://portal.example.com/static/x.txt")
     assert (served.status, served.backend, served.body) == (200, None, b"file\n")
+
+
+@pytest.mark.httpd
+@needs_apache
+def test_proxypass_in_a_regex_or_wildcard_location_is_never_used_on_apache2(sandbox_for, lint_dir) -> None:
+    # mod_proxy's add_pass takes the section's text as a literal prefix for ProxyPass (a regex
+    # only for ProxyPassMatch): apache2 answers these paths itself (404), no backend is called.
+    findings = reported(lint_dir, "VG108")
+    literal = [m for m in findings.values() if "as a literal path prefix" in m]
+    assert len(literal) == 2, sorted(findings.values())
+    bad = sandbox_for("VG108", "bad")
+    for url in ("http://app.example.com/api/x", "http://app.example.com/files/a/x"):
+        result = bad.request(url)
+        assert (result.status, result.backend) == (404, None), url
+    good = sandbox_for("VG108", "good")
+    assert backend_of(good, "http://app.example.com/api/v1/x") == "http://127.0.0.1:6800/x"
+    assert backend_of(good, "http://app.example.com/ok/x") == "http://127.0.0.1:6900/ok/x"
+
+
+@pytest.mark.httpd
+@needs_apache
+def test_proxypassmatch_in_a_locationmatch_takes_its_regex_on_apache2(sandbox_for, lint_dir) -> None:
+    assert any("<LocationMatch ^/re/(.*)$>" in m for m in reported(lint_dir, "VG110").values())
+    assert backend_of(sandbox_for("VG110", "bad"), "http://app.example.com/re/login") == "http://127.0.0.1:8080/relogin"
+    assert backend_of(sandbox_for("VG110", "good"), "http://app.example.com/re/login") == "http://127.0.0.1:8080/re/login"

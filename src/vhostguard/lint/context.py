@@ -181,6 +181,12 @@ class LintContext:
                 return node
         return self.tree.nodes[0] if self.tree.nodes else Source(self.tree.main_file, 1)
 
+    @cached_property
+    def main_answers(self) -> bool:
+        """Does some connection reach the main server: a Listen address that no
+        vhost's address set takes (the model's matching, as httpd picks)?"""
+        return any(self.model.match(listen.ip, listen.port, None).server.is_main for listen in self.model.listens)
+
     def is_marked_catch_all(self, server: Server) -> bool:
         node = self.vhost_node(server)
         return node is not None and any(CATCH_ALL_MARK in comment for comment in node.comments)

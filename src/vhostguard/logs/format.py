@@ -496,9 +496,10 @@ class _Compiler:
                 stmts += [f"t = _times.get({args})", "if t is None:", f"    t = _time({args})"]
             else:
                 stmts.append(f"t = _time({args})")
-        request = next((f for f in self.fields if f.slot.kind == d.REQUEST), None)
+        requests = _by_preference([f for f in self.fields if f.slot.kind == d.REQUEST])
+        request = requests[0] if requests else None
         if request is not None and any(k in keys for k in ("method", "path", "query", "protocol")):
-            v = f"v{request.index}"
+            v = _logged_text(requests)
             # "GET /p?q HTTP/1.1" inline; anything else (HTTP/0.9, spaces in the target, '-') by the function
             stmts += [f"r = {v}.split(' ')", "if len(r) == 3:", "    rm, rt, rp = r",
                       "    rpath, rs, rq = rt.partition('?')", "    if not rs:", "        rq = None",
@@ -511,12 +512,12 @@ class _Compiler:
         if key in _REQUEST_PARTS and key != "request_line" and (not sources or sources[0].slot.kind == d.REQUEST):
             return _REQUEST_PARTS[key]
         first = sources[0].slot
-        if first.sub is not None:  # a dict-valued key: one entry per name, first field wins
-            entries: dict[str, Field] = {}
+        if first.sub is not None:  # a dict-valued key: one entry per name
+            entries: dict[str, list[Field]] = {}
             for f in sources:
-                entries.setdefault(f.slot.sub or "", f)
-            return "{" + ", ".join(f"{self.const(name)}: {_value(f)}" for name, f in entries.items()) + "}"
-        return _value(min(sources, key=lambda f: f.slot.rank))
+                entries.setdefault(f.slot.sub or "", []).append(f)
+            return "{" + ", ".join(f"{self.const(name)}: {_logged_value(fs)}" for name, fs in entries.items()) + "}"
+        return _logged_value(sources)
 
     # error messages
 
@@ -596,9 +597,44 @@ def _number_test(f: Field, ascii_line: bool) -> str:
     return f"_isunsigned({v})" if kind == d.DURATION else f"_isnum({v})"
 
 
+def _by_preference(fields: list[Field]) -> list[Field]:
+    """Several fields feeding one key, the one to read first first: by rank (%D over %T), then in format order.
+
+    Nothing after an unconditional field is ever read: it is always logged.
+    """
+    ordered = sorted(fields, key=lambda f: f.slot.rank)
+    cut = next((k for k, f in enumerate(ordered) if not f.conditional), len(ordered) - 1)
+    return ordered[:cut + 1]
+
+
+def _logged_text(fields: list[Field]) -> str:
+    """The text of the first of ``fields`` (in preference order) that was logged.
+
+    A field with a status condition (``%400r``, ``%!200,304r``) writes ``-``
+    when the condition fails (mod_log_config's ``config_log_transaction``):
+    the next field is read instead, so ``%400r "%r"`` gives the request
+    line whatever the status.
+    """
+    text = f"v{fields[-1].index}"
+    for f in reversed(fields[:-1]):
+        text = f"(v{f.index} if v{f.index} != '-' else {text})"
+    return text
+
+
+def _logged_value(fields: list[Field]) -> str:
+    """The value of the first field that was logged (see ``_logged_text``)."""
+    chosen = _by_preference(fields)
+    value = _value(chosen[-1])
+    for f in reversed(chosen[:-1]):
+        value = f"({_value(f)} if v{f.index} != '-' else {value})"
+    return value
+
+
 def _value(f: Field) -> str:
     v = f"v{f.index}"
     kind = f.slot.kind
+    if f.conditional and kind == d.BYTES_CLF:  # '-' is "condition failed", not CLF's zero bytes
+        return f"(None if {v} == '-' else int({v}))"
     if kind in (d.INT,):
         return f"(None if {v} == '-' else int({v}))"
     if kind == d.DURATION:

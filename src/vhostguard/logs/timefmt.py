@@ -102,8 +102,17 @@ _STRFTIME: dict[str, tuple[str, tuple[str, ...], int | None]] = {
     "y": (f"({_NUM2})", ("y",), 0),
     "Y": ("(-?[0-9]+)", ("Y",), 0),
     "z": ("([+-][0-9]{4})", ("z",), 0),
-    "Z": ("[A-Za-z0-9+-]*", (), 0),
+    "Z": ("([A-Za-z0-9+-]*)", ("Z",), 0),
     "%": ("%", (), 0),
+}
+# Zone names %Z may write that mean one offset wherever they are read: UTC and
+# GMT, and the US names, read as Python's email.utils (RFC 2822) and GoAccess
+# read them. Other abbreviations (IST, CST in China, ...) are ambiguous: a time
+# written with one of them stays without a zone.
+ZONE_NAMES: dict[str, int] = {
+    "UTC": 0, "GMT": 0, "UT": 0, "Z": 0,
+    "EST": -5 * 60, "EDT": -4 * 60, "CST": -6 * 60, "CDT": -5 * 60,
+    "MST": -7 * 60, "MDT": -6 * 60, "PST": -8 * 60, "PDT": -7 * 60,
 }
 _EPOCH_FORMS = {  # %{sec}t and friends: (regex, component, scale to microseconds or fraction digits)
     "sec": ("-?[0-9]+", "epoch_s"),
@@ -216,11 +225,14 @@ def _strftime_piece(arg: str, fmt: str, end: bool) -> TimePiece | str:
 def combine(parts: dict[str, str]) -> str | None:
     """ISO 8601 text from merged components (see :class:`TimePiece`).
 
-    An epoch wins over calendar fields (it is exact); a zone (``%z`` or an
-    epoch, which is UTC) gives an offset; a time logged without zone has none.
+    An epoch wins over calendar fields (it is exact); a zone (``%z``, a
+    ``%Z`` name of ZONE_NAMES, or an epoch, which is UTC) gives an offset; a
+    time logged without zone has none.
     """
     frac, digits = _fraction(parts)
     offset = _offset(parts.get("z"))
+    if offset is None and parts.get("Z", "").upper() in ZONE_NAMES:
+        offset = timezone(timedelta(minutes=ZONE_NAMES[parts["Z"].upper()]))
     for name, scale, precision in (("epoch_us", 1, 6), ("epoch_ms", 1000, 3), ("epoch_s", 1_000_000, 0), ("s", 1_000_000, 0)):
         if name in parts:
             micros = int(parts[name]) * scale

@@ -20,6 +20,9 @@ from vhostguard.lint.rules.routing.vg111_proxypassreverse_missing import ProxyPa
 from vhostguard.lint.rules.routing.vg112_rewrite_proxy_without_mod_proxy import RewriteProxyWithoutModProxy
 from vhostguard.lint.rules.routing.vg113_rewrite_loop import RewriteLoop
 from vhostguard.lint.rules.routing.vg114_module_directive_not_loaded import ModuleDirectiveNotLoaded
+from vhostguard.lint.rules.routing.vg115_rewrite_rule_without_engine import RewriteRuleWithoutEngine
+from vhostguard.lint.rules.routing.vg116_main_rewrite_not_inherited import MainRewriteNotInherited
+from vhostguard.lint.rules.routing.vg117_mapping_shadowed_by_redirect import MappingShadowedByRedirect
 
 RULES: tuple[type[Rule], ...] = (
     UnreachableVhost,
@@ -36,4 +39,7 @@ RULES: tuple[type[Rule], ...] = (
     RewriteProxyWithoutModProxy,
     RewriteLoop,
     ModuleDirectiveNotLoaded,
+    RewriteRuleWithoutEngine,
+    MainRewriteNotInherited,
+    MappingShadowedByRedirect,
 )

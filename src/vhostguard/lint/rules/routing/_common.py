@@ -164,6 +164,36 @@ def location_taker(path: str, locations: list[LocationProxy]) -> LocationProxy |
     taker = None
     for index, entry in enumerate(locations):
         where = entry.path
-        if where is not None and covers(where, path) and all(e.plain for e in locations[index:]):
+        if where is not None and covers(where, path) and all(
+                e.plain or _disjoint(e.section, path) for e in locations[index:]):
             taker = entry
     return taker
+
+
+_REGEX_META = frozenset(".^$*+?{}[]\\|()")
+_GLOB_META = frozenset("*?[")
+
+
+def _literal_prefix(section: Section) -> str | None:
+    """The text every URI a regex or wildcard <Location> applies to starts with (None: unknown)."""
+    pattern = section.pattern
+    if section.regex:
+        if not pattern.startswith("^/") or "|" in pattern:
+            return None  # unanchored, or alternatives each with their own start
+        text = pattern[1:]
+        meta = _REGEX_META
+    elif section.glob:
+        text = pattern
+        meta = _GLOB_META
+    else:
+        return None
+    end = next((i for i, ch in enumerate(text) if ch in meta), len(text))
+    if section.regex and end < len(text) and text[end] in "?*{":
+        end -= 1  # the quantifier makes the character before it optional
+    return text[:end] if end > 0 else None
+
+
+def _disjoint(section: Section, path: str) -> bool:
+    """Can the regex or wildcard ``section`` apply to no URI under the prefix ``path``?"""
+    prefix = _literal_prefix(section)
+    return prefix is not None and not (prefix.startswith(path) or path.startswith(prefix))

@@ -59,6 +59,10 @@ class DuplicateServerName(Rule):
             for position, server in enumerate(aset.servers):
                 if position == 0 or unreachable_in(server, ctx) is not None:
                     continue
+                if any(earlier is server for earlier in aset.servers[:position]):
+                    # A vhost listing one address twice (`<VirtualHost localhost:80
+                    # 127.0.0.1:80>`) is in the set twice: its names are its own.
+                    continue
                 yield from self._duplicates(server, position, aset, ctx)
 
     def _duplicates(self, server: Server, position: int, aset: AddressSet, ctx: LintContext) -> Iterator[Finding]:

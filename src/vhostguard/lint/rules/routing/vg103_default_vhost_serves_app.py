@@ -1,7 +1,9 @@
 """VG103 default-vhost-serves-app. The default vhost of an address set serves an application instead of being a catch-all."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 from vhostguard.lint.context import LintContext
 from vhostguard.lint.core import Finding, Rule, Severity
@@ -33,6 +35,26 @@ def _route_unknown(ctx: LintContext, aset: AddressSet, path: str) -> Decision | 
     except ValueError:
         return None
     return ctx.router.route(request)
+
+
+# The default sites distributions ship, by file name (Debian/Ubuntu's a2ensite
+# names; RHEL's mod_ssl ships its _default_:443 vhost in conf.d/ssl.conf), and
+# the placeholder DocumentRoot they serve.
+STOCK_SITE_FILES = frozenset({"000-default.conf", "default-ssl.conf", "ssl.conf"})
+STOCK_DOCUMENT_ROOTS = frozenset({"/var/www/html"})
+_APP_KEYS = frozenset({"servername", "serveralias", "proxypass", "proxypassmatch", "alias", "aliasmatch",
+                       "scriptalias", "scriptaliasmatch", "wsgiscriptalias", "rewriterule", "sethandler"})
+
+
+def stock_default_site(ctx: LintContext, server: Server) -> bool:
+    """Is ``server`` a distribution's default site as shipped: its file, no name or
+    application of its own, the placeholder DocumentRoot?"""
+    node = ctx.vhost_node(server)
+    if node is None or os.path.basename(node.source.file) not in STOCK_SITE_FILES:
+        return False
+    if server.document_root.rstrip("/") not in STOCK_DOCUMENT_ROOTS:
+        return False
+    return not any(child.key in _APP_KEYS for child in ctx.server_nodes(server))
 
 
 def _serves(decision: Decision) -> bool:
@@ -84,7 +106,9 @@ class DefaultVhostServesApp(Rule):
 
     ## Known problems
     Address sets with a single vhost are not reported: that vhost answers every
-    Host by design. The check routes `/` and each proxied or aliased path with
+    Host by design. A distribution's stock default site left enabled
+    (Debian's `000-default.conf` serving `/var/www/html`, unchanged) is
+    reported at severity info: it shows a placeholder page, not an application. The check routes `/` and each proxied or aliased path with
     an unknown Host; rules that depend on unmodelled input may hide an application.
     """
 
@@ -104,5 +128,14 @@ class DefaultVhostServesApp(Rule):
                 decision = _route_unknown(ctx, aset, path)
                 if decision is not None and decision.server is default and _serves(decision):
                     what = decision.outcome.kind
+                    if stock_default_site(ctx, default):
+                        # On every stock install: unknown Hosts get the placeholder page,
+                        # not an application. Said once, as information.
+                        yield replace(self.finding(
+                            node,
+                            f"vhost {default.server_name} is the distribution's stock default site and the default for {aset.address}: unknown Hosts get its placeholder page {decision.outcome.target or ''}".rstrip(),
+                            "Disable the stock site (`a2dissite 000-default`) or replace it with a catch-all that denies or redirects.",
+                        ), severity=Severity.INFO)
+                        break
                     yield self.finding(node, f"vhost {default.server_name} is the default for {aset.address}: unknown Hosts get {what} {decision.outcome.target or ''} for {path}".rstrip())
                     break

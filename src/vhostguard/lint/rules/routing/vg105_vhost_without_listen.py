@@ -11,8 +11,8 @@ from vhostguard.lint.rules.routing._common import listen_covers
 class VhostWithoutListen(Rule):
     """
     ## What it does
-    Checks for `<VirtualHost>` addresses on an address:port that no `Listen`
-    opens.
+    Checks for a `<VirtualHost>` none of whose addresses is on an
+    address:port that a `Listen` opens.
 
     ## Why is this bad?
     httpd only accepts connections on the sockets `Listen` opens. A vhost on
@@ -35,6 +35,11 @@ class VhostWithoutListen(Rule):
         ServerName app.example.com
     </VirtualHost>
     ```
+
+    ## Known problems
+    A vhost with at least one listened address is not reported: it answers
+    there, and an address for a module that is off (`*:443` while mod_ssl
+    and its `Listen 443` are disabled) is a common, harmless leftover.
     """
 
     code = "VG105"
@@ -46,6 +51,9 @@ class VhostWithoutListen(Rule):
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         for server in ctx.model.vhosts:
             node = ctx.vhost_node(server)
-            missing = [a.display() for a in server.addresses if a.port is not None and not listen_covers(ctx, a.ip, a.port)]
-            if missing and node is not None:
+            ports = [(a, a.port) for a in server.addresses if a.port is not None]
+            missing = list(dict.fromkeys(a.display() for a, port in ports if not listen_covers(ctx, a.ip, port)))
+            # One address some Listen opens is enough to receive requests: `<VirtualHost
+            # *:80 *:443>` with mod_ssl (and its Listen 443) disabled still answers on 80.
+            if missing and len(missing) == len({a.display() for a, _ in ports}) and node is not None:
                 yield self.finding(node, f"vhost {server.server_name}: no Listen opens {', '.join(missing)}, so it never receives a request")

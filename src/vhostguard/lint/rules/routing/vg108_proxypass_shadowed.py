@@ -9,7 +9,7 @@ from vhostguard.lint.context import LintContext
 from vhostguard.routing import ProxyMapping, proxy_alias_match, server_mappings
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.routing._common import (
-    PROXY_KEYS, LocationProxy, covers, location_proxies, location_taker, section_label,
+    PROXY_KEYS, LocationProxy, covers, location_of, location_proxies, location_taker, section_label,
 )
 from vhostguard.model import Server
 
@@ -111,10 +111,17 @@ class ProxyPassShadowed(Rule):
     </Location>
     ```
 
+    A `ProxyPass URL` (not `ProxyPassMatch`) inside `<LocationMatch>`,
+    `<Location ~ ...>` or a wildcard `<Location>` is never used either:
+    mod_proxy takes the section's text (`^/api/`, `/api/*/`) as a literal
+    path prefix, which the requests the section matches do not start with
+    (apache2 answers 404).
+
     ## Known problems
-    `<LocationMatch>`, `<Location ~ ...>` and wildcard `<Location>` sections
-    are not judged; while one of them carries a `ProxyPass`, server-context
-    mappings under an earlier `<Location>` are not reported either. A
+    Otherwise `<LocationMatch>`, `<Location ~ ...>` and wildcard `<Location>`
+    sections are not judged; while one of them carries a `ProxyPass`,
+    server-context mappings under an earlier `<Location>` are not reported
+    either. A
     main-server `ProxyPass` shadowed in some vhosts only is not reported.
 
     ## References
@@ -129,6 +136,7 @@ class ProxyPassShadowed(Rule):
     hint = "Order ProxyPass lines from the most specific path to the most general."
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
+        yield from self._literal_patterns(ctx)
         # A main-server line is in every server's list: it is never used only
         # if it is shadowed in all of them.
         in_every_server: dict[int, Finding] | None = None
@@ -151,6 +159,24 @@ class ProxyPassShadowed(Rule):
             else:
                 in_every_server = {key: f for key, f in in_every_server.items() if key in main_owned}
         yield from (in_every_server or {}).values()
+
+    def _literal_patterns(self, ctx: LintContext) -> Iterator[Finding]:
+        # mod_proxy's add_pass takes the section's text as the mapping's path and
+        # compiles it as a regex only for ProxyPassMatch: `ProxyPass URL` in
+        # <LocationMatch ^/api/> maps the literal prefix "^/api/", which no
+        # request path starts with (apache2 answers 404 where a proxy was meant).
+        for node in ctx.nodes_named("proxypass"):
+            section = location_of(ctx, node)
+            if section is None or not node.args or node.args[0] == "!" or not (section.regex or section.glob):
+                continue
+            if section.regex and section.pattern.startswith("/"):
+                continue  # e.g. <LocationMatch /api/>: the text is also a usable prefix
+            how = "no request path starts with it" if section.regex else "only a request for that literal text would reach it"
+            yield self.finding(
+                node,
+                f"{ctx.label(ctx.owner(node))}: {node.name} {node.args[0]} in {section_label(section)} is never used: mod_proxy takes {section.pattern} as a literal path prefix and {how}",
+                "Use `ProxyPassMatch URL` (with $1 for the groups) in a regex section, or a plain `<Location /prefix/>`.",
+            )
 
     def _shadowed(self, server: Server, ctx: LintContext) -> Iterator[tuple[Directive, Finding]]:
         mappings = server_mappings(ctx.main, server)

@@ -25,7 +25,10 @@ class AliasShadowed(Rule):
     (which runs before mod_alias whatever the order in the file), including
     the `ProxyPass URL` of a `<Location>` covering the alias path. A
     `<Location>` with `ProxyPass !` over the alias path keeps it served
-    (mod_proxy stops there, before its server-level list).
+    (mod_proxy stops there, before its server-level list). An alias of the
+    main server, which every vhost inherits, is reported only when it is
+    shadowed in every server that receives requests: a vhost proxying `/`
+    leaves it used elsewhere.
 
     ## Why is this bad?
     mod_alias uses the first alias that matches; mod_proxy's mappings win over
@@ -56,19 +59,34 @@ class AliasShadowed(Rule):
     hint = "Order aliases from the most specific path to the most general, and exclude aliased paths from ProxyPass with `ProxyPass /path !`."
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
+        # A main-server alias is in every server's list (vhosts inherit it):
+        # it is never used only if it is shadowed in all of them. One vhost
+        # proxying / does not make Debian's `Alias /icons/` dead elsewhere.
+        in_every_server: dict[int, Finding] | None = None
         for server in ctx.servers:
+            if server.is_main and ctx.model.vhosts and not ctx.main_answers:
+                continue  # no connection reaches the main server itself: only the vhosts count
+            main_owned: dict[int, Finding] = {}
             _, aliases = alias_entries(ctx.main, server)
-            if not aliases:
-                continue
-            proxies = server_mappings(ctx.main, server)
-            locations = location_proxies(ctx, server)
+            proxies = server_mappings(ctx.main, server) if aliases else []
+            locations = location_proxies(ctx, server) if aliases else []
             for index, entry in enumerate(aliases):
                 if entry.regex:
                     continue
                 message = self._shadowed(entry, aliases[:index], proxies, locations)
-                if message is not None:
-                    owner = ctx.owner(entry.node)
-                    yield self.finding(entry.node, f"{ctx.label(owner)}: {entry.node.name} {entry.fake} is never used: {message}")
+                if message is None:
+                    continue
+                owner = ctx.owner(entry.node)
+                finding = self.finding(entry.node, f"{ctx.label(owner)}: {entry.node.name} {entry.fake} is never used: {message}")
+                if owner.is_main:
+                    main_owned[id(entry.node)] = finding
+                else:
+                    yield finding
+            if in_every_server is None:
+                in_every_server = main_owned
+            else:
+                in_every_server = {key: f for key, f in in_every_server.items() if key in main_owned}
+        yield from (in_every_server or {}).values()
 
     @staticmethod
     def _shadowed(entry: AliasEntry, earlier: list[AliasEntry], proxies: list[ProxyMapping],

@@ -60,10 +60,13 @@ class ProxyPassTrailingSlash(Rule):
     </Location>
     ```
 
+    In `<LocationMatch>` (or `<Location ~ ...>`), `ProxyPassMatch URL` takes
+    the section's regex as its pattern: the group and `$1` must agree too.
+
     ## Known problems
     `ProxyPass` in `<LocationMatch>`, `<Location ~ ...>` or a wildcard
-    `<Location>` is not judged: mod_proxy does not match those as plain
-    prefixes.
+    `<Location>` is not judged here: mod_proxy matches the section's text as
+    a literal prefix, which VG108 reports.
 
     ## References
     - https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass
@@ -95,6 +98,13 @@ class ProxyPassTrailingSlash(Rule):
         yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} {path} {url}: the path {'ends' if path.endswith('/') else 'does not end'} with '/' but the URL {'does' if url_slash else 'does not'}")
 
     def _in_location(self, node: Directive, section: Section, ctx: LintContext) -> Iterator[Finding]:
+        if section.regex and node.key == "proxypassmatch" and node.args:
+            # <LocationMatch ^/api/(.*)$> + ProxyPassMatch URL: the section's regex is the
+            # mapping's pattern (mod_proxy's add_pass), judged like a server-level one.
+            slashes = _group_slash(section.pattern, node.args[0])
+            if slashes is not None and slashes[0] != slashes[1]:
+                yield self.finding(node, f"{ctx.label(ctx.owner(node))}: {node.name} {node.args[0]} in {section_label(section)}: the pattern has {'a' if slashes[0] else 'no'} '/' before its group but the URL has {'one' if slashes[1] else 'none'} before $1")
+            return
         path = prefix_path(section)
         if path is None or node.key != "proxypass" or not node.args:
             return

@@ -5,7 +5,9 @@ import os
 
 from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
+from vhostguard.model import Server
 from vhostguard.routing import DEFAULT_REMOTE_IP
+from vhostguard.routing import server_mappings
 from vhostguard.routing import check_access
 from vhostguard.routing import Section
 
@@ -21,8 +23,9 @@ def _under(path: str, root: str) -> bool:
 
 
 def served_roots(ctx: LintContext) -> list[str]:
-    """Directories requests are mapped into: every DocumentRoot and Alias target
-    (listed once per lint run: a rule asks for every <Directory>)."""
+    """Directories requests are mapped into: every DocumentRoot (but that of a
+    server proxying every request) and Alias target (listed once per lint run:
+    a rule asks for every <Directory>)."""
     return ctx.remember("served-roots", lambda: _served_roots(ctx))
 
 
@@ -31,11 +34,30 @@ def _served_roots(ctx: LintContext) -> list[str]:
     for server in ctx.servers:
         if server.is_main and ctx.model.vhosts and not _main_answers(ctx):
             continue
-        roots.append(server.document_root)
+        if not _proxies_everything(ctx, server):
+            roots.append(server.document_root)
         for node in ctx.server_nodes(server):
             if node.key in ("alias", "scriptalias") and len(node.args) >= 2:
                 roots.append(ctx.path(node.args[1]))
     return list(dict.fromkeys(os.path.normpath(r) for r in roots))
+
+
+def _proxies_everything(ctx: LintContext, server: Server) -> bool:
+    """Does every request of ``server`` go to a backend, so its DocumentRoot serves nothing?
+
+    A reverse-proxy vhost often keeps the DocumentRoot of the template it was
+    made from (Debian's /var/www/html). ``ProxyPass /`` takes every URI
+    (mod_proxy translates before mod_alias and the DocumentRoot), unless some
+    ``ProxyPass /path !`` (server list or ``<Location>``) leaves a path to them.
+    """
+    mappings = server_mappings(ctx.main, server)
+    if any(m.excluded for m in mappings) or not any(not m.regex and m.path == "/" and not m.excluded for m in mappings):
+        return False
+    for section in ctx.sections(server).locations:
+        if any(child.key == "proxypass" and child.args[:1] == ("!",) for child in section.children):
+            return False
+    decisions = [ctx.route_to(server, path) for path in ("/", "/index.html", "/vhostguard-probe/")]
+    return all(d is not None and d.certain and d.outcome.kind == "proxy" for d in decisions)
 
 
 def _main_answers(ctx: LintContext) -> bool:

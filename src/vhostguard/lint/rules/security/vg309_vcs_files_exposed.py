@@ -38,7 +38,9 @@ class VcsFilesExposed(Rule):
     ```
 
     ## Known problems
-    Only files present when vhostguard runs are checked.
+    Only files present when vhostguard runs are checked. A request whose
+    routing is uncertain (per-directory rewrite rules or `.htaccess` files
+    that are not modelled, which often deny dot-files) is not reported.
     """
 
     code = "VG309"
@@ -56,7 +58,10 @@ class VcsFilesExposed(Rule):
                 found = present[root] = _present(ctx, root)
             for relative in found:
                 decision = ctx.route_to(server, "/" + relative)
-                if decision is not None and decision.outcome.kind in ("file", "handler"):
+                # An uncertain decision is no proof: a per-directory `RewriteRule ... [F]`
+                # or an .htaccess (Drupal's `RewriteRule "/\.|^\.(?!well-known/)" - [F]`)
+                # that routing does not model may well deny the file.
+                if decision is not None and decision.certain and decision.outcome.kind in ("file", "handler"):
                     where = ctx.effective(server, "documentroot") or ctx.vhost_node(server)
                     if where is not None:
                         yield self.finding(where, f"{ctx.label(server)}: /{relative} is served from {server.document_root} to any client")
