@@ -1,0 +1,61 @@
+"""Issue 15 items 2-5 and 7 offline (no apache2): each rule here was seen on the live
+apache2 2.4.71 (tests/routing/realworld/test_uris_live.py holds the live cases)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.routing.test_route import go, router, summary, vhost  # noqa: F401 - router is a fixture
+from vhostguard.routing import Router
+
+
+def test_encoded_slashes_follow_allow_encoded_slashes(router: Callable[[str], Router]) -> None:  # noqa: F811
+    off = router(vhost("  ProxyPass /api/ http://10.0.0.1/api/\n"))
+    assert summary(go(off, "http://a.example/api/a%2Fb")) == ("not-found", 404, None)
+    nodecode = router(vhost("  AllowEncodedSlashes NoDecode\n  ProxyPass /api/ http://10.0.0.1/api/\n"))
+    assert summary(go(nodecode, "http://a.example/api/a%2Fb%7E")) == ("proxy", None, "http://10.0.0.1/api/a%2Fb~")
+    on = router(vhost("  AllowEncodedSlashes On\n  ProxyPass /api/ http://10.0.0.1/api/\n"))
+    assert summary(go(on, "http://a.example/api/a%2Fb")) == ("proxy", None, "http://10.0.0.1/api/a/b")
+
+
+def test_rewrite_proxy_with_noescape_forwards_the_uri_as_is(router: Callable[[str], Router]) -> None:  # noqa: F811
+    r = router(vhost("  AllowEncodedSlashes NoDecode\n  RewriteEngine on\n"
+                     "  RewriteRule .* http://127.0.0.1:8181%{REQUEST_URI} [P,QSA,NE]\n"))
+    decision = go(r, "http://a.example/api/v4/projects/g%2Fp?x=1")
+    assert decision.certain and summary(decision) == ("proxy", None, "http://127.0.0.1:8181/api/v4/projects/g%2Fp?x=1")
+
+
+def test_relative_redirects_take_the_host_headers_port_not_the_connections(router: Callable[[str], Router]) -> None:  # noqa: F811
+    r = router("Listen 8080\n<VirtualHost *:8080>\n  ServerName a.example\n  Redirect /old /new\n</VirtualHost>\n")
+    assert summary(go(r, "http://a.example:8080/old"))[2] == "http://a.example:8080/new"
+    assert summary(go(r, "http://a.example:8080/old", headers=(("Host", "a.example"),)))[2] == "http://a.example/new"
+    canonical = router("Listen 8080\n<VirtualHost *:8080>\n  ServerName a.example\n  UseCanonicalName On\n"
+                       "  Redirect /old /new\n</VirtualHost>\n")
+    assert summary(go(canonical, "http://a.example:8080/old"))[2] == "http://a.example/new"
+
+
+def test_scriptalias_runs_the_script_with_path_info(router: Callable[[str], Router], tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "cgi").mkdir()
+    script = tmp_path / "cgi" / "listinfo"
+    script.write_text("#!/bin/sh\n")
+    os.chmod(script, 0o755)
+    r = router(vhost(f"  ScriptAlias /mailman/ {tmp_path}/cgi/\n  ScriptAlias /bad/ {tmp_path}/cgi\n"
+                     f"  <Directory {tmp_path}/cgi>\n    Require all granted\n  </Directory>\n"))
+    assert summary(go(r, "http://a.example/mailman/listinfo/mylist")) == ("script", 200, str(script))
+    assert summary(go(r, "http://a.example/mailman/nothing/mylist"))[:2] == ("not-found", 404)
+    # No trailing slash on the target: /bad/listinfo is <dir>/cgilistinfo, which does not exist.
+    assert summary(go(r, "http://a.example/bad/listinfo"))[1] in (403, 404)
+
+
+def test_a_port_nothing_listens_on_is_refused(router: Callable[[str], Router]) -> None:  # noqa: F811
+    r = router(vhost("") + "<VirtualHost *:8080>\n  ServerName b.example\n</VirtualHost>\n")
+    for url in ("http://a.example:8081/", "http://b.example:8080/", "https://a.example/"):
+        decision = go(r, url)
+        assert summary(decision) == ("refused", None, None) and decision.outcome.reason
+    assert summary(go(r, "http://a.example/"))[0] != "refused"
+
+
+def test_websocket_rewrite_proxy_keeps_its_scheme(router: Callable[[str], Router]) -> None:  # noqa: F811
+    r = router(vhost('  RewriteEngine on\n  RewriteRule ^/?(.*) "ws://localhost:8080/$1" [P,L]\n'))
+    assert summary(go(r, "http://a.example/chat")) == ("proxy", None, "ws://localhost:8080/chat")
