@@ -59,3 +59,22 @@ def test_a_port_nothing_listens_on_is_refused(router: Callable[[str], Router]) -
 def test_websocket_rewrite_proxy_keeps_its_scheme(router: Callable[[str], Router]) -> None:  # noqa: F811
     r = router(vhost('  RewriteEngine on\n  RewriteRule ^/?(.*) "ws://localhost:8080/$1" [P,L]\n'))
     assert summary(go(r, "http://a.example/chat")) == ("proxy", None, "ws://localhost:8080/chat")
+
+
+def test_b_flag_escapes_backreferences_and_redirects_escape_them_again(router: Callable[[str], Router]) -> None:  # noqa: F811
+    r = router(vhost("  RewriteEngine on\n  RewriteRule ^/search/(.*)$ /index.php?q=$1 [B,R=302,L]\n"
+                     "  RewriteRule ^/api/(.*)$ http://10.0.0.4/api.php?path=$1 [B,P]\n"
+                     "  RewriteRule ^/pct/(.*)$ /to/$1 [R]\n"))
+    assert summary(go(r, "http://a.example/search/a%20b%26c"))[2] == "http://a.example/index.php?q=a+b%2526c"
+    assert summary(go(r, "http://a.example/api/x%2By.z")) == ("proxy", None, "http://10.0.0.4/api.php?path=x%2by%2ez")
+    assert summary(go(r, "http://a.example/pct/a%2525b"))[2] == "http://a.example/to/a%2525b"
+
+
+def test_refused_reads_plainly_in_route_explain_and_json(router: Callable[[str], Router]) -> None:  # noqa: F811
+    from vhostguard.report import decision_json, explain_text, route_line
+
+    decision = go(router(vhost("")), "http://a.example:8081/x")
+    assert "no server (connection refused)" in route_line(decision) and "no Listen opens port 8081" in route_line(decision)
+    assert "connection refused" in explain_text(decision)
+    document = decision_json(decision)
+    assert document["vhost"] is None and document["outcome"]["kind"] == "refused" and document["outcome"]["status"] is None

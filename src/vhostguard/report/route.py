@@ -65,6 +65,8 @@ def _outcome_label(decision: Decision) -> str:
         parts.append(f"-> {outcome.target}")
     if outcome.members:
         parts.append(f"[members: {', '.join(outcome.members)}]")
+    if outcome.kind == "refused" and outcome.reason:
+        parts.append(f"({outcome.reason})")
     return " ".join(parts)
 
 

@@ -566,7 +566,7 @@ class Router:
             name = set_handler.args[0]
             trail.add("handler", "SetHandler {}", (name,), set_handler)
             if name.lower().startswith("proxy:"):
-                return self._proxy_outcome(_handler_proxy_url(name, uri), query, None, set_handler, plan)
+                return self._proxy_outcome(_handler_proxy_url(name, filename), query, None, set_handler, plan)
             if name.lower() == "cgi-script":
                 kind = "script"
             else:
@@ -717,12 +717,11 @@ def _options(base: tuple[Directive, ...], chosen: Sequence[Section]) -> set[str]
     return current
 
 
-def _handler_proxy_url(handler: str, uri: str) -> str:
-    """``SetHandler "proxy:unix:/path|fcgi://localhost/"``: the backend URL for this request."""
-    body = handler[len("proxy:"):]
-    if body.lower().startswith("unix:") and "|" in body:
-        return body.split("|", 1)[1].rstrip("/") + uri
-    return body.rstrip("/") + uri
+def _handler_proxy_url(handler: str, filename: str) -> str:
+    """``SetHandler "proxy:unix:/path|fcgi://localhost/"``: the backend URL for this request.
+    mod_proxy's handler appends r->filename, the file the request maps to (proxy_handler:
+    handler + filename), so php-fpm gets the script's path (apache2 2.4.71)."""
+    return handler[len("proxy:"):] + filename
 
 
 def _status_outcome(status: int, node: Directive | None) -> Outcome:
@@ -843,7 +842,7 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
     return _ServerPlan(
         server=server, sections=sections, rewrite_engine=engine, rules=rules, rule_problems=problems,
         proxies=proxies, redirects=redirects, aliases=aliases,
-        urls=url_settings(base_last, server, main),
+        urls=url_settings(base_last, server),
         base_last=base_last, unmodelled_ifs=unmodelled_ifs,
         if_notes=tuple(f"<If {s.pattern}> at {s.node.source} is not evaluated" for s in unmodelled_ifs),
         docroot_node=last_value(base_last, [], "documentroot"),

@@ -8,8 +8,8 @@ the port left out when it is the scheme's default), with what the live apache2
 2.4.71 showed where the source reads differently:
 
 - UseCanonicalName Off (the default) or DNS: the port of the Host header if it
-  has one, else the server's port (its ServerName's, else the main server's,
-  as ``ap_fixup_virtual_hosts`` copies it), else the scheme's default; with
+  has one, else the server's port (its own ServerName's: a vhost does not take
+  the main server's, seen live), else the scheme's default; with
   UseCanonicalPhysicalPort On the port the connection came in on comes before
   the server's port. Never the connection's port otherwise (a request to
   ``:8080`` with ``Host: name`` is redirected to ``http://name/...``).
@@ -46,19 +46,17 @@ class UrlSettings:
     canonical: str  # "off", "on" or "dns" (UseCanonicalName)
     physical_port: bool  # UseCanonicalPhysicalPort On
     server_name: str  # the ServerName's host (apache2 -S's name)
-    server_port: int | None  # the ServerName's port, else the main server's (None: neither has one)
+    server_port: int | None  # the ServerName's port (None: it has none)
     https_name: bool  # the ServerName says https:// (a TLS-offloading front end)
     encoded_slashes: str = "off"  # AllowEncodedSlashes: "off", "on" or "nodecode" (how %2F in a path is read)
 
 
-def url_settings(base_last: dict[str, Directive], server: Server, main: Server) -> UrlSettings:
+def url_settings(base_last: dict[str, Directive], server: Server) -> UrlSettings:
     """``base_last``: the server-level directives that win (routing.sections.last_of)."""
     canonical = _word(base_last.get("usecanonicalname"), "off")
     physical = _word(base_last.get("usecanonicalphysicalport"), "off") == "on"
     declared = server.declared_name
     port = declared.port if declared is not None and declared.port else None
-    if port is None and main.declared_name is not None and main.declared_name.port:
-        port = main.declared_name.port  # ap_fixup_virtual_hosts: a vhost without a port takes the main server's
     https_name = declared is not None and declared.scheme == "https"
     slashes = _word(base_last.get("allowencodedslashes"), "off")
     return UrlSettings(canonical if canonical in ("on", "dns") else "off", physical, server.server_name, port, https_name,

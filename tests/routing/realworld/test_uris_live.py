@@ -108,6 +108,19 @@ ENCODED = (
         C("http://a.test/git/user/repo/src/branch/feature%2Fx"), C("http://a.test/git/a%7Eb%20c"),
         C("http://a.test/raw/a%2Fb"), C("http://a.test/ne/a%2Fb"),
     ), source="https://docs.gitea.com/administration/reverse-proxies (Apache HTTPD: AllowEncodedSlashes NoDecode); mod_rewrite [P]/[NE]"),
+    Scenario("rewrite-b-flag", site("""
+  RewriteEngine on
+  RewriteRule ^/search/(.*)$ /index.php?q=$1 [B,R=302,L]
+  RewriteRule ^/api/(.*)$ http://10.9.4.4:80/api.php?path=$1 [B,P]
+  RewriteRule ^/plain/(.*)$ http://10.9.4.4:80/api.php?path=$1 [P]
+  RewriteRule ^/find/(.*)$ /lookup/$1 [B,R=302,L]
+  RewriteRule ^/bnp/(.*)$ http://10.9.4.4:80/q?s=$1 [B,BNP,P]
+  RewriteRule ^/pct/(.*)$ /to/$1 [R]
+"""), (
+        C("http://a.test/search/a%20b%26c"), C("http://a.test/api/x%2By/z"), C("http://a.test/plain/x%2By%26z"),
+        C("http://a.test/search/caf%C3%A9"), C("http://a.test/search/a.b-c~d_e"), C("http://a.test/find/a%20b%26c"),
+        C("http://a.test/bnp/a%20b"), C("http://a.test/pct/a%2525b"),
+    ), source="https://httpd.apache.org/docs/2.4/rewrite/flags.html#flag_b (search and API front controllers)"),
     Scenario("encoded-slashes-on", site(GRANT_A + """
   AllowEncodedSlashes On
   ProxyPass /ci http://localhost:8080/ci
@@ -251,6 +264,31 @@ CANONICAL = (
 
 # -- item 5: schemes and protocols ---------------------------------------------------------------
 
+OFFLOAD = (
+    Scenario("servername-scheme-and-main-port", """
+ServerName main.test:8000
+<VirtualHost *:8080>
+  ServerName https://cloud.test
+  DocumentRoot @ROOT@/cloud
+  Redirect 301 /.well-known/carddav /remote.php/dav
+  <Directory @ROOT@/cloud>
+    Require all granted
+  </Directory>
+</VirtualHost>
+<VirtualHost *:8080>
+  ServerName inherit.test
+  DocumentRoot @ROOT@/cloud
+  Redirect 301 /.well-known/carddav /remote.php/dav
+</VirtualHost>
+""", (
+        C("http://cloud.test:8080/.well-known/carddav", headers=(("Host", "cloud.test"),)),
+        C("http://cloud.test:8080/apps?x=1", headers=(("Host", "cloud.test"),)),
+        C("http://inherit.test:8080/.well-known/carddav", headers=(("Host", "inherit.test"),)),
+        C("http://inherit.test:8080/.well-known/carddav"),
+    ), dirs=("cloud/apps",), listen=("8080",),
+        source="https://httpd.apache.org/docs/2.4/mod/core.html#servername (a server behind a TLS-offloading proxy)"),
+)
+
 SCHEMES = (
     Scenario("wstunnel-rewrite", site("""
   ProxyPass / http://localhost:8080/
@@ -283,12 +321,31 @@ SCHEMES = (
   ProxyPass /push/ws ws://127.0.0.1:7867/ws
   ProxyPass /push/ http://127.0.0.1:7867/
   ProxyPass /sock/ "unix:/run/app.sock|http://localhost/"
+  RewriteEngine on
+  RewriteRule ^/wss/(.*)$ wss://chat.example.com/$1 [P,L]
 """), (
         C("http://a.test/tomcat/examples/index.jsp?x=1"), C("http://a.test/app/v1/items"),
         C("http://a.test/blog/index.php/2024/post"), C("http://a.test/push/ws"), C("http://a.test/push/test/cookie"),
-        C("http://a.test/sock/status"),
+        C("http://a.test/sock/status"), C("http://a.test/wss/room/1"),
     ), modules=("proxy_ajp", "proxy_fcgi", "proxy_http2", "proxy_wstunnel"),
         source="httpd docs mod_proxy_ajp, mod_proxy_http2, mod_proxy_fcgi; https://github.com/nextcloud/notify_push (Apache)"),
+)
+
+
+PHP_FPM = (
+    Scenario("debian-php-fpm", site("""
+  DirectoryIndex index.php index.html
+  <FilesMatch ".+\\.ph(?:ar|p|tml)$">
+    SetHandler "proxy:unix:/run/php/php8.2-fpm.sock|fcgi://localhost"
+  </FilesMatch>
+  <FilesMatch "^\\.ph(?:ar|p|ps|tml)$">
+    Require all denied
+  </FilesMatch>
+""" + GRANT_A), (
+        C("http://a.test/index.php"), C("http://a.test/"), C("http://a.test/blog/wp-login.php?x=1"),
+        C("http://a.test/.php"), C("http://a.test/readme.html"),
+    ), files=("a/index.php", "a/blog/wp-login.php", "a/.php", "a/readme.html"), modules=("proxy_fcgi",),
+        source="Debian php8.2-fpm: /etc/apache2/conf-available/php8.2-fpm.conf"),
 )
 
 
@@ -356,7 +413,9 @@ NOTHING = (
         source="https://httpd.apache.org/docs/2.4/bind.html (Listen on one address)"),
 )
 
-SCENARIOS: tuple[Scenario, ...] = ENCODED + CGI_SCENARIOS + CANONICAL + SCHEMES + _tls_scenarios() + NOTHING
+SCENARIOS: tuple[Scenario, ...] = (
+    ENCODED + CGI_SCENARIOS + CANONICAL + OFFLOAD + SCHEMES + PHP_FPM + _tls_scenarios() + NOTHING
+)
 
 
 @pytest.fixture(scope="module")
