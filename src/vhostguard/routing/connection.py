@@ -37,7 +37,9 @@ def listen_for(listens: tuple[ListenAddress, ...], request: Request) -> ListenAd
         return on_port[0] if on_port else None
     ip = normalize_ip(request.local_ip) or request.local_ip
     for listen in on_port:
-        if listen.ip is None or listen.ip == ip:
+        # A Listen naming a host (not an IP) opens whatever it resolves to at start-up:
+        # not known here, so it is taken to cover the address rather than refuse.
+        if listen.ip is None or listen.ip == ip or normalize_ip(listen.ip) is None:
             return listen
     return None
 

@@ -19,7 +19,7 @@ from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
 from vhostguard.routing.cgi import ScriptPath, find_script
-from vhostguard.routing.connection import refusal
+from vhostguard.routing.connection import Refusal, refusal
 from vhostguard.routing.decision import RECIPE, Decision, Outcome, StepEntry, new_decision, new_outcome, step_entry
 from vhostguard.routing.request import Request, decode_uri, escape_uri, is_plain_path
 from vhostguard.routing.rewrite import (
@@ -150,6 +150,8 @@ class Router:
         self.modules = loaded
         self._all_nodes = list(model.tree.walk())
         self._sni = SniChecker(model)
+        # (local_ip, port, scheme) -> routing.connection's refusal (None: the request reaches a server)
+        self._refusals: dict[tuple[str | None, int, str], Refusal | None] = {}
 
     def _kind(self, path: str) -> str | None:
         """'file', 'dir' or None; cached, since many requests share directories."""
@@ -230,7 +232,13 @@ class Router:
 
     def _route(self, request: Request) -> Decision:
         match, vhost_steps, plan = self._vhost(request)
-        refused = refusal(self.model.listens, request, self._sni.speaks_tls(match))  # routing.connection
+        key = (request.local_ip, request.port, request.scheme)  # all a refusal depends on
+        if key in self._refusals:
+            refused = self._refusals[key]
+        else:
+            if len(self._refusals) > _CACHE_LIMIT:
+                self._refusals.clear()
+            refused = self._refusals[key] = refusal(self.model.listens, request, self._sni.speaks_tls(match))
         if refused is not None and refused.kind == "refused":
             source = refused.listen.source if refused.listen is not None else None
             steps = (RECIPE, *step_entry("connection", refused.reason, source))
