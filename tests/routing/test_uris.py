@@ -78,3 +78,9 @@ def test_refused_reads_plainly_in_route_explain_and_json(router: Callable[[str],
     assert "connection refused" in explain_text(decision)
     document = decision_json(decision)
     assert document["vhost"] is None and document["outcome"]["kind"] == "refused" and document["outcome"]["status"] is None
+
+
+def test_allow_encoded_slashes_is_not_inherited_by_vhosts(router: Callable[[str], Router]) -> None:  # noqa: F811
+    # Seen live: set once in apache2.conf, it does not reach the vhosts (UseCanonicalName does).
+    r = router("AllowEncodedSlashes NoDecode\n" + vhost("  ProxyPass /api/ http://10.0.0.1/api/\n"))
+    assert summary(go(r, "http://a.example/api/a%2Fb")) == ("not-found", 404, None)

@@ -58,7 +58,10 @@ def url_settings(base_last: dict[str, Directive], server: Server) -> UrlSettings
     declared = server.declared_name
     port = declared.port if declared is not None and declared.port else None
     https_name = declared is not None and declared.scheme == "https"
-    slashes = _word(base_last.get("allowencodedslashes"), "off")
+    # AllowEncodedSlashes is the server's own: a vhost does not inherit the main server's
+    # (seen live: the well-known gotcha of setting it once in apache2.conf), unlike UseCanonicalName.
+    own = [node for node in server.directives if node.key == "allowencodedslashes"]
+    slashes = _word(own[-1] if own else None, "off")
     return UrlSettings(canonical if canonical in ("on", "dns") else "off", physical, server.server_name, port, https_name,
                        slashes if slashes in ("on", "nodecode") else "off")
 

@@ -121,6 +121,40 @@ ENCODED = (
         C("http://a.test/search/caf%C3%A9"), C("http://a.test/search/a.b-c~d_e"), C("http://a.test/find/a%20b%26c"),
         C("http://a.test/bnp/a%20b"), C("http://a.test/pct/a%2525b"),
     ), source="https://httpd.apache.org/docs/2.4/rewrite/flags.html#flag_b (search and API front controllers)"),
+    Scenario("encoded-slashes-main-server", """
+AllowEncodedSlashes NoDecode
+<VirtualHost *:80>
+  ServerName default.test
+  DocumentRoot @ROOT@/default
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName a.test
+  DocumentRoot @ROOT@/a
+  ProxyPass /api/ http://10.9.4.5:80/api/
+  <Directory @ROOT@/a>
+    Require all granted
+  </Directory>
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName own.test
+  AllowEncodedSlashes Off
+  DocumentRoot @ROOT@/a
+  ProxyPass /api/ http://10.9.4.5:80/api/
+</VirtualHost>
+<VirtualHost *:80>
+  ServerName nd.test
+  AllowEncodedSlashes NoDecode
+  DocumentRoot @ROOT@/a
+  <Directory @ROOT@/a>
+    Require all granted
+  </Directory>
+</VirtualHost>
+""", (
+        C("http://a.test/api/group%2Fproject"), C("http://own.test/api/group%2Fproject"),
+        C("http://a.test/name%2Fwith-slash.txt"), C("http://a.test/docs/page.html"),
+        C("http://nd.test/name%2Fwith-slash.txt"), C("http://nd.test/docs%2Fpage.html"),
+    ), files=("a/name%2Fwith-slash.txt", "a/docs/page.html"),
+        source="https://serverfault.com/questions/ (AllowEncodedSlashes in apache2.conf and the vhosts that do or do not inherit it)"),
     Scenario("encoded-slashes-on", site(GRANT_A + """
   AllowEncodedSlashes On
   ProxyPass /ci http://localhost:8080/ci
@@ -265,6 +299,16 @@ CANONICAL = (
 # -- item 5: schemes and protocols ---------------------------------------------------------------
 
 OFFLOAD = (
+    Scenario("canonical-main-server", """
+UseCanonicalName On
+<VirtualHost *:8080>
+  ServerName portal.test:9100
+  DocumentRoot @ROOT@/canon
+  Redirect /login /sso/login
+</VirtualHost>
+""", (
+        C("http://portal.test:8080/login"), C("http://other.test:8080/login"),
+    ), listen=("8080",), source="https://httpd.apache.org/docs/2.4/mod/core.html#usecanonicalname (set once in the main config)"),
     Scenario("servername-scheme-and-main-port", """
 ServerName main.test:8000
 <VirtualHost *:8080>
