@@ -154,7 +154,7 @@ AllowEncodedSlashes NoDecode
         C("http://a.test/name%2Fwith-slash.txt"), C("http://a.test/docs/page.html"),
         C("http://nd.test/name%2Fwith-slash.txt"), C("http://nd.test/docs%2Fpage.html"),
     ), files=("a/name%2Fwith-slash.txt", "a/docs/page.html"),
-        source="https://serverfault.com/questions/ (AllowEncodedSlashes in apache2.conf and the vhosts that do or do not inherit it)"),
+        source="https://git.pyrocufflink.blue/dustin/configpolicy/commits/commit/025f2ddd8c3a5c7f655eff7ea169be1b324d6e00/roles/gitea/templates/gitea.httpd.conf.j2 (AllowEncodedSlashes is not inherited)"),
     Scenario("encoded-slashes-on", site(GRANT_A + """
   AllowEncodedSlashes On
   ProxyPass /ci http://localhost:8080/ci
