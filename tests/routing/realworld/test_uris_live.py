@@ -361,16 +361,19 @@ SCHEMES = (
     Scenario("backend-schemes", site("""
   ProxyPass "/tomcat/" "ajp://backend.example.com:8009/tomcat/"
   ProxyPass "/app" "h2c://app.example.com"
+  ProxyPassMatch ^/shop/(.*\.php)$ "unix:/run/php/php8.2-fpm.sock|fcgi://localhost/var/www/shop/$1"
   ProxyPassMatch ^/(.*\\.php(/.*)?)$ fcgi://127.0.0.1:9000/var/www/html/$1
   ProxyPass /push/ws ws://127.0.0.1:7867/ws
   ProxyPass /push/ http://127.0.0.1:7867/
   ProxyPass /sock/ "unix:/run/app.sock|http://localhost/"
+  ProxyPass /fpm/ "unix:/run/php/php-fpm.sock|fcgi://localhost/var/www/fpm/"
   RewriteEngine on
   RewriteRule ^/wss/(.*)$ wss://chat.example.com/$1 [P,L]
 """), (
         C("http://a.test/tomcat/examples/index.jsp?x=1"), C("http://a.test/app/v1/items"),
         C("http://a.test/blog/index.php/2024/post"), C("http://a.test/push/ws"), C("http://a.test/push/test/cookie"),
-        C("http://a.test/sock/status"), C("http://a.test/wss/room/1"),
+        C("http://a.test/sock/status"), C("http://a.test/wss/room/1"), C("http://a.test/fpm/status?full"),
+        C("http://a.test/shop/cart.php?id=3"),
     ), modules=("proxy_ajp", "proxy_fcgi", "proxy_http2", "proxy_wstunnel"),
         source="httpd docs mod_proxy_ajp, mod_proxy_http2, mod_proxy_fcgi; https://github.com/nextcloud/notify_push (Apache)"),
 )
