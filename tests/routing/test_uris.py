@@ -84,3 +84,19 @@ def test_allow_encoded_slashes_is_not_inherited_by_vhosts(router: Callable[[str]
     # Seen live: set once in apache2.conf, it does not reach the vhosts (UseCanonicalName does).
     r = router("AllowEncodedSlashes NoDecode\n" + vhost("  ProxyPass /api/ http://10.0.0.1/api/\n"))
     assert summary(go(r, "http://a.example/api/a%2Fb")) == ("not-found", 404, None)
+
+
+def test_addhandler_cgi_script_needs_execcgi(router: Callable[[str], Router], tmp_path: Path) -> None:  # noqa: F811
+    for name in ("gitweb", "noexec"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "gitweb.cgi").write_text("#!/bin/sh\n")
+        os.chmod(tmp_path / name / "gitweb.cgi", 0o755)
+    r = router("LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so\n" + vhost(
+        f"  Alias /gitweb {tmp_path}/gitweb\n  <Directory {tmp_path}/gitweb>\n    Options +ExecCGI\n"
+        "    AddHandler cgi-script .cgi\n    Require all granted\n  </Directory>\n"
+        f"  Alias /noexec {tmp_path}/noexec\n  <Directory {tmp_path}/noexec>\n"
+        "    AddHandler cgi-script .cgi\n    Require all granted\n  </Directory>\n"
+    ))
+    script = str(tmp_path / "gitweb" / "gitweb.cgi")
+    assert summary(go(r, "http://a.example/gitweb/gitweb.cgi/project.git")) == ("script", 200, script)
+    assert summary(go(r, "http://a.example/noexec/gitweb.cgi"))[:2] == ("forbidden", 403)

@@ -18,7 +18,7 @@ from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
-from vhostguard.routing.cgi import ScriptPath, find_script
+from vhostguard.routing.cgi import ScriptPath, extension_handler, find_script
 from vhostguard.routing.connection import Refusal, refusal
 from vhostguard.routing.decision import RECIPE, Decision, Outcome, StepEntry, new_decision, new_outcome, step_entry
 from vhostguard.routing.request import Request, decode_uri, escape_uri, is_plain_path
@@ -575,17 +575,42 @@ class Router:
             trail.add("handler", "SetHandler {}", (name,), set_handler)
             if name.lower().startswith("proxy:"):
                 return self._proxy_outcome(_handler_proxy_url(name, filename), query, None, set_handler, plan)
-            if name.lower() == "cgi-script":
-                kind = "script"
-            else:
+            if name.lower() != "cgi-script":
                 return new_outcome("handler", 200, name, set_handler)
+            if kind != "script":  # a ScriptAlias needs no ExecCGI (mod_cgi's is_scriptaliased)
+                return self._cgi_by_handler(plan, filename, found, chosen, set_handler, trail)
         if handler:
             return new_outcome("handler", 200, handler, node)
+        if kind == "file" and found != "dir" and "addhandler" in plan.keys and "mime_module" in self.modules:
+            by_extension = self._cgi_by_extension(plan, filename, found, chosen, trail)
+            if by_extension is not None:
+                return by_extension
         if kind == "wsgi":
             return new_outcome("wsgi", 200 if found == "file" else 404, filename, node)
         if kind == "script":
             return self._script(filename, found, node, trail)
         return self._file(plan, request, uri, query, filename, found, chosen, node, trail, depth)
+
+    def _cgi_by_extension(self, plan: _ServerPlan, filename: str, found: str | None, chosen: Sequence[Section],
+                          trail: _Trail) -> Outcome | None:
+        """mod_mime's ``AddHandler cgi-script .cgi`` for the file the directory walk finds (routing.cgi)."""
+        script = ScriptPath(filename, "") if found == "file" else find_script(filename, self._kind)
+        if script is None:
+            return None
+        nodes = [n for n in (*plan.sections.base, *[c for s in chosen for c in s.children]) if n.key in _HANDLER_KEYS]
+        added = extension_handler(nodes, script.script)
+        if added is None or added.args[0].lower() != "cgi-script":
+            return None
+        trail.add("handler", "AddHandler cgi-script: {} is a CGI script", (script.script,), added)
+        return self._cgi_by_handler(plan, script.script + script.path_info, found, chosen, added, trail)
+
+    def _cgi_by_handler(self, plan: _ServerPlan, filename: str, found: str | None, chosen: Sequence[Section],
+                        node: Directive, trail: _Trail) -> Outcome:
+        """cgi-script set by SetHandler or AddHandler: mod_cgi runs it only where Options has ExecCGI."""
+        if "execcgi" not in _options(plan.sections.base, chosen):
+            trail.add("handler", "Options has no ExecCGI here: mod_cgi refuses {}", (filename,), node)
+            return new_outcome("forbidden", 403, filename, node, reason="Options ExecCGI is off in this directory")
+        return self._script(filename, found, node, trail)
 
     def _script(self, filename: str, found: str | None, node: Directive | None, trail: _Trail) -> Outcome:
         """mod_cgi(d) for ``filename``: the script (and PATH_INFO) the directory walk finds (routing.cgi)."""
@@ -667,6 +692,7 @@ class Router:
 
 
 _NO_SECTIONS: tuple[Section, ...] = ()
+_HANDLER_KEYS = frozenset({"addhandler", "removehandler"})
 _NO_NODES: list[Directive] = []  # never modified (see access.deciders)
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
 

@@ -224,6 +224,49 @@ CGI_SCENARIOS = (
         source="https://httpd.apache.org/docs/2.4/mod/mod_alias.html#scriptalias (trailing-slash note); Debian bug reports"),
 )
 
+CGI_SCENARIOS += (
+    Scenario("debian-cgit", site("""
+  ScriptAlias /cgit/ "@ROOT@/cgit/cgit.cgi/"
+  RedirectMatch ^/cgit$ /cgit/
+  Alias /cgit-css "@ROOT@/share/cgit/"
+  <Directory "@ROOT@/cgit/">
+    AllowOverride None
+    Options ExecCGI FollowSymlinks
+    Require all granted
+  </Directory>
+  <Directory "@ROOT@/share/cgit/">
+    Require all granted
+  </Directory>
+"""), (
+        C("http://a.test/cgit"), C("http://a.test/cgit/"), C("http://a.test/cgit/linux.git/log/?h=master"),
+        C("http://a.test/cgit-css/cgit.css"),
+    ), modules=("cgid",), contents=(("cgit/cgit.cgi", CGI),), executables=("cgit/cgit.cgi",),
+        files=("share/cgit/cgit.css",), source="Debian cgit: /etc/apache2/conf-available/cgit.conf"),
+    Scenario("debian-gitweb", site("""
+  Alias /gitweb @ROOT@/share/gitweb
+  <Directory @ROOT@/share/gitweb>
+    Options +FollowSymLinks +ExecCGI
+    AddHandler cgi-script .cgi
+    Require all granted
+  </Directory>
+  Alias /noexec @ROOT@/share/noexec
+  <Directory @ROOT@/share/noexec>
+    AddHandler cgi-script .cgi
+    Require all granted
+  </Directory>
+  Alias /sh @ROOT@/share/noexec
+  <Location /sh>
+    SetHandler cgi-script
+  </Location>
+"""), (
+        C("http://a.test/gitweb/gitweb.cgi"), C("http://a.test/gitweb/gitweb.cgi/project.git"),
+        C("http://a.test/gitweb/static/gitweb.css"), C("http://a.test/noexec/run.cgi"), C("http://a.test/sh/run.cgi"),
+        C("http://a.test/gitweb/GITWEB.CGI"), C("http://a.test/gitweb/static/gitweb.css/x"),
+    ), modules=("cgid",), contents=(("share/gitweb/gitweb.cgi", CGI), ("share/noexec/run.cgi", CGI)),
+        executables=("share/gitweb/gitweb.cgi", "share/noexec/run.cgi"), files=("share/gitweb/static/gitweb.css",),
+        source="Debian gitweb: /etc/apache2/conf-available/gitweb.conf"),
+)
+
 # -- item 4: absolute URLs httpd builds ----------------------------------------------------------
 
 CANONICAL = (
@@ -361,7 +404,7 @@ SCHEMES = (
     Scenario("backend-schemes", site("""
   ProxyPass "/tomcat/" "ajp://backend.example.com:8009/tomcat/"
   ProxyPass "/app" "h2c://app.example.com"
-  ProxyPassMatch ^/shop/(.*\.php)$ "unix:/run/php/php8.2-fpm.sock|fcgi://localhost/var/www/shop/$1"
+  ProxyPassMatch ^/shop/(.*\\.php)$ "unix:/run/php/php8.2-fpm.sock|fcgi://localhost/var/www/shop/$1"
   ProxyPassMatch ^/(.*\\.php(/.*)?)$ fcgi://127.0.0.1:9000/var/www/html/$1
   ProxyPass /push/ws ws://127.0.0.1:7867/ws
   ProxyPass /push/ http://127.0.0.1:7867/
