@@ -177,7 +177,7 @@ CGI_SCENARIOS = (
 """), (
         C("http://a.test/cgi-bin/hello"), C("http://a.test/cgi-bin/hello/extra/path?q=1"),
         C("http://a.test/cgi-bin/missing"), C("http://a.test/cgi-bin/missing/x"), C("http://a.test/cgi-bin/"),
-        C("http://a.test/cgi-bin/sub/"), C("http://a.test/cgi-bin/hello.txt/x"),
+        C("http://a.test/cgi-bin/sub/"), C("http://a.test/cgi-bin/hello.txt/x"), C("http://a.test/cgi-bin/sub"),
     ), modules=("cgid",), contents=(("cgi-bin/hello", CGI),), executables=("cgi-bin/hello",), files=("cgi-bin/sub/index.html", "cgi-bin/hello.txt"),
         source="Debian apache2: /etc/apache2/conf-available/serve-cgi-bin.conf"),
     Scenario("mailman-scriptalias", site("""
