@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.routing.test_route import go, router, summary, vhost  # noqa: F401 - router is a fixture
-from vhostguard.routing import Router
+from vhostguard.routing import Request, Router
 
 
 def test_encoded_slashes_follow_allow_encoded_slashes(router: Callable[[str], Router]) -> None:  # noqa: F811
@@ -100,3 +100,11 @@ def test_addhandler_cgi_script_needs_execcgi(router: Callable[[str], Router], tm
     script = str(tmp_path / "gitweb" / "gitweb.cgi")
     assert summary(go(r, "http://a.example/gitweb/gitweb.cgi/project.git")) == ("script", 200, script)
     assert summary(go(r, "http://a.example/noexec/gitweb.cgi"))[:2] == ("forbidden", 403)
+
+
+def test_requests_from_logs_are_never_refused(router: Callable[[str], Router]) -> None:  # noqa: F811
+    # A logged request reached the server; its %p is the canonical port (80 for a Host
+    # without one), not necessarily a listened one: the deploy and postmortem replays saw this.
+    model = router("Listen 8080\n<VirtualHost *:*>\n  ServerName a.example\n  Redirect /x http://b.example/\n</VirtualHost>\n").model
+    assert summary(Router(model).route(Request.from_url("http://a.example:81/x")))[0] == "refused"
+    assert summary(Router(model, from_logs=True).route(Request.from_url("http://a.example:81/x")))[0] == "redirect"

@@ -124,10 +124,17 @@ class _Trail:
 
 
 class Router:
-    """Routes requests through one model; per-server plans are built once."""
+    """Routes requests through one model; per-server plans are built once.
 
-    def __init__(self, model: ServerModel) -> None:
+    ``from_logs``: the requests were read from access logs. They reached the
+    server, and their port may be the canonical ``%p`` (the Host's or the
+    ServerName's, not the one the connection came to), so the connection checks
+    (routing.connection: refused, plain HTTP to an SSL port) are not made.
+    """
+
+    def __init__(self, model: ServerModel, *, from_logs: bool = False) -> None:
         self.model = model
+        self._check_connections = not from_logs
         self._plans: dict[str | None, _ServerPlan] = {}
         self._decisions: dict[Request, Decision] = {}
         self._fs: dict[str, str | None] = {}
@@ -233,8 +240,8 @@ class Router:
     def _route(self, request: Request) -> Decision:
         match, vhost_steps, plan = self._vhost(request)
         key = (request.local_ip, request.port, request.scheme)  # all a refusal depends on
-        if key in self._refusals:
-            refused = self._refusals[key]
+        if key in self._refusals or not self._check_connections:
+            refused = self._refusals.get(key)
         else:
             if len(self._refusals) > _CACHE_LIMIT:
                 self._refusals.clear()
