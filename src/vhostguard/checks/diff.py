@@ -199,7 +199,7 @@ class Differ:
 
     def __init__(self, old: ServerModel, new: ServerModel, strict_paths: bool = False) -> None:
         self.old, self.new = old, new
-        self._old_router, self._new_router = Router(old), Router(new)
+        self._old_router, self._new_router = Router(old, from_logs=True), Router(new, from_logs=True)
         relocation = Relocation(old, new)
         self._relocate: Callable[[str], str] | None = relocation if relocation.active and not strict_paths else None
         relocate = self._relocate or _same

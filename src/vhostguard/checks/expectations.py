@@ -253,6 +253,8 @@ def _headers(path: str, node: yaml.Node | None) -> tuple[tuple[str, str], ...]:
 def actual_from_decision(decision: Decision) -> Actual:
     outcome = decision.outcome
     status = outcome.status if outcome.status is not None else (200 if outcome.kind == "proxy" else None)
+    if outcome.kind == "refused":  # the connection reaches no server
+        return Actual(None, None, outcome.kind, None, None, decision.certain, decision.uncertain_reasons)
     return Actual(decision.server.id, decision.server.server_name, outcome.kind, status, outcome.target,
                   decision.certain, decision.uncertain_reasons)
 
@@ -310,8 +312,8 @@ def run_live(sandbox: Any, cases: Iterable[Case]) -> list[CaseResult]:
         hidden = frozenset({"target"}) if view.kind == "file" and view.target is None else frozenset()
         if result.served_by == "unknown":
             hidden |= {"vhost"}
-        actual = Actual(vhost_id, result.server_name, view.kind, view.status if view.status is not None else result.status,
-                        view.target, unobservable=hidden)
+        status = view.status if view.status is not None or view.kind == "refused" else result.status
+        actual = Actual(vhost_id, result.server_name, view.kind, status, view.target, unobservable=hidden)
         results.append(check(case, actual))
     return results
 

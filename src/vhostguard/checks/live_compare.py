@@ -2,8 +2,10 @@
 
 The live side is read from httpd's answer: a recording stub saw the backend
 request (proxy), a 3xx Location (redirect), a status (forbidden, gone, ...),
-or a 200 whose body names the file served (sandboxes that write
-``FILE:<path>`` into their files) or a known handler's page.
+a 200 whose body names the file served (sandboxes that write
+``FILE:<path>`` into their files) or the CGI script that ran (scripts that
+print ``SCRIPT:<their SCRIPT_FILENAME>``) or a known handler's page, or no
+HTTP exchange at all (``refused``: nothing listens, or TLS to a plain port).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ _HANDLER_PAGES = (
     ("Apache Server Status", "server-status"), ("Apache Server Information", "server-info"),
     ("Load Balancer Manager", "balancer-manager"),
 )
-_TARGETED = frozenset({"proxy", "redirect", "file", "handler"})
+_TARGETED = frozenset({"proxy", "redirect", "file", "handler", "script"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,8 @@ class OutcomeView:
 
 
 def live_view(result: LiveResult) -> OutcomeView:
+    if result.refused is not None:
+        return OutcomeView("refused", None, None)
     status = result.status
     if result.backend is not None and status < 400:
         return OutcomeView("proxy", None, result.backend.url)
@@ -46,6 +50,8 @@ def live_view(result: LiveResult) -> OutcomeView:
     text = result.body.decode("utf-8", "replace")
     if text.startswith("FILE:"):
         return OutcomeView("file", status, text[5:].strip())
+    if text.startswith("SCRIPT:"):
+        return OutcomeView("script", status, text[7:].split("\n", 1)[0].strip())
     if "Index of" in text:
         return OutcomeView("handler", status, "autoindex")
     for marker, handler in _HANDLER_PAGES:

@@ -455,7 +455,7 @@ def _router(document: Mapping[str, Any], state_dir: str, tree_hash: str) -> tupl
         root_in_tree = tree if inside == "." else (None if inside.startswith("..") else os.path.join(tree, inside))
     try:
         loaded = load(os.path.join(tree, relative), LoadOptions(server_root=root_in_tree or tree))
-        return Router(build_model(loaded)), tree
+        return Router(build_model(loaded), from_logs=True), tree
     except (ConfigError, OSError, ValueError):
         return None
 

@@ -18,7 +18,16 @@ USER_AGENT = "vhostguard-probe"
 
 
 class ProbeError(Exception):
-    """The request could not be sent or no HTTP response came back."""
+    """The request could not be sent or no HTTP response came back.
+
+    ``refused`` is set when no HTTP exchange was possible at all: the
+    connection was refused, or the TLS handshake failed (an https request to
+    a port that speaks plain HTTP).
+    """
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -120,10 +129,14 @@ def probe(
     try:
         sock = socket.create_connection(address, timeout=timeout)
     except OSError as exc:
-        raise ProbeError(f"cannot connect to {address[0]}:{address[1]}: {exc}") from None
+        raise ProbeError(f"cannot connect to {address[0]}:{address[1]}: {exc}",
+                         refused=isinstance(exc, ConnectionRefusedError)) from None
     try:
         if parsed.scheme == "https":
-            sock = _wrap_tls(sock, parsed.host if sni is None else sni)
+            try:
+                sock = _wrap_tls(sock, parsed.host if sni is None else sni)
+            except ssl.SSLError as exc:
+                raise ProbeError(f"{url} via {address[0]}:{address[1]}: TLS handshake failed: {exc}", refused=True) from None
         sock.sendall(payload)
         return _read_response(sock, method, address, max_body)
     except (OSError, http.client.HTTPException, ssl.SSLError) as exc:

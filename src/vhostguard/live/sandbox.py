@@ -76,6 +76,9 @@ class LiveResult:
     request_id: str
     connected_to: tuple[str, int]  # the sandbox address used
     log: JournalEntry | None = field(default=None, repr=False)
+    # Why no HTTP exchange took place (status 0): nothing listens on that address and
+    # port in the original config, or the TLS handshake failed. None: httpd answered.
+    refused: str | None = None
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -285,9 +288,10 @@ class Sandbox:
 
         The connection goes to the sandbox address standing for (local_ip,
         the URL's port); ``local_ip`` None is an address no IP-specific vhost
-        names. Host, SNI, HTTP/1.0 and headers are as in ``probe``. Raises
-        SandboxError when the config accepts no such connection or no
-        response comes back.
+        names. Host, SNI, HTTP/1.0 and headers are as in ``probe``. When the
+        original config accepts no such connection (no Listen covers it) or the
+        TLS handshake fails, the result has status 0 and ``refused`` says why.
+        Raises SandboxError when no response comes back for another reason.
         """
         if not self.running or self.addresses is None or self._journal is None:
             raise SandboxError("the sandbox is not running (use it as a context manager or call start())")
@@ -296,7 +300,7 @@ class Sandbox:
         try:
             address = self.addresses.connect_address(local_ip, port)
         except LookupError as exc:
-            raise SandboxError(str(exc)) from None
+            return self._refused(url, str(exc), ("", 0))
         request_id = uuid.uuid4().hex
         items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
         items.append((REQUEST_ID_HEADER, request_id))
@@ -306,6 +310,8 @@ class Sandbox:
                 body=body, target=target, timeout=timeout, max_body=max_body,
             )
         except ProbeError as exc:
+            if exc.refused:
+                return self._refused(url, str(exc), address)
             raise SandboxError(str(exc), self.error_log_tail()) from None
         entry = self._journal.wait_for(request_id, _LOG_WAIT)
         served_by, vhost = self._served_by(entry)
@@ -316,6 +322,12 @@ class Sandbox:
             vhost=vhost, served_by=served_by, server_name=entry.server_name if entry else None,
             backend=self._backend_for(request_id), request_id=request_id,
             connected_to=answer.connected_to, log=entry,
+        )
+
+    def _refused(self, url: str, why: str, address: tuple[str, int]) -> LiveResult:
+        return LiveResult(
+            url=url, status=0, reason="", headers=(), body=b"", location=None, vhost=None, served_by="unknown",
+            server_name=None, backend=None, request_id="", connected_to=address, refused=why,
         )
 
     def _served_by(self, entry: JournalEntry | None) -> tuple[str, str | None]:

@@ -22,7 +22,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
             "port": request.port, "path": request.path, "query": request.query,
             "local_ip": request.local_ip,
         },
-        "vhost": {
+        "vhost": None if outcome.kind == "refused" else {  # refused: the connection reaches no server
             "id": server.id, "server_name": server.server_name,
             "file": server.source.file if server.source else None,
             "line": server.source.line if server.source else None,
@@ -50,6 +50,8 @@ def decision_json(decision: Decision) -> dict[str, Any]:
 
 
 def _vhost_label(decision: Decision) -> str:
+    if decision.outcome.kind == "refused":
+        return "no server (connection refused)"
     server = decision.server
     return f"{server.server_name} ({server.id})" if server.id else f"{server.server_name} (main server)"
 
@@ -63,6 +65,8 @@ def _outcome_label(decision: Decision) -> str:
         parts.append(f"-> {outcome.target}")
     if outcome.members:
         parts.append(f"[members: {', '.join(outcome.members)}]")
+    if outcome.kind == "refused" and outcome.reason:
+        parts.append(f"({outcome.reason})")
     return " ".join(parts)
 
 

@@ -116,6 +116,7 @@ def alias_matches(uri: str, fake: str) -> int:
 
 
 _URL_SAFE = "/:@!$&'()*+,;=~"
+_SLASHES = re.compile(r"/{2,}")
 # A character escape_uri(text, _URL_SAFE) would change: most paths have none, and
 # the search is much cheaper than escaping it.
 _NEEDS_ESCAPE = re.compile(r"[^A-Za-z0-9_.\-/:@!$&'()*+,;=~]")
@@ -163,10 +164,11 @@ def match(entry: AliasEntry, uri: str, server_root: str) -> AliasHit | None:
     if entry.kind == "redirect":
         return _new_alias_hit(entry, entry.real + (escape_uri(rest, _URL_SAFE) if _NEEDS_ESCAPE.search(rest) else rest))
     real = entry.real if os.path.isabs(entry.real) else os.path.join(server_root, entry.real)
-    trimmed = rest.lstrip("/")
-    if trimmed:
-        return _new_alias_hit(entry, os.path.normpath(os.path.join(real, trimmed)) + ("/" if rest.endswith("/") else ""))
-    return _new_alias_hit(entry, real + rest)
+    # httpd concatenates (translate_alias_redir: real + the rest of r->uri), so
+    # "ScriptAlias /cgi-bin/ /usr/lib/cgi-bin" maps /cgi-bin/x to /usr/lib/cgi-binx;
+    # a run of slashes where the two meet is one slash to the filesystem.
+    joined = real + rest
+    return _new_alias_hit(entry, _SLASHES.sub("/", joined) if "//" in joined else joined)
 
 
 def location_redirect(node: Directive) -> AliasEntry | None:

@@ -11,7 +11,7 @@ from vhostguard.routing.request import Request
 
 OUTCOME_KINDS = (
     "proxy", "redirect", "file", "not-found", "forbidden", "gone", "unauthorized",
-    "bad-request", "misdirected", "script", "wsgi", "handler", "error",
+    "bad-request", "misdirected", "script", "wsgi", "handler", "error", "refused",
 )
 
 

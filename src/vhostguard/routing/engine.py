@@ -18,6 +18,8 @@ from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias
 from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
+from vhostguard.routing.cgi import ScriptPath, extension_handler, find_script
+from vhostguard.routing.connection import Refusal, refusal
 from vhostguard.routing.decision import RECIPE, Decision, Outcome, StepEntry, new_decision, new_outcome, step_entry
 from vhostguard.routing.request import Request, decode_uri, escape_uri, is_plain_path
 from vhostguard.routing.rewrite import (
@@ -28,6 +30,8 @@ from vhostguard.routing.sections import (
     matching_locations, server_levels, server_sections,
 )
 from vhostguard.routing.sni import SniChecker
+from vhostguard.routing.urls import USE_CANONICAL_DNS_NOTE, UrlSettings, construct_url, has_scheme, url_settings
+from vhostguard.routing.urls import server_name_for_url, server_port
 
 MAX_INTERNAL_REDIRECTS = 10
 _CACHE_LIMIT = 100_000  # entries per cache before it starts over: a long log replay must stay bounded
@@ -63,7 +67,7 @@ class _ServerPlan:
     proxies: list[mod_proxy.ProxyMapping]
     redirects: list[mod_alias.AliasEntry]
     aliases: list[mod_alias.AliasEntry]
-    canonical_name: bool
+    urls: UrlSettings  # UseCanonicalName & co. (routing.urls)
     base_last: dict[str, Directive]
     unmodelled_ifs: tuple[Section, ...]
     if_notes: tuple[str, ...]  # the uncertainty each of unmodelled_ifs adds
@@ -120,10 +124,17 @@ class _Trail:
 
 
 class Router:
-    """Routes requests through one model; per-server plans are built once."""
+    """Routes requests through one model; per-server plans are built once.
 
-    def __init__(self, model: ServerModel) -> None:
+    ``from_logs``: the requests were read from access logs. They reached the
+    server, and their port may be the canonical ``%p`` (the Host's or the
+    ServerName's, not the one the connection came to), so the connection checks
+    (routing.connection: refused, plain HTTP to an SSL port) are not made.
+    """
+
+    def __init__(self, model: ServerModel, *, from_logs: bool = False) -> None:
         self.model = model
+        self._check_connections = not from_logs
         self._plans: dict[str | None, _ServerPlan] = {}
         self._decisions: dict[Request, Decision] = {}
         self._fs: dict[str, str | None] = {}
@@ -146,6 +157,8 @@ class Router:
         self.modules = loaded
         self._all_nodes = list(model.tree.walk())
         self._sni = SniChecker(model)
+        # (local_ip, port, scheme) -> routing.connection's refusal (None: the request reaches a server)
+        self._refusals: dict[tuple[str | None, int, str], Refusal | None] = {}
 
     def _kind(self, path: str) -> str | None:
         """'file', 'dir' or None; cached, since many requests share directories."""
@@ -226,7 +239,22 @@ class Router:
 
     def _route(self, request: Request) -> Decision:
         match, vhost_steps, plan = self._vhost(request)
+        key = (request.local_ip, request.port, request.scheme)  # all a refusal depends on
+        if key in self._refusals or not self._check_connections:
+            refused = self._refusals.get(key)
+        else:
+            if len(self._refusals) > _CACHE_LIMIT:
+                self._refusals.clear()
+            refused = self._refusals[key] = refusal(self.model.listens, request, self._sni.speaks_tls(match))
+        if refused is not None and refused.kind == "refused":
+            source = refused.listen.source if refused.listen is not None else None
+            steps = (RECIPE, *step_entry("connection", refused.reason, source))
+            return new_decision(request, match, new_outcome("refused", None, None, reason=refused.reason), steps, True, ())
         trail = _Trail(vhost_steps)
+        if refused is not None:
+            trail.add("connection", "{}", (refused.reason,), None)
+            return new_decision(request, match, new_outcome(refused.kind, refused.status, None, reason=refused.reason),
+                                tuple(trail.steps), True, ())
         outcome = self._inside(match, plan, request, trail)
         uncertain = trail.uncertain
         return new_decision(request, match, outcome, tuple(trail.steps), uncertain is None,
@@ -277,7 +305,7 @@ class Router:
             trail.unsure(reason)
         uri = request.path
         if not is_plain_path(uri):  # else decoding would leave it as it is
-            decoded = decode_uri(uri)
+            decoded = decode_uri(uri, plan.urls.encoded_slashes)
             if decoded.error is not None:
                 kind = "bad-request" if "400" in decoded.error else "not-found"
                 return new_outcome(kind, 400 if kind == "bad-request" else 404, None, reason=decoded.error)
@@ -314,7 +342,7 @@ class Router:
             mapped is None or uri.startswith(mapped) or "//" in uri
             or (locations and (plan.location_proxies or plan.location_redirects))
         ):
-            proxied = self._proxy(plan, uri, query, locations, trail)
+            proxied = self._proxy(plan, uri, query, locations, trail, request)
             if proxied is not None:
                 return self._finish_proxy(plan, request, uri, query, proxied, locations, trail)
             redirected = self._redirect(plan, request, uri, query, locations, trail)
@@ -357,8 +385,11 @@ class Router:
         if result.action == "status":
             return _status_outcome(result.status or 500, node)
         if result.action == "proxy":
-            return self._proxy_outcome(result.target or "", result.query, None, node)
+            noescape = result.rule is not None and result.rule.flags.noescape  # [NE]: the proxy-nocanon note
+            return self._proxy_outcome(result.target or "", result.query, None, node, plan, raw=noescape)
         if result.action == "redirect":
+            if plan.urls.canonical == "dns" and not has_scheme(result.rule.substitution if result.rule else ""):
+                trail.unsure(USE_CANONICAL_DNS_NOTE)
             return new_outcome("redirect", result.status, result.target, node)
         if result.action == "none":
             return None
@@ -366,15 +397,18 @@ class Router:
 
     # -- mod_proxy -------------------------------------------------------------
 
-    def _proxy(self, plan: _ServerPlan, uri: str, query: str | None, locations: Sequence[Section], trail: _Trail) -> mod_proxy.ProxyMatch | None:
+    def _proxy(self, plan: _ServerPlan, uri: str, query: str | None, locations: Sequence[Section], trail: _Trail,
+               request: Request | None = None) -> mod_proxy.ProxyMatch | None:
         in_location = mod_proxy.location_mapping(locations) if plan.location_proxies else None
         candidates = plan.proxies if in_location is None else [in_location, *plan.proxies]
         merged = "//" not in uri
+        # r->unparsed_uri, which a nocanon mapping forwards as the client sent it
+        unparsed = None if request is None else request.path + (f"?{request.query}" if request.query is not None else "")
         winner: mod_proxy.ProxyMatch | None = None
         for mapping in candidates:
             if merged and mapping.plain and not uri.startswith(mapping.path):
                 continue  # cannot match: see ProxyMapping.plain
-            hit = mod_proxy.match_mapping(mapping, uri)
+            hit = mod_proxy.match_mapping(mapping, uri, unparsed)
             if hit is None:
                 continue
             if winner is None:
@@ -393,19 +427,18 @@ class Router:
         """A mapping matched: access control (no file, so only <Location>s apply), then the backend."""
         mapping = hit.mapping
         trail.add("proxy", "{} {} {} matches {}", (mapping.node.name, mapping.path, mapping.target, uri), mapping.node)
-        if mapping.nocanon and "%" in request.path:
-            # nocanon sends the client's own escapes (/%ff stays %ff, %7e stays %7e, apache2
-            # 2.4.71), taken from r->unparsed_uri by rules not modelled here: the target below
-            # is built from the decoded path.
-            trail.unsure(f"{mapping.node.name} nocanon at {mapping.node.source}: the backend gets the path's "
-                         "%-escapes as the client sent them, not modelled")
+        if mapping.nocanon and not hit.raw:
+            trail.add("proxy", "the client's raw URI does not match as the decoded one does: nocanon is ignored (AH01136)",
+                      (), mapping.node)
         denied = self._access(plan, request, None, locations, None, trail)
         if denied is not None:
             return denied
-        return self._proxy_outcome(hit.url or "", query, mapping, mapping.node)
+        return self._proxy_outcome(hit.url or "", query, mapping, mapping.node, plan, raw=hit.raw)
 
-    def _proxy_outcome(self, url: str, query: str | None, mapping: mod_proxy.ProxyMapping | None, node: Directive | None) -> Outcome:
-        target = mod_proxy.backend_url(url, query, mapping)
+    def _proxy_outcome(self, url: str, query: str | None, mapping: mod_proxy.ProxyMapping | None, node: Directive | None,
+                       plan: _ServerPlan | None = None, raw: bool = False) -> Outcome:
+        keep_slashes = plan is not None and plan.urls.encoded_slashes == "nodecode"
+        target = mod_proxy.backend_url(url, query, mapping, raw=raw, keep_encoded_slashes=keep_slashes)
         balancer = mod_proxy.balancer_name(url)
         members = mod_proxy.balancer_members(self._all_nodes, balancer) if balancer is not None else ()
         return new_outcome("proxy", None, target, node, members)
@@ -440,20 +473,17 @@ class Router:
             return _status_outcome(status, entry.node)
         target = entry_hit.result or ""
         if target.startswith("/"):
-            target = self._absolute(plan, request, target)
+            target = self._absolute(plan, request, target, trail)
         if query is not None and "?" not in target:
             target += "?" + query
         trail.add("alias", "{} {} redirects {} to {}", (entry.node.name, entry.fake, status, target), entry.node)
         return new_outcome("redirect", status, target, entry.node)
 
-    def _absolute(self, plan: _ServerPlan, request: Request, path: str) -> str:
-        """``ap_construct_url``: scheme://name[:port]path as the client addressed us."""
-        name = _server_name_for_url(plan, request)
-        port = _server_port(plan, request)
-        default = 443 if request.scheme == "https" else 80
-        if ":" in name and not name.startswith("["):
-            name = f"[{name}]"
-        return f"{request.scheme}://{name}{'' if port == default else f':{port}'}{path}"
+    def _absolute(self, plan: _ServerPlan, request: Request, path: str, trail: _Trail) -> str:
+        """``ap_construct_url``: scheme://name[:port]path (routing.urls)."""
+        if plan.urls.canonical == "dns":
+            trail.unsure(USE_CANONICAL_DNS_NOTE)
+        return construct_url(plan.urls, request, path)
 
     def _alias(self, plan: _ServerPlan, uri: str, trail: _Trail) -> mod_alias.AliasHit | None:
         merged = "//" not in uri
@@ -541,8 +571,8 @@ class Router:
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
-        if kind == "file" and found == "dir":
-            by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
+        if kind in ("file", "script") and found == "dir":
+            by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth, kind)
             if by_mod_dir is not None:
                 return by_mod_dir
         # (The key test is plan.last's own, made here: most configs have no SetHandler.)
@@ -551,20 +581,58 @@ class Router:
             name = set_handler.args[0]
             trail.add("handler", "SetHandler {}", (name,), set_handler)
             if name.lower().startswith("proxy:"):
-                return self._proxy_outcome(_handler_proxy_url(name, uri), query, None, set_handler)
-            if name.lower() == "cgi-script":
-                kind = "script"
-            else:
+                return self._proxy_outcome(_handler_proxy_url(name, filename), query, None, set_handler, plan)
+            if name.lower() != "cgi-script":
                 return new_outcome("handler", 200, name, set_handler)
+            if kind != "script":  # a ScriptAlias needs no ExecCGI (mod_cgi's is_scriptaliased)
+                return self._cgi_by_handler(plan, filename, found, chosen, set_handler, trail)
         if handler:
             return new_outcome("handler", 200, handler, node)
+        if kind == "file" and found != "dir" and "addhandler" in plan.keys and "mime_module" in self.modules:
+            by_extension = self._cgi_by_extension(plan, filename, found, chosen, trail)
+            if by_extension is not None:
+                return by_extension
         if kind == "wsgi":
             return new_outcome("wsgi", 200 if found == "file" else 404, filename, node)
         if kind == "script":
-            if found == "file":
-                return new_outcome("script", 200, filename, node)
-            return new_outcome("not-found", 404, filename, node, reason="script not found")
+            return self._script(filename, found, node, trail)
         return self._file(plan, request, uri, query, filename, found, chosen, node, trail, depth)
+
+    def _cgi_by_extension(self, plan: _ServerPlan, filename: str, found: str | None, chosen: Sequence[Section],
+                          trail: _Trail) -> Outcome | None:
+        """mod_mime's ``AddHandler cgi-script .cgi`` for the file the directory walk finds (routing.cgi)."""
+        script = ScriptPath(filename, "") if found == "file" else find_script(filename, self._kind)
+        if script is None:
+            return None
+        nodes = [n for n in (*plan.sections.base, *[c for s in chosen for c in s.children]) if n.key in _HANDLER_KEYS]
+        added = extension_handler(nodes, script.script)
+        if added is None or added.args[0].lower() != "cgi-script":
+            return None
+        trail.add("handler", "AddHandler cgi-script: {} is a CGI script", (script.script,), added)
+        return self._cgi_by_handler(plan, script.script + script.path_info, found, chosen, added, trail)
+
+    def _cgi_by_handler(self, plan: _ServerPlan, filename: str, found: str | None, chosen: Sequence[Section],
+                        node: Directive, trail: _Trail) -> Outcome:
+        """cgi-script set by SetHandler or AddHandler: mod_cgi runs it only where Options has ExecCGI."""
+        if "execcgi" not in _options(plan.sections.base, chosen):
+            trail.add("handler", "Options has no ExecCGI here: mod_cgi refuses {}", (filename,), node)
+            return new_outcome("forbidden", 403, filename, node, reason="Options ExecCGI is off in this directory")
+        return self._script(filename, found, node, trail)
+
+    def _script(self, filename: str, found: str | None, node: Directive | None, trail: _Trail) -> Outcome:
+        """mod_cgi(d) for ``filename``: the script (and PATH_INFO) the directory walk finds (routing.cgi)."""
+        if found == "dir":
+            trail.add("handler", "{} is a directory: mod_cgi refuses to run it", (filename,), node)
+            return new_outcome("forbidden", 403, filename, node, reason="attempt to invoke directory as script")
+        script = ScriptPath(filename, "") if found == "file" else find_script(filename, self._kind)
+        if script is None:
+            return new_outcome("not-found", 404, filename, node, reason="script not found")
+        if script.path_info:
+            trail.add("handler", "runs {} with PATH_INFO {}", (script.script, script.path_info), node)
+        if not _executable(script.script):
+            trail.add("handler", "{} is not executable: the exec fails", (script.script,), node)
+            return new_outcome("error", 500, script.script, node, reason="script not executable")
+        return new_outcome("script", 200, script.script, node)
 
     def _file(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, found: str | None,
               chosen: Sequence[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome:
@@ -586,7 +654,7 @@ class Router:
         trail.add("files", "{} does not exist", (filename,), node)
         return new_outcome("not-found", 404, filename, node)
 
-    def _mod_dir(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: Sequence[Section], node: Directive | None, trail: _Trail, depth: int) -> Outcome | None:
+    def _mod_dir(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, chosen: Sequence[Section], node: Directive | None, trail: _Trail, depth: int, kind: str = "file") -> Outcome | None:
         """mod_dir's fixup for a directory: the trailing-slash redirect, then DirectoryIndex.
 
         It runs before any handler (DirectoryCheckHandler Off), so a SetHandler
@@ -597,7 +665,7 @@ class Router:
         if not uri.endswith("/"):
             slash = plan.last(chosen, "directoryslash")
             if slash is None or not slash.args or slash.args[0].lower() != "off":
-                target = self._absolute(plan, request, _escape_path(uri) + "/") + (f"?{query}" if query is not None else "")
+                target = self._absolute(plan, request, _escape_path(uri) + "/", trail) + (f"?{query}" if query is not None else "")
                 trail.add("files", "{} is a directory: mod_dir adds the trailing slash", (filename,), slash or node)
                 return new_outcome("redirect", 301, target, slash or node)
             return None
@@ -614,7 +682,7 @@ class Router:
             candidate = os.path.join(filename, name)
             if self._is_file(candidate):
                 trail.add("files", "DirectoryIndex serves {}", (candidate,), index_node)
-                return self._serve(plan, request, uri + name, query, candidate, "file", node, None, trail, depth + 1)
+                return self._serve(plan, request, uri + name, query, candidate, kind, node, None, trail, depth + 1)
         return None
 
     def _directory(self, plan: _ServerPlan, filename: str, chosen: Sequence[Section], node: Directive | None, trail: _Trail) -> Outcome:
@@ -631,6 +699,7 @@ class Router:
 
 
 _NO_SECTIONS: tuple[Section, ...] = ()
+_HANDLER_KEYS = frozenset({"addhandler", "removehandler"})
 _NO_NODES: list[Directive] = []  # never modified (see access.deciders)
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
 
@@ -642,6 +711,14 @@ def _stat_kind(path: str) -> str | None:
     except (OSError, ValueError):  # as os.path.isdir/isfile: unreadable means "not there"
         return None
     return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else None
+
+
+def _executable(path: str) -> bool:
+    """Does any execute bit allow running ``path`` (the workers run as User, rarely its owner)?"""
+    try:
+        return bool(os.stat(path).st_mode & 0o111)
+    except (OSError, ValueError):
+        return False
 
 
 def _dirname(path: str) -> str:
@@ -681,12 +758,11 @@ def _options(base: tuple[Directive, ...], chosen: Sequence[Section]) -> set[str]
     return current
 
 
-def _handler_proxy_url(handler: str, uri: str) -> str:
-    """``SetHandler "proxy:unix:/path|fcgi://localhost/"``: the backend URL for this request."""
-    body = handler[len("proxy:"):]
-    if body.lower().startswith("unix:") and "|" in body:
-        return body.split("|", 1)[1].rstrip("/") + uri
-    return body.rstrip("/") + uri
+def _handler_proxy_url(handler: str, filename: str) -> str:
+    """``SetHandler "proxy:unix:/path|fcgi://localhost/"``: the backend URL for this request.
+    mod_proxy's handler appends r->filename, the file the request maps to (proxy_handler:
+    handler + filename), so php-fpm gets the script's path (apache2 2.4.71)."""
+    return handler[len("proxy:"):] + filename
 
 
 def _status_outcome(status: int, node: Directive | None) -> Outcome:
@@ -771,12 +847,10 @@ class _RewriteVars:
         return request.local_ip or ""  # SERVER_ADDR
 
     def fully_qualify(self, target: str) -> str:
-        if "://" in target.split("/", 1)[0] or target.lower().startswith(("http://", "https://", "balancer://", "unix:")):
+        """mod_rewrite's ``fully_qualify_uri``: ws://, fcgi://, unix: ... targets stay as they are."""
+        if has_scheme(target):
             return target
-        server_name, port = self._server()
-        scheme = self._request.scheme
-        port_text = "" if port == (443 if scheme == "https" else 80) else f":{port}"
-        return f"{scheme}://{server_name}{port_text}{'' if target.startswith('/') else '/'}{target}"
+        return construct_url(self._plan.urls, self._request, ("" if target.startswith("/") else "/") + target)
 
 
 _SERVER_VARS = frozenset({
@@ -787,20 +861,11 @@ _SERVER_VARS = frozenset({
 
 
 def _server_name_for_url(plan: _ServerPlan, request: Request) -> str:
-    if not plan.canonical_name and request.host:
-        name = request.host.rsplit(":", 1)[0] if "]" not in request.host else request.host.split("]")[0] + "]"
-        return name.lower().rstrip(".")
-    return plan.server.server_name
+    return server_name_for_url(plan.urls, request)
 
 
 def _server_port(plan: _ServerPlan, request: Request) -> int:
-    if not plan.canonical_name and request.host and ":" in request.host.rsplit("]", 1)[-1]:
-        text = request.host.rsplit(":", 1)[1]
-        if text.isdigit():
-            return int(text)
-    if plan.canonical_name and plan.server.declared_name and plan.server.declared_name.port:
-        return plan.server.declared_name.port
-    return request.port
+    return server_port(plan.urls, request)
 
 
 def _make_plan(main: Server, server: Server, main_sections: list[Section], main_level: tuple[Directive, ...]) -> _ServerPlan:
@@ -810,7 +875,6 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
     proxies = mod_proxy.server_mappings(main, server, levels)
     sections = server_sections(main, server, main_sections, levels)
     base_last = last_of(sections.base)
-    canonical = base_last.get("usecanonicalname")
     unmodelled_ifs = tuple(s for s in sections.ifs if any(c.key in _DECIDING_KEYS for c in s.children))
     rule_texts = {id(rule.node): " ".join([rule.node.name, *rule.node.args]) for rule in rules}
     rule_steps = {(id(rule.node), detail): step_entry("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
@@ -819,7 +883,7 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
     return _ServerPlan(
         server=server, sections=sections, rewrite_engine=engine, rules=rules, rule_problems=problems,
         proxies=proxies, redirects=redirects, aliases=aliases,
-        canonical_name=bool(canonical and canonical.args and canonical.args[0].lower() == "on"),
+        urls=url_settings(base_last, server),
         base_last=base_last, unmodelled_ifs=unmodelled_ifs,
         if_notes=tuple(f"<If {s.pattern}> at {s.node.source} is not evaluated" for s in unmodelled_ifs),
         docroot_node=last_value(base_last, [], "documentroot"),

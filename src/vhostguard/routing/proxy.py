@@ -119,21 +119,32 @@ def alias_match(uri: str, fake: str) -> int:
 class ProxyMatch:
     mapping: ProxyMapping
     url: str | None  # None when the mapping is a "!" exclusion
+    # nocanon in force: ``url`` holds the client's raw path and query (r->unparsed_uri) as sent
+    raw: bool = False
 
 
 _ProxyMatchDraft = draft_class(ProxyMatch)
 
 
-def _new_proxy_hit(mapping: ProxyMapping, url: str | None) -> ProxyMatch:
-    """``ProxyMatch(mapping, url)``, made quicker (see routing.drafts): one per matching entry per request."""
+def _new_proxy_hit(mapping: ProxyMapping, url: str | None, raw: bool = False) -> ProxyMatch:
+    """``ProxyMatch(mapping, url, raw)``, made quicker (see routing.drafts): one per matching entry per request."""
     hit = _ProxyMatchDraft()
     hit.mapping = mapping
     hit.url = url
+    hit.raw = raw
     hit.__class__ = ProxyMatch
     return hit  # type: ignore[no-any-return]
 
 
-def match_mapping(mapping: ProxyMapping, uri: str) -> ProxyMatch | None:
+def match_mapping(mapping: ProxyMapping, uri: str, unparsed: str | None = None) -> ProxyMatch | None:
+    """Does ``mapping`` claim the decoded ``uri``, and for which backend URL?
+
+    ``unparsed`` is the request target as the client sent it (raw path and
+    query, ``r->unparsed_uri``): with ``nocanon`` httpd builds the URL from it,
+    unless the raw form does not match the way the decoded one does (then it
+    falls back to the decoded path, AH01136), as ``ap_proxy_trans_match`` does.
+    """
+    use_raw = mapping.nocanon and unparsed is not None and not mapping.excluded
     if mapping.regex:
         compiled = compile_regex(mapping.path)
         found = compiled.search(uri) if compiled else None
@@ -141,25 +152,45 @@ def match_mapping(mapping: ProxyMapping, uri: str) -> ProxyMatch | None:
             return None
         if mapping.excluded:
             return _new_proxy_hit(mapping, None)
+        subject = uri
+        if use_raw:
+            raw_found = compiled.search(unparsed) if compiled and unparsed is not None else None
+            if raw_found is not None and unparsed is not None:
+                found, subject = raw_found, unparsed
+            else:
+                use_raw = False
         substituted = pregsub(mapping.target, found)
-        return _new_proxy_hit(mapping, substituted if substituted != mapping.target else mapping.target + uri)
+        return _new_proxy_hit(mapping, substituted if substituted != mapping.target else mapping.target + subject, use_raw)
     length = alias_match(uri, mapping.path)
     if length == 0:
         return None
     if mapping.excluded:
         return _new_proxy_hit(mapping, None)
+    if use_raw and unparsed is not None and alias_match(unparsed, mapping.path) == length:
+        return _new_proxy_hit(mapping, mapping.target + unparsed[length:], True)
     return _new_proxy_hit(mapping, mapping.target + uri[length:])
 
 
 _CANON_SAFE = "/:@!$&()*+,;=~-._"
+_ENCODED_SLASH = re.compile(r"%2f", re.IGNORECASE)
 # A character quote(path, safe=_CANON_SAFE) would change: most paths have none, and
 # the search is much cheaper than quote's own scan.
 _NEEDS_ESCAPE = re.compile(r"[^A-Za-z0-9/:@!$&()*+,;=~\-._]")
 
 
-def backend_url(url: str, query: str | None, mapping: ProxyMapping | None) -> str:
-    """The URL as the backend sees it: path re-escaped by proxy canon, query appended."""
-    if mapping is not None and mapping.nocanon:
+def backend_url(url: str, query: str | None, mapping: ProxyMapping | None, *, raw: bool = False,
+                keep_encoded_slashes: bool = False) -> str:
+    """The URL as the backend sees it: path re-escaped by proxy canon, query appended.
+
+    ``raw``: no canonicalisation (the ``proxy-nocanon`` note: ProxyPass ``nocanon``,
+    whose URL already carries the client's own query, or RewriteRule ``[P,NE]``,
+    whose query mod_rewrite appends). ``keep_encoded_slashes``: AllowEncodedSlashes
+    NoDecode, where canon leaves the ``%2F`` kept in r->uri as it is
+    (``PROXY_CANONENC_NOENCODEDSLASHENCODING``) instead of escaping its ``%``.
+    """
+    if raw and mapping is not None and mapping.nocanon:
+        return url
+    if raw:
         escaped = url
     else:
         scheme, sep, rest = url.partition("://")
@@ -169,7 +200,13 @@ def backend_url(url: str, query: str | None, mapping: ProxyMapping | None) -> st
             # ap_proxy_canonenc escapes each such byte as %XX, upper-case, as it
             # does any other: /v1/%ff reaches the backend as /v1/%FF, %c0%af as
             # %C0%AF (checked against apache2 2.4, tests/routing differential).
-            path = quote(path, safe=_CANON_SAFE, errors="surrogateescape")
+            if keep_encoded_slashes and "%" in path:
+                pieces = _ENCODED_SLASH.split(path)
+                kept = _ENCODED_SLASH.findall(path)
+                path = "".join(quote(piece, safe=_CANON_SAFE, errors="surrogateescape") + (kept[i] if i < len(kept) else "")
+                               for i, piece in enumerate(pieces))
+            else:
+                path = quote(path, safe=_CANON_SAFE, errors="surrogateescape")
         escaped = f"{scheme}{sep}{host}{slash}{path}" if sep else url
     if query is not None and not (mapping is not None and mapping.noquery):
         escaped += "?" + query

@@ -180,16 +180,32 @@ class DecodedUri:
 _ENCODED_SLASH = re.compile(r"%2f", re.IGNORECASE)
 
 
-def decode_uri(raw_path: str) -> DecodedUri:
-    """What httpd makes of the request path before any module sees it."""
+def decode_uri(raw_path: str, encoded_slashes: str = "off") -> DecodedUri:
+    """What httpd makes of the request path before any module sees it.
+
+    ``encoded_slashes`` is the server's AllowEncodedSlashes (``off``, ``on``,
+    ``nodecode``), as ``ap_process_request_internal`` applies it: Off refuses a
+    ``%2F`` with 404 (AH00026) before any module runs; On decodes it like any
+    other escape; NoDecode decodes every other escape and keeps ``%2F`` as
+    written (``ap_unescape_url_keep2f``), so mod_proxy forwards it encoded.
+    """
     if is_plain_path(raw_path):
         return DecodedUri(raw_path)
     if not raw_path.startswith("/"):
         return DecodedUri(raw_path, "the request path must start with '/'")
-    if _ENCODED_SLASH.search(raw_path):
+    kept = encoded_slashes == "nodecode"
+    if encoded_slashes not in ("on", "nodecode") and _ENCODED_SLASH.search(raw_path):
         return DecodedUri(raw_path, "encoded slash in path (AllowEncodedSlashes Off): 404")
     try:
-        decoded = unquote_to_bytes(raw_path).decode("utf-8", errors="surrogateescape")
+        if kept:
+            pieces = _ENCODED_SLASH.split(raw_path)
+            escapes = _ENCODED_SLASH.findall(raw_path)
+            decoded = "".join(
+                unquote_to_bytes(piece).decode("utf-8", errors="surrogateescape") + (escapes[i] if i < len(escapes) else "")
+                for i, piece in enumerate(pieces)
+            )
+        else:
+            decoded = unquote_to_bytes(raw_path).decode("utf-8", errors="surrogateescape")
     except ValueError:
         return DecodedUri(raw_path, "bad %-escape in path: 400")
     if "\0" in decoded:

@@ -46,6 +46,8 @@ class Flags:
     skip: int = 0
     next: bool = False
     handler: str | None = None
+    escape_backrefs: str | None = None  # [B] or [B=chars]: "" escapes every such character
+    backref_noplus: bool = False  # [BNP]: a space in a backreference becomes %20, not +
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +117,12 @@ def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branc
             values["next"] = True
         elif key in ("h", "handler"):
             values["handler"] = value
+        elif key == "b":
+            values["escape_backrefs"] = value
+        elif key in ("bnp", "backrefnoplus"):
+            values["backref_noplus"] = True
         elif key in ("t", "type", "e", "env", "co", "cookie", "ns", "nosubreq", "dpi", "discardpath",
-                     "b", "bnp", "backrefnoplus", "bne", "bctls", "bctls", "qsl", "qslast", "unsafeallow3f",
+                     "bne", "bctls", "bctls", "qsl", "qslast", "unsafeallow3f",
                      "unsafeprefixstat", "nd", "nodecode"):
             continue  # no effect on where the request goes
         else:
@@ -413,6 +419,8 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
         if flags.next:
             raise RewriteUnsupported(f"{rule.node.source}: RewriteRule [N] (loop) is not modelled")
         if rule.substitution != "-":
+            if flags.escape_backrefs is not None:
+                rule_groups, cond_groups = _escape_backrefs(rule_groups, flags), _escape_backrefs(cond_groups, flags)
             new = expand(rule.substitution, rule_groups, cond_groups, env)
             current, result.query = _split_query(new, result.query, flags)
             changed = True
@@ -455,7 +463,10 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
     if status_code is not None or _is_absolute(current):
         location = current if rules and result.rule and result.rule.flags.noescape else _escape_location(current)
         if result.query:
-            location += "?" + result.query
+            # A query the rules changed is escaped too (unless [NE]): ap_escape_uri, so the %
+            # of a [B]-escaped backreference becomes %25 (apache2 2.4.71).
+            kept = result.query == query or (result.rule is not None and result.rule.flags.noescape)
+            location += "?" + (result.query if kept else escape_uri(result.query, _QUERY_SAFE))
         result.action, result.status, result.target = "redirect", status_code or 302, location
         return result
     if not current.startswith("/"):
@@ -463,6 +474,28 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
         return result
     result.action, result.target = "file", current if _prefix_exists(current) else env.document_root.rstrip("/") + current
     return result
+
+
+_QUERY_SAFE = "$+!*'(),:;@&=/~"  # with the alphanumerics and "_.-": what T_OS_ESCAPE_PATH leaves
+
+
+def _escape_backrefs(groups: tuple[str, ...], flags: Flags) -> tuple[str, ...]:
+    """mod_rewrite's ``escape_backref`` for [B]/[B=chars]/[BNP]: alphanumerics and "_" stay, a
+    space becomes "+" (not with [BNP]), every other byte (of ``chars``, if given) %xx in lower case."""
+    chars = flags.escape_backrefs or ""
+    escaped = []
+    for group in groups:
+        out = []
+        for byte in group.encode("utf-8", "surrogateescape"):
+            char = chr(byte)
+            if (chars and char not in chars) or (char.isascii() and (char.isalnum() or char == "_")):
+                out.append(char)
+            elif char == " " and not flags.backref_noplus:
+                out.append("+")
+            else:
+                out.append(f"%{byte:02x}")
+        escaped.append("".join(out))
+    return tuple(escaped)
 
 
 def _reduce(url: str, env: RewriteEnv) -> str:
@@ -476,13 +509,15 @@ def _reduce(url: str, env: RewriteEnv) -> str:
 
 
 def _escape_location(url: str) -> str:
+    """``escape_absolute_uri``: the path after the host escaped by ap_escape_uri, "%" included
+    (/to/a%25b goes out as /to/a%2525b, apache2 2.4.71: hence [NE] in real recipes)."""
     match = _ABSOLUTE.match(url)
     if not match:
-        return escape_uri(url, "/:@!$&'()*+,;=~%")
+        return escape_uri(url, "/:@!$&'()*+,;=~")
     head = url[: match.end()]
     rest = url[match.end():]
     host, slash, path = rest.partition("/")
-    return head + host + slash + escape_uri(path, "/:@!$&'()*+,;=~%")
+    return head + host + slash + escape_uri(path, "/:@!$&'()*+,;=~")
 
 
 def _prefix_exists(path: str) -> bool:

@@ -165,6 +165,15 @@ class SniChecker:
             found = self._setups[id(server)] = (server, _merge(self._main_own, own, server.is_main))
         return found[1]
 
+    def speaks_tls(self, match: Match) -> bool:
+        """Does the connection ``match`` arrived on start with a TLS handshake? mod_ssl's
+        pre_connection hook decides by the connection's base server (the address set's
+        default, or the main server): SSLEngine on, with mod_ssl loaded."""
+        if not self._ssl_loaded:
+            return False
+        aset = match.address_set
+        return self.setup(aset.default if aset is not None else self.model.main).engine == "on"
+
     def handshake(self, request: Request, match: Match) -> Handshake | None:
         """The handshake server for this request's connection, or None when it is no TLS connection."""
         if request.scheme != "https" or not self._ssl_loaded:
