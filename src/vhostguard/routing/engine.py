@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vhostguard.config import Directive
+from vhostguard.config import AccessFile, ConfigError, Directive, Overrides, read_access_file
 from vhostguard.model import AddressSet, Match, Server, ServerModel
 from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias
@@ -20,11 +20,13 @@ from vhostguard.routing import proxy as mod_proxy
 from vhostguard.routing.access import AccessResult
 from vhostguard.routing.decision import RECIPE, Decision, Outcome, StepEntry, new_decision, new_outcome, step_entry
 from vhostguard.routing.request import Request, decode_uri, escape_uri, is_plain_path
+from vhostguard.routing.perdir import Fixup, PerDirRewrite, directory_walk, fixup, server_rewrite
 from vhostguard.routing.rewrite import (
-    FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_rules,
+    FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_perdir_rules,
+    run_rules,
 )
 from vhostguard.routing.sections import (
-    Section, ServerSections, collect_sections, existing_directory, last_of, last_value, matching_directories, matching_files,
+    Section, ServerSections, collect_sections, existing_directory, files_matches, last_of, last_value, matching_files,
     matching_locations, server_levels, server_sections,
 )
 from vhostguard.routing.sni import SniChecker
@@ -44,9 +46,13 @@ _HTTP_HEADER_VARS = {
 class _DirWalk:
     """The directory walk's result for one deepest existing directory of one server."""
 
-    sections: tuple[Section, ...]  # the <Directory>/<DirectoryMatch> sections that apply, in merge order
-    rewrite_note: str | None  # a per-directory RewriteRule among them (not modelled)
-    override: Directive | None  # an AllowOverride other than None among them: .htaccess files count
+    # the <Directory>/<DirectoryMatch> sections that apply and the per-directory (.htaccess)
+    # files the walk read, in merge order
+    sections: tuple[Section, ...]
+    files: tuple[Section, ...]  # the <Files>/<FilesMatch> sections of those per-directory files
+    error: ConfigError | None  # a per-directory file httpd refuses (500)
+    notes: tuple[str, ...]  # what the walk could not model
+    rewrite: PerDirRewrite | None  # per-directory mod_rewrite, when the engine is on and has rules here
     deciding: Section | None  # access.deciders for these sections, to carry on from
     compat_nodes: list[Directive]  # (shared: never modified)
 
@@ -84,6 +90,9 @@ class _ServerPlan:
     location_redirects: bool  # ... or a Redirect?
     # The directory walk per deepest existing directory: many requests end in the same one.
     walks: dict[str, _DirWalk] = field(default_factory=dict)
+    access_names: tuple[str, ...] = (".htaccess",)  # AccessFileName
+    server_rewrite: PerDirRewrite | None = None  # the per-directory rewrite defaults of the server
+    recursion_limit: int = MAX_INTERNAL_REDIRECTS  # LimitInternalRecursion
 
     def last(self, chosen: Sequence[Section], key: str) -> Directive | None:
         """``last_value`` for this server: the ``key`` directive that wins for ``chosen``."""
@@ -97,11 +106,12 @@ class _Trail:
     whose text is formatted only if someone reads it.
     """
 
-    __slots__ = ("steps", "uncertain")
+    __slots__ = ("end", "steps", "uncertain")
 
     def __init__(self, entries: tuple[object, ...]) -> None:
         self.steps: list[object] = list(entries)  # RECIPE and the vhost steps
         self.uncertain: list[str] | None = None  # most decisions have none: no list for them
+        self.end = False  # a RewriteRule [END] ran: no rewriting in later rounds
 
     def add(self, stage: str, template: str, args: tuple[str | int | None, ...], node: Directive | None = None) -> None:
         """A step whose detail is ``template.format(*args)`` (the same text as an f-string);
@@ -199,8 +209,16 @@ class Router:
         """The <Directory> sections for ``walk_dir`` and what they imply, for ``plan.walks``."""
         if len(plan.walks) > _CACHE_LIMIT:
             plan.walks.clear()
-        found = plan.walks[walk_dir] = _dir_walk(plan.sections, walk_dir)
+        found = plan.walks[walk_dir] = _dir_walk(plan, walk_dir, self._read_access_file)
         return found
+
+    def _read_access_file(self, path: str, overrides: Overrides) -> AccessFile | None:
+        """One per-directory file, read (never run) with the modules and defines of the config."""
+        if self._kind(path) != "file":
+            return None  # (the usual case, from the stat cache)
+        tree = self.model.tree
+        return read_access_file(path, overrides, [m.name for m in tree.modules], [name for name, _ in tree.defines],
+                                tree.server_root)
 
     def _is_dir(self, path: str) -> bool:
         return self._kind(path) == "dir"
@@ -284,11 +302,15 @@ class Router:
             uri = decoded.uri
         return self._translate(plan, request, uri, request.query, trail, depth=0)
 
-    def _translate(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail, depth: int) -> Outcome:
+    def _translate(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail, depth: int,
+                   again: bool = False) -> Outcome:
+        """One round of translation; ``again``: a round after a per-directory rewrite's
+        internal redirect, where the server-context rules run again (hook_uri2file)."""
         filename: str | None = None
         handler: str | None = None
         rewrite_node: Directive | None = None
-        if plan.rewrite_engine is not None and plan.rules and depth == 0:
+        context: tuple[str, str] | None = None
+        if plan.rewrite_engine is not None and plan.rules and (depth == 0 or (again and not trail.end)):
             rewritten = self._rewrite(plan, request, uri, query, trail)
             if isinstance(rewritten, Outcome):
                 return rewritten
@@ -323,13 +345,16 @@ class Router:
             aliased = self._alias(plan, uri, trail)
             if aliased is not None:
                 filename, alias_kind, alias_node = aliased.result or "", aliased.entry.kind, aliased.entry.node
+                if not aliased.entry.regex and aliased.entry.real is not None:
+                    context = (aliased.entry.fake, aliased.entry.real)  # ap_set_context_info
         if filename is None:
             root = plan.server.document_root
             filename = root.rstrip("/") + uri
             node = plan.docroot_node
             trail.add("docroot", "DocumentRoot {} + {} = {}", (root, uri, filename), node)
             alias_node = node
-        return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth, locations)
+        return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth, locations,
+                           context)
 
     def _rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail) -> RewriteResult | Outcome | None:
         port = _server_port(plan, request)  # first, as ever: it raises for a Host port int() refuses
@@ -472,8 +497,8 @@ class Router:
                 filename: str | None, trail: _Trail) -> Outcome | None:
         """Access control for the sections that apply: ``walk``'s directories (for a
         file), then ``after_walk`` (<Files>, <Location>)."""
-        if plan.if_notes or (walk is not None and (walk.rewrite_note or walk.override)):  # rarely anything to note
-            self._note_unmodelled(plan, walk, filename, trail)
+        if plan.if_notes or (walk is not None and walk.notes):  # rarely anything to note
+            self._note_unmodelled(plan, walk, trail)
         if walk is None:
             deciding, compat_nodes = mod_access.deciders(after_walk) if after_walk else (None, _NO_NODES)
         elif after_walk:
@@ -509,38 +534,104 @@ class Router:
             self._verdicts[(id(deciding), request.remote_ip, request.method)] = found
         return found
 
-    def _note_unmodelled(self, plan: _ServerPlan, walk: _DirWalk | None, filename: str | None, trail: _Trail) -> None:
+    def _note_unmodelled(self, plan: _ServerPlan, walk: _DirWalk | None, trail: _Trail) -> None:
         for note in plan.if_notes:
             trail.unsure(note)
-        if walk is None:
-            return
-        if walk.rewrite_note is not None:
-            trail.unsure(walk.rewrite_note)
-        if filename is not None:
-            override = walk.override
-            if override is not None:
-                for directory in _ancestors(filename):
-                    if self._is_file(os.path.join(directory, ".htaccess")):
-                        trail.unsure(f"{directory}/.htaccess is allowed by AllowOverride at {override.source} and not modelled")
-                        break
+        for note in walk.notes if walk is not None else ():
+            trail.unsure(note)
+
+    def _perdir_rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str,
+                        walk_dir: str, config: PerDirRewrite, chosen: Sequence[Section], trail: _Trail, depth: int,
+                        context: tuple[str, str] | None) -> Outcome | None:
+        """mod_rewrite's ``hook_fixup``: the per-directory rules, then what their result means
+        (None: the request goes on as mapped)."""
+        directory = config.directory or ""
+        node = config.node
+        for section in chosen:
+            if section.kind != "directory" and not _REWRITE_KEYS.isdisjoint(section.last):
+                trail.unsure(f"mod_rewrite directives in <{section.node.name}> at {section.node.source} are not modelled")
+        current, path_info = _split_path_info(filename, walk_dir, self._kind)
+        if "allownoslash" not in config.options and current == directory[:-1]:
+            # The directory itself without its slash: left to mod_dir's redirect.
+            return None
+        options = _options(plan.sections.base, chosen)
+        if "followsymlinks" not in options and "symlinksifownermatch" not in options:
+            trail.add("rewrite", "Options FollowSymLinks and SymLinksIfOwnerMatch are both off: per-directory "
+                      "RewriteRule is forbidden (AH00670)", (), node)
+            return new_outcome("forbidden", 403, None, node, reason="AH00670: per-directory rewriting needs FollowSymLinks")
+        try:
+            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), current)
+            result = run_perdir_rules(list(config.rules), current, path_info, directory, query, env)
+        except (RewriteUnsupported, ValueError) as problem:
+            trail.unsure(str(problem))
+            return None
+        for traced, detail in result.trace:
+            trail.add("rewrite", "{} (per-directory {}): {}", (" ".join([traced.name, *traced.args]), directory, detail),
+                      traced)
+        if result.end:
+            trail.end = True
+        rule_node = result.rule.node if result.rule is not None else node
+        done = fixup(config, result, current, query, plan.server.document_root, context)
+        return self._fixup_outcome(plan, request, done, rule_node, trail, depth)
+
+    def _fixup_outcome(self, plan: _ServerPlan, request: Request, done: Fixup, rule_node: Directive | None, trail: _Trail,
+                       depth: int) -> Outcome | None:
+        """What ``hook_fixup``'s answer means: an outcome, a new round after an internal
+        redirect, or None (the request goes on as mapped)."""
+        if done.kind == "declined":
+            if done.reason:
+                trail.add("rewrite", "{}", (done.reason,), rule_node)
+            return None
+        if done.kind == "status":
+            return _status_outcome(done.status or 500, rule_node)
+        if done.kind == "bad-request":
+            return new_outcome("bad-request", 400, None, rule_node, reason=done.reason)
+        if done.kind == "proxy":
+            if "proxy_module" not in self.modules:
+                return new_outcome("forbidden", 403, None, rule_node, reason="[P] without mod_proxy (AH10160)")
+            return self._proxy_outcome(done.target or "", done.query, None, rule_node)
+        if done.kind == "redirect":
+            return new_outcome("redirect", done.status, done.target, rule_node)
+        target = done.target or "/"
+        if depth >= plan.recursion_limit:
+            trail.add("rewrite", "internal redirect to {}: more than LimitInternalRecursion {} (AH00124)",
+                      (target, plan.recursion_limit), rule_node)
+            return new_outcome("error", 500, None, rule_node,
+                               reason=f"AH00124: more than {plan.recursion_limit} internal redirects")
+        trail.add("rewrite", "internal redirect to {}{}", (target, "" if done.query is None else "?" + done.query), rule_node)
+        if "%" in target:
+            decoded = decode_uri(target)
+            if decoded.error is not None:
+                trail.unsure(f"the internal redirect to {target} is not modelled ({decoded.error})")
+                return None
+            target = decoded.uri
+        return self._translate(plan, request, target, done.query, trail, depth + 1, again=True)
 
     def _serve(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, kind: str,
                node: Directive | None, handler: str | None, trail: _Trail, depth: int,
-               locations: Sequence[Section] | None = None) -> Outcome:
-        """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known)."""
+               locations: Sequence[Section] | None = None, context: tuple[str, str] | None = None) -> Outcome:
+        """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known;
+        ``context``: the Alias (URL prefix, directory) that mapped it, for per-directory rewriting)."""
         # Cached (two lookups and no call, for most requests): found is 'file', 'dir' or None.
         found, walk_dir = self._files.get(filename) or self._file_facts(filename)
         walk = plan.walks.get(walk_dir) or self._dir_walk(plan, walk_dir)
+        if walk.error is not None:
+            # ap_directory_walk reads the per-directory files before any access check: 500.
+            trail.add("htaccess", "{}", (str(walk.error),), None)
+            return new_outcome("error", 500, None, None, reason=f"{walk.error} (httpd logs it and answers 500)")
         if locations is None:
             locations = matching_locations(plan.sections, uri)
-        after_walk: Sequence[Section] = locations
-        if plan.sections.files:
-            after_walk = [*matching_files(plan.sections, walk.sections, filename), *locations]
+        after_walk = _after_walk(plan, walk, filename, locations)
         # Read only from here on, so the walk's own tuple serves when nothing follows it.
         chosen: Sequence[Section] = (*walk.sections, *after_walk) if after_walk else walk.sections
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
+        if walk.rewrite is not None and not trail.end:
+            rewritten = self._perdir_rewrite(plan, request, uri, query, filename, walk_dir, walk.rewrite, chosen, trail,
+                                             depth, context)
+            if rewritten is not None:
+                return rewritten
         if kind == "file" and found == "dir":
             by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
             if by_mod_dir is not None:
@@ -632,6 +723,7 @@ class Router:
 
 _NO_SECTIONS: tuple[Section, ...] = ()
 _NO_NODES: list[Directive] = []  # never modified (see access.deciders)
+_REWRITE_KEYS = frozenset({"rewriteengine", "rewriteoptions", "rewritebase", "rewriterule", "rewritecond"})
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
 
 
@@ -650,11 +742,6 @@ def _dirname(path: str) -> str:
     if not slash:
         return ""
     return head.rstrip("/") or head + "/"  # a head of slashes only is kept whole, as dirname does
-
-
-def _ancestors(path: str) -> list[str]:
-    parts = os.path.dirname(path).split("/")
-    return ["/".join(parts[:i]) or "/" for i in range(1, len(parts) + 1)]
 
 
 def _escape_path(uri: str) -> str:
@@ -693,6 +780,18 @@ def _status_outcome(status: int, node: Directive | None) -> Outcome:
     kinds = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 410: "gone", 421: "misdirected"}
     kind = kinds.get(status, "error")
     return new_outcome(kind, status, None, node)
+
+
+def _split_path_info(filename: str, walk_dir: str, kind: Callable[[str], str | None]) -> tuple[str, str]:
+    """``r->filename`` and ``r->path_info`` after the directory walk: the path up to the first
+    component that is not a directory (a file, or the first missing name), and the rest."""
+    if kind(filename) is not None:
+        return filename, ""
+    base = walk_dir.rstrip("/")
+    if not filename.startswith(base + "/"):
+        return filename, ""
+    name, slash, rest = filename[len(base) + 1:].partition("/")
+    return f"{base}/{name}", slash + rest
 
 
 class _RewriteVars:
@@ -779,6 +878,25 @@ class _RewriteVars:
         return f"{scheme}://{server_name}{port_text}{'' if target.startswith('/') else '/'}{target}"
 
 
+class _PerDirVars(_RewriteVars):
+    """``_RewriteVars`` for per-directory rules: ``%{REQUEST_FILENAME}`` is ``r->filename``,
+    which the rules change as they go."""
+
+    __slots__ = ("_filename",)
+
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, filename: str) -> None:
+        super().__init__(plan, request, uri, query, port)
+        self._filename = filename
+
+    def set_filename(self, filename: str) -> None:
+        self._filename = filename
+
+    def lookup(self, name: str) -> str | None:
+        if name.upper() in ("REQUEST_FILENAME", "SCRIPT_FILENAME"):
+            return self._filename
+        return super().lookup(name)
+
+
 _SERVER_VARS = frozenset({
     "HTTP_HOST", "HTTPS", "REQUEST_URI", "REQUEST_FILENAME", "SCRIPT_FILENAME", "QUERY_STRING", "REQUEST_METHOD",
     "SERVER_PORT", "SERVER_NAME", "REMOTE_ADDR", "REQUEST_SCHEME", "DOCUMENT_ROOT", "THE_REQUEST", "SERVER_PROTOCOL",
@@ -816,6 +934,9 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
     rule_steps = {(id(rule.node), detail): step_entry("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
                   for rule in rules for detail in FIXED_DETAILS}
     everywhere = (*sections.directories, *sections.files, *sections.locations)
+    access_name = base_last.get("accessfilename")
+    recursion = base_last.get("limitinternalrecursion")
+    own_level = levels[1] if any(n.key == "rewriteoptions" for n in levels[1]) else levels[0]
     return _ServerPlan(
         server=server, sections=sections, rewrite_engine=engine, rules=rules, rule_problems=problems,
         proxies=proxies, redirects=redirects, aliases=aliases,
@@ -833,17 +954,29 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
         ),
         location_proxies=any("proxypass" in s.last or "proxypassmatch" in s.last for s in sections.locations),
         location_redirects=any(s.redirect is not None for s in sections.locations),
+        access_names=tuple(access_name.args) if access_name is not None and access_name.args else (".htaccess",),
+        server_rewrite=server_rewrite(engine, own_level),
+        recursion_limit=(int(recursion.args[0]) if recursion is not None and recursion.args and recursion.args[0].isdigit()
+                         else MAX_INTERNAL_REDIRECTS),
     )
 
 
-def _dir_walk(sections: ServerSections, walk_dir: str) -> _DirWalk:
-    directories = matching_directories(sections, walk_dir)
-    rewrite_here = [s for s in directories if s.kind == "directory" and s.has_rewrite]
-    rewrite_note = f"per-directory RewriteRule at {rewrite_here[-1].node.source} is not modelled" if rewrite_here else None
-    override = last_value((), [s for s in directories if s.kind == "directory"], "allowoverride")
-    if override is not None and not (override.args and override.args[0].lower() != "none"):
-        override = None
-    return _DirWalk(tuple(directories), rewrite_note, override, *mod_access.deciders(directories))
+def _dir_walk(plan: _ServerPlan, walk_dir: str, read: Callable[[str, Overrides], AccessFile | None]) -> _DirWalk:
+    walk = directory_walk(plan.sections, walk_dir, plan.access_names, read,
+                          plan.server_rewrite or server_rewrite(None, ()))
+    sections = walk.sections
+    rewrite = walk.rewrite if walk.rewrite is not None and walk.rewrite.on and walk.rewrite.directory else None
+    return _DirWalk(sections, walk.files, walk.error, walk.notes, rewrite, *mod_access.deciders(sections))
+
+
+def _after_walk(plan: _ServerPlan, walk: _DirWalk, filename: str, locations: Sequence[Section]) -> Sequence[Section]:
+    """The sections merged after the directory walk: <Files> (the config's, then those of the
+    per-directory files), then <Location>."""
+    if not plan.sections.files and not walk.files:
+        return locations
+    basename = os.path.basename(filename.rstrip("/"))
+    own = [s for s in walk.files if basename and files_matches(s, basename)]
+    return [*matching_files(plan.sections, walk.sections, filename), *own, *locations]
 
 
 def _access_step(result: AccessResult) -> StepEntry:

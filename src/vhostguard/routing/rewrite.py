@@ -46,6 +46,7 @@ class Flags:
     skip: int = 0
     next: bool = False
     handler: str | None = None
+    discardpath: bool = False  # [DPI]: per-directory rules drop the PATH_INFO they re-add
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,9 @@ def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branc
             values["next"] = True
         elif key in ("h", "handler"):
             values["handler"] = value
-        elif key in ("t", "type", "e", "env", "co", "cookie", "ns", "nosubreq", "dpi", "discardpath",
+        elif key in ("dpi", "discardpath"):
+            values["discardpath"] = True
+        elif key in ("t", "type", "e", "env", "co", "cookie", "ns", "nosubreq",
                      "b", "bnp", "backrefnoplus", "bne", "bctls", "bctls", "qsl", "qslast", "unsafeallow3f",
                      "unsafeprefixstat", "nd", "nodecode"):
             continue  # no effect on where the request goes
@@ -485,6 +488,9 @@ def _escape_location(url: str) -> str:
     return head + host + slash + escape_uri(path, "/:@!$&'()*+,;=~%")
 
 
+escape_location = _escape_location  # (for per-directory redirects)
+
+
 def _prefix_exists(path: str) -> bool:
     """``prefix_stat``: does the first path component exist on this filesystem?"""
     first = "/" + path.lstrip("/").split("/", 1)[0]
@@ -510,3 +516,123 @@ def rules_for(main: Server, server: Server, levels: ServerLevels | None = None) 
         rules = rules + parent if mode == "after" else parent + rules
         problems += parent_problems
     return engine, rules, problems
+
+
+class PerDirEnv(RewriteEnv, Protocol):
+    """A RewriteEnv whose ``%{REQUEST_FILENAME}`` follows the rules' rewrites (per-directory rules
+    read and change ``r->filename``)."""
+
+    def set_filename(self, filename: str) -> None: ...
+
+
+@dataclass
+class PerDirResult:
+    """What one per-directory rule list did (``apply_rewrite_list`` with a directory prefix).
+
+    ``action``: none (no rule substituted: the request goes on unchanged), status, proxy,
+    redirect (``target`` the absolute URL, before the fixup's RewriteBase and escaping),
+    or local (``target`` the new filename or URL-path).
+    """
+
+    action: str
+    target: str | None = None
+    status: int | None = None
+    query: str | None = None
+    rule: Rule | None = None
+    end: bool = False
+    noescape: bool = False
+    trace: list[tuple[Directive, str]] = field(default_factory=list)
+
+
+def _skip_chain(rules: list[Rule], index: int) -> int:
+    while index < len(rules) and rules[index - 1].flags.chain:
+        index += 1
+    return index
+
+
+def run_perdir_rules(rules: list[Rule], filename: str, path_info: str, perdir: str, query: str | None,  # noqa: C901
+                     env: PerDirEnv) -> PerDirResult:
+    """mod_rewrite's per-directory rule loop (``apply_rewrite_list``/``apply_rewrite_rule`` with
+    ``perdir``): each rule matches ``filename`` + ``path_info`` with the ``perdir`` prefix
+    stripped; a relative substitution gets the prefix back; [R] and [P] make the URL absolute."""
+    result = PerDirResult("none", query=query)
+    current = filename
+    changed = False
+    redirect_status: int | None = None
+    index = 0
+    while index < len(rules):
+        rule = rules[index]
+        index += 1
+        subject = current + path_info
+        if not current.startswith("proxy:") and subject.startswith(perdir):
+            subject = subject[len(perdir):]
+        negate = rule.pattern.startswith("!")
+        found = _compile(rule.pattern[1:] if negate else rule.pattern, rule.flags.nocase).search(subject)
+        if (found is None) != negate:
+            result.trace.append((rule.node, NO_MATCH))
+            if rule.flags.chain:
+                index = _skip_chain(rules, index)
+            continue
+        rule_groups = (found.group(0), *found.groups(default="")) if found is not None and not negate else ("",)
+        env.set_filename(current)
+        held, cond_groups = _conditions_hold(rule, rule_groups, env)
+        if not held:
+            result.trace.append((rule.node, CONDITIONS_FAIL))
+            if rule.flags.chain:
+                index = _skip_chain(rules, index)
+            continue
+        flags = rule.flags
+        if flags.next:
+            raise RewriteUnsupported(f"{rule.node.source}: RewriteRule [N] (loop) is not modelled")
+        if flags.status is not None:
+            result.trace.append((rule.node, f"matches: responds {flags.status}"))
+            result.action, result.status, result.rule = "status", flags.status, rule
+            return result
+        if rule.substitution == "-":
+            result.trace.append((rule.node, NO_SUBSTITUTION))
+            if flags.qsdiscard:
+                result.query = None
+        else:
+            new = expand(rule.substitution, rule_groups, cond_groups, env)
+            if not new.startswith("/") and not _is_absolute(new):
+                new = perdir + new  # "add per-dir prefix"
+            new, result.query = _split_query(new, result.query, flags)
+            if flags.discardpath:
+                path_info = ""
+            current = new
+            changed = True
+            result.rule = rule
+            result.noescape = flags.noescape
+            if flags.proxy:
+                target = env.fully_qualify(current)
+                result.trace.append((rule.node, f"matches: proxies to {target}"))
+                result.action, result.target = "proxy", target
+                result.end = flags.end
+                return result
+            if flags.redirect is not None:
+                current = env.fully_qualify(current)
+                redirect_status = flags.redirect
+                result.trace.append((rule.node, f"matches: redirect {flags.redirect} to {current}"))
+            else:
+                current = _reduce(current, env)
+                if _is_absolute(current):
+                    redirect_status = 302
+                    result.trace.append((rule.node, f"matches: absolute URL, redirect to {current}"))
+                else:
+                    result.trace.append((rule.node, f"matches: rewritten to {current}"))
+        if flags.passthrough:
+            break
+        if flags.end:
+            result.end = True
+            break
+        if flags.last:
+            break
+        if flags.skip:
+            index += flags.skip
+    if not changed:
+        return result
+    if _is_absolute(current):
+        result.action, result.status, result.target = "redirect", redirect_status or 302, current
+        return result
+    result.action, result.target = "local", current
+    return result
