@@ -365,7 +365,7 @@ class Router:
                 trail.unsure(note)
             return None
         try:
-            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port))
+            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port, self._lookup_file))
         except RewriteUnsupported as problem:
             trail.unsure(str(problem))
             return None
@@ -540,6 +540,22 @@ class Router:
         for note in walk.notes if walk is not None else ():
             trail.unsure(note)
 
+    def _lookup_file(self, plan: _ServerPlan, request: Request, path: str) -> bool:
+        """``RewriteCond -F`` (``ap_sub_req_lookup_file``): ``path`` is a file, its per-directory
+        files are readable, and access to it is granted (no <Location> applies to a file lookup)."""
+        found, walk_dir = self._files.get(path) or self._file_facts(path)
+        if found != "file":
+            return False
+        walk = plan.walks.get(walk_dir) or self._dir_walk(plan, walk_dir)
+        if walk.error is not None:
+            return False
+        after = _after_walk(plan, walk, path, _NO_SECTIONS)
+        deciding, compat_nodes = mod_access.deciders(after, walk.deciding, walk.compat_nodes)
+        result = mod_access.decide(deciding, compat_nodes, request.remote_ip, request.method)
+        if result.uncertain:
+            raise RewriteUnsupported(f"RewriteCond -F on {path}: {result.uncertain}")
+        return result.verdict == "granted"
+
     def _perdir_rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str,
                         walk_dir: str, config: PerDirRewrite, chosen: Sequence[Section], trail: _Trail, depth: int,
                         context: tuple[str, str] | None) -> Outcome | None:
@@ -560,7 +576,7 @@ class Router:
                       "RewriteRule is forbidden (AH00670)", (), node)
             return new_outcome("forbidden", 403, None, node, reason="AH00670: per-directory rewriting needs FollowSymLinks")
         try:
-            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), current)
+            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), self._lookup_file, current)
             result = run_perdir_rules(list(config.rules), current, path_info, directory, query, env)
         except (RewriteUnsupported, ValueError) as problem:
             trail.unsure(str(problem))
@@ -801,9 +817,11 @@ class _RewriteVars:
     and read nothing; so the server name is worked out on first use.
     """
 
-    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_uri")
+    __slots__ = ("_check_file", "_name", "_plan", "_port", "_query", "_request", "_uri")
 
-    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int) -> None:
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int,
+                 check_file: Callable[[_ServerPlan, Request, str], bool]) -> None:
+        self._check_file = check_file
         self._plan = plan
         self._request = request
         self._uri = uri
@@ -869,6 +887,11 @@ class _RewriteVars:
             return protocol
         return request.local_ip or ""  # SERVER_ADDR
 
+    def lookup_file(self, path: str) -> bool:
+        if not path.startswith("/"):
+            raise RewriteUnsupported(f"RewriteCond -F on the relative path {path!r} is not modelled")
+        return self._check_file(self._plan, self._request, path)
+
     def fully_qualify(self, target: str) -> str:
         if "://" in target.split("/", 1)[0] or target.lower().startswith(("http://", "https://", "balancer://", "unix:")):
             return target
@@ -884,8 +907,9 @@ class _PerDirVars(_RewriteVars):
 
     __slots__ = ("_filename",)
 
-    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, filename: str) -> None:
-        super().__init__(plan, request, uri, query, port)
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int,
+                 check_file: Callable[[_ServerPlan, Request, str], bool], filename: str) -> None:
+        super().__init__(plan, request, uri, query, port, check_file)
         self._filename = filename
 
     def set_filename(self, filename: str) -> None:

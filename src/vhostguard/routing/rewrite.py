@@ -205,6 +205,11 @@ class RewriteEnv(Protocol):
 
     def fully_qualify(self, target: str) -> str: ...
 
+    def lookup_file(self, path: str) -> bool:
+        """``RewriteCond -F``: would a subrequest for the file ``path`` succeed (it exists and
+        access to it is granted)? Raises RewriteUnsupported where that is not known."""
+        ...
+
 
 # Trace details that name nothing request-specific (the router reuses their steps).
 NO_MATCH = "pattern does not match"
@@ -292,7 +297,10 @@ def _condition_holds(cond: Condition, rule_groups: tuple[str, ...], cond_groups:
     if negate:
         pattern = pattern[1:]
     groups: tuple[str, ...] | None = None
-    if pattern in ("-f", "-d", "-s", "-l", "-L", "-h", "-x", "-F", "-U"):
+    if pattern == "-F":
+        # ap_sub_req_lookup_file: the directory walk and access checks of a subrequest.
+        result = bool(value) and env.lookup_file(value)
+    elif pattern in ("-f", "-d", "-s", "-l", "-L", "-h", "-x", "-U"):
         result = _file_test(pattern, value)
     elif pattern.startswith("-ipmatch"):
         raise RewriteUnsupported("RewriteCond -ipmatch is not modelled")
