@@ -615,7 +615,7 @@ class Router:
             return new_outcome("error", 500, None, rule_node,
                                reason=f"AH00124: more than {plan.recursion_limit} internal redirects")
         trail.add("rewrite", "internal redirect to {}{}", (target, "" if done.query is None else "?" + done.query), rule_node)
-        if "%" in target:
+        if not is_plain_path(target):  # the new request's URI is decoded and normalised as a client's is
             decoded = decode_uri(target)
             if decoded.error is not None:
                 trail.unsure(f"the internal redirect to {target} is not modelled ({decoded.error})")

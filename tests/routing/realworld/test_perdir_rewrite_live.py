@@ -157,6 +157,104 @@ NEXTCLOUD = """<IfModule mod_rewrite.c>
 </IfModule>
 """
 
+WORDPRESS_MULTISITE = """RewriteEngine On
+RewriteRule .* - [E=HTTP_AUTHORIZATION:%{HTTP:Authorization}]
+RewriteBase /
+RewriteRule ^index\\.php$ - [L]
+
+# add a trailing slash to /wp-admin
+RewriteRule ^([_0-9a-zA-Z-]+/)?wp-admin$ $1wp-admin/ [R=301,L]
+
+RewriteCond %{REQUEST_FILENAME} -f [OR]
+RewriteCond %{REQUEST_FILENAME} -d
+RewriteRule ^ - [L]
+RewriteRule ^([_0-9a-zA-Z-]+/)?(wp-(content|admin|includes).*) $2 [L]
+RewriteRule ^([_0-9a-zA-Z-]+/)?(.*\\.php)$ $2 [L]
+RewriteRule . index.php [L]
+"""
+
+JOOMLA = """## No directory listings
+<IfModule autoindex>
+  IndexIgnore *
+</IfModule>
+
+## Can be commented out if causes errors, see notes above.
+Options +FollowSymlinks
+Options -Indexes
+
+## Mod_rewrite in use.
+
+RewriteEngine On
+
+## Begin - Rewrite rules to block out some common exploits.
+# Block any script trying to base64_encode data within the URL.
+RewriteCond %{QUERY_STRING} base64_encode[^(]*\\([^)]*\\) [OR]
+# Block any script that includes a <script> tag in URL.
+RewriteCond %{QUERY_STRING} (<|%3C)([^s]*s)+cript.*(>|%3E) [NC,OR]
+# Block any script trying to set a PHP GLOBALS variable via URL.
+RewriteCond %{QUERY_STRING} GLOBALS(=|\\[|\\%[0-9A-Z]{0,2}) [OR]
+# Block any script trying to modify a _REQUEST variable via URL.
+RewriteCond %{QUERY_STRING} _REQUEST(=|\\[|\\%[0-9A-Z]{0,2})
+# Return 403 Forbidden header and show the content of the root home page
+RewriteRule .* index.php [F]
+#
+## End - Rewrite rules to block out some common exploits.
+
+## Begin - Joomla! core SEF Section.
+#
+RewriteRule .* - [E=HTTP_AUTHORIZATION:%{HTTP:Authorization}]
+#
+# If the requested path and file is not /index.php and the request
+# has not already been internally rewritten to the index.php script
+RewriteCond %{REQUEST_URI} !^/index\\.php
+# and the requested path and file doesn't directly match a physical file
+RewriteCond %{REQUEST_FILENAME} !-f
+# and the requested path and file doesn't directly match a physical folder
+RewriteCond %{REQUEST_FILENAME} !-d
+# internally rewrite the request to the index.php script
+RewriteRule .* index.php [L]
+#
+## End - Joomla! core SEF Section.
+"""
+
+ZEND_FRAMEWORK = """RewriteEngine On
+RewriteCond %{REQUEST_FILENAME} -s [OR]
+RewriteCond %{REQUEST_FILENAME} -l [OR]
+RewriteCond %{REQUEST_FILENAME} -d
+RewriteRule ^.*$ - [NC,L]
+RewriteRule ^.*$ index.php [NC,L]
+"""
+
+CODEIGNITER = """RewriteEngine On
+RewriteCond %{REQUEST_FILENAME} !-f
+RewriteCond %{REQUEST_FILENAME} !-d
+RewriteRule ^(.*)$ index.php/$1 [L]
+"""
+
+DRUPAL7 = """<IfModule mod_rewrite.c>
+  RewriteEngine on
+  # Pass all requests not referring directly to files in the filesystem to
+  # index.php. Clean URLs are handled in drupal_environment_initialize().
+  RewriteCond %{REQUEST_FILENAME} !-f
+  RewriteCond %{REQUEST_FILENAME} !-d
+  RewriteCond %{REQUEST_URI} !=/favicon.ico
+  RewriteRule ^ index.php [L]
+</IfModule>
+"""
+
+SLIM = """RewriteEngine On
+RewriteCond %{REQUEST_FILENAME} !-f
+RewriteCond %{REQUEST_FILENAME} !-d
+RewriteRule ^ index.php [QSA,L]
+"""
+
+FILE_CACHE = """RewriteEngine On
+RewriteCond %{REQUEST_FILENAME} !\\.(css|eot|gif|ico|jpe?g|otf|png|svg|ttf|webp|woff2?)$ [NC]
+RewriteCond %{REQUEST_METHOD} GET
+RewriteCond %{DOCUMENT_ROOT}/filecache/%{HTTP_HOST}/%{REQUEST_URI}/index.html -f
+RewriteRule .* /filecache/%{HTTP_HOST}/%{REQUEST_URI}/index.html [L,E=nocache:1]
+"""
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("wordpress-root", site(OVERRIDE_ALL), (
         C("http://a.test/hello-world/"), C("http://a.test/2024/01/a-post/?replytocom=3"), C("http://a.test/"),
@@ -270,15 +368,100 @@ RewriteRule ^same\.html$ same.html [L]
   <Directory @ROOT@/a/none>
     AllowOverride None
   </Directory>
+  <Directory @ROOT@/a/listed>
+    AllowOverride None
+    AllowOverrideList RewriteEngine RewriteRule
+  </Directory>
+  <Directory @ROOT@/a/nonfatal>
+    AllowOverride All Nonfatal=Unknown
+  </Directory>
 """), (
         C("http://a.test/typo/f.txt"), C("http://a.test/php/f.txt"), C("http://a.test/authonly/f.txt"),
-        C("http://a.test/none/f.txt"),
-    ), files=("a/typo/f.txt", "a/php/f.txt", "a/authonly/f.txt", "a/none/f.txt"), contents=(
+        C("http://a.test/none/f.txt"), C("http://a.test/listed/f.txt"), C("http://a.test/listed/options/f.txt"),
+        C("http://a.test/nonfatal/f.txt"),
+    ), files=("a/typo/f.txt", "a/php/f.txt", "a/authonly/f.txt", "a/none/f.txt", "a/listed/f.txt",
+              "a/listed/options/f.txt", "a/nonfatal/f.txt"), contents=(
+        ("a/listed/.htaccess", "RewriteEngine On\nRewriteRule ^ - [F]\n"),
+        ("a/listed/options/.htaccess", "Options -Indexes\n"),
+        ("a/nonfatal/.htaccess", "php_value upload_max_filesize 64M\nRewriteEngine On\nRewriteRule ^ - [F]\n"),
         ("a/typo/.htaccess", "RewriteEngine On\nRewriteEngin On\n"),
         ("a/php/.htaccess", "php_value upload_max_filesize 64M\n"),
         ("a/authonly/.htaccess", "RewriteEngine On\nRewriteRule ^ - [F]\n"),
         ("a/none/.htaccess", "RewriteEngine On\nRewriteRule ^ - [F]\n"),
-    ), source="https://httpd.apache.org/docs/2.4/howto/htaccess.html (AllowOverride; 'Invalid command' gives 500)"),
+    ), source="https://httpd.apache.org/docs/2.4/howto/htaccess.html and mod/core.html#allowoverridelist "
+               "(a php_value left over from mod_php: 'Invalid command', 500)"),
+    Scenario("wordpress-multisite-subfolder", site(OVERRIDE_ALL), (
+        C("http://a.test/site2/wp-admin"), C("http://a.test/site2/wp-content/uploads/photo.jpg"),
+        C("http://a.test/site2/wp-login.php"), C("http://a.test/site2/a-post/"), C("http://a.test/wp-admin/"),
+    ), files=("a/index.php", "a/wp-login.php", "a/wp-content/uploads/photo.jpg", "a/wp-admin/index.php"),
+        contents=(("a/.htaccess", WORDPRESS_MULTISITE),),
+        source="https://developer.wordpress.org/advanced-administration/server/web-server/httpd/ (WordPress Multisite, subfolder)"),
+    Scenario("joomla", site(OVERRIDE_ALL), (
+        C("http://a.test/?GLOBALS=1"), C("http://a.test/component/content/article"), C("http://a.test/about-us"),
+        C("http://a.test/images/joomla_black.png"), C("http://a.test/index.php/about-us"),
+    ), files=("a/index.php", "a/images/joomla_black.png"), contents=(("a/.htaccess", JOOMLA),),
+        source="https://docs.joomla.org/Preconfigured_htaccess (Joomla 4 htaccess.txt)"),
+    Scenario("zend-framework-1", site(OVERRIDE_ALL), (
+        C("http://a.test/album/edit/1"), C("http://a.test/robots.txt"), C("http://a.test/empty.txt"),
+        C("http://a.test/css/"),
+    ), files=("a/index.php", "a/robots.txt"), dirs=("a/css",), contents=(("a/empty.txt", ""), ("a/.htaccess", ZEND_FRAMEWORK)),
+        source="https://framework.zend.com/manual/1.12/en/zend.application.quick-start.html (public/.htaccess)"),
+    Scenario("codeigniter-path-info", site(OVERRIDE_ALL), (
+        C("http://a.test/welcome/index"), C("http://a.test/assets/site.css"),
+    ), files=("a/index.php", "a/assets/site.css"), contents=(("a/.htaccess", CODEIGNITER),),
+        source="https://codeigniter.com/userguide3/general/urls.html (Removing the index.php file)"),
+    Scenario("drupal7-and-slim-nested", site(OVERRIDE_ALL), (
+        C("http://a.test/node/1?page=2"), C("http://a.test/api/users/3"), C("http://a.test/api/"),
+        C("http://a.test/api/.env"), C("http://a.test/favicon.ico"),
+    ), files=("a/index.php", "a/api/index.php", "a/api/.env"),
+        contents=(("a/.htaccess", DRUPAL7), ("a/api/.htaccess", SLIM)),
+        source="https://git.drupalcode.org/project/drupal/-/blob/7.x/.htaccess and "
+               "https://www.slimframework.com/docs/v4/start/web-servers.html (Slim in a subdirectory)"),
+    Scenario("uploads-deny-php", site(OVERRIDE_ALL), (
+        C("http://a.test/wp-content/uploads/shell.php"), C("http://a.test/wp-content/uploads/2024/missing.jpg"),
+        C("http://a.test/wp-content/uploads/photo.jpg"),
+    ), files=("a/index.php", "a/wp-content/uploads/shell.php", "a/wp-content/uploads/photo.jpg"),
+        contents=(("a/.htaccess", WORDPRESS), ("a/wp-content/uploads/.htaccess", "<Files *.php>\ndeny from all\n</Files>\n")),
+        modules=("access_compat",),
+        source="https://wordpress.org/support/article/hardening-wordpress/ (no PHP in wp-content/uploads)"),
+    Scenario("file-cache", site(OVERRIDE_ALL), (
+        C("http://a.test/about"), C("http://a.test/contact"), C("http://a.test/logo.png"),
+    ), files=("a/filecache/a.test/about/index.html", "a/contact", "a/logo.png"), contents=(("a/.htaccess", FILE_CACHE),),
+        source="https://github.com/MutationDigitale/craft3-translate (File Cache plugin README; its flag list's stray ']' dropped)"),
+    Scenario("canonical-hostname", site(OVERRIDE_ALL), (
+        C("http://alias-a.test/page?x=1"), C("http://a.test/page.html"),
+    ), files=("a/page.html",), contents=(("a/.htaccess", """RewriteEngine On
+RewriteCond "%{HTTP_HOST}"   "!^a\\.test" [NC]
+RewriteCond "%{HTTP_HOST}"   "!^$"
+RewriteRule "^/?(.*)"        "http://a.test/$1" [L,R,NE]
+"""),), source="https://httpd.apache.org/docs/2.4/rewrite/remapping.html#canonicalhost"),
+    Scenario("rewrite-without-followsymlinks", site("""
+  <Directory @ROOT@/a>
+    Options None
+    AllowOverride FileInfo
+    Require all granted
+  </Directory>
+"""), (
+        C("http://a.test/a-post"), C("http://a.test/style.css"),
+    ), files=("a/index.php", "a/style.css"), contents=(("a/.htaccess", WORDPRESS),),
+        source="https://httpd.apache.org/docs/2.4/mod/mod_rewrite.html#rewriterule (per-directory rewrites need FollowSymLinks)"),
+    Scenario("directorymatch-and-limit", site(r"""
+  LimitInternalRecursion 4
+  <Directory @ROOT@/a>
+    AllowOverride All
+    Require all granted
+  </Directory>
+  <DirectoryMatch "/uploads">
+    RewriteEngine On
+    RewriteRule \.php$ - [F]
+  </DirectoryMatch>
+"""), (
+        C("http://a.test/uploads/x.php"), C("http://a.test/uploads/x.jpg"), C("http://a.test/four/a"),
+        C("http://a.test/five/a"),
+    ), files=("a/uploads/x.php", "a/uploads/x.jpg"), dirs=("a/four", "a/five"), contents=(
+        ("a/four/.htaccess", "RewriteEngine On\nRewriteRule ^(a{1,4})$ $1a\n"),
+        ("a/five/.htaccess", "RewriteEngine On\nRewriteRule ^(a{1,5})$ $1a\n"),
+    ), source="https://httpd.apache.org/docs/2.4/mod/core.html#limitinternalrecursion and #directorymatch"),
 )
 
 CASES = [(scenario, case) for scenario in SCENARIOS for case in scenario.cases]
