@@ -53,6 +53,7 @@ class _DirWalk:
     error: ConfigError | None  # a per-directory file httpd refuses (500)
     notes: tuple[str, ...]  # what the walk could not model
     rewrite: PerDirRewrite | None  # per-directory mod_rewrite, when the engine is on and has rules here
+    redirects: tuple[mod_alias.AliasEntry, ...]  # mod_alias Redirects of these sections (fixup_redir)
     deciding: Section | None  # access.deciders for these sections, to carry on from
     compat_nodes: list[Directive]  # (shared: never modified)
 
@@ -369,6 +370,8 @@ class Router:
         except RewriteUnsupported as problem:
             trail.unsure(str(problem))
             return None
+        if result.end:
+            trail.end = True  # (apr_pool_userdata "really_last": per-directory rules are skipped too)
         fixed = plan.rule_steps
         for traced, detail in result.trace:
             step = fixed.get((id(traced), detail))
@@ -458,6 +461,11 @@ class Router:
                     break
         if entry_hit is None:
             return None
+        return self._redirect_to(plan, request, query, entry_hit, trail)
+
+    def _redirect_to(self, plan: _ServerPlan, request: Request, query: str | None, entry_hit: mod_alias.AliasHit,
+                     trail: _Trail) -> Outcome:
+        """The answer of a matching Redirect (mod_alias's translate_redir and fixup_redir)."""
         entry = entry_hit.entry
         status = entry.status or 302
         if not 300 <= status < 400:
@@ -556,11 +564,25 @@ class Router:
             raise RewriteUnsupported(f"RewriteCond -F on {path}: {result.uncertain}")
         return result.verdict == "granted"
 
+    def _fixups(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, walk_dir: str,
+                walk: _DirWalk, chosen: Sequence[Section], trail: _Trail, depth: int,
+                context: tuple[str, str] | None) -> Outcome | None:
+        """The fixup hooks that can answer from per-directory config: mod_rewrite's (first),
+        then mod_alias's Redirects."""
+        if walk.rewrite is not None and not trail.end:
+            rewritten = self._perdir_rewrite(plan, request, uri, query, filename, walk_dir, walk, chosen, trail,
+                                             depth, context)
+            if rewritten is not None:
+                return rewritten
+        return self._dir_redirect(plan, request, uri, query, walk, trail) if walk.redirects else None
+
     def _perdir_rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str,
-                        walk_dir: str, config: PerDirRewrite, chosen: Sequence[Section], trail: _Trail, depth: int,
+                        walk_dir: str, walk: _DirWalk, chosen: Sequence[Section], trail: _Trail, depth: int,
                         context: tuple[str, str] | None) -> Outcome | None:
         """mod_rewrite's ``hook_fixup``: the per-directory rules, then what their result means
         (None: the request goes on as mapped)."""
+        config = walk.rewrite
+        assert config is not None  # (the caller's test)
         directory = config.directory or ""
         node = config.node
         for section in chosen:
@@ -588,7 +610,21 @@ class Router:
             trail.end = True
         rule_node = result.rule.node if result.rule is not None else node
         done = fixup(config, result, current, query, plan.server.document_root, context)
+        if done.kind in ("proxy", "internal") and walk.redirects:
+            # hook_fixup only set a handler: mod_alias's fixup_redir, which runs next, still answers first.
+            redirected = self._dir_redirect(plan, request, uri, done.query, walk, trail)
+            if redirected is not None:
+                return redirected
         return self._fixup_outcome(plan, request, done, rule_node, trail, depth)
+
+    def _dir_redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, walk: _DirWalk,
+                      trail: _Trail) -> Outcome | None:
+        """mod_alias's ``fixup_redir``: the first per-directory Redirect that matches ``uri``."""
+        for entry in walk.redirects:
+            hit = mod_alias.match(entry, uri, self.model.tree.server_root)
+            if hit is not None:
+                return self._redirect_to(plan, request, query, hit, trail)
+        return None
 
     def _fixup_outcome(self, plan: _ServerPlan, request: Request, done: Fixup, rule_node: Directive | None, trail: _Trail,
                        depth: int) -> Outcome | None:
@@ -643,11 +679,10 @@ class Router:
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
-        if walk.rewrite is not None and not trail.end:
-            rewritten = self._perdir_rewrite(plan, request, uri, query, filename, walk_dir, walk.rewrite, chosen, trail,
-                                             depth, context)
-            if rewritten is not None:
-                return rewritten
+        if (walk.rewrite is not None and not trail.end) or walk.redirects:
+            fixed = self._fixups(plan, request, uri, query, filename, walk_dir, walk, chosen, trail, depth, context)
+            if fixed is not None:
+                return fixed
         if kind == "file" and found == "dir":
             by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth)
             if by_mod_dir is not None:
@@ -990,7 +1025,8 @@ def _dir_walk(plan: _ServerPlan, walk_dir: str, read: Callable[[str, Overrides],
                           plan.server_rewrite or server_rewrite(None, ()))
     sections = walk.sections
     rewrite = walk.rewrite if walk.rewrite is not None and walk.rewrite.on and walk.rewrite.directory else None
-    return _DirWalk(sections, walk.files, walk.error, walk.notes, rewrite, *mod_access.deciders(sections))
+    return _DirWalk(sections, walk.files, walk.error, walk.notes, rewrite, walk.redirects,
+                    *mod_access.deciders(sections))
 
 
 def _after_walk(plan: _ServerPlan, walk: _DirWalk, filename: str, locations: Sequence[Section]) -> Sequence[Section]:

@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vhostguard.config import AccessFile, ConfigError, Directive, Overrides, Source, parse_overrides
+from vhostguard.routing.alias import AliasEntry, redirect_entry
 from vhostguard.routing.request import escape_uri
 from vhostguard.routing.rewrite import PerDirResult, Rule, collect_rules, escape_location
 from vhostguard.routing.sections import Section, ServerSections, collect_sections, directory_matches
 
 _REWRITE_KEYS = frozenset({"rewriteengine", "rewriteoptions", "rewritebase", "rewriterule", "rewritecond"})
+_REDIRECT_KEYS = frozenset({"redirect", "redirectmatch", "redirectpermanent", "redirecttemp"})
 # ap_escape_uri's (ap_os_escape_path) safe characters, for a rewritten query string in a redirect.
 _QUERY_SAFE = "$-_.+!*'(),:;@&=/~"
 
@@ -46,6 +48,9 @@ class DirectoryWalk:
     error: ConfigError | None  # a per-directory file httpd refuses: 500
     notes: tuple[str, ...]  # what makes an answer uncertain
     rewrite: PerDirRewrite | None  # the rewrite configuration merged over ``sections``
+    # mod_alias's per-directory Redirects in matching order (merge_alias_dir_config puts the
+    # later section's first); fixup_redir tries them after mod_rewrite's fixup
+    redirects: tuple[AliasEntry, ...] = ()
 
 
 def server_rewrite(engine: Directive | None, base: Sequence[Directive]) -> PerDirRewrite:
@@ -63,6 +68,8 @@ def directory_walk(sections: ServerSections, walk_dir: str, access_names: Sequen
     files: list[Section] = []
     notes: list[str] = []
     error: ConfigError | None = None
+    if not any("allowoverride" in s.last or "allowoverridelist" in s.last for s in plain):
+        access_names = ()  # httpd 2.4's default is AllowOverride None: no file to look for (most configs)
     directories = _path_directories(walk_dir)
     position = 0
     for directory in directories:
@@ -94,13 +101,14 @@ def directory_walk(sections: ServerSections, walk_dir: str, access_names: Sequen
                     files.append(inner)
                 elif inner.kind == "if":
                     notes.append(f"<If {inner.pattern}> at {inner.node.source} is not evaluated")
-            if any(n.key in ("redirect", "redirectmatch", "redirectpermanent", "redirecttemp") for n in found.nodes):
-                notes.append(f"mod_alias Redirect in {found.path} is not modelled")
     merged.extend(plain[position:])
     merged.extend(regex)
     rewrite = merge_rewrite(server, merged)
     notes.extend(rewrite.problems if rewrite.directory is not None and rewrite.on else ())
-    return DirectoryWalk(tuple(merged), tuple(files), error, tuple(notes), rewrite)
+    redirects = [entry for section in reversed(merged) if not _REDIRECT_KEYS.isdisjoint(section.last)
+                 for entry in map(redirect_entry, [n for n in section.children if n.key in _REDIRECT_KEYS])
+                 if entry is not None]
+    return DirectoryWalk(tuple(merged), tuple(files), error, tuple(notes), rewrite, tuple(redirects))
 
 
 def merge_rewrite(server: PerDirRewrite, sections: Sequence[Section]) -> PerDirRewrite:

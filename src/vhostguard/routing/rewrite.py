@@ -230,6 +230,7 @@ class RewriteResult:
     handler: str | None = None
     trace: list[tuple[Directive, str]] = field(default_factory=list)
     uncertain: list[str] = field(default_factory=list)
+    end: bool = False  # an [END] rule ran: no rewriting at all for the rest of the request
 
 
 @lru_cache(maxsize=8192)
@@ -458,6 +459,7 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
             result.action, result.target = "passthrough", current
             return result
         if flags.end or flags.last:
+            result.end = flags.end
             break
         if flags.skip:
             index += flags.skip

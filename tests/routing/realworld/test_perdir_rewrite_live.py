@@ -335,8 +335,13 @@ RewriteRule ^(.*)$ https://%{HTTP_HOST}/$1 [R=301,L]
         C("http://a.test/api/users?active=1"), C("http://a.test/static.txt"),
     ), files=("a/static.txt",),
         source="https://httpd.apache.org/docs/2.4/rewrite/proxy.html (RewriteRule [P] in a per-directory context)"),
-    Scenario("last-versus-end", site(OVERRIDE_ALL), (
-        C("http://a.test/old-l"), C("http://a.test/old-end"), C("http://a.test/same.html"),
+    Scenario("last-versus-end", site(OVERRIDE_ALL + """
+  RewriteEngine On
+  RewriteRule ^/server-end$ /new-end.html [END]
+  RewriteRule ^/server-l$ /new-l.html [L]
+"""), (
+        C("http://a.test/old-l"), C("http://a.test/old-end"), C("http://a.test/same.html"), C("http://a.test/server-end"),
+        C("http://a.test/server-l"),
     ), files=("a/new-l.html", "a/new-end.html", "a/same.html"), contents=(("a/.htaccess", r"""RewriteEngine On
 RewriteRule ^old-l$ new-l.html [L]
 RewriteRule ^old-end$ new-end.html [END]
@@ -435,6 +440,13 @@ RewriteCond "%{HTTP_HOST}"   "!^a\\.test" [NC]
 RewriteCond "%{HTTP_HOST}"   "!^$"
 RewriteRule "^/?(.*)"        "http://a.test/$1" [L,R,NE]
 """),), source="https://httpd.apache.org/docs/2.4/rewrite/remapping.html#canonicalhost"),
+    Scenario("redirects-beside-wordpress", site(OVERRIDE_ALL), (
+        C("http://a.test/old-page/"), C("http://a.test/old-page/sub?x=1"), C("http://a.test/blog/2020/hello"),
+        C("http://a.test/retired"), C("http://a.test/a-post"), C("http://a.test/index.php"),
+    ), files=("a/index.php",), contents=(("a/.htaccess", "Redirect 301 /old-page/ https://a.test/new-page/\n"
+                                                        "RedirectMatch 301 ^/blog/(\\d+)/(.*)$ /news/$2\n"
+                                                        "Redirect gone /retired\n" + WORDPRESS),),
+        source="https://httpd.apache.org/docs/2.4/mod/mod_alias.html#redirect (Redirects kept above the WordPress block)"),
     Scenario("rewrite-without-followsymlinks", site("""
   <Directory @ROOT@/a>
     Options None
