@@ -158,6 +158,10 @@ class Router:
         self._all_nodes = list(model.tree.walk())
         self._sni = SniChecker(model)
 
+    def kind(self, path: str) -> str | None:
+        """'file', 'dir' or None; cached, since many requests share directories."""
+        return self._kind(path)
+
     def _kind(self, path: str) -> str | None:
         """'file', 'dir' or None; cached, since many requests share directories."""
         kind = self._fs.get(path, _UNKNOWN)
@@ -366,7 +370,7 @@ class Router:
                 trail.unsure(note)
             return None
         try:
-            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port, self._lookup_file))
+            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port, self))
         except RewriteUnsupported as problem:
             trail.unsure(str(problem))
             return None
@@ -548,7 +552,7 @@ class Router:
         for note in walk.notes if walk is not None else ():
             trail.unsure(note)
 
-    def _lookup_file(self, plan: _ServerPlan, request: Request, path: str) -> bool:
+    def lookup_file(self, plan: _ServerPlan, request: Request, path: str) -> bool:
         """``RewriteCond -F`` (``ap_sub_req_lookup_file``): ``path`` is a file, its per-directory
         files are readable, and access to it is granted (no <Location> applies to a file lookup)."""
         found, walk_dir = self._files.get(path) or self._file_facts(path)
@@ -566,19 +570,19 @@ class Router:
 
     def _fixups(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, walk_dir: str,
                 walk: _DirWalk, chosen: Sequence[Section], trail: _Trail, depth: int,
-                context: tuple[str, str] | None) -> Outcome | None:
+                context: tuple[str, str] | None, subrequest: bool) -> Outcome | None:
         """The fixup hooks that can answer from per-directory config: mod_rewrite's (first),
         then mod_alias's Redirects."""
         if walk.rewrite is not None and not trail.end:
             rewritten = self._perdir_rewrite(plan, request, uri, query, filename, walk_dir, walk, chosen, trail,
-                                             depth, context)
+                                             depth, context, subrequest)
             if rewritten is not None:
                 return rewritten
         return self._dir_redirect(plan, request, uri, query, walk, trail) if walk.redirects else None
 
     def _perdir_rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str,
                         walk_dir: str, walk: _DirWalk, chosen: Sequence[Section], trail: _Trail, depth: int,
-                        context: tuple[str, str] | None) -> Outcome | None:
+                        context: tuple[str, str] | None, subrequest: bool = False) -> Outcome | None:
         """mod_rewrite's ``hook_fixup``: the per-directory rules, then what their result means
         (None: the request goes on as mapped)."""
         config = walk.rewrite
@@ -598,8 +602,8 @@ class Router:
                       "RewriteRule is forbidden (AH00670)", (), node)
             return new_outcome("forbidden", 403, None, node, reason="AH00670: per-directory rewriting needs FollowSymLinks")
         try:
-            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), self._lookup_file, current)
-            result = run_perdir_rules(list(config.rules), current, path_info, directory, query, env)
+            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), self, current)
+            result = run_perdir_rules(list(config.rules), current, path_info, directory, query, env, subrequest)
         except (RewriteUnsupported, ValueError) as problem:
             trail.unsure(str(problem))
             return None
@@ -661,9 +665,11 @@ class Router:
 
     def _serve(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, kind: str,
                node: Directive | None, handler: str | None, trail: _Trail, depth: int,
-               locations: Sequence[Section] | None = None, context: tuple[str, str] | None = None) -> Outcome:
+               locations: Sequence[Section] | None = None, context: tuple[str, str] | None = None,
+               subrequest: bool = False) -> Outcome:
         """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known;
-        ``context``: the Alias (URL prefix, directory) that mapped it, for per-directory rewriting)."""
+        ``context``: the Alias (URL prefix, directory) that mapped it, for per-directory rewriting;
+        ``subrequest``: mod_dir's lookup of an index file)."""
         # Cached (two lookups and no call, for most requests): found is 'file', 'dir' or None.
         found, walk_dir = self._files.get(filename) or self._file_facts(filename)
         walk = plan.walks.get(walk_dir) or self._dir_walk(plan, walk_dir)
@@ -680,7 +686,8 @@ class Router:
         if denied is not None:
             return denied
         if (walk.rewrite is not None and not trail.end) or walk.redirects:
-            fixed = self._fixups(plan, request, uri, query, filename, walk_dir, walk, chosen, trail, depth, context)
+            fixed = self._fixups(plan, request, uri, query, filename, walk_dir, walk, chosen, trail, depth, context,
+                                 subrequest)
             if fixed is not None:
                 return fixed
         if kind == "file" and found == "dir":
@@ -756,7 +763,8 @@ class Router:
             candidate = os.path.join(filename, name)
             if self._is_file(candidate):
                 trail.add("files", "DirectoryIndex serves {}", (candidate,), index_node)
-                return self._serve(plan, request, uri + name, query, candidate, "file", node, None, trail, depth + 1)
+                return self._serve(plan, request, uri + name, query, candidate, "file", node, None, trail, depth + 1,
+                                   subrequest=True)
         return None
 
     def _directory(self, plan: _ServerPlan, filename: str, chosen: Sequence[Section], node: Directive | None, trail: _Trail) -> Outcome:
@@ -852,11 +860,10 @@ class _RewriteVars:
     and read nothing; so the server name is worked out on first use.
     """
 
-    __slots__ = ("_check_file", "_name", "_plan", "_port", "_query", "_request", "_uri")
+    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_router", "_uri")
 
-    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int,
-                 check_file: Callable[[_ServerPlan, Request, str], bool]) -> None:
-        self._check_file = check_file
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router) -> None:
+        self._router = router  # for what the filesystem holds (its stat cache) and -F lookups
         self._plan = plan
         self._request = request
         self._uri = uri
@@ -925,7 +932,11 @@ class _RewriteVars:
     def lookup_file(self, path: str) -> bool:
         if not path.startswith("/"):
             raise RewriteUnsupported(f"RewriteCond -F on the relative path {path!r} is not modelled")
-        return self._check_file(self._plan, self._request, path)
+        return self._router.lookup_file(self._plan, self._request, path)
+
+    def file_kind(self, path: str) -> str | None:
+        # A relative name is relative to httpd's working directory: / once it has detached.
+        return self._router.kind(path if path.startswith("/") else "/" + path)
 
     def fully_qualify(self, target: str) -> str:
         if "://" in target.split("/", 1)[0] or target.lower().startswith(("http://", "https://", "balancer://", "unix:")):
@@ -942,9 +953,9 @@ class _PerDirVars(_RewriteVars):
 
     __slots__ = ("_filename",)
 
-    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int,
-                 check_file: Callable[[_ServerPlan, Request, str], bool], filename: str) -> None:
-        super().__init__(plan, request, uri, query, port, check_file)
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router,
+                 filename: str) -> None:
+        super().__init__(plan, request, uri, query, port, router)
         self._filename = filename
 
     def set_filename(self, filename: str) -> None:

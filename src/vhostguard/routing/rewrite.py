@@ -47,6 +47,7 @@ class Flags:
     next: bool = False
     handler: str | None = None
     discardpath: bool = False  # [DPI]: per-directory rules drop the PATH_INFO they re-add
+    nosubreq: bool = False  # [NS], or any [R]: the rule is skipped in subrequests (mod_dir's index lookups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branc
                 values["redirect"] = code
             else:
                 values["status"] = code
+            values["nosubreq"] = True  # RULEFLAG_FORCEREDIRECT, whatever the code
         elif key in ("p", "proxy"):
             values["proxy"] = True
         elif key in ("pt", "passthrough"):
@@ -118,7 +120,9 @@ def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branc
             values["handler"] = value
         elif key in ("dpi", "discardpath"):
             values["discardpath"] = True
-        elif key in ("t", "type", "e", "env", "co", "cookie", "ns", "nosubreq",
+        elif key in ("ns", "nosubreq"):
+            values["nosubreq"] = True
+        elif key in ("t", "type", "e", "env", "co", "cookie",
                      "b", "bnp", "backrefnoplus", "bne", "bctls", "bctls", "qsl", "qslast", "unsafeallow3f",
                      "unsafeprefixstat", "nd", "nodecode"):
             continue  # no effect on where the request goes
@@ -204,6 +208,10 @@ class RewriteEnv(Protocol):
         ...
 
     def fully_qualify(self, target: str) -> str: ...
+
+    def file_kind(self, path: str) -> str | None:
+        """'file' (a regular file), 'dir' or None, as the router sees the filesystem (its cache)."""
+        ...
 
     def lookup_file(self, path: str) -> bool:
         """``RewriteCond -F``: would a subrequest for the file ``path`` succeed (it exists and
@@ -301,7 +309,9 @@ def _condition_holds(cond: Condition, rule_groups: tuple[str, ...], cond_groups:
     if pattern == "-F":
         # ap_sub_req_lookup_file: the directory walk and access checks of a subrequest.
         result = bool(value) and env.lookup_file(value)
-    elif pattern in ("-f", "-d", "-s", "-l", "-L", "-h", "-x", "-U"):
+    elif pattern in ("-f", "-d"):
+        result = env.file_kind(value) == ("file" if pattern == "-f" else "dir")
+    elif pattern in ("-s", "-l", "-L", "-h", "-x", "-U"):
         result = _file_test(pattern, value)
     elif pattern.startswith("-ipmatch"):
         raise RewriteUnsupported("RewriteCond -ipmatch is not modelled")
@@ -561,10 +571,11 @@ def _skip_chain(rules: list[Rule], index: int) -> int:
 
 
 def run_perdir_rules(rules: list[Rule], filename: str, path_info: str, perdir: str, query: str | None,  # noqa: C901
-                     env: PerDirEnv) -> PerDirResult:
+                     env: PerDirEnv, subrequest: bool = False) -> PerDirResult:
     """mod_rewrite's per-directory rule loop (``apply_rewrite_list``/``apply_rewrite_rule`` with
     ``perdir``): each rule matches ``filename`` + ``path_info`` with the ``perdir`` prefix
-    stripped; a relative substitution gets the prefix back; [R] and [P] make the URL absolute."""
+    stripped; a relative substitution gets the prefix back; [R] and [P] make the URL absolute.
+    In a ``subrequest`` (mod_dir's DirectoryIndex lookup) [NS] and [R] rules are skipped."""
     result = PerDirResult("none", query=query)
     current = filename
     changed = False
@@ -573,6 +584,8 @@ def run_perdir_rules(rules: list[Rule], filename: str, path_info: str, perdir: s
     while index < len(rules):
         rule = rules[index]
         index += 1
+        if subrequest and rule.flags.nosubreq:
+            continue
         subject = current + path_info
         if not current.startswith("proxy:") and subject.startswith(perdir):
             subject = subject[len(perdir):]

@@ -447,6 +447,13 @@ RewriteRule "^/?(.*)"        "http://a.test/$1" [L,R,NE]
                                                         "RedirectMatch 301 ^/blog/(\\d+)/(.*)$ /news/$2\n"
                                                         "Redirect gone /retired\n" + WORDPRESS),),
         source="https://httpd.apache.org/docs/2.4/mod/mod_alias.html#redirect (Redirects kept above the WordPress block)"),
+    Scenario("strip-index-html", site(OVERRIDE_ALL), (
+        C("http://a.test/"), C("http://a.test/index.html"), C("http://a.test/docs/index.htm?x=a%20b"), C("http://a.test/docs/"),
+    ), files=("a/index.html", "a/docs/index.htm"), contents=(("a/.htaccess", """RewriteEngine On
+RewriteCond %{REQUEST_URI} /index\\.html?$ [NC]
+RewriteRule ^(.*)index\\.html?$ "/$1" [NC,R=301,NE,L]
+"""),), source="https://stackoverflow.com/questions/6059920 (removing index.html from URLs: [R] rules skip "
+                  "mod_dir's index subrequest, so / is no loop)"),
     Scenario("rewrite-without-followsymlinks", site("""
   <Directory @ROOT@/a>
     Options None
