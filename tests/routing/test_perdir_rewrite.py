@@ -15,7 +15,7 @@ from vhostguard.routing import Decision, Request, Router
 Write = Callable[..., Path]
 MODULES = "\n".join(
     f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so"
-    for m in ("mpm_event", "authz_core", "authz_host", "alias", "rewrite", "proxy", "proxy_http", "dir")
+    for m in ("mpm_event", "authz_core", "authz_host", "alias", "rewrite", "proxy", "proxy_http", "dir", "setenvif")
 )
 
 
@@ -152,3 +152,31 @@ def test_condition_minus_capital_f_asks_for_access(router: Callable[[str], Route
 def test_per_directory_rules_need_followsymlinks(router: Callable[[str], Router], write: Write) -> None:
     write("www/.htaccess", "Options -FollowSymLinks\nRewriteEngine On\nRewriteRule ^x$ y.html [L]\n")
     assert outcome(go(router(""), "http://a.example/x"))[:2] == ("forbidden", 403)
+
+
+def test_env_variables_set_by_rules_and_redirects_are_known(router: Callable[[str], Router], write: Write,
+                                                            tmp_path: Path) -> None:
+    # Symfony's pattern: [E] sets BASE; REDIRECT_STATUS is empty on the first round only.
+    write("www/app.php", "x")
+    write("www/.htaccess", "RewriteEngine On\nRewriteRule .* - [E=BASE:/]\n"
+                           "RewriteCond %{ENV:REDIRECT_STATUS} =\"\"\nRewriteRule ^app\\.php$ %{ENV:BASE} [R=301,L]\n"
+                           "RewriteCond %{REQUEST_FILENAME} !-f\nRewriteRule ^ %{ENV:BASE}app.php [L]\n")
+    route = router("")
+    assert outcome(go(route, "http://a.example/app.php")) == ("redirect", 301, "http://a.example/")
+    assert outcome(go(route, "http://a.example/x/y")) == ("file", 200, str(tmp_path / "www/app.php"))
+
+
+def test_env_variables_nothing_in_the_rules_sets_are_uncertain(router: Callable[[str], Router], write: Write) -> None:
+    write("www/.htaccess", "RewriteEngine On\nRewriteCond %{ENV:FROM_OUTSIDE} =1\nRewriteRule ^ - [F]\n")
+    decision = go(router(""), "http://a.example/page")
+    assert not decision.certain
+    assert any("ENV:FROM_OUTSIDE" in reason for reason in decision.uncertain_reasons)
+
+
+def test_setenvif_makes_every_env_variable_uncertain(router: Callable[[str], Router], write: Write) -> None:
+    write("www/.htaccess", "RewriteEngine On\nRewriteCond %{ENV:FLAG} =1\nRewriteRule ^ - [F]\n"
+                           "RewriteRule ^ - [E=FLAG:1]\n")
+    assert outcome(go(router(""), "http://a.example/page"))[:2] == ("not-found", 404)  # FLAG is only set later
+    decision = go(router("SetEnvIf User-Agent bot FLAG=1"), "http://a.example/page")
+    assert not decision.certain
+    assert any("ENV:FLAG" in reason for reason in decision.uncertain_reasons)

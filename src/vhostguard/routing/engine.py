@@ -22,7 +22,7 @@ from vhostguard.routing.decision import RECIPE, Decision, Outcome, StepEntry, ne
 from vhostguard.routing.request import Request, decode_uri, escape_uri, is_plain_path
 from vhostguard.routing.perdir import Fixup, PerDirRewrite, directory_walk, fixup, server_rewrite
 from vhostguard.routing.rewrite import (
-    FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_perdir_rules,
+    FIXED_DETAILS, NO_MATCH, EnvStore, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_perdir_rules,
     run_rules,
 )
 from vhostguard.routing.sections import (
@@ -94,6 +94,7 @@ class _ServerPlan:
     access_names: tuple[str, ...] = (".htaccess",)  # AccessFileName
     server_rewrite: PerDirRewrite | None = None  # the per-directory rewrite defaults of the server
     recursion_limit: int = MAX_INTERNAL_REDIRECTS  # LimitInternalRecursion
+    env_open: bool = False  # SetEnvIf and the like may set variables %{ENV:...} reads
 
     def last(self, chosen: Sequence[Section], key: str) -> Directive | None:
         """``last_value`` for this server: the ``key`` directive that wins for ``chosen``."""
@@ -107,12 +108,18 @@ class _Trail:
     whose text is formatted only if someone reads it.
     """
 
-    __slots__ = ("end", "steps", "uncertain")
+    __slots__ = ("end", "env", "steps", "uncertain")
 
     def __init__(self, entries: tuple[object, ...]) -> None:
         self.steps: list[object] = list(entries)  # RECIPE and the vhost steps
         self.uncertain: list[str] | None = None  # most decisions have none: no list for them
         self.end = False  # a RewriteRule [END] ran: no rewriting in later rounds
+        self.env: EnvStore | None = None  # the round's environment variables, once a rule reads or sets one
+
+    def variables(self, plan: _ServerPlan) -> EnvStore:
+        if self.env is None:
+            self.env = EnvStore(open_names=plan.env_open)
+        return self.env
 
     def add(self, stage: str, template: str, args: tuple[str | int | None, ...], node: Directive | None = None) -> None:
         """A step whose detail is ``template.format(*args)`` (the same text as an f-string);
@@ -370,7 +377,7 @@ class Router:
                 trail.unsure(note)
             return None
         try:
-            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port, self))
+            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port, self, trail))
         except RewriteUnsupported as problem:
             trail.unsure(str(problem))
             return None
@@ -602,7 +609,7 @@ class Router:
                       "RewriteRule is forbidden (AH00670)", (), node)
             return new_outcome("forbidden", 403, None, node, reason="AH00670: per-directory rewriting needs FollowSymLinks")
         try:
-            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), self, current)
+            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), self, trail, current)
             result = run_perdir_rules(list(config.rules), current, path_info, directory, query, env, subrequest)
         except (RewriteUnsupported, ValueError) as problem:
             trail.unsure(str(problem))
@@ -655,6 +662,7 @@ class Router:
             return new_outcome("error", 500, None, rule_node,
                                reason=f"AH00124: more than {plan.recursion_limit} internal redirects")
         trail.add("rewrite", "internal redirect to {}{}", (target, "" if done.query is None else "?" + done.query), rule_node)
+        trail.env = trail.variables(plan).redirected()
         if not is_plain_path(target):  # the new request's URI is decoded and normalised as a client's is
             decoded = decode_uri(target)
             if decoded.error is not None:
@@ -782,6 +790,7 @@ class Router:
 
 _NO_SECTIONS: tuple[Section, ...] = ()
 _NO_NODES: list[Directive] = []  # never modified (see access.deciders)
+_ENV_SETTERS = frozenset({"setenvif", "setenvifnocase", "setenvifexpr", "browsermatch", "browsermatchnocase"})
 _REWRITE_KEYS = frozenset({"rewriteengine", "rewriteoptions", "rewritebase", "rewriterule", "rewritecond"})
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
 
@@ -860,10 +869,12 @@ class _RewriteVars:
     and read nothing; so the server name is worked out on first use.
     """
 
-    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_router", "_uri")
+    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_router", "_trail", "_uri")
 
-    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router) -> None:
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router,
+                 trail: _Trail) -> None:
         self._router = router  # for what the filesystem holds (its stat cache) and -F lookups
+        self._trail = trail  # for the round's environment variables
         self._plan = plan
         self._request = request
         self._uri = uri
@@ -897,7 +908,13 @@ class _RewriteVars:
             return self._variable(upper)
         if upper in _HTTP_HEADER_VARS:
             return request.header(_HTTP_HEADER_VARS[upper]) or ""
+        if upper.startswith("ENV:"):
+            return self.variables.get(name[4:])
         return None
+
+    @property
+    def variables(self) -> EnvStore:
+        return self._trail.variables(self._plan)
 
     def _variable(self, upper: str) -> str:
         """One of ``_SERVER_VARS``."""
@@ -954,8 +971,8 @@ class _PerDirVars(_RewriteVars):
     __slots__ = ("_filename",)
 
     def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router,
-                 filename: str) -> None:
-        super().__init__(plan, request, uri, query, port, router)
+                 trail: _Trail, filename: str) -> None:
+        super().__init__(plan, request, uri, query, port, router, trail)
         self._filename = filename
 
     def set_filename(self, filename: str) -> None:
@@ -1024,6 +1041,7 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
         ),
         location_proxies=any("proxypass" in s.last or "proxypassmatch" in s.last for s in sections.locations),
         location_redirects=any(s.redirect is not None for s in sections.locations),
+        env_open=bool(_ENV_SETTERS & (frozenset(base_last).union(*(s.last for s in everywhere)))),
         access_names=tuple(access_name.args) if access_name is not None and access_name.args else (".htaccess",),
         server_rewrite=server_rewrite(engine, own_level),
         recursion_limit=(int(recursion.args[0]) if recursion is not None and recursion.args and recursion.args[0].isdigit()

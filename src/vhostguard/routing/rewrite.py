@@ -48,6 +48,7 @@ class Flags:
     handler: str | None = None
     discardpath: bool = False  # [DPI]: per-directory rules drop the PATH_INFO they re-add
     nosubreq: bool = False  # [NS], or any [R]: the rule is skipped in subrequests (mod_dir's index lookups)
+    env: tuple[str, ...] = ()  # [E=NAME:VALUE] / [E=!NAME], as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,9 @@ def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branc
             values["discardpath"] = True
         elif key in ("ns", "nosubreq"):
             values["nosubreq"] = True
-        elif key in ("t", "type", "e", "env", "co", "cookie",
+        elif key in ("e", "env"):
+            values["env"] = (*values.get("env", ()), value)  # type: ignore[misc]
+        elif key in ("t", "type", "co", "cookie",
                      "b", "bnp", "backrefnoplus", "bne", "bctls", "bctls", "qsl", "qslast", "unsafeallow3f",
                      "unsafeprefixstat", "nd", "nodecode"):
             continue  # no effect on where the request goes
@@ -188,6 +191,55 @@ def inherit_mode(directives: tuple[Directive, ...]) -> str | None:
     return None
 
 
+class EnvStore:
+    """``r->subprocess_env`` as ``%{ENV:NAME}`` reads it during one round of a request:
+    what [E] flags set, and after an internal redirect the earlier round's variables
+    renamed ``REDIRECT_NAME`` with ``REDIRECT_STATUS`` (``ap_internal_redirect``).
+
+    A name nothing here sets reads as empty when only [E] flags could set it (``known``);
+    else (SetEnvIf in the config, the process environment) it is not known offline.
+    """
+
+    __slots__ = ("known", "open", "values")
+
+    def __init__(self, values: dict[str, str] | None = None, open_names: bool = False) -> None:
+        self.values: dict[str, str] = dict(values or {})
+        self.known: set[str] = set()
+        self.open = open_names  # something other than [E] may set variables (SetEnvIf, BrowserMatch)
+
+    def get(self, name: str) -> str:
+        found = self.values.get(name)
+        if found is not None:
+            return found
+        if not self.open and (name in self.known or name.startswith("REDIRECT_")):
+            return ""
+        raise RewriteUnsupported(f"%{{ENV:{name}}} may be set outside the rewrite rules (SetEnvIf, the process "
+                                 "environment): not modelled")
+
+    def learn(self, rules: list[Rule]) -> None:
+        """Note the names these rules' [E] flags may set (they read as empty until then)."""
+        for rule in rules:
+            for spec in rule.flags.env:
+                self.known.add(spec.lstrip("!").split(":", 1)[0])
+
+    def apply(self, texts: list[str]) -> None:
+        """``do_expand_env``, given each [E] spec expanded whole: ``!NAME`` unsets, ``NAME:VALUE`` sets."""
+        for text in texts:
+            if text.startswith("!"):
+                self.values.pop(text[1:], None)
+            else:
+                name, _, value = text.partition(":")
+                self.values[name] = value
+
+    def redirected(self) -> EnvStore:
+        """The store of the round an internal redirect starts."""
+        renamed = {f"REDIRECT_{name}": value for name, value in self.values.items()}
+        renamed["REDIRECT_STATUS"] = "200"
+        fresh = EnvStore(renamed, self.open)
+        fresh.known = {f"REDIRECT_{name}" for name in self.known} | self.known
+        return fresh
+
+
 class RewriteEnv(Protocol):
     """What rules can read about the request (``%{VAR}``).
 
@@ -211,6 +263,11 @@ class RewriteEnv(Protocol):
 
     def file_kind(self, path: str) -> str | None:
         """'file' (a regular file), 'dir' or None, as the router sees the filesystem (its cache)."""
+        ...
+
+    @property
+    def variables(self) -> EnvStore:
+        """The round's environment variables (``%{ENV:...}``, [E])."""
         ...
 
     def lookup_file(self, path: str) -> bool:
@@ -411,6 +468,7 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
     changed = False
     status_code: int | None = None
     index = 0
+    env.variables.learn(rules)
     while index < len(rules):
         rule = rules[index]
         index += 1
@@ -432,6 +490,8 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
                     index += 1
             continue
         flags = rule.flags
+        if flags.env:
+            env.variables.apply([expand(spec, rule_groups, cond_groups, env) for spec in flags.env])
         if flags.next:
             raise RewriteUnsupported(f"{rule.node.source}: RewriteRule [N] (loop) is not modelled")
         if rule.substitution != "-":
@@ -581,6 +641,7 @@ def run_perdir_rules(rules: list[Rule], filename: str, path_info: str, perdir: s
     changed = False
     redirect_status: int | None = None
     index = 0
+    env.variables.learn(rules)
     while index < len(rules):
         rule = rules[index]
         index += 1
@@ -607,6 +668,9 @@ def run_perdir_rules(rules: list[Rule], filename: str, path_info: str, perdir: s
         flags = rule.flags
         if flags.next:
             raise RewriteUnsupported(f"{rule.node.source}: RewriteRule [N] (loop) is not modelled")
+        if flags.env:
+            env.set_filename(current)
+            env.variables.apply([expand(spec, rule_groups, cond_groups, env) for spec in flags.env])
         if flags.status is not None:
             result.trace.append((rule.node, f"matches: responds {flags.status}"))
             result.action, result.status, result.rule = "status", flags.status, rule

@@ -255,6 +255,35 @@ RewriteCond %{DOCUMENT_ROOT}/filecache/%{HTTP_HOST}/%{REQUEST_URI}/index.html -f
 RewriteRule .* /filecache/%{HTTP_HOST}/%{REQUEST_URI}/index.html [L,E=nocache:1]
 """
 
+SYMFONY = """DirectoryIndex index.php
+
+<IfModule mod_negotiation.c>
+    Options -MultiViews
+</IfModule>
+
+<IfModule mod_rewrite.c>
+    RewriteEngine On
+
+    RewriteCond %{REQUEST_URI}::$0 ^(/.+)/(.*)::\\2$
+    RewriteRule .* - [E=BASE:%1]
+
+    RewriteCond %{HTTP:Authorization} .+
+    RewriteRule ^ - [E=HTTP_AUTHORIZATION:%0]
+
+    RewriteCond %{ENV:REDIRECT_STATUS} =""
+    RewriteRule ^index\\.php(?:/(.*)|$) %{ENV:BASE}/$1 [R=301,L]
+
+    RewriteCond %{REQUEST_FILENAME} !-f
+    RewriteRule ^ %{ENV:BASE}/index.php [L]
+</IfModule>
+
+<IfModule !mod_rewrite.c>
+    <IfModule mod_alias.c>
+        RedirectMatch 307 ^/$ /index.php/
+    </IfModule>
+</IfModule>
+"""
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("wordpress-root", site(OVERRIDE_ALL), (
         C("http://a.test/hello-world/"), C("http://a.test/2024/01/a-post/?replytocom=3"), C("http://a.test/"),
@@ -454,6 +483,12 @@ RewriteCond %{REQUEST_URI} /index\\.html?$ [NC]
 RewriteRule ^(.*)index\\.html?$ "/$1" [NC,R=301,NE,L]
 """),), source="https://stackoverflow.com/questions/6059920 (removing index.html from URLs: [R] rules skip "
                   "mod_dir's index subrequest, so / is no loop)"),
+    Scenario("symfony", site(OVERRIDE_ALL), (
+        C("http://a.test/blog/post"), C("http://a.test/index.php"), C("http://a.test/index.php/lucky/number"),
+        C("http://a.test/build/app.css"), C("http://a.test/"), C("http://a.test/sym/blog/post"), C("http://a.test/sym/index.php"),
+        C("http://a.test/sym/", headers=(("Authorization", "Bearer x"),)),
+    ), files=("a/index.php", "a/build/app.css", "a/sym/index.php"), contents=(("a/.htaccess", SYMFONY), ("a/sym/.htaccess", SYMFONY)),
+        source="https://github.com/symfony/recipes-contrib/blob/main/symfony/apache-pack/1.0/public/.htaccess"),
     Scenario("rewrite-without-followsymlinks", site("""
   <Directory @ROOT@/a>
     Options None
