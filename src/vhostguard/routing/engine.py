@@ -626,7 +626,7 @@ class Router:
             redirected = self._dir_redirect(plan, request, uri, done.query, walk, trail)
             if redirected is not None:
                 return redirected
-        return self._fixup_outcome(plan, request, done, rule_node, trail, depth)
+        return self._fixup_outcome(plan, request, done, rule_node, trail, depth, current)
 
     def _dir_redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, walk: _DirWalk,
                       trail: _Trail) -> Outcome | None:
@@ -638,9 +638,9 @@ class Router:
         return None
 
     def _fixup_outcome(self, plan: _ServerPlan, request: Request, done: Fixup, rule_node: Directive | None, trail: _Trail,
-                       depth: int) -> Outcome | None:
+                       depth: int, filename: str) -> Outcome | None:
         """What ``hook_fixup``'s answer means: an outcome, a new round after an internal
-        redirect, or None (the request goes on as mapped)."""
+        redirect, or None (the request goes on as mapped). ``filename``: the round's file name."""
         if done.kind == "declined":
             if done.reason:
                 trail.add("rewrite", "{}", (done.reason,), rule_node)
@@ -659,7 +659,8 @@ class Router:
         if depth >= plan.recursion_limit:
             trail.add("rewrite", "internal redirect to {}: more than LimitInternalRecursion {} (AH00124)",
                       (target, plan.recursion_limit), rule_node)
-            return new_outcome("error", 500, None, rule_node,
+            # (the target: the file whose rules looped, so that diagnose can name them)
+            return new_outcome("error", 500, filename, rule_node,
                                reason=f"AH00124: more than {plan.recursion_limit} internal redirects")
         trail.add("rewrite", "internal redirect to {}{}", (target, "" if done.query is None else "?" + done.query), rule_node)
         trail.env = trail.variables(plan).redirected()
