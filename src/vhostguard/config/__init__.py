@@ -11,6 +11,7 @@ from vhostguard.config.nodes import ConfigTree, Directive, IncludedFile, LoadedM
 from vhostguard.config.source import ConfigError, ConfigWarning, Source
 
 from vhostguard.config.envfile import read_env_file
+from vhostguard.config.htaccess import AccessFile, Overrides, parse_overrides, read_access_file
 from vhostguard.config.expand import expand_variables
 from vhostguard.config.includes import server_root_relative
 from vhostguard.config.lexer import next_word, split_words
@@ -18,6 +19,7 @@ from vhostguard.config.source import slot_setters
 
 __all__ = [
     "DEFAULT_HTTPD_VERSION",
+    "AccessFile",
     "ConfigError",
     "ConfigTree",
     "ConfigWarning",
@@ -25,12 +27,15 @@ __all__ = [
     "IncludedFile",
     "LoadOptions",
     "LoadedModule",
+    "Overrides",
     "Source",
     "catalog",
     "expand_variables",
     "find_system_config",
     "load",
     "next_word",
+    "parse_overrides",
+    "read_access_file",
     "read_env_file",
     "server_root_relative",
     "slot_setters",

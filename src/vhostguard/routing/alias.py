@@ -58,6 +58,9 @@ def _redirect_entry(node: Directive) -> AliasEntry | None:
     return AliasEntry(node, args[0], args[1], regex, "redirect", status)
 
 
+redirect_entry = _redirect_entry  # (for the Redirects of per-directory sections and files)
+
+
 def _alias_entry(node: Directive) -> AliasEntry | None:
     if len(node.args) < 2:
         return None

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vhostguard.config import Directive
+from vhostguard.config import AccessFile, ConfigError, Directive, Overrides, read_access_file
 from vhostguard.model import AddressSet, Match, Server, ServerModel
 from vhostguard.routing import access as mod_access
 from vhostguard.routing import alias as mod_alias
@@ -22,11 +22,13 @@ from vhostguard.routing.cgi import ScriptPath, extension_handler, find_script
 from vhostguard.routing.connection import Refusal, refusal
 from vhostguard.routing.decision import RECIPE, Decision, Outcome, StepEntry, new_decision, new_outcome, step_entry
 from vhostguard.routing.request import Request, decode_uri, escape_uri, is_plain_path
+from vhostguard.routing.perdir import Fixup, PerDirRewrite, directory_walk, fixup, server_rewrite
 from vhostguard.routing.rewrite import (
-    FIXED_DETAILS, NO_MATCH, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_rules,
+    FIXED_DETAILS, NO_MATCH, EnvStore, RewriteResult, RewriteUnsupported, Rule, any_rule_pattern, rules_for, run_perdir_rules,
+    run_rules,
 )
 from vhostguard.routing.sections import (
-    Section, ServerSections, collect_sections, existing_directory, last_of, last_value, matching_directories, matching_files,
+    Section, ServerSections, collect_sections, existing_directory, files_matches, last_of, last_value, matching_files,
     matching_locations, server_levels, server_sections,
 )
 from vhostguard.routing.sni import SniChecker
@@ -48,9 +50,14 @@ _HTTP_HEADER_VARS = {
 class _DirWalk:
     """The directory walk's result for one deepest existing directory of one server."""
 
-    sections: tuple[Section, ...]  # the <Directory>/<DirectoryMatch> sections that apply, in merge order
-    rewrite_note: str | None  # a per-directory RewriteRule among them (not modelled)
-    override: Directive | None  # an AllowOverride other than None among them: .htaccess files count
+    # the <Directory>/<DirectoryMatch> sections that apply and the per-directory (.htaccess)
+    # files the walk read, in merge order
+    sections: tuple[Section, ...]
+    files: tuple[Section, ...]  # the <Files>/<FilesMatch> sections of those per-directory files
+    error: ConfigError | None  # a per-directory file httpd refuses (500)
+    notes: tuple[str, ...]  # what the walk could not model
+    rewrite: PerDirRewrite | None  # per-directory mod_rewrite, when the engine is on and has rules here
+    redirects: tuple[mod_alias.AliasEntry, ...]  # mod_alias Redirects of these sections (fixup_redir)
     deciding: Section | None  # access.deciders for these sections, to carry on from
     compat_nodes: list[Directive]  # (shared: never modified)
 
@@ -88,6 +95,10 @@ class _ServerPlan:
     location_redirects: bool  # ... or a Redirect?
     # The directory walk per deepest existing directory: many requests end in the same one.
     walks: dict[str, _DirWalk] = field(default_factory=dict)
+    access_names: tuple[str, ...] = (".htaccess",)  # AccessFileName
+    server_rewrite: PerDirRewrite | None = None  # the per-directory rewrite defaults of the server
+    recursion_limit: int = MAX_INTERNAL_REDIRECTS  # LimitInternalRecursion
+    env_open: bool = False  # SetEnvIf and the like may set variables %{ENV:...} reads
 
     def last(self, chosen: Sequence[Section], key: str) -> Directive | None:
         """``last_value`` for this server: the ``key`` directive that wins for ``chosen``."""
@@ -101,11 +112,18 @@ class _Trail:
     whose text is formatted only if someone reads it.
     """
 
-    __slots__ = ("steps", "uncertain")
+    __slots__ = ("end", "env", "steps", "uncertain")
 
     def __init__(self, entries: tuple[object, ...]) -> None:
         self.steps: list[object] = list(entries)  # RECIPE and the vhost steps
         self.uncertain: list[str] | None = None  # most decisions have none: no list for them
+        self.end = False  # a RewriteRule [END] ran: no rewriting in later rounds
+        self.env: EnvStore | None = None  # the round's environment variables, once a rule reads or sets one
+
+    def variables(self, plan: _ServerPlan) -> EnvStore:
+        if self.env is None:
+            self.env = EnvStore(open_names=plan.env_open)
+        return self.env
 
     def add(self, stage: str, template: str, args: tuple[str | int | None, ...], node: Directive | None = None) -> None:
         """A step whose detail is ``template.format(*args)`` (the same text as an f-string);
@@ -160,6 +178,10 @@ class Router:
         # (local_ip, port, scheme) -> routing.connection's refusal (None: the request reaches a server)
         self._refusals: dict[tuple[str | None, int, str], Refusal | None] = {}
 
+    def kind(self, path: str) -> str | None:
+        """'file', 'dir' or None; cached, since many requests share directories."""
+        return self._kind(path)
+
     def _kind(self, path: str) -> str | None:
         """'file', 'dir' or None; cached, since many requests share directories."""
         kind = self._fs.get(path, _UNKNOWN)
@@ -212,8 +234,16 @@ class Router:
         """The <Directory> sections for ``walk_dir`` and what they imply, for ``plan.walks``."""
         if len(plan.walks) > _CACHE_LIMIT:
             plan.walks.clear()
-        found = plan.walks[walk_dir] = _dir_walk(plan.sections, walk_dir)
+        found = plan.walks[walk_dir] = _dir_walk(plan, walk_dir, self._read_access_file)
         return found
+
+    def _read_access_file(self, path: str, overrides: Overrides) -> AccessFile | None:
+        """One per-directory file, read (never run) with the modules and defines of the config."""
+        if self._kind(path) != "file":
+            return None  # (the usual case, from the stat cache)
+        tree = self.model.tree
+        return read_access_file(path, overrides, [m.name for m in tree.modules], [name for name, _ in tree.defines],
+                                tree.server_root)
 
     def _is_dir(self, path: str) -> bool:
         return self._kind(path) == "dir"
@@ -312,11 +342,15 @@ class Router:
             uri = decoded.uri
         return self._translate(plan, request, uri, request.query, trail, depth=0)
 
-    def _translate(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail, depth: int) -> Outcome:
+    def _translate(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail, depth: int,
+                   again: bool = False) -> Outcome:
+        """One round of translation; ``again``: a round after a per-directory rewrite's
+        internal redirect, where the server-context rules run again (hook_uri2file)."""
         filename: str | None = None
         handler: str | None = None
         rewrite_node: Directive | None = None
-        if plan.rewrite_engine is not None and plan.rules and depth == 0:
+        context: tuple[str, str] | None = None
+        if plan.rewrite_engine is not None and plan.rules and (depth == 0 or (again and not trail.end)):
             rewritten = self._rewrite(plan, request, uri, query, trail)
             if isinstance(rewritten, Outcome):
                 return rewritten
@@ -351,13 +385,16 @@ class Router:
             aliased = self._alias(plan, uri, trail)
             if aliased is not None:
                 filename, alias_kind, alias_node = aliased.result or "", aliased.entry.kind, aliased.entry.node
+                if not aliased.entry.regex and aliased.entry.real is not None:
+                    context = (aliased.entry.fake, aliased.entry.real)  # ap_set_context_info
         if filename is None:
             root = plan.server.document_root
             filename = root.rstrip("/") + uri
             node = plan.docroot_node
             trail.add("docroot", "DocumentRoot {} + {} = {}", (root, uri, filename), node)
             alias_node = node
-        return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth, locations)
+        return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth, locations,
+                           context)
 
     def _rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail) -> RewriteResult | Outcome | None:
         port = _server_port(plan, request)  # first, as ever: it raises for a Host port int() refuses
@@ -368,10 +405,12 @@ class Router:
                 trail.unsure(note)
             return None
         try:
-            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port))
+            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port, self, trail))
         except RewriteUnsupported as problem:
             trail.unsure(str(problem))
             return None
+        if result.end:
+            trail.end = True  # (apr_pool_userdata "really_last": per-directory rules are skipped too)
         fixed = plan.rule_steps
         for traced, detail in result.trace:
             step = fixed.get((id(traced), detail))
@@ -466,6 +505,11 @@ class Router:
                     break
         if entry_hit is None:
             return None
+        return self._redirect_to(plan, request, query, entry_hit, trail)
+
+    def _redirect_to(self, plan: _ServerPlan, request: Request, query: str | None, entry_hit: mod_alias.AliasHit,
+                     trail: _Trail) -> Outcome:
+        """The answer of a matching Redirect (mod_alias's translate_redir and fixup_redir)."""
         entry = entry_hit.entry
         status = entry.status or 302
         if not 300 <= status < 400:
@@ -502,8 +546,8 @@ class Router:
                 filename: str | None, trail: _Trail) -> Outcome | None:
         """Access control for the sections that apply: ``walk``'s directories (for a
         file), then ``after_walk`` (<Files>, <Location>)."""
-        if plan.if_notes or (walk is not None and (walk.rewrite_note or walk.override)):  # rarely anything to note
-            self._note_unmodelled(plan, walk, filename, trail)
+        if plan.if_notes or (walk is not None and walk.notes):  # rarely anything to note
+            self._note_unmodelled(plan, walk, trail)
         if walk is None:
             deciding, compat_nodes = mod_access.deciders(after_walk) if after_walk else (None, _NO_NODES)
         elif after_walk:
@@ -539,53 +583,159 @@ class Router:
             self._verdicts[(id(deciding), request.remote_ip, request.method)] = found
         return found
 
-    def _note_unmodelled(self, plan: _ServerPlan, walk: _DirWalk | None, filename: str | None, trail: _Trail) -> None:
+    def _note_unmodelled(self, plan: _ServerPlan, walk: _DirWalk | None, trail: _Trail) -> None:
         for note in plan.if_notes:
             trail.unsure(note)
-        if walk is None:
-            return
-        if walk.rewrite_note is not None:
-            trail.unsure(walk.rewrite_note)
-        if filename is not None:
-            override = walk.override
-            if override is not None:
-                for directory in _ancestors(filename):
-                    if self._is_file(os.path.join(directory, ".htaccess")):
-                        trail.unsure(f"{directory}/.htaccess is allowed by AllowOverride at {override.source} and not modelled")
-                        break
+        for note in walk.notes if walk is not None else ():
+            trail.unsure(note)
+
+    def lookup_file(self, plan: _ServerPlan, request: Request, path: str) -> bool:
+        """``RewriteCond -F`` (``ap_sub_req_lookup_file``): ``path`` is a file, its per-directory
+        files are readable, and access to it is granted (no <Location> applies to a file lookup)."""
+        found, walk_dir = self._files.get(path) or self._file_facts(path)
+        if found != "file":
+            return False
+        walk = plan.walks.get(walk_dir) or self._dir_walk(plan, walk_dir)
+        if walk.error is not None:
+            return False
+        after = _after_walk(plan, walk, path, _NO_SECTIONS)
+        deciding, compat_nodes = mod_access.deciders(after, walk.deciding, walk.compat_nodes)
+        result = mod_access.decide(deciding, compat_nodes, request.remote_ip, request.method)
+        if result.uncertain:
+            raise RewriteUnsupported(f"RewriteCond -F on {path}: {result.uncertain}")
+        return result.verdict == "granted"
+
+    def _fixups(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, walk_dir: str,
+                walk: _DirWalk, chosen: Sequence[Section], trail: _Trail, depth: int,
+                context: tuple[str, str] | None, subrequest: bool) -> Outcome | None:
+        """The fixup hooks that can answer from per-directory config: mod_rewrite's (first),
+        then mod_alias's Redirects."""
+        if walk.rewrite is not None and not trail.end:
+            rewritten = self._perdir_rewrite(plan, request, uri, query, filename, walk_dir, walk, chosen, trail,
+                                             depth, context, subrequest)
+            if rewritten is not None:
+                return rewritten
+        return self._dir_redirect(plan, request, uri, query, walk, trail) if walk.redirects else None
+
+    def _perdir_rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str,
+                        walk_dir: str, walk: _DirWalk, chosen: Sequence[Section], trail: _Trail, depth: int,
+                        context: tuple[str, str] | None, subrequest: bool = False) -> Outcome | None:
+        """mod_rewrite's ``hook_fixup``: the per-directory rules, then what their result means
+        (None: the request goes on as mapped)."""
+        config = walk.rewrite
+        assert config is not None  # (the caller's test)
+        directory = config.directory or ""
+        node = config.node
+        for section in chosen:
+            if section.kind != "directory" and not _REWRITE_KEYS.isdisjoint(section.last):
+                trail.unsure(f"mod_rewrite directives in <{section.node.name}> at {section.node.source} are not modelled")
+        current, path_info = _split_path_info(filename, walk_dir, self._kind)
+        if "allownoslash" not in config.options and current == directory[:-1]:
+            # The directory itself without its slash: left to mod_dir's redirect.
+            return None
+        options = _options(plan.sections.base, chosen)
+        if "followsymlinks" not in options and "symlinksifownermatch" not in options:
+            trail.add("rewrite", "Options FollowSymLinks and SymLinksIfOwnerMatch are both off: per-directory "
+                      "RewriteRule is forbidden (AH00670)", (), node)
+            return new_outcome("forbidden", 403, None, node, reason="AH00670: per-directory rewriting needs FollowSymLinks")
+        try:
+            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), self, trail, current)
+            result = run_perdir_rules(list(config.rules), current, path_info, directory, query, env, subrequest)
+        except (RewriteUnsupported, ValueError) as problem:
+            trail.unsure(str(problem))
+            return None
+        for traced, detail in result.trace:
+            trail.add("rewrite", "{} (per-directory {}): {}", (" ".join([traced.name, *traced.args]), directory, detail),
+                      traced)
+        if result.end:
+            trail.end = True
+        rule_node = result.rule.node if result.rule is not None else node
+        done = fixup(config, result, current, query, plan.server.document_root, context)
+        if done.kind in ("proxy", "internal") and walk.redirects:
+            # hook_fixup only set a handler: mod_alias's fixup_redir, which runs next, still answers first.
+            redirected = self._dir_redirect(plan, request, uri, done.query, walk, trail)
+            if redirected is not None:
+                return redirected
+        return self._fixup_outcome(plan, request, done, rule_node, trail, depth, current)
+
+    def _dir_redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, walk: _DirWalk,
+                      trail: _Trail) -> Outcome | None:
+        """mod_alias's ``fixup_redir``: the first per-directory Redirect that matches ``uri``."""
+        for entry in walk.redirects:
+            hit = mod_alias.match(entry, uri, self.model.tree.server_root)
+            if hit is not None:
+                return self._redirect_to(plan, request, query, hit, trail)
+        return None
+
+    def _fixup_outcome(self, plan: _ServerPlan, request: Request, done: Fixup, rule_node: Directive | None, trail: _Trail,
+                       depth: int, filename: str) -> Outcome | None:
+        """What ``hook_fixup``'s answer means: an outcome, a new round after an internal
+        redirect, or None (the request goes on as mapped). ``filename``: the round's file name."""
+        if done.kind == "declined":
+            if done.reason:
+                trail.add("rewrite", "{}", (done.reason,), rule_node)
+            return None
+        if done.kind == "status":
+            return _status_outcome(done.status or 500, rule_node)
+        if done.kind == "bad-request":
+            return new_outcome("bad-request", 400, None, rule_node, reason=done.reason)
+        if done.kind == "proxy":
+            if "proxy_module" not in self.modules:
+                return new_outcome("forbidden", 403, None, rule_node, reason="[P] without mod_proxy (AH10160)")
+            return self._proxy_outcome(done.target or "", done.query, None, rule_node)
+        if done.kind == "redirect":
+            return new_outcome("redirect", done.status, done.target, rule_node)
+        target = done.target or "/"
+        if depth >= plan.recursion_limit:
+            trail.add("rewrite", "internal redirect to {}: more than LimitInternalRecursion {} (AH00124)",
+                      (target, plan.recursion_limit), rule_node)
+            # (the target: the file whose rules looped, so that diagnose can name them)
+            return new_outcome("error", 500, filename, rule_node,
+                               reason=f"AH00124: more than {plan.recursion_limit} internal redirects")
+        trail.add("rewrite", "internal redirect to {}{}", (target, "" if done.query is None else "?" + done.query), rule_node)
+        trail.env = trail.variables(plan).redirected()
+        if not is_plain_path(target):  # the new request's URI is decoded and normalised as a client's is
+            decoded = decode_uri(target)
+            if decoded.error is not None:
+                trail.unsure(f"the internal redirect to {target} is not modelled ({decoded.error})")
+                return None
+            target = decoded.uri
+        return self._translate(plan, request, target, done.query, trail, depth + 1, again=True)
 
     def _serve(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str, kind: str,
                node: Directive | None, handler: str | None, trail: _Trail, depth: int,
-               locations: Sequence[Section] | None = None) -> Outcome:
-        """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known)."""
+               locations: Sequence[Section] | None = None, context: tuple[str, str] | None = None,
+               subrequest: bool = False) -> Outcome:
+        """Serve ``filename`` (``locations``: the <Location>s for ``uri``, if already known;
+        ``context``: the Alias (URL prefix, directory) that mapped it, for per-directory rewriting;
+        ``subrequest``: mod_dir's lookup of an index file)."""
         # Cached (two lookups and no call, for most requests): found is 'file', 'dir' or None.
         found, walk_dir = self._files.get(filename) or self._file_facts(filename)
         walk = plan.walks.get(walk_dir) or self._dir_walk(plan, walk_dir)
+        if walk.error is not None:
+            # ap_directory_walk reads the per-directory files before any access check: 500.
+            trail.add("htaccess", "{}", (str(walk.error),), None)
+            return new_outcome("error", 500, None, None, reason=f"{walk.error} (httpd logs it and answers 500)")
         if locations is None:
             locations = matching_locations(plan.sections, uri)
-        after_walk: Sequence[Section] = locations
-        if plan.sections.files:
-            after_walk = [*matching_files(plan.sections, walk.sections, filename), *locations]
+        after_walk = _after_walk(plan, walk, filename, locations)
         # Read only from here on, so the walk's own tuple serves when nothing follows it.
         chosen: Sequence[Section] = (*walk.sections, *after_walk) if after_walk else walk.sections
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
+        if (walk.rewrite is not None and not trail.end) or walk.redirects:
+            fixed = self._fixups(plan, request, uri, query, filename, walk_dir, walk, chosen, trail, depth, context,
+                                 subrequest)
+            if fixed is not None:
+                return fixed
         if kind in ("file", "script") and found == "dir":
             by_mod_dir = self._mod_dir(plan, request, uri, query, filename, chosen, node, trail, depth, kind)
             if by_mod_dir is not None:
                 return by_mod_dir
-        # (The key test is plan.last's own, made here: most configs have no SetHandler.)
-        set_handler = plan.last(chosen, "sethandler") if "sethandler" in plan.keys else None
-        if set_handler is not None and set_handler.args and set_handler.args[0].lower() != "none":
-            name = set_handler.args[0]
-            trail.add("handler", "SetHandler {}", (name,), set_handler)
-            if name.lower().startswith("proxy:"):
-                return self._proxy_outcome(_handler_proxy_url(name, filename), query, None, set_handler, plan)
-            if name.lower() != "cgi-script":
-                return new_outcome("handler", 200, name, set_handler)
-            if kind != "script":  # a ScriptAlias needs no ExecCGI (mod_cgi's is_scriptaliased)
-                return self._cgi_by_handler(plan, filename, found, chosen, set_handler, trail)
+        by_set_handler = self._set_handler(plan, query, filename, kind, found, chosen, trail)
+        if by_set_handler is not None:
+            return by_set_handler
         if handler:
             return new_outcome("handler", 200, handler, node)
         if kind == "file" and found != "dir" and "addhandler" in plan.keys and "mime_module" in self.modules:
@@ -597,6 +747,23 @@ class Router:
         if kind == "script":
             return self._script(filename, found, node, trail)
         return self._file(plan, request, uri, query, filename, found, chosen, node, trail, depth)
+
+    def _set_handler(self, plan: _ServerPlan, query: str | None, filename: str, kind: str, found: str | None,
+                     chosen: Sequence[Section], trail: _Trail) -> Outcome | None:
+        """The handler a SetHandler names for ``filename``, if one does (None: not decided here)."""
+        # (The key test is plan.last's own, made here: most configs have no SetHandler.)
+        set_handler = plan.last(chosen, "sethandler") if "sethandler" in plan.keys else None
+        if set_handler is None or not set_handler.args or set_handler.args[0].lower() == "none":
+            return None
+        name = set_handler.args[0]
+        trail.add("handler", "SetHandler {}", (name,), set_handler)
+        if name.lower().startswith("proxy:"):
+            return self._proxy_outcome(_handler_proxy_url(name, filename), query, None, set_handler, plan)
+        if name.lower() != "cgi-script":
+            return new_outcome("handler", 200, name, set_handler)
+        if kind != "script":  # a ScriptAlias needs no ExecCGI (mod_cgi's is_scriptaliased)
+            return self._cgi_by_handler(plan, filename, found, chosen, set_handler, trail)
+        return None
 
     def _cgi_by_extension(self, plan: _ServerPlan, filename: str, found: str | None, chosen: Sequence[Section],
                           trail: _Trail) -> Outcome | None:
@@ -682,7 +849,8 @@ class Router:
             candidate = os.path.join(filename, name)
             if self._is_file(candidate):
                 trail.add("files", "DirectoryIndex serves {}", (candidate,), index_node)
-                return self._serve(plan, request, uri + name, query, candidate, kind, node, None, trail, depth + 1)
+                return self._serve(plan, request, uri + name, query, candidate, kind, node, None, trail, depth + 1,
+                                   subrequest=True)
         return None
 
     def _directory(self, plan: _ServerPlan, filename: str, chosen: Sequence[Section], node: Directive | None, trail: _Trail) -> Outcome:
@@ -701,6 +869,8 @@ class Router:
 _NO_SECTIONS: tuple[Section, ...] = ()
 _HANDLER_KEYS = frozenset({"addhandler", "removehandler"})
 _NO_NODES: list[Directive] = []  # never modified (see access.deciders)
+_ENV_SETTERS = frozenset({"setenvif", "setenvifnocase", "setenvifexpr", "browsermatch", "browsermatchnocase"})
+_REWRITE_KEYS = frozenset({"rewriteengine", "rewriteoptions", "rewritebase", "rewriterule", "rewritecond"})
 _DECIDING_KEYS = frozenset({"require", "requireall", "requireany", "requirenone", "sethandler", "redirect", "proxypass", "rewriterule", "allow", "deny"})
 
 
@@ -727,11 +897,6 @@ def _dirname(path: str) -> str:
     if not slash:
         return ""
     return head.rstrip("/") or head + "/"  # a head of slashes only is kept whole, as dirname does
-
-
-def _ancestors(path: str) -> list[str]:
-    parts = os.path.dirname(path).split("/")
-    return ["/".join(parts[:i]) or "/" for i in range(1, len(parts) + 1)]
 
 
 def _escape_path(uri: str) -> str:
@@ -771,6 +936,18 @@ def _status_outcome(status: int, node: Directive | None) -> Outcome:
     return new_outcome(kind, status, None, node)
 
 
+def _split_path_info(filename: str, walk_dir: str, kind: Callable[[str], str | None]) -> tuple[str, str]:
+    """``r->filename`` and ``r->path_info`` after the directory walk: the path up to the first
+    component that is not a directory (a file, or the first missing name), and the rest."""
+    if kind(filename) is not None:
+        return filename, ""
+    base = walk_dir.rstrip("/")
+    if not filename.startswith(base + "/"):
+        return filename, ""
+    name, slash, rest = filename[len(base) + 1:].partition("/")
+    return f"{base}/{name}", slash + rest
+
+
 class _RewriteVars:
     """``RewriteEnv`` for one request: what server-context rules can read.
 
@@ -778,9 +955,12 @@ class _RewriteVars:
     and read nothing; so the server name is worked out on first use.
     """
 
-    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_uri")
+    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_router", "_trail", "_uri")
 
-    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int) -> None:
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router,
+                 trail: _Trail) -> None:
+        self._router = router  # for what the filesystem holds (its stat cache) and -F lookups
+        self._trail = trail  # for the round's environment variables
         self._plan = plan
         self._request = request
         self._uri = uri
@@ -814,7 +994,13 @@ class _RewriteVars:
             return self._variable(upper)
         if upper in _HTTP_HEADER_VARS:
             return request.header(_HTTP_HEADER_VARS[upper]) or ""
+        if upper.startswith("ENV:"):
+            return self.variables.get(name[4:])
         return None
+
+    @property
+    def variables(self) -> EnvStore:
+        return self._trail.variables(self._plan)
 
     def _variable(self, upper: str) -> str:
         """One of ``_SERVER_VARS``."""
@@ -846,11 +1032,40 @@ class _RewriteVars:
             return protocol
         return request.local_ip or ""  # SERVER_ADDR
 
+    def lookup_file(self, path: str) -> bool:
+        if not path.startswith("/"):
+            raise RewriteUnsupported(f"RewriteCond -F on the relative path {path!r} is not modelled")
+        return self._router.lookup_file(self._plan, self._request, path)
+
+    def file_kind(self, path: str) -> str | None:
+        # A relative name is relative to httpd's working directory: / once it has detached.
+        return self._router.kind(path if path.startswith("/") else "/" + path)
+
     def fully_qualify(self, target: str) -> str:
         """mod_rewrite's ``fully_qualify_uri``: ws://, fcgi://, unix: ... targets stay as they are."""
         if has_scheme(target):
             return target
         return construct_url(self._plan.urls, self._request, ("" if target.startswith("/") else "/") + target)
+
+
+class _PerDirVars(_RewriteVars):
+    """``_RewriteVars`` for per-directory rules: ``%{REQUEST_FILENAME}`` is ``r->filename``,
+    which the rules change as they go."""
+
+    __slots__ = ("_filename",)
+
+    def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router,
+                 trail: _Trail, filename: str) -> None:
+        super().__init__(plan, request, uri, query, port, router, trail)
+        self._filename = filename
+
+    def set_filename(self, filename: str) -> None:
+        self._filename = filename
+
+    def lookup(self, name: str) -> str | None:
+        if name.upper() in ("REQUEST_FILENAME", "SCRIPT_FILENAME"):
+            return self._filename
+        return super().lookup(name)
 
 
 _SERVER_VARS = frozenset({
@@ -880,6 +1095,9 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
     rule_steps = {(id(rule.node), detail): step_entry("rewrite", f"{rule_texts[id(rule.node)]}: {detail}", rule.node.source)
                   for rule in rules for detail in FIXED_DETAILS}
     everywhere = (*sections.directories, *sections.files, *sections.locations)
+    access_name = base_last.get("accessfilename")
+    recursion = base_last.get("limitinternalrecursion")
+    own_level = levels[1] if any(n.key == "rewriteoptions" for n in levels[1]) else levels[0]
     return _ServerPlan(
         server=server, sections=sections, rewrite_engine=engine, rules=rules, rule_problems=problems,
         proxies=proxies, redirects=redirects, aliases=aliases,
@@ -897,17 +1115,31 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
         ),
         location_proxies=any("proxypass" in s.last or "proxypassmatch" in s.last for s in sections.locations),
         location_redirects=any(s.redirect is not None for s in sections.locations),
+        env_open=bool(_ENV_SETTERS & (frozenset(base_last).union(*(s.last for s in everywhere)))),
+        access_names=tuple(access_name.args) if access_name is not None and access_name.args else (".htaccess",),
+        server_rewrite=server_rewrite(engine, own_level),
+        recursion_limit=(int(recursion.args[0]) if recursion is not None and recursion.args and recursion.args[0].isdigit()
+                         else MAX_INTERNAL_REDIRECTS),
     )
 
 
-def _dir_walk(sections: ServerSections, walk_dir: str) -> _DirWalk:
-    directories = matching_directories(sections, walk_dir)
-    rewrite_here = [s for s in directories if s.kind == "directory" and s.has_rewrite]
-    rewrite_note = f"per-directory RewriteRule at {rewrite_here[-1].node.source} is not modelled" if rewrite_here else None
-    override = last_value((), [s for s in directories if s.kind == "directory"], "allowoverride")
-    if override is not None and not (override.args and override.args[0].lower() != "none"):
-        override = None
-    return _DirWalk(tuple(directories), rewrite_note, override, *mod_access.deciders(directories))
+def _dir_walk(plan: _ServerPlan, walk_dir: str, read: Callable[[str, Overrides], AccessFile | None]) -> _DirWalk:
+    walk = directory_walk(plan.sections, walk_dir, plan.access_names, read,
+                          plan.server_rewrite or server_rewrite(None, ()))
+    sections = walk.sections
+    rewrite = walk.rewrite if walk.rewrite is not None and walk.rewrite.on and walk.rewrite.directory else None
+    return _DirWalk(sections, walk.files, walk.error, walk.notes, rewrite, walk.redirects,
+                    *mod_access.deciders(sections))
+
+
+def _after_walk(plan: _ServerPlan, walk: _DirWalk, filename: str, locations: Sequence[Section]) -> Sequence[Section]:
+    """The sections merged after the directory walk: <Files> (the config's, then those of the
+    per-directory files), then <Location>."""
+    if not plan.sections.files and not walk.files:
+        return locations
+    basename = os.path.basename(filename.rstrip("/"))
+    own = [s for s in walk.files if basename and files_matches(s, basename)]
+    return [*matching_files(plan.sections, walk.sections, filename), *own, *locations]
 
 
 def _access_step(result: AccessResult) -> StepEntry:

@@ -48,6 +48,9 @@ class Flags:
     handler: str | None = None
     escape_backrefs: str | None = None  # [B] or [B=chars]: "" escapes every such character
     backref_noplus: bool = False  # [BNP]: a space in a backreference becomes %20, not +
+    discardpath: bool = False  # [DPI]: per-directory rules drop the PATH_INFO they re-add
+    nosubreq: bool = False  # [NS], or any [R]: the rule is skipped in subrequests (mod_dir's index lookups)
+    env: tuple[str, ...] = ()  # [E=NAME:VALUE] / [E=!NAME], as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branc
                 values["redirect"] = code
             else:
                 values["status"] = code
+            values["nosubreq"] = True  # RULEFLAG_FORCEREDIRECT, whatever the code
         elif key in ("p", "proxy"):
             values["proxy"] = True
         elif key in ("pt", "passthrough"):
@@ -121,8 +125,14 @@ def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branc
             values["escape_backrefs"] = value
         elif key in ("bnp", "backrefnoplus"):
             values["backref_noplus"] = True
-        elif key in ("t", "type", "e", "env", "co", "cookie", "ns", "nosubreq", "dpi", "discardpath",
-                     "bne", "bctls", "bctls", "qsl", "qslast", "unsafeallow3f",
+        elif key in ("dpi", "discardpath"):
+            values["discardpath"] = True
+        elif key in ("ns", "nosubreq"):
+            values["nosubreq"] = True
+        elif key in ("e", "env"):
+            values["env"] = (*values.get("env", ()), value)  # type: ignore[misc]
+        elif key in ("t", "type", "co", "cookie",
+                     "bne", "bctls", "qsl", "qslast", "unsafeallow3f",
                      "unsafeprefixstat", "nd", "nodecode"):
             continue  # no effect on where the request goes
         else:
@@ -187,6 +197,55 @@ def inherit_mode(directives: tuple[Directive, ...]) -> str | None:
     return None
 
 
+class EnvStore:
+    """``r->subprocess_env`` as ``%{ENV:NAME}`` reads it during one round of a request:
+    what [E] flags set, and after an internal redirect the earlier round's variables
+    renamed ``REDIRECT_NAME`` with ``REDIRECT_STATUS`` (``ap_internal_redirect``).
+
+    A name nothing here sets reads as empty when only [E] flags could set it (``known``);
+    else (SetEnvIf in the config, the process environment) it is not known offline.
+    """
+
+    __slots__ = ("known", "open", "values")
+
+    def __init__(self, values: dict[str, str] | None = None, open_names: bool = False) -> None:
+        self.values: dict[str, str] = dict(values or {})
+        self.known: set[str] = set()
+        self.open = open_names  # something other than [E] may set variables (SetEnvIf, BrowserMatch)
+
+    def get(self, name: str) -> str:
+        found = self.values.get(name)
+        if found is not None:
+            return found
+        if not self.open and (name in self.known or name.startswith("REDIRECT_")):
+            return ""
+        raise RewriteUnsupported(f"%{{ENV:{name}}} may be set outside the rewrite rules (SetEnvIf, the process "
+                                 "environment): not modelled")
+
+    def learn(self, rules: list[Rule]) -> None:
+        """Note the names these rules' [E] flags may set (they read as empty until then)."""
+        for rule in rules:
+            for spec in rule.flags.env:
+                self.known.add(spec.lstrip("!").split(":", 1)[0])
+
+    def apply(self, texts: list[str]) -> None:
+        """``do_expand_env``, given each [E] spec expanded whole: ``!NAME`` unsets, ``NAME:VALUE`` sets."""
+        for text in texts:
+            if text.startswith("!"):
+                self.values.pop(text[1:], None)
+            else:
+                name, _, value = text.partition(":")
+                self.values[name] = value
+
+    def redirected(self) -> EnvStore:
+        """The store of the round an internal redirect starts."""
+        renamed = {f"REDIRECT_{name}": value for name, value in self.values.items()}
+        renamed["REDIRECT_STATUS"] = "200"
+        fresh = EnvStore(renamed, self.open)
+        fresh.known = {f"REDIRECT_{name}" for name in self.known} | self.known
+        return fresh
+
+
 class RewriteEnv(Protocol):
     """What rules can read about the request (``%{VAR}``).
 
@@ -208,6 +267,20 @@ class RewriteEnv(Protocol):
 
     def fully_qualify(self, target: str) -> str: ...
 
+    def file_kind(self, path: str) -> str | None:
+        """'file' (a regular file), 'dir' or None, as the router sees the filesystem (its cache)."""
+        ...
+
+    @property
+    def variables(self) -> EnvStore:
+        """The round's environment variables (``%{ENV:...}``, [E])."""
+        ...
+
+    def lookup_file(self, path: str) -> bool:
+        """``RewriteCond -F``: would a subrequest for the file ``path`` succeed (it exists and
+        access to it is granted)? Raises RewriteUnsupported where that is not known."""
+        ...
+
 
 # Trace details that name nothing request-specific (the router reuses their steps).
 NO_MATCH = "pattern does not match"
@@ -228,6 +301,7 @@ class RewriteResult:
     handler: str | None = None
     trace: list[tuple[Directive, str]] = field(default_factory=list)
     uncertain: list[str] = field(default_factory=list)
+    end: bool = False  # an [END] rule ran: no rewriting at all for the rest of the request
 
 
 @lru_cache(maxsize=8192)
@@ -295,7 +369,12 @@ def _condition_holds(cond: Condition, rule_groups: tuple[str, ...], cond_groups:
     if negate:
         pattern = pattern[1:]
     groups: tuple[str, ...] | None = None
-    if pattern in ("-f", "-d", "-s", "-l", "-L", "-h", "-x", "-F", "-U"):
+    if pattern == "-F":
+        # ap_sub_req_lookup_file: the directory walk and access checks of a subrequest.
+        result = bool(value) and env.lookup_file(value)
+    elif pattern in ("-f", "-d"):
+        result = env.file_kind(value) == ("file" if pattern == "-f" else "dir")
+    elif pattern in ("-s", "-l", "-L", "-h", "-x", "-U"):
         result = _file_test(pattern, value)
     elif pattern.startswith("-ipmatch"):
         raise RewriteUnsupported("RewriteCond -ipmatch is not modelled")
@@ -395,6 +474,7 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
     changed = False
     status_code: int | None = None
     index = 0
+    env.variables.learn(rules)
     while index < len(rules):
         rule = rules[index]
         index += 1
@@ -416,6 +496,8 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
                     index += 1
             continue
         flags = rule.flags
+        if flags.env:
+            env.variables.apply([expand(spec, rule_groups, cond_groups, env) for spec in flags.env])
         if flags.next:
             raise RewriteUnsupported(f"{rule.node.source}: RewriteRule [N] (loop) is not modelled")
         if rule.substitution != "-":
@@ -455,6 +537,7 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
             result.action, result.target = "passthrough", current
             return result
         if flags.end or flags.last:
+            result.end = flags.end
             break
         if flags.skip:
             index += flags.skip
@@ -520,6 +603,9 @@ def _escape_location(url: str) -> str:
     return head + host + slash + escape_uri(path, "/:@!$&'()*+,;=~")
 
 
+escape_location = _escape_location  # (for per-directory redirects)
+
+
 def _prefix_exists(path: str) -> bool:
     """``prefix_stat``: does the first path component exist on this filesystem?"""
     first = "/" + path.lstrip("/").split("/", 1)[0]
@@ -545,3 +631,130 @@ def rules_for(main: Server, server: Server, levels: ServerLevels | None = None) 
         rules = rules + parent if mode == "after" else parent + rules
         problems += parent_problems
     return engine, rules, problems
+
+
+class PerDirEnv(RewriteEnv, Protocol):
+    """A RewriteEnv whose ``%{REQUEST_FILENAME}`` follows the rules' rewrites (per-directory rules
+    read and change ``r->filename``)."""
+
+    def set_filename(self, filename: str) -> None: ...
+
+
+@dataclass
+class PerDirResult:
+    """What one per-directory rule list did (``apply_rewrite_list`` with a directory prefix).
+
+    ``action``: none (no rule substituted: the request goes on unchanged), status, proxy,
+    redirect (``target`` the absolute URL, before the fixup's RewriteBase and escaping),
+    or local (``target`` the new filename or URL-path).
+    """
+
+    action: str
+    target: str | None = None
+    status: int | None = None
+    query: str | None = None
+    rule: Rule | None = None
+    end: bool = False
+    noescape: bool = False
+    trace: list[tuple[Directive, str]] = field(default_factory=list)
+
+
+def _skip_chain(rules: list[Rule], index: int) -> int:
+    while index < len(rules) and rules[index - 1].flags.chain:
+        index += 1
+    return index
+
+
+def run_perdir_rules(rules: list[Rule], filename: str, path_info: str, perdir: str, query: str | None,  # noqa: C901
+                     env: PerDirEnv, subrequest: bool = False) -> PerDirResult:
+    """mod_rewrite's per-directory rule loop (``apply_rewrite_list``/``apply_rewrite_rule`` with
+    ``perdir``): each rule matches ``filename`` + ``path_info`` with the ``perdir`` prefix
+    stripped; a relative substitution gets the prefix back; [R] and [P] make the URL absolute.
+    In a ``subrequest`` (mod_dir's DirectoryIndex lookup) [NS] and [R] rules are skipped."""
+    result = PerDirResult("none", query=query)
+    current = filename
+    changed = False
+    redirect_status: int | None = None
+    index = 0
+    env.variables.learn(rules)
+    while index < len(rules):
+        rule = rules[index]
+        index += 1
+        if subrequest and rule.flags.nosubreq:
+            continue
+        subject = current + path_info
+        if not current.startswith("proxy:") and subject.startswith(perdir):
+            subject = subject[len(perdir):]
+        negate = rule.pattern.startswith("!")
+        found = _compile(rule.pattern[1:] if negate else rule.pattern, rule.flags.nocase).search(subject)
+        if (found is None) != negate:
+            result.trace.append((rule.node, NO_MATCH))
+            if rule.flags.chain:
+                index = _skip_chain(rules, index)
+            continue
+        rule_groups = (found.group(0), *found.groups(default="")) if found is not None and not negate else ("",)
+        env.set_filename(current)
+        held, cond_groups = _conditions_hold(rule, rule_groups, env)
+        if not held:
+            result.trace.append((rule.node, CONDITIONS_FAIL))
+            if rule.flags.chain:
+                index = _skip_chain(rules, index)
+            continue
+        flags = rule.flags
+        if flags.next:
+            raise RewriteUnsupported(f"{rule.node.source}: RewriteRule [N] (loop) is not modelled")
+        if flags.env:
+            env.set_filename(current)
+            env.variables.apply([expand(spec, rule_groups, cond_groups, env) for spec in flags.env])
+        if flags.status is not None:
+            result.trace.append((rule.node, f"matches: responds {flags.status}"))
+            result.action, result.status, result.rule = "status", flags.status, rule
+            return result
+        if rule.substitution == "-":
+            result.trace.append((rule.node, NO_SUBSTITUTION))
+            if flags.qsdiscard:
+                result.query = None
+        else:
+            new = expand(rule.substitution, rule_groups, cond_groups, env)
+            if not new.startswith("/") and not _is_absolute(new):
+                new = perdir + new  # "add per-dir prefix"
+            new, result.query = _split_query(new, result.query, flags)
+            if flags.discardpath:
+                path_info = ""
+            current = new
+            changed = True
+            result.rule = rule
+            result.noescape = flags.noescape
+            if flags.proxy:
+                target = env.fully_qualify(current)
+                result.trace.append((rule.node, f"matches: proxies to {target}"))
+                result.action, result.target = "proxy", target
+                result.end = flags.end
+                return result
+            if flags.redirect is not None:
+                current = env.fully_qualify(current)
+                redirect_status = flags.redirect
+                result.trace.append((rule.node, f"matches: redirect {flags.redirect} to {current}"))
+            else:
+                current = _reduce(current, env)
+                if _is_absolute(current):
+                    redirect_status = 302
+                    result.trace.append((rule.node, f"matches: absolute URL, redirect to {current}"))
+                else:
+                    result.trace.append((rule.node, f"matches: rewritten to {current}"))
+        if flags.passthrough:
+            break
+        if flags.end:
+            result.end = True
+            break
+        if flags.last:
+            break
+        if flags.skip:
+            index += flags.skip
+    if not changed:
+        return result
+    if _is_absolute(current):
+        result.action, result.status, result.target = "redirect", redirect_status or 302, current
+        return result
+    result.action, result.target = "local", current
+    return result
