@@ -420,7 +420,7 @@ def test_real_apache2_backend_down(httpd: Callable[..., Httpd]) -> None:
 def test_analyse_of_a_span_is_the_analysis_of_those_lines_alone(tmp_path: Path) -> None:
     """The window doctor hands to the report's aggregation (LogSource.span), read in one job or cut over two
     readers, counts what the same lines in a file of their own count."""
-    from vhostguard.monitor import AggregateOptions, LogSource, analyse
+    from vhostguard.analytics import AggregateOptions, LogSource, analyse
 
     now = time.time()
     rows = traffic(now, 60, 40, lambda when, path: 502 if when > now - 900 and path != "/v1/users" else 200)

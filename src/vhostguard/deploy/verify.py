@@ -42,8 +42,9 @@ from vhostguard.deploy.server import ServerControl, _answers, _count_lines, _pro
 from vhostguard.diagnose import iso, observe_server
 from vhostguard.logs import EndpointTemplater, Parser, ResolveError, find_logs, request_rows, resolve_targets
 from vhostguard.model import ServerModel
+from vhostguard.analytics import BurstRule
 from vhostguard.monitor import (
-    BurstRule, Evaluator, HostMove, HostNames, Labeler, Rules, Windows, find_error_logs, host_column, host_moves, load_rules,
+    Evaluator, HostMove, HostNames, Labeler, Rules, Windows, find_error_logs, host_column, host_moves, load_rules,
     parse_error_line, where_now,
 )
 from vhostguard.routing import Request, RequestError, Router

@@ -43,9 +43,8 @@ from vhostguard.logs import (
     NONE, OTHER, EndpointTemplater, FormatChoice, FormatError, LineError, LogTarget, Parser, ReadStats, ResolveError, find_logs,
     iter_lines, printable, request_rows, resolve_targets,
 )
-from vhostguard.monitor import (
-    AggregateOptions, Analysis, BurstRule, EndpointSummary, LogSource, analyse, find_error_logs, parse_error_line,
-)
+from vhostguard.analytics import AggregateOptions, Analysis, BurstRule, EndpointSummary, LogSource, analyse
+from vhostguard.monitor import find_error_logs, parse_error_line
 from vhostguard.routing import Request, RequestError
 
 NAME = "logs"

@@ -55,7 +55,7 @@ from vhostguard.logs import parser_for
 from vhostguard.logs import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
 from vhostguard.logs import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs import GroupSums, Scanned, ScanSpec, scan_block, scan_engine, scan_spec
-from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
+from vhostguard.analytics.sketch import DEFAULT_ACCURACY, QuantileSketch
 
 MINUTE = 60
 # Latency over time (the report's p50/p95 charts): per series bucket a histogram of the durations in
