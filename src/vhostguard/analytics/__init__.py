@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from vhostguard.analytics.aggregate import (
     METHODS, AggregateOptions, Analysis, BurstRule, EndpointSummary, ErrorBurst, Latency, LogSource, SeriesPoint,
-    TimelinePoint, analyse, histogram_quantile, usable_cpus, utc_iso,
+    TimelinePoint, analyse, histogram_quantile, utc_iso,
 )
 from vhostguard.analytics.sketch import QuantileSketch
 
@@ -32,6 +32,5 @@ __all__ = [
     "TimelinePoint",
     "analyse",
     "histogram_quantile",
-    "usable_cpus",
     "utc_iso",
 ]
