@@ -33,14 +33,12 @@ Nothing here prints; progress goes through a callback.
 from __future__ import annotations
 
 import functools
-import gc
 import math
 import os
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from itertools import compress, repeat
@@ -54,6 +52,7 @@ from vhostguard.logs import fold_jobs, is_compressed, spans, usable_cpus
 from vhostguard.logs import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs import GroupSums, Scanned, ScanSpec, scan_block, scan_engine, scan_spec
 from vhostguard.analytics.sketch import DEFAULT_ACCURACY, QuantileSketch
+from vhostguard.speed import BoundedCache, gc_paused
 
 MINUTE = 60
 # Latency over time (the report's p50/p95 charts): per series bucket a histogram of the durations in
@@ -268,7 +267,8 @@ class Aggregate:
     reader_folded: int = 0  # requests a reader's own (larger) cap folded
     created: int = 0
     templater: EndpointTemplater | None = field(default=None, repr=False)
-    _route: dict[tuple[Any, Any, Any], list[tuple[Any, ...]]] = field(default_factory=dict, repr=False)
+    _route: BoundedCache[tuple[Any, Any, Any], list[tuple[Any, ...]]] = field(
+        default_factory=lambda: BoundedCache(ROUTE_CACHE), repr=False)
     _epoch: dict[Any, float | None] = field(default_factory=dict, repr=False)
     _minute: dict[Any, int] = field(default_factory=dict, repr=False)
     _bucket: dict[Any, int] = field(default_factory=dict, repr=False)  # time text -> series bucket at ``step``
@@ -282,7 +282,7 @@ class Aggregate:
     def __getstate__(self) -> dict[str, Any]:
         # What crosses the pipe from a reader: the results, not the caches.
         state = dict(self.__dict__)
-        state.update(templater=None, _route={}, _epoch={}, _minute={}, _bucket={})
+        state.update(templater=None, _route=BoundedCache(ROUTE_CACHE), _epoch={}, _minute={}, _bucket={})
         return state
 
     # reading
@@ -350,11 +350,7 @@ class Aggregate:
         vhost, method, path = raw
         name = vhost if vhost else NONE
         key = (self.templater.vhost_key(name), _method(method), self.templater.template(path, name))
-        stats = self._stats(key, job)
-        if len(self._route) >= ROUTE_CACHE:
-            self._route.clear()
-        self._route[raw] = stats.pending
-        return stats.pending
+        return self._route.put(raw, self._stats(key, job).pending)
 
     def _stats(self, key: tuple[str, str, str], job: int) -> EndpointStats:
         stats = self.endpoints.get(key)
@@ -770,29 +766,13 @@ def analyse(sources: Sequence[LogSource], options: AggregateOptions = AggregateO
     jobs = plan_jobs(sources, options, workers, frozenset(specs))
     workers = min(workers, len(jobs)) or 1
     report = progress or (lambda done: None)
-    with _no_cyclic_gc():
+    with gc_paused():
         if specs:
             total = _scan_and_read(jobs, specs, options, workers, report)
             return total.finish(jobs, "c")
         total = fold_jobs(jobs, functools.partial(Aggregate.empty, options), Aggregate.read_job, Aggregate.merge,
                           workers, lambda job: report(job.size))
         return total.finish(jobs)
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    # Millions of short-lived acyclic dicts: the cyclic collector would scan
-    # them again and again for nothing (about half the run time). Freezing
-    # what exists also keeps forked readers from touching shared pages.
-    enabled = gc.isenabled()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
 
 
 # --- the result ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from vhostguard.bulk import bulk_build
+from vhostguard.speed import bulk_build
 from vhostguard.checks import (
     CaseResult, DiffResult, ExpectationError, Expectations, Group, ReplayError, ReplayStats, Side, allowed,
     load_allowances,

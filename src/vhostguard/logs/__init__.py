@@ -55,7 +55,6 @@ from vhostguard.logs.window import (
     UntimedLog, count_lines, epoch, first_timed, last_time, line_text, lines_before, offset_since, record_time, skip_lines,
 )
 from vhostguard.logs.endpoints import NONE, SegmentTemplates
-from vhostguard.logs.memo import memo as bounded_memo
 from vhostguard.logs.reader import MAX_LINE
 from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs.scanner import GroupSums, Scanned, ScanSpec, engine as scan_engine, scan as scan_block, scan_spec
@@ -95,7 +94,6 @@ __all__ = [
     "UntimedLog",
     "WorkerError",
     "auto_template",
-    "bounded_memo",
     "compile_format",
     "compile_rows",
     "count_lines",
