@@ -41,7 +41,7 @@ from vhostguard.checks import Expectations, load_expectations
 from vhostguard.deploy.server import ServerControl, _answers, _probe_address, load_live
 from vhostguard.diagnose import iso, observe_server
 from vhostguard.logs import (
-    EndpointTemplater, LogCursor, Parser, ResolveError, find_logs, lines_before, request_rows, resolve_targets,
+    EndpointTemplater, LogCursor, Parser, ResolveError, decode_lines, find_logs, lines_before, request_rows, resolve_targets,
 )
 from vhostguard.model import ServerModel
 from vhostguard.analytics import BurstRule
@@ -412,9 +412,8 @@ class _ErrorLines:
             except OSError:
                 continue
             number = lines_before(path, offset) if offset else 0
-            for raw in data.split(b"\n"):
+            for text in decode_lines(data):
                 number += 1
-                text = raw.decode("utf-8", "replace")
                 entry = parse_error_line(text, path)
                 if entry.level in ("emerg", "alert", "crit", "error") and entry.client is not None:
                     kind = entry.code or entry.brief[:80]
