@@ -22,7 +22,7 @@ from tests.diagnose.conftest import Httpd
 from tests.support.apache import base_config, free_port, needs_apache
 from vhostguard.cli import main
 from vhostguard.diagnose import load_catalogue
-from vhostguard.diagnose.checks.logs import window_start
+from vhostguard.logs import offset_since, record_time
 
 FORMAT = '%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\" \\"%{Host}i\\"'
 MINUTE = 60
@@ -298,12 +298,11 @@ def test_window_is_found_by_seeking_not_by_reading_everything(tmp_path: Path) ->
     log = tmp_path / "access.log"
     log.write_text("\n".join(lines) + "\n")
     from vhostguard.logs import parser_for
-    from vhostguard.diagnose.checks.logs import _access_time
-    time_of = _access_time(parser_for(FORMAT.replace('\\"', '"')))
+    time_of = record_time(parser_for(FORMAT.replace('\\"', '"')))
     for at in (start - 10, start + 3600.5, start + 43210, start + 86390, start + 90000):
         with open(log, "rb") as handle:
             reads = CountingReads(handle)
-            found = window_start(reads, log.stat().st_size, at, time_of)  # type: ignore[arg-type]
+            found = offset_since(reads, log.stat().st_size, at, time_of)  # type: ignore[arg-type]
         offset, expected = 0, log.stat().st_size
         for text in lines:
             when = time_of(text)
@@ -420,7 +419,7 @@ def test_real_apache2_backend_down(httpd: Callable[..., Httpd]) -> None:
 def test_analyse_of_a_span_is_the_analysis_of_those_lines_alone(tmp_path: Path) -> None:
     """The window doctor hands to the report's aggregation (LogSource.span), read in one job or cut over two
     readers, counts what the same lines in a file of their own count."""
-    from vhostguard.monitor import AggregateOptions, LogSource, analyse
+    from vhostguard.analytics import AggregateOptions, LogSource, analyse
 
     now = time.time()
     rows = traffic(now, 60, 40, lambda when, path: 502 if when > now - 900 and path != "/v1/users" else 200)

@@ -1,4 +1,4 @@
-"""Two processes on one log give the same answer as one, line numbers included."""
+"""Two processes on one log give the same answer as one: the byte ranges and the one pool (logs.parallel)."""
 from __future__ import annotations
 
 import gzip
@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from vhostguard.logs import DEFAULT_NICKNAMES, ReadStats, compile_format, read_log
-from vhostguard.logs import parallel
-from vhostguard.logs.parallel import fold_log, spans
+from vhostguard.logs import DEFAULT_NICKNAMES, ReadStats, WorkerError, compile_format, fold_jobs, read_log, spans
 import itertools
 
 FMT = DEFAULT_NICKNAMES["combined"]
@@ -20,10 +18,6 @@ LINE = '10.0.0.{a} - - [21/Jan/2024:15:00:0{b} +0000] "GET /p/{a} HTTP/1.1" {sta
 
 def count_statuses(records: Iterator[dict[str, Any]]) -> Counter[int]:
     return Counter(record["status"] for record in records)
-
-
-def add(a: Counter[int], b: Counter[int]) -> Counter[int]:
-    return a + b
 
 
 @pytest.fixture
@@ -45,19 +39,44 @@ def test_spans_cover_the_file_at_line_boundaries(big_log: Path) -> None:
         assert end == start and data[end - 1:end] == b"\n"
 
 
-def test_parallel_fold_equals_one_process(big_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel, "MIN_SPLIT", 0)
+def test_spans_of_a_range_stay_inside_it(big_log: Path) -> None:
+    data = big_log.read_bytes()
+    start = data.index(b"\n", 1000) + 1
+    end = data.index(b"\n", len(data) // 2) + 1
+    ranges = spans(str(big_log), 4, start, end)
+    assert ranges is not None and ranges[0][0] == start and ranges[-1][1] == end
+    for (_, cut), (begin, _) in itertools.pairwise(ranges):
+        assert cut == begin and data[cut - 1:cut] == b"\n"
+
+
+def test_the_pool_equals_one_process(big_log: Path) -> None:
+    fmt = compile_format(FMT, ("status",))
     stats = ReadStats()
-    expected = count_statuses(read_log(str(big_log), compile_format(FMT), stats=stats))
-    value, together = fold_log(str(big_log), FMT, count_statuses, add, fields=("status",), workers=2)
-    assert value == expected
-    assert (together.lines, together.malformed) == (stats.lines, stats.malformed) == (20_000, 21)
-    assert [bad.line for bad in together.samples] == [bad.line for bad in stats.samples]
+    expected = count_statuses(read_log(str(big_log), fmt, stats=stats))
+    ranges = spans(str(big_log), 6)
+    assert ranges is not None and len(ranges) == 6
+    done: list[tuple[int, int]] = []
+
+    def read(total: Counter[int], span: tuple[int, int]) -> None:
+        total.update(count_statuses(read_log(str(big_log), fmt, span=span)))
+
+    value = fold_jobs(ranges, Counter, read, Counter.update, workers=2, done=done.append)
+    assert value == expected and sum(value.values()) == stats.parsed
+    assert sorted(done) == ranges  # progress for every job, in the parent, whichever worker read it
+
+
+def _fail(total: Counter[int], job: int) -> None:
+    if job == 3:
+        raise ValueError("job three breaks")
+
+
+def test_a_failing_worker_is_an_error_with_its_traceback() -> None:
+    with pytest.raises((WorkerError, ValueError)) as caught:
+        fold_jobs(list(range(8)), Counter, _fail, Counter.update, workers=2)
+    assert "job three breaks" in str(caught.value)
 
 
 def test_compressed_files_are_not_split(tmp_path: Path) -> None:
     path = tmp_path / "access.log.1.gz"
     path.write_bytes(gzip.compress((LINE.format(a=1, b=1, status=200) + "\n").encode()))
     assert spans(str(path), 2) is None
-    value, stats = fold_log(str(path), FMT, count_statuses, add, workers=2)
-    assert value == Counter({200: 1}) and stats.lines == 1

@@ -21,7 +21,7 @@ from vhostguard.cli import main
 from vhostguard.logs import scanner
 from vhostguard.logs.endpoints import SegmentTemplates, auto_template
 from vhostguard.logs.format import LineError, compile_format
-from vhostguard.monitor.aggregate import AggregateOptions, Analysis, LogSource, analyse
+from vhostguard.analytics.aggregate import AggregateOptions, Analysis, LogSource, analyse
 
 FORMAT = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D'
 CORPUS = Path(__file__).parent / "scanner_corpus"

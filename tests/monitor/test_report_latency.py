@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.monitor.test_report_fixtures import exact_quantile
-from vhostguard.monitor.aggregate import (
+from vhostguard.analytics.aggregate import (
     LATENCY_RATIO, AggregateOptions, Analysis, LogSource, analyse, histogram_quantile,
 )
 from vhostguard.report.analytics import report_html

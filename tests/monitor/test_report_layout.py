@@ -14,7 +14,7 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from vhostguard.monitor.aggregate import AggregateOptions, Analysis, LogSource, analyse
+from vhostguard.analytics.aggregate import AggregateOptions, Analysis, LogSource, analyse
 from vhostguard.report.analytics import tables
 
 FMT = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D'

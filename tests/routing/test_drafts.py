@@ -9,7 +9,7 @@ import pytest
 from vhostguard.config.source import Source
 from vhostguard.routing import Request
 from vhostguard.routing.decision import RECIPE, Decision, Outcome, Step, build_steps, new_decision, new_outcome, new_step
-from vhostguard.routing.drafts import draft_class
+from vhostguard.speed import draft_class
 
 
 def test_new_step_and_new_outcome_equal_the_dataclass_constructors() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from vhostguard.checks.replay import ReplayJob, ReplayStats, job_requests
 from vhostguard.config import Directive
+from vhostguard.logs import fold_jobs
 from vhostguard.model import Match, Server, ServerModel
 from vhostguard.routing import Decision, Request, Router
 
@@ -326,42 +327,41 @@ def replay(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_ho
     return differ.result, stats
 
 
-def _run_part(job: ReplayJob) -> tuple[DiffResult, ReplayStats]:
-    old, new, default_host, counter, strict_paths = _FORKED
-    differ = Differ(old, new, strict_paths)
-    stats = ReplayStats()
-    for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
-        differ.feed_fields(fields)
-        if count % PROGRESS_EVERY == 0:
-            with counter.get_lock():
-                counter.value += PROGRESS_EVERY
-    return differ.result, stats
-
-
-# Set in the parent just before forking and read by the children only: the models are
-# passed by inheritance, not by pickling (building them again would cost more than the replay).
-_FORKED: Any = None
+Part = tuple[int, DiffResult, ReplayStats]  # a job's index and what replaying it gave
 
 
 def _replay_parallel(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_host: str | None,
                      workers: int, progress: Callable[[int], None] | None,
                      strict_paths: bool = False) -> tuple[DiffResult, ReplayStats]:
-    global _FORKED
-    context = multiprocessing.get_context("fork")
-    counter = context.Value("q", 0)  # requests replayed by the children, shared memory
-    _FORKED = (old, new, default_host, counter, strict_paths)
-    try:
-        with context.Pool(min(workers, len(jobs))) as pool:
-            pending = pool.map_async(_run_part, jobs, chunksize=1)
-            while not pending.ready():
-                pending.wait(0.25)
-                if progress is not None:
-                    progress(counter.value)
-            parts = pending.get()
-    finally:
-        _FORKED = None
+    """The jobs on ``logs.fold_jobs``' forked workers (they share the already-built models, copy on
+    write; building them again would cost more than the replay); the parts merged in job order."""
+    counter = multiprocessing.get_context("fork").Value("q", 0)  # requests replayed, shared memory
+    parent = os.getpid()
+
+    def report() -> None:
+        if progress is not None:
+            progress(counter.value)
+
+    def read(parts: list[Part], item: tuple[int, ReplayJob]) -> None:
+        index, job = item
+        differ = Differ(old, new, strict_paths)
+        stats = ReplayStats()
+        count = 0
+        for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
+            differ.feed_fields(fields)
+            if count % PROGRESS_EVERY == 0:
+                with counter.get_lock():
+                    counter.value += PROGRESS_EVERY
+                if os.getpid() == parent:
+                    report()
+        with counter.get_lock():
+            counter.value += count % PROGRESS_EVERY
+        parts.append((index, differ.result, stats))
+
+    parts = fold_jobs(list(enumerate(jobs)), list, read, list.extend, workers, lambda _: report())
+    parts.sort(key=lambda part: part[0])
     result, stats = DiffResult(), ReplayStats()
-    for part_result, part_stats in parts:
+    for _, part_result, part_stats in parts:
         result.merge(part_result)
         stats.merge(part_stats)
     if progress is not None:

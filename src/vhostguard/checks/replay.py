@@ -16,8 +16,7 @@ from typing import Any
 
 from vhostguard.config import ConfigTree
 from vhostguard.logs import (
-    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, ResolveError, find_logs, iter_lines, parser_for,
-    printable, read_log, resolve_files, spans,
+    SAMPLES, TOO_LONG, Malformed, Parser, ReadStats, ResolveError, find_logs, iter_lines, printable, parser_of, read_log, resolve_files, spans,
 )
 from vhostguard.routing import DEFAULT_REMOTE_IP, Request, RequestError
 
@@ -117,8 +116,7 @@ def plan_jobs(paths: list[str], tree: ConfigTree, log_format: str | None, parts:
 
 
 def _parser(formats: tuple[str, ...]) -> Parser:
-    parsers = tuple(parser_for(fmt, {}, REPLAY_FIELDS) for fmt in formats)
-    return parsers[0] if len(parsers) == 1 else FormatChoice(parsers)
+    return parser_of(formats, REPLAY_FIELDS)
 
 
 def job_requests(job: ReplayJob, stats: ReplayStats, default_host: str | None,

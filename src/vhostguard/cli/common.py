@@ -18,7 +18,7 @@ from vhostguard.cli.output import OutputPathError, guarded_output, raw_stream
 from vhostguard.config import ConfigError, ConfigTree, LoadOptions, find_system_config, load
 from vhostguard.exitcodes import ExitCode, Terminated
 from vhostguard.model import ServerModel, build_model
-from vhostguard.bulk import bulk_build
+from vhostguard.speed import bulk_build
 from vhostguard.safetext import json_safe
 
 F = TypeVar("F", bound=Callable[..., Any])

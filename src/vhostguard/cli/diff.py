@@ -1,7 +1,6 @@
 """``vhostguard diff OLD NEW``: which real requests would the candidate config route differently."""
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from vhostguard.exitcodes import ExitCode
 from vhostguard.logs import printable
 from vhostguard.report import diff_json, diff_text
 from vhostguard.report import plural
+from vhostguard.speed import gc_paused
 
 
 def _progress(paths: list[str]) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
@@ -70,20 +70,18 @@ def diff(old: str, new: str, request_files: tuple[str, ...], log_format: str | N
         workers = max(1, min(os.cpu_count() or 1, 4))
         # The models are long-lived and the replay allocates millions of short-lived
         # objects without cycles: keep the cyclic GC from rescanning the models.
-        gc.freeze()
-        gc.disable()
         report_progress, stop_progress = _progress(list(request_files))
         try:
-            jobs = plan_jobs(list(request_files), old_model.tree, log_format, workers)
-            result, stats = replay_diff(old_model, new_model, jobs, default_host, workers, report_progress,
-                                        strict_paths=strict_paths)
+            with gc_paused(unfreeze=False):
+                jobs = plan_jobs(list(request_files), old_model.tree, log_format, workers)
+                result, stats = replay_diff(old_model, new_model, jobs, default_host, workers, report_progress,
+                                            strict_paths=strict_paths)
         except ReplayError as problem:
             raise UsageProblem(str(problem)) from None
         except OSError as problem:
             raise UsageProblem(f"{printable(str(problem.filename or 'requests'))}: {problem.strerror or problem}") from None
         finally:
             stop_progress()
-            gc.enable()
         result.skipped = stats.unusable
         names = ", ".join(printable(path) for path in request_files)
         if not result.requests:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from vhostguard.checks import DiffResult, ReplayError, plan_jobs, replay_diff
-from vhostguard.bulk import bulk_build
+from vhostguard.speed import bulk_build
 from vhostguard.cli.common import ConfigArgs, UsageProblem, emit_json, load_model, run
 from vhostguard.deploy import live_directory
 from vhostguard.exitcodes import ExitCode

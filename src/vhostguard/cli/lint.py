@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from vhostguard import __version__
-from vhostguard.bulk import bulk_build
+from vhostguard.speed import bulk_build
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, emit_json, load_model, print_warnings, run
 from vhostguard.exitcodes import ExitCode
 from vhostguard.lint import SelectionError, SettingsError, Severity, default_registry, fails, load_settings

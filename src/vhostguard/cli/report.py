@@ -18,7 +18,7 @@ from vhostguard.cli.common import UsageProblem, config_options, emit_json, run
 from vhostguard.cli.output import check_output, console, write_output
 from vhostguard.cli.logs import LogInput, endpoint_patterns, log_config, log_inputs, read_outcome
 from vhostguard.logs import FormatError, printable
-from vhostguard.monitor import AggregateOptions, Analysis, LogSource, analyse
+from vhostguard.analytics import AggregateOptions, Analysis, LogSource, analyse
 from vhostguard.report import report_html, report_json, tables
 from vhostguard.report import plural
 

@@ -26,7 +26,7 @@ from vhostguard.config import find_system_config
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs import LogConfig, ResolveError, find_logs, resolve_files, resolve_targets
 from vhostguard.model import ServerModel, build_model
-from vhostguard.monitor import usable_cpus
+from vhostguard.logs import usable_cpus
 from vhostguard.monitor import SystemClock
 from vhostguard.monitor import ErrorLogTarget, find_error_logs
 from vhostguard.monitor import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for

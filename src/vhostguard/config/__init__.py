@@ -15,7 +15,7 @@ from vhostguard.config.htaccess import AccessFile, Overrides, parse_overrides, r
 from vhostguard.config.expand import expand_variables
 from vhostguard.config.includes import server_root_relative
 from vhostguard.config.lexer import next_word, split_words
-from vhostguard.config.source import slot_setters
+from vhostguard.speed import slot_setters
 
 __all__ = [
     "DEFAULT_HTTPD_VERSION",

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from vhostguard.config.source import ConfigError, ConfigWarning, Source, slot_setters
+from vhostguard.config.source import ConfigError, ConfigWarning, Source
+from vhostguard.speed import slot_setters
 
 
 @dataclass(frozen=True, slots=True, init=False)

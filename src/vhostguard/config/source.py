@@ -2,21 +2,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-
-def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
-    """Functions that store the named fields of a frozen ``slots=True`` dataclass.
-
-    For the classes the loader makes one of per configuration line. The
-    ``__init__`` dataclass generates for a frozen class stores each field with
-    ``object.__setattr__``, which parses its arguments and re-checks the type on
-    every call; the slot's own ``__set__`` makes the same store in about half
-    the time. A hand-written ``__init__`` (``init=False``) uses these instead.
-    """
-    return tuple(cls.__dict__[name].__set__ for name in names)
+from vhostguard.speed import slot_setters
 
 
 @dataclass(frozen=True, slots=True, init=False)

@@ -17,16 +17,14 @@ gigabyte log costs a few dozen reads before the replay itself.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, UTC
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
-from vhostguard.bulk import bulk_build
+from vhostguard.speed import bulk_build
 from vhostguard.checks import (
     CaseResult, DiffResult, ExpectationError, Expectations, Group, ReplayError, ReplayStats, Side, allowed,
     load_allowances,
@@ -36,7 +34,10 @@ from vhostguard.config import ConfigError, ConfigTree, LoadOptions, load, read_e
 from vhostguard.lint import Finding, SelectionError, SettingsError, Severity, default_registry, fails, load_settings
 from vhostguard.lint import run as run_lint
 from vhostguard.live import Sandbox, SandboxError, SandboxUnsupported, apache_environment, config_test, find_apache2
-from vhostguard.logs import LineError, Parser, count_newlines, ResolveError, find_logs, printable, spans, target_parser
+from vhostguard.logs import (
+    Parser, ResolveError, UntimedLog, count_lines, find_logs, is_compressed, last_time, offset_since, printable, record_time,
+    skip_lines, spans, target_parser,
+)
 from vhostguard.model import ServerModel, build_model
 from vhostguard.routing import Router
 from vhostguard.deploy.slots import live_directory
@@ -525,12 +526,12 @@ def _cuts(logs: list[tuple[str, Parser | None]], window_s: float, max_lines: int
     """Per log, the byte range to replay: (-1, -1) for a log that must be read whole."""
     ends: dict[str, tuple[int, float | None]] = {}
     for path, parser in logs:
-        if spans(path, 1) is None:
-            ends[path] = (-1, None)
-            continue
         with open(path, "rb") as handle:
+            if is_compressed(handle.read(6)):
+                ends[path] = (-1, None)
+                continue
             size = handle.seek(0, os.SEEK_END)
-            ends[path] = (size, _last_time(handle, size, parser) if parser is not None else None)
+            ends[path] = (size, last_time(handle, size, record_time(parser)) if parser is not None else None)
     newest = max((moment for _size, moment in ends.values() if moment is not None), default=None)
     cuts: dict[str, tuple[int, int]] = {}
     lines_in: dict[str, int] = {}
@@ -543,14 +544,17 @@ def _cuts(logs: list[tuple[str, Parser | None]], window_s: float, max_lines: int
         with open(path, "rb") as handle:
             start = 0
             if newest is not None and moment is not None and parser is not None:
-                start = _first_at_or_after(handle, size, newest - window_s, parser)
-                window.by_time = True
+                try:
+                    start = offset_since(handle, size, newest - window_s, record_time(parser))
+                    window.by_time = True
+                except UntimedLog as problem:
+                    window.notes.append(f"{printable(path)}: {problem}: read whole, without the time window")
             else:
                 window.notes.append(f"{printable(path)} logs no readable time (%t): read whole, without the time window")
-            before = _count_lines(handle, 0, start)
+            before = count_lines(handle, 0, start)
             window.older += before
             window.before[printable(path)] = before
-            lines_in[path] = _count_lines(handle, start, size)
+            lines_in[path] = count_lines(handle, start, size)
             cuts[path] = (start, size)
     total = sum(lines_in.values())
     if total > max_lines:
@@ -558,130 +562,18 @@ def _cuts(logs: list[tuple[str, Parser | None]], window_s: float, max_lines: int
         for path, count in lines_in.items():
             keep = max_lines * count // total
             with open(path, "rb") as handle:
-                start = _skip_lines(handle, cuts[path][0], count - keep)
+                start = skip_lines(handle, cuts[path][0], count - keep)
             window.capped += count - keep
             window.before[printable(path)] += count - keep
             cuts[path] = (start, cuts[path][1])
     return cuts
 
 
-_CHUNK = 1 << 20
-_PROBE_LINES = 16  # lines tried after a probe point for one with a readable time
-_SCAN_BELOW = 1 << 16  # below this many bytes the binary search ends in a linear scan
-
-
-def _time_of(line: bytes, parser: Parser) -> float | None:
-    """The %t of one log line as epoch seconds (a time without zone read as UTC), None when unreadable."""
-    text = line.decode("utf-8", "backslashreplace").rstrip("\r\n")
-    try:
-        stamp = parser.parse(text).get("time")
-    except LineError:
-        return None
-    if not isinstance(stamp, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def _last_time(handle: BinaryIO, size: int, parser: Parser) -> float | None:
-    """The time of the last readable line of the log."""
-    start = max(0, size - 4 * _SCAN_BELOW)
-    handle.seek(start)
-    lines = handle.read(size - start).split(b"\n")
-    if start > 0:
-        lines = lines[1:]  # the first piece is the end of a line cut in the middle
-    for line in reversed(lines[-4 * _PROBE_LINES:]):
-        if line.strip():
-            moment = _time_of(line, parser)
-            if moment is not None:
-                return moment
-    return None
-
-
-def _time_at(handle: BinaryIO, offset: int, parser: Parser) -> float | None:
-    """The time of the first readable line starting at ``offset`` (a line start)."""
-    handle.seek(offset)
-    for _ in range(_PROBE_LINES):
-        line = handle.readline()
-        if not line:
-            return None
-        moment = _time_of(line, parser)
-        if moment is not None:
-            return moment
-    return None
-
-
-def _first_at_or_after(handle: BinaryIO, size: int, since: float, parser: Parser) -> int:
-    """The offset of the first line whose time is ``since`` or later (binary search; the log is in time order)."""
-    low, high = 0, size  # low: a line start with every earlier line older; high: a line start (or the end) not older
-    while high - low > _SCAN_BELOW:
-        handle.seek((low + high) // 2)
-        handle.readline()  # to the next line start
-        probe = handle.tell()
-        if probe >= high:
-            break
-        moment = _time_at(handle, probe, parser)
-        if moment is not None and moment >= since:
-            high = probe
-        else:
-            low = probe
-    handle.seek(low)
-    offset = low
-    while offset < high:
-        line = handle.readline()
-        if not line:
-            break
-        moment = _time_of(line, parser)
-        if moment is not None and moment >= since:
-            return offset
-        offset += len(line)
-    return high
-
-
-def _count_lines(handle: BinaryIO, start: int, end: int) -> int:
-    """Lines in [start, end) (both line starts, or ``end`` the end of the file)."""
-    count = count_newlines(handle, start, end)
-    if end > start:
-        handle.seek(end - 1)
-        count += handle.read(1) != b"\n"  # an unterminated last line is a line too
-    return count
-
-
-def _skip_lines(handle: BinaryIO, start: int, lines: int) -> int:
-    """The offset ``lines`` lines after ``start``."""
-    handle.seek(start)
-    offset = start
-    while lines > 0:
-        chunk = handle.read(_CHUNK)
-        if not chunk:
-            break
-        count = chunk.count(b"\n")
-        if count < lines:
-            lines -= count
-            offset += len(chunk)
-            continue
-        cut = -1
-        for _ in range(lines):
-            cut = chunk.index(b"\n", cut + 1)
-        return offset + cut + 1
-    return offset
-
-
 def _parts(path: str, start: int, end: int, workers: int) -> list[tuple[int, int]]:
     """[start, end) cut at line starts into up to ``workers`` ranges (one unless it is big)."""
     if workers < 2 or end - start < 16 << 20:
         return [(start, end)]
-    bounds = [start]
-    with open(path, "rb") as handle:
-        for i in range(1, workers):
-            handle.seek(max(start + (end - start) * i // workers, bounds[-1]))
-            handle.readline()
-            bounds.append(min(handle.tell(), end))
-    bounds.append(end)
-    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    return spans(path, workers, start, end) or [(start, end)]
 
 
 # -- syntax -----------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from vhostguard import live
 from vhostguard.config import ConfigError, LoadOptions, load
 from vhostguard.deploy.slots import live_directory
 from vhostguard.diagnose import RESUME_CODES, iso, observe_server, pid_file, process_alive, worker_pids
-from vhostguard.logs import count_newlines
+from vhostguard.logs import decode_lines, lines_before
 from vhostguard.model import ServerModel, build_model
 from vhostguard.monitor import find_error_logs, parse_error_line
 
@@ -241,26 +241,18 @@ class _ErrorLog:
         if not newline:
             return []
         first = len(self.seen) + 1
-        found = [(first + i, raw.decode("utf-8", "replace")) for i, raw in enumerate(complete.split(b"\n"))]
+        found = list(enumerate(decode_lines(complete), first))
         self.seen += found
         return found
 
     def where(self, number: int) -> str:
         """``path:line`` of the ``number``th line after the offset."""
         if self._before is None:
-            self._before = _count_lines(self.path, self.offset) if self.path is not None and self.offset else 0
+            self._before = lines_before(self.path, self.offset) if self.path is not None and self.offset else 0
         return f"{self.path}:{self._before + number}"
 
     def last(self, count: int = LAST_LINES) -> list[str]:
         return [f"{self.where(n)}: {text.strip()}" for n, text in self.seen[-count:] if text.strip()]
-
-
-def _count_lines(path: str, end: int) -> int:
-    try:
-        with open(path, "rb") as handle:
-            return count_newlines(handle, 0, end)
-    except OSError:
-        return 0
 
 
 def _probe_address(model: ServerModel) -> tuple[str, int] | None:

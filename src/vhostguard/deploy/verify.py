@@ -38,12 +38,15 @@ from typing import Any, Literal
 
 from vhostguard import live
 from vhostguard.checks import Expectations, load_expectations
-from vhostguard.deploy.server import ServerControl, _answers, _count_lines, _probe_address, load_live
+from vhostguard.deploy.server import ServerControl, _answers, _probe_address, load_live
 from vhostguard.diagnose import iso, observe_server
-from vhostguard.logs import EndpointTemplater, Parser, ResolveError, find_logs, request_rows, resolve_targets
+from vhostguard.logs import (
+    EndpointTemplater, LogCursor, Parser, ResolveError, decode_lines, find_logs, lines_before, request_rows, resolve_targets,
+)
 from vhostguard.model import ServerModel
+from vhostguard.analytics import BurstRule
 from vhostguard.monitor import (
-    BurstRule, Evaluator, HostMove, HostNames, Labeler, Rules, Windows, find_error_logs, host_column, host_moves, load_rules,
+    Evaluator, HostMove, HostNames, Labeler, Rules, Windows, find_error_logs, host_column, host_moves, load_rules,
     parse_error_line, where_now,
 )
 from vhostguard.routing import Request, RequestError, Router
@@ -200,45 +203,32 @@ class _Row:
 
 
 class _Reader:
-    """One access log read from a mark on: complete lines only, rotation followed."""
+    """One access log read from a mark on (``logs.LogCursor``: complete lines only, rotation followed)."""
 
     def __init__(self, log: _AccessLog, mark: LogMark | None, labeler: Labeler, partial: bool = False) -> None:
         self.log = log
         extra = ROW_EXTRA + ((log.host_key,) if log.host_key else ())
         self.rows = request_rows(log.parser, extra, log.vhost).rows
         self.labeler = labeler
-        self.inode = mark.inode if mark else None
-        self.offset = mark.offset if mark else 0
-        self.start = self.offset  # line indexes count from here
-        self.index = 0  # lines read since ``start``
+        self.cursor = LogCursor(log.path, mark.offset if mark else 0, mark.inode if mark else None, mid_line=partial)
         self.lines = 0
         self.malformed = 0
-        self._rest = b""
-        self._partial = partial  # the mark is mid-line: the first piece read is not a line
+
+    @property
+    def offset(self) -> int:
+        return self.cursor.offset
+
+    @property
+    def start(self) -> int:
+        """Where line indexes count from."""
+        return self.cursor.start
 
     def read(self, now: float, until: int | None = None) -> list[_Row]:
         """The rows of the complete lines after the last read (up to byte ``until`` when given)."""
-        try:
-            with open(self.log.path, "rb") as handle:
-                info = os.fstat(handle.fileno())
-                if (self.inode is not None and info.st_ino != self.inode) or info.st_size < self.offset:
-                    self.inode, self.offset, self.start, self.index, self._rest = info.st_ino, 0, 0, 0, b""
-                self.inode = info.st_ino
-                handle.seek(self.offset)
-                data = handle.read(READ_BYTES if until is None else max(0, min(READ_BYTES, until - self.offset)))
-        except OSError:
-            return []  # not written yet (a new log of the new config), or gone
-        self.offset += len(data)
-        data = self._rest + data
-        complete, newline, self._rest = data.rpartition(b"\n")
-        if not newline:
+        first = self.cursor.index
+        lines = self.cursor.read(READ_BYTES, until)
+        if not lines:
             return []
-        lines = [raw.decode("utf-8", "surrogateescape") for raw in complete.split(b"\n")]
-        if self._partial:
-            lines, self._partial = lines[1:], False
-            self.start += len(complete.split(b"\n", 1)[0]) + 1
-        first = self.index
-        self.index += len(lines)
         return _rows(self.log, self.rows(lines), lines, first, self.labeler, now, self)
 
 
@@ -395,7 +385,7 @@ def _line_ref(row: _Row, readers: list[_Reader]) -> str:
     """``path:line: text`` (the line number counted once, only for evidence)."""
     path, index = row.where
     reader = next((r for r in readers if r.log.path == path), None)
-    before = _count_lines(path, reader.start) if reader is not None and reader.start else 0
+    before = lines_before(path, reader.start) if reader is not None and reader.start else 0
     return f"{path}:{before + index + 1}: {row.text.strip()}"
 
 
@@ -421,10 +411,9 @@ class _ErrorLines:
                     data = handle.read(READ_BYTES)
             except OSError:
                 continue
-            number = _count_lines(path, offset) if offset else 0
-            for raw in data.split(b"\n"):
+            number = lines_before(path, offset) if offset else 0
+            for text in decode_lines(data):
                 number += 1
-                text = raw.decode("utf-8", "replace")
                 entry = parse_error_line(text, path)
                 if entry.level in ("emerg", "alert", "crit", "error") and entry.client is not None:
                     kind = entry.code or entry.brief[:80]

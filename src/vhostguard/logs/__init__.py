@@ -7,15 +7,25 @@ Public surface:
 * ``compile_rows(fmt, columns)``: the same parser in bulk, a block of lines to tuples;
   ``logs.rows.request_rows``: ``(vhost, method, path, ...)`` rows for report and watch;
 * ``read_log(path, parser, stats=..., on_malformed=...)`` over plain/gzip/bzip2/xz files,
-  counting malformed lines with their numbers (``ReadStats``, ``Malformed``);
+  counting malformed lines with their numbers (``ReadStats``, ``Malformed``); ``iter_lines`` the lines
+  themselves (of a byte range too); ``LogCursor`` a log read from an offset on, a read at a time
+  (rotation followed); ``decode_lines`` cuts and decodes complete lines as all of them do;
 * ``find_logs(tree) -> LogConfig``: every CustomLog/GlobalLog/TransferLog of a config with its format;
 * ``EndpointTemplater`` / ``auto_template``: endpoint templates with a per-vhost cardinality cap;
 * ``resolve_files(paths, layout, log_format)`` / ``resolve_targets(layout, log_format)``: which format
   each log is in (``--log-format``, else the config's, else detected), the one answer every command uses;
-* ``logs.parallel.fold_log``: both cores on one big plain log (byte ranges from ``spans``, folded per worker);
+  ``parser_of(formats)`` / ``target_parser(target)`` the parser of formats so resolved;
+* ``spans(path, parts, start, end)``: byte ranges of a plain file at line boundaries (None: compressed);
+  ``fold_jobs(jobs, empty, read, merge, workers)``: the one pool (forked workers fold the jobs they take,
+  the parent merges; ``WorkerError``); ``usable_cpus()``;
+* ``is_compressed(head)``: a gzip, bzip2 or xz stream (read whole, never entered in the middle);
 * ``scan_spec(fmt)`` / ``scan_block(spec, data, ...)``: the compiled scanner (per-endpoint sums of a
   block of lines, exact; lines it is not sure of are left to the Python parser); ``scan_engine()``
   says whether it runs ("c") or not ("python");
+* ``offset_since(handle, size, at, time_of)``: where the lines of time ``at`` and later start in a
+  time-ordered log (one binary search over byte offsets; ``record_time(parser)`` gives ``time_of``,
+  ``UntimedLog`` when no time can be read), with ``first_timed``/``last_time``, ``count_lines``/
+  ``skip_lines``/``lines_before`` (line numbers of a range read from the middle) and ``line_text``;
 * ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode;
 * the AH-code catalogue of the error log: ``explain_code(code)`` / ``explain_line(line) -> CodeEntry | None``,
   ``load_catalogue()``, ``normalise_code`` (what httpd 2.4's numbered error-log messages mean).
@@ -31,18 +41,20 @@ from vhostguard.logs.escapes import unescape
 from vhostguard.logs.format import (
     CLF_FORMAT, DEFAULT_NICKNAMES, FormatError, LineError, LogFormat, compile_format, compile_rows, parser_for,
 )
-from vhostguard.logs.parallel import spans
+from vhostguard.logs.parallel import WorkerError, fold_jobs, spans, usable_cpus
 from vhostguard.logs.reader import (
-    SAMPLES, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, count_newlines, detect_format, iter_bytes, iter_lines,
-    printable,
-    read_log, read_logs,
+    SAMPLES, TOO_LONG, FormatChoice, LogCursor, Malformed, Parser, ReadStats, count_newlines, decode_lines, detect_format,
+    is_compressed, iter_bytes,
+    iter_lines, printable, read_log, read_logs,
 )
 from vhostguard.logs.resolve import (
-    STOCK_NICKNAMES, ResolvedLog, ResolveError, explicit_format, resolve_files, resolve_targets, target_parser,
+    STOCK_NICKNAMES, ResolvedLog, ResolveError, explicit_format, parser_of, resolve_files, resolve_targets, target_parser,
 )
 
+from vhostguard.logs.window import (
+    UntimedLog, count_lines, epoch, first_timed, last_time, line_text, lines_before, offset_since, record_time, skip_lines,
+)
 from vhostguard.logs.endpoints import NONE, SegmentTemplates
-from vhostguard.logs.memo import memo as bounded_memo
 from vhostguard.logs.reader import MAX_LINE
 from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs.scanner import GroupSums, Scanned, ScanSpec, engine as scan_engine, scan as scan_block, scan_spec
@@ -66,6 +78,7 @@ __all__ = [
     "GroupSums",
     "LineError",
     "LogConfig",
+    "LogCursor",
     "LogFormat",
     "LogTarget",
     "Malformed",
@@ -78,33 +91,48 @@ __all__ = [
     "ScanSpec",
     "Scanned",
     "SegmentTemplates",
+    "UntimedLog",
+    "WorkerError",
     "auto_template",
-    "bounded_memo",
     "compile_format",
     "compile_rows",
+    "count_lines",
     "count_newlines",
+    "decode_lines",
     "detect_format",
+    "epoch",
     "explain_code",
     "explain_line",
     "explicit_format",
     "find_logs",
+    "first_timed",
+    "fold_jobs",
+    "is_compressed",
     "iter_bytes",
     "iter_lines",
+    "last_time",
+    "line_text",
+    "lines_before",
     "load_catalogue",
     "load_patterns",
     "normalise_code",
+    "offset_since",
     "parse_patterns",
     "parser_for",
+    "parser_of",
     "printable",
     "read_log",
     "read_logs",
+    "record_time",
     "request_rows",
     "resolve_files",
     "resolve_targets",
     "scan_block",
     "scan_engine",
     "scan_spec",
+    "skip_lines",
     "spans",
     "target_parser",
     "unescape",
+    "usable_cpus",
 ]

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from vhostguard.logs.memo import memo
+from vhostguard.speed import memo
 
 OTHER = "{other}"
 NONE = "-"  # no path logged

@@ -1,83 +1,142 @@
-"""Both cores on one big log: byte ranges at line boundaries, folded in worker processes.
+"""All usable cores on big logs: byte ranges at line boundaries, and the one pool that reads them.
 
-Records are not sent back between processes (pickling a dict costs more
-than parsing it): each worker parses its range and folds its records into
-a small value (counts per endpoint, sums); the parent merges the values and
-the read statistics, renumbering malformed lines as if one process had read
-the whole file. Compressed files cannot be split: they are read in one
-worker. ``fold`` and ``merge`` must be picklable (module-level functions).
+``spans`` cuts a plain file (or a byte range of it) at line starts; a
+compressed file cannot be entered in the middle and is never cut.
+``fold_jobs`` reads jobs in forked processes: each worker folds the jobs it
+takes (in order, from a shared counter) into one partial value, which alone
+crosses the pipe back (pickling records would cost more than parsing them);
+the parent is a worker too, and merges the partial values in worker order.
+Forking shares what the parent built (compiled formats, models) copy on write.
 """
 from __future__ import annotations
 
-import functools
+import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+import signal
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from vhostguard.logs.format import compile_format
-from vhostguard.logs.reader import SAMPLES, ReadStats, read_log
-import itertools
+from vhostguard.logs.reader import is_compressed
 
-T = TypeVar("T")
-MIN_SPLIT = 1 << 22  # a smaller file is not worth a second process
-_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+J = TypeVar("J")
+A = TypeVar("A")
 
 
-def spans(path: str, parts: int) -> list[tuple[int, int]] | None:
-    """Up to ``parts`` byte ranges of ``path`` that start and end at line boundaries.
+class WorkerError(RuntimeError):
+    """A worker process failed (the message carries its traceback) or exited without its result."""
 
-    None for a compressed file (it cannot be entered in the middle).
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def spans(path: str, parts: int, start: int = 0, end: int | None = None) -> list[tuple[int, int]] | None:
+    """Up to ``parts`` byte ranges of [start, end) of ``path`` (default: the whole file) that start and
+    end at line boundaries (``start`` is one). None for a compressed file (it cannot be entered in the middle).
     """
-    size = os.path.getsize(path)
     with open(path, "rb") as handle:
-        if handle.read(6).startswith(_MAGICS):
+        if is_compressed(handle.read(6)):
             return None
-        bounds = [0]
+        size = handle.seek(0, os.SEEK_END) if end is None else end
+        bounds = [start]
         for i in range(1, parts):
-            handle.seek(max(size * i // parts, bounds[-1]))
+            handle.seek(max(start + (size - start) * i // parts, bounds[-1]))
             handle.readline()  # to the end of the line the cut falls in
             bounds.append(min(handle.tell(), size))
         bounds.append(size)
-    return [(start, end) for start, end in itertools.pairwise(bounds) if end > start] or [(0, 0)]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a] or [(start, start)]
 
 
-def fold_log(path: str, fmt: str, fold: Callable[[Iterator[dict[str, Any]]], T], merge: Callable[[T, T], T], *,
-             fields: Iterable[str] | None = None, workers: int = 2, name: str | None = None) -> tuple[T, ReadStats]:
-    """``fold`` over the records of ``path`` (LogFormat text ``fmt``), in ``workers`` processes.
+def fold_jobs(jobs: Sequence[J], empty: Callable[[], A], read: Callable[[A, J], None], merge: Callable[[A, A], None],
+              workers: int, done: Callable[[J], None] | None = None) -> A:
+    """``read(partial, job)`` for every job, on ``workers`` processes (forked; the parent is one), each
+    worker's partial value starting as ``empty()``; the partials ``merge``d into the parent's in worker
+    order. ``done(job)`` is called in the parent as each job completes (progress).
 
-    Returns the merged value and the statistics of the whole file (malformed
-    samples numbered as in the file). Raises OSError for an unreadable file.
+    The partial values cross a pipe (they must pickle). Raises WorkerError when a worker fails.
     """
-    name = name or path
-    wanted = tuple(fields) if fields is not None else None
-    ranges = spans(path, workers) if workers > 1 and os.path.getsize(path) >= MIN_SPLIT else None
-    if ranges is None or len(ranges) == 1:
-        return _work(path, fmt, wanted, fold, None, name)
-    import multiprocessing  # here: importing the package (for ``spans``) needs no process machinery
-    from concurrent.futures import ProcessPoolExecutor
+    report = done or (lambda job: None)
+    if workers <= 1 or len(jobs) <= 1:
+        total = empty()
+        for job in jobs:
+            read(total, job)
+            report(job)
+        return total
+    import multiprocessing  # here: cutting spans needs no process machinery
+    from multiprocessing.connection import Connection
 
-    context = multiprocessing.get_context("fork")  # the parent's compiled formats come along
-    with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
-        parts = list(pool.map(functools.partial(_work, path, fmt, wanted, fold, name=name), ranges))
-    return _merge(parts, merge)
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("i", 0)
+    children: list[tuple[Any, Connection]] = []
+    try:
+        for _ in range(min(workers, len(jobs)) - 1):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_worker, args=(jobs, empty, read, counter, send), daemon=True)
+            process.start()
+            send.close()
+            children.append((process, receive))
+        own = empty()
+        finished: dict[int, A] = {}
+        for _, job in _take(jobs, counter):
+            read(own, job)
+            report(job)
+            _poll(jobs, children, finished, report, block=False)
+        while len(finished) < len(children):
+            _poll(jobs, children, finished, report, block=True)
+        for number in range(len(children)):
+            merge(own, finished[number])
+        return own
+    finally:
+        for process, receive in children:
+            receive.close()
+            if process.is_alive():
+                process.terminate()
+            process.join()
 
 
-def _work(path: str, fmt: str, fields: tuple[str, ...] | None, fold: Callable[[Iterator[dict[str, Any]]], T],
-          span: tuple[int, int] | None, name: str) -> tuple[T, ReadStats]:
-    stats = ReadStats()
-    value = fold(read_log(path, compile_format(fmt, fields), stats=stats, span=span, name=name))
-    return value, stats
+def _take(jobs: Sequence[J], counter: Any) -> Iterator[tuple[int, J]]:
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value = index + 1
+        if index >= len(jobs):
+            return
+        yield index, jobs[index]
 
 
-def _merge(parts: list[tuple[T, ReadStats]], merge: Callable[[T, T], T]) -> tuple[T, ReadStats]:
-    total = ReadStats()
-    value = functools.reduce(merge, (part for part, _ in parts))
-    for _, stats in parts:
-        offset = total.lines
-        total.samples += [replace(bad, line=bad.line + offset) for bad in stats.samples]
-        total.lines += stats.lines
-        total.malformed += stats.malformed
-        total.problems += stats.problems
-    del total.samples[SAMPLES:]
-    return value, total
+def _poll(jobs: Sequence[J], children: list[tuple[Any, Any]], finished: dict[int, A],
+          report: Callable[[J], None], block: bool) -> None:
+    from multiprocessing.connection import wait
+
+    live = [receive for number, (_, receive) in enumerate(children) if number not in finished]
+    for ready in wait(live, timeout=None if block else 0):
+        number = next(i for i, (_, r) in enumerate(children) if r is ready)
+        try:
+            kind, payload = children[number][1].recv()
+        except EOFError:
+            raise WorkerError(f"reader {number} exited without a result") from None
+        if kind == "progress":
+            report(jobs[payload])
+        elif kind == "done":
+            finished[number] = payload
+        else:
+            raise WorkerError(f"reader {number} failed:\n{payload}")
+
+
+def _worker(jobs: Sequence[J], empty: Callable[[], A], read: Callable[[A, J], None], counter: Any, send: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops us
+    try:
+        partial = empty()
+        for index, job in _take(jobs, counter):
+            read(partial, job)
+            send.send(("progress", index))
+        send.send(("done", partial))
+    except BaseException:
+        send.send(("error", traceback.format_exc()))
+    finally:
+        send.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import lzma
+import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ _DECOMPRESSORS: tuple[tuple[bytes, Callable[[], Any]], ...] = (
     (b"BZh", bz2.BZ2Decompressor),
     (b"\xfd7zXZ\x00", lzma.LZMADecompressor),
 )
+COMPRESSED_MAGIC = tuple(magic for magic, _ in _DECOMPRESSORS)
 _COMPRESSED_CHUNK = 1 << 14  # compressed bytes per step: what a damaged step loses (its output)
 TOO_LONG: list[str] = []  # yielded by iter_lines, by identity, in place of one over-long line
 # What a damaged or truncated compressed file raises part-way through.
@@ -94,6 +96,12 @@ class FormatChoice:
                 first = first or problem
         assert first is not None
         raise first
+
+
+def is_compressed(head: bytes) -> bool:
+    """True when ``head`` (a file's first bytes, 6 are enough) starts a gzip, bzip2 or xz stream:
+    such a file is read as one stream (it cannot be entered in the middle)."""
+    return head.startswith(COMPRESSED_MAGIC)
 
 
 def iter_bytes(path: str, span: tuple[int, int] | None = None) -> Iterator[bytes]:
@@ -239,6 +247,64 @@ def _describe(problem: BaseException) -> str:
     if isinstance(problem, EOFError):
         return "compressed data ends early"
     return f"cannot read: {problem}"
+
+
+def decode_lines(complete: bytes) -> list[str]:
+    r"""The lines of ``complete`` (bytes that end at a line's end, its last ``\n`` left out) as
+    ``iter_lines`` gives them: cut at ``\n``, the ``\r`` of a CRLF dropped, not UTF-8 as ``\xhh``."""
+    text = complete.decode("utf-8", "backslashreplace")
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
+
+
+@dataclass
+class LogCursor:
+    """Where a log is being read from, a read at a time: complete lines only (a line still being
+    written waits for its newline), a rotated (another inode) or truncated file read again from 0.
+
+    ``offset`` is the next byte to read; ``start`` where line indexes count from and ``index`` the
+    complete lines returned since (``lines_before(path, start) + index + 1`` is a line's number);
+    ``mid_line``: ``offset`` falls inside a line, whose rest is not a line.
+    """
+
+    path: str
+    offset: int = 0
+    inode: int | None = None
+    mid_line: bool = False
+    start: int = field(init=False)
+    index: int = 0
+    _rest: bytes = field(default=b"", repr=False)
+
+    def __post_init__(self) -> None:
+        self.start = self.offset
+
+    def read(self, limit: int, until: int | None = None) -> list[str]:
+        """The complete lines written since the last read, reading at most ``limit`` bytes (and only up
+        to byte ``until`` when given); [] when there are none or the file cannot be read now."""
+        try:
+            with open(self.path, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if (self.inode is not None and info.st_ino != self.inode) or info.st_size < self.offset:
+                    self.offset = self.start = self.index = 0
+                    self._rest, self.mid_line = b"", False
+                self.inode = info.st_ino
+                handle.seek(self.offset)
+                data = handle.read(limit if until is None else max(0, min(limit, until - self.offset)))
+        except OSError:
+            return []  # not written yet, or gone
+        self.offset += len(data)
+        complete, newline, self._rest = (self._rest + data).rpartition(b"\n")
+        if not newline:
+            return []
+        lines = decode_lines(complete)
+        if self.mid_line:
+            self.mid_line = False
+            self.start += len(complete.split(b"\n", 1)[0]) + 1
+            lines = lines[1:]
+        self.index += len(lines)
+        return lines
 
 
 def read_log(path: str, parser: Parser, *, stats: ReadStats | None = None,

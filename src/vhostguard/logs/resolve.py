@@ -95,15 +95,26 @@ def resolve_targets(layout: LogConfig, log_format: str | None = None,
 
 def target_parser(target: LogTarget, fields: Iterable[str] | None = None) -> Parser:
     """The parser of a log the config writes: its format, or a choice when several formats write it."""
+    try:
+        return parser_of(target.formats, fields)
+    except FormatError as problem:
+        where = ", ".join(str(s) for s in target.sources)
+        raise ResolveError(f"{where}: {problem}") from None
+
+
+def parser_of(formats: Sequence[str], fields: Iterable[str] | None = None) -> Parser:
+    """The parser of a log written in ``formats`` (LogFormat strings as resolved here, ``ResolvedLog.formats``):
+    the one format, or a ``FormatChoice`` when several write it. Raises FormatError naming the format."""
     wanted = tuple(fields) if fields is not None else None
-    formats = []
-    for fmt in target.formats:
+    parsers = []
+    for fmt in formats:
         try:
-            formats.append(parser_for(fmt, {}, wanted))
+            parsers.append(parser_for(fmt, {}, wanted))
         except FormatError as problem:
-            where = ", ".join(str(s) for s in target.sources)
-            raise ResolveError(f"{where}: LogFormat {fmt!r}: {problem}") from None
-    return formats[0] if len(formats) == 1 else FormatChoice(tuple(formats))
+            raise FormatError(f"LogFormat {fmt!r}: {problem}") from None
+    if not parsers:
+        raise FormatError("no LogFormat")
+    return parsers[0] if len(parsers) == 1 else FormatChoice(tuple(parsers))
 
 
 def candidates(layout: LogConfig | None) -> list[tuple[str, str]]:

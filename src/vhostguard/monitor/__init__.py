@@ -1,15 +1,9 @@
-"""monitor/: aggregates of access-log rows: the report's analysis, and the rolling windows and alerts of ``watch``."""
+"""monitor/: ``watch``: tailing, rolling windows, alert rules, sinks and the Prometheus exporter (``report``'s engine is analytics/)."""
 from __future__ import annotations
 
-from vhostguard.monitor.aggregate import (
-    AggregateOptions, Analysis, BurstRule, EndpointSummary, ErrorBurst, Latency, LogSource, SeriesPoint,
-    TimelinePoint, analyse, utc_iso,
-)
 from vhostguard.monitor.errorlog import ErrorEntry, ErrorLogTarget, find_error_logs, parse_error_line
-from vhostguard.monitor.sketch import QuantileSketch
 from vhostguard.monitor.ingest import Labeler
 
-from vhostguard.monitor.aggregate import histogram_quantile, usable_cpus
 from vhostguard.monitor.alerts import FIRING, Alert
 from vhostguard.monitor.clock import SystemClock
 from vhostguard.monitor.exporter import DEFAULT_METRICS_ADDR, MetricsServer, WatchMetrics, parse_addr, registry_for
@@ -29,14 +23,9 @@ __all__ = [
     "DEFAULT_RULES_YAML",
     "FIRING",
     "AccessLog",
-    "AggregateOptions",
     "Alert",
     "AlertmanagerSink",
-    "Analysis",
-    "BurstRule",
     "ConfigSource",
-    "EndpointSummary",
-    "ErrorBurst",
     "ErrorEntry",
     "ErrorLogTarget",
     "Evaluator",
@@ -44,30 +33,23 @@ __all__ = [
     "HostNames",
     "JsonLinesSink",
     "Labeler",
-    "Latency",
-    "LogSource",
     "MetricsServer",
     "PlannedMove",
-    "QuantileSketch",
     "Routed",
     "Rules",
     "RulesError",
-    "SeriesPoint",
     "Sink",
     "StateError",
     "SystemClock",
     "TerminalSink",
-    "TimelinePoint",
     "Watch",
     "WatchMetrics",
     "WatchOptions",
     "WebhookSink",
     "Windows",
-    "analyse",
     "config_moves",
     "default_state_dir",
     "find_error_logs",
-    "histogram_quantile",
     "host_column",
     "host_moves",
     "load_rules",
@@ -76,8 +58,6 @@ __all__ = [
     "parse_error_line",
     "printable",
     "registry_for",
-    "usable_cpus",
     "usual_vhosts",
-    "utc_iso",
     "where_now",
 ]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vhostguard.config import server_root_relative
-from vhostguard.logs import bounded_memo
+from vhostguard.speed import memo
 from vhostguard.model import ServerModel
 
 DEFAULT_ERROR_LOG = "logs/error_log"  # httpd's compiled-in DEFAULT_ERRORLOG, relative to ServerRoot
@@ -103,7 +103,7 @@ def _epoch(text: str) -> float:
     return moment.timestamp() + (float("0." + fraction) if fraction else 0.0)
 
 
-_epoch_cached = bounded_memo(_epoch, 4096)
+_epoch_cached = memo(_epoch, 4096)
 
 
 def parse_error_line(line: str, source: str) -> ErrorEntry:

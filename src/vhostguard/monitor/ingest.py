@@ -21,7 +21,7 @@ from typing import Any, cast
 from vhostguard.logs import NONE, OTHER, EndpointTemplater, SegmentTemplates
 from vhostguard.logs import SAMPLES, Malformed, Parser
 from vhostguard.logs import request_rows
-from vhostguard.monitor.aggregate import METHODS  # the same method labels as `report`
+from vhostguard.analytics import METHODS  # the same method labels as `report`
 from vhostguard.monitor.hosts import HostExamples, HostNames, host_header_name
 from vhostguard.monitor.latency import LatencyCounts
 from vhostguard.monitor.parser_process import RowsSpec, row_parser

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vhostguard.logs import printable
+from vhostguard.logs import decode_lines, printable
 
 READ_SIZE = 1 << 16  # bytes per read: small enough that a chunk's lines are handled in one go
 HEAD_BYTES = 1024  # the prefix hashed to recognise a file after truncation or rotation
@@ -180,9 +180,9 @@ class _Reader:
             self.partial = b""
             return None
         start = self.position()
-        text = self.partial.decode("utf-8", "backslashreplace")
+        lines = decode_lines(self.partial)
         self.partial = b""
-        return self._emit(start, [text.removesuffix("\r")], 0)
+        return self._emit(start, lines, 0)
 
     def _lines(self, start: Position, data: bytes) -> Chunk | None:
         if self.skipping:
@@ -200,11 +200,8 @@ class _Reader:
         too_long = 0
         if len(self.partial) > MAX_LINE:  # the next line is already too long: drop it up to its newline
             self.partial, self.skipping, too_long = b"", True, 1
-        text = buffer[:end].decode("utf-8", "backslashreplace")
-        lines = text.split("\n")
-        if "\r" in text:  # httpd on Windows writes CRLF; elsewhere a raw CR is never data
-            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        if len(text) > MAX_LINE:
+        lines = decode_lines(buffer[:end])
+        if end * 4 > MAX_LINE:  # a line of MAX_LINE bytes may decode to up to 4 times as many characters (\xhh)
             kept = [line for line in lines if len(line) <= MAX_LINE]
             too_long, lines = too_long + len(lines) - len(kept), kept
         return self._emit(start, lines, too_long)

@@ -27,7 +27,7 @@ from rich.text import Text
 
 from vhostguard.logs import printable
 from vhostguard.report.words import plural
-from vhostguard.monitor import Analysis, EndpointSummary, histogram_quantile, utc_iso
+from vhostguard.analytics import Analysis, EndpointSummary, histogram_quantile, utc_iso
 
 SCHEMA = 1
 MAX_BARS = 360  # buckets per chart: wider than that, bars get thinner than a pixel

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from vhostguard.config import Directive
 from vhostguard.model import Server
-from vhostguard.routing.drafts import draft_class
+from vhostguard.speed import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub
 from vhostguard.routing.request import escape_uri
 from vhostguard.routing.sections import ServerLevels, server_levels

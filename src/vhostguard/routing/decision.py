@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from vhostguard.config import Directive
 from vhostguard.config import Source, slot_setters
 from vhostguard.model import Match, Server
-from vhostguard.routing.drafts import draft_class
+from vhostguard.speed import draft_class
 from vhostguard.routing.request import Request
 
 OUTCOME_KINDS = (

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from vhostguard.config import Directive
 from vhostguard.model import Server
-from vhostguard.routing.drafts import draft_class
+from vhostguard.speed import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub
 from vhostguard.routing.sections import Section, ServerLevels, server_levels
 

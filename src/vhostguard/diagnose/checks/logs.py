@@ -3,7 +3,7 @@
 Access logs (every CustomLog/GlobalLog/TransferLog of the config, each in its
 own LogFormat, ``logs.resolve_targets``): the window ``[now - since, now]``
 and the window of the same length before it are aggregated with the
-report's aggregation (``monitor.analyse``: endpoint templates, status
+report's aggregation (``analytics.analyse``: endpoint templates, status
 classes, and 5xx bursts by ``BurstRule``). An endpoint with a 5xx burst now
 is a finding: critical when it was healthy before (no burst, error ratio
 under the rule's), a warning when it was failing already. An endpoint whose
@@ -21,7 +21,7 @@ notices only counted.
 Logs are written in time order (mod_log_config writes a request's line when
 it ends, ``%t`` being its start, so neighbours may differ by a request's
 duration), so the windows are found by a binary search on byte offsets and
-only they are read: 30 minutes of a day-long log cost 30 minutes of lines.
+only they are read (``logs.offset_since``): 30 minutes of a day-long log cost 30 minutes of lines.
 Malformed lines are counted, never fatal; a log that cannot be read is a
 finding.
 """
@@ -32,7 +32,6 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, BinaryIO
 
 from vhostguard.logs import explain_line, load_catalogue
@@ -40,12 +39,12 @@ from vhostguard.diagnose.checks.base import Check, result, skipped
 from vhostguard.diagnose.context import DoctorContext, FailingRequest, iso
 from vhostguard.diagnose.findings import CheckResult, Finding, Severity
 from vhostguard.logs import (
-    NONE, OTHER, EndpointTemplater, FormatChoice, FormatError, LineError, LogTarget, Parser, ReadStats, ResolveError, find_logs,
-    iter_lines, printable, request_rows, resolve_targets,
+    NONE, OTHER, EndpointTemplater, FormatChoice, FormatError, LineError, LogTarget, Parser, ReadStats, ResolveError,
+    UntimedLog, epoch, find_logs, first_timed, is_compressed, iter_lines, lines_before, offset_since, printable,
+    record_time, request_rows, resolve_targets,
 )
-from vhostguard.monitor import (
-    AggregateOptions, Analysis, BurstRule, EndpointSummary, LogSource, analyse, find_error_logs, parse_error_line,
-)
+from vhostguard.analytics import AggregateOptions, Analysis, BurstRule, EndpointSummary, LogSource, analyse
+from vhostguard.monitor import find_error_logs, parse_error_line
 from vhostguard.routing import Request, RequestError
 
 NAME = "logs"
@@ -53,13 +52,8 @@ RULE = BurstRule()  # the report's and watch's notion of a 5xx burst
 GROWTH = 2  # a count at least this many times the window before's is a burst "compared with before"
 EXAMPLES = 3  # log lines shown per finding
 MAX_FAILING = 5  # failing requests handed to the routing check
-PROBE_LINES = 64  # lines read at a probe of the binary search before giving up on finding a time
-NEAR_BYTES = 1 << 13  # the binary search stops this close to the window's start, then reads forward
-MAX_LINE_BYTES = 1 << 20
 LOG_CLOCK = 1.0  # %t has whole seconds: an entry logged at second S happened before S + 1
 ROTATION_SLACK = 60  # a log starting this long after the window before began does not cover it (rotated)
-MAX_UNTIMED = 2000  # lines in a row without a readable time: the log is not in the format it is read in
-COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # httpd's levels, worst first (trace1..8 count as debug).
 LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 REPORTED_LEVEL = LEVELS.index("warn")  # groups at this level or worse are findings
@@ -184,101 +178,9 @@ def duration_text(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-# -- finding the window in a time-ordered log --------------------------------------------
-
-def window_start(handle: BinaryIO, size: int, at: float, time_of: Callable[[str], float | None], low: int = 0) -> int:
-    """The offset of the first line from ``low`` on whose time is ``at`` or later (``size``: none).
-
-    ``low`` is a line start. A binary search on byte offsets narrows the
-    range to ``NEAR_BYTES``, probing the first timed line after each middle;
-    then lines are read forward. Lines without a time (malformed) are passed over.
-    """
-    high = size
-    while high - low > NEAR_BYTES:
-        middle = (low + high) // 2
-        probe = _first_timed(handle, middle, high, time_of)
-        if probe is not None and probe[1] < at:
-            low = probe[0]
-        else:
-            high = middle
-    handle.seek(low)
-    position = low
-    untimed = 0
-    while position < size:
-        raw = handle.readline(MAX_LINE_BYTES)
-        if not raw:
-            break
-        when = time_of(_text(raw))
-        if when is not None and when >= at:
-            return position
-        untimed = untimed + 1 if when is None else 0
-        if untimed > MAX_UNTIMED:
-            raise Untimed(f"no time could be read from {MAX_UNTIMED} lines in a row after byte {position - len(raw)}")
-        position += len(raw)
-    return size
-
-
-class Untimed(Exception):
-    """A log whose lines give no time where the window is sought: not in the format doctor reads it in."""
-
-
-def _first_timed(handle: BinaryIO, offset: int, limit: int, time_of: Callable[[str], float | None]) -> tuple[int, float] | None:
-    """(start, time) of the first line starting after ``offset`` (before ``limit``) whose time is known
-    (``offset`` -1: the first line of the file included)."""
-    handle.seek(max(offset, 0))
-    if offset >= 0:
-        handle.readline(MAX_LINE_BYTES)  # the rest of the line ``offset`` falls in (-1: from the first line)
-    for _ in range(PROBE_LINES):
-        position = handle.tell()
-        if position >= limit:
-            return None
-        raw = handle.readline(MAX_LINE_BYTES)
-        if not raw:
-            return None
-        when = time_of(_text(raw))
-        if when is not None:
-            return position, when
-    return None
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
-
-
-def lines_before(path: str, offset: int, start: int = 0, base: int = 0) -> int:
-    """How many lines start before ``offset``: the line number base of a range (newlines counted
-    from ``start``, where ``base`` lines are known to start before)."""
-    count = base
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        left = offset - start
-        while left > 0 and (chunk := handle.read(min(1 << 22, left))):
-            count += chunk.count(b"\n")
-            left -= len(chunk)
-    return count
-
-
-def _epoch(text: Any) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(str(text)).timestamp()
-    except ValueError:
-        return None
-
-
 def _logs_time(parser: Parser) -> bool:
     formats = parser.formats if isinstance(parser, FormatChoice) else (parser,)
     return any("time" in getattr(fmt, "all_keys", ("time",)) for fmt in formats)
-
-
-def _access_time(parser: Parser) -> Callable[[str], float | None]:
-    def time_of(line: str) -> float | None:
-        try:
-            return _epoch(parser.parse(line).get("time"))
-        except LineError:
-            return None
-    return time_of
 
 
 def _open_plain(path: str, what: str, findings: list[Finding], totals: _Totals) -> tuple[BinaryIO, int] | None:
@@ -302,7 +204,7 @@ def _open_plain(path: str, what: str, findings: list[Finding], totals: _Totals) 
         handle.close()
         findings.append(_unreadable(path, what, problem.strerror or str(problem)))
         return None
-    if head.startswith(COMPRESSED_MAGIC):
+    if is_compressed(head):
         handle.close()
         totals.notes.append(f"{printable(path)}: compressed, its time window cannot be sought, not read")
         return None
@@ -356,17 +258,17 @@ def _seek_windows(path: str, parser: Parser, formats: tuple[str, ...], target: L
             totals.notes.append(f"{printable(path)}: its LogFormat logs no time (%t): the last {window.length} "
                                 "cannot be told apart, not read")
             return None
-        time_of = _access_time(parser)
+        time_of = record_time(parser)
         try:
-            start_before = window_start(handle, size, window.before, time_of)
-            start_now = window_start(handle, size, window.start, time_of, start_before)
+            start_before = offset_since(handle, size, window.before, time_of)
+            start_now = offset_since(handle, size, window.start, time_of, start_before)
         except OSError as problem:
             findings.append(_unreadable(path, "access log", problem.strerror or str(problem)))
             return None
-        except Untimed as problem:
+        except UntimedLog as problem:
             totals.notes.append(f"{printable(path)}: {problem} (is it written in {' | '.join(formats)}?), not read")
             return None
-        first = _first_timed(handle, -1, size, time_of)
+        first = first_timed(handle, -1, size, time_of)
     starts = first[1] if first is not None and first[1] > window.before + ROTATION_SLACK else None
     return _Opened(path, parser, formats, target, (start_before, start_now), (start_now, size), starts)
 
@@ -451,7 +353,7 @@ def _tally(opened: _Opened, wanted: set[Key], both: bool) -> dict[Key, _Tally]:
                 if status == 404:
                     tally.not_found[which] += 1
                     if which == 1:
-                        when = _epoch(row[4])
+                        when = epoch(row[4])
                         if when is not None:
                             tally.first = when if tally.first is None else min(tally.first, when)
                             tally.last = when if tally.last is None else max(tally.last, when)
@@ -629,11 +531,11 @@ def _error_logs(ctx: DoctorContext, window: Window, findings: list[Finding], tot
         totals.error_logs += 1
         with handle:
             try:
-                start = window_start(handle, size, window.start, _error_time(path))
+                start = offset_since(handle, size, window.start, _error_time(path))
             except OSError as problem:
                 findings.append(_unreadable(path, "error log", problem.strerror or str(problem)))
                 continue
-            except Untimed as problem:
+            except UntimedLog as problem:
                 totals.notes.append(f"{printable(path)}: {problem} (an ErrorLogFormat without %t?), not read")
                 continue
         if start >= size:

@@ -33,7 +33,7 @@ from vhostguard.diagnose.misroute import find_misroute, who
 from vhostguard.diagnose.refs import DirectiveRef
 from vhostguard.monitor import find_error_logs
 from vhostguard import live
-from vhostguard.logs import LineError, LogFormat, find_logs, parser_for
+from vhostguard.logs import LineError, Parser, decode_lines, find_logs, lines_before, parser_of
 from vhostguard.model import Server
 from vhostguard.routing import Decision, Request, RequestError, Router, is_ip_address
 
@@ -336,7 +336,7 @@ class _Log:
     (``vhost`` None), or only one vhost writes to it (``vhost`` its ServerName)."""
 
     path: str
-    parser: LogFormat
+    parser: Parser
     vhost: str | None
 
 
@@ -352,9 +352,9 @@ class _VhostLogs:
             fmt = next((f for f in target.formats if "%v" in f), None)
             own = ctx.model.vhost(target.servers[0]) if len(target.servers) == 1 else None
             if fmt is not None:
-                self.logs.append(_Log(target.path, parser_for(fmt, config.nicknames), None))
+                self.logs.append(_Log(target.path, parser_of((fmt,)), None))
             elif own is not None and len(target.formats) == 1:
-                self.logs.append(_Log(target.path, parser_for(target.formats[0], config.nicknames), own.server_name))
+                self.logs.append(_Log(target.path, parser_of(target.formats), own.server_name))
         self.offsets: dict[str, int] = {}
         targets, _ = find_error_logs(ctx.model)
         self.error_logs = [target.path for target in targets]
@@ -371,7 +371,7 @@ class _VhostLogs:
         for path, offset in self.error_offsets.items():
             lines = _new_lines(path, offset)
             if lines:
-                first = _lines_before(path, offset) + 1
+                first = lines_before(path, offset) + 1
                 found.extend(f"{path}:{first + index}: {text}" for index, text in enumerate(lines))
         return tuple(found)
 
@@ -390,7 +390,7 @@ class _VhostLogs:
                         continue
                     vhost = log.vhost or record.get("vhost")
                     if record.get("path") == request.path and vhost:
-                        return str(vhost), f"{log.path}:{_lines_before(log.path, offset) + index + 1}: {text}"
+                        return str(vhost), f"{log.path}:{lines_before(log.path, offset) + index + 1}: {text}"
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.05)
@@ -411,22 +411,8 @@ def _new_lines(path: str, offset: int) -> list[str]:
             data = handle.read(MAX_LOG_READ)
     except OSError:
         return []
-    return [raw.decode("utf-8", "backslashreplace") for raw in data.split(b"\n")[:-1]]  # the last piece is unfinished
-
-
-def _lines_before(path: str, offset: int) -> int:
-    """How many lines the log held before ``offset``: the found line's number, for the evidence."""
-    count = 0
-    try:
-        with open(path, "rb") as handle:
-            while handle.tell() < offset:
-                chunk = handle.read(min(MAX_LOG_READ, offset - handle.tell()))
-                if not chunk:
-                    break
-                count += chunk.count(b"\n")
-    except OSError:
-        pass  # rotated away since: the count so far
-    return count
+    complete, newline, _ = data.rpartition(b"\n")  # the last piece is unfinished
+    return decode_lines(complete) if newline else []
 
 
 CHECK = Check(NAME, run)

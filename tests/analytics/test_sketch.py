@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from vhostguard.monitor.sketch import QuantileSketch, SketchMismatch
+from vhostguard.analytics.sketch import QuantileSketch, SketchMismatch
 
 QS = (0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0)
 

@@ -15,8 +15,8 @@ from tests.monitor.test_report_fixtures import (
     START, VHOST_COMBINED_D, Plan, Written, clf_time, exact_quantile, write_log,
 )
 from vhostguard.logs import OTHER, parse_patterns
-from vhostguard.monitor import AggregateOptions, Analysis, BurstRule, EndpointSummary, LogSource, analyse
-from vhostguard.monitor.aggregate import MAX_LINE
+from vhostguard.analytics import AggregateOptions, Analysis, BurstRule, EndpointSummary, LogSource, analyse
+from vhostguard.analytics.aggregate import MAX_LINE
 
 # Tiny jobs so that even a small file is cut into many byte ranges read by two processes.
 SPLIT: dict[str, Any] = dict(workers=2, chunk_bytes=4096, split_min_bytes=0)

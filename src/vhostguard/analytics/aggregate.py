@@ -32,30 +32,27 @@ Nothing here prints; progress goes through a callback.
 """
 from __future__ import annotations
 
-import gc
+import functools
 import math
-import multiprocessing
 import os
-import signal
 import stat
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
-from itertools import compress, repeat, pairwise
-from multiprocessing.connection import Connection
+from itertools import compress, repeat
 from operator import add, floordiv, itemgetter, mod, mul, sub
 from typing import Any, cast
 
 from vhostguard.logs import NONE, OTHER, EndpointPattern, EndpointTemplater
-from vhostguard.logs import parser_for
-from vhostguard.logs import MAX_LINE, TOO_LONG, FormatChoice, Malformed, Parser, ReadStats, iter_lines
+from vhostguard.logs import parser_of
+from vhostguard.logs import MAX_LINE, TOO_LONG, Malformed, ReadStats, iter_lines
+from vhostguard.logs import fold_jobs, is_compressed, spans, usable_cpus
 from vhostguard.logs import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs import GroupSums, Scanned, ScanSpec, scan_block, scan_engine, scan_spec
-from vhostguard.monitor.sketch import DEFAULT_ACCURACY, QuantileSketch
+from vhostguard.analytics.sketch import DEFAULT_ACCURACY, QuantileSketch
+from vhostguard.speed import BoundedCache, gc_paused
 
 MINUTE = 60
 # Latency over time (the report's p50/p95 charts): per series bucket a histogram of the durations in
@@ -70,8 +67,6 @@ FLUSH_RECORDS = 32768  # records held before the per-endpoint batch arithmetic r
 ROUTE_CACHE = 65536  # raw (vhost, method, path) keys remembered; cleared when full
 TIME_CACHE = 1 << 17  # distinct time strings remembered; cleared when full
 READER_CAP_FACTOR = 4  # readers keep this many times the caps (see the module notes)
-BLOCK_BYTES = 4 << 20
-COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 # The IANA HTTP method registry, plus PURGE (caches): a method outside it is
 # reported as {other}, so garbage request lines cannot grow the table.
@@ -87,7 +82,7 @@ _SERVER_ERROR = frozenset(range(500, 600))
 
 
 class ReportError(RuntimeError):
-    """A reader process failed (the message carries its traceback)."""
+    """The lines of a block do not add up (lines = valid + malformed): a bug, never a bad line."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +267,8 @@ class Aggregate:
     reader_folded: int = 0  # requests a reader's own (larger) cap folded
     created: int = 0
     templater: EndpointTemplater | None = field(default=None, repr=False)
-    _route: dict[tuple[Any, Any, Any], list[tuple[Any, ...]]] = field(default_factory=dict, repr=False)
+    _route: BoundedCache[tuple[Any, Any, Any], list[tuple[Any, ...]]] = field(
+        default_factory=lambda: BoundedCache(ROUTE_CACHE), repr=False)
     _epoch: dict[Any, float | None] = field(default_factory=dict, repr=False)
     _minute: dict[Any, int] = field(default_factory=dict, repr=False)
     _bucket: dict[Any, int] = field(default_factory=dict, repr=False)  # time text -> series bucket at ``step``
@@ -286,7 +282,7 @@ class Aggregate:
     def __getstate__(self) -> dict[str, Any]:
         # What crosses the pipe from a reader: the results, not the caches.
         state = dict(self.__dict__)
-        state.update(templater=None, _route={}, _epoch={}, _minute={}, _bucket={})
+        state.update(templater=None, _route=BoundedCache(ROUTE_CACHE), _epoch={}, _minute={}, _bucket={})
         return state
 
     # reading
@@ -295,10 +291,8 @@ class Aggregate:
         """Add every line of ``job``; malformed lines are counted and sampled, never raised."""
         projection = _projection(job.source)
         stats = ReadStats()
-        if job.end is None:
-            blocks = iter_lines(job.source.path, stats, job.source.path)
-        else:
-            blocks = _range_blocks(job.source.path, job.start, job.end)
+        span = None if job.end is None else (job.start, job.end)
+        blocks = iter_lines(job.source.path, stats, job.source.path, span)
         number = 0
         held = 0
         sampled = [0]
@@ -356,11 +350,7 @@ class Aggregate:
         vhost, method, path = raw
         name = vhost if vhost else NONE
         key = (self.templater.vhost_key(name), _method(method), self.templater.template(path, name))
-        stats = self._stats(key, job)
-        if len(self._route) >= ROUTE_CACHE:
-            self._route.clear()
-        self._route[raw] = stats.pending
-        return stats.pending
+        return self._route.put(raw, self._stats(key, job).pending)
 
     def _stats(self, key: tuple[str, str, str], job: int) -> EndpointStats:
         stats = self.endpoints.get(key)
@@ -717,63 +707,7 @@ def _presize_step(total: Aggregate, done: int, size: int) -> None:
 
 
 def _projection(source: LogSource) -> RequestRows:
-    formats = [parser_for(fmt, {}) for fmt in source.formats]
-    parser: Parser = formats[0] if len(formats) == 1 else FormatChoice(tuple(formats))
-    return request_rows(parser, ("status", "time", BYTES_SENT, "duration_us"))
-
-
-def _range_blocks(path: str, start: int, end: int) -> Iterator[list[str]]:
-    """Lists of lines of bytes [start, end) of a plain file, as ``iter_lines`` cuts and decodes them.
-
-    ``start`` is at a line start and ``end`` after a newline (or at the end
-    of the file). A line longer than MAX_LINE is replaced by ``TOO_LONG``.
-    """
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        remaining = end - start
-        tail = b""
-        skipping = False
-        while remaining > 0:
-            data = handle.read(min(BLOCK_BYTES, remaining))
-            if not data:
-                break  # the file shrank under us
-            remaining -= len(data)
-            if skipping:
-                cut = data.find(b"\n")
-                if cut < 0:
-                    continue
-                data, skipping = data[cut + 1:], False
-            data = tail + data
-            cut = data.rfind(b"\n")
-            tail = data[cut + 1:]
-            if cut >= 0:
-                yield from _decoded(data[:cut])
-            if len(tail) > MAX_LINE and len(tail.decode("utf-8", "backslashreplace")) > MAX_LINE:
-                tail, skipping = b"", True
-                yield TOO_LONG
-        if tail and not skipping:
-            yield from _decoded(tail)
-
-
-def _decoded(data: bytes) -> Iterator[list[str]]:
-    # UTF-8 never uses the newline byte inside a character, so cutting at
-    # newlines and decoding each piece is what an incremental decoder does.
-    text = data.decode("utf-8", "backslashreplace")
-    lines = text.split("\n")
-    if "\r" in text:
-        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    if len(text) <= MAX_LINE or max(map(len, lines)) <= MAX_LINE:
-        yield lines
-        return
-    previous = 0
-    for i, line in enumerate(lines):
-        if len(line) > MAX_LINE:
-            if lines[previous:i]:
-                yield lines[previous:i]
-            yield TOO_LONG
-            previous = i + 1
-    if lines[previous:]:
-        yield lines[previous:]
+    return request_rows(parser_of(source.formats), ("status", "time", BYTES_SENT, "duration_us"))
 
 
 # --- planning and running the jobs ------------------------------------------------------
@@ -791,7 +725,7 @@ def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: 
         if source.span is not None:
             start, end = source.span
             parts = max(2, (end - start) // options.chunk_bytes) if workers > 1 and end - start >= options.split_min_bytes else 1
-            for first, last in _line_ranges(source.path, end, parts, start) if parts > 1 else [(start, end)]:
+            for first, last in _cut(source.path, parts, start, end):
                 jobs.append(Job(len(jobs), source, first, last, last - first))
             continue
         info = os.stat(source.path)
@@ -799,11 +733,11 @@ def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: 
             jobs.append(Job(len(jobs), source, size=info.st_size))
         elif source.path in scanned and info.st_size > options.scan_chunk_bytes:
             parts = max(2, info.st_size // options.scan_chunk_bytes, workers)
-            for start, end in _line_ranges(source.path, info.st_size, parts):
+            for start, end in _cut(source.path, parts, 0, info.st_size):
                 jobs.append(Job(len(jobs), source, start, end, end - start))
         elif workers > 1 and info.st_size >= options.split_min_bytes:
             parts = max(2, info.st_size // options.chunk_bytes)
-            for start, end in _line_ranges(source.path, info.st_size, parts):
+            for start, end in _cut(source.path, parts, 0, info.st_size):
                 jobs.append(Job(len(jobs), source, start, end, end - start))
         else:
             jobs.append(Job(len(jobs), source, 0, info.st_size, info.st_size))
@@ -812,27 +746,12 @@ def plan_jobs(sources: Sequence[LogSource], options: AggregateOptions, workers: 
 
 def _compressed(path: str) -> bool:
     with open(path, "rb") as handle:
-        head = handle.read(6)
-    return head.startswith(COMPRESSED_MAGIC)
+        return is_compressed(handle.read(6))
 
 
-def _line_ranges(path: str, size: int, parts: int, start: int = 0) -> list[tuple[int, int]]:
-    """``parts`` ranges of [start, size) cut at line starts (``start`` is one)."""
-    cuts = [start]
-    with open(path, "rb") as handle:
-        for index in range(1, parts):
-            handle.seek(max(start + (size - start) * index // parts, cuts[-1]))
-            handle.readline()  # to the start of the next line
-            cuts.append(min(handle.tell(), size))
-    cuts.append(size)
-    return [(a, b) for a, b in pairwise(cuts) if b > a]
-
-
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
+def _cut(path: str, parts: int, start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) of a plain file cut at line starts into ``parts`` ranges (``logs.spans``)."""
+    return (spans(path, parts, start, end) or [(start, end)]) if parts > 1 else [(start, end)]
 
 
 def analyse(sources: Sequence[LogSource], options: AggregateOptions = AggregateOptions(),
@@ -840,115 +759,20 @@ def analyse(sources: Sequence[LogSource], options: AggregateOptions = AggregateO
     """Read ``sources`` and aggregate them; ``progress(bytes)`` is called as jobs complete.
 
     Raises OSError when a file cannot be opened, FormatError for an unusable
-    format, ReportError when a reader process fails.
+    format, WorkerError (logs) when a reader process fails.
     """
     workers = max(1, options.workers or usable_cpus())
     specs = _scan_specs(sources, options)
     jobs = plan_jobs(sources, options, workers, frozenset(specs))
     workers = min(workers, len(jobs)) or 1
     report = progress or (lambda done: None)
-    with _no_cyclic_gc():
+    with gc_paused():
         if specs:
             total = _scan_and_read(jobs, specs, options, workers, report)
             return total.finish(jobs, "c")
-        if workers == 1:
-            total = Aggregate.empty(options)
-            for job in jobs:
-                total.read_job(job)
-                report(job.size)
-        else:
-            total = _parallel(jobs, options, workers, report)
+        total = fold_jobs(jobs, functools.partial(Aggregate.empty, options), Aggregate.read_job, Aggregate.merge,
+                          workers, lambda job: report(job.size))
         return total.finish(jobs)
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    # Millions of short-lived acyclic dicts: the cyclic collector would scan
-    # them again and again for nothing (about half the run time). Freezing
-    # what exists also keeps forked readers from touching shared pages.
-    enabled = gc.isenabled()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
-
-
-def _parallel(jobs: list[Job], options: AggregateOptions, workers: int, report: Callable[[int], None]) -> Aggregate:
-    """Forked readers take jobs in order from a shared counter; the parent reads too, then merges."""
-    context = multiprocessing.get_context("fork")
-    counter = context.Value("i", 0)
-    children: list[tuple[Any, Connection]] = []
-    try:
-        for _ in range(workers - 1):
-            receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_reader_main, args=(jobs, options, counter, send), daemon=True)
-            process.start()
-            send.close()
-            children.append((process, receive))
-        own = Aggregate.empty(options)
-        finished: dict[int, Aggregate] = {}
-        for job in _take_jobs(jobs, counter):
-            own.read_job(job)
-            report(job.size)
-            _poll(children, finished, report, block=False)
-        while len(finished) < len(children):
-            _poll(children, finished, report, block=True)
-        for number in range(len(children)):
-            own.merge(finished[number])
-        return own
-    finally:
-        for process, receive in children:
-            receive.close()
-            if process.is_alive():
-                process.terminate()
-            process.join()
-
-
-def _take_jobs(jobs: list[Job], counter: Any) -> Iterator[Job]:
-    while True:
-        with counter.get_lock():
-            index = counter.value
-            counter.value = index + 1
-        if index >= len(jobs):
-            return
-        yield jobs[index]
-
-
-def _poll(children: list[tuple[Any, Connection]], finished: dict[int, Aggregate],
-          report: Callable[[int], None], block: bool) -> None:
-    live = [receive for number, (_, receive) in enumerate(children) if number not in finished]
-    ready = multiprocessing.connection.wait(live, timeout=None if block else 0)
-    for ready_one in ready:
-        number = next(i for i, (_, r) in enumerate(children) if r is ready_one)
-        receive = children[number][1]
-        try:
-            kind, payload = receive.recv()
-        except EOFError:
-            raise ReportError(f"reader {number} exited without a result") from None
-        if kind == "progress":
-            report(payload)
-        elif kind == "done":
-            finished[number] = payload
-        else:
-            raise ReportError(f"reader {number} failed:\n{payload}")
-
-
-def _reader_main(jobs: list[Job], options: AggregateOptions, counter: Any, send: Connection) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops us
-    try:
-        partial = Aggregate.empty(options)
-        for job in _take_jobs(jobs, counter):
-            partial.read_job(job)
-            send.send(("progress", job.size))
-        send.send(("done", partial))
-    except BaseException:
-        send.send(("error", traceback.format_exc()))
-    finally:
-        send.close()
 
 
 # --- the result ---------------------------------------------------------------------------

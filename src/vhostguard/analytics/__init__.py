@@ -1,0 +1,36 @@
+"""analytics/: the engine of ``report``: per-endpoint aggregates of access logs, exact and mergeable.
+
+Public surface:
+
+* ``analyse(sources, options) -> Analysis``: ``LogSource`` files (their LogFormats resolved by
+  ``logs``) aggregated per vhost × method × endpoint (``AggregateOptions``, ``BurstRule``);
+* the result types: ``Analysis``, ``EndpointSummary``, ``Latency``, ``SeriesPoint``,
+  ``TimelinePoint``, ``ErrorBurst``; ``histogram_quantile`` reads a series point's durations,
+  ``utc_iso`` writes its times;
+* ``QuantileSketch``: the mergeable latency sketch (relative accuracy);
+* ``METHODS``: the method names reported as themselves (others are ``{other}``), shared with ``watch``.
+"""
+from __future__ import annotations
+
+from vhostguard.analytics.aggregate import (
+    METHODS, AggregateOptions, Analysis, BurstRule, EndpointSummary, ErrorBurst, Latency, LogSource, SeriesPoint,
+    TimelinePoint, analyse, histogram_quantile, utc_iso,
+)
+from vhostguard.analytics.sketch import QuantileSketch
+
+__all__ = [
+    "METHODS",
+    "AggregateOptions",
+    "Analysis",
+    "BurstRule",
+    "EndpointSummary",
+    "ErrorBurst",
+    "Latency",
+    "LogSource",
+    "QuantileSketch",
+    "SeriesPoint",
+    "TimelinePoint",
+    "analyse",
+    "histogram_quantile",
+    "utc_iso",
+]
