@@ -13,7 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.monitor.watchkit import T0, Recorder, append, line, watcher
-from vhostguard.monitor.aggregate import METHODS
+from vhostguard.analytics import METHODS
 from vhostguard.monitor.clock import ManualClock
 from vhostguard.monitor.exporter import SERIES_LABELS, registry_for
 

@@ -30,7 +30,7 @@ def test_json_document_has_the_contract_keys_and_the_generator_figures(tmp_path:
     code, out, err = run(str(written.path), "--log-format", VHOST_COMBINED_D, "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert set(doc) == {"schema", "lines", "malformed", "engine", "endpoints", "timeline"}
+    assert set(doc) == {"schema", "lines", "malformed", "engine", "endpoints", "timeline", "hosts"}
     assert doc["engine"] in ("c", "python")
     assert (doc["schema"], doc["lines"], doc["malformed"]) == (1, 1200, 12)
     for e in doc["endpoints"]:

@@ -42,7 +42,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from itertools import compress, repeat
-from operator import add, floordiv, itemgetter, mod, mul, sub
+from operator import add, floordiv, itemgetter, methodcaller, mod, mul, sub
 from typing import Any, cast
 
 from vhostguard.logs import NONE, OTHER, EndpointPattern, EndpointTemplater
@@ -51,6 +51,8 @@ from vhostguard.logs import MAX_LINE, TOO_LONG, Malformed, ReadStats, iter_lines
 from vhostguard.logs import fold_jobs, is_compressed, spans, usable_cpus
 from vhostguard.logs import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs import GroupSums, Scanned, ScanSpec, scan_block, scan_engine, scan_spec
+from vhostguard.analytics.hosts import HOST_HEADER, HostView, host_column_or_reason, host_header_name, host_name
+from vhostguard.analytics.hosts import MIN_REQUESTS, NOT_COMPUTED, host_view, unavailable
 from vhostguard.analytics.sketch import DEFAULT_ACCURACY, QuantileSketch
 from vhostguard.speed import BoundedCache, gc_paused
 
@@ -129,6 +131,8 @@ class AggregateOptions:
     split_min_bytes: int = 16 << 20  # smaller plain files are one job
     series_cells: int = 400_000  # per-endpoint series cells before they are coarsened (bounded memory)
     scan_chunk_bytes: int = 32 << 20  # byte range per job of the compiled scanner (read into memory at once)
+    max_hosts: int = 1000  # Hosts in the host-moved view (client input: the busiest kept, others {other})
+    moved_min_requests: int = MIN_REQUESTS  # a minute with fewer requests of a Host is ignored (analytics.hosts)
 
 
 @dataclass(frozen=True)
@@ -233,15 +237,18 @@ class VhostMinutes:
     order: tuple[int, int]
     requests: Counter[int] = field(default_factory=Counter)
     errors: Counter[int] = field(default_factory=Counter)
+    # the host-moved view: (normalised Host or None, minute or None) -> requests this vhost served
+    hosts: Counter[tuple[str | None, int | None]] = field(default_factory=Counter)
 
     def merge(self, other: VhostMinutes) -> None:
         self.order = min(self.order, other.order)
         add_counts(self.requests, other.requests)
         add_counts(self.errors, other.errors)
+        self.hosts.update(other.hosts)
 
 
 # A row of ``_projection``'s rows (logs.rows.request_rows): positions in it.
-ROW_VHOST, ROW_METHOD, ROW_PATH, ROW_STATUS, ROW_TIME, ROW_BYTES, ROW_DURATION = range(7)
+ROW_VHOST, ROW_METHOD, ROW_PATH, ROW_STATUS, ROW_TIME, ROW_BYTES, ROW_DURATION, ROW_HOST = range(8)
 _KEY = itemgetter(ROW_VHOST, ROW_METHOD, ROW_PATH)
 _TIME = itemgetter(ROW_TIME)
 
@@ -272,6 +279,9 @@ class Aggregate:
     _epoch: dict[Any, float | None] = field(default_factory=dict, repr=False)
     _minute: dict[Any, int] = field(default_factory=dict, repr=False)
     _bucket: dict[Any, int] = field(default_factory=dict, repr=False)  # time text -> series bucket at ``step``
+    _host: dict[Any, str | None] = field(default_factory=dict, repr=False)  # logged Host -> its name (bounded)
+    _host_header: str | None = field(default=None, repr=False)  # %{NAME}i of the job read: the Host column's key
+    hosts_seen: set[str] = field(default_factory=set, repr=False)  # names admitted (READER_CAP_FACTOR * max_hosts)
 
     @classmethod
     def empty(cls, options: AggregateOptions) -> Aggregate:
@@ -282,7 +292,8 @@ class Aggregate:
     def __getstate__(self) -> dict[str, Any]:
         # What crosses the pipe from a reader: the results, not the caches.
         state = dict(self.__dict__)
-        state.update(templater=None, _route=BoundedCache(ROUTE_CACHE), _epoch={}, _minute={}, _bucket={})
+        state.update(templater=None, _route=BoundedCache(ROUTE_CACHE), _epoch={}, _minute={}, _bucket={}, _host={},
+                     hosts_seen=set())
         return state
 
     # reading
@@ -290,6 +301,7 @@ class Aggregate:
     def read_job(self, job: Job) -> None:
         """Add every line of ``job``; malformed lines are counted and sampled, never raised."""
         projection = _projection(job.source)
+        self._host_header = _host_key(job.source)[1]
         stats = ReadStats()
         span = None if job.end is None else (job.start, job.end)
         blocks = iter_lines(job.source.path, stats, job.source.path, span)
@@ -371,6 +383,7 @@ class Aggregate:
         """
         malformed_before = self.malformed
         projection = _projection(job.source)
+        self._host_header = _host_key(job.source)[1]
         lines: list[str] = []
         numbers: list[int] = []
         failures: list[tuple[int, str, str]] = []  # (line, message, or the line to ask the parser about)
@@ -400,6 +413,7 @@ class Aggregate:
                 raw = _KEY(row)
                 pending = self._route.get(raw)
                 (self._resolve(raw, job.index) if pending is None else pending).append(row)
+        self._add_scanned_hosts(scanned)
         self._flush()
         valid = scanned.valid + len(rows)
         if valid + self.malformed - malformed_before != scanned.lines:
@@ -423,6 +437,37 @@ class Aggregate:
         timeline = self.vhosts[key[0]]
         add_counts(timeline.requests, group.minute_requests)
         add_counts(timeline.errors, group.minute_errors)
+
+    def _add_scanned_hosts(self, scanned: Scanned) -> None:
+        assert self.templater is not None
+        for vhost, host, minutes in scanned.hosts:
+            name = self.templater.vhost_key(vhost.decode("ascii") or NONE)
+            timeline = self.vhosts.get(name)
+            if timeline is None:  # every pair's vhost came with a group of the block: never, but cheap
+                timeline = self.vhosts[name] = VhostMinutes((1 << 62, 0))
+            known = self._host_names([host.decode("ascii")])[0]
+            cells = timeline.hosts
+            for minute, count in minutes.items():
+                cells[(known, minute)] += count
+
+    def _host_names(self, values: Sequence[Any]) -> list[str | None]:
+        """The Host names of logged values (memoised; a reader follows at most READER_CAP_FACTOR times
+        ``max_hosts`` names, later ones are {other}: a Host header is client input)."""
+        memo = self._host
+        new = set(values).difference(memo)
+        if new:
+            if len(memo) + len(new) > TIME_CACHE:
+                memo.clear()
+            cap = self.options.max_hosts * READER_CAP_FACTOR
+            for value in new:
+                name = host_name(value)
+                if name is not None and name not in self.hosts_seen:
+                    if len(self.hosts_seen) >= cap:
+                        name = OTHER
+                    else:
+                        self.hosts_seen.add(name)
+                memo[value] = name
+        return list(map(memo.__getitem__, values))
 
     def _learn_times(self, times: set[Any]) -> None:
         epoch = self._epoch
@@ -473,6 +518,15 @@ class Aggregate:
         self._add_durations(stats, columns[ROW_DURATION])
         self._add_times(vhost, stats, columns[ROW_TIME], statuses if errors else None)
         self._add_latency(stats, columns[ROW_TIME], columns[ROW_DURATION])
+        if len(columns) > ROW_HOST:
+            self._add_hosts(vhost, columns[ROW_TIME], columns[ROW_HOST])
+
+    def _add_hosts(self, vhost: str, times: Sequence[Any], values: Sequence[Any]) -> None:
+        """Count (Host, minute) for the host-moved view, in C-level passes."""
+        if self._host_header is not None:  # %{Host}i comes as the record's headers_in: {NAME: value}
+            values = list(map(methodcaller("get", self._host_header), values))
+        names = self._host_names(values)
+        self.vhosts[vhost].hosts.update(zip(names, map(self._minute.get, times)))
 
     def _add_durations(self, stats: EndpointStats, durations: Sequence[Any]) -> None:
         if None in durations:
@@ -584,7 +638,33 @@ class Aggregate:
                          for burst in _bursts(key, stats, self.step, self.options.bursts)),
                         key=lambda b: (b.first, b.vhost, b.method, b.endpoint))
         return Analysis(self.lines, self.malformed, _absolute_samples(self, jobs), tuple(self.problems),
-                        tuple(summaries), tuple(timeline), tuple(bursts), self.step, caps_exact, engine)
+                        tuple(summaries), tuple(timeline), tuple(bursts), self.step, caps_exact, engine,
+                        self._host_view(jobs, vhosts))
+
+    def _host_view(self, jobs: Sequence[Job], vhosts: dict[str, VhostMinutes]) -> HostView:
+        """The host-moved view (analytics.hosts), the busiest ``max_hosts`` Hosts kept, the others {other}."""
+        reasons = {}
+        for job in jobs:
+            reason = _host_key(job.source)[2]
+            if reason:
+                reasons[job.source.path] = reason
+        if reasons:
+            path, reason = next(iter(reasons.items()))
+            return unavailable(reason if len(reasons) == len({job.source.path for job in jobs}) else f"{path}: {reason}")
+        totals: Counter[str] = Counter()
+        for minutes in vhosts.values():
+            for (host, _), count in minutes.hosts.items():
+                if host is not None:
+                    totals[host] += count
+        ranked = sorted((h for h in totals if h != OTHER), key=lambda h: (-totals[h], h))
+        kept = set(ranked[:self.options.max_hosts])
+        counts: dict[str, Counter[tuple[str | None, int | None]]] = {}
+        for name, minutes in vhosts.items():
+            cells: Counter[tuple[str | None, int | None]] = Counter()
+            for (host, minute), count in minutes.hosts.items():
+                cells[(host if host is None or host in kept else OTHER, minute)] += count
+            counts[name] = cells
+        return host_view(counts, self.options.moved_min_requests, frozenset({OTHER}))
 
 
 # --- helpers of the hot path -----------------------------------------------------------
@@ -640,7 +720,8 @@ def _scan_specs(sources: Sequence[LogSource], options: AggregateOptions) -> dict
         return {}
     specs: dict[str, ScanSpec] = {}
     for source in sources:
-        spec = scan_spec(source.formats[0], {}) if len(source.formats) == 1 else None
+        hosts = _host_key(source)[0] == HOST_HEADER
+        spec = scan_spec(source.formats[0], {}, hosts) if len(source.formats) == 1 else None
         if spec is not None:
             specs[source.path] = spec
     return specs
@@ -706,8 +787,20 @@ def _presize_step(total: Aggregate, done: int, size: int) -> None:
         total._coarsen(total.step * 2)  # cheap: only the first block's counters exist yet
 
 
+@functools.lru_cache(maxsize=256)
+def _host_key(source: LogSource) -> tuple[str | None, str | None, str]:
+    """(the record key of the Host or None, the Host header's name when it is %{NAME}i, why not)."""
+    parser = parser_of(source.formats)
+    key, reason = host_column_or_reason(parser)
+    return key, host_header_name(parser) if key == HOST_HEADER else None, reason
+
+
 def _projection(source: LogSource) -> RequestRows:
-    return request_rows(parser_of(source.formats), ("status", "time", BYTES_SENT, "duration_us"))
+    extra = ["status", "time", BYTES_SENT, "duration_us"]
+    key = _host_key(source)[0]
+    if key is not None:
+        extra.append(key)  # ROW_HOST
+    return request_rows(parser_of(source.formats), extra)
 
 
 # --- planning and running the jobs ------------------------------------------------------
@@ -890,6 +983,7 @@ class Analysis:
     step: int
     caps_exact: bool = True
     engine: str = "python"  # "c" when the compiled scanner read (some of) the lines
+    hosts: HostView = NOT_COMPUTED  # the host-moved view (analytics.hosts)
 
     @property
     def valid(self) -> int:

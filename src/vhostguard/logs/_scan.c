@@ -16,6 +16,10 @@
  * Endpoint templating follows logs/endpoints.py (template_segment and
  * auto_template) rule by rule; a differential test holds the two together.
  * Nothing here trusts the input: every read is bounded by the line's end.
+ *
+ * When the spec reads the Host header beside %v, requests are also counted per
+ * (vhost, raw Host, minute): report's host-moved view. The Host is returned as
+ * logged; the caller normalises it (one normaliser, httpd's, in Python).
  */
 #define PY_SSIZE_T_CLEAN
 #ifndef Py_LIMITED_API
@@ -38,7 +42,9 @@ enum {
     K_STATUS = 5,   /* -?[0-9]+|- kept */
     K_BYTES = 6,    /* -?[0-9]+|- summed ('-' adds nothing) */
     K_DURATION = 7, /* [0-9]+|- times a scale, to microseconds */
-    K_TIME = 8      /* %t: [dd/Mon/yyyy:hh:mm:ss +zzzz] */
+    K_TIME = 8,     /* %t: [dd/Mon/yyyy:hh:mm:ss +zzzz] */
+    K_HOST = 9,     /* the Host request header (%{Host}i), unquoted text, kept */
+    K_HOST_QUOTED = 10  /* the same, the whole text between two quotes; an escape defers the line */
 };
 
 #define MAX_ITEMS 64
@@ -371,6 +377,7 @@ static void auto_template(Buf *out, const char *path, size_t n) {
 
 typedef struct {
     const char *vhost; size_t vhost_len; int has_vhost;
+    const char *host; size_t host_len; int has_host;
     const char *request; size_t request_len; int has_request, request_escaped;
     long long status; int has_status;
     long long bytes;
@@ -460,9 +467,18 @@ static int read_line(const Spec *spec, const char *p, const char *end, Line *out
         switch (item->kind) {
         case K_TOKEN:
         case K_VHOST:
+        case K_HOST:
             q = token_end(p, end, next);
             if (q == NULL) return 0;
             if (item->kind == K_VHOST) { out->vhost = p; out->vhost_len = (size_t)(q - p); out->has_vhost = 1; }
+            if (item->kind == K_HOST) { out->host = p; out->host_len = (size_t)(q - p); out->has_host = 1; }
+            p = q;
+            break;
+        case K_HOST_QUOTED:
+            /* a Host holding an escape (\" or \\, or \xhh) is left to Python, which unescapes it */
+            q = memchr(p, '"', (size_t)(end - p));
+            if (q == NULL || memchr(p, '\\', (size_t)(q - p)) != NULL) return 0;
+            out->host = p; out->host_len = (size_t)(q - p); out->has_host = 1;
             p = q;
             break;
         case K_QUOTED:
@@ -526,6 +542,8 @@ typedef struct {
     Table buckets;   /* (group, bucket of `step` s) -> requests, 5xx, first 5xx, last 5xx: the series */
     Table latency;   /* (group, bucket * LATENCY_BINS + bin) -> requests */
     Table sketch;    /* (group, sketch bucket) -> values */
+    Groups pairs;    /* (vhost, raw Host) interned: length-prefixed vhost, then length-prefixed Host */
+    Table hosts;     /* (pair, minute) -> requests: the host-moved view */
     Buf deferred;    /* (line number, start, end) as three long long */
     long long lines;
     int failed;
@@ -638,6 +656,19 @@ static int add_line(Result *r, const Line *line, Buf *key, Buf *tpl, double sket
         if (epoch < g->b[2]) g->b[2] = epoch;
         if (epoch > g->b[3]) g->b[3] = epoch;
     }
+    if (line->has_host) {
+        key->len = 0;
+        buf_u32(key, (uint32_t)vlen);
+        if (vlen) buf_put(key, line->vhost, vlen);
+        buf_u32(key, (uint32_t)line->host_len);
+        buf_put(key, line->host, line->host_len);
+        if (key->failed) return 0;
+        long pid = groups_find(&r->pairs, key->data, key->len);
+        if (pid < 0) return 0;
+        Cell *h = counter(&r->hosts, (uint32_t)pid, minute, 1);
+        if (h == NULL) return 0;
+        h->v[0]++;
+    }
     if (line->has_duration) {
         long long d = line->duration;
         g->dcount++;
@@ -704,7 +735,8 @@ static void scan_lines(const Spec *spec, const char *data, size_t size, double s
         int ok = (size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line(spec, p, e, &line)
                  && add_line(r, &line, &key, &tpl, sketch_mult, latency_mult, step);
         if (!ok && !defer(r, r->lines, (long long)start, (long long)stop)) r->failed = 1;
-        if (r->groups.failed || r->minutes.failed || r->buckets.failed || r->latency.failed || r->sketch.failed) r->failed = 1;
+        if (r->groups.failed || r->minutes.failed || r->buckets.failed || r->latency.failed || r->sketch.failed
+            || r->pairs.failed || r->hosts.failed) r->failed = 1;
         start = stop + 1;
     }
     for (size_t i = 0; i < r->groups.count && !r->failed; i++) {
@@ -733,6 +765,10 @@ static void result_free(Result *r) {
     free(r->buckets.cells);
     free(r->latency.cells);
     free(r->sketch.cells);
+    free(r->pairs.groups);
+    free(r->pairs.slots);
+    free(r->pairs.keys.data);
+    free(r->hosts.cells);
     free(r->deferred.data);
 }
 
@@ -758,7 +794,7 @@ static int parse_spec(PyObject *items, Spec *spec) {
         int kind, escaped;
         long long scale;
         if (!PyArg_ParseTuple(item, "iiL", &kind, &escaped, &scale)) return 0;
-        if (kind < K_TOKEN || kind > K_TIME || scale < 1 || scale > 1000000) {
+        if (kind < K_TOKEN || kind > K_HOST_QUOTED || scale < 1 || scale > 1000000) {
             PyErr_SetString(PyExc_ValueError, "bad field in spec");
             return 0;
         }
@@ -823,9 +859,39 @@ static int emit(const Table *t, PyObject *dicts, int column, int errors) {
     return 1;
 }
 
+/* the host-moved counts: [(vhost, raw Host, {minute: requests})] */
+static PyObject *hosts_object(const Result *r) {
+    size_t n = r->pairs.count;
+    PyObject *minutes = PyList_New((Py_ssize_t)n), *out = NULL;
+    if (!minutes) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *dict = PyDict_New();
+        if (!dict) goto done;
+        PyList_SetItem(minutes, (Py_ssize_t)i, dict);
+    }
+    if (!emit(&r->hosts, minutes, 0, 0)) goto done;
+    out = PyList_New((Py_ssize_t)n);
+    if (!out) goto done;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = r->pairs.keys.data + r->pairs.groups[i].key_start;
+        PyObject *vhost = key_part(&p, 0);
+        PyObject *host = key_part(&p, 0);
+        PyObject *item = vhost && host ? Py_BuildValue("(NNO)", vhost, host, PyList_GetItem(minutes, (Py_ssize_t)i)) : NULL;
+        if (item == NULL) {
+            if (!(vhost && host)) { Py_XDECREF(vhost); Py_XDECREF(host); }
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SetItem(out, (Py_ssize_t)i, item);
+    }
+done:
+    Py_DECREF(minutes);
+    return out;
+}
+
 static PyObject *result_object(const Result *r) {
     size_t n = r->groups.count;
-    PyObject *tables = PyTuple_New(6), *groups = PyList_New((Py_ssize_t)n), *deferred = NULL, *out = NULL;
+    PyObject *tables = PyTuple_New(6), *groups = PyList_New((Py_ssize_t)n), *deferred = NULL, *hosts = NULL, *out = NULL;
     if (!tables || !groups) goto done;
     for (int k = 0; k < 6; k++) {
         PyObject *dicts = PyList_New((Py_ssize_t)n);
@@ -856,9 +922,11 @@ static PyObject *result_object(const Result *r) {
         if (item == NULL) goto done;
         PyList_SetItem(deferred, (Py_ssize_t)i, item);
     }
-    out = Py_BuildValue("(LOO)", r->lines, groups, deferred);
+    hosts = hosts_object(r);
+    if (hosts == NULL) goto done;
+    out = Py_BuildValue("(LOOO)", r->lines, groups, deferred, hosts);
 done:
-    Py_XDECREF(tables); Py_XDECREF(groups); Py_XDECREF(deferred);
+    Py_XDECREF(tables); Py_XDECREF(groups); Py_XDECREF(deferred); Py_XDECREF(hosts);
     return out;
 }
 
@@ -901,7 +969,7 @@ static PyObject *template_path(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"scan", scan, METH_VARARGS, "scan(spec, data, sketch_multiplier, latency_multiplier, step) -> (lines, groups, deferred)"},
+    {"scan", scan, METH_VARARGS, "scan(spec, data, sketch_multiplier, latency_multiplier, step) -> (lines, groups, deferred, hosts)"},
     {"template_path", template_path, METH_VARARGS, "template_path(path: bytes) -> bytes (endpoints.auto_template)"},
     {NULL, NULL, 0, NULL}
 };

@@ -38,7 +38,7 @@ except ImportError:  # built without a compiler: the Python engine runs
 ENGINE_VARIABLE = "VHOSTGUARD_ENGINE"
 
 # field kinds of _scan.c
-_TOKEN, _QUOTED, _NUMBER, _VHOST, _REQUEST, _STATUS, _BYTES, _DURATION, _TIME = range(9)
+_TOKEN, _QUOTED, _NUMBER, _VHOST, _REQUEST, _STATUS, _BYTES, _DURATION, _TIME, _HOST, _HOST_QUOTED = range(11)
 _SKIPPED_UNQUOTED = {d.STR: _TOKEN, d.USER: _TOKEN, d.INT: _NUMBER, d.BYTES_CLF: _NUMBER, d.DURATION: _NUMBER}
 
 
@@ -105,13 +105,16 @@ class Scanned:
     groups: tuple[GroupSums, ...]
     deferred: tuple[tuple[int, bytes], ...]
     step: int  # seconds per bucket of the groups' series
+    # (vhost, Host as logged, minute -> requests) when the spec reads the Host header (``scan_spec``'s
+    # ``hosts``): report's host-moved view; the Host is normalised by the caller
+    hosts: tuple[tuple[bytes, bytes, dict[int, int]], ...] = ()
 
     @property
     def valid(self) -> int:
         return sum(group.requests for group in self.groups)
 
 
-def scan_spec(fmt: str, nicknames: Mapping[str, str] | None = None) -> ScanSpec | None:
+def scan_spec(fmt: str, nicknames: Mapping[str, str] | None = None, hosts: bool = False) -> ScanSpec | None:
     """The scanner's description of format (or nickname) ``fmt``; None when it cannot read it.
 
     Read: one ``%t`` (CLF time), one ``%r`` between quotes, at most one of ``%v``/``%V``
@@ -119,7 +122,9 @@ def scan_spec(fmt: str, nicknames: Mapping[str, str] | None = None) -> ScanSpec 
     duration at most; other fields are skipped when they are plain text,
     quoted text or numbers. Anything else (another time form, ``%m``/``%U``
     beside ``%r``, a status condition, two fields for one value, two fields
-    with no literal between them) declines the format.
+    with no literal between them) declines the format. With ``hosts``, a format logging ``%v`` and
+    one ``%{Host}i`` (unquoted, or alone between quotes) has the Host read too (``Scanned.hosts``);
+    otherwise the Host header is skipped as any other field.
     """
     table = DEFAULT_NICKNAMES if nicknames is None else nicknames
     text = table.get(fmt, fmt)
@@ -128,7 +133,7 @@ def scan_spec(fmt: str, nicknames: Mapping[str, str] | None = None) -> ScanSpec 
     except FormatError:
         return None
     fields = [item for item in items if isinstance(item, Field)]
-    roles = _roles(fields)
+    roles = _roles(fields, hosts)
     if roles is None:
         return None
     pieces = _pieces(items)  # text around and between the format's quotes: odd pieces are inside quotes
@@ -151,7 +156,7 @@ def scan_spec(fmt: str, nicknames: Mapping[str, str] | None = None) -> ScanSpec 
     return ScanSpec(text, tuple(out))
 
 
-def _roles(fields: list[Field]) -> dict[int, int] | None:
+def _roles(fields: list[Field], hosts: bool = False) -> dict[int, int] | None:
     """Field index -> the kind of the fields the scanner reads (vhost, request, status, time, bytes, duration)."""
     if any(f.conditional for f in fields):
         return None
@@ -168,13 +173,19 @@ def _roles(fields: list[Field]) -> dict[int, int] | None:
         wanted[bytes_key] = _BYTES
     if len(named) > 1 or any(len(by_key.get(key, ())) > 1 for key in (*wanted, *named)):
         return None
+    host_fields = [f for f in by_key.get("headers_in", ()) if (f.slot.sub or "").lower() == "host"]
     if named:
         wanted[named[0]] = _VHOST
-    elif any((f.slot.sub or "").lower() == "host" for f in by_key.get("headers_in", ())):
+    elif host_fields:
         return None  # the vhost would come from the Host header (logs.rows): not done here
     if "time" not in by_key or "request_line" not in by_key:
         return None
-    return {f.index: wanted[f.slot.key] for f in fields if f.slot.key in wanted}
+    roles = {f.index: wanted[f.slot.key] for f in fields if f.slot.key in wanted}
+    if hosts and named == ["vhost"] and host_fields:
+        if len(host_fields) > 1:
+            return None
+        roles[host_fields[0].index] = _HOST
+    return roles
 
 
 def _kind(f: Field, role: int | None, whole: bool, interior: bool) -> int | None:
@@ -185,6 +196,10 @@ def _kind(f: Field, role: int | None, whole: bool, interior: bool) -> int | None
         return _REQUEST if whole and slot.kind == d.REQUEST else None
     if role == _VHOST:
         return _VHOST if not interior and slot.kind == d.STR else None
+    if role == _HOST:
+        if slot.kind != d.STR:
+            return None
+        return _HOST_QUOTED if whole else None if interior else _HOST
     if role in (_STATUS, _BYTES, _DURATION):
         numeric = slot.kind in (d.INT, d.BYTES_CLF, d.DURATION)
         return role if numeric and not interior else None
@@ -206,10 +221,10 @@ def scan(spec: ScanSpec, data: bytes, sketch_multiplier: float, latency_multipli
     """
     if _scan is None:
         raise RuntimeError("the compiled scanner is not built")
-    lines, groups, deferred = _scan.scan(spec.items, data, sketch_multiplier, latency_multiplier, step)
+    lines, groups, deferred, hosts = _scan.scan(spec.items, data, sketch_multiplier, latency_multiplier, step)
     sums = tuple(GroupSums(*group) for group in groups)
     kept = tuple((number, data[start:end]) for number, start, end in deferred)
-    result = Scanned(lines, sums, kept, step)
+    result = Scanned(lines, sums, kept, step, tuple(hosts))
     if result.valid + len(kept) != lines:
         raise RuntimeError(f"scanner: {lines} lines but {result.valid} read and {len(kept)} left to Python")
     return result

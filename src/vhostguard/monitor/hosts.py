@@ -24,12 +24,11 @@ import fnmatch
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from vhostguard.logs import FormatChoice, LogFormat, Parser
+# Which record key holds the Host and how it is named: one implementation, in analytics (report's view uses it).
+from vhostguard.analytics import host_column as host_column, host_header_name as host_header_name
 from vhostguard.model import Match, ServerModel, normalize_host
 from vhostguard.routing import Request, RequestError, route
 
-HOST_HEADER = "headers_in"  # %{Host}i
-CANONICAL = "server_name"  # %V: the Host under UseCanonicalName Off (httpd's default)
 Counts = Mapping[str, Mapping[str, float]]  # Host -> vhost -> requests
 # httpd (re)read its configuration (diagnose/server_state.py): SIGUSR1 graceful restart (AH00493),
 # SIGHUP restart (AH00494), "... configured -- resuming normal operations" (AH00489 event/worker,
@@ -132,43 +131,6 @@ def moved_hosts(baseline: Counts, window: Counts, *, min_baseline: float = 20, m
 
 
 # -- the log side -------------------------------------------------------------------------
-
-def _formats(parser: Parser) -> tuple[LogFormat, ...]:
-    if isinstance(parser, FormatChoice):
-        return tuple(parser.formats)
-    return (parser,) if isinstance(parser, LogFormat) else ()
-
-
-def host_column(parser: Parser, canonical_names: bool = False) -> str | None:
-    """The record key holding the requested Host when ``parser``'s format(s) log it and the serving
-    vhost (``%v``), else None.
-
-    ``%{Host}i`` first; ``%V`` is the Host only under ``UseCanonicalName Off``
-    (``canonical_names`` False, httpd's default): with it On, ``%V`` is the
-    vhost's own ServerName and says nothing about what the client asked for.
-    """
-    formats = _formats(parser)
-    if not formats:
-        return None
-    headers = all(any(s.key == HOST_HEADER and (s.sub or "").lower() == "host" for s in f.fields) for f in formats)
-    vhost = all(any(s.key == "vhost" for s in f.fields) for f in formats)
-    if not vhost:
-        return None
-    if headers:
-        return HOST_HEADER
-    if not canonical_names and all(any(s.key == CANONICAL for s in f.fields) for f in formats):
-        return CANONICAL
-    return None
-
-
-def host_header_name(parser: Parser) -> str:
-    """The name under which the format(s) log the Host request header (``%{Host}i``: ``Host``)."""
-    for fmt in _formats(parser):
-        for slot in fmt.fields:
-            if slot.key == HOST_HEADER and (slot.sub or "").lower() == "host":
-                return slot.sub or "Host"
-    return "Host"
-
 
 class HostNames:
     """Logged Host values -> normalised Host names; at most ``max_hosts`` distinct names are followed.

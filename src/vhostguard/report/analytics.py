@@ -27,7 +27,7 @@ from rich.text import Text
 
 from vhostguard.logs import printable
 from vhostguard.report.words import plural
-from vhostguard.analytics import Analysis, EndpointSummary, histogram_quantile, utc_iso
+from vhostguard.analytics import Analysis, EndpointSummary, HostChange, HostView, histogram_quantile, utc_iso
 
 SCHEMA = 1
 MAX_BARS = 360  # buckets per chart: wider than that, bars get thinner than a pixel
@@ -49,6 +49,23 @@ def report_json(analysis: Analysis) -> dict[str, Any]:
         "endpoints": [_endpoint_json(e) for e in analysis.endpoints],
         "timeline": [{"minute": utc_iso(p.minute), "vhost": p.vhost, "requests": p.requests, "5xx": p.errors}
                      for p in analysis.timeline],
+        "hosts": _hosts_json(analysis.hosts),
+    }
+
+
+def _hosts_json(view: HostView) -> dict[str, Any]:
+    """The host-moved view (docs/contract.md): which vhosts served each Host, and when that changed."""
+    if not view.available:
+        return {"available": False, "reason": view.reason, "min_requests": view.min_requests,
+                "unnamed": 0, "mappings": [], "moved": []}
+    return {
+        "available": True, "reason": None, "min_requests": view.min_requests, "unnamed": view.unnamed,
+        "mappings": [{"host": m.host, "vhost": m.vhost, "requests": m.requests,
+                      "first_minute": None if m.first_minute is None else utc_iso(m.first_minute),
+                      "last_minute": None if m.last_minute is None else utc_iso(m.last_minute)}
+                     for m in view.mappings],
+        "moved": [{"host": c.host, "minute": utc_iso(c.minute), "from": c.old, "to": c.new,
+                   "requests": c.requests, "served": c.served} for c in view.moves],
     }
 
 
@@ -179,6 +196,7 @@ def tables(analysis: Analysis, top: int) -> RenderableType:
     timeline = _timeline_table(analysis, top)
     if timeline is not None:
         parts.append(timeline)
+    parts.append(_moved_table(analysis.hosts, top))
     if analysis.samples:
         # Text, not markup: a logged "[/]" must print as itself.
         text = Text.assemble((f"First malformed lines ({analysis.malformed} in all):", "bold"), "\n")
@@ -350,6 +368,33 @@ def _utc_short(seconds: float) -> str:
     return utc_iso(seconds).replace("T", " ").removesuffix("+00:00").removesuffix("Z")
 
 
+_MOVED_COLUMNS = (
+    _Column("minute (UTC)", 0, left=True), _Column("host", 0, left=True, shrink_to=12, comfortable=18),
+    _Column("from vhost", 0, left=True, shrink_to=12, comfortable=18),
+    _Column("to vhost", 0, left=True, shrink_to=12, comfortable=18),
+    _Column("served", 1), _Column("requests", 2), _Column("host's vhosts", 3, left=True, shrink_to=12),
+)
+
+
+def _moved_table(view: HostView, top: int) -> RenderableType:
+    """The moved table: each change of a Host's majority vhost (the ``top`` first); one line when the
+    view is unavailable or nothing moved."""
+    if not view.available:
+        return Text(f"Host moves: unavailable: {view.reason}")
+    if not view.moves:
+        hosts = len({m.host for m in view.mappings})
+        return Text(f"Host moves: none ({plural(hosts, 'Host')} each kept its vhost)")
+    served: dict[str, list[str]] = {}
+    for m in view.mappings:
+        served.setdefault(m.host, []).append(f"{m.vhost} {m.requests:,}")
+    body = [[Text(_utc_short(c.minute)[:16]), Text(c.host), Text(c.old), Text(c.new), Text(f"{c.served:,}"),
+             Text(f"{c.requests:,}"), Text(", ".join(served.get(c.host, [])))] for c in view.moves[:top]]
+    more = f", the first {top} shown" if len(view.moves) > top else ""
+    title = (f"Host moves ({len(view.moves)}{more}): the vhost serving most of a Host's requests in a minute changed "
+             f"(minutes with fewer than {view.min_requests} of its requests ignored)")
+    return _FittedTable(title, _MOVED_COLUMNS, body)
+
+
 _PEAK = "peak req/min"
 _TIMELINE_NAME = 16  # cells the vhost names keep at least before the sparklines shrink
 
@@ -443,7 +488,8 @@ def report_html(analysis: Analysis, top: int, title: str = "vhostguard report") 
     endpoint_charts = [c for c in drawn if c.key.startswith("endpoint:")]
     body = [
         f"<header><h1>{_e(title)}</h1><p class=summary>{_e(str(_summary(analysis)))}</p>{_notes(analysis)}</header>",
-        _figures("Requests and 5xx per vhost", "vhosts", vhost_charts, 0),
+        _figures("Requests and 5xx per vhost", "vhosts", vhost_charts, 0, _marks(analysis.hosts)),
+        _moved_html(analysis.hosts, clock),
         _figures("Requests and 5xx per endpoint", "endpoints", endpoint_charts, len(vhost_charts)),
         _endpoints_html(f"Top {top} endpoints by requests", "top", analysis.endpoints[:top], clock),
         _endpoints_html("Top failing endpoints (5xx)", "failing", analysis.top_failing(top), clock),
@@ -513,7 +559,18 @@ def _numeric_cols(head: Sequence[str], rows: Sequence[Sequence[str]], names: int
     return "<colgroup>" + "".join(cols) + "</colgroup>"
 
 
-def _figures(heading: str, section: str, drawn: Sequence[Chart], first_index: int) -> str:
+def _marks(view: HostView) -> dict[str, list[HostChange]]:
+    """vhost -> the Host moves to or from it (marked on its chart)."""
+    out: dict[str, list[HostChange]] = {}
+    for change in view.moves:
+        out.setdefault(change.old, []).append(change)
+        if change.new != change.old:
+            out.setdefault(change.new, []).append(change)
+    return out
+
+
+def _figures(heading: str, section: str, drawn: Sequence[Chart], first_index: int,
+             marks: dict[str, list[HostChange]] | None = None) -> str:
     if not drawn:
         return ""
     figures = []
@@ -525,7 +582,7 @@ def _figures(heading: str, section: str, drawn: Sequence[Chart], first_index: in
             f'<figure class=chart data-chart="{first_index + i}" data-key="{_e(c.key)}">'
             f"<figcaption{title}>{_e(caption)} <span class=muted>({sum(c.requests):,} requests, "
             f"{f'{errors:,} 5xx' if errors else 'no 5xx'}; {_duration(c.width)} per bar)</span></figcaption>"
-            f"{_latency_svg(c)}</figure>")
+            f"{_latency_svg(c)}{_moves_svg(c, (marks or {}).get(c.key.removeprefix('vhost:'), []))}</figure>")
     return f"<section id={section}><h2>{_e(heading)}</h2><div class=charts>{''.join(figures)}</div></section>"
 
 
@@ -571,6 +628,54 @@ def _latency_svg(chart: Chart) -> str:
         parts.append(f'<text class={css}-label x=2 y={_LAT_TOP + 14 + row * 16}>{name}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+_MOVES_H = 22
+
+
+def _moves_svg(chart: Chart, changes: Sequence[HostChange]) -> str:
+    """A strip under a vhost's bars (same horizontal geometry) with a mark at each minute where a Host
+    moved to or from it; "" when none did. Drawn here: no script needed, every value escaped."""
+    if not changes:
+        return ""
+    count = len(chart.requests)
+    step = (_SVG_W - _SVG_L - _SVG_R) / count
+    parts = [f'<svg class=moves viewBox="0 0 {_SVG_W} {_MOVES_H}" role=img aria-label="Hosts moved to or from this vhost">',
+             f'<text x={_SVG_L - 4} y=15 text-anchor=end>moves</text>']
+    for change in changes:
+        index = (change.minute - chart.start) // chart.width
+        x = _SVG_L + (index + 0.5) * step
+        arrived = chart.key == f"vhost:{change.new}"
+        what = f"{_utc_short(change.minute)[:16]} UTC: {change.host} moved from {change.old} to {change.new}"
+        parts.append(f'<line class="move {"in" if arrived else "out"}" x1={x:.2f} y1=2 x2={x:.2f} y2={_MOVES_H - 2} '
+                     f'data-host="{_e(change.host)}" data-from="{_e(change.old)}" data-to="{_e(change.new)}" '
+                     f'data-minute="{_e(utc_iso(change.minute))}" data-index={index}><title>{_e(what)}</title></line>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _moved_html(view: HostView, clock: bool) -> str:
+    """The moved table (each change of a Host's majority vhost) and the vhosts that served each Host."""
+    if not view.available:
+        return f"<section id=moved><h2>Host moves</h2><p class=muted>Unavailable: {_e(view.reason)}</p></section>"
+    seen = _utc_clock if clock else _utc_minute
+    if view.moves:
+        rows = "".join(f"<tr><td>{_e(seen(c.minute))}</td>{_name_cell(c.host)}{_name_cell(c.old)}{_name_cell(c.new)}"
+                       f"<td>{c.served:,}</td><td>{c.requests:,}</td></tr>" for c in view.moves)
+        moves = ("<table class=moved><thead><tr><th>minute</th><th>host</th><th>from vhost</th><th>to vhost</th>"
+                 f"<th>served</th><th>requests</th></tr></thead><tbody>{rows}</tbody></table>")
+    else:
+        moves = "<p>No Host moved.</p>"
+    moved = set(view.hosts())
+    mappings = "".join(f"<tr>{_name_cell(m.host)}{_name_cell(m.vhost)}<td>{m.requests:,}</td>"
+                       f"<td>{'-' if m.first_minute is None else _e(seen(m.first_minute))}</td>"
+                       f"<td>{'-' if m.last_minute is None else _e(seen(m.last_minute))}</td></tr>"
+                       for m in view.mappings if m.host in moved)
+    served = ("<table class=served><thead><tr><th>host</th><th>vhost</th><th>requests</th><th>first seen</th>"
+              f"<th>last seen</th></tr></thead><tbody>{mappings}</tbody></table>") if mappings else ""
+    return (f"<section id=moved><h2>Host moves</h2>{moves}{served}<p class=muted>A Host moved when the vhost serving "
+            f"most of its requests in a minute changed (minutes with fewer than {view.min_requests} of its requests "
+            "ignored); times UTC.</p></section>")
 
 
 def _nice_ceiling(value: float) -> float:
@@ -674,6 +779,7 @@ svg{display:block;width:100%;height:auto}
 svg .req{fill:#4f7cac}svg .err{fill:#d1343a}svg .axis{stroke:#99a;stroke-width:1}
 svg text{font-size:11px;fill:#555}
 svg.latency{margin-top:4px}
+svg .move{stroke-width:3}svg .move.in{stroke:#7a3fb0}svg .move.out{stroke:#b0803f}
 svg .lat50,svg .lat95{fill:none;stroke-linecap:round;stroke-linejoin:round}
 svg .lat95{stroke-width:3.2}svg .lat50{stroke-width:1.8}
 svg .lat50{stroke:#2b5d8a}svg .lat95{stroke:#e08a00}
