@@ -24,13 +24,14 @@ import uuid
 from pathlib import Path
 
 FORMAT = '%v:%{local}p %h %l %u %t \\"%r\\" %>s %O %D \\"%{Referer}i\\" \\"%{User-Agent}i\\" \\"%{Host}i\\"'
-MODULES = ("authz_core", "alias", "rewrite", "proxy", "proxy_http", "dir")
+MODULES = ("mpm_event", "authz_core", "alias", "rewrite", "proxy", "proxy_http", "dir")
 CHANGED_PROXY, RENAMED, REDIRECTED = 7, 11, 13  # the three vhosts the candidate changes
 
 
 def write_config(root: Path, vhosts: int, candidate: bool) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     lines = ["ServerName bench.example", "Listen 80"]
+    # An MPM, as every real apache2.conf loads one: without it httpd -t (and vhostguard) refuse the config.
     lines += [f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in MODULES]
     lines += [f'LogFormat "{FORMAT}" vhost_host', "CustomLog /var/log/apache2/access.log vhost_host"]
     lines += ["<Directory />", "  Require all denied", "</Directory>"]
