@@ -3,7 +3,7 @@
     python bench/diff.py [--lines 1000000] [--vhosts 500] [--runs 3]
 
 Target (issue 5): the whole command (parse + route + group) in <= 10 s on the
-2-core machine, peak memory <= 500 MB. The log has realistic id-bearing paths
+2-core machine, peak memory <= 500 MB; issue 19: <= 5 s. The log has realistic id-bearing paths
 (at least 30% distinct URLs) and 0.1% malformed lines; the candidate config
 changes three vhosts (a ProxyPass target, a ServerName typo, a new Redirect),
 so the expected number of changed requests is known from the generator and
@@ -24,13 +24,14 @@ import uuid
 from pathlib import Path
 
 FORMAT = '%v:%{local}p %h %l %u %t \\"%r\\" %>s %O %D \\"%{Referer}i\\" \\"%{User-Agent}i\\" \\"%{Host}i\\"'
-MODULES = ("authz_core", "alias", "rewrite", "proxy", "proxy_http", "dir")
+MODULES = ("mpm_event", "authz_core", "alias", "rewrite", "proxy", "proxy_http", "dir")
 CHANGED_PROXY, RENAMED, REDIRECTED = 7, 11, 13  # the three vhosts the candidate changes
 
 
 def write_config(root: Path, vhosts: int, candidate: bool) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     lines = ["ServerName bench.example", "Listen 80"]
+    # An MPM, as every real apache2.conf loads one: without it httpd -t (and vhostguard) refuse the config.
     lines += [f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in MODULES]
     lines += [f'LogFormat "{FORMAT}" vhost_host', "CustomLog /var/log/apache2/access.log vhost_host"]
     lines += ["<Directory />", "  Require all denied", "</Directory>"]
@@ -141,7 +142,8 @@ def main() -> int:
               f"groups: {len(doc['groups'])}")  # type: ignore[arg-type]
         print(f"wall time: median {median:.2f} s over {args.runs} runs ({', '.join(f'{t:.2f}' for t in times)})")
         print(f"peak RSS of vhostguard: {peak_kb / 1024:.0f} MiB")
-        print(f"target <= 10 s: {'PASS' if median <= 10 else 'MISS'}; <= 500 MB: {'PASS' if peak_kb / 1024 <= 500 else 'MISS'}; "
+        print(f"target <= 10 s (issue 5): {'PASS' if median <= 10 else 'MISS'}; "
+              f"<= 5 s (issue 19): {'PASS' if median <= 5 else 'MISS'}; <= 500 MB: {'PASS' if peak_kb / 1024 <= 500 else 'MISS'}; "
               f"exact: {'PASS' if doc['changed'] == expected else 'MISS'}")
     return 0
 

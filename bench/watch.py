@@ -245,10 +245,11 @@ def watcher_command(log: Path, work: Path, tuning: list[str], extra: list[str]) 
 
 
 def summary_lines(stderr: str, log: Path) -> tuple[int, int]:
-    m = re.search(re.escape(str(log)) + r": (\d+) lines, (\d+) malformed", stderr)
+    # The watcher prints counts with thousands separators (1,000,000 lines).
+    m = re.search(re.escape(str(log)) + r": ([\d,]+) lines, ([\d,]+) malformed", stderr)
     if m is None:
         raise RuntimeError(f"no summary from the watcher:\n{stderr[-2000:]}")
-    return int(m.group(1)), int(m.group(2))
+    return int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
 
 
 @dataclass
