@@ -61,16 +61,16 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 @contextmanager
 def watching(stack: Stack) -> Iterator[Path]:
-    """`vhostguard watch -f CONFIG` running, its alerts recorded in the deploy's state directory (its
-    event store); yields the file with its output. Stopped with SIGTERM, as a service manager would."""
+    """`vhostguard watch -f CONFIG --state DIR` running, its alerts recorded in DIR, the deploy's state
+    directory (its event store); yields the file with its output. Stopped with SIGTERM, as a service manager would."""
     rules = stack.root / "watch-rules.yaml"
     rules.write_text(WATCH_RULES)
     output = stack.root / "watch.out"
-    env = {**stack.env, "VHOSTGUARD_STATE_DIR": str(stack.state)}
+    env = stack.env
     with open(output, "wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "vhostguard", "watch", "-f", str(stack.main), "--rules", str(rules),
-             "--state", str(stack.root / "watch-state"), "--metrics-addr", "off", "-j", "1"],
+             "--state", str(stack.state), "--metrics-addr", "off", "-j", "1"],
             env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
     try:
         # "state in DIR" is said once the logs' ends are taken: every line after it is watched.

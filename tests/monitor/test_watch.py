@@ -192,9 +192,12 @@ def test_watch_once_from_a_config(write, tmp_path: Path) -> None:  # type: ignor
     assert any(e.startswith("AH01114 (proxy_http): ") and "503" in e and "explain-code AH01114" in e
                for e in broken[0]["evidence"]), broken[0]["evidence"]
     assert "FIRING [page] endpoint-broken" in result.stdout
-    # and each alert is an event for `events` and `postmortem` (the state directory conftest sets)
-    with EventStore(os.environ["VHOSTGUARD_STATE_DIR"]) as store:
+    # and each alert is an event for `events` and `postmortem`, in the --state directory as deploy keeps its
+    # own (not the default one conftest sets)
+    with EventStore(str(tmp_path / "state")) as store:
         recorded = store.events(sources=["watch"])
+    with EventStore(os.environ["VHOSTGUARD_STATE_DIR"]) as store:
+        assert store.events(sources=["watch"]) == []
     firing = [e for e in recorded if e.kind == "alert-firing" and e.data["rule"] == "endpoint-broken"]
     assert firing and firing[0].id == broken[0]["id"] and firing[0].time == broken[0]["started"]
     assert f"{logs / 'api.log'}: 60 lines, 0 malformed" in result.stderr

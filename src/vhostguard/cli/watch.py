@@ -55,7 +55,8 @@ class _Config:
 @click.option("--error-log", "error_logs", multiple=True, metavar="FILE",
               help="An error log to join to alerts (repeatable; with -f, the config's ErrorLogs are added).")
 @click.option("--state", "state_dir", metavar="DIR",
-              help="Where read positions and windows are checkpointed (default: $XDG_STATE_HOME/vhostguard).")
+              help="Where read positions and windows are checkpointed, and alerts recorded as events "
+                   "(default: $XDG_STATE_HOME/vhostguard; events in the state directory deploy and postmortem read).")
 @click.option("--rules", "rules_file", metavar="FILE", help="Rules YAML; see --print-rules for every setting.")
 @click.option("--print-rules", is_flag=True, help="Print the default rules file, documented, and exit.")
 @click.option("--metrics-addr", default=DEFAULT_METRICS_ADDR, show_default=True, metavar="HOST:PORT",
@@ -106,7 +107,7 @@ def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, de
                                follow_wall=not once, endpoints=endpoint_patterns(endpoints_file), gc=gc_mode,
                                max_per_vhost=max_endpoints, jobs=jobs or min(2, usable_cpus()),
                                config=_config_source(configured, ConfigArgs(config, server_root, defines, env_file)))
-        return _run(inputs, targets, options, _sinks(quiet, alerts_jsonl, webhooks, webhook_format, alertmanagers),
+        return _run(inputs, targets, options, _sinks(quiet, alerts_jsonl, webhooks, webhook_format, alertmanagers, state_dir),
                     metrics_addr, once, duration)
 
     run(body)
@@ -224,9 +225,11 @@ class EventSink:
 
 
 def _sinks(quiet: bool, jsonl: str | None, webhooks: tuple[str, ...], style: str,
-           alertmanagers: tuple[str, ...]) -> list[Sink]:
+           alertmanagers: tuple[str, ...], state_dir: str | None) -> list[Sink]:
     sinks: list[Sink] = [] if quiet else [TerminalSink(sys.stdout)]
-    sinks.append(EventSink(shared_state_dir()))
+    # As `deploy --state DIR` keeps its events in DIR, `watch --state DIR` records its alerts there,
+    # so `postmortem --state DIR` sees both on one clock.
+    sinks.append(EventSink(state_dir or shared_state_dir()))
     if jsonl:
         sinks.append(JsonLinesSink(jsonl))
     sinks += [WebhookSink(url, style) for url in webhooks]
