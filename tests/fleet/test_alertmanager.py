@@ -18,11 +18,17 @@ WEB1 = {"instance": "web1:9833"}
 
 
 def alert(name: str, severity: str, scope: str, signal: str, **labels: str) -> dict[str, Any]:
-    now = datetime.now(UTC)
     return {"labels": {"alertname": name, "severity": severity, "scope": scope, "signal": signal, "job": "vhostguard",
                        **labels},
-            "annotations": {"summary": name}, "startsAt": now.isoformat(),
-            "endsAt": (now + timedelta(minutes=10)).isoformat()}
+            "annotations": {"summary": name}}
+
+
+def firing_now(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts as firing from now for ten minutes (timed when posted, not when the module was imported:
+    a suite can run for longer than an alert's life)."""
+    now = datetime.now(UTC)
+    times = {"startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat()}
+    return [{**item, **times} for item in alerts]
 
 
 # As rules/vhostguard-alerts.yml labels them.
@@ -59,7 +65,7 @@ def test_routes_and_inhibitions(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     with running(alertmanager_argv(CONTRIB / "alertmanager.yml", tmp_path / "data", port), tmp_path / "am.log",
                  f"{url}/-/ready"):
-        post_json(f"{url}/api/v2/alerts", list(POSTED.values()))
+        post_json(f"{url}/api/v2/alerts", firing_now(list(POSTED.values())))
 
         seen: list[object] = []
 
