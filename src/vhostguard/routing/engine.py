@@ -10,7 +10,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vhostguard.config import AccessFile, ConfigError, Directive, Overrides, read_access_file
 from vhostguard.model import AddressSet, Match, Server, ServerModel
@@ -100,6 +100,7 @@ class _ServerPlan:
     recursion_limit: int = MAX_INTERNAL_REDIRECTS  # LimitInternalRecursion
     env_open: bool = False  # SetEnvIf and the like may set variables %{ENV:...} reads
     urls_in_sections: bool = False  # does a section set UseCanonicalName or UseCanonicalPhysicalPort?
+    section_redirects: bool = False  # does a <Files> or <Location> hold a Redirect*?
 
     def urls_for(self, chosen: Sequence[Section]) -> UrlSettings:
         """The URL settings where ``chosen`` (the sections in force when a URL is built) apply."""
@@ -737,6 +738,8 @@ class Router:
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
+        if plan.section_redirects and after_walk:
+            walk = _with_section_redirects(walk, after_walk)
         if (walk.rewrite is not None and not trail.end) or walk.redirects:
             fixed = self._fixups(plan, request, uri, query, filename, walk_dir, walk, chosen, trail, depth, context,
                                  subrequest)
@@ -1123,6 +1126,7 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
         location_redirects=any(s.redirect is not None for s in sections.locations),
         env_open=bool(_ENV_SETTERS & (frozenset(base_last).union(*(s.last for s in everywhere)))),
         urls_in_sections=any(key in s.last for s in everywhere for key in SECTION_KEYS),
+        section_redirects=any(not _REDIRECT_NAMES.isdisjoint(s.last) for s in (*sections.files, *sections.locations)),
         access_names=tuple(access_name.args) if access_name is not None and access_name.args else (".htaccess",),
         server_rewrite=server_rewrite(engine, own_level),
         recursion_limit=(int(recursion.args[0]) if recursion is not None and recursion.args and recursion.args[0].isdigit()
@@ -1137,6 +1141,20 @@ def _dir_walk(plan: _ServerPlan, walk_dir: str, read: Callable[[str, Overrides],
     rewrite = walk.rewrite if walk.rewrite is not None and walk.rewrite.on and walk.rewrite.directory else None
     return _DirWalk(sections, walk.files, walk.error, walk.notes, rewrite, walk.redirects,
                     *mod_access.deciders(sections))
+
+
+_REDIRECT_NAMES = frozenset({"redirect", "redirectmatch", "redirectpermanent", "redirecttemp"})
+
+
+def _with_section_redirects(walk: _DirWalk, after_walk: Sequence[Section]) -> _DirWalk:
+    """``walk`` with the path-and-URL Redirects of the <Files> and <Location> sections merged
+    after it, in the order fixup_redir tries them: a later section's entries before an earlier
+    one's (merge_alias_dir_config appends the base list after the new one). The
+    one-argument <Location> form is not among them (translate_alias_redir answers it)."""
+    extra = tuple(entry for section in reversed(after_walk) if not _REDIRECT_NAMES.isdisjoint(section.last)
+                  for entry in map(mod_alias.redirect_entry, [n for n in section.children if n.key in _REDIRECT_NAMES])
+                  if entry is not None)
+    return replace(walk, redirects=(*extra, *walk.redirects)) if extra else walk
 
 
 def _after_walk(plan: _ServerPlan, walk: _DirWalk, filename: str, locations: Sequence[Section]) -> Sequence[Section]:

@@ -40,6 +40,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     UseCanonicalName On
   </Location>
   Redirect /canon/srv/ /new/
+  <Location /canon/old/>
+    # the two-argument form in a section: fixup_redir, with the section's UseCanonicalName
+    Redirect /canon/old/ /new/
+  </Location>
   RewriteEngine On
   RewriteRule ^/canon/rw/(.*)$ /new/$1 [R=302,L]
   RewriteRule ^/plain/rw/(.*)$ /new/$1 [R=302,L]
@@ -49,8 +53,9 @@ SCENARIOS: tuple[Scenario, ...] = (
 """), (
         C("http://alias-a.test/old/x"), C("http://alias-a.test/canon/srv/x"), C("http://alias-a.test/canon/rw/x"),
         C("http://alias-a.test/plain/rw/x"), C("http://alias-a.test/dirc"), C("http://alias-a.test/canon/sub"),
-        C("http://alias-a.test/plainsub"),
-    ), dirs=("a/dirc", "a/canon/sub", "a/plainsub"), source=DOCS),
+        C("http://alias-a.test/plainsub"), C("http://alias-a.test/canon/old/x"),
+    ), dirs=("a/dirc", "a/canon/sub", "a/plainsub"),
+        source=DOCS + "; https://httpd.apache.org/docs/2.4/mod/mod_alias.html#redirect (Context: directory)"),
     Scenario("vhost-on-location-off", site("""
   ServerName a.test
   UseCanonicalName On
