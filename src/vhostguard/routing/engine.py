@@ -356,6 +356,7 @@ class Router:
         handler: str | None = None
         rewrite_node: Directive | None = None
         context: tuple[str, str] | None = None
+        entry_uri = uri  # the URI the location walk before translate_name saw
         if plan.rewrite_engine is not None and plan.rules and (depth == 0 or (again and not trail.end)):
             # translate_name runs after the location walk of the URI as it came (request.c):
             # a <Location> UseCanonicalName is in force for the URLs the rules build.
@@ -378,17 +379,22 @@ class Router:
             _NO_SECTIONS if prefixes is not None and not uri.startswith(prefixes)  # the usual case, inline
             else matching_locations(plan.sections, uri)
         )
+        # mod_proxy's and mod_alias's translate_name read the per-directory config of that
+        # walk: after a [PT] to another URI, the <Location> ProxyPass or Redirect of the
+        # URI as it came applies, not the new one's (seen live; the walk after
+        # map_to_storage, which access and handlers see, is the new URI's).
+        walked = locations if uri == entry_uri else matching_locations(plan.sections, entry_uri)
         alias_kind = "file"
         alias_node: Directive | None = rewrite_node
         mapped = plan.mapped_prefixes
         if filename is None and (  # else no ProxyPass, Redirect or Alias can apply (see mapped_prefixes)
             mapped is None or uri.startswith(mapped) or "//" in uri
-            or (locations and (plan.location_proxies or plan.location_redirects))
+            or (walked and (plan.location_proxies or plan.location_redirects))
         ):
-            proxied = self._proxy(plan, uri, query, locations, trail, request)
+            proxied = self._proxy(plan, uri, query, walked, trail, request)
             if proxied is not None:
                 return self._finish_proxy(plan, request, uri, query, proxied, locations, trail)
-            redirected = self._redirect(plan, request, uri, query, locations, trail)
+            redirected = self._redirect(plan, request, uri, query, walked, trail)
             if redirected is not None:
                 return redirected
             aliased = self._alias(plan, uri, trail)

@@ -132,6 +132,24 @@ SCENARIOS: tuple[Scenario, ...] = (
         # like <Location /api> (and only there, not for /v1/api); "^/legacy/" matches nothing.
         C("http://a.test/api/users"), C("http://a.test/v1/api"), C("http://a.test/legacy/page"),
     ), source="https://github.com/puppetlabs/puppetlabs-apache/pull/2221 (ProxyPass in a LocationMatch: the path is taken as a string)"),
+    Scenario("pt-into-location", site(GRANT_A + """
+  RewriteEngine On
+  RewriteRule ^/old/(.*)$ /app/$1 [PT]
+  <Location /app/>
+    ProxyPass http://10.9.6.1:8080/
+  </Location>
+  <Location /old/>
+    ProxyPass http://10.9.6.2:8080/
+  </Location>
+  RewriteRule ^/legacy/(.*)$ /svc/$1 [PT]
+  ProxyPass /svc/ http://10.9.6.3:8080/
+"""), (
+        # mod_proxy's translate_name reads the <Location>s of the URI as it came: after the
+        # [PT] to /app/x neither <Location /old/>'s mapping (for /old/) nor <Location /app/>'s
+        # (not walked yet) proxies it; a server-context ProxyPass does.
+        C("http://a.test/old/x"), C("http://a.test/app/x"), C("http://a.test/legacy/y"),
+    ), source="https://httpd.apache.org/docs/2.4/rewrite/flags.html#flag_pt with the <Location> form of "
+              "https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass"),
 )
 
 
