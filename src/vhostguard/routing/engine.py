@@ -489,6 +489,12 @@ class Router:
         denied = self._access(plan, request, None, locations, None, trail)
         if denied is not None:
             return denied
+        if plan.section_redirects and locations:
+            # mod_alias's fixup_redir runs before the proxy handler: a <Location> Redirect wins.
+            for entry in _section_redirect_entries(locations):
+                redirect_hit = mod_alias.match(entry, uri, self.model.tree.server_root)
+                if redirect_hit is not None:
+                    return self._redirect_to(plan, request, query, redirect_hit, trail, locations)
         return self._proxy_outcome(hit.url or "", query, mapping, mapping.node, plan, raw=hit.raw)
 
     def _proxy_outcome(self, url: str, query: str | None, mapping: mod_proxy.ProxyMapping | None, node: Directive | None,
@@ -1157,10 +1163,15 @@ def _with_section_redirects(walk: _DirWalk, after_walk: Sequence[Section]) -> _D
     after it, in the order fixup_redir tries them: a later section's entries before an earlier
     one's (merge_alias_dir_config appends the base list after the new one). The
     one-argument <Location> form is not among them (translate_alias_redir answers it)."""
-    extra = tuple(entry for section in reversed(after_walk) if not _REDIRECT_NAMES.isdisjoint(section.last)
-                  for entry in map(mod_alias.redirect_entry, [n for n in section.children if n.key in _REDIRECT_NAMES])
-                  if entry is not None)
+    extra = _section_redirect_entries(after_walk)
     return replace(walk, redirects=(*extra, *walk.redirects)) if extra else walk
+
+
+def _section_redirect_entries(sections: Sequence[Section]) -> tuple[mod_alias.AliasEntry, ...]:
+    """The path-and-URL Redirects of ``sections``, a later section's first (see above)."""
+    return tuple(entry for section in reversed(sections) if not _REDIRECT_NAMES.isdisjoint(section.last)
+                 for entry in map(mod_alias.redirect_entry, [n for n in section.children if n.key in _REDIRECT_NAMES])
+                 if entry is not None)
 
 
 def _after_walk(plan: _ServerPlan, walk: _DirWalk, filename: str, locations: Sequence[Section]) -> Sequence[Section]:

@@ -150,6 +150,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         C("http://a.test/old/x"), C("http://a.test/app/x"), C("http://a.test/legacy/y"),
     ), source="https://httpd.apache.org/docs/2.4/rewrite/flags.html#flag_pt with the <Location> form of "
               "https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass"),
+    Scenario("location-redirect-over-proxy", site(GRANT_A + """
+  ProxyPass /api/ http://10.9.7.1:8080/
+  <Location /api/old/>
+    Redirect /api/old/ /api/new/
+  </Location>
+"""), (
+        # mod_alias's fixup_redir runs before the proxy handler: the <Location> Redirect wins.
+        C("http://a.test/api/old/x"), C("http://a.test/api/x"),
+    ), source="https://httpd.apache.org/docs/2.4/mod/mod_alias.html#redirect (Context: directory) with "
+              "https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass"),
 )
 
 
