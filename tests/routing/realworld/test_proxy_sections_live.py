@@ -160,6 +160,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         C("http://a.test/api/old/x"), C("http://a.test/api/x"),
     ), source="https://httpd.apache.org/docs/2.4/mod/mod_alias.html#redirect (Context: directory) with "
               "https://httpd.apache.org/docs/2.4/mod/mod_proxy.html#proxypass"),
+    Scenario("wildcard-location-access", site(GRANT_A + """
+  <Location /private/*>
+    Require all denied
+  </Location>
+  <Location /adm*>
+    Require all denied
+  </Location>
+"""), (
+        # The same whole-URI match decides access: <Location /private/*> does not cover
+        # /private/sub/b.txt, nor <Location /adm*> /admin/c.txt.
+        C("http://a.test/private/a.txt"), C("http://a.test/private/sub/b.txt"), C("http://a.test/admin/c.txt"),
+        C("http://a.test/adm"), C("http://a.test/private/"),
+    ), files=("a/private/a.txt", "a/private/sub/b.txt", "a/admin/c.txt", "a/adm", "a/private/index.html"),
+        source="https://httpd.apache.org/docs/2.4/sections.html#wildcards (wildcards in <Location>)"),
 )
 
 
