@@ -13,7 +13,7 @@ from vhostguard.config.source import ConfigError, ConfigWarning, Source
 from vhostguard.config.envfile import read_env_file
 from vhostguard.config.htaccess import AccessFile, Overrides, parse_overrides, read_access_file
 from vhostguard.config.expand import expand_variables
-from vhostguard.config.includes import server_root_relative
+from vhostguard.config.includes import has_wildcard, server_root_relative
 from vhostguard.config.lexer import next_word, split_words
 from vhostguard.speed import slot_setters
 
@@ -32,6 +32,7 @@ __all__ = [
     "catalog",
     "expand_variables",
     "find_system_config",
+    "has_wildcard",
     "load",
     "next_word",
     "parse_overrides",

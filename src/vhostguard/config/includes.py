@@ -36,8 +36,24 @@ def server_root_relative(server_root: str, path: str) -> str:
 
 
 def has_wildcard(path: str) -> bool:
-    """``apr_fnmatch_test``: is there a ``*``, ``?`` or a ``[...]`` class?"""
-    return re.search(r"[*?]|\[[^]]*\]", path) is not None
+    """``apr_fnmatch_test``: is there a ``*``, ``?`` or a ``[`` later closed by ``]``?
+    A backslash hides the character after it (``\\*`` is no wildcard)."""
+    if "*" not in path and "?" not in path and "]" not in path:
+        return False  # the usual case, decided without the walk
+    opened = False
+    index = 0
+    while index < len(path):
+        char = path[index]
+        if char in "*?":
+            return True
+        if char == "\\":
+            index += 1
+        elif char == "[":
+            opened = True
+        elif char == "]" and opened:
+            return True
+        index += 1
+    return False
 
 
 def expand_include(path: str, optional: bool) -> list[str]:

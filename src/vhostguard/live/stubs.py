@@ -82,11 +82,17 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
+    def _target(self) -> str:
+        """The request target as httpd sent it: ``self.path`` has a leading ``//`` folded
+        to ``/`` (http.server's gh-87389 guard), which would hide what httpd forwarded."""
+        words = self.requestline.split()
+        return words[1] if len(words) >= 2 else self.path
+
     def _serve(self) -> None:
         stub = self.server.stub
         body = self._read_body()
         stub.record(StubRecord(
-            stub=stub.origin, original=stub.original, method=self.command, target=self.path,
+            stub=stub.origin, original=stub.original, method=self.command, target=self._target(),
             headers=tuple(self.headers.items()), body=body, time=time.time(),
         ))
         payload = f"vhostguard stub for {stub.original}\n".encode()

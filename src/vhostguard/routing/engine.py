@@ -10,7 +10,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vhostguard.config import AccessFile, ConfigError, Directive, Overrides, read_access_file
 from vhostguard.model import AddressSet, Match, Server, ServerModel
@@ -32,8 +32,8 @@ from vhostguard.routing.sections import (
     matching_locations, server_levels, server_sections,
 )
 from vhostguard.routing.sni import SniChecker
-from vhostguard.routing.urls import USE_CANONICAL_DNS_NOTE, UrlSettings, construct_url, has_scheme, url_settings
-from vhostguard.routing.urls import server_name_for_url, server_port
+from vhostguard.routing.urls import SECTION_KEYS, USE_CANONICAL_DNS_NOTE, UrlSettings, construct_url, has_scheme, in_sections
+from vhostguard.routing.urls import server_name_for_url, server_port, url_settings
 
 MAX_INTERNAL_REDIRECTS = 10
 _CACHE_LIMIT = 100_000  # entries per cache before it starts over: a long log replay must stay bounded
@@ -99,6 +99,12 @@ class _ServerPlan:
     server_rewrite: PerDirRewrite | None = None  # the per-directory rewrite defaults of the server
     recursion_limit: int = MAX_INTERNAL_REDIRECTS  # LimitInternalRecursion
     env_open: bool = False  # SetEnvIf and the like may set variables %{ENV:...} reads
+    urls_in_sections: bool = False  # does a section set UseCanonicalName or UseCanonicalPhysicalPort?
+    section_redirects: bool = False  # does a <Files> or <Location> hold a Redirect*?
+
+    def urls_for(self, chosen: Sequence[Section]) -> UrlSettings:
+        """The URL settings where ``chosen`` (the sections in force when a URL is built) apply."""
+        return in_sections(self.urls, chosen) if self.urls_in_sections and chosen else self.urls
 
     def last(self, chosen: Sequence[Section], key: str) -> Directive | None:
         """``last_value`` for this server: the ``key`` directive that wins for ``chosen``."""
@@ -350,8 +356,12 @@ class Router:
         handler: str | None = None
         rewrite_node: Directive | None = None
         context: tuple[str, str] | None = None
+        entry_uri = uri  # the URI the location walk before translate_name saw
         if plan.rewrite_engine is not None and plan.rules and (depth == 0 or (again and not trail.end)):
-            rewritten = self._rewrite(plan, request, uri, query, trail)
+            # translate_name runs after the location walk of the URI as it came (request.c):
+            # a <Location> UseCanonicalName is in force for the URLs the rules build.
+            before = matching_locations(plan.sections, uri) if plan.urls_in_sections else _NO_SECTIONS
+            rewritten = self._rewrite(plan, request, uri, query, trail, before)
             if isinstance(rewritten, Outcome):
                 return rewritten
             if rewritten is not None:
@@ -369,17 +379,22 @@ class Router:
             _NO_SECTIONS if prefixes is not None and not uri.startswith(prefixes)  # the usual case, inline
             else matching_locations(plan.sections, uri)
         )
+        # mod_proxy's and mod_alias's translate_name read the per-directory config of that
+        # walk: after a [PT] to another URI, the <Location> ProxyPass or Redirect of the
+        # URI as it came applies, not the new one's (seen live; the walk after
+        # map_to_storage, which access and handlers see, is the new URI's).
+        walked = locations if uri == entry_uri else matching_locations(plan.sections, entry_uri)
         alias_kind = "file"
         alias_node: Directive | None = rewrite_node
         mapped = plan.mapped_prefixes
         if filename is None and (  # else no ProxyPass, Redirect or Alias can apply (see mapped_prefixes)
             mapped is None or uri.startswith(mapped) or "//" in uri
-            or (locations and (plan.location_proxies or plan.location_redirects))
+            or (walked and (plan.location_proxies or plan.location_redirects))
         ):
-            proxied = self._proxy(plan, uri, query, locations, trail, request)
+            proxied = self._proxy(plan, uri, query, walked, trail, request)
             if proxied is not None:
                 return self._finish_proxy(plan, request, uri, query, proxied, locations, trail)
-            redirected = self._redirect(plan, request, uri, query, locations, trail)
+            redirected = self._redirect(plan, request, uri, query, walked, trail)
             if redirected is not None:
                 return redirected
             aliased = self._alias(plan, uri, trail)
@@ -396,8 +411,10 @@ class Router:
         return self._serve(plan, request, uri, query, filename, alias_kind, alias_node, handler, trail, depth, locations,
                            context)
 
-    def _rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail) -> RewriteResult | Outcome | None:
-        port = _server_port(plan, request)  # first, as ever: it raises for a Host port int() refuses
+    def _rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, trail: _Trail,
+                 locations: Sequence[Section] = ()) -> RewriteResult | Outcome | None:
+        urls = plan.urls_for(locations)
+        port = server_port(urls, request)  # first, as ever: it raises for a Host port int() refuses
         if plan.any_rule is not None and plan.any_rule.search(uri) is None:
             # No rule's pattern matches: the trace is "pattern does not match" for each.
             trail.steps += plan.no_match_steps
@@ -405,7 +422,7 @@ class Router:
                 trail.unsure(note)
             return None
         try:
-            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port, self, trail))
+            result = run_rules(plan.rules, uri, query, _RewriteVars(plan, request, uri, query, port, self, trail, urls))
         except RewriteUnsupported as problem:
             trail.unsure(str(problem))
             return None
@@ -427,7 +444,7 @@ class Router:
             noescape = result.rule is not None and result.rule.flags.noescape  # [NE]: the proxy-nocanon note
             return self._proxy_outcome(result.target or "", result.query, None, node, plan, raw=noescape)
         if result.action == "redirect":
-            if plan.urls.canonical == "dns" and not has_scheme(result.rule.substitution if result.rule else ""):
+            if urls.canonical == "dns" and not has_scheme(result.rule.substitution if result.rule else ""):
                 trail.unsure(USE_CANONICAL_DNS_NOTE)
             return new_outcome("redirect", result.status, result.target, node)
         if result.action == "none":
@@ -472,6 +489,12 @@ class Router:
         denied = self._access(plan, request, None, locations, None, trail)
         if denied is not None:
             return denied
+        if plan.section_redirects and locations:
+            # mod_alias's fixup_redir runs before the proxy handler: a <Location> Redirect wins.
+            for entry in _section_redirect_entries(locations):
+                redirect_hit = mod_alias.match(entry, uri, self.model.tree.server_root)
+                if redirect_hit is not None:
+                    return self._redirect_to(plan, request, query, redirect_hit, trail, locations)
         return self._proxy_outcome(hit.url or "", query, mapping, mapping.node, plan, raw=hit.raw)
 
     def _proxy_outcome(self, url: str, query: str | None, mapping: mod_proxy.ProxyMapping | None, node: Directive | None,
@@ -505,10 +528,10 @@ class Router:
                     break
         if entry_hit is None:
             return None
-        return self._redirect_to(plan, request, query, entry_hit, trail)
+        return self._redirect_to(plan, request, query, entry_hit, trail, locations)
 
     def _redirect_to(self, plan: _ServerPlan, request: Request, query: str | None, entry_hit: mod_alias.AliasHit,
-                     trail: _Trail) -> Outcome:
+                     trail: _Trail, chosen: Sequence[Section]) -> Outcome:
         """The answer of a matching Redirect (mod_alias's translate_redir and fixup_redir)."""
         entry = entry_hit.entry
         status = entry.status or 302
@@ -517,17 +540,19 @@ class Router:
             return _status_outcome(status, entry.node)
         target = entry_hit.result or ""
         if target.startswith("/"):
-            target = self._absolute(plan, request, target, trail)
+            target = self._absolute(plan, request, target, trail, chosen)
         if query is not None and "?" not in target:
             target += "?" + query
         trail.add("alias", "{} {} redirects {} to {}", (entry.node.name, entry.fake, status, target), entry.node)
         return new_outcome("redirect", status, target, entry.node)
 
-    def _absolute(self, plan: _ServerPlan, request: Request, path: str, trail: _Trail) -> str:
-        """``ap_construct_url``: scheme://name[:port]path (routing.urls)."""
-        if plan.urls.canonical == "dns":
+    def _absolute(self, plan: _ServerPlan, request: Request, path: str, trail: _Trail, chosen: Sequence[Section]) -> str:
+        """``ap_construct_url``: scheme://name[:port]path (routing.urls), with the
+        UseCanonicalName of the sections in force (``chosen``)."""
+        urls = plan.urls_for(chosen)
+        if urls.canonical == "dns":
             trail.unsure(USE_CANONICAL_DNS_NOTE)
-        return construct_url(plan.urls, request, path)
+        return construct_url(urls, request, path)
 
     def _alias(self, plan: _ServerPlan, uri: str, trail: _Trail) -> mod_alias.AliasHit | None:
         merged = "//" not in uri
@@ -615,7 +640,7 @@ class Router:
                                              depth, context, subrequest)
             if rewritten is not None:
                 return rewritten
-        return self._dir_redirect(plan, request, uri, query, walk, trail) if walk.redirects else None
+        return self._dir_redirect(plan, request, uri, query, walk, trail, chosen) if walk.redirects else None
 
     def _perdir_rewrite(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, filename: str,
                         walk_dir: str, walk: _DirWalk, chosen: Sequence[Section], trail: _Trail, depth: int,
@@ -639,7 +664,8 @@ class Router:
                       "RewriteRule is forbidden (AH00670)", (), node)
             return new_outcome("forbidden", 403, None, node, reason="AH00670: per-directory rewriting needs FollowSymLinks")
         try:
-            env = _PerDirVars(plan, request, uri, query, _server_port(plan, request), self, trail, current)
+            urls = plan.urls_for(chosen)
+            env = _PerDirVars(plan, request, uri, query, server_port(urls, request), self, trail, current, urls)
             result = run_perdir_rules(list(config.rules), current, path_info, directory, query, env, subrequest)
         except (RewriteUnsupported, ValueError) as problem:
             trail.unsure(str(problem))
@@ -653,18 +679,18 @@ class Router:
         done = fixup(config, result, current, query, plan.server.document_root, context)
         if done.kind in ("proxy", "internal") and walk.redirects:
             # hook_fixup only set a handler: mod_alias's fixup_redir, which runs next, still answers first.
-            redirected = self._dir_redirect(plan, request, uri, done.query, walk, trail)
+            redirected = self._dir_redirect(plan, request, uri, done.query, walk, trail, chosen)
             if redirected is not None:
                 return redirected
         return self._fixup_outcome(plan, request, done, rule_node, trail, depth, current)
 
     def _dir_redirect(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, walk: _DirWalk,
-                      trail: _Trail) -> Outcome | None:
+                      trail: _Trail, chosen: Sequence[Section]) -> Outcome | None:
         """mod_alias's ``fixup_redir``: the first per-directory Redirect that matches ``uri``."""
         for entry in walk.redirects:
             hit = mod_alias.match(entry, uri, self.model.tree.server_root)
             if hit is not None:
-                return self._redirect_to(plan, request, query, hit, trail)
+                return self._redirect_to(plan, request, query, hit, trail, chosen)
         return None
 
     def _fixup_outcome(self, plan: _ServerPlan, request: Request, done: Fixup, rule_node: Directive | None, trail: _Trail,
@@ -724,6 +750,8 @@ class Router:
         denied = self._access(plan, request, walk, after_walk, filename, trail)
         if denied is not None:
             return denied
+        if plan.section_redirects and after_walk:
+            walk = _with_section_redirects(walk, after_walk)
         if (walk.rewrite is not None and not trail.end) or walk.redirects:
             fixed = self._fixups(plan, request, uri, query, filename, walk_dir, walk, chosen, trail, depth, context,
                                  subrequest)
@@ -832,7 +860,7 @@ class Router:
         if not uri.endswith("/"):
             slash = plan.last(chosen, "directoryslash")
             if slash is None or not slash.args or slash.args[0].lower() != "off":
-                target = self._absolute(plan, request, _escape_path(uri) + "/", trail) + (f"?{query}" if query is not None else "")
+                target = self._absolute(plan, request, _escape_path(uri) + "/", trail, chosen) + (f"?{query}" if query is not None else "")
                 trail.add("files", "{} is a directory: mod_dir adds the trailing slash", (filename,), slash or node)
                 return new_outcome("redirect", 301, target, slash or node)
             return None
@@ -955,10 +983,10 @@ class _RewriteVars:
     and read nothing; so the server name is worked out on first use.
     """
 
-    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_router", "_trail", "_uri")
+    __slots__ = ("_name", "_plan", "_port", "_query", "_request", "_router", "_trail", "_uri", "_urls")
 
     def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router,
-                 trail: _Trail) -> None:
+                 trail: _Trail, urls: UrlSettings | None = None) -> None:
         self._router = router  # for what the filesystem holds (its stat cache) and -F lookups
         self._trail = trail  # for the round's environment variables
         self._plan = plan
@@ -967,6 +995,7 @@ class _RewriteVars:
         self._query = query
         self._port = port  # SERVER_PORT
         self._name: str | None = None
+        self._urls = urls or plan.urls  # UseCanonicalName & co. where the rules run
 
     @property
     def document_root(self) -> str:
@@ -975,7 +1004,7 @@ class _RewriteVars:
     def _server(self) -> tuple[str, int]:
         """SERVER_NAME and SERVER_PORT as UseCanonicalName makes them."""
         if self._name is None:
-            self._name = _server_name_for_url(self._plan, self._request)
+            self._name = server_name_for_url(self._urls, self._request)
         return self._name, self._port
 
     @property
@@ -1045,7 +1074,7 @@ class _RewriteVars:
         """mod_rewrite's ``fully_qualify_uri``: ws://, fcgi://, unix: ... targets stay as they are."""
         if has_scheme(target):
             return target
-        return construct_url(self._plan.urls, self._request, ("" if target.startswith("/") else "/") + target)
+        return construct_url(self._urls, self._request, ("" if target.startswith("/") else "/") + target)
 
 
 class _PerDirVars(_RewriteVars):
@@ -1055,8 +1084,8 @@ class _PerDirVars(_RewriteVars):
     __slots__ = ("_filename",)
 
     def __init__(self, plan: _ServerPlan, request: Request, uri: str, query: str | None, port: int, router: Router,
-                 trail: _Trail, filename: str) -> None:
-        super().__init__(plan, request, uri, query, port, router, trail)
+                 trail: _Trail, filename: str, urls: UrlSettings | None = None) -> None:
+        super().__init__(plan, request, uri, query, port, router, trail, urls)
         self._filename = filename
 
     def set_filename(self, filename: str) -> None:
@@ -1073,14 +1102,6 @@ _SERVER_VARS = frozenset({
     "SERVER_PORT", "SERVER_NAME", "REMOTE_ADDR", "REQUEST_SCHEME", "DOCUMENT_ROOT", "THE_REQUEST", "SERVER_PROTOCOL",
     "SERVER_ADDR",
 })
-
-
-def _server_name_for_url(plan: _ServerPlan, request: Request) -> str:
-    return server_name_for_url(plan.urls, request)
-
-
-def _server_port(plan: _ServerPlan, request: Request) -> int:
-    return server_port(plan.urls, request)
 
 
 def _make_plan(main: Server, server: Server, main_sections: list[Section], main_level: tuple[Directive, ...]) -> _ServerPlan:
@@ -1116,6 +1137,8 @@ def _make_plan(main: Server, server: Server, main_sections: list[Section], main_
         location_proxies=any("proxypass" in s.last or "proxypassmatch" in s.last for s in sections.locations),
         location_redirects=any(s.redirect is not None for s in sections.locations),
         env_open=bool(_ENV_SETTERS & (frozenset(base_last).union(*(s.last for s in everywhere)))),
+        urls_in_sections=any(key in s.last for s in everywhere for key in SECTION_KEYS),
+        section_redirects=any(not _REDIRECT_NAMES.isdisjoint(s.last) for s in (*sections.files, *sections.locations)),
         access_names=tuple(access_name.args) if access_name is not None and access_name.args else (".htaccess",),
         server_rewrite=server_rewrite(engine, own_level),
         recursion_limit=(int(recursion.args[0]) if recursion is not None and recursion.args and recursion.args[0].isdigit()
@@ -1130,6 +1153,25 @@ def _dir_walk(plan: _ServerPlan, walk_dir: str, read: Callable[[str, Overrides],
     rewrite = walk.rewrite if walk.rewrite is not None and walk.rewrite.on and walk.rewrite.directory else None
     return _DirWalk(sections, walk.files, walk.error, walk.notes, rewrite, walk.redirects,
                     *mod_access.deciders(sections))
+
+
+_REDIRECT_NAMES = frozenset({"redirect", "redirectmatch", "redirectpermanent", "redirecttemp"})
+
+
+def _with_section_redirects(walk: _DirWalk, after_walk: Sequence[Section]) -> _DirWalk:
+    """``walk`` with the path-and-URL Redirects of the <Files> and <Location> sections merged
+    after it, in the order fixup_redir tries them: a later section's entries before an earlier
+    one's (merge_alias_dir_config appends the base list after the new one). The
+    one-argument <Location> form is not among them (translate_alias_redir answers it)."""
+    extra = _section_redirect_entries(after_walk)
+    return replace(walk, redirects=(*extra, *walk.redirects)) if extra else walk
+
+
+def _section_redirect_entries(sections: Sequence[Section]) -> tuple[mod_alias.AliasEntry, ...]:
+    """The path-and-URL Redirects of ``sections``, a later section's first (see above)."""
+    return tuple(entry for section in reversed(sections) if not _REDIRECT_NAMES.isdisjoint(section.last)
+                 for entry in map(mod_alias.redirect_entry, [n for n in section.children if n.key in _REDIRECT_NAMES])
+                 if entry is not None)
 
 
 def _after_walk(plan: _ServerPlan, walk: _DirWalk, filename: str, locations: Sequence[Section]) -> Sequence[Section]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from vhostguard.config import Directive
+from vhostguard.config import Directive, has_wildcard
 from vhostguard.model import Server
 from vhostguard.speed import draft_class
 from vhostguard.routing.regex import compile_regex, pregsub
@@ -47,7 +47,16 @@ def _mapping(node: Directive, location: Section | None) -> ProxyMapping | None:
     if location is not None:
         if not args:
             return None
-        return ProxyMapping(node, location.pattern, args[0], regex or location.regex, tuple(a.lower() for a in args[1:]))
+        # add_pass: the path is the section's own text (cmd->path: the path of <Location>,
+        # the regex of <LocationMatch> or <Location ~>), a regex for ProxyPassMatch or when
+        # apr_fnmatch_test finds a wildcard in it, else a literal prefix: ProxyPass in
+        # <LocationMatch ^/api/> maps "^/api/", which no request path starts with, while
+        # in <LocationMatch ^/api/(.*)$> or <Location /x*> it is searched as a regex.
+        regex = regex or has_wildcard(location.pattern)
+        return ProxyMapping(node, location.pattern, args[0], regex, tuple(a.lower() for a in args[1:]))
+    if args and args[0] == "~":
+        # "ProxyPass ~ regex url": the server-context spelling of ProxyPassMatch (add_pass)
+        regex, args = True, args[1:]
     if len(args) < 2:
         return None
     return ProxyMapping(node, args[0], args[1], regex, tuple(a.lower() for a in args[2:]))

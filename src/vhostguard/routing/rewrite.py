@@ -48,6 +48,10 @@ class Flags:
     handler: str | None = None
     escape_backrefs: str | None = None  # [B] or [B=chars]: "" escapes every such character
     backref_noplus: bool = False  # [BNP]: a space in a backreference becomes %20, not +
+    backref_keep: str = ""  # [BNE=chars]: characters an escaping flag leaves as they are
+    backref_ctls: bool = False  # [BCTLS]: escape only controls and space (implies backreference escaping)
+    qslast: bool = False  # [QSL]: the query starts after the last '?' of the substitution, not the first
+    allow_3f: bool = False  # [UnsafeAllow3F]: a '?' that an expansion brought may start the query
     discardpath: bool = False  # [DPI]: per-directory rules drop the PATH_INFO they re-add
     nosubreq: bool = False  # [NS], or any [R]: the rule is skipped in subrequests (mod_dir's index lookups)
     env: tuple[str, ...] = ()  # [E=NAME:VALUE] / [E=!NAME], as written
@@ -125,15 +129,22 @@ def parse_flags(text: str) -> tuple[Flags, list[str]]:  # noqa: C901 - one branc
             values["escape_backrefs"] = value
         elif key in ("bnp", "backrefnoplus"):
             values["backref_noplus"] = True
+        elif key == "bne":
+            values["backref_keep"] = value  # (empty: apache2 refuses the config, AH00526)
+        elif key in ("qsl", "qslast"):
+            values["qslast"] = True
+        elif key == "unsafeallow3f":
+            values["allow_3f"] = True
+        elif key == "bctls":
+            values["backref_ctls"] = True
+            values.setdefault("escape_backrefs", "")  # RULEFLAG_ESCAPECTLS|RULEFLAG_ESCAPEBACKREF
         elif key in ("dpi", "discardpath"):
             values["discardpath"] = True
         elif key in ("ns", "nosubreq"):
             values["nosubreq"] = True
         elif key in ("e", "env"):
             values["env"] = (*values.get("env", ()), value)  # type: ignore[misc]
-        elif key in ("t", "type", "co", "cookie",
-                     "bne", "bctls", "qsl", "qslast", "unsafeallow3f",
-                     "unsafeprefixstat", "nd", "nodecode"):
+        elif key in ("t", "type", "co", "cookie", "unsafeprefixstat", "nd", "nodecode"):
             continue  # no effect on where the request goes
         else:
             unknown.append(item)
@@ -336,6 +347,29 @@ def expand(text: str, rule_groups: tuple[str, ...], cond_groups: tuple[str, ...]
     return _VAR.sub(replace, text)
 
 
+UNSAFE_3F = "a '?' from an expansion (a decoded %3F) would start the query: 403 (AH10508; [UnsafeAllow3F] allows it)"
+
+
+def unsafe_question_mark(text: str, expanded: str, rule_groups: tuple[str, ...], cond_groups: tuple[str, ...],
+                         env: RewriteEnv, flags: Flags) -> bool:
+    """``do_expand``'s unsafe_qmark (2.4.60+): is the '?' that splits off the query (the first,
+    or with [QSL] the last) one that an expansion ($N, %N, %{VAR}) brought in rather than one
+    written in ``text``? ``expanded``: ``text`` expanded. False without such a '?' or with
+    [UnsafeAllow3F]."""
+    if flags.allow_3f or "?" not in expanded:
+        return False
+    pieces: list[tuple[str, bool]] = []  # (text, came from an expansion), in order
+    position = 0
+    for match in _VAR.finditer(text):
+        pieces.append((text[position:match.start()], False))
+        escaped = match.group(5)
+        pieces.append((escaped, False) if escaped is not None else (expand(match.group(0), rule_groups, cond_groups, env), True))
+        position = match.end()
+    pieces.append((text[position:], False))
+    holding = [from_expansion for piece, from_expansion in pieces if "?" in piece]
+    return bool(holding) and (holding[-1] if flags.qslast else holding[0])
+
+
 def _file_test(op: str, value: str) -> bool:
     if op == "-f":
         return os.path.isfile(value)
@@ -427,7 +461,7 @@ def _split_query(new: str, old_query: str | None, flags: Flags) -> tuple[str, st
         old_query = None
     if "?" not in new:
         return new, old_query
-    path, _, query = new.partition("?")
+    path, _, query = new.rpartition("?") if flags.qslast else new.partition("?")
     if flags.qsappend and old_query:
         query = f"{query}&{old_query}" if query else old_query
     return path, (query or None)
@@ -504,6 +538,10 @@ def run_rules(rules: list[Rule], uri: str, query: str | None, env: RewriteEnv) -
             if flags.escape_backrefs is not None:
                 rule_groups, cond_groups = _escape_backrefs(rule_groups, flags), _escape_backrefs(cond_groups, flags)
             new = expand(rule.substitution, rule_groups, cond_groups, env)
+            if unsafe_question_mark(rule.substitution, new, rule_groups, cond_groups, env, flags):
+                result.trace.append((rule.node, f"matches: {UNSAFE_3F}"))
+                result.action, result.status, result.rule = "status", 403, rule
+                return result
             current, result.query = _split_query(new, result.query, flags)
             changed = True
         elif flags.qsdiscard:
@@ -563,15 +601,23 @@ _QUERY_SAFE = "$+!*'(),:;@&=/~"  # with the alphanumerics and "_.-": what T_OS_E
 
 
 def _escape_backrefs(groups: tuple[str, ...], flags: Flags) -> tuple[str, ...]:
-    """mod_rewrite's ``escape_backref`` for [B]/[B=chars]/[BNP]: alphanumerics and "_" stay, a
-    space becomes "+" (not with [BNP]), every other byte (of ``chars``, if given) %xx in lower case."""
+    """mod_rewrite's ``escape_backref`` (2.4.58+): which bytes are escaped is every byte ([B]),
+    those of ``chars`` ([B=chars]) or controls and space ([BCTLS]; with [B=chars], those as
+    well), less the characters of [BNE=chars]. An escaped alphanumeric or "_" stays, a space
+    becomes "+" (not with [BNP]), any other byte %xx in lower case."""
     chars = flags.escape_backrefs or ""
+    keep = flags.backref_keep
     escaped = []
     for group in groups:
         out = []
         for byte in group.encode("utf-8", "surrogateescape"):
             char = chr(byte)
-            if (chars and char not in chars) or (char.isascii() and (char.isalnum() or char == "_")):
+            if flags.backref_ctls:
+                chosen = byte <= 0x20 or byte == 0x7F  # not T_VCHAR_OBSTEXT
+            else:
+                chosen = not chars
+            chosen = (chosen or (bool(chars) and char in chars)) and not (keep and char in keep)
+            if not chosen or (char.isascii() and (char.isalnum() or char == "_")):
                 out.append(char)
             elif char == " " and not flags.backref_noplus:
                 out.append("+")
@@ -715,7 +761,13 @@ def run_perdir_rules(rules: list[Rule], filename: str, path_info: str, perdir: s
             if flags.qsdiscard:
                 result.query = None
         else:
+            if flags.escape_backrefs is not None:
+                rule_groups, cond_groups = _escape_backrefs(rule_groups, flags), _escape_backrefs(cond_groups, flags)
             new = expand(rule.substitution, rule_groups, cond_groups, env)
+            if unsafe_question_mark(rule.substitution, new, rule_groups, cond_groups, env, flags):
+                result.trace.append((rule.node, f"matches: {UNSAFE_3F}"))
+                result.action, result.status, result.rule = "status", 403, rule
+                return result
             if not new.startswith("/") and not _is_absolute(new):
                 new = perdir + new  # "add per-dir prefix"
             new, result.query = _split_query(new, result.query, flags)

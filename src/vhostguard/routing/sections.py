@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from vhostguard.config import Directive
-from vhostguard.config import slot_setters
+from vhostguard.config import has_wildcard, slot_setters
 from vhostguard.model import Server
 from vhostguard.routing.regex import compile_regex
 
@@ -61,7 +63,7 @@ class Section:
         last = last_of(children)
         pattern = self.pattern
         _set_children(self, children)
-        _set_glob(self, not self.regex and ("*" in pattern or "?" in pattern or "[" in pattern))
+        _set_glob(self, not self.regex and has_wildcard(pattern))  # core's d_is_fnmatch (apr_fnmatch_test)
         _set_authz(self, tuple([n for n in children if n.key in _AUTHZ_KEYS]))
         _set_compat(self, tuple([n for n in children if n.key in _COMPAT_KEYS]))
         _set_has_rewrite(self, "rewriterule" in last)
@@ -174,7 +176,10 @@ def location_matches(section: Section, uri: str) -> bool:
         return bool(compiled and compiled.search(uri))
     pattern = section.pattern
     if section.glob:
-        return _fnmatch_pathname(pattern, uri)
+        # apr_fnmatch(d, uri, APR_FNM_PATHNAME) on the whole URI, unlike the directory
+        # walk's per-component test: <Location /files/*/> applies to /files/a/ but not
+        # to /files/a/x (seen live, tests/routing/realworld/test_proxy_sections_live.py).
+        return _fnmatch_whole_path(pattern, uri)
     if not uri.startswith(pattern):
         return False
     if pattern.endswith("/") or len(uri) == len(pattern):
@@ -189,6 +194,44 @@ def _fnmatch_pathname(pattern: str, text: str) -> bool:
     if len(segments) < len(parts):
         return False
     return all(fnmatch.fnmatchcase(seg, pat) for seg, pat in zip(segments, parts))
+
+
+def _fnmatch_whole_path(pattern: str, text: str) -> bool:
+    """``apr_fnmatch`` with APR_FNM_PATHNAME: segment by segment, wildcards never cross '/',
+    and the pattern must use up the whole text."""
+    parts = pattern.split("/")
+    segments = text.split("/")
+    if len(segments) != len(parts):
+        return False
+    return all(_segment_matcher(part)(segment) is not None for segment, part in zip(segments, parts))
+
+
+@lru_cache(maxsize=1024)
+def _segment_matcher(part: str) -> Callable[[str], re.Match[str] | None]:
+    """One segment of an apr_fnmatch pattern as a regex: ``*``, ``?``, ``[...]`` (negated by
+    ``!`` or ``^``; a ``[`` without its ``]`` is literal) and ``\\`` escapes."""
+    out: list[str] = []
+    index = 0
+    while index < len(part):
+        char = part[index]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "\\" and index + 1 < len(part):
+            index += 1
+            out.append(re.escape(part[index]))
+        elif char == "[" and "]" in part[index + 2:]:
+            end = part.index("]", index + 2)
+            body = part[index + 1:end]
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            index = end
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return re.compile("".join(out), re.DOTALL).fullmatch
 
 
 def directory_matches(section: Section, path: str) -> bool:

@@ -23,11 +23,17 @@ the port left out when it is the scheme's default), with what the live apache2
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from vhostguard.config import Directive
 from vhostguard.model import Server
 from vhostguard.routing.request import Request
+from vhostguard.routing.sections import Section
+
+# The per-directory settings of this module (core.c: RSRC_CONF|ACCESS_CONF, so
+# <Directory>, <Location> and their kin may set them; .htaccess may not).
+SECTION_KEYS = ("usecanonicalname", "usecanonicalphysicalport")
 
 # ``scheme:`` or ``scheme://`` at the start of a target: mod_rewrite's is_absolute_uri
 # knows ws://, wss://, fcgi://, ... as well as http(s)://; "unix:" has no slashes.
@@ -64,6 +70,25 @@ def url_settings(base_last: dict[str, Directive], server: Server) -> UrlSettings
     slashes = _word(own[-1] if own else None, "off")
     return UrlSettings(canonical if canonical in ("on", "dns") else "off", physical, server.server_name, port, https_name,
                        slashes if slashes in ("on", "nodecode") else "off")
+
+
+def in_sections(settings: UrlSettings, chosen: Sequence[Section]) -> UrlSettings:
+    """``settings`` with UseCanonicalName and UseCanonicalPhysicalPort as the sections in
+    force (``chosen``, in merge order) set them: ``ap_get_server_name`` and
+    ``ap_get_server_port`` read the per-directory core config of the request, so a
+    ``<Location>`` or ``<Directory>`` value wins over the server's where it applies."""
+    canonical, physical = settings.canonical, settings.physical_port
+    for section in chosen:
+        node = section.last.get("usecanonicalname")
+        if node is not None:
+            word = _word(node, "off")
+            canonical = word if word in ("on", "dns") else "off"
+        node = section.last.get("usecanonicalphysicalport")
+        if node is not None:
+            physical = _word(node, "off") == "on"
+    if (canonical, physical) == (settings.canonical, settings.physical_port):
+        return settings
+    return replace(settings, canonical=canonical, physical_port=physical)
 
 
 def _word(node: Directive | None, default: str) -> str:

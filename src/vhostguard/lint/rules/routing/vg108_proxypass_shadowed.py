@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from vhostguard.config import Directive
+from vhostguard.config import Directive, has_wildcard
 from vhostguard.lint.context import LintContext
 from vhostguard.routing import ProxyMapping, proxy_alias_match, server_mappings
 from vhostguard.lint.core import Finding, Rule, Severity
@@ -111,11 +111,13 @@ class ProxyPassShadowed(Rule):
     </Location>
     ```
 
-    A `ProxyPass URL` (not `ProxyPassMatch`) inside `<LocationMatch>`,
-    `<Location ~ ...>` or a wildcard `<Location>` is never used either:
-    mod_proxy takes the section's text (`^/api/`, `/api/*/`) as a literal
-    path prefix, which the requests the section matches do not start with
-    (apache2 answers 404).
+    A `ProxyPass URL` (not `ProxyPassMatch`) inside `<LocationMatch>` or
+    `<Location ~ ...>` whose regex has no `*`, `?` or `[...]` is never used
+    either: mod_proxy takes the section's text (`^/api/`) as a literal path
+    prefix, which the requests the section matches do not start with
+    (apache2 answers 404). With a wildcard in the text (`^/api/(.*)$`, a
+    wildcard `<Location>`) mod_proxy compiles it as a regex and the mapping
+    is used.
 
     ## Known problems
     Otherwise `<LocationMatch>`, `<Location ~ ...>` and wildcard `<Location>`
@@ -162,16 +164,17 @@ class ProxyPassShadowed(Rule):
 
     def _literal_patterns(self, ctx: LintContext) -> Iterator[Finding]:
         # mod_proxy's add_pass takes the section's text as the mapping's path and
-        # compiles it as a regex only for ProxyPassMatch: `ProxyPass URL` in
-        # <LocationMatch ^/api/> maps the literal prefix "^/api/", which no
-        # request path starts with (apache2 answers 404 where a proxy was meant).
+        # compiles it as a regex for ProxyPassMatch or when apr_fnmatch_test finds a
+        # wildcard in it: `ProxyPass URL` in <LocationMatch ^/api/> maps the literal
+        # prefix "^/api/", which no request path starts with (apache2 answers 404
+        # where a proxy was meant), while in <LocationMatch ^/api/(.*)$> it is used.
         for node in ctx.nodes_named("proxypass"):
             section = location_of(ctx, node)
             if section is None or not node.args or node.args[0] == "!" or not (section.regex or section.glob):
                 continue
-            if section.regex and section.pattern.startswith("/"):
-                continue  # e.g. <LocationMatch /api/>: the text is also a usable prefix
-            how = "no request path starts with it" if section.regex else "only a request for that literal text would reach it"
+            if section.pattern.startswith("/") or has_wildcard(section.pattern):
+                continue  # <LocationMatch /api/>: a usable prefix; ^/api/(.*)$, /x/*/: searched as a regex
+            how = "no request path starts with it"
             yield self.finding(
                 node,
                 f"{ctx.label(ctx.owner(node))}: {node.name} {node.args[0]} in {section_label(section)} is never used: mod_proxy takes {section.pattern} as a literal path prefix and {how}",
