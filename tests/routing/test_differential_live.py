@@ -4,19 +4,14 @@ real apache2 in a sandbox must give the same vhost and the same outcome
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 
 from tests.support.apache import needs_apache
 from tests.support.differential import (
+    differential_tests,
     C,
-    Case,
-    Running,
     Scenario,
-    assert_offline_equals_live,
-    parametrize_cases,
-    running_scenarios,
     site,
 )
 
@@ -263,15 +258,7 @@ RewriteRule ^/main-rule$ /from-main [R]
 CASES = [(scenario, case) for scenario in SCENARIOS for case in scenario.cases]
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[dict[str, Running]]:
-    with running_scenarios(SCENARIOS) as started:
-        yield started
-
-
-@parametrize_cases(SCENARIOS)
-def test_offline_equals_live(running: dict[str, Running], scenario: Scenario, case: Case) -> None:
-    assert_offline_equals_live(running[scenario.name], case)
+running, test_offline_equals_live = differential_tests(SCENARIOS)
 
 
 def test_corpus_is_large_enough() -> None:

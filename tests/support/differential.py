@@ -179,3 +179,19 @@ def assert_offline_equals_live(run: Running, case: Case) -> None:
     verdict = compare(decision, live)
     assert verdict.live.kind != "handler" or verdict.live.target, "a 200 the test cannot identify proves nothing"
     assert verdict.agree, f"{case.url}: " + "; ".join(verdict.differences())
+
+
+def differential_tests(scenarios: Sequence[Scenario], prefix: str = "vg-diff") -> tuple[Any, Any]:
+    """The module fixture and the parametrized test of a differential module:
+    ``running, test_offline_equals_live = differential_tests(SCENARIOS, "vg-name")``."""
+
+    @pytest.fixture(scope="module")
+    def running() -> Iterator[dict[str, Running]]:
+        with running_scenarios(scenarios, prefix) as started:
+            yield started
+
+    @parametrize_cases(scenarios)
+    def test_offline_equals_live(running: dict[str, Running], scenario: Scenario, case: Case) -> None:
+        assert_offline_equals_live(running[scenario.name], case)
+
+    return running, test_offline_equals_live

@@ -9,19 +9,14 @@ config: a server-context Redirect or RewriteRule [R] (translate_name) sees the
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 
 from tests.support.apache import needs_apache
 from tests.support.differential import (
+    differential_tests,
     C,
-    Case,
-    Running,
     Scenario,
-    assert_offline_equals_live,
-    parametrize_cases,
-    running_scenarios,
     site,
 )
 
@@ -92,12 +87,4 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[dict[str, Running]]:
-    with running_scenarios(SCENARIOS, prefix="vg-canonsec") as started:
-        yield started
-
-
-@parametrize_cases(SCENARIOS)
-def test_offline_equals_live(running: dict[str, Running], scenario: Scenario, case: Case) -> None:
-    assert_offline_equals_live(running[scenario.name], case)
+running, test_offline_equals_live = differential_tests(SCENARIOS, "vg-canonsec")

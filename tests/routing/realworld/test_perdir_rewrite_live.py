@@ -5,19 +5,14 @@ comes from; the rules are those of the source, adapted only to the sandbox's pat
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 
 from tests.support.apache import needs_apache
 from tests.support.differential import (
+    differential_tests,
     C,
-    Case,
-    Running,
     Scenario,
-    assert_offline_equals_live,
-    parametrize_cases,
-    running_scenarios,
     site,
 )
 
@@ -521,15 +516,7 @@ RewriteRule ^(.*)index\\.html?$ "/$1" [NC,R=301,NE,L]
 CASES = [(scenario, case) for scenario in SCENARIOS for case in scenario.cases]
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[dict[str, Running]]:
-    with running_scenarios(SCENARIOS, prefix="vg-perdir") as started:
-        yield started
-
-
-@parametrize_cases(SCENARIOS)
-def test_offline_equals_live(running: dict[str, Running], scenario: Scenario, case: Case) -> None:
-    assert_offline_equals_live(running[scenario.name], case)
+running, test_offline_equals_live = differential_tests(SCENARIOS, "vg-perdir")
 
 
 def test_corpus_is_large_enough() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,13 +18,9 @@ import pytest
 
 from tests.support.apache import needs_apache
 from tests.support.differential import (
+    differential_tests,
     C,
-    Case,
-    Running,
     Scenario,
-    assert_offline_equals_live,
-    parametrize_cases,
-    running_scenarios,
     site,
 )
 
@@ -508,15 +503,7 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[dict[str, Running]]:
-    with running_scenarios(SCENARIOS, prefix="vg-uris") as started:
-        yield started
-
-
-@parametrize_cases(SCENARIOS)
-def test_offline_equals_live(running: dict[str, Running], scenario: Scenario, case: Case) -> None:
-    assert_offline_equals_live(running[scenario.name], case)
+running, test_offline_equals_live = differential_tests(SCENARIOS, "vg-uris")
 
 
 def test_every_scenario_names_its_source() -> None:
