@@ -55,7 +55,7 @@ class ParquetSummary:
 def pyarrow_missing() -> str | None:
     """None when pyarrow can be imported, else the one line that says how to get it."""
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         return f"--parquet needs pyarrow: {INSTALL_HINT}"
