@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,23 +278,42 @@ def _output(slot: d.Slot, quoted: bool) -> int | None:
 def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str, Any], stats: ReadStats,
                     templater: EndpointTemplater, on_malformed: Callable[[Malformed], None] | None,
                     schema: Callable[[], Any], block_bytes: int) -> Iterable[Any]:
+    """Row groups of plain file ``path`` read by the scanner. The next block is scanned on a thread (the
+    scanner releases the GIL) while this one is converted and written (pyarrow releases it too)."""
     name = printable(path)
     first = stats.lines  # line numbers count from the start of this file
-    for data in _whole_lines(path, stats, name, on_malformed, lambda: stats.lines - first, block_bytes):
-        lines, rows, buffers, deferred = _scan.parquet_columns(plan.spec.items, data, plan.outputs)
+
+    def finish(future: Future[Any], data: bytes) -> Any:
+        lines, rows, buffers, deferred = future.result()
         base = stats.lines - first
         stats.lines += lines
         table = _columns_table(plan, columns, buffers, rows, name, base, schema())
         extra = _deferred_records(parser, data, deferred, name, base, stats, on_malformed)
         if extra:
             table = _merged(table, _table(extra, columns, table.schema, stats, on_malformed))
-        yield _admitted(table, templater)
+        return _admitted(table, templater)
+
+    with ThreadPoolExecutor(1) as pool:
+        ahead: tuple[Future[Any], bytes] | None = None
+        for data in _whole_lines(path, block_bytes):
+            if data is None:  # a line too long to keep, skipped by the reader
+                if ahead is not None:
+                    yield finish(*ahead)
+                    ahead = None
+                stats.lines += 1
+                _too_long(stats, name, stats.lines - first, on_malformed)
+                continue
+            future = pool.submit(_scan.parquet_columns, plan.spec.items, data, plan.outputs)
+            if ahead is not None:
+                yield finish(*ahead)
+            ahead = (future, data)
+        if ahead is not None:
+            yield finish(*ahead)
 
 
-def _whole_lines(path: str, stats: ReadStats, name: str, on_malformed: Callable[[Malformed], None] | None,
-                 done: Callable[[], int], block_bytes: int) -> Iterable[bytes]:
-    """Blocks of about ``block_bytes`` of whole lines of plain file ``path``; a line beyond 4 * MAX_LINE bytes
-    (more than MAX_LINE characters, whatever they are) is counted malformed here and skipped."""
+def _whole_lines(path: str, block_bytes: int) -> Iterator[bytes | None]:
+    """Blocks of about ``block_bytes`` of whole lines of plain file ``path``; None in place of a line beyond
+    4 * MAX_LINE bytes (more than MAX_LINE characters, whatever they are), which is skipped."""
     rest = b""
     skipping = False
     pending: list[bytes] = []
@@ -319,8 +339,7 @@ def _whole_lines(path: str, stats: ReadStats, name: str, on_malformed: Callable[
             start = cut + 1
         rest = data[start:]
         if len(rest) > 4 * MAX_LINE and b"\n" not in rest:
-            stats.lines += 1
-            _too_long(stats, name, done(), on_malformed)
+            yield None
             rest, skipping = b"", True
         elif b"\n" in rest:
             cut = rest.rfind(b"\n")
