@@ -57,6 +57,8 @@ def logs(files: tuple[str, ...], config: str | None, server_root: str | None, de
     def body() -> int:
         if parquet_file is not None:
             check_parquet(parquet_file, jsonl)
+        elif endpoints_file is not None:
+            raise UsageProblem("--endpoints names the endpoint column of --parquet: give --parquet OUT.parquet too")
         patterns = endpoint_patterns(endpoints_file)
         layout = log_config(config, server_root, defines, env_file, files)
         inputs = log_inputs(files, layout, log_format)
