@@ -937,6 +937,15 @@ typedef struct {
 
 #define PQ_MAX_COLUMNS (MAX_ITEMS * 6)
 
+/* room for n bytes in b, allocated once (the per-row arrays of a block: their size is known) */
+static void pq_reserve(Buf *b, size_t n) {
+    if (b->failed || n <= b->cap) return;
+    char *grown = realloc(b->data, n);
+    if (!grown) { b->failed = 1; return; }
+    b->data = grown;
+    b->cap = n;
+}
+
 static void pq_text(PqColumn *c, const char *s, size_t n, int valid) {
     char v = (char)valid;
     buf_put(&c->valid, &v, 1);
@@ -1054,7 +1063,13 @@ static void pq_scan(const Spec *spec, const int *outputs, const char *data, size
                     Buf *deferred, long long *lines, long long *rows) {
     const char *marks[2 * MAX_ITEMS];
     Buf tpl = {0}, scratch = {0};
-    size_t start = 0;
+    size_t start = 0, most = 1;  /* lines in data, at most */
+    for (const char *q = data; (q = memchr(q, '\n', size - (size_t)(q - data))) != NULL; q++) most++;
+    for (int k = 0; k <= ncols; k++) {
+        pq_reserve(&cols[k].valid, most);
+        pq_reserve(&cols[k].offsets, cols[k].text ? (most + 1) * sizeof(int32_t) : 0);
+        if (!cols[k].text) pq_reserve(&cols[k].data, most * sizeof(int64_t));  /* text grows as it comes */
+    }
     for (int k = 0; k < ncols; k++) if (cols[k].text) { int32_t zero = 0; buf_put(&cols[k].offsets, (const char *)&zero, sizeof zero); }
     while (start < size) {
         const char *nl = memchr(data + start, '\n', size - start);
