@@ -228,3 +228,35 @@ def test_both_engines_write_the_same_rows_around_over_long_lines(tmp_path: Path,
         results[engine] = pq.read_table(out).sort_by("line").to_pylist()
     assert results["c"] == results["python"]
     assert {101, 301}.isdisjoint(row["line"] for row in results["c"])
+
+
+def test_refuses_to_replace_a_log_it_reads(tmp_path: Path) -> None:
+    log = generated_log(tmp_path / "access.log", lines=10)
+    before = log.read_bytes()
+    code, err = export(str(log), "--log-format", FORMAT, "--parquet", str(log))
+    assert code == 2 and "is a log being read" in err and err.count("\n") == 1
+    assert log.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["access.log"]
+
+
+def test_parquet_and_jsonl_exclude_each_other_and_endpoints_needs_parquet(tmp_path: Path) -> None:
+    log = generated_log(tmp_path / "access.log", lines=10)
+    code, err = export(str(log), "--log-format", FORMAT, "--parquet", str(tmp_path / "o.parquet"), "--jsonl")
+    assert code == 2 and "choose one" in err
+    code, err = export(str(log), "--log-format", FORMAT, "--endpoints", str(log))
+    assert code == 2 and "--parquet" in err
+    assert sorted(os.listdir(tmp_path)) == ["access.log"]
+
+
+@pytest.mark.parametrize("engine", ["c", "python"])
+def test_endpoint_patterns_as_report_applies_them(tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VHOSTGUARD_ENGINE", engine)
+    log = generated_log(tmp_path / "access.log", lines=500)
+    patterns = tmp_path / "endpoints.txt"
+    patterns.write_text("/v1/users/{user}\n/v1/users/{user}/orders/{order}\n")
+    out = tmp_path / "out.parquet"
+    assert export(str(log), "--log-format", FORMAT, "--endpoints", str(patterns), "--parquet", str(out))[0] == 0
+    document = report_json(str(log), "--log-format", FORMAT, "--endpoints", str(patterns))
+    expected = {(e["vhost"], e["method"], e["endpoint"]): e["requests"] for e in document["endpoints"]}
+    got = {(v, m, e): n for v, m, e, n in duckdb.sql(
+        f"select vhost, method, endpoint, count(*) from '{out}' group by all").fetchall()}
+    assert got == expected and any(e == "/v1/users/{user}" for _, _, e in got)

@@ -138,6 +138,8 @@ def write_parquet(logs: Sequence[tuple[str, Parser]], out: str, *, patterns: tup
     import pyarrow.parquet as pq
 
     target = check_target(out)
+    if any(os.path.realpath(path) == target for path, _ in logs):
+        raise ParquetError(f"{out}: is a log being read (refusing to replace it); name another file")
     columns = columns_of([parser for _, parser in logs])
     summary = ParquetSummary(out)
     templater = EndpointTemplater(patterns)
