@@ -135,8 +135,6 @@ def write_parquet(logs: Sequence[tuple[str, Parser]], out: str, *, patterns: tup
 
     Raises ParquetError for an output that cannot be written, OSError when a log cannot be read.
     """
-    import pyarrow.parquet as pq
-
     target = check_target(out)
     if any(os.path.realpath(path) == target for path, _ in logs):
         raise ParquetError(f"{out}: is a log being read (refusing to replace it); name another file")
@@ -152,13 +150,13 @@ def write_parquet(logs: Sequence[tuple[str, Parser]], out: str, *, patterns: tup
                              lambda: decided[0] if decided else None):
             if writer is None:
                 decided.append(table.schema)
-                writer = pq.ParquetWriter(temp, table.schema, compression="zstd")
+                writer = _writer(temp, table.schema)
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
             summary.rows += table.num_rows
             summary.row_groups += 1
         if writer is None:  # no line parsed: an empty file with the schema of a block without rows
             schema = _table([], columns, None, summary.stats, on_malformed).schema
-            writer = pq.ParquetWriter(temp, schema, compression="zstd")
+            writer = _writer(temp, schema)
         writer.close()
         writer = None
         os.chmod(temp, _mode(target))
@@ -171,6 +169,24 @@ def write_parquet(logs: Sequence[tuple[str, Parser]], out: str, *, patterns: tup
         if os.path.exists(temp):
             os.unlink(temp)
     return summary
+
+
+# Columns whose values are mostly distinct: a Parquet dictionary would be tried, then dropped, at a cost.
+_DISTINCT = ("line", "time", "request_line", "path", "query", "log_id", "duration_us", "bytes", "bytes_out", "bytes_in",
+             "bytes_total", "first_byte_us")
+# Columns whose min/max per row group help a query skip row groups (text statistics cost a pass each).
+_STATISTICS = ("line", "time", "vhost", "endpoint", "method", "status", "original_status", "duration_us", "bytes",
+               "bytes_out", "bytes_in", "bytes_total", "port")
+
+
+def _writer(path: str, schema: Any) -> Any:
+    import pyarrow.parquet as pq
+
+    leaves = [f"{f.name}.{child.name}" if f.type.num_fields else f.name for f in schema
+              for child in (list(f.type) if f.type.num_fields else [f])]
+    return pq.ParquetWriter(path, schema, compression="zstd",
+                            use_dictionary=[leaf for leaf in leaves if leaf not in _DISTINCT],
+                            write_statistics=[name for name in schema.names if name in _STATISTICS])
 
 
 def _mode(target: str) -> int:
