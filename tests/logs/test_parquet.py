@@ -260,3 +260,13 @@ def test_endpoint_patterns_as_report_applies_them(tmp_path: Path, engine: str, m
     got = {(v, m, e): n for v, m, e, n in duckdb.sql(
         f"select vhost, method, endpoint, count(*) from '{out}' group by all").fetchall()}
     assert got == expected and any(e == "/v1/users/{user}" for _, _, e in got)
+
+
+def test_nothing_written_when_no_line_parses(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("garbage\nmore garbage\n")
+    out = tmp_path / "out.parquet"
+    out.write_text("old")
+    code, err = export(str(log), "--log-format", FORMAT, "--parquet", str(out))
+    assert code == 2 and "no line matches" in err
+    assert out.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["access.log", "out.parquet"]

@@ -9,13 +9,16 @@ columns named as the contract's ``logs --jsonl`` keys (docs/contract.md,
 Memory stays flat: a block of the log becomes one row group, written and
 dropped before the next is read. With the compiled scanner (``_scan.c``,
 ``parquet_columns``) a block of a plain file is read into Arrow column
-buffers without a Python object per line; the lines it is not sure of (and
-those with an escape to undo) are read by the Python parser and merged in
-by line number, so every row holds what ``logs --jsonl`` gives for its line.
-Compressed files, ``--endpoints`` patterns and formats the scanner declines
-are read by the Python parser alone (``BLOCK_ROWS`` records a row group). The file is written to a temp
-file in the target's directory and renamed over the path the user named;
-nothing else is written. pyarrow is optional (``vhostguard[parquet]``):
+buffers without a Python object per line; the lines it is not sure of (odd
+bytes, escapes other than ``\\"`` and ``\\\\``) are read by the Python parser and
+added after the others of their block, so every row holds what ``logs
+--jsonl`` gives for its line. Compressed files, ``--endpoints`` patterns and
+formats the scanner declines are read by the Python parser alone
+(``BLOCK_ROWS`` records a row group).
+
+The file is written to a temp file in the target's directory and renamed
+over the path the user named; nothing else is written, and nothing at all
+when no line parses. pyarrow is optional (``vhostguard[parquet]``):
 ``pyarrow_missing()`` says so before any work.
 """
 from __future__ import annotations
@@ -154,14 +157,17 @@ def write_parquet(logs: Sequence[tuple[str, Parser]], out: str, *, patterns: tup
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
             summary.rows += table.num_rows
             summary.row_groups += 1
-        if writer is None:  # no line parsed: an empty file with the schema of a block without rows
-            schema = _table([], columns, None, summary.stats, on_malformed).schema
-            writer = _writer(temp, schema)
+        if writer is None:  # no line parsed: an error (the caller says so), and the old file stays
+            return summary
         writer.close()
         writer = None
+        if summary.rows == 0:
+            return summary
         os.chmod(temp, _mode(target))
         os.replace(temp, target)
     except OSError as problem:
+        if problem.filename not in (None, temp, target):
+            raise  # reading a log failed: not the output's fault
         raise ParquetError(f"{out}: {problem.strerror or problem}") from None
     finally:
         if writer is not None:
