@@ -311,11 +311,11 @@ def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str
         lines, rows, buffers, deferred = future.result()
         base = stats.lines - first
         stats.lines += lines
-        table = _columns_table(plan, columns, buffers, rows, name, base, schema())
+        table = _admitted(_columns_table(plan, columns, buffers, rows, name, base, schema()), templater)
         extra = _deferred_records(parser, data, deferred, name, base, stats, on_malformed)
         if extra:
-            table = _merged(table, _table(extra, columns, table.schema, stats, on_malformed))
-        return _admitted(table, templater)
+            table = _merged(table, _admitted(_table(extra, columns, table.schema, stats, on_malformed), templater))
+        return table
 
     with ThreadPoolExecutor(1) as pool:
         ahead: tuple[Future[Any], bytes] | None = None
@@ -441,10 +441,14 @@ def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[
     else:
         named = pc.and_kleene(pc.is_valid(raw), pc.not_equal(raw, ""))
         arrays["vhost"] = pc.if_else(pc.fill_null(named, False), raw, NONE)
+    if schema is not None and "time" in columns and schema.field("time").type.tz is None:
+        raise ParquetError("times with and without a zone in one export: export the logs of each kind to their own file")
     fields = []
     out = []
     for key, kind in columns.items():
-        wanted = schema.field(key).type if schema is not None else pa.timestamp("us", tz="UTC") if key == "time" else kind
+        wanted = pa.string() if key in ("vhost", "endpoint") else kind  # _admitted encodes these two
+        if key == "time":
+            wanted = pa.timestamp("us", tz="UTC")
         if key in _MAPS:
             named = dict(maps.get(key, ()))
             values = [named.get(f.name, pa.nulls(rows, pa.string())) for f in wanted]
@@ -453,7 +457,7 @@ def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[
             array = arrays[key]
         out.append(array if array.type == wanted else array.cast(wanted))
         fields.append(pa.field(key, wanted))
-    return pa.Table.from_arrays(out, schema=pa.schema(fields) if schema is None else schema)
+    return pa.Table.from_arrays(out, schema=pa.schema(fields))
 
 
 def _merged(table: Any, extra: Any) -> Any:
@@ -465,8 +469,8 @@ def _merged(table: Any, extra: Any) -> Any:
 
 
 def _admitted(table: Any, templater: EndpointTemplater) -> Any:
-    """The block with its ``endpoint`` column (path templates) admitted under report's per-vhost caps, in line
-    order (``EndpointTemplater.admit``, once per distinct vhost and template)."""
+    """The block with its ``endpoint`` column (path templates) admitted under report's per-vhost caps, in row
+    order (``EndpointTemplater.admit``, once per distinct vhost and template); both columns dictionary-encoded."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -477,10 +481,16 @@ def _admitted(table: Any, templater: EndpointTemplater) -> Any:
     distinct = pc.unique(codes)
     vhost_names = vhosts.dictionary.to_pylist()
     template_names = names.dictionary.to_pylist()
-    admitted = [templater.admit(template_names[code % width], vhost_names[code // width]) for code in distinct.to_pylist()]
-    endpoint = pc.take(pa.array(admitted), pc.index_in(codes, value_set=distinct))
-    position = table.schema.get_field_index("endpoint")
-    return table.set_column(position, table.schema.field("endpoint"), endpoint.cast(table.schema.field("endpoint").type))
+    kept: dict[str, int] = {}
+    slots = [kept.setdefault(templater.admit(template_names[code % width], vhost_names[code // width]), len(kept))
+             for code in distinct.to_pylist()]
+    indices = pc.take(pa.array(slots, pa.int32()), pc.index_in(codes, value_set=distinct))
+    endpoint = pa.DictionaryArray.from_arrays(indices, pa.array(list(kept), pa.string()))
+    encoded = pa.dictionary(pa.int32(), pa.string())
+    for key, array in (("vhost", vhosts), ("endpoint", endpoint)):
+        position = table.schema.get_field_index(key)
+        table = table.set_column(position, pa.field(key, encoded), array)
+    return table
 
 
 def _arrow_type(key: str) -> Any:
