@@ -17,8 +17,9 @@ import click
 from vhostguard.cli.common import ConfigArgs, UsageProblem, config_options, load_tree, print_warnings, run
 from vhostguard.exitcodes import ExitCode
 from vhostguard.logs import (
-    EndpointPattern, LogConfig, Malformed, PatternError, ReadStats, ResolvedLog, ResolveError, find_logs, load_patterns,
-    printable, read_log, resolve_files, resolve_targets,
+    EndpointPattern, LogConfig, Malformed, ParquetError, PatternError, ReadStats, ResolvedLog, ResolveError,
+    check_parquet_target, find_logs, load_patterns, printable, pyarrow_missing, read_log, resolve_files, resolve_targets,
+    write_parquet,
 )
 from vhostguard.report import plural
 from vhostguard.safetext import json_dumps, json_line, json_safe_bytes
@@ -39,8 +40,13 @@ LogInput = ResolvedLog  # what a command reads: a log and its parser
 @config_options
 @click.option("--log-format", "log_format", metavar="FMT", help="LogFormat string or nickname (default: from -f CONFIG, else detected).")
 @click.option("--jsonl", is_flag=True, help="One JSON object per parsed line on stdout; malformed lines as JSON on stderr.")
+@click.option("--parquet", "parquet_file", metavar="OUT.parquet",
+              help="Write the parsed lines to one Parquet file (typed columns, zstd; needs vhostguard[parquet]).")
+@click.option("--endpoints", "endpoints_file", metavar="FILE",
+              help="With --parquet: endpoint patterns for the endpoint column, as report --endpoints.")
 def logs(files: tuple[str, ...], config: str | None, server_root: str | None, defines: tuple[str, ...],
-         env_file: str | None, log_format: str | None, jsonl: bool) -> None:
+         env_file: str | None, log_format: str | None, jsonl: bool, parquet_file: str | None,
+         endpoints_file: str | None) -> None:
     """Read access logs (plain, gzip, bzip2, xz) as httpd wrote them.
 
     FILE... are log files; with -f CONFIG and no FILE, the logs the
@@ -49,8 +55,15 @@ def logs(files: tuple[str, ...], config: str | None, server_root: str | None, de
     """
 
     def body() -> int:
+        if parquet_file is not None:
+            check_parquet(parquet_file, jsonl)
+        elif endpoints_file is not None:
+            raise UsageProblem("--endpoints names the endpoint column of --parquet: give --parquet OUT.parquet too")
+        patterns = endpoint_patterns(endpoints_file)
         layout = log_config(config, server_root, defines, env_file, files)
         inputs = log_inputs(files, layout, log_format)
+        if parquet_file is not None:
+            return _parquet(inputs, parquet_file, patterns)
         stats = ReadStats()
         try:
             _emit(inputs, stats, jsonl)
@@ -174,6 +187,38 @@ def _emit(inputs: list[LogInput], stats: ReadStats, jsonl: bool) -> None:
                    f"{stats.malformed - before_bad} malformed (format {item.described!r})")
         for bad in shown:
             click.echo(f"  line {bad.line}: {bad.error}")
+
+
+def check_parquet(out: str, jsonl: bool) -> None:
+    """``--parquet OUT`` can run: pyarrow is installed and OUT is a file that may be replaced (else UsageProblem)."""
+    if jsonl:
+        raise UsageProblem("--parquet and --jsonl: choose one output")
+    missing = pyarrow_missing()
+    if missing is not None:
+        raise UsageProblem(missing)
+    try:
+        check_parquet_target(out)
+    except ParquetError as problem:
+        raise UsageProblem(f"--parquet {problem}") from None
+
+
+def _parquet(inputs: list[LogInput], out: str, patterns: tuple[EndpointPattern, ...]) -> int:
+    shown: list[Malformed] = []
+
+    def keep(bad: Malformed) -> None:
+        if len(shown) < SHOWN_MALFORMED:
+            shown.append(bad)
+
+    try:
+        summary = write_parquet([(item.path, item.parser) for item in inputs], out, patterns=patterns, on_malformed=keep)
+    except ParquetError as problem:
+        raise UsageProblem(f"--parquet {problem}") from None
+    stats = summary.stats
+    for bad in shown:
+        click.echo(f"{bad.file}:{bad.line}: {printable(bad.error)}", err=True)
+    click.echo(f"{plural(stats.lines, 'line')}: {plural(summary.rows, 'row')} written to {printable(out)} "
+               f"({plural(summary.row_groups, 'row group')}), {stats.malformed} malformed", err=True)
+    return read_outcome(summary.rows, stats.lines, stats.problems, inputs)
 
 
 def _write_records(records: Any, out: IO[bytes]) -> None:

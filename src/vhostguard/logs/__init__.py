@@ -27,6 +27,8 @@ Public surface:
   ``UntimedLog`` when no time can be read), with ``first_timed``/``last_time``, ``count_lines``/
   ``skip_lines``/``lines_before`` (line numbers of a range read from the middle) and ``line_text``;
 * ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode;
+* ``write_parquet(logs, out)``: the records of logs as one Parquet file (typed columns, report's vhost and
+  endpoint, a row group per block, written atomically; ``pyarrow_missing()`` when pyarrow is not installed);
 * the AH-code catalogue of the error log: ``explain_code(code)`` / ``explain_line(line) -> CodeEntry | None``,
   ``load_catalogue()``, ``normalise_code`` (what httpd 2.4's numbered error-log messages mean).
 """
@@ -57,6 +59,8 @@ from vhostguard.logs.window import (
 from vhostguard.logs.endpoints import NONE, SegmentTemplates
 from vhostguard.logs.reader import MAX_LINE
 from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
+from vhostguard.logs.parquet import ParquetError, ParquetSummary, check_target as check_parquet_target, pyarrow_missing
+from vhostguard.logs.parquet import write_parquet
 from vhostguard.logs.scanner import GroupSums, Scanned, ScanSpec, engine as scan_engine, scan as scan_block, scan_spec
 
 __all__ = [
@@ -82,6 +86,8 @@ __all__ = [
     "LogFormat",
     "LogTarget",
     "Malformed",
+    "ParquetError",
+    "ParquetSummary",
     "Parser",
     "PatternError",
     "ReadStats",
@@ -94,6 +100,7 @@ __all__ = [
     "UntimedLog",
     "WorkerError",
     "auto_template",
+    "check_parquet_target",
     "compile_format",
     "compile_rows",
     "count_lines",
@@ -121,6 +128,7 @@ __all__ = [
     "parser_for",
     "parser_of",
     "printable",
+    "pyarrow_missing",
     "read_log",
     "read_logs",
     "record_time",
@@ -135,4 +143,5 @@ __all__ = [
     "target_parser",
     "unescape",
     "usable_cpus",
+    "write_parquet",
 ]

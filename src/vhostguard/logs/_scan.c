@@ -451,7 +451,8 @@ static const char *token_end(const char *p, const char *end, const Item *next) {
     }
 }
 
-static int read_line(const Spec *spec, const char *p, const char *end, Line *out) {
+/* marks (NULL, or 2 * spec->count pointers): where each field's text starts and ends (parquet_columns) */
+static int read_line_marks(const Spec *spec, const char *p, const char *end, Line *out, const char **marks) {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < spec->count; i++) {
         const Item *item = &spec->items[i];
@@ -461,6 +462,7 @@ static int read_line(const Spec *spec, const char *p, const char *end, Line *out
             p += item->lit_len;
             continue;
         }
+        if (marks) marks[2 * i] = p;
         const char *q;
         long long value = 0;
         int dash = 0;
@@ -530,8 +532,13 @@ static int read_line(const Spec *spec, const char *p, const char *end, Line *out
         default:
             return 0;
         }
+        if (marks) marks[2 * i + 1] = p;
     }
     return p == end && out->has_time;
+}
+
+static int read_line(const Spec *spec, const char *p, const char *end, Line *out) {
+    return read_line_marks(spec, p, end, out, NULL);
 }
 
 /* --- the scan ------------------------------------------------------------------------------ */
@@ -968,8 +975,263 @@ static PyObject *template_path(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* --- Parquet columns (logs/parquet.py) ------------------------------------------------------------
+ *
+ * parquet_columns(spec, data, outputs) reads the lines of ``data`` as scan does (read_line_marks: the
+ * same strictness) and returns, for the lines it is sure of, Arrow column buffers that pyarrow wraps
+ * without a per-line object: per text column a validity bitmap, int32 offsets and the bytes; per number
+ * column a validity bitmap and int64 values; the last column is the rows' line numbers (1-based, in the
+ * block). ``outputs`` has one code per item of the spec (PQ_*; PQ_SKIP for literals).
+ * A line it is not sure of (what scan defers, an escape other than \" and \\ in a value it keeps, a status
+ * beyond int16) is deferred: (line number, start, end), for the Python parser. */
+
+enum {
+    PQ_SKIP = 0,     /* not a column */
+    PQ_TEXT = 1,     /* text; '-' is null */
+    PQ_INT = 2,      /* number; '-' is null */
+    PQ_INT_CLF = 3,  /* %b: '-' is 0 */
+    PQ_DURATION = 4, /* number times the field's scale; '-' is null */
+    PQ_REQUEST = 5,  /* %r: request_line, method, path, query, protocol, endpoint template (six columns) */
+    PQ_TIME = 6,     /* %t: microseconds since the epoch, UTC */
+    PQ_INT16 = 7     /* a status: '-' is null; beyond int16 the line is deferred */
+};
+
+typedef struct {
+    int text;
+    Buf valid;    /* one byte per row, packed into a bitmap at the end */
+    Buf offsets;  /* text: int32 offsets (rows + 1) */
+    Buf data;     /* text: the bytes; numbers: int64 values */
+} PqColumn;
+
+#define PQ_MAX_COLUMNS (MAX_ITEMS * 6)
+
+/* room for n bytes in b, allocated once (the per-row arrays of a block: their size is known) */
+static void pq_reserve(Buf *b, size_t n) {
+    if (b->failed || n <= b->cap) return;
+    char *grown = realloc(b->data, n);
+    if (!grown) { b->failed = 1; return; }
+    b->data = grown;
+    b->cap = n;
+}
+
+static void pq_text(PqColumn *c, const char *s, size_t n, int valid) {
+    char v = (char)valid;
+    buf_put(&c->valid, &v, 1);
+    if (valid) buf_put(&c->data, s, n);
+    int32_t end = (int32_t)c->data.len;
+    buf_put(&c->offsets, (const char *)&end, sizeof end);
+}
+
+static void pq_number(PqColumn *c, long long value, int valid) {
+    char v = (char)valid;
+    int64_t x = valid ? (int64_t)value : 0;
+    buf_put(&c->valid, &v, 1);
+    buf_put(&c->data, (const char *)&x, sizeof x);
+}
+
+/* ``GET /p?q HTTP/1.1`` as format._split_request splits it, and the path's template (endpoints) */
+static void pq_request(PqColumn *c, const char *s, size_t n, Buf *tpl) {
+    if (n == 1 && s[0] == '-') {
+        for (int k = 0; k < 5; k++) pq_text(&c[k], NULL, 0, 0);
+        pq_text(&c[5], "-", 1, 1);
+        return;
+    }
+    pq_text(&c[0], s, n, 1);
+    const char *end = s + n, *space = memchr(s, ' ', n);
+    if (space == NULL) {  /* not a request line */
+        for (int k = 1; k < 5; k++) pq_text(&c[k], NULL, 0, 0);
+        pq_text(&c[5], "-", 1, 1);
+        return;
+    }
+    pq_text(&c[1], s, (size_t)(space - s), 1);
+    const char *rest = space + 1, *last = NULL;
+    for (const char *q = end; q > rest; q--) if (q[-1] == ' ') { last = q - 1; break; }
+    const char *target_end = last ? last : end;
+    const char *question = memchr(rest, '?', (size_t)(target_end - rest));
+    const char *path_end = question ? question : target_end;
+    pq_text(&c[2], rest, (size_t)(path_end - rest), 1);
+    pq_text(&c[3], question ? question + 1 : NULL, question ? (size_t)(target_end - question - 1) : 0, question != NULL);
+    pq_text(&c[4], last ? last + 1 : NULL, last ? (size_t)(end - last - 1) : 0, last != NULL);
+    if (path_end == rest) { pq_text(&c[5], "-", 1, 1); return; }
+    tpl->len = 0;
+    auto_template(tpl, rest, (size_t)(path_end - rest));
+    pq_text(&c[5], tpl->data ? tpl->data : "", tpl->len, 1);
+}
+
+/* httpd's \" and \\ (the escapes of a quoted value that stays ASCII): 1 when every backslash of [s, e) is one */
+static int pq_simple_escapes(const char *s, const char *e) {
+    for (const char *q = memchr(s, '\\', (size_t)(e - s)); q != NULL; q = memchr(q, '\\', (size_t)(e - q))) {
+        if (q + 1 >= e || (q[1] != '"' && q[1] != '\\')) return 0;
+        q += 2;
+        if (q >= e) break;
+    }
+    return 1;
+}
+
+/* [s, e) with its \" and \\ undone, into out (escapes.unescape of such a value) */
+static void pq_unescape(Buf *out, const char *s, const char *e) {
+    out->len = 0;
+    while (s < e) {
+        const char *q = memchr(s, '\\', (size_t)(e - s));
+        if (q == NULL) { buf_put(out, s, (size_t)(e - s)); return; }
+        buf_put(out, s, (size_t)(q - s));
+        buf_put(out, q + 1, 1);
+        s = q + 2;
+    }
+}
+
+/* whether the kept values of a read line can be written by this code (escapes it undoes, numbers in range) */
+static int pq_plain(const Spec *spec, const int *outputs, const char **marks) {
+    for (int i = 0; i < spec->count; i++) {
+        if (!spec->items[i].is_field) continue;
+        int out = outputs[i];
+        const char *s = marks[2 * i], *e = marks[2 * i + 1];
+        if ((out == PQ_TEXT || out == PQ_REQUEST) && !pq_simple_escapes(s, e)) return 0;
+        if (out == PQ_INT16) {
+            const char *after; long long value = 0; int dash = 0;
+            if (!number(s, e, &after, &value, &dash, 0) || (!dash && value >= 32768)) return 0;
+        }
+    }
+    return 1;
+}
+
+static void pq_add(const Spec *spec, const int *outputs, const char **marks, const Line *line, PqColumn *cols, Buf *tpl,
+                   Buf *scratch) {
+    int k = 0;
+    for (int i = 0; i < spec->count; i++) {
+        const Item *item = &spec->items[i];
+        if (!item->is_field || outputs[i] == PQ_SKIP) continue;
+        const char *s = marks[2 * i], *e = marks[2 * i + 1];
+        const char *after; long long value = 0; int dash = 0;
+        if ((outputs[i] == PQ_TEXT || outputs[i] == PQ_REQUEST) && memchr(s, '\\', (size_t)(e - s)) != NULL) {
+            pq_unescape(scratch, s, e);
+            s = scratch->data; e = s + scratch->len;
+        }
+        size_t n = (size_t)(e - s);
+        switch (outputs[i]) {
+        case PQ_TEXT: pq_text(&cols[k++], s, n, !(n == 1 && s[0] == '-')); break;
+        case PQ_REQUEST: pq_request(&cols[k], s, n, tpl); k += 6; break;
+        case PQ_TIME: pq_number(&cols[k++], line->epoch * 1000000LL, 1); break;
+        default:  /* numbers: read_line took them, so number() does */
+            number(s, e, &after, &value, &dash, 0);
+            if (outputs[i] == PQ_INT_CLF) pq_number(&cols[k++], dash ? 0 : value, 1);
+            else pq_number(&cols[k++], outputs[i] == PQ_DURATION ? value * item->scale : value, !dash);
+        }
+    }
+}
+
+static int pq_count(const Spec *spec, const int *outputs) {
+    int k = 0;
+    for (int i = 0; i < spec->count; i++)
+        if (spec->items[i].is_field && outputs[i] != PQ_SKIP) k += outputs[i] == PQ_REQUEST ? 6 : 1;
+    return k;
+}
+
+static void pq_scan(const Spec *spec, const int *outputs, const char *data, size_t size, PqColumn *cols, int ncols,
+                    Buf *deferred, long long *lines, long long *rows) {
+    const char *marks[2 * MAX_ITEMS];
+    Buf tpl = {0}, scratch = {0};
+    size_t start = 0, most = 1;  /* lines in data, at most */
+    for (const char *q = data; (q = memchr(q, '\n', size - (size_t)(q - data))) != NULL; q++) most++;
+    for (int k = 0; k <= ncols; k++) {
+        pq_reserve(&cols[k].valid, most);
+        pq_reserve(&cols[k].offsets, cols[k].text ? (most + 1) * sizeof(int32_t) : 0);
+        if (!cols[k].text) pq_reserve(&cols[k].data, most * sizeof(int64_t));  /* text grows as it comes */
+    }
+    for (int k = 0; k < ncols; k++) if (cols[k].text) { int32_t zero = 0; buf_put(&cols[k].offsets, (const char *)&zero, sizeof zero); }
+    while (start < size) {
+        const char *nl = memchr(data + start, '\n', size - start);
+        size_t stop = nl ? (size_t)(nl - data) : size;
+        ++*lines;
+        const char *p = data + start, *e = data + stop;
+        if (e > p && e[-1] == '\r') e--;  /* as the Python reader: the CR of a CRLF is not data */
+        Line line;
+        if ((size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line_marks(spec, p, e, &line, marks)
+            && pq_plain(spec, outputs, marks)) {
+            pq_add(spec, outputs, marks, &line, cols, &tpl, &scratch);
+            pq_number(&cols[ncols], *lines, 1);  /* the line number, in the block */
+            ++*rows;
+        } else {
+            long long triple[3] = {*lines, (long long)start, (long long)stop};
+            buf_put(deferred, (const char *)triple, sizeof triple);
+        }
+        start = stop + 1;
+    }
+    free(tpl.data);
+    free(scratch.data);
+}
+
+static PyObject *pq_bitmap(const Buf *valid, long long rows) {
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((rows + 7) / 8));
+    if (out == NULL) return NULL;
+    unsigned char *bits = (unsigned char *)PyBytes_AsString(out);
+    memset(bits, 0, (size_t)((rows + 7) / 8));
+    for (long long r = 0; r < rows; r++) if (valid->data[r]) bits[r >> 3] |= (unsigned char)(1u << (r & 7));
+    return out;
+}
+
+static PyObject *pq_bytes(const Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
+
+static PyObject *pq_result(PqColumn *cols, int ncols, const Buf *deferred, long long lines, long long rows) {
+    PyObject *list = PyList_New(ncols);
+    if (list == NULL) return NULL;
+    for (int k = 0; k < ncols; k++) {
+        PyObject *bitmap = pq_bitmap(&cols[k].valid, rows);
+        PyObject *item = bitmap == NULL ? NULL
+            : cols[k].text ? Py_BuildValue("(NNN)", bitmap, pq_bytes(&cols[k].offsets), pq_bytes(&cols[k].data))
+                           : Py_BuildValue("(NN)", bitmap, pq_bytes(&cols[k].data));
+        if (item == NULL) { Py_DECREF(list); return NULL; }
+        PyList_SetItem(list, k, item);
+    }
+    return Py_BuildValue("(LLNN)", lines, rows, list, pq_bytes(deferred));
+}
+
+static PyObject *parquet_columns(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *items, *data, *outputs_obj;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyTuple_Type, &items, &PyBytes_Type, &data, &PyTuple_Type, &outputs_obj)) return NULL;
+    Spec spec;
+    if (!parse_spec(items, &spec)) return NULL;
+    if (PyTuple_Size(outputs_obj) != spec.count) { PyErr_SetString(PyExc_ValueError, "one output per spec item"); return NULL; }
+    int outputs[MAX_ITEMS];
+    for (int i = 0; i < spec.count; i++) {
+        long code = PyLong_AsLong(PyTuple_GetItem(outputs_obj, i));
+        if (code == -1 && PyErr_Occurred()) return NULL;
+        if (code < PQ_SKIP || code > PQ_INT16 || (code != PQ_SKIP && !spec.items[i].is_field)) {
+            PyErr_SetString(PyExc_ValueError, "bad output code");
+            return NULL;
+        }
+        outputs[i] = (int)code;
+    }
+    int ncols = pq_count(&spec, outputs);
+    PqColumn cols[PQ_MAX_COLUMNS + 1];  /* and the line numbers, last */
+    memset(cols, 0, sizeof cols);
+    for (int i = 0, k = 0; i < spec.count; i++) {
+        if (!spec.items[i].is_field || outputs[i] == PQ_SKIP) continue;
+        if (outputs[i] == PQ_REQUEST) { for (int j = 0; j < 6; j++) cols[k++].text = 1; }
+        else cols[k++].text = outputs[i] == PQ_TEXT;
+    }
+    char *bytes;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(data, &bytes, &size) < 0) return NULL;
+    if (size > INT32_MAX / 2) { PyErr_SetString(PyExc_ValueError, "block too large"); return NULL; }
+    Buf deferred = {0};
+    long long lines = 0, rows = 0;
+    Py_BEGIN_ALLOW_THREADS
+    pq_scan(&spec, outputs, bytes, (size_t)size, cols, ncols, &deferred, &lines, &rows);
+    Py_END_ALLOW_THREADS
+    int failed = deferred.failed;
+    for (int k = 0; k < ncols; k++) failed |= cols[k].valid.failed | cols[k].offsets.failed | cols[k].data.failed;
+    failed |= cols[ncols].valid.failed | cols[ncols].data.failed;
+    PyObject *out = failed ? PyErr_NoMemory() : pq_result(cols, ncols + 1, &deferred, lines, rows);
+    for (int k = 0; k <= ncols; k++) { free(cols[k].valid.data); free(cols[k].offsets.data); free(cols[k].data.data); }
+    free(deferred.data);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, "scan(spec, data, sketch_multiplier, latency_multiplier, step) -> (lines, groups, deferred, hosts)"},
+    {"parquet_columns", parquet_columns, METH_VARARGS, "parquet_columns(spec, data, outputs) -> (lines, rows, columns, deferred)"},
     {"template_path", template_path, METH_VARARGS, "template_path(path: bytes) -> bytes (endpoints.auto_template)"},
     {NULL, NULL, 0, NULL}
 };
