@@ -771,22 +771,17 @@ def _presize_step(total: Aggregate, done: int, size: int) -> None:
     bytes read): blocks then come at that step instead of being coarsened one by one later."""
     ratio = size / max(done, 1)
     step = total.step
-    while _cells_at(total, step) * ratio > total.options.series_cells and step < MINUTE << 32:
+    # each endpoint's distinct series starts and latency cells, coarsened a doubling at a time
+    # (a doubling of the previous doubling's keys: each pass over fewer keys), counted, not stored
+    series = [set(stats.series) for stats in total.endpoints.values()]
+    latency = [set(stats.latency) for stats in total.endpoints.values()]
+    while (sum(map(len, series)) + sum(map(len, latency))) * ratio > total.options.series_cells and step < MINUTE << 32:
         step *= 2
+        series = [set(map(sub, keys, map(mod, keys, repeat(step)))) for keys in series]
+        latency = [set(map(sub, keys, map(mul, map(mod, map(floordiv, keys, repeat(LATENCY_BINS)), repeat(step)),
+                                             repeat(LATENCY_BINS)))) for keys in latency]
     if step > total.step:
         total._coarsen(step)  # one pass (only the first block's counters exist yet), not one per doubling
-
-
-def _cells_at(total: Aggregate, step: int) -> int:
-    """``total._series_cells()`` once coarsened to ``step`` (distinct coarsened keys, counted in C-level maps)."""
-    cells = 0
-    for stats in total.endpoints.values():
-        keys = stats.series.keys()
-        cells += len(set(map(sub, keys, map(mod, keys, repeat(step)))))
-        keys = stats.latency.keys()
-        offsets = map(mul, map(mod, map(floordiv, keys, repeat(LATENCY_BINS)), repeat(step)), repeat(LATENCY_BINS))
-        cells += len(set(map(sub, keys, offsets)))
-    return cells
 
 
 @functools.lru_cache(maxsize=256)
