@@ -689,8 +689,11 @@ def _group_stats(group: GroupSums, accuracy: float, scanned_step: int, step: int
         counted = QuantileSketch(accuracy, count=group.durations, zero_count=group.zero_durations,
                                  minimum=cast("float", group.duration_min), maximum=cast("float", group.duration_max),
                                  buckets=Counter(group.sketch))
-        stats.sketch = QuantileSketch(accuracy)
-        stats.sketch.merge(counted)  # folds the lowest buckets past the sketch's bound, as add_many does
+        if len(counted.buckets) <= counted.max_buckets:
+            stats.sketch = counted  # what merging it into an empty sketch gives, without the copy
+        else:
+            stats.sketch = QuantileSketch(accuracy)
+            stats.sketch.merge(counted)  # folds the lowest buckets past the sketch's bound, as add_many does
     stats.first = group.first
     stats.last = group.last
     dict.update(stats.series, group.bucket_requests)
