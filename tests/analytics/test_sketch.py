@@ -93,3 +93,19 @@ def test_mismatched_accuracy_cannot_merge() -> None:
         QuantileSketch(0.01).merge(QuantileSketch(0.02))
     with pytest.raises(ValueError):
         QuantileSketch(0.0)
+
+
+def test_add_counts_adds_as_counter_update_does() -> None:
+    from collections import Counter
+
+    from vhostguard.analytics.sketch import add_counts
+
+    mine: Counter[int] = Counter({1: 2, 5: 7, -3: 1})
+    other = {5: 3, 9: 4, -3: 0, 0: 1}
+    expected = Counter(mine)
+    expected.update(other)
+    add_counts(mine, other)
+    assert dict(mine) == dict(expected) == {1: 2, 5: 10, -3: 1, 9: 4, 0: 1}
+    empty: Counter[int] = Counter()
+    add_counts(empty, other)
+    assert dict(empty) == other

@@ -37,11 +37,11 @@ import math
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
-from itertools import compress, repeat
+from itertools import compress, groupby, repeat
 from operator import add, floordiv, itemgetter, methodcaller, mod, mul, sub
 from typing import Any, cast
 
@@ -53,7 +53,7 @@ from vhostguard.logs import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs import GroupSums, Scanned, ScanSpec, scan_block, scan_engine, scan_spec
 from vhostguard.analytics.hosts import HOST_HEADER, HostView, host_column_or_reason, host_header_name, host_name
 from vhostguard.analytics.hosts import MIN_REQUESTS, NOT_COMPUTED, host_view, unavailable
-from vhostguard.analytics.sketch import DEFAULT_ACCURACY, QuantileSketch
+from vhostguard.analytics.sketch import DEFAULT_ACCURACY, QuantileSketch, add_counts
 from vhostguard.speed import BoundedCache, gc_paused
 
 MINUTE = 60
@@ -197,21 +197,6 @@ class EndpointStats:
         self.errors = merged
 
 
-def add_counts(into: Counter[int], other: Mapping[int, int]) -> None:
-    """``into.update(other)``, faster: partial results mostly hold buckets the other has not
-    (later times), which ``dict.update`` copies in C; only the shared keys are added one by one."""
-    if not into:
-        dict.update(into, other)
-        return
-    common = into.keys() & other.keys()
-    if not common:
-        dict.update(into, other)
-        return
-    for key in common:
-        into[key] += other[key]
-    dict.update(into, {key: count for key, count in other.items() if key not in common})
-
-
 def _merge_errors(into: dict[int, list[float]], other: dict[int, list[float]]) -> None:
     for start, (count, first, last) in other.items():
         cell = into.get(start)
@@ -251,6 +236,8 @@ class VhostMinutes:
 ROW_VHOST, ROW_METHOD, ROW_PATH, ROW_STATUS, ROW_TIME, ROW_BYTES, ROW_DURATION, ROW_HOST = range(8)
 _KEY = itemgetter(ROW_VHOST, ROW_METHOD, ROW_PATH)
 _TIME = itemgetter(ROW_TIME)
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 
 
 @dataclass
@@ -702,8 +689,11 @@ def _group_stats(group: GroupSums, accuracy: float, scanned_step: int, step: int
         counted = QuantileSketch(accuracy, count=group.durations, zero_count=group.zero_durations,
                                  minimum=cast("float", group.duration_min), maximum=cast("float", group.duration_max),
                                  buckets=Counter(group.sketch))
-        stats.sketch = QuantileSketch(accuracy)
-        stats.sketch.merge(counted)  # folds the lowest buckets past the sketch's bound, as add_many does
+        if len(counted.buckets) <= counted.max_buckets:
+            stats.sketch = counted  # what merging it into an empty sketch gives, without the copy
+        else:
+            stats.sketch = QuantileSketch(accuracy)
+            stats.sketch.merge(counted)  # folds the lowest buckets past the sketch's bound, as add_many does
     stats.first = group.first
     stats.last = group.last
     dict.update(stats.series, group.bucket_requests)
@@ -783,8 +773,18 @@ def _presize_step(total: Aggregate, done: int, size: int) -> None:
     """Coarsen once, early, to the step the whole input should need (its cells grow about with the
     bytes read): blocks then come at that step instead of being coarsened one by one later."""
     ratio = size / max(done, 1)
-    while total._series_cells() * ratio > total.options.series_cells and total.step < MINUTE << 32:
-        total._coarsen(total.step * 2)  # cheap: only the first block's counters exist yet
+    step = total.step
+    # each endpoint's distinct series starts and latency cells, coarsened a doubling at a time
+    # (a doubling of the previous doubling's keys: each pass over fewer keys), counted, not stored
+    series = [set(stats.series) for stats in total.endpoints.values()]
+    latency = [set(stats.latency) for stats in total.endpoints.values()]
+    while (sum(map(len, series)) + sum(map(len, latency))) * ratio > total.options.series_cells and step < MINUTE << 32:
+        step *= 2
+        series = [set(map(sub, keys, map(mod, keys, repeat(step)))) for keys in series]
+        latency = [set(map(sub, keys, map(mul, map(mod, map(floordiv, keys, repeat(LATENCY_BINS)), repeat(step)),
+                                             repeat(LATENCY_BINS)))) for keys in latency]
+    if step > total.step:
+        total._coarsen(step)  # one pass (only the first block's counters exist yet), not one per doubling
 
 
 @functools.lru_cache(maxsize=256)
@@ -1052,10 +1052,11 @@ def _summary(key: tuple[str, str, str], stats: EndpointStats, valid: int) -> End
     if stats.sketch is not None and stats.sketch.count:
         p50, p95, p99 = (round(value / 1000.0, 3) for value in stats.sketch.quantiles((0.5, 0.95, 0.99)))  # type: ignore[operator]
         latency = Latency(p50, p95, p99)
-    histograms: dict[int, list[tuple[int, int]]] = {}
-    for cell, count in sorted(stats.latency.items()):
-        start, bin_ = divmod(cell, LATENCY_BINS)
-        histograms.setdefault(start, []).append((bin_, count))
+    # cell = start * LATENCY_BINS + bin: sorted cells group by start, split in C-level maps
+    cells = sorted(stats.latency)
+    pairs = zip(map(floordiv, cells, repeat(LATENCY_BINS)),
+                zip(map(mod, cells, repeat(LATENCY_BINS)), map(stats.latency.__getitem__, cells)))
+    histograms = {start: tuple(map(_SECOND, group)) for start, group in groupby(pairs, key=_FIRST)}
     series = tuple(SeriesPoint(start, count, int(stats.errors[start][0]) if start in stats.errors else 0,
                                tuple(histograms.get(start, ())))
                    for start, count in sorted(stats.series.items()))

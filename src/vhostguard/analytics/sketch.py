@@ -31,8 +31,10 @@ every other answer is clamped to them (which keeps the guarantee).
 from __future__ import annotations
 
 import math
+from itertools import repeat
+from operator import add
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_ACCURACY = 0.01
@@ -103,7 +105,7 @@ class QuantileSketch:
         self.minimum = min(self.minimum, other.minimum)
         self.maximum = max(self.maximum, other.maximum)
         self.collapsed = self.collapsed or other.collapsed
-        self.buckets.update(other.buckets)
+        add_counts(self.buckets, other.buckets)
         if len(self.buckets) > self.max_buckets:
             self._collapse()
 
@@ -141,3 +143,13 @@ class QuantileSketch:
         folded = sum(self.buckets.pop(k) for k in keys[:excess])
         self.buckets[target] += folded
         self.collapsed = True
+
+
+def add_counts(into: dict[int, int], other: Mapping[int, int]) -> None:
+    """``Counter.update(other)`` for a mapping of counts, in one C-level pass over ``other``
+    (``Counter.update`` adds a mapping key by key in Python: the cost of merging partial results)."""
+    if not into:
+        dict.update(into, other)
+        return
+    keys = other.keys()
+    dict.update(into, zip(keys, map(add, map(into.get, keys, repeat(0)), other.values())))
