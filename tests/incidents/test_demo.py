@@ -72,6 +72,11 @@ def test_demo_tells_the_incident_and_leaves_nothing_running(tmp_path: Path) -> N
     deploy_id = re.search(r"^\[[^]]*\] deploy: (\d{8}T\d+Z-\d+): outcome rolled-back", done.stdout, re.MULTILINE)
     assert deploy_id, done.stdout
     assert re.search(r"^\[[^]]*\] watch: alert: .*host-moved: api\.example\.com", done.stdout, re.MULTILINE), done.stdout
+    # doctor's first finding: the deploy, the misrouted Host and the vhost that served it instead
+    doctor = re.search(r"^\[[^]]*\] doctor: exit \d+: 1\. \[\w+\] (.*)$", done.stdout, re.MULTILINE)
+    assert doctor, done.stdout
+    assert doctor.group(1).startswith(f"deploy {deploy_id.group(1)} switched the config"), doctor.group(1)
+    assert re.search(r"api\.example\.com was served by \S+ .*, now by \S+", doctor.group(1)), doctor.group(1)
     assert "-> 200 after the rollback" in done.stdout
     drafts = re.search(r"^postmortem drafts \(md, html\) in (\S+)$", done.stdout, re.MULTILINE)
     assert drafts, done.stdout

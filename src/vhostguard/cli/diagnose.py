@@ -3,6 +3,9 @@
 ``vhostguard doctor``: what is wrong with the running server a config describes."""
 from __future__ import annotations
 
+import os
+import shlex
+import time
 from typing import Any
 
 import click
@@ -14,16 +17,17 @@ from vhostguard.checks import ExpectationError, Expectations, load_expectations
 from vhostguard.cli.routing import build_request, request_options
 from vhostguard.config import LoadOptions
 from vhostguard.diagnose import (
-    CodeEntry, Diagnosis, DirectiveRef, DoctorError, DoctorOptions, Severity, TraceError, TraceSummary, iso, load_catalogue,
+    CodeEntry, Diagnosis, DirectiveRef, DoctorError, DoctorOptions, RecentChange, Severity, TraceError, TraceSummary, iso, load_catalogue,
     normalise_code,
 )
 from vhostguard.diagnose import doctor as run_doctor
 from vhostguard.diagnose import trace as trace_request
 from vhostguard.exitcodes import ExitCode
-from vhostguard.incidents import doctor_events, trace_events
+from vhostguard.incidents import EVENTS_NAME, EventStore, EventStoreError, doctor_events, epoch, trace_events
 from vhostguard.safetext import terminal_text
 from vhostguard.live import find_apache2
 from vhostguard.routing import Request, RequestError
+from vhostguard.statedir import default_state_dir
 
 
 def _directive_json(ref: DirectiveRef | None) -> dict[str, Any] | None:
@@ -251,10 +255,11 @@ def doctor_text(diagnosis: Diagnosis) -> str:
 @click.option("--expect", "expect_files", multiple=True, metavar="FILE.yaml", help="Routing expectations whose cases are checked and probed like --url (repeatable).")
 @click.option("--since", "since", default="30m", show_default=True, metavar="DURATION",
               help="Logs read: this much back from now (90s, 30m, 2h, 1d), compared with as much before it.")
+@click.option("--state", "state_dir", metavar="DIR", help="The state directory whose deploys doctor weighs (default as for deploy).")
 @click.option("--json", "as_json", is_flag=True, help="Machine output (docs/contract.md schema 1).")
 def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...], env_file: str | None,
            connect: str | None, offline: bool, urls: tuple[str, ...], expect_files: tuple[str, ...], since: str,
-           as_json: bool) -> None:
+           state_dir: str | None, as_json: bool) -> None:
     """Check the running server a config describes (config, server, listeners, backends, logs, routing); most likely cause first."""
 
     def body() -> int:
@@ -262,18 +267,21 @@ def doctor(config: str | None, server_root: str | None, defines: tuple[str, ...]
             raise UsageProblem("--connect and --offline exclude each other: --offline makes no connection")
         args = ConfigArgs(config, server_root, defines, env_file)
         load = args.options()
+        window = _duration("--since", since)
+        state = state_dir or default_state_dir()
         options = DoctorOptions(args.main_file(), LoadOptions(server_root=load.server_root, defines=load.defines,
                                                               env_file=load.env_file),
                                 connect=_connect_address(connect, None, 0) if connect else None,
                                 offline=offline, apache2=find_apache2(), urls=_urls(urls),
                                 expectations=tuple(_expectations(path) for path in expect_files),
-                                since=_duration("--since", since))
+                                since=window, changes=recent_changes(state, time.time() - window),
+                                state_option=f" --state {shlex.quote(state_dir)}" if state_dir else "")
         try:
             diagnosis = run_doctor(options)
         except DoctorError as problem:
             raise UsageProblem(f"doctor: {problem}") from None
         document = doctor_json(diagnosis)
-        record(lambda: doctor_events(document))
+        record(lambda: doctor_events(document), state_dir)
         if as_json:
             emit_json(document)
         else:
@@ -305,3 +313,36 @@ def _expectations(path: str) -> Expectations:
         return load_expectations(path)
     except ExpectationError as problem:
         raise UsageProblem(f"--expect: {problem}") from None
+
+
+def recent_changes(state_dir: str, since: float) -> tuple[RecentChange, ...]:
+    """The deploys and rollbacks the event store of ``state_dir`` recorded since ``since`` (epoch
+    seconds), for doctor; none when there is no store (doctor works without one) or it cannot be read."""
+    if not os.path.isfile(os.path.join(state_dir, EVENTS_NAME)):
+        return ()
+    try:
+        with EventStore(state_dir, retention_s=None) as store:
+            found = store.events(since, None, ("deploy",))
+    except EventStoreError as problem:
+        click.echo(f"vhostguard: doctor: deploys not read: {problem}", err=True)
+        return ()
+    kinds: dict[str, str] = {}
+    switched: dict[str, float] = {}
+    rolled: dict[str, tuple[float, str | None]] = {}
+    failures: dict[str, tuple[str, ...]] = {}
+    for event in found:
+        if event.kind.endswith("-started"):
+            kinds[event.id] = event.kind.removesuffix("-started")
+        elif event.kind == "switch":
+            switched[event.id] = epoch(event.time)
+        elif event.kind == "rollback":
+            reason = event.data.get("reason")
+            rolled[event.id] = (epoch(event.time), str(reason) if reason else None)
+        elif event.kind == "verify-fail":
+            listed = [f for f in event.data.get("failures") or [] if isinstance(f, dict) and f.get("summary")]
+            listed.sort(key=lambda f: f.get("kind") != "host-moved")  # a misroute names the Host and both vhosts
+            failures[event.id] = tuple(str(f["summary"]) for f in listed)
+    return tuple(RecentChange(ident, at, kinds.get(ident, "deploy"),
+                              rolled[ident][0] if ident in rolled else None,
+                              rolled[ident][1] if ident in rolled else None, failures.get(ident, ()))
+                 for ident, at in switched.items())

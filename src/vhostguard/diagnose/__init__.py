@@ -23,7 +23,7 @@ from vhostguard.diagnose.attach import TraceError, pid_file, process_alive, serv
 from vhostguard.logs import Catalogue, CodeEntry, explain_code, explain_line, load_catalogue, normalise_code
 from vhostguard.diagnose.checkup import DoctorError, doctor
 from vhostguard.diagnose.context import DoctorOptions, iso
-from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, ServerState, Severity
+from vhostguard.diagnose.findings import CheckResult, Diagnosis, Finding, RecentChange, ServerState, Severity
 from vhostguard.diagnose.server_state import RESUME_CODES
 from vhostguard.diagnose.server_state import server_state as observe_server  # (the module has the function's name)
 from vhostguard.diagnose.strace import Capture, Exit, Signal, Syscall, parse_strace
@@ -39,4 +39,5 @@ __all__ = [
     "config_targets", "doctor", "explain_code", "explain_line", "iso", "load_catalogue", "normalise_code", "parse_strace",
     "pid_file", "process_alive", "server_pid", "summarise", "trace", "worker_pids",
 ]
+__all__ += ["RecentChange"]  # for the CLI: the deploys it read from the event store
 __all__ += ["RESUME_CODES", "observe_server"]  # for deploy: the running server a config describes

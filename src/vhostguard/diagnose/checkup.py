@@ -8,13 +8,15 @@ read at all stops doctor (``DoctorError``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 from vhostguard.config import load
+from vhostguard.diagnose.changes import change_findings
 from vhostguard.diagnose.checks import CHECKS, Check
 from vhostguard.diagnose.context import DoctorContext, DoctorOptions, is_local
-from vhostguard.diagnose.findings import Diagnosis
+from vhostguard.diagnose.findings import CheckResult, Diagnosis
 from vhostguard.diagnose.rank import rank
 from vhostguard.diagnose.server_state import server_state
 from vhostguard.model import build_model
@@ -39,5 +41,17 @@ def doctor(options: DoctorOptions, checks: Sequence[Check] = CHECKS) -> Diagnosi
     state = server_state(model) if is_local(options.connect) else None
     ctx = DoctorContext(options, tree, model, state)
     results = tuple(check.run(ctx) for check in checks)
+    results += (_changes(options, results),)
     findings = rank(finding for checked in results for finding in checked.findings)
     return Diagnosis(main_file, state, results, findings)
+
+
+def _changes(options: DoctorOptions, results: tuple[CheckResult, ...]) -> CheckResult:
+    """The recent-changes check: the deploys of the window, suspected when the other checks found failures."""
+    now = options.now if options.now is not None else time.time()
+    failing = [finding for checked in results for finding in checked.findings]
+    found = change_findings(options.changes, failing, now - options.since, options.state_option)
+    if not found:
+        return CheckResult("changes", "ok", "no deploy or rollback recorded in the window")
+    status = "problem" if any(f.kind == "deploy-suspect" for f in found) else "ok"
+    return CheckResult("changes", status, f"{len(found)} deploy(s) or rollback(s) in the window", found)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from vhostguard.checks import Expectations
 from vhostguard.config import ConfigTree, LoadOptions
-from vhostguard.diagnose.findings import ServerState
+from vhostguard.diagnose.findings import RecentChange, ServerState
 from vhostguard.model import ServerModel
 
 SINCE = 1800.0  # seconds of logs the logs check reads by default (--since 30m)
@@ -24,7 +24,9 @@ class DoctorOptions:
     (None: not installed, that part is skipped); ``urls`` and ``expectations``:
     the requests the routing check routes (and probes unless ``offline``);
     ``since``: seconds of logs the logs check reads back from ``now`` (None:
-    the wall clock), and as much before them to compare with."""
+    the wall clock), and as much before them to compare with; ``changes``: the deploys and rollbacks
+    recorded in the state directory (the CLI reads them), ``state_option`` the ``--state DIR`` words
+    its next commands repeat."""
 
     main_file: str
     load: LoadOptions
@@ -36,6 +38,8 @@ class DoctorOptions:
     expectations: tuple[Expectations, ...] = ()
     since: float = SINCE
     now: float | None = None
+    changes: tuple[RecentChange, ...] = ()
+    state_option: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""doctor's vocabulary: severities, findings, one check's result, the diagnosis."""
+"""doctor's vocabulary: severities, findings, one check's result, the diagnosis, a recent change."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -96,3 +96,19 @@ class Diagnosis:
     @property
     def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    """One deploy (or rollback) that switched the live config at ``switched_at`` (epoch seconds).
+
+    ``rolled_back_at``/``reason``: its automatic rollback, if any; ``failures``: the verification's
+    failure summaries (``api.example.com was served by A ..., now by B ...``); ``kind``: ``deploy``
+    or ``rollback``."""
+
+    id: str
+    switched_at: float
+    kind: str = "deploy"
+    rolled_back_at: float | None = None
+    reason: str | None = None
+    failures: tuple[str, ...] = ()

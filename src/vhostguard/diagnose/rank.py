@@ -1,7 +1,8 @@
 """Ranking: the most likely cause first.
 
 A finding upstream in this order explains those below it, so it is read
-first: a config apache2 rejects stops every restart (and so the server);
+first: a deploy that switched the config just before the failures is their
+first suspect; a config apache2 rejects stops every restart (and so the server);
 a server that is not running explains every missing listener; a server
 running an older config than the files on disk explains listeners and
 backends that differ from them; a Host served by the wrong vhost
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from vhostguard.diagnose.findings import Finding
 
 CAUSE_ORDER = (
+    "deploy-suspect",     # a deploy switched the config in the window, before the failures doctor sees
     "config-invalid",     # apache2 -t rejects the config
     "server-down",        # no httpd behind the PidFile
     "config-stale",       # files changed after the running server loaded them
@@ -36,6 +38,7 @@ CAUSE_ORDER = (
     "log-unreadable",     # a log doctor cannot read
     "config-unreadable",  # vhostguard's loader could not read part of the config
     "lint-error",         # a lint rule of severity error
+    "recent-change",      # a deploy in the window, nothing failing
 )
 _POSITION = {kind: index for index, kind in enumerate(CAUSE_ORDER)}
 

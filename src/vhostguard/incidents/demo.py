@@ -307,7 +307,8 @@ def _story(demo: DemoRun) -> DemoOutcome:
     demo.step("watch", f"alert: {alert}" if alert else "no host-moved alert recorded")
     status = _get(demo.port, API_HOST, "/v1/users/42")
     demo.step("check", f"GET http://{API_HOST}/v1/users/42 -> {status} after the rollback")
-    code, out = demo.vhostguard("doctor", "-f", main, "--url", f"http://{API_HOST}:{demo.port}/v1/users/42", "--since", "5m")
+    code, out = demo.vhostguard("doctor", "-f", main, "--url", f"http://{API_HOST}:{demo.port}/v1/users/42", "--since", "5m",
+                                "--state", str(demo.state))
     demo.step("doctor", f"exit {code}: " + _doctor_summary(out))
     directory = demo.drafts
     names_deploy = True
