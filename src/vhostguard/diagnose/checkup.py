@@ -41,7 +41,8 @@ def doctor(options: DoctorOptions, checks: Sequence[Check] = CHECKS) -> Diagnosi
     state = server_state(model) if is_local(options.connect) else None
     ctx = DoctorContext(options, tree, model, state)
     results = tuple(check.run(ctx) for check in checks)
-    results += (_changes(options, results),)
+    if options.changes:  # no deploy recorded (or no state directory): nothing to say, not even "ok"
+        results += (_changes(options, results),)
     findings = rank(finding for checked in results for finding in checked.findings)
     return Diagnosis(main_file, state, results, findings)
 
