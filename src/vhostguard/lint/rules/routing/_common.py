@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from vhostguard.config import Directive
 from vhostguard.lint.context import LintContext
+from vhostguard.lint.core import Finding
 from vhostguard.lint.names import NameOwners
 from vhostguard.model import Server
 from vhostguard.model import wildcard_regex
@@ -197,3 +198,18 @@ def _disjoint(section: Section, path: str) -> bool:
     """Can the regex or wildcard ``section`` apply to no URI under the prefix ``path``?"""
     prefix = _literal_prefix(section)
     return prefix is not None and not (prefix.startswith(path) or path.startswith(prefix))
+
+
+class InEveryServer:
+    """Findings on main-server lines, kept only when every server that counts has them: a vhost
+    inherits the main server's lines, so such a line is dead only if it is dead in all of them."""
+
+    def __init__(self) -> None:
+        self._common: dict[int, Finding] | None = None
+
+    def add(self, found: dict[int, Finding]) -> None:
+        """One server's findings on main-server lines, by the line's ``id``."""
+        self._common = found if self._common is None else {k: f for k, f in self._common.items() if k in found}
+
+    def findings(self) -> list[Finding]:
+        return list((self._common or {}).values())

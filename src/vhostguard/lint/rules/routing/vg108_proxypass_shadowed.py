@@ -9,6 +9,7 @@ from vhostguard.lint.context import LintContext
 from vhostguard.routing import ProxyMapping, proxy_alias_match, server_mappings
 from vhostguard.lint.core import Finding, Rule, Severity
 from vhostguard.lint.rules.routing._common import (
+    InEveryServer,
     PROXY_KEYS, LocationProxy, covers, location_of, location_proxies, location_taker, section_label,
 )
 from vhostguard.model import Server
@@ -141,7 +142,7 @@ class ProxyPassShadowed(Rule):
         yield from self._literal_patterns(ctx)
         # A main-server line is in every server's list: it is never used only
         # if it is shadowed in all of them.
-        in_every_server: dict[int, Finding] | None = None
+        in_every_server = InEveryServer()
         counts = _proxy_lines_per_owner(ctx)
         for server in ctx.servers:
             main_owned: dict[int, Finding] = {}
@@ -149,18 +150,15 @@ class ProxyPassShadowed(Rule):
             # routing's mapping list for such servers (issue 17.15, most vhosts).
             if counts.get(id(ctx.main), 0) + (0 if server.is_main else counts.get(id(server), 0)) < 2 \
                     and not location_proxies(ctx, server):
-                in_every_server = {}
+                in_every_server.add({})  # nothing is shadowed in this server
                 continue
             for node, finding in self._shadowed(server, ctx):
                 if ctx.owner(node).is_main:
                     main_owned[id(node)] = finding
                 else:
                     yield finding
-            if in_every_server is None:
-                in_every_server = main_owned
-            else:
-                in_every_server = {key: f for key, f in in_every_server.items() if key in main_owned}
-        yield from (in_every_server or {}).values()
+            in_every_server.add(main_owned)
+        yield from in_every_server.findings()
 
     def _literal_patterns(self, ctx: LintContext) -> Iterator[Finding]:
         # mod_proxy's add_pass takes the section's text as the mapping's path and

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from vhostguard.lint.context import LintContext
 from vhostguard.routing import AliasEntry, ProxyMapping, ProxyMatch, alias_entries, alias_matches, match_mapping, server_mappings
 from vhostguard.lint.core import Finding, Rule, Severity
-from vhostguard.lint.rules.routing._common import LocationProxy, location_proxies, location_taker, section_label
+from vhostguard.lint.rules.routing._common import InEveryServer, LocationProxy, location_proxies, location_taker, section_label
 
 
 def _first_proxy(mappings: list[ProxyMapping], path: str) -> ProxyMatch | None:
@@ -62,7 +62,7 @@ class AliasShadowed(Rule):
         # A main-server alias is in every server's list (vhosts inherit it):
         # it is never used only if it is shadowed in all of them. One vhost
         # proxying / does not make Debian's `Alias /icons/` dead elsewhere.
-        in_every_server: dict[int, Finding] | None = None
+        in_every_server = InEveryServer()
         for server in ctx.servers:
             if server.is_main and ctx.model.vhosts and not ctx.main_answers:
                 continue  # no connection reaches the main server itself: only the vhosts count
@@ -82,11 +82,8 @@ class AliasShadowed(Rule):
                     main_owned[id(entry.node)] = finding
                 else:
                     yield finding
-            if in_every_server is None:
-                in_every_server = main_owned
-            else:
-                in_every_server = {key: f for key, f in in_every_server.items() if key in main_owned}
-        yield from (in_every_server or {}).values()
+            in_every_server.add(main_owned)
+        yield from in_every_server.findings()
 
     @staticmethod
     def _shadowed(entry: AliasEntry, earlier: list[AliasEntry], proxies: list[ProxyMapping],
