@@ -23,7 +23,7 @@ from vhostguard.diagnose import (
 from vhostguard.diagnose import doctor as run_doctor
 from vhostguard.diagnose import trace as trace_request
 from vhostguard.exitcodes import ExitCode
-from vhostguard.incidents import EVENTS_NAME, EventStore, EventStoreError, doctor_events, epoch, trace_events
+from vhostguard.incidents import EVENTS_NAME, EventStore, EventStoreError, doctor_events, recent_changes_of, trace_events
 from vhostguard.safetext import terminal_text
 from vhostguard.live import find_apache2
 from vhostguard.routing import Request, RequestError
@@ -326,23 +326,4 @@ def recent_changes(state_dir: str, since: float) -> tuple[RecentChange, ...]:
     except EventStoreError as problem:
         click.echo(f"vhostguard: doctor: deploys not read: {problem}", err=True)
         return ()
-    kinds: dict[str, str] = {}
-    switched: dict[str, float] = {}
-    rolled: dict[str, tuple[float, str | None]] = {}
-    failures: dict[str, tuple[str, ...]] = {}
-    for event in found:
-        if event.kind.endswith("-started"):
-            kinds[event.id] = event.kind.removesuffix("-started")
-        elif event.kind == "switch":
-            switched[event.id] = epoch(event.time)
-        elif event.kind == "rollback":
-            reason = event.data.get("reason")
-            rolled[event.id] = (epoch(event.time), str(reason) if reason else None)
-        elif event.kind == "verify-fail":
-            listed = [f for f in event.data.get("failures") or [] if isinstance(f, dict) and f.get("summary")]
-            listed.sort(key=lambda f: f.get("kind") != "host-moved")  # a misroute names the Host and both vhosts
-            failures[event.id] = tuple(str(f["summary"]) for f in listed)
-    return tuple(RecentChange(ident, at, kinds.get(ident, "deploy"),
-                              rolled[ident][0] if ident in rolled else None,
-                              rolled[ident][1] if ident in rolled else None, failures.get(ident, ()))
-                 for ident, at in switched.items())
+    return recent_changes_of(found)

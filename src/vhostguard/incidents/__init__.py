@@ -13,7 +13,7 @@ from __future__ import annotations
 from vhostguard.incidents.demo import DemoOutcome, DemoProblem, Step, apache_available, run_demo
 from vhostguard.incidents.demo import free_port as demo_free_port
 from vhostguard.incidents.postmortem import AccessLogInput, PostmortemInputs, draft
-from vhostguard.incidents.record import deploy_events, doctor_events, trace_events
+from vhostguard.incidents.record import deploy_events, doctor_events, recent_changes_of, trace_events
 from vhostguard.incidents.render import to_html, to_markdown
 from vhostguard.incidents.store import EVENTS_NAME, SOURCES, Event, EventStore, EventStoreError, epoch, now_iso
 from vhostguard.incidents.timecheck import Contradiction, LogFacts
@@ -40,6 +40,7 @@ __all__ = [
     "draft",
     "epoch",
     "now_iso",
+    "recent_changes_of",
     "run_demo",
     "to_html",
     "to_markdown",

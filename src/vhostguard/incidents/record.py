@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from vhostguard.incidents.store import Event, now_iso
+from vhostguard.diagnose import RecentChange
+from vhostguard.incidents.store import Event, epoch, now_iso
 
 
 def deploy_events(document: Mapping[str, Any]) -> list[Event]:
@@ -75,3 +76,29 @@ def trace_events(document: Mapping[str, Any], at: str | None = None) -> list[Eve
 
 def _later(iso: str, seconds: float) -> str:
     return (datetime.fromisoformat(iso) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+def recent_changes_of(events: list[Event]) -> tuple[RecentChange, ...]:
+    """For doctor: each deploy or rollback among ``events`` (as ``deploy_events`` records them) that
+    switched the config, with when, whether it was rolled back and why, and its verification's
+    failures (a host-moved one first: it names the Host and both vhosts)."""
+    kinds: dict[str, str] = {}
+    switched: dict[str, float] = {}
+    rolled: dict[str, tuple[float, str | None]] = {}
+    failures: dict[str, tuple[str, ...]] = {}
+    for event in events:
+        if event.kind.endswith("-started"):
+            kinds[event.id] = event.kind.removesuffix("-started")
+        elif event.kind == "switch":
+            switched[event.id] = epoch(event.time)
+        elif event.kind == "rollback":
+            reason = event.data.get("reason")
+            rolled[event.id] = (epoch(event.time), str(reason) if reason else None)
+        elif event.kind == "verify-fail":
+            listed = [f for f in event.data.get("failures") or [] if isinstance(f, dict) and f.get("summary")]
+            listed.sort(key=lambda f: f.get("kind") != "host-moved")  # a misroute names the Host and both vhosts
+            failures[event.id] = tuple(str(f["summary"]) for f in listed)
+    return tuple(RecentChange(ident, at, kinds.get(ident, "deploy"),
+                              rolled[ident][0] if ident in rolled else None,
+                              rolled[ident][1] if ident in rolled else None, failures.get(ident, ()))
+                 for ident, at in switched.items())
