@@ -270,3 +270,39 @@ def test_nothing_written_when_no_line_parses(tmp_path: Path) -> None:
     code, err = export(str(log), "--log-format", FORMAT, "--parquet", str(out))
     assert code == 2 and "no line matches" in err
     assert out.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["access.log", "out.parquet"]
+
+
+# User-Agent values as httpd logs them (ap_escape_logitem), and whether the compiled scanner takes the line
+# itself (True) or leaves it to the Python parser (False: bytes that are not UTF-8, escapes httpd never writes).
+AGENTS = {r"caf\xc3\xa9 client/1.0": True, r"UP \xC3\xA9": True, r"tab\there nl\n cr\r bs\b vt\v": True,
+          r"\"q\" \\ b": True, r"emoji \xf0\x9f\x98\x80 and \xe2\x82\xac": True, r"nul \x00.": True,
+          r"bad \xff": False, r"surrogate \xed\xa0\x80": False, r"overlong \xc0\xaf": False, r"cut \xc3": False,
+          r"cut3 \xe2\x82": False, r"beyond \xf4\x90\x80\x80": False, r"odd \q": False, r"bad hex \x4g": False,
+          r"short \x4": False}
+
+
+def test_escaped_text_is_read_by_the_scanner_as_the_parser_reads_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpd's \\xhh (UTF-8 bytes) and \\t \\n \\r \\b \\v in a quoted text field are undone by the scanner
+    (no Python per line: 1% of the bench log's lines hold one), giving what ``logs --jsonl`` gives; a value
+    that does not decode to UTF-8, or an escape httpd never writes, is left to the Python parser."""
+    from vhostguard.logs import _scan, parser_for
+    from vhostguard.logs.parquet import _plan, columns_of
+
+    monkeypatch.setenv("VHOSTGUARD_ENGINE", "c")
+    log = tmp_path / "access.log"
+    log.write_text("".join(f'www.example.com:443 10.0.0.1 - - [21/Jan/2024:15:00:{n:02d} +0000] "GET /a/{n} HTTP/1.1" '
+                           f'200 12 "-" "{agent}" 5\n' for n, agent in enumerate(AGENTS)))
+    parser = parser_for(FORMAT)
+    plan = _plan(parser, columns_of([parser]))
+    assert plan is not None
+    lines, rows, _, deferred = _scan.parquet_columns(plan.spec.items, log.read_bytes(), plan.outputs)
+    left = {number - 1 for number in memoryview(deferred).cast("q")[::3]}
+    assert (lines, rows) == (len(AGENTS), len(AGENTS) - len(left))
+    assert left == {n for n, taken in enumerate(AGENTS.values()) if not taken}
+    out = tmp_path / "out.parquet"
+    assert export(str(log), "--log-format", FORMAT, "--parquet", str(out))[0] == 0
+    jsonl = CliRunner().invoke(logs, [str(log), "--log-format", FORMAT, "--jsonl"])
+    expected = [json.loads(line)["headers_in"]["User-Agent"] for line in jsonl.stdout.splitlines()]
+    assert len(expected) == len(AGENTS)
+    assert [row["headers_in"]["User-Agent"] for row in pq.read_table(out).sort_by("line").to_pylist()] == expected
+    assert expected[0] == "café client/1.0" and expected[6] == "bad \\xff"

@@ -1080,13 +1080,78 @@ static void pq_unescape(Buf *out, const char *s, const char *e) {
     }
 }
 
+static int pq_hex(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* 1 when [s, e) is UTF-8 as Python's strict decoder takes it (no overlong form, no surrogate, <= U+10FFFF) */
+static int pq_utf8(const unsigned char *s, const unsigned char *e) {
+    while (s < e) {
+        unsigned char c = *s;
+        if (c < 0x80) { s++; continue; }
+        int more;
+        unsigned char low = 0x80, high = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) more = 1;
+        else if (c == 0xE0) { more = 2; low = 0xA0; }
+        else if (c == 0xED) { more = 2; high = 0x9F; }
+        else if (c >= 0xE1 && c <= 0xEF) more = 2;
+        else if (c == 0xF0) { more = 3; low = 0x90; }
+        else if (c == 0xF4) { more = 3; high = 0x8F; }
+        else if (c >= 0xF1 && c <= 0xF3) more = 3;
+        else return 0;
+        if (e - s <= more || s[1] < low || s[1] > high) return 0;
+        for (int k = 2; k <= more; k++) if (s[k] < 0x80 || s[k] > 0xBF) return 0;
+        s += more + 1;
+    }
+    return 1;
+}
+
+/* [s, e) with every escape httpd writes undone (ap_escape_logitem: \b \n \r \t \v \\ \" \xhh), into out: what
+   escapes.unescape gives when the bytes are UTF-8. 0 for an escape httpd never writes or bytes that are not
+   UTF-8 (Python shows those as \xhh: the line is left to it). */
+static int pq_unescape_all(Buf *out, const char *s, const char *e) {
+    out->len = 0;
+    while (s < e) {
+        const char *q = memchr(s, '\\', (size_t)(e - s));
+        if (q == NULL) { buf_put(out, s, (size_t)(e - s)); break; }
+        buf_put(out, s, (size_t)(q - s));
+        if (q + 1 >= e) return 0;
+        char c;
+        switch (q[1]) {
+        case 'b': c = '\b'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'v': c = '\v'; break;
+        case '\\': c = '\\'; break;
+        case '"': c = '"'; break;
+        case 'x': {
+            int hi = e - q >= 4 ? pq_hex(q[2]) : -1, lo = hi >= 0 ? pq_hex(q[3]) : -1;
+            if (lo < 0) return 0;
+            c = (char)(hi * 16 + lo);
+            buf_put(out, &c, 1);
+            s = q + 4;
+            continue;
+        }
+        default: return 0;
+        }
+        buf_put(out, &c, 1);
+        s = q + 2;
+    }
+    return !out->failed && pq_utf8((const unsigned char *)(out->data ? out->data : ""),
+                                   (const unsigned char *)(out->data ? out->data + out->len : ""));
+}
+
 /* whether the kept values of a read line can be written by this code (escapes it undoes, numbers in range) */
-static int pq_plain(const Spec *spec, const int *outputs, const char **marks) {
+static int pq_plain(const Spec *spec, const int *outputs, const char **marks, Buf *scratch) {
     for (int i = 0; i < spec->count; i++) {
         if (!spec->items[i].is_field) continue;
         int out = outputs[i];
         const char *s = marks[2 * i], *e = marks[2 * i + 1];
-        if ((out == PQ_TEXT || out == PQ_REQUEST) && !pq_simple_escapes(s, e)) return 0;
+        /* a text value takes every escape httpd writes; the request only \" and \\ (a decoded space or byte
+           could move where its parts end, or what a path template's character classes see) */
+        if (out == PQ_TEXT && memchr(s, '\\', (size_t)(e - s)) != NULL && !pq_unescape_all(scratch, s, e)) return 0;
+        if (out == PQ_REQUEST && !pq_simple_escapes(s, e)) return 0;
         if (out == PQ_INT16) {
             const char *after; long long value = 0; int dash = 0;
             if (!number(s, e, &after, &value, &dash, 0) || (!dash && value >= 32768)) return 0;
@@ -1104,7 +1169,8 @@ static void pq_add(const Spec *spec, const int *outputs, const char **marks, con
         const char *s = marks[2 * i], *e = marks[2 * i + 1];
         const char *after; long long value = 0; int dash = 0;
         if ((outputs[i] == PQ_TEXT || outputs[i] == PQ_REQUEST) && memchr(s, '\\', (size_t)(e - s)) != NULL) {
-            pq_unescape(scratch, s, e);
+            if (outputs[i] == PQ_TEXT) pq_unescape_all(scratch, s, e);  /* pq_plain took it */
+            else pq_unescape(scratch, s, e);
             s = scratch->data; e = s + scratch->len;
         }
         size_t n = (size_t)(e - s);
@@ -1147,7 +1213,7 @@ static void pq_scan(const Spec *spec, const int *outputs, const char *data, size
         if (e > p && e[-1] == '\r') e--;  /* as the Python reader: the CR of a CRLF is not data */
         Line line;
         if ((size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line_marks(spec, p, e, &line, marks)
-            && pq_plain(spec, outputs, marks)) {
+            && pq_plain(spec, outputs, marks, &scratch)) {
             pq_add(spec, outputs, marks, &line, cols, &tpl, &scratch);
             pq_number(&cols[ncols], *lines, 1);  /* the line number, in the block */
             ++*rows;
