@@ -998,9 +998,11 @@ enum {
 
 typedef struct {
     int text;
-    Buf valid;    /* one byte per row, packed into a bitmap at the end */
-    Buf offsets;  /* text: int32 offsets (rows + 1) */
-    Buf data;     /* text: the bytes; numbers: int64 values */
+    long long rows;   /* rows added */
+    long long nulls;
+    Buf valid;        /* Arrow's validity bitmap (bit r: row r is not null), zeroed, sized once per block */
+    Buf offsets;      /* text: int32 offsets (rows + 1), sized once per block */
+    Buf data;         /* text: the bytes (grows); numbers: int64 values, sized once per block */
 } PqColumn;
 
 #define PQ_MAX_COLUMNS (MAX_ITEMS * 6)
@@ -1014,32 +1016,50 @@ static void pq_reserve(Buf *b, size_t n) {
     b->cap = n;
 }
 
-static void pq_text(PqColumn *c, const char *s, size_t n, int valid) {
-    char v = (char)valid;
-    buf_put(&c->valid, &v, 1);
-    if (valid) buf_put(&c->data, s, n);
-    int32_t end = (int32_t)c->data.len;
-    buf_put(&c->offsets, (const char *)&end, sizeof end);
+/* room for n more bytes of text: 0 when memory ran out (b->failed) */
+static int pq_more(Buf *b, size_t n) {
+    if (b->failed) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) cap *= 2;
+    pq_reserve(b, cap);
+    return !b->failed;
 }
 
-static void pq_number(PqColumn *c, long long value, int valid) {
-    char v = (char)valid;
-    int64_t x = valid ? (int64_t)value : 0;
-    buf_put(&c->valid, &v, 1);
-    buf_put(&c->data, (const char *)&x, sizeof x);
+/* the row's value ends here: the text column's bytes so far are its value's (valid) or it is null */
+static inline void pq_end(PqColumn *c, int valid) {
+    if (valid) c->valid.data[c->rows >> 3] |= (char)(1u << (c->rows & 7));
+    else c->nulls++;
+    c->rows++;
+    ((int32_t *)c->offsets.data)[c->rows] = (int32_t)c->data.len;
+}
+
+static inline void pq_text(PqColumn *c, const char *s, size_t n, int valid) {
+    if (valid && n) {
+        if (c->data.len + n > c->data.cap && !pq_more(&c->data, n)) return;
+        memcpy(c->data.data + c->data.len, s, n);
+        c->data.len += n;
+    }
+    pq_end(c, valid);
+}
+
+static inline void pq_number(PqColumn *c, long long value, int valid) {
+    ((int64_t *)c->data.data)[c->rows] = valid ? (int64_t)value : 0;
+    if (valid) c->valid.data[c->rows >> 3] |= (char)(1u << (c->rows & 7));
+    else c->nulls++;
+    c->rows++;
 }
 
 /* ``GET /p?q HTTP/1.1`` as format._split_request splits it, and the path's template (endpoints) */
-static void pq_request(PqColumn *c, const char *s, size_t n, Buf *tpl) {
+static void pq_request(PqColumn *c, const char *s, size_t n) {
     if (n == 1 && s[0] == '-') {
-        for (int k = 0; k < 5; k++) pq_text(&c[k], NULL, 0, 0);
+        for (int k = 0; k < 5; k++) pq_end(&c[k], 0);
         pq_text(&c[5], "-", 1, 1);
         return;
     }
     pq_text(&c[0], s, n, 1);
     const char *end = s + n, *space = memchr(s, ' ', n);
     if (space == NULL) {  /* not a request line */
-        for (int k = 1; k < 5; k++) pq_text(&c[k], NULL, 0, 0);
+        for (int k = 1; k < 5; k++) pq_end(&c[k], 0);
         pq_text(&c[5], "-", 1, 1);
         return;
     }
@@ -1053,9 +1073,8 @@ static void pq_request(PqColumn *c, const char *s, size_t n, Buf *tpl) {
     pq_text(&c[3], question ? question + 1 : NULL, question ? (size_t)(target_end - question - 1) : 0, question != NULL);
     pq_text(&c[4], last ? last + 1 : NULL, last ? (size_t)(end - last - 1) : 0, last != NULL);
     if (path_end == rest) { pq_text(&c[5], "-", 1, 1); return; }
-    tpl->len = 0;
-    auto_template(tpl, rest, (size_t)(path_end - rest));
-    pq_text(&c[5], tpl->data ? tpl->data : "", tpl->len, 1);
+    auto_template(&c[5].data, rest, (size_t)(path_end - rest));  /* straight into the column's bytes */
+    if (!c[5].data.failed) pq_end(&c[5], 1);
 }
 
 /* httpd's \" and \\ (the escapes of a quoted value that stays ASCII): 1 when every backslash of [s, e) is one */
@@ -1160,7 +1179,7 @@ static int pq_plain(const Spec *spec, const int *outputs, const char **marks, Bu
     return 1;
 }
 
-static void pq_add(const Spec *spec, const int *outputs, const char **marks, const Line *line, PqColumn *cols, Buf *tpl,
+static void pq_add(const Spec *spec, const int *outputs, const char **marks, const Line *line, PqColumn *cols,
                    Buf *scratch) {
     int k = 0;
     for (int i = 0; i < spec->count; i++) {
@@ -1168,7 +1187,7 @@ static void pq_add(const Spec *spec, const int *outputs, const char **marks, con
         if (!item->is_field || outputs[i] == PQ_SKIP) continue;
         const char *s = marks[2 * i], *e = marks[2 * i + 1];
         const char *after; long long value = 0; int dash = 0;
-        if ((outputs[i] == PQ_TEXT || outputs[i] == PQ_REQUEST) && memchr(s, '\\', (size_t)(e - s)) != NULL) {
+        if ((outputs[i] == PQ_TEXT || outputs[i] == PQ_REQUEST) && item->escaped && memchr(s, '\\', (size_t)(e - s)) != NULL) {
             if (outputs[i] == PQ_TEXT) pq_unescape_all(scratch, s, e);  /* pq_plain took it */
             else pq_unescape(scratch, s, e);
             s = scratch->data; e = s + scratch->len;
@@ -1176,7 +1195,7 @@ static void pq_add(const Spec *spec, const int *outputs, const char **marks, con
         size_t n = (size_t)(e - s);
         switch (outputs[i]) {
         case PQ_TEXT: pq_text(&cols[k++], s, n, !(n == 1 && s[0] == '-')); break;
-        case PQ_REQUEST: pq_request(&cols[k], s, n, tpl); k += 6; break;
+        case PQ_REQUEST: pq_request(&cols[k], s, n); k += 6; break;
         case PQ_TIME: pq_number(&cols[k++], line->epoch * 1000000LL, 1); break;
         default:  /* numbers: read_line took them, so number() does */
             number(s, e, &after, &value, &dash, 0);
@@ -1193,18 +1212,28 @@ static int pq_count(const Spec *spec, const int *outputs) {
     return k;
 }
 
-static void pq_scan(const Spec *spec, const int *outputs, const char *data, size_t size, PqColumn *cols, int ncols,
-                    Buf *deferred, long long *lines, long long *rows) {
+/* the per-row arrays of ncols columns and the line numbers (cols[ncols]) for ``most`` rows; 0 without memory */
+static int pq_size(PqColumn *cols, int ncols, size_t most) {
+    int failed = 0;
+    for (int k = 0; k <= ncols; k++) {
+        pq_reserve(&cols[k].valid, (most + 7) / 8 + 1);
+        pq_reserve(&cols[k].offsets, cols[k].text ? (most + 1) * sizeof(int32_t) : 0);
+        pq_reserve(&cols[k].data, cols[k].text ? 4096 : most * sizeof(int64_t));  /* text grows as it comes */
+        failed |= cols[k].valid.failed | cols[k].offsets.failed | cols[k].data.failed;
+        if (failed) break;
+        memset(cols[k].valid.data, 0, cols[k].valid.cap);
+        if (cols[k].text) ((int32_t *)cols[k].offsets.data)[0] = 0;
+    }
+    return !failed;
+}
+
+static int pq_scan(const Spec *spec, const int *outputs, const char *data, size_t size, PqColumn *cols, int ncols,
+                   Buf *deferred, long long *lines, long long *rows) {
     const char *marks[2 * MAX_ITEMS];
-    Buf tpl = {0}, scratch = {0};
+    Buf scratch = {0};
     size_t start = 0, most = 1;  /* lines in data, at most */
     for (const char *q = data; (q = memchr(q, '\n', size - (size_t)(q - data))) != NULL; q++) most++;
-    for (int k = 0; k <= ncols; k++) {
-        pq_reserve(&cols[k].valid, most);
-        pq_reserve(&cols[k].offsets, cols[k].text ? (most + 1) * sizeof(int32_t) : 0);
-        if (!cols[k].text) pq_reserve(&cols[k].data, most * sizeof(int64_t));  /* text grows as it comes */
-    }
-    for (int k = 0; k < ncols; k++) if (cols[k].text) { int32_t zero = 0; buf_put(&cols[k].offsets, (const char *)&zero, sizeof zero); }
+    if (!pq_size(cols, ncols, most)) return 0;
     while (start < size) {
         const char *nl = memchr(data + start, '\n', size - start);
         size_t stop = nl ? (size_t)(nl - data) : size;
@@ -1214,7 +1243,7 @@ static void pq_scan(const Spec *spec, const int *outputs, const char *data, size
         Line line;
         if ((size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line_marks(spec, p, e, &line, marks)
             && pq_plain(spec, outputs, marks, &scratch)) {
-            pq_add(spec, outputs, marks, &line, cols, &tpl, &scratch);
+            pq_add(spec, outputs, marks, &line, cols, &scratch);
             pq_number(&cols[ncols], *lines, 1);  /* the line number, in the block */
             ++*rows;
         } else {
@@ -1223,33 +1252,42 @@ static void pq_scan(const Spec *spec, const int *outputs, const char *data, size
         }
         start = stop + 1;
     }
-    free(tpl.data);
     free(scratch.data);
+    int failed = deferred->failed | scratch.failed;
+    for (int k = 0; k <= ncols; k++) failed |= cols[k].data.failed | (cols[k].rows != *rows);
+    return !failed;
 }
 
-static PyObject *pq_bitmap(const Buf *valid, long long rows) {
-    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((rows + 7) / 8));
-    if (out == NULL) return NULL;
-    unsigned char *bits = (unsigned char *)PyBytes_AsString(out);
-    memset(bits, 0, (size_t)((rows + 7) / 8));
-    for (long long r = 0; r < rows; r++) if (valid->data[r]) bits[r >> 3] |= (unsigned char)(1u << (r & 7));
+#define PQ_CAPSULE "vhostguard._scan.parquet_buffer"
+
+static void pq_free(PyObject *capsule) { free(PyCapsule_GetPointer(capsule, PQ_CAPSULE)); }
+
+/* (address, size, owner) of b's bytes, handed over without a copy: the owner (a capsule) frees them; b is emptied */
+static PyObject *pq_buffer(Buf *b, size_t size) {
+    if (b->data == NULL && (b->data = malloc(1)) == NULL) return PyErr_NoMemory();
+    PyObject *owner = PyCapsule_New(b->data, PQ_CAPSULE, pq_free);
+    if (owner == NULL) return NULL;
+    PyObject *out = Py_BuildValue("(KnN)", (unsigned long long)(uintptr_t)b->data, (Py_ssize_t)size, owner);
+    b->data = NULL;  /* the capsule has it (and frees it when out could not be built) */
+    b->len = b->cap = 0;
     return out;
 }
 
-static PyObject *pq_bytes(const Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
-
+/* per column (null count, validity or None, buffers...), each buffer (address, size, owner) for pa.foreign_buffer */
 static PyObject *pq_result(PqColumn *cols, int ncols, const Buf *deferred, long long lines, long long rows) {
     PyObject *list = PyList_New(ncols);
     if (list == NULL) return NULL;
     for (int k = 0; k < ncols; k++) {
-        PyObject *bitmap = pq_bitmap(&cols[k].valid, rows);
-        PyObject *item = bitmap == NULL ? NULL
-            : cols[k].text ? Py_BuildValue("(NNN)", bitmap, pq_bytes(&cols[k].offsets), pq_bytes(&cols[k].data))
-                           : Py_BuildValue("(NN)", bitmap, pq_bytes(&cols[k].data));
+        PqColumn *c = &cols[k];
+        PyObject *valid = c->nulls ? pq_buffer(&c->valid, (size_t)(rows + 7) / 8) : Py_NewRef(Py_None);
+        PyObject *item = valid == NULL ? NULL
+            : c->text ? Py_BuildValue("(LNNN)", c->nulls, valid, pq_buffer(&c->offsets, (size_t)(rows + 1) * sizeof(int32_t)),
+                                      pq_buffer(&c->data, c->data.len))
+                      : Py_BuildValue("(LNN)", c->nulls, valid, pq_buffer(&c->data, (size_t)rows * sizeof(int64_t)));
         if (item == NULL) { Py_DECREF(list); return NULL; }
         PyList_SetItem(list, k, item);
     }
-    return Py_BuildValue("(LLNN)", lines, rows, list, pq_bytes(deferred));
+    return Py_BuildValue("(LLNy#)", lines, rows, list, deferred->data ? deferred->data : "", (Py_ssize_t)deferred->len);
 }
 
 static PyObject *parquet_columns(PyObject *self, PyObject *args) {
@@ -1280,16 +1318,15 @@ static PyObject *parquet_columns(PyObject *self, PyObject *args) {
     char *bytes;
     Py_ssize_t size;
     if (PyBytes_AsStringAndSize(data, &bytes, &size) < 0) return NULL;
-    if (size > INT32_MAX / 2) { PyErr_SetString(PyExc_ValueError, "block too large"); return NULL; }
+    /* int32 offsets: a column's text is at most the block's, but a template up to 4 times its path's */
+    if (size > INT32_MAX / 8) { PyErr_SetString(PyExc_ValueError, "block too large"); return NULL; }
     Buf deferred = {0};
     long long lines = 0, rows = 0;
+    int done;
     Py_BEGIN_ALLOW_THREADS
-    pq_scan(&spec, outputs, bytes, (size_t)size, cols, ncols, &deferred, &lines, &rows);
+    done = pq_scan(&spec, outputs, bytes, (size_t)size, cols, ncols, &deferred, &lines, &rows);
     Py_END_ALLOW_THREADS
-    int failed = deferred.failed;
-    for (int k = 0; k < ncols; k++) failed |= cols[k].valid.failed | cols[k].offsets.failed | cols[k].data.failed;
-    failed |= cols[ncols].valid.failed | cols[ncols].data.failed;
-    PyObject *out = failed ? PyErr_NoMemory() : pq_result(cols, ncols + 1, &deferred, lines, rows);
+    PyObject *out = !done ? PyErr_NoMemory() : pq_result(cols, ncols + 1, &deferred, lines, rows);
     for (int k = 0; k <= ncols; k++) { free(cols[k].valid.data); free(cols[k].offsets.data); free(cols[k].data.data); }
     free(deferred.data);
     return out;

@@ -421,18 +421,14 @@ def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[
 
     arrays: dict[str, Any] = {}
     maps: dict[str, list[tuple[str, Any]]] = {}
-    for (key, sub), parts in zip(plan.keys, buffers):
-        if len(parts) == 3:
-            array = pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(part) for part in parts])
-        elif key == "time":
-            array = pa.Array.from_buffers(pa.timestamp("us", tz="UTC"), rows, [pa.py_buffer(part) for part in parts])
-        else:
-            array = pa.Array.from_buffers(pa.int64(), rows, [pa.py_buffer(part) for part in parts])
+    for (key, sub), column in zip(plan.keys, buffers):
+        kind = pa.string() if len(column) == 4 else pa.timestamp("us", tz="UTC") if key == "time" else pa.int64()
+        array = _wrapped(kind, rows, column)
         if sub is not None:
             maps.setdefault(key, []).append((sub, array))
         else:
             arrays[key] = array
-    lines = pa.Array.from_buffers(pa.int64(), rows, [pa.py_buffer(part) for part in buffers[-1]])
+    lines = _wrapped(pa.int64(), rows, buffers[-1])
     arrays["line"] = pc.add(lines, base)
     arrays["file"] = pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, pa.int32()), rows), pa.array([name]))
     raw = arrays.get(plan.vhost_key) if plan.vhost_key else None
@@ -458,6 +454,16 @@ def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[
         out.append(array if array.type == wanted else array.cast(wanted))
         fields.append(pa.field(key, wanted))
     return pa.Table.from_arrays(out, schema=pa.schema(fields))
+
+
+def _wrapped(kind: Any, rows: int, column: tuple[Any, ...]) -> Any:
+    """An Arrow array over the scanner's buffers of one column, without a copy: ``(null count, validity or
+    None, buffers...)``, each buffer ``(address, size, owner)``, the owner freeing the memory once Arrow drops it."""
+    import pyarrow as pa
+
+    nulls, *buffers = column
+    return pa.Array.from_buffers(kind, rows, [None if b is None else pa.foreign_buffer(*b) for b in buffers],
+                                 null_count=nulls)
 
 
 def _merged(table: Any, extra: Any) -> Any:
