@@ -306,3 +306,31 @@ def test_escaped_text_is_read_by_the_scanner_as_the_parser_reads_it(tmp_path: Pa
     assert len(expected) == len(AGENTS)
     assert [row["headers_in"]["User-Agent"] for row in pq.read_table(out).sort_by("line").to_pylist()] == expected
     assert expected[0] == "café client/1.0" and expected[6] == "bad \\xff"
+
+
+@pytest.mark.parametrize("block_bytes", [1, 100, 5000, 1 << 18, 1 << 24])
+def test_blocks_are_whole_lines_of_about_the_block_size(tmp_path: Path, block_bytes: int) -> None:
+    """The scanner's blocks (read once by the reader, joined once): whole lines in file order, each of at
+    least ``block_bytes`` up to the next newline, a line well beyond 4 * MAX_LINE bytes in none of them but
+    given as None in its place, and the last line kept without its newline."""
+    from vhostguard.logs import MAX_LINE
+    from vhostguard.logs.parquet import _whole_lines
+
+    rng = random.Random(block_bytes)
+    lines = [b"x" * rng.randrange(0, 300) for _ in range(3000)]
+    lines[1000] = b"y" * (5 * MAX_LINE)  # skipped (the reader looks at what it read, a chunk at a time)
+    lines[2000] = b"z" * (MAX_LINE + 10)  # kept: the parser says it is too long
+    log = tmp_path / "access.log"
+    log.write_bytes(b"\n".join(lines) + b"\nlast")
+    blocks = list(_whole_lines(str(log), block_bytes))
+    assert blocks.count(None) == 1
+    cut = blocks.index(None)
+    before, after = b"".join(blocks[:cut]), b"".join(blocks[cut + 1:])  # type: ignore[arg-type]
+    assert before == b"\n".join(lines[:1000]) + b"\n"
+    assert after == b"\n".join(lines[1001:]) + b"\nlast"
+    for block in blocks[:-1]:
+        if block is not None:
+            assert block.endswith(b"\n")
+    for block, following in zip(blocks[:-1], blocks[1:]):
+        if block is not None and following is not None:
+            assert len(block) >= block_bytes and b"\n" not in block[block_bytes - 1:-1]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ except ImportError:  # built without a compiler: the Python parser reads every l
 INSTALL_HINT = "pip install 'vhostguard[parquet]'"
 BLOCK_ROWS = 1 << 16  # records per row group (Python parser): memory is a few blocks' worth, whatever the log's size
 BLOCK_BYTES = 1 << 24  # bytes of a plain file per row group (compiled scanner)
+SCAN_THREADS = 2  # blocks scanned at once (compiled scanner), beside the thread that writes
 # output codes of _scan.c's parquet_columns (PQ_*)
 _OUT_SKIP, _OUT_TEXT, _OUT_INT, _OUT_INT_CLF, _OUT_DURATION, _OUT_REQUEST, _OUT_TIME, _OUT_INT16 = range(8)
 _REQUEST_COLUMNS = ("request_line", "method", "path", "query", "protocol", "endpoint")
@@ -302,76 +304,105 @@ def _output(slot: d.Slot, quoted: bool) -> int | None:
 def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str, Any], stats: ReadStats,
                     templater: EndpointTemplater, on_malformed: Callable[[Malformed], None] | None,
                     schema: Callable[[], Any], block_bytes: int) -> Iterable[Any]:
-    """Row groups of plain file ``path`` read by the scanner. The next block is scanned on a thread (the
-    scanner releases the GIL) while this one is converted and written (pyarrow releases it too)."""
+    """Row groups of plain file ``path`` read by the scanner. Blocks are scanned into Arrow columns on
+    SCAN_THREADS threads (the scanner and pyarrow release the GIL) while the caller writes the previous
+    row groups (pyarrow releases it too); what must follow line order (line numbers, the lines left to the
+    Python parser, malformed samples, endpoint caps) is done here, block by block, in order."""
     name = printable(path)
     first = stats.lines  # line numbers count from the start of this file
 
-    def finish(future: Future[Any], data: bytes) -> Any:
-        lines, rows, buffers, deferred = future.result()
+    def columns_of_block(data: bytes, decided: Any) -> tuple[int, Any, bytes]:
+        lines, rows, buffers, deferred = _scan.parquet_columns(plan.spec.items, data, plan.outputs)
+        return lines, _columns_table(plan, columns, buffers, rows, name, decided), deferred
+
+    def finish(future: Future[tuple[int, Any, bytes]], data: bytes) -> Any:
+        lines, table, deferred = future.result()
         base = stats.lines - first
         stats.lines += lines
-        table = _admitted(_columns_table(plan, columns, buffers, rows, name, base, schema()), templater)
+        table = _admitted(_numbered(table, base), templater)
         extra = _deferred_records(parser, data, deferred, name, base, stats, on_malformed)
         if extra:
             table = _merged(table, _admitted(_table(extra, columns, table.schema, stats, on_malformed), templater))
         return table
 
-    with ThreadPoolExecutor(1) as pool:
-        ahead: tuple[Future[Any], bytes] | None = None
-        for data in _whole_lines(path, block_bytes):
-            if data is None:  # a line too long to keep, skipped by the reader
-                if ahead is not None:
-                    yield finish(*ahead)
-                    ahead = None
-                stats.lines += 1
-                _too_long(stats, name, stats.lines - first, on_malformed)
-                continue
-            future = pool.submit(_scan.parquet_columns, plan.spec.items, data, plan.outputs)
-            if ahead is not None:
-                yield finish(*ahead)
-            ahead = (future, data)
-        if ahead is not None:
-            yield finish(*ahead)
+    ahead: deque[tuple[Future[tuple[int, Any, bytes]], bytes]] = deque()
+    with ThreadPoolExecutor(SCAN_THREADS) as pool:
+        try:
+            for data in _whole_lines(path, block_bytes):
+                if data is None:  # a line too long to keep, skipped by the reader
+                    while ahead:
+                        yield finish(*ahead.popleft())
+                    stats.lines += 1
+                    _too_long(stats, name, stats.lines - first, on_malformed)
+                    continue
+                ahead.append((pool.submit(columns_of_block, data, schema()), data))
+                if len(ahead) > SCAN_THREADS:
+                    yield finish(*ahead.popleft())
+            while ahead:
+                yield finish(*ahead.popleft())
+        finally:
+            for future, _ in ahead:
+                future.cancel()
 
 
 def _whole_lines(path: str, block_bytes: int) -> Iterator[bytes | None]:
-    """Blocks of about ``block_bytes`` of whole lines of plain file ``path``; None in place of a line beyond
-    4 * MAX_LINE bytes (more than MAX_LINE characters, whatever they are), which is skipped."""
-    rest = b""
+    """Blocks of about ``block_bytes`` of whole lines of plain file ``path`` (the reader's chunks joined
+    once); None in place of a line beyond 4 * MAX_LINE bytes (more than MAX_LINE characters, whatever they
+    are), which is skipped without being kept."""
+    pending: list[bytes] = []  # read, not yet yielded
+    size = 0  # their bytes
+    open_line = 0  # of which after the last newline
     skipping = False
-    pending: list[bytes] = []
-    size = 0
     for chunk in iter_bytes(path):
         if skipping:
             cut = chunk.find(b"\n")
             if cut < 0:
                 continue
             chunk, skipping = chunk[cut + 1:], False
+            if not chunk:
+                continue
         pending.append(chunk)
         size += len(chunk)
-        if size < block_bytes:
-            continue
-        data = rest + b"".join(pending)
-        pending, size = [], 0
-        start = 0
-        while len(data) - start >= block_bytes:
-            cut = data.find(b"\n", start + block_bytes - 1)
-            if cut < 0:
-                break
-            yield data[start:cut + 1]
-            start = cut + 1
-        rest = data[start:]
-        if len(rest) > 4 * MAX_LINE and b"\n" not in rest:
+        newline = chunk.rfind(b"\n")
+        open_line = open_line + len(chunk) if newline < 0 else len(chunk) - newline - 1
+        if open_line > 4 * MAX_LINE:
+            if size > open_line:
+                yield _joined(pending, size - open_line)
             yield None
-            rest, skipping = b"", True
-        elif b"\n" in rest:
-            cut = rest.rfind(b"\n")
-            yield rest[:cut + 1]
-            rest = rest[cut + 1:]
-    data = rest + b"".join(pending)
-    if data:
-        yield data
+            pending, size, open_line, skipping = [], 0, 0, True
+            continue
+        while size - open_line >= block_bytes:  # whole lines enough for a block: cut at the first newline after it
+            block = _joined(pending, _line_end(pending, block_bytes - 1) + 1)
+            size -= len(block)
+            yield block
+    if pending:
+        yield b"".join(pending)
+
+
+def _line_end(pending: list[bytes], at: int) -> int:
+    """The offset in ``pending`` of the first newline at or after ``at`` (there is one)."""
+    taken = 0
+    for piece in pending:
+        if taken + len(piece) > at:
+            found = piece.find(b"\n", max(at - taken, 0))
+            if found >= 0:
+                return taken + found
+        taken += len(piece)
+    raise AssertionError("no newline pending after the offset asked for")
+
+
+def _joined(pending: list[bytes], size: int) -> bytes:
+    """The first ``size`` bytes of ``pending`` in one copy (no slice copied first); ``pending`` keeps the rest."""
+    taken = 0
+    for i, piece in enumerate(pending):
+        if taken + len(piece) >= size:
+            cut = size - taken
+            view = memoryview(piece)
+            block = b"".join([*pending[:i], view[:cut]])
+            pending[:i + 1] = [piece[cut:]] if cut < len(piece) else []  # a copy of less than a chunk
+            return block
+        taken += len(piece)
+    raise AssertionError("fewer bytes pending than asked for")
 
 
 def _too_long(stats: ReadStats, name: str, line: int, on_malformed: Callable[[Malformed], None] | None) -> None:
@@ -414,8 +445,9 @@ def _deferred_records(parser: Parser, data: bytes, deferred: bytes, name: str, b
     return out
 
 
-def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[bytes, ...]], rows: int, name: str,
-                   base: int, schema: Any) -> Any:
+def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[Any, ...]], rows: int, name: str,
+                   schema: Any) -> Any:
+    """The scanner's columns of one block as a table of ``columns`` (``line`` numbered in the block: see _numbered)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -428,8 +460,7 @@ def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[
             maps.setdefault(key, []).append((sub, array))
         else:
             arrays[key] = array
-    lines = _wrapped(pa.int64(), rows, buffers[-1])
-    arrays["line"] = pc.add(lines, base)
+    arrays["line"] = _wrapped(pa.int64(), rows, buffers[-1])
     arrays["file"] = pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, pa.int32()), rows), pa.array([name]))
     raw = arrays.get(plan.vhost_key) if plan.vhost_key else None
     if raw is None:
@@ -454,6 +485,17 @@ def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[
         out.append(array if array.type == wanted else array.cast(wanted))
         fields.append(pa.field(key, wanted))
     return pa.Table.from_arrays(out, schema=pa.schema(fields))
+
+
+def _numbered(table: Any, base: int) -> Any:
+    """The block's rows numbered in the file: ``line`` plus the lines before the block."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not base:
+        return table
+    position = table.schema.get_field_index("line")
+    return table.set_column(position, pa.field("line", pa.int64()), pc.add(table.column("line"), pa.scalar(base, pa.int64())))
 
 
 def _wrapped(kind: Any, rows: int, column: tuple[Any, ...]) -> Any:
