@@ -1162,14 +1162,16 @@ static int pq_unescape_all(Buf *out, const char *s, const char *e) {
 }
 
 /* whether the kept values of a read line can be written by this code (escapes it undoes, numbers in range) */
-static int pq_plain(const Spec *spec, const int *outputs, const char **marks, Buf *scratch) {
+static int pq_plain(const Spec *spec, const int *outputs, const char **marks, Buf *scratch, char *escaped) {
     for (int i = 0; i < spec->count; i++) {
         if (!spec->items[i].is_field) continue;
         int out = outputs[i];
         const char *s = marks[2 * i], *e = marks[2 * i + 1];
+        escaped[i] = (out == PQ_TEXT || out == PQ_REQUEST) && spec->items[i].escaped && memchr(s, '\\', (size_t)(e - s)) != NULL;
+        if (!escaped[i]) continue;
         /* a text value takes every escape httpd writes; the request only \" and \\ (a decoded space or byte
            could move where its parts end, or what a path template's character classes see) */
-        if (out == PQ_TEXT && memchr(s, '\\', (size_t)(e - s)) != NULL && !pq_unescape_all(scratch, s, e)) return 0;
+        if (out == PQ_TEXT && !pq_unescape_all(scratch, s, e)) return 0;
         if (out == PQ_REQUEST && !pq_simple_escapes(s, e)) return 0;
         if (out == PQ_INT16) {
             const char *after; long long value = 0; int dash = 0;
@@ -1179,15 +1181,15 @@ static int pq_plain(const Spec *spec, const int *outputs, const char **marks, Bu
     return 1;
 }
 
-static void pq_add(const Spec *spec, const int *outputs, const char **marks, const Line *line, PqColumn *cols,
-                   Buf *scratch) {
+static void pq_add(const Spec *spec, const int *outputs, const char **marks, const char *escaped, const Line *line,
+                   PqColumn *cols, Buf *scratch) {
     int k = 0;
     for (int i = 0; i < spec->count; i++) {
         const Item *item = &spec->items[i];
         if (!item->is_field || outputs[i] == PQ_SKIP) continue;
         const char *s = marks[2 * i], *e = marks[2 * i + 1];
         const char *after; long long value = 0; int dash = 0;
-        if ((outputs[i] == PQ_TEXT || outputs[i] == PQ_REQUEST) && item->escaped && memchr(s, '\\', (size_t)(e - s)) != NULL) {
+        if (escaped[i]) {
             if (outputs[i] == PQ_TEXT) pq_unescape_all(scratch, s, e);  /* pq_plain took it */
             else pq_unescape(scratch, s, e);
             s = scratch->data; e = s + scratch->len;
@@ -1230,6 +1232,7 @@ static int pq_size(PqColumn *cols, int ncols, size_t most) {
 static int pq_scan(const Spec *spec, const int *outputs, const char *data, size_t size, PqColumn *cols, int ncols,
                    Buf *deferred, long long *lines, long long *rows) {
     const char *marks[2 * MAX_ITEMS];
+    char escaped[MAX_ITEMS];  /* per item: a kept text value holding a backslash (pq_plain) */
     Buf scratch = {0};
     size_t start = 0, most = 1;  /* lines in data, at most */
     for (const char *q = data; (q = memchr(q, '\n', size - (size_t)(q - data))) != NULL; q++) most++;
@@ -1242,8 +1245,8 @@ static int pq_scan(const Spec *spec, const int *outputs, const char *data, size_
         if (e > p && e[-1] == '\r') e--;  /* as the Python reader: the CR of a CRLF is not data */
         Line line;
         if ((size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line_marks(spec, p, e, &line, marks)
-            && pq_plain(spec, outputs, marks, &scratch)) {
-            pq_add(spec, outputs, marks, &line, cols, &scratch);
+            && pq_plain(spec, outputs, marks, &scratch, escaped)) {
+            pq_add(spec, outputs, marks, escaped, &line, cols, &scratch);
             pq_number(&cols[ncols], *lines, 1);  /* the line number, in the block */
             ++*rows;
         } else {

@@ -473,7 +473,7 @@ def _columns_table(plan: _Plan, columns: Mapping[str, Any], buffers: list[tuple[
     fields = []
     out = []
     for key, kind in columns.items():
-        wanted = pa.string() if key in ("vhost", "endpoint") else kind  # _admitted encodes these two
+        wanted = kind  # text of few values is dictionary-encoded here, on the scanning thread
         if key == "time":
             wanted = pa.timestamp("us", tz="UTC")
         if key in _MAPS:
@@ -522,8 +522,7 @@ def _admitted(table: Any, templater: EndpointTemplater) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    vhosts = pc.dictionary_encode(table.column("vhost").cast(pa.string()).combine_chunks())
-    names = pc.dictionary_encode(table.column("endpoint").cast(pa.string()).combine_chunks())
+    vhosts, names = (_dictionary(table.column(key).combine_chunks()) for key in ("vhost", "endpoint"))
     width = len(names.dictionary)
     codes = pc.add(pc.multiply(vhosts.indices.cast(pa.int64()), width), names.indices.cast(pa.int64()))
     distinct = pc.unique(codes)
@@ -539,6 +538,16 @@ def _admitted(table: Any, templater: EndpointTemplater) -> Any:
         position = table.schema.get_field_index(key)
         table = table.set_column(position, pa.field(key, encoded), array)
     return table
+
+
+def _dictionary(array: Any) -> Any:
+    """``array`` dictionary-encoded, each value once in the dictionary (as it comes when already encoded)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(array.type):
+        return array
+    return pc.dictionary_encode(array)
 
 
 def _arrow_type(key: str) -> Any:
