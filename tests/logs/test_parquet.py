@@ -1,6 +1,7 @@
 """``vhostguard logs LOG... --parquet OUT``: the file read back with DuckDB, against ``report --json`` and ``--jsonl``."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -313,7 +314,7 @@ def test_blocks_are_whole_lines_of_about_the_block_size(tmp_path: Path, block_by
     """The scanner's blocks (read once by the reader, joined once): whole lines in file order, each of at
     least ``block_bytes`` up to the next newline, a line well beyond 4 * MAX_LINE bytes in none of them but
     given as None in its place, and the last line kept without its newline."""
-    from vhostguard.logs import MAX_LINE
+    from vhostguard.logs import MAX_LINE, iter_bytes
     from vhostguard.logs.parquet import _whole_lines
 
     rng = random.Random(block_bytes)
@@ -322,7 +323,7 @@ def test_blocks_are_whole_lines_of_about_the_block_size(tmp_path: Path, block_by
     lines[2000] = b"z" * (MAX_LINE + 10)  # kept: the parser says it is too long
     log = tmp_path / "access.log"
     log.write_bytes(b"\n".join(lines) + b"\nlast")
-    blocks = list(_whole_lines(str(log), block_bytes))
+    blocks = list(_whole_lines(iter_bytes(str(log)), block_bytes))
     assert blocks.count(None) == 1
     cut = blocks.index(None)
     before, after = b"".join(blocks[:cut]), b"".join(blocks[cut + 1:])  # type: ignore[arg-type]
@@ -331,6 +332,6 @@ def test_blocks_are_whole_lines_of_about_the_block_size(tmp_path: Path, block_by
     for block in blocks[:-1]:
         if block is not None:
             assert block.endswith(b"\n")
-    for block, following in zip(blocks[:-1], blocks[1:]):
+    for block, following in itertools.pairwise(blocks):
         if block is not None and following is not None:
             assert len(block) >= block_bytes and b"\n" not in block[block_bytes - 1:-1]

@@ -35,6 +35,7 @@ from typing import Any
 from vhostguard.logs import directives as d
 from vhostguard.logs.endpoints import NONE, EndpointPattern, EndpointTemplater, auto_template, host_header_vhost
 from vhostguard.logs.format import Field, LineError, LogFormat, tokenize
+from vhostguard.logs.parallel import spans
 from vhostguard.logs.reader import (
     MAX_LINE, FormatChoice, Malformed, Parser, ReadStats, is_compressed, iter_bytes, printable, read_log,
 )
@@ -304,19 +305,26 @@ def _output(slot: d.Slot, quoted: bool) -> int | None:
 def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str, Any], stats: ReadStats,
                     templater: EndpointTemplater, on_malformed: Callable[[Malformed], None] | None,
                     schema: Callable[[], Any], block_bytes: int) -> Iterable[Any]:
-    """Row groups of plain file ``path`` read by the scanner. Blocks are scanned into Arrow columns on
-    SCAN_THREADS threads (the scanner and pyarrow release the GIL) while the caller writes the previous
-    row groups (pyarrow releases it too); what must follow line order (line numbers, the lines left to the
-    Python parser, malformed samples, endpoint caps) is done here, block by block, in order."""
+    """Row groups of plain file ``path`` read by the scanner. The file is cut at line starts into spans of
+    about ``block_bytes`` (``spans``); SCAN_THREADS threads each read a span and scan it into Arrow columns
+    (reading, the scanner and pyarrow release the GIL) while the caller writes the previous row groups
+    (pyarrow releases it too). What must follow line order (line numbers, the lines left to the Python
+    parser, malformed samples, endpoint caps) is done here, span by span, in order."""
     name = printable(path)
     first = stats.lines  # line numbers count from the start of this file
+    cuts = spans(path, max(1, -(-os.path.getsize(path) // block_bytes))) or [(0, os.path.getsize(path))]
 
-    def columns_of_block(data: bytes, decided: Any) -> tuple[int, Any, bytes]:
-        lines, rows, buffers, deferred = _scan.parquet_columns(plan.spec.items, data, plan.outputs)
-        return lines, _columns_table(plan, columns, buffers, rows, name, decided), deferred
+    def scanned(span: tuple[int, int], decided: Any) -> list[tuple[int, Any, bytes, bytes] | None]:
+        out: list[tuple[int, Any, bytes, bytes] | None] = []
+        for data in _whole_lines(iter_bytes(path, span), block_bytes):
+            if data is None:  # a line too long to keep, skipped by the reader
+                out.append(None)
+                continue
+            lines, rows, buffers, deferred = _scan.parquet_columns(plan.spec.items, data, plan.outputs)
+            out.append((lines, _columns_table(plan, columns, buffers, rows, name, decided), deferred, data))
+        return out
 
-    def finish(future: Future[tuple[int, Any, bytes]], data: bytes) -> Any:
-        lines, table, deferred = future.result()
+    def finish(lines: int, table: Any, deferred: bytes, data: bytes) -> Any:
         base = stats.lines - first
         stats.lines += lines
         table = _admitted(_numbered(table, base), templater)
@@ -325,35 +333,37 @@ def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str
             table = _merged(table, _admitted(_table(extra, columns, table.schema, stats, on_malformed), templater))
         return table
 
-    ahead: deque[tuple[Future[tuple[int, Any, bytes]], bytes]] = deque()
+    def finished(future: Future[list[tuple[int, Any, bytes, bytes] | None]]) -> Iterator[Any]:
+        for block in future.result():
+            if block is None:
+                stats.lines += 1
+                _too_long(stats, name, stats.lines - first, on_malformed)
+            else:
+                yield finish(*block)
+
     with ThreadPoolExecutor(SCAN_THREADS) as pool:
+        ahead: deque[Future[list[tuple[int, Any, bytes, bytes] | None]]] = deque()
         try:
-            for data in _whole_lines(path, block_bytes):
-                if data is None:  # a line too long to keep, skipped by the reader
-                    while ahead:
-                        yield finish(*ahead.popleft())
-                    stats.lines += 1
-                    _too_long(stats, name, stats.lines - first, on_malformed)
-                    continue
-                ahead.append((pool.submit(columns_of_block, data, schema()), data))
-                if len(ahead) > SCAN_THREADS:
-                    yield finish(*ahead.popleft())
+            for span in cuts:
+                ahead.append(pool.submit(scanned, span, schema()))
+                if len(ahead) > SCAN_THREADS:  # a span ahead for each thread, at most
+                    yield from finished(ahead.popleft())
             while ahead:
-                yield finish(*ahead.popleft())
+                yield from finished(ahead.popleft())
         finally:
-            for future, _ in ahead:
+            for future in ahead:
                 future.cancel()
 
 
-def _whole_lines(path: str, block_bytes: int) -> Iterator[bytes | None]:
-    """Blocks of about ``block_bytes`` of whole lines of plain file ``path`` (the reader's chunks joined
-    once); None in place of a line beyond 4 * MAX_LINE bytes (more than MAX_LINE characters, whatever they
-    are), which is skipped without being kept."""
+def _whole_lines(chunks: Iterable[bytes], block_bytes: int) -> Iterator[bytes | None]:
+    """Blocks of about ``block_bytes`` of whole lines of ``chunks`` (a plain file's bytes, as the reader
+    gives them, joined once); None in place of a line beyond 4 * MAX_LINE bytes (more than MAX_LINE
+    characters, whatever they are), which is skipped without being kept."""
     pending: list[bytes] = []  # read, not yet yielded
     size = 0  # their bytes
     open_line = 0  # of which after the last newline
     skipping = False
-    for chunk in iter_bytes(path):
+    for chunk in chunks:
         if skipping:
             cut = chunk.find(b"\n")
             if cut < 0:
