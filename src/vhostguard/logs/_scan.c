@@ -979,11 +979,14 @@ static PyObject *template_path(PyObject *self, PyObject *args) {
  *
  * parquet_columns(spec, data, outputs) reads the lines of ``data`` as scan does (read_line_marks: the
  * same strictness) and returns, for the lines it is sure of, Arrow column buffers that pyarrow wraps
- * without a per-line object: per text column a validity bitmap, int32 offsets and the bytes; per number
- * column a validity bitmap and int64 values; the last column is the rows' line numbers (1-based, in the
- * block). ``outputs`` has one code per item of the spec (PQ_*; PQ_SKIP for literals).
- * A line it is not sure of (what scan defers, an escape other than \" and \\ in a value it keeps, a status
- * beyond int16) is deferred: (line number, start, end), for the Python parser. */
+ * without a per-line object or a copy (pa.foreign_buffer; a capsule owns each buffer and frees it when
+ * Arrow drops it): per column (null count, validity bitmap or None when no nulls, buffers...), text
+ * with int32 offsets and the bytes, numbers with int64 values; the last column is the rows' line
+ * numbers (1-based, in the block). ``outputs`` has one code per item of the spec (PQ_*; PQ_SKIP for
+ * literals). Text values are unescaped as escapes.unescape does; a line it is not sure of (what scan
+ * defers, an escape httpd never writes or escaped bytes that are not UTF-8 in a text value, an escape
+ * other than \" and \\ in a request line, a status beyond int16) is deferred: (line number, start,
+ * end), for the Python parser. */
 
 enum {
     PQ_SKIP = 0,     /* not a column */

@@ -7,12 +7,14 @@ columns named as the contract's ``logs --jsonl`` keys (docs/contract.md,
 (``EndpointTemplater``: the same templates and per-vhost caps).
 
 Memory stays flat: a block of the log becomes one row group, written and
-dropped before the next is read. With the compiled scanner (``_scan.c``,
+dropped; a few blocks are in memory at once (being scanned on SCAN_THREADS
+threads, being written). With the compiled scanner (``_scan.c``,
 ``parquet_columns``) a block of a plain file is read into Arrow column
-buffers without a Python object per line; the lines it is not sure of (odd
-bytes, escapes other than ``\\"`` and ``\\\\``) are read by the Python parser and
-added after the others of their block, so every row holds what ``logs
---jsonl`` gives for its line. Compressed files, ``--endpoints`` patterns and
+buffers without a Python object (or a copy) per line; the lines it is not
+sure of (odd bytes, escapes httpd never writes, escaped bytes that are not
+UTF-8, escapes in a request line other than ``\\"`` and ``\\\\``) are read by the
+Python parser and added after the others of their block, so every row
+holds what ``logs --jsonl`` gives for its line. Compressed files, ``--endpoints`` patterns and
 formats the scanner declines are read by the Python parser alone
 (``BLOCK_ROWS`` records a row group).
 
@@ -312,7 +314,8 @@ def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str
     parser, malformed samples, endpoint caps) is done here, span by span, in order."""
     name = printable(path)
     first = stats.lines  # line numbers count from the start of this file
-    cuts = spans(path, max(1, -(-os.path.getsize(path) // block_bytes))) or [(0, os.path.getsize(path))]
+    size = os.path.getsize(path)
+    cuts = spans(path, max(1, -(-size // block_bytes))) or [(0, size)]
 
     def scanned(span: tuple[int, int], decided: Any) -> list[tuple[int, Any, bytes, bytes] | None]:
         out: list[tuple[int, Any, bytes, bytes] | None] = []
