@@ -753,16 +753,29 @@ def _tally_caps(options: AggregateOptions) -> TallyCaps:
                      tuple(sorted(METHODS)))
 
 
-def _scan_job(job: Job, spec: ScanSpec, tallies: Queue[Tally]) -> tuple[int, tuple[tuple[int, bytes], ...]]:
-    """Read job's range and add it to a free tally (one per thread: one is always free)."""
+@dataclass
+class _ScanSlot:
+    """What a scanning thread uses: a tally, and a read buffer kept from job to job (a fresh 8 MiB
+    block per job costs its page faults again)."""
+
+    tally: Tally
+    buffer: bytearray = field(default_factory=bytearray)
+
+
+def _scan_job(job: Job, spec: ScanSpec, slots: Queue[_ScanSlot]) -> tuple[int, tuple[tuple[int, bytes], ...]]:
+    """Read job's range and add it to a free slot's tally (one slot per thread: one is always free)."""
     assert job.end is not None
-    with open(job.source.path, "rb") as handle:
-        data = os.pread(handle.fileno(), job.end - job.start, job.start)
-    tally = tallies.get_nowait()
+    size = job.end - job.start
+    slot = slots.get_nowait()
     try:
-        return tally.scan(spec, data, job.index)
+        if len(slot.buffer) < size:
+            slot.buffer = bytearray(size)
+        view = memoryview(slot.buffer)
+        with open(job.source.path, "rb") as handle:
+            read = os.preadv(handle.fileno(), [view[:size]], job.start)
+        return slot.tally.scan(spec, view[:read], job.index)
     finally:
-        tallies.put_nowait(tally)
+        slots.put_nowait(slot)
 
 
 def _scan_and_read(jobs: list[Job], specs: dict[str, ScanSpec], options: AggregateOptions, workers: int,
@@ -775,9 +788,9 @@ def _scan_and_read(jobs: list[Job], specs: dict[str, ScanSpec], options: Aggrega
     sketch_multiplier = 1.0 / math.log(QuantileSketch(options.accuracy).gamma)  # as QuantileSketch.add_many
     caps = _tally_caps(options)
     tallies = [Tally(sketch_multiplier, _LATENCY_SCALE, caps) for _ in range(workers)]
-    free: Queue[Tally] = Queue()
+    free: Queue[_ScanSlot] = Queue()
     for tally in tallies:
-        free.put_nowait(tally)
+        free.put_nowait(_ScanSlot(tally))
     ahead = 2 * workers  # jobs read and scanned ahead of the one being added: bounded memory
     # A range far over the block size is one huge "line" (no newline in it): streamed in Python instead.
     scanned = [job for job in jobs if job.source.path in specs and job.end is not None
@@ -823,7 +836,7 @@ def _presize_step(tallies: list[Tally], done: int, size: int, limit: int) -> Non
     bytes read), from what the first tally holds after ``done`` of ``size`` bytes: the tallies then
     count at that step instead of holding many fine cells and coarsening them again and again."""
     ratio = size / max(done, 1)
-    step = MINUTE
+    step = tallies[0].step  # past MINUTE when the first block alone had too many cells
     while tallies[0].cells(step) * ratio > limit and step < MINUTE << 32:
         step *= 2
     for tally in tallies:

@@ -421,7 +421,26 @@ static long long days_from_civil(long long y, unsigned m, unsigned d) {
 }
 
 /* [dd/Mon/yyyy:hh:mm:ss +zzzz]: only times the Python parser accepts, years 1000..9998 (others: Python decides) */
+/* the last time read on this thread: a log's consecutive lines mostly share their second */
+static _Thread_local char last_time_text[28];
+static _Thread_local long long last_time_epoch;
+static _Thread_local int last_time_valid;
+
+static int clf_time_parse(const char *p, const char *end, long long *epoch);
+
 static int clf_time(const char *p, const char *end, long long *epoch) {
+    if (end - p >= 28 && last_time_valid && memcmp(p, last_time_text, 28) == 0) {
+        *epoch = last_time_epoch;
+        return 1;
+    }
+    if (!clf_time_parse(p, end, epoch)) return 0;
+    memcpy(last_time_text, p, 28);
+    last_time_epoch = *epoch;
+    last_time_valid = 1;
+    return 1;
+}
+
+static int clf_time_parse(const char *p, const char *end, long long *epoch) {
     if (end - p < 28) return 0;
     if (p[0] != '[' || p[3] != '/' || p[7] != '/' || p[12] != ':' || p[15] != ':' || p[18] != ':'
         || p[21] != ' ' || (p[22] != '+' && p[22] != '-') || p[27] != ']') return 0;
@@ -443,12 +462,18 @@ static int clf_time(const char *p, const char *end, long long *epoch) {
 
 /* the value of an unquoted field: up to the first place where the next literal matches (the regex's lazy
    first choice); no space, quote or backslash in it */
+/* a literal's text at p (literals are a few bytes: a loop beats a call to memcmp) */
+static inline int same_text(const char *p, const char *lit, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) if (p[i] != lit[i]) return 0;
+    return 1;
+}
+
 static const char *token_end(const char *p, const char *end, const Item *next) {
     const char *q = p;
     for (;;) {
         if (next == NULL) {
             if (q == end) return q;
-        } else if (q < end && *q == next->lit[0] && end - q >= next->lit_len && memcmp(q, next->lit, (size_t)next->lit_len) == 0) {
+        } else if (q < end && *q == next->lit[0] && end - q >= next->lit_len && same_text(q, next->lit, next->lit_len)) {
             return q;
         }
         if (q == end || *q == ' ' || *q == '"' || *q == '\\') return NULL;
@@ -463,7 +488,7 @@ static int read_line_marks(const Spec *spec, const char *p, const char *end, Lin
         const Item *item = &spec->items[i];
         const Item *next = i + 1 < spec->count ? &spec->items[i + 1] : NULL;
         if (!item->is_field) {
-            if (end - p < item->lit_len || memcmp(p, item->lit, (size_t)item->lit_len) != 0) return 0;
+            if (end - p < item->lit_len || !same_text(p, item->lit, item->lit_len)) return 0;
             p += item->lit_len;
             continue;
         }
@@ -559,6 +584,18 @@ static int read_line(const Spec *spec, const char *p, const char *end, Line *out
  * Hosts count as "{other}"), and the series (buckets + latency cells) at most max_cells: past it the
  * step doubles and the cells are merged, as Aggregate._coarsen does. */
 
+#define RAW_CACHE 16384  /* entries of a tally's raw cache (direct-mapped) */
+#define RAW_KEY_MAX 112  /* longer raw keys are not cached */
+
+/* (vhost, request up to the end of its path) -> group: a repeated path skips templating and the key */
+typedef struct {
+    uint64_t hash;
+    uint32_t gid;
+    uint16_t vlen, rlen;
+    uint8_t used, folded;
+    char key[RAW_KEY_MAX];
+} RawEntry;
+
 static const char OTHER_NAME[] = "{other}";
 #define OTHER_LEN (sizeof OTHER_NAME - 1)
 
@@ -575,6 +612,7 @@ typedef struct {
     Buf deferred;    /* of the block being scanned: (line number, start, end) as three long long */
     Buf key, tpl, norm;  /* scratch */
     Buf methods;     /* the methods kept by name: length-prefixed */
+    RawEntry *raw;   /* RAW_CACHE entries (NULL until needed) */
     long long lines, folded, step, job, block_lines;
     long long max_vhosts, max_templates, max_pairs;
     size_t max_cells;
@@ -625,15 +663,23 @@ static int add_count(Table *t, uint32_t group, int64_t key, int64_t n) {
     return 1;
 }
 
-/* move group `gid`'s current minute into the vhost timeline */
-static int flush_minute(Tally *t, Group *g) {
-    if (g->m[0]) {
-        Cell *m = counter(&t->minutes, g->vhost, g->minute, 2);
+/* move vhost `vid`'s current minute into its timeline (lines come in time order: a vhost's minute
+   changes once a minute, and the table is touched then) */
+static int flush_minute(Tally *t, uint32_t vid, Group *v) {
+    if (v->m[0]) {
+        Cell *m = counter(&t->minutes, vid, v->minute, 2);
         if (m == NULL) return 0;
-        m->v[0] += g->m[0];
-        m->v[1] += g->m[1];
+        m->v[0] += v->m[0];
+        m->v[1] += v->m[1];
     }
-    g->m[0] = g->m[1] = 0;
+    v->m[0] = v->m[1] = 0;
+    return 1;
+}
+
+/* the same for a (vhost, Host) pair's requests */
+static int flush_pair(Tally *t, uint32_t pid, Group *pair) {
+    if (pair->m[0] && !add_count(&t->hosts, pid, pair->minute, pair->m[0])) return 0;
+    pair->m[0] = 0;
     return 1;
 }
 
@@ -662,11 +708,21 @@ static int flush_group(Tally *t, uint32_t gid) {
     Group *g = &t->groups.groups[gid];
     if (!g->open) return 1;
     g->open = 0;
-    return flush_minute(t, g) && flush_bucket(t, gid, g);
+    return flush_bucket(t, gid, g);
 }
 
-/* every group's open minute and bucket, and its sketch counters, into the tables */
+/* every group's open bucket and its sketch counters, every vhost's and pair's minute, into the tables */
 static int flush_all(Tally *t) {
+    for (size_t i = 0; i < t->vhosts.count; i++) {
+        Group *v = &t->vhosts.groups[i];
+        if (v->open && !flush_minute(t, (uint32_t)i, v)) return 0;
+        v->open = 0;
+    }
+    for (size_t i = 0; i < t->pairs.count; i++) {
+        Group *pair = &t->pairs.groups[i];
+        if (pair->open && !flush_pair(t, (uint32_t)i, pair)) return 0;
+        pair->open = 0;
+    }
     for (size_t i = 0; i < t->groups.count; i++) {
         if (!flush_group(t, (uint32_t)i)) return 0;
         uint32_t *counts = t->groups.groups[i].sketch;
@@ -789,6 +845,8 @@ static long admit(Tally *t, const char *vhost, size_t vlen, const char *method, 
     return gid;
 }
 
+static int count_line(Tally *t, const Line *line, long gid);
+
 static int add_line(Tally *t, const Line *line) {
     const char *method = NULL, *path = NULL;
     size_t method_len = 0, path_len = 0;
@@ -810,16 +868,46 @@ static int add_line(Tally *t, const Line *line) {
             path_len = (size_t)((question ? question : target_end) - rest);
         }
     }
+    size_t vlen = line->has_vhost ? line->vhost_len : 0;
+    /* the request up to the end of its path ("GET /a/b"): with the vhost, the key of the raw cache */
+    size_t prefix = path ? (size_t)(path + path_len - line->request) : 0;
+    RawEntry *cached = NULL;
+    if (path != NULL && vlen + prefix <= RAW_KEY_MAX) {
+        if (t->raw == NULL && (t->raw = calloc(RAW_CACHE, sizeof(RawEntry))) == NULL) return 0;
+        uint64_t h = mix(hash_bytes(line->vhost, vlen)) ^ hash_bytes(line->request, prefix);
+        cached = &t->raw[h & (RAW_CACHE - 1)];
+        if (cached->used && cached->hash == h && cached->vlen == vlen && cached->rlen == prefix
+            && memcmp(cached->key, line->vhost, vlen) == 0 && memcmp(cached->key + vlen, line->request, prefix) == 0) {
+            t->folded += cached->folded;
+            return count_line(t, line, cached->gid);
+        }
+        cached->used = 0;
+        cached->hash = h;
+    }
     Buf *tpl = &t->tpl;
     tpl->len = 0;
     if (path == NULL) buf_put(tpl, "-", 1);
     else auto_template(tpl, path, path_len);
-    size_t vlen = line->has_vhost ? line->vhost_len : 0;
     put_key(&t->key, line->vhost, vlen, method, method_len, method != NULL, tpl->data, tpl->len);
     if (t->key.failed || tpl->failed) return 0;
+    long long folded = t->folded;
     long gid = groups_lookup(&t->groups, t->key.data, t->key.len);
     if (gid < 0) gid = admit(t, line->vhost, vlen, method, method_len, method != NULL);
     if (gid < 0) return 0;
+    if (cached != NULL) {
+        cached->used = 1;
+        cached->gid = (uint32_t)gid;
+        cached->folded = t->folded > folded;
+        cached->vlen = (uint16_t)vlen;
+        cached->rlen = (uint16_t)prefix;
+        memcpy(cached->key, line->vhost, vlen);
+        memcpy(cached->key + vlen, line->request, prefix);
+    }
+    return count_line(t, line, gid);
+}
+
+/* the counters of line `line`, of group `gid` */
+static int count_line(Tally *t, const Line *line, long gid) {
     Group *g = &t->groups.groups[gid];
     if (g->requests == 0 || t->job < g->first_job || (t->job == g->first_job && t->block_lines < g->first_line)) {
         g->first_job = t->job;
@@ -834,19 +922,21 @@ static int add_line(Tally *t, const Line *line) {
     long long bucket = floor_div(minute, step) * step;
     if (epoch < g->first) g->first = epoch;
     if (epoch > g->last) g->last = epoch;
-    if (!g->open || g->minute != minute) {
-        if (g->open && !flush_minute(t, g)) return 0;
-        g->minute = minute;
+    Group *v = &t->vhosts.groups[g->vhost];
+    if (!v->open || v->minute != minute) {
+        if (v->open && !flush_minute(t, g->vhost, v)) return 0;
+        v->minute = minute;
+        v->open = 1;
     }
+    v->m[0]++;
     if (!g->open || g->bucket != bucket) {
         if (g->open && !flush_bucket(t, (uint32_t)gid, g)) return 0;
         g->bucket = bucket;
     }
     g->open = 1;
-    g->m[0]++;
     g->b[0]++;
     if (group == 5) {
-        g->m[1]++;
+        v->m[1]++;
         g->b[1]++;
         if (epoch < g->b[2]) g->b[2] = epoch;
         if (epoch > g->b[3]) g->b[3] = epoch;
@@ -866,7 +956,14 @@ static int add_line(Tally *t, const Line *line) {
             buf_put(key, OTHER_NAME, OTHER_LEN);
         }
         if (pid < 0) pid = groups_find(&t->pairs, key->data, key->len);
-        if (pid < 0 || !add_count(&t->hosts, (uint32_t)pid, minute, 1)) return 0;
+        if (pid < 0) return 0;
+        Group *pair = &t->pairs.groups[pid];
+        if (!pair->open || pair->minute != minute) {
+            if (pair->open && !flush_pair(t, (uint32_t)pid, pair)) return 0;
+            pair->minute = minute;
+            pair->open = 1;
+        }
+        pair->m[0]++;
     }
     if (line->has_duration) {
         long long d = line->duration;
@@ -971,6 +1068,7 @@ static void tally_free(Tally *t) {
     free(t->tpl.data);
     free(t->norm.data);
     free(t->methods.data);
+    free(t->raw);
     free(t);
 }
 
@@ -1271,21 +1369,20 @@ static PyObject *tally_new(PyObject *self, PyObject *args) {
 
 static PyObject *tally_scan(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *capsule, *items, *data;
+    PyObject *capsule, *items;
+    Py_buffer data;
     long long job;
-    if (!PyArg_ParseTuple(args, "OO!O!L", &capsule, &PyTuple_Type, &items, &PyBytes_Type, &data, &job)) return NULL;
+    if (!PyArg_ParseTuple(args, "OO!y*L", &capsule, &PyTuple_Type, &items, &data, &job)) return NULL;
     Spec spec;
-    if (!parse_spec(items, &spec)) return NULL;
-    char *bytes;
-    Py_ssize_t size;
-    if (PyBytes_AsStringAndSize(data, &bytes, &size) < 0) return NULL;
-    Tally *t = take(capsule);
-    if (t == NULL) return NULL;
+    Tally *t = parse_spec(items, &spec) ? take(capsule) : NULL;
+    if (t == NULL) { PyBuffer_Release(&data); return NULL; }
     t->job = job;
-    /* items and data are immutable bytes held by our caller's references while the GIL is released */
+    /* items are immutable bytes held by our caller's references, and data is held by the buffer
+       (a bytes object, or a read-only mmap that cannot close while exported), while the GIL is released */
     Py_BEGIN_ALLOW_THREADS
-    scan_lines(t, &spec, bytes, (size_t)size);
+    scan_lines(t, &spec, data.buf, (size_t)data.len);
     Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
     t->busy = 0;
     if (t->failed) return PyErr_NoMemory();
     PyObject *deferred = deferred_object(t);
@@ -1323,6 +1420,15 @@ static PyObject *tally_cells(PyObject *self, PyObject *args) {
         return NULL;
     }
     return PyLong_FromSize_t(count);
+}
+
+/* the seconds per bucket of the tally's series */
+static PyObject *tally_step(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
+    Tally *t = PyCapsule_GetPointer(capsule, CAPSULE);
+    return t == NULL ? NULL : PyLong_FromLongLong(t->step);
 }
 
 /* the tally's series at `step` (a multiple of its step) */
@@ -1667,10 +1773,11 @@ static PyObject *parquet_columns(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"tally_new", tally_new, METH_VARARGS,
      "tally_new(sketch_multiplier, latency_multiplier, step, max_cells, max_vhosts, max_templates, max_pairs, methods) -> tally"},
-    {"tally_scan", tally_scan, METH_VARARGS, "tally_scan(tally, spec, data, job) -> (lines, deferred)"},
+    {"tally_scan", tally_scan, METH_VARARGS, "tally_scan(tally, spec, data: bytes-like, job) -> (lines, deferred)"},
     {"tally_merge", tally_merge, METH_VARARGS, "tally_merge(into, from): add a tally into another"},
     {"tally_cells", tally_cells, METH_VARARGS, "tally_cells(tally, step) -> the series cells it would hold at step"},
     {"tally_coarsen", tally_coarsen, METH_VARARGS, "tally_coarsen(tally, step): its series at step"},
+    {"tally_step", tally_step, METH_VARARGS, "tally_step(tally) -> seconds per bucket of its series"},
     {"tally_result", tally_result, METH_VARARGS, "tally_result(tally) -> (lines, groups, vhosts, hosts, step, folded)"},
     {"parquet_columns", parquet_columns, METH_VARARGS, "parquet_columns(spec, data, outputs) -> (lines, rows, columns, deferred)"},
     {"template_path", template_path, METH_VARARGS, "template_path(path: bytes) -> bytes (endpoints.auto_template)"},

@@ -146,11 +146,17 @@ class Tally:
         self._tally = _scan.tally_new(sketch_multiplier, latency_multiplier, step, caps.cells, caps.vhosts,
                                       caps.templates, caps.pairs, methods)
 
-    def scan(self, spec: ScanSpec, data: bytes, job: int = 0) -> tuple[int, tuple[tuple[int, bytes], ...]]:
+    def scan(self, spec: ScanSpec, data: bytes | memoryview, job: int = 0) -> tuple[int, tuple[tuple[int, bytes], ...]]:
         """Add the whole lines of ``data`` (job ``job``: where groups are first seen); returns its
-        lines and those left to Python, ``(line number in data, raw bytes without the newline)``."""
+        lines and those left to Python, ``(line number in data, raw bytes without the newline)``
+        (copied: ``data`` may be a buffer the caller reuses)."""
         lines, deferred = _scan.tally_scan(self._tally, spec.items, data, job)
-        return lines, tuple((number, data[start:end]) for number, start, end in deferred)
+        return lines, tuple((number, bytes(data[start:end])) for number, start, end in deferred)
+
+    @property
+    def step(self) -> int:
+        """Seconds per bucket of the tally's series (it doubles past ``caps.cells``)."""
+        return int(_scan.tally_step(self._tally))
 
     def cells(self, step: int) -> int:
         """The series cells (buckets and latency) the tally would hold at ``step`` (a multiple of its own)."""
