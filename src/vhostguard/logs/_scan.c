@@ -119,22 +119,28 @@ static uint64_t mix(uint64_t x) {
 typedef struct { uint32_t group; int used; int64_t key; int64_t v[4]; } Cell;
 typedef struct { Cell *cells; size_t cap, count; int failed; } Table;
 
-static Cell *table_get(Table *t, uint32_t group, int64_t key, int *created) {
-    if (t->failed) return NULL;
-    if ((t->count + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        Cell *cells = calloc(cap, sizeof(Cell));
-        if (!cells) { t->failed = 1; return NULL; }
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->cells[i].used) continue;
-            size_t j = mix(((uint64_t)t->cells[i].group << 40) ^ (uint64_t)t->cells[i].key) & (cap - 1);
-            while (cells[j].used) j = (j + 1) & (cap - 1);
-            cells[j] = t->cells[i];
-        }
-        free(t->cells);
-        t->cells = cells;
-        t->cap = cap;
+/* room for `count` cells at most half full (a power of two, at least 1024) */
+static int table_reserve(Table *t, size_t count) {
+    if (t->failed) return 0;
+    if (count * 2 <= t->cap) return 1;
+    size_t cap = t->cap ? t->cap : 1024;
+    while (count * 2 > cap) cap *= 2;
+    Cell *cells = calloc(cap, sizeof(Cell));
+    if (!cells) { t->failed = 1; return 0; }
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->cells[i].used) continue;
+        size_t j = mix(((uint64_t)t->cells[i].group << 40) ^ (uint64_t)t->cells[i].key) & (cap - 1);
+        while (cells[j].used) j = (j + 1) & (cap - 1);
+        cells[j] = t->cells[i];
     }
+    free(t->cells);
+    t->cells = cells;
+    t->cap = cap;
+    return 1;
+}
+
+static Cell *table_get(Table *t, uint32_t group, int64_t key, int *created) {
+    if (!table_reserve(t, t->count + 1)) return NULL;
     size_t j = mix(((uint64_t)group << 40) ^ (uint64_t)key) & (t->cap - 1);
     while (t->cells[j].used) {
         if (t->cells[j].group == group && t->cells[j].key == key) { *created = 0; return &t->cells[j]; }
@@ -617,7 +623,7 @@ typedef struct {
     long long max_vhosts, max_templates, max_pairs;
     size_t max_cells;
     double sketch_mult, latency_mult;
-    int failed, busy;
+    int failed, busy, merged;  /* merged: added into another tally (tally_add), not usable since */
 } Tally;
 
 static long long floor_div(long long a, long long b) { long long q = a / b; return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q; }
@@ -711,8 +717,19 @@ static int flush_group(Tally *t, uint32_t gid) {
     return flush_bucket(t, gid, g);
 }
 
-/* every group's open bucket and its sketch counters, every vhost's and pair's minute, into the tables */
-static int flush_all(Tally *t) {
+/* a group's sketch counters (its array) into the sketch table */
+static int flush_sketch(Tally *t, uint32_t gid, uint32_t *counts) {
+    for (int k = 0; counts != NULL && k < SKETCH_SLOTS; k++) {
+        if (!counts[k]) continue;
+        if (!add_count(&t->sketch, gid, k, counts[k])) return 0;
+        counts[k] = 0;
+    }
+    return 1;
+}
+
+/* every group's open bucket, every vhost's and pair's minute, into the tables, and with `sketches` the
+   groups' sketch counters too (a merge adds the arrays instead) */
+static int flush_all(Tally *t, int sketches) {
     for (size_t i = 0; i < t->vhosts.count; i++) {
         Group *v = &t->vhosts.groups[i];
         if (v->open && !flush_minute(t, (uint32_t)i, v)) return 0;
@@ -725,19 +742,14 @@ static int flush_all(Tally *t) {
     }
     for (size_t i = 0; i < t->groups.count; i++) {
         if (!flush_group(t, (uint32_t)i)) return 0;
-        uint32_t *counts = t->groups.groups[i].sketch;
-        for (int k = 0; counts != NULL && k < SKETCH_SLOTS; k++) {
-            if (!counts[k]) continue;
-            if (!add_count(&t->sketch, (uint32_t)i, k, counts[k])) return 0;
-            counts[k] = 0;
-        }
+        if (sketches && !flush_sketch(t, (uint32_t)i, t->groups.groups[i].sketch)) return 0;
     }
     return 1;
 }
 
 /* the series at `step` (a multiple of the current one): cells merged as Aggregate._coarsen merges them */
 static int coarsen(Tally *t, long long step) {
-    if (!flush_all(t)) return 0;
+    if (!flush_all(t, 0)) return 0;
     Table buckets = {0}, latency = {0};
     for (size_t i = 0; i < t->buckets.cap; i++) {
         const Cell *c = &t->buckets.cells[i];
@@ -1072,9 +1084,9 @@ static void tally_free(Tally *t) {
     free(t);
 }
 
-/* add `src` into `t` (both flushed, at one step); `src` is left as it was, to be freed */
+/* add `src` into `t` (both flushed, at one step); `src` gives its sketch arrays away: it is only freed after */
 static int tally_add(Tally *t, Tally *src) {
-    if (!flush_all(t) || !flush_all(src)) return 0;
+    if (!flush_all(t, 0) || !flush_all(src, 0)) return 0;
     long long step = t->step > src->step ? t->step : src->step;
     if ((t->step != step && !coarsen(t, step)) || (src->step != step && !coarsen(src, step))) return 0;
     size_t nv = src->vhosts.count, ng = src->groups.count, np = src->pairs.count;
@@ -1088,7 +1100,7 @@ static int tally_add(Tally *t, Tally *src) {
         if (ok) vmap[i] = (uint32_t)id;
     }
     for (size_t i = 0; ok && i < ng; i++) {
-        const Group *s = &src->groups.groups[i];
+        Group *s = &src->groups.groups[i];
         size_t before = t->groups.count;
         long id = groups_find(&t->groups, src->groups.keys.data + s->key_start, s->key_len);
         if (!(ok = id >= 0)) break;
@@ -1103,6 +1115,17 @@ static int tally_add(Tally *t, Tally *src) {
         } else if (s->first_job < g->first_job || (s->first_job == g->first_job && s->first_line < g->first_line)) {
             g->first_job = s->first_job;
             g->first_line = s->first_line;
+        }
+        if (s->sketch != NULL) {  /* the arrays added (or taken), not their cells one by one */
+            if (g->sketch == NULL) {
+                g->sketch = s->sketch;
+                s->sketch = NULL;
+            } else if (g->dcount + s->dcount < UINT32_MAX) {
+                for (int k = 0; k < SKETCH_SLOTS; k++) g->sketch[k] += s->sketch[k];
+            } else if (!flush_sketch(t, (uint32_t)id, s->sketch)) {
+                ok = 0;
+                break;
+            }
         }
         g->requests += s->requests;
         for (int k = 0; k < 6; k++) g->status[k] += s->status[k];
@@ -1127,6 +1150,9 @@ static int tally_add(Tally *t, Tally *src) {
         long id = k->failed ? -1 : groups_find(&t->pairs, k->data, k->len);
         if ((ok = id >= 0)) pmap[i] = (uint32_t)id;
     }
+    ok = ok && table_reserve(&t->buckets, t->buckets.count + src->buckets.count)
+         && table_reserve(&t->latency, t->latency.count + src->latency.count)
+         && table_reserve(&t->sketch, t->sketch.count + src->sketch.count);
     for (size_t i = 0; ok && i < src->buckets.cap; i++) {
         const Cell *c = &src->buckets.cells[i];
         if (c->used) ok = add_bucket_cell(&t->buckets, gmap[c->group], c->key, c->v);
@@ -1328,6 +1354,7 @@ static Tally *take(PyObject *capsule) {
     if (t == NULL) return NULL;
     if (t->busy) { PyErr_SetString(PyExc_RuntimeError, "this tally is in use by another thread"); return NULL; }
     if (t->failed) { PyErr_SetString(PyExc_MemoryError, "this tally ran out of memory"); return NULL; }
+    if (t->merged) { PyErr_SetString(PyExc_RuntimeError, "this tally was merged into another"); return NULL; }
     t->busy = 1;
     return t;
 }
@@ -1397,7 +1424,7 @@ static PyObject *tally_cells(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OL", &capsule, &step)) return NULL;
     Tally *t = take(capsule);
     if (t == NULL) return NULL;
-    int ok = step >= t->step && step % t->step == 0 && flush_all(t);
+    int ok = step >= t->step && step % t->step == 0 && flush_all(t, 0);
     Table cells = {0};
     int64_t none[4] = {0, 0, INT64_MAX, INT64_MIN};
     for (size_t i = 0; ok && i < t->buckets.cap; i++) {
@@ -1464,6 +1491,7 @@ static PyObject *tally_merge(PyObject *self, PyObject *args) {
     ok = tally_add(t, src);
     Py_END_ALLOW_THREADS
     t->busy = src->busy = 0;
+    src->merged = 1;
     if (!ok) { t->failed = 1; return PyErr_NoMemory(); }
     Py_RETURN_NONE;
 }
@@ -1474,7 +1502,7 @@ static PyObject *tally_result(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
     Tally *t = take(capsule);
     if (t == NULL) return NULL;
-    int ok = flush_all(t) && !tally_failed(t);
+    int ok = flush_all(t, 1) && !tally_failed(t);
     t->busy = 0;
     if (!ok) { t->failed = 1; return PyErr_NoMemory(); }
     size_t n = t->groups.count;

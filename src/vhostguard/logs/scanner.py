@@ -167,7 +167,7 @@ class Tally:
         _scan.tally_coarsen(self._tally, step)
 
     def merge(self, other: Tally) -> None:
-        """Add ``other``'s sums to this tally (``other`` is left unchanged)."""
+        """Add ``other``'s sums to this tally; ``other`` cannot be used after (RuntimeError)."""
         _scan.tally_merge(self._tally, other._tally)
 
     def result(self) -> Tallied:
