@@ -20,6 +20,14 @@ How it stays fast and exact:
   one :class:`Aggregate` and the parent merges them. Every counter is a sum,
   a min or a max and the sketch merges exactly, so the merged result is the
   one a single pass gives;
+* with the compiled scanner (logs.Tally), a file is cut into 8 MiB ranges read by
+  threads (the scanner runs without the GIL), each adding to its own tally held
+  in C across ranges; the lines the scanner leaves to Python are read here, in
+  job order; the tallies are merged in C and become Python objects once, at
+  the end. The first range is read alone: its cells tell the series' step
+  for the whole input. Tallies keep TALLY_CAP_FACTOR times the caps and know
+  where each endpoint was first seen (job, line), so the exact caps below give
+  what a sequential reader gives;
 * caps (vhosts, endpoints per vhost) are first come, first kept, as in
   ``EndpointTemplater``. Readers use four times the caps and remember where
   each endpoint was first seen (job, order); the exact caps are applied on

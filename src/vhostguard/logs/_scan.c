@@ -1502,7 +1502,7 @@ static PyObject *tally_result(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
     Tally *t = take(capsule);
     if (t == NULL) return NULL;
-    int ok = flush_all(t, 1) && !tally_failed(t);
+    int ok = flush_all(t, 1) && bound_cells(t) && !tally_failed(t);  /* the open buckets flushed count too */
     t->busy = 0;
     if (!ok) { t->failed = 1; return PyErr_NoMemory(); }
     size_t n = t->groups.count;
