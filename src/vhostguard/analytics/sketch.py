@@ -115,6 +115,19 @@ class QuantileSketch:
             raise ValueError("q must be between 0 and 1")
         if self.count == 0:
             return None
+        return self._quantile_in(q, sorted(self.buckets.items()))
+
+    def quantiles(self, qs: Iterable[float]) -> list[float | None]:
+        """``quantile`` for each of ``qs`` (the buckets sorted once for all of them)."""
+        wanted = list(qs)
+        if self.count == 0 or len(wanted) < 2:
+            return [self.quantile(q) for q in wanted]
+        ordered = sorted(self.buckets.items())
+        return [self._quantile_in(q, ordered) for q in wanted]
+
+    def _quantile_in(self, q: float, ordered: list[tuple[int, int]]) -> float | None:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError("q must be between 0 and 1")
         rank = math.floor(q * (self.count - 1))
         if rank == 0 and self.minimum > 0:
             return self.minimum  # exact extremes: kept besides the buckets
@@ -124,16 +137,12 @@ class QuantileSketch:
             return 0.0
         seen = self.zero_count
         gamma = self.gamma
-        for key in sorted(self.buckets):
-            seen += self.buckets[key]
+        for key, count in ordered:
+            seen += count
             if seen > rank:
                 estimate = 2.0 * gamma ** key / (gamma + 1.0)
                 return min(max(estimate, self.minimum), self.maximum)
         return self.maximum  # unreachable while counts are consistent
-
-    def quantiles(self, qs: Iterable[float]) -> list[float | None]:
-        """``quantile`` for each of ``qs``."""
-        return [self.quantile(q) for q in qs]
 
     def _collapse(self) -> None:
         # Fold the lowest buckets into one so that at most max_buckets remain.

@@ -19,9 +19,10 @@ Public surface:
   ``fold_jobs(jobs, empty, read, merge, workers)``: the one pool (forked workers fold the jobs they take,
   the parent merges; ``WorkerError``); ``usable_cpus()``;
 * ``is_compressed(head)``: a gzip, bzip2 or xz stream (read whole, never entered in the middle);
-* ``scan_spec(fmt)`` / ``scan_block(spec, data, ...)``: the compiled scanner (per-endpoint sums of a
-  block of lines, exact; lines it is not sure of are left to the Python parser); ``scan_engine()``
-  says whether it runs ("c") or not ("python");
+* ``scan_spec(fmt)`` / ``Tally(...).scan(spec, data, job)``: the compiled scanner (per-endpoint sums
+  of blocks of lines held in C across blocks, one tally per thread, merged, turned into Python objects
+  once; exact; lines it is not sure of are left to the Python parser); ``scan_engine()`` says whether
+  it runs ("c") or not ("python");
 * ``offset_since(handle, size, at, time_of)``: where the lines of time ``at`` and later start in a
   time-ordered log (one binary search over byte offsets; ``record_time(parser)`` gives ``time_of``,
   ``UntimedLog`` when no time can be read), with ``first_timed``/``last_time``, ``count_lines``/
@@ -61,7 +62,7 @@ from vhostguard.logs.reader import MAX_LINE
 from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs.parquet import ParquetError, ParquetSummary, check_target as check_parquet_target, pyarrow_missing
 from vhostguard.logs.parquet import write_parquet
-from vhostguard.logs.scanner import GroupSums, Scanned, ScanSpec, engine as scan_engine, scan as scan_block, scan_spec
+from vhostguard.logs.scanner import OTHER_HOST, GroupSums, ScanSpec, Tallied, Tally, TallyCaps, engine as scan_engine, scan_spec
 
 __all__ = [
     "BYTES_SENT",
@@ -70,6 +71,7 @@ __all__ = [
     "MAX_LINE",
     "NONE",
     "OTHER",
+    "OTHER_HOST",
     "SAMPLES",
     "STOCK_NICKNAMES",
     "TOO_LONG",
@@ -95,8 +97,10 @@ __all__ = [
     "ResolveError",
     "ResolvedLog",
     "ScanSpec",
-    "Scanned",
     "SegmentTemplates",
+    "Tallied",
+    "Tally",
+    "TallyCaps",
     "UntimedLog",
     "WorkerError",
     "auto_template",
@@ -135,7 +139,6 @@ __all__ = [
     "request_rows",
     "resolve_files",
     "resolve_targets",
-    "scan_block",
     "scan_engine",
     "scan_spec",
     "skip_lines",
