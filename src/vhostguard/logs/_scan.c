@@ -1734,12 +1734,14 @@ static int pq_unescape_all(Buf *out, const char *s, const char *e) {
 }
 
 /* whether the kept values of a read line can be written by this code (escapes it undoes, numbers in range) */
-static int pq_plain(const Spec *spec, const int *outputs, const char **marks, Buf *scratch, char *escaped) {
+static int pq_plain(const Spec *spec, const int *outputs, const char **marks, int backslash, Buf *scratch,
+                    char *escaped) {
     for (int i = 0; i < spec->count; i++) {
         if (!spec->items[i].is_field) continue;
         int out = outputs[i];
         const char *s = marks[2 * i], *e = marks[2 * i + 1];
-        escaped[i] = (out == PQ_TEXT || out == PQ_REQUEST) && spec->items[i].escaped && memchr(s, '\\', (size_t)(e - s)) != NULL;
+        escaped[i] = backslash && (out == PQ_TEXT || out == PQ_REQUEST) && spec->items[i].escaped
+                     && memchr(s, '\\', (size_t)(e - s)) != NULL;
         if (!escaped[i]) continue;
         /* a text value takes every escape httpd writes; the request only \" and \\ (a decoded space or byte
            could move where its parts end, or what a path template's character classes see) */
@@ -1817,7 +1819,7 @@ static int pq_scan(const Spec *spec, const int *outputs, const char *data, size_
         if (e > p && e[-1] == '\r') e--;  /* as the Python reader: the CR of a CRLF is not data */
         Line line;
         if ((size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line_marks(spec, p, e, &line, marks)
-            && pq_plain(spec, outputs, marks, &scratch, escaped)) {
+            && pq_plain(spec, outputs, marks, memchr(p, '\\', (size_t)(e - p)) != NULL, &scratch, escaped)) {
             pq_add(spec, outputs, marks, escaped, &line, cols, &scratch);
             pq_number(&cols[ncols], *lines, 1);  /* the line number, in the block */
             ++*rows;
