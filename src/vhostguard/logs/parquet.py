@@ -52,6 +52,7 @@ INSTALL_HINT = "pip install 'vhostguard[parquet]'"
 BLOCK_ROWS = 1 << 16  # records per row group (Python parser): memory is a few blocks' worth, whatever the log's size
 BLOCK_BYTES = 1 << 24  # bytes of a plain file per row group (compiled scanner)
 SCAN_THREADS = 2  # blocks scanned at once (compiled scanner), beside the thread that writes
+FIRST_PARTS = 4  # the first block of a file is cut in this many (compiled scanner): less waiting before the first write
 # output codes of _scan.c's parquet_columns (PQ_*)
 _OUT_SKIP, _OUT_TEXT, _OUT_INT, _OUT_INT_CLF, _OUT_DURATION, _OUT_REQUEST, _OUT_TIME, _OUT_INT16 = range(8)
 _REQUEST_COLUMNS = ("request_line", "method", "path", "query", "protocol", "endpoint")
@@ -316,6 +317,8 @@ def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str
     first = stats.lines  # line numbers count from the start of this file
     size = os.path.getsize(path)
     cuts = spans(path, max(1, -(-size // block_bytes))) or [(0, size)]
+    if len(cuts) > 1:  # the first span in quarters: the writing starts while the rest is scanned
+        cuts[:1] = spans(path, FIRST_PARTS, *cuts[0]) or cuts[:1]
 
     def scanned(span: tuple[int, int], decided: Any) -> list[tuple[int, Any, bytes, bytes] | None]:
         out: list[tuple[int, Any, bytes, bytes] | None] = []
