@@ -860,6 +860,7 @@ def _host_key(source: LogSource) -> tuple[str | None, str | None, str]:
     return key, host_header_name(parser) if key == HOST_HEADER else None, reason
 
 
+@functools.lru_cache(maxsize=256)
 def _projection(source: LogSource) -> RequestRows:
     extra = ["status", "time", BYTES_SENT, "duration_us"]
     key = _host_key(source)[0]
