@@ -57,7 +57,9 @@ def report(files: tuple[str, ...], config: str | None, server_root: str | None, 
         layout = log_config(config, server_root, defines, env_file, files)
         inputs = log_inputs(files, layout, log_format)
         sources = [LogSource(item.path, item.formats) for item in inputs]
-        analysis = _analyse(sources, AggregateOptions(patterns=patterns, workers=jobs))
+        # the per-endpoint series feed the charts only (tables and page), not the JSON document
+        charted = html_file is not None or not as_json
+        analysis = _analyse(sources, AggregateOptions(patterns=patterns, workers=jobs, series=charted))
         if as_json:  # the document says lines and malformed even when nothing was usable (exit 2)
             emit_json(report_json(analysis))
         if analysis.valid and (html_file is not None or not as_json):
