@@ -146,6 +146,7 @@ class AggregateOptions:
     scan_chunk_bytes: int = 8 << 20  # byte range per job of the compiled scanner (read into memory at once)
     max_hosts: int = 1000  # Hosts in the host-moved view (client input: the busiest kept, others {other})
     moved_min_requests: int = MIN_REQUESTS  # a minute with fewer requests of a Host is ignored (analytics.hosts)
+    series: bool = True  # EndpointSummary.series in the result (the charts); off: empty, for output without charts
 
 
 @dataclass(frozen=True)
@@ -651,7 +652,7 @@ class Aggregate:
         caps_exact = self.reader_folded == 0 and OTHER not in self.vhosts and not self.sequential_folds
         endpoints, vhosts = _apply_caps(self)
         valid = self.lines - self.malformed
-        summaries = sorted((_summary(key, stats, valid) for key, stats in endpoints.items()),
+        summaries = sorted((_summary(key, stats, valid, self.options.series) for key, stats in endpoints.items()),
                            key=lambda e: (-e.requests, e.vhost, e.method, e.endpoint))
         timeline = sorted((TimelinePoint(minute, name, count, minutes.errors.get(minute, 0))
                            for name, minutes in vhosts.items() for minute, count in minutes.requests.items()),
@@ -860,6 +861,7 @@ def _host_key(source: LogSource) -> tuple[str | None, str | None, str]:
     return key, host_header_name(parser) if key == HOST_HEADER else None, reason
 
 
+@functools.lru_cache(maxsize=256)
 def _projection(source: LogSource) -> RequestRows:
     extra = ["status", "time", BYTES_SENT, "duration_us"]
     key = _host_key(source)[0]
@@ -1112,13 +1114,23 @@ def _merge_into(table: dict[Any, Any], key: Any, value: Any) -> None:
         mine.merge(value)
 
 
-def _summary(key: tuple[str, str, str], stats: EndpointStats, valid: int) -> EndpointSummary:
+def _summary(key: tuple[str, str, str], stats: EndpointStats, valid: int, with_series: bool = True) -> EndpointSummary:
     latency = None
     if stats.sketch is not None and stats.sketch.count:
         p50, p95, p99 = (round(value / 1000.0, 3) for value in stats.sketch.quantiles((0.5, 0.95, 0.99)))  # type: ignore[operator]
         latency = Latency(p50, p95, p99)
-    # cell = start * LATENCY_BINS + bin (0 <= bin < LATENCY_BINS): a bucket's cells are one run of the
-    # sorted cells, found by bisection and split in C-level maps (no Python step per cell)
+    series = _series(stats) if with_series else ()
+    timed = stats.first != math.inf
+    return EndpointSummary(
+        key[0], key[1], key[2], stats.requests, stats.requests / valid if valid else 0.0,
+        tuple(stats.status[1:6]), stats.duration_sum if stats.sketch is not None else None,  # type: ignore[arg-type]
+        latency, stats.bytes, stats.first if timed else None, stats.last if timed else None, series)
+
+
+def _series(stats: EndpointStats) -> tuple[SeriesPoint, ...]:
+    """The endpoint's buckets with their latency histograms. A cell is start * LATENCY_BINS + bin
+    (0 <= bin < LATENCY_BINS): a bucket's cells are one run of the sorted cells, found by bisection and
+    split in C-level maps (no Python step per cell)."""
     cells = sorted(stats.latency)
     counts = list(map(stats.latency.__getitem__, cells))
     errors = stats.errors
@@ -1129,12 +1141,7 @@ def _summary(key: tuple[str, str, str], stats: EndpointStats, valid: int) -> End
         high = bisect_left(cells, base + LATENCY_BINS, low)
         durations = tuple(zip(map(sub, cells[low:high], repeat(base)), counts[low:high]))
         points.append(SeriesPoint(start, count, int(errors[start][0]) if start in errors else 0, durations))
-    series = tuple(points)
-    timed = stats.first != math.inf
-    return EndpointSummary(
-        key[0], key[1], key[2], stats.requests, stats.requests / valid if valid else 0.0,
-        tuple(stats.status[1:6]), stats.duration_sum if stats.sketch is not None else None,  # type: ignore[arg-type]
-        latency, stats.bytes, stats.first if timed else None, stats.last if timed else None, series)
+    return tuple(points)
 
 
 def _bursts(key: tuple[str, str, str], stats: EndpointStats, step: int, rule: BurstRule) -> Iterator[ErrorBurst]:

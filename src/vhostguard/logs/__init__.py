@@ -27,6 +27,8 @@ Public surface:
   time-ordered log (one binary search over byte offsets; ``record_time(parser)`` gives ``time_of``,
   ``UntimedLog`` when no time can be read), with ``first_timed``/``last_time``, ``count_lines``/
   ``skip_lines``/``lines_before`` (line numbers of a range read from the middle) and ``line_text``;
+  ``window_span(path, parser, since, until)`` the byte range of a plain log that holds a time window
+  (None: read it whole);
 * ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode;
 * ``write_parquet(logs, out)``: the records of logs as one Parquet file (typed columns, report's vhost and
   endpoint, a row group per block, written atomically; ``pyarrow_missing()`` when pyarrow is not installed);
@@ -56,6 +58,7 @@ from vhostguard.logs.resolve import (
 
 from vhostguard.logs.window import (
     UntimedLog, count_lines, epoch, first_timed, last_time, line_text, lines_before, offset_since, record_time, skip_lines,
+    window_span,
 )
 from vhostguard.logs.endpoints import NONE, SegmentTemplates
 from vhostguard.logs.reader import MAX_LINE
@@ -146,5 +149,6 @@ __all__ = [
     "target_parser",
     "unescape",
     "usable_cpus",
+    "window_span",
     "write_parquet",
 ]

@@ -747,19 +747,21 @@ static int flush_all(Tally *t, int sketches) {
     return 1;
 }
 
+/* a series cell's key at a coarser step: its bucket's start; a latency cell's: bucket start * BINS + bin */
+static int64_t bucket_at(int64_t key, long long step) { return key - floor_mod(key, step); }
+static int64_t latency_at(int64_t key, long long step) { return key - floor_mod(floor_div(key, LATENCY_BINS), step) * LATENCY_BINS; }
+
 /* the series at `step` (a multiple of the current one): cells merged as Aggregate._coarsen merges them */
 static int coarsen(Tally *t, long long step) {
     if (!flush_all(t, 0)) return 0;
     Table buckets = {0}, latency = {0};
     for (size_t i = 0; i < t->buckets.cap; i++) {
         const Cell *c = &t->buckets.cells[i];
-        if (c->used && !add_bucket_cell(&buckets, c->group, c->key - floor_mod(c->key, step), c->v)) goto fail;
+        if (c->used && !add_bucket_cell(&buckets, c->group, bucket_at(c->key, step), c->v)) goto fail;
     }
     for (size_t i = 0; i < t->latency.cap; i++) {
         const Cell *c = &t->latency.cells[i];
-        if (c->used && !add_count(&latency, c->group,
-                                  c->key - floor_mod(floor_div(c->key, LATENCY_BINS), step) * LATENCY_BINS, c->v[0]))
-            goto fail;
+        if (c->used && !add_count(&latency, c->group, latency_at(c->key, step), c->v[0])) goto fail;
     }
     free(t->buckets.cells);
     free(t->latency.cells);
@@ -1416,37 +1418,43 @@ static PyObject *tally_scan(PyObject *self, PyObject *args) {
     return deferred ? Py_BuildValue("(LN)", t->block_lines, deferred) : NULL;
 }
 
+/* the tally of (tally, step) arguments, taken, with a step that is a multiple of its own */
+static Tally *take_at_step(PyObject *args, long long *step) {
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "OL", &capsule, step)) return NULL;
+    Tally *t = take(capsule);
+    if (t != NULL && (*step < t->step || *step % t->step != 0)) {
+        t->busy = 0;
+        PyErr_SetString(PyExc_ValueError, "step must be a multiple of the tally's");
+        return NULL;
+    }
+    return t;
+}
+
 /* the series cells (buckets + latency) the tally would hold at `step`, counted, not stored */
 static PyObject *tally_cells(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *capsule;
     long long step;
-    if (!PyArg_ParseTuple(args, "OL", &capsule, &step)) return NULL;
-    Tally *t = take(capsule);
+    Tally *t = take_at_step(args, &step);
     if (t == NULL) return NULL;
-    int ok = step >= t->step && step % t->step == 0 && flush_all(t, 0);
+    int ok = flush_all(t, 0);
     Table cells = {0};
     int64_t none[4] = {0, 0, INT64_MAX, INT64_MIN};
     for (size_t i = 0; ok && i < t->buckets.cap; i++) {
         const Cell *c = &t->buckets.cells[i];
-        if (c->used) ok = add_bucket_cell(&cells, c->group, c->key - floor_mod(c->key, step), none);
+        if (c->used) ok = add_bucket_cell(&cells, c->group, bucket_at(c->key, step), none);
     }
     size_t buckets = cells.count;
     free(cells.cells);
     memset(&cells, 0, sizeof cells);
     for (size_t i = 0; ok && i < t->latency.cap; i++) {
         const Cell *c = &t->latency.cells[i];
-        if (c->used)
-            ok = add_count(&cells, c->group, c->key - floor_mod(floor_div(c->key, LATENCY_BINS), step) * LATENCY_BINS, 0);
+        if (c->used) ok = add_count(&cells, c->group, latency_at(c->key, step), 0);
     }
     size_t count = buckets + cells.count;
     free(cells.cells);
     t->busy = 0;
-    if (!ok) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "step must be a multiple of the tally's (or out of memory)");
-        return NULL;
-    }
-    return PyLong_FromSize_t(count);
+    return ok ? PyLong_FromSize_t(count) : PyErr_NoMemory();
 }
 
 /* the seconds per bucket of the tally's series */
@@ -1461,16 +1469,9 @@ static PyObject *tally_step(PyObject *self, PyObject *args) {
 /* the tally's series at `step` (a multiple of its step) */
 static PyObject *tally_coarsen(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *capsule;
     long long step;
-    if (!PyArg_ParseTuple(args, "OL", &capsule, &step)) return NULL;
-    Tally *t = take(capsule);
+    Tally *t = take_at_step(args, &step);
     if (t == NULL) return NULL;
-    if (step < t->step || step % t->step != 0) {
-        t->busy = 0;
-        PyErr_SetString(PyExc_ValueError, "step must be a multiple of the tally's");
-        return NULL;
-    }
     int ok = step == t->step || coarsen(t, step);
     t->busy = 0;
     if (!ok) { t->failed = 1; return PyErr_NoMemory(); }

@@ -338,7 +338,8 @@ class _Compiler:
         self.lenient = lenient
         self.outputs = _outputs(self.fields)
         self.wanted = wanted
-        self.prefixes: list[re.Pattern[str]] = []  # for error messages, built on the first bad line
+        # for error messages: (lenient, k) -> the regex of items[:k + 1], compiled when a diagnosis needs it
+        self.prefixes: dict[tuple[bool, int], re.Pattern[str]] = {}
         self.env: dict[str, Any] = {"_isnum": _is_number, "_isunsigned": _is_unsigned, "_ishex": _is_hex, "_CONN": _CONN,
                                     "_unescape": unescape, "_split_request": _split_request, "LineError": LineError}
         self.consts: dict[str, str] = {}  # format-derived text -> its name in env
@@ -555,12 +556,11 @@ class _Compiler:
             return "empty line", 1
         items = self.items
         position = 0
-        if not self.prefixes:
-            self.prefixes = [self.regex(items[:k + 1], lenient=lenient, anchored=False)
-                             for lenient in (False, True) for k in range(len(items))]
-        # the lenient prefixes (second half) unless the line is too long for them
-        prefixes = self.prefixes[len(items):] if len(line) <= LENIENT_MAX else self.prefixes[:len(items)]
-        for k, prefix in enumerate(prefixes):
+        lenient = len(line) <= LENIENT_MAX  # the lenient prefixes unless the line is too long for them
+        for k in range(len(items)):
+            prefix = self.prefixes.get((lenient, k))
+            if prefix is None:
+                prefix = self.prefixes[(lenient, k)] = self.regex(items[:k + 1], lenient=lenient, anchored=False)
             m = prefix.match(line)
             if m is None:
                 return _expected(items, k, line, position), position + 1
