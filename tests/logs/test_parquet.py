@@ -335,3 +335,27 @@ def test_blocks_are_whole_lines_of_about_the_block_size(tmp_path: Path, block_by
     for block, following in itertools.pairwise(blocks):
         if block is not None and following is not None:
             assert len(block) >= block_bytes and b"\n" not in block[block_bytes - 1:-1]
+
+
+def test_a_file_without_newlines_is_read_in_bounded_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """48 MiB without a newline between valid lines (a binary file named as a log, from anyone): one line
+    too long, skipped as it is read, never held whole, whatever cuts the file into blocks."""
+    import tracemalloc
+
+    from vhostguard.logs import parser_for, write_parquet
+
+    monkeypatch.setenv("VHOSTGUARD_ENGINE", "c")
+    good = generated_log(tmp_path / "good.log", lines=50).read_bytes()
+    log = tmp_path / "access.log"
+    with open(log, "wb") as handle:
+        handle.write(good)
+        handle.write(b"x" * (48 << 20) + b"\n")
+        handle.write(good)
+    tracemalloc.start()
+    try:
+        summary = write_parquet([(str(log), parser_for(FORMAT))], str(tmp_path / "out.parquet"), block_bytes=1 << 16)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert summary.stats.lines == 101 == summary.rows + summary.stats.malformed
+    assert peak < 24 << 20, f"{peak >> 20} MiB held"

@@ -37,7 +37,6 @@ from typing import Any
 from vhostguard.logs import directives as d
 from vhostguard.logs.endpoints import NONE, EndpointPattern, EndpointTemplater, auto_template, host_header_vhost
 from vhostguard.logs.format import Field, LineError, LogFormat, tokenize
-from vhostguard.logs.parallel import spans
 from vhostguard.logs.reader import (
     MAX_LINE, FormatChoice, Malformed, Parser, ReadStats, is_compressed, iter_bytes, printable, read_log,
 )
@@ -52,7 +51,7 @@ INSTALL_HINT = "pip install 'vhostguard[parquet]'"
 BLOCK_ROWS = 1 << 16  # records per row group (Python parser): memory is a few blocks' worth, whatever the log's size
 BLOCK_BYTES = 1 << 24  # bytes of a plain file per row group (compiled scanner)
 SCAN_THREADS = 2  # blocks scanned at once (compiled scanner), beside the thread that writes
-FIRST_PARTS = 4  # the first block of a file is cut in this many (compiled scanner): less waiting before the first write
+FIRST_PARTS = 4  # the first block of a file is this many times smaller (compiled scanner): the writing starts sooner
 # output codes of _scan.c's parquet_columns (PQ_*)
 _OUT_SKIP, _OUT_TEXT, _OUT_INT, _OUT_INT_CLF, _OUT_DURATION, _OUT_REQUEST, _OUT_TIME, _OUT_INT16 = range(8)
 _REQUEST_COLUMNS = ("request_line", "method", "path", "query", "protocol", "endpoint")
@@ -308,29 +307,23 @@ def _output(slot: d.Slot, quoted: bool) -> int | None:
 def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str, Any], stats: ReadStats,
                     templater: EndpointTemplater, on_malformed: Callable[[Malformed], None] | None,
                     schema: Callable[[], Any], block_bytes: int) -> Iterable[Any]:
-    """Row groups of plain file ``path`` read by the scanner. The file is cut at line starts into spans of
-    about ``block_bytes`` (``spans``); SCAN_THREADS threads each read a span and scan it into Arrow columns
-    (reading, the scanner and pyarrow release the GIL) while the caller writes the previous row groups
-    (pyarrow releases it too). What must follow line order (line numbers, the lines left to the Python
-    parser, malformed samples, endpoint caps) is done here, span by span, in order."""
+    """Row groups of plain file ``path`` read by the scanner. The file is read here in blocks of whole lines
+    (the first a quarter of the others, so that the writing starts early); SCAN_THREADS threads each scan a
+    block into Arrow columns (the scanner and pyarrow release the GIL) while the caller writes the previous
+    row groups (pyarrow releases it too). What must follow line order (line numbers, the lines left to the
+    Python parser, malformed samples, endpoint caps) is done here, block by block, in order.
+
+    The file is read as one stream, not cut into spans: finding a line start in the middle of a file that
+    has no newline for gigabytes would hold all of them (``spans`` reads a whole line to find its end)."""
     name = printable(path)
     first = stats.lines  # line numbers count from the start of this file
-    size = os.path.getsize(path)
-    cuts = spans(path, max(1, -(-size // block_bytes))) or [(0, size)]
-    if len(cuts) > 1:  # the first span in quarters: the writing starts while the rest is scanned
-        cuts[:1] = spans(path, FIRST_PARTS, *cuts[0]) or cuts[:1]
 
-    def scanned(span: tuple[int, int], decided: Any) -> list[tuple[int, Any, bytes, bytes] | None]:
-        out: list[tuple[int, Any, bytes, bytes] | None] = []
-        for data in _whole_lines(iter_bytes(path, span), block_bytes):
-            if data is None:  # a line too long to keep, skipped by the reader
-                out.append(None)
-                continue
-            lines, rows, buffers, deferred = _scan.parquet_columns(plan.spec.items, data, plan.outputs)
-            out.append((lines, _columns_table(plan, columns, buffers, rows, name, decided), deferred, data))
-        return out
+    def scanned(data: bytes, decided: Any) -> tuple[int, Any, bytes]:
+        lines, rows, buffers, deferred = _scan.parquet_columns(plan.spec.items, data, plan.outputs)
+        return lines, _columns_table(plan, columns, buffers, rows, name, decided), deferred
 
-    def finish(lines: int, table: Any, deferred: bytes, data: bytes) -> Any:
+    def finish(future: Future[tuple[int, Any, bytes]], data: bytes) -> Any:
+        lines, table, deferred = future.result()
         base = stats.lines - first
         stats.lines += lines
         table = _admitted(_numbered(table, base), templater)
@@ -339,32 +332,31 @@ def _scanned_tables(path: str, parser: Parser, plan: _Plan, columns: Mapping[str
             table = _merged(table, _admitted(_table(extra, columns, table.schema, stats, on_malformed), templater))
         return table
 
-    def finished(future: Future[list[tuple[int, Any, bytes, bytes] | None]]) -> Iterator[Any]:
-        for block in future.result():
-            if block is None:
-                stats.lines += 1
-                _too_long(stats, name, stats.lines - first, on_malformed)
-            else:
-                yield finish(*block)
-
     with ThreadPoolExecutor(SCAN_THREADS) as pool:
-        ahead: deque[Future[list[tuple[int, Any, bytes, bytes] | None]]] = deque()
+        ahead: deque[tuple[Future[tuple[int, Any, bytes]], bytes]] = deque()
         try:
-            for span in cuts:
-                ahead.append(pool.submit(scanned, span, schema()))
-                if len(ahead) > SCAN_THREADS:  # a span ahead for each thread, at most
-                    yield from finished(ahead.popleft())
+            for data in _whole_lines(iter_bytes(path), block_bytes, max(1, block_bytes // FIRST_PARTS)):
+                if data is None:  # a line too long to keep, skipped by the reader
+                    while ahead:
+                        yield finish(*ahead.popleft())
+                    stats.lines += 1
+                    _too_long(stats, name, stats.lines - first, on_malformed)
+                    continue
+                ahead.append((pool.submit(scanned, data, schema()), data))
+                if len(ahead) > SCAN_THREADS:  # a block ahead for each thread, at most
+                    yield finish(*ahead.popleft())
             while ahead:
-                yield from finished(ahead.popleft())
+                yield finish(*ahead.popleft())
         finally:
-            for future in ahead:
+            for future, _ in ahead:
                 future.cancel()
 
 
-def _whole_lines(chunks: Iterable[bytes], block_bytes: int) -> Iterator[bytes | None]:
-    """Blocks of about ``block_bytes`` of whole lines of ``chunks`` (a plain file's bytes, as the reader
-    gives them, joined once); None in place of a line beyond 4 * MAX_LINE bytes (more than MAX_LINE
-    characters, whatever they are), which is skipped without being kept."""
+def _whole_lines(chunks: Iterable[bytes], block_bytes: int, first_bytes: int | None = None) -> Iterator[bytes | None]:
+    """Blocks of about ``block_bytes`` (the first of about ``first_bytes``) of whole lines of ``chunks`` (a
+    plain file's bytes, as the reader gives them, joined once); None in place of a line beyond 4 * MAX_LINE
+    bytes (more than MAX_LINE characters, whatever they are), which is skipped without being kept."""
+    wanted = first_bytes or block_bytes
     pending: list[bytes] = []  # read, not yet yielded
     size = 0  # their bytes
     open_line = 0  # of which after the last newline
@@ -387,9 +379,10 @@ def _whole_lines(chunks: Iterable[bytes], block_bytes: int) -> Iterator[bytes | 
             yield None
             pending, size, open_line, skipping = [], 0, 0, True
             continue
-        while size - open_line >= block_bytes:  # whole lines enough for a block: cut at the first newline after it
-            block = _joined(pending, _line_end(pending, block_bytes - 1) + 1)
+        while size - open_line >= wanted:  # whole lines enough for a block: cut at the first newline after it
+            block = _joined(pending, _line_end(pending, wanted - 1) + 1)
             size -= len(block)
+            wanted = block_bytes
             yield block
     if pending:
         yield b"".join(pending)
