@@ -31,7 +31,7 @@ ubsan=$("$cc" -print-file-name=libubsan.so)
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 LD_PRELOAD="$asan $ubsan" PYTHONPATH="$work" PYTHONMALLOC=malloc \
-    $python -m pytest -q -p no:cacheprovider -p no:xdist tests/logs/ -k "test_tally or (test_scanner and (templates or each_line or corpus or threads)) or (test_parquet and (corpus or engines or per_endpoint))" \
+    $python -m pytest -q -p no:cacheprovider -p no:xdist tests/logs/ -k "test_tally or (test_scanner and (templates or each_line or corpus or threads)) or (test_parquet and (corpus or engines or per_endpoint or escaped))" \
     -o addopts="" --rootdir=. "$@"
 # the tests ran against the sanitized build, not the installed one
 ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$asan $ubsan" PYTHONPATH="$work" $python -c \
