@@ -80,3 +80,33 @@ def test_compressed_files_are_not_split(tmp_path: Path) -> None:
     path = tmp_path / "access.log.1.gz"
     path.write_bytes(gzip.compress((LINE.format(a=1, b=1, status=200) + "\n").encode()))
     assert spans(str(path), 2) is None
+
+
+def test_spans_of_a_file_without_newlines_read_it_a_block_at_a_time(tmp_path: Path) -> None:
+    import tracemalloc
+    flat = tmp_path / "flat.log"
+    flat.write_bytes(b"x" * (24 << 20) + b"\nlast line\n")  # a hostile "line" of 24 MiB
+    tracemalloc.start()
+    try:
+        cut = spans(str(flat), 4)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert cut == [(0, (24 << 20) + 1), ((24 << 20) + 1, (24 << 20) + 11)]
+    assert peak < 1 << 20  # readline would have held the 24 MiB "line"
+
+
+def test_spans_cut_where_readline_would(tmp_path: Path) -> None:
+    log = tmp_path / "mixed.log"
+    lines = [b"a" * (n * 37 % 3000) for n in range(4000)]
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    for parts in (2, 3, 7, 50):
+        expected = [0]
+        with open(log, "rb") as handle:
+            size = handle.seek(0, 2)
+            for i in range(1, parts):
+                handle.seek(max(size * i // parts, expected[-1]))
+                handle.readline()
+                expected.append(min(handle.tell(), size))
+        expected.append(size)
+        assert spans(str(log), parts) == [(a, b) for a, b in itertools.pairwise(expected) if b > a]

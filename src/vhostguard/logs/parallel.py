@@ -15,10 +15,11 @@ import os
 import signal
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from vhostguard.logs.reader import is_compressed
 
+SEEK_BLOCK = 1 << 16  # bytes read at a time looking for the end of a line
 J = TypeVar("J")
 A = TypeVar("A")
 
@@ -45,11 +46,25 @@ def spans(path: str, parts: int, start: int = 0, end: int | None = None) -> list
         size = handle.seek(0, os.SEEK_END) if end is None else end
         bounds = [start]
         for i in range(1, parts):
-            handle.seek(max(start + (size - start) * i // parts, bounds[-1]))
-            handle.readline()  # to the end of the line the cut falls in
-            bounds.append(min(handle.tell(), size))
+            cut = max(start + (size - start) * i // parts, bounds[-1])
+            bounds.append(min(_line_end(handle, cut, size), size))  # to the end of the line the cut falls in
         bounds.append(size)
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a] or [(start, start)]
+
+
+def _line_end(handle: BinaryIO, offset: int, limit: int) -> int:
+    """Where the line holding byte ``offset`` ends (after its newline), or ``limit``; read a block at a
+    time (a file with no newline is never held whole: ``readline`` would read it all)."""
+    handle.seek(offset)
+    while offset < limit:
+        block = handle.read(min(SEEK_BLOCK, limit - offset))
+        if not block:
+            break
+        newline = block.find(b"\n")
+        if newline >= 0:
+            return offset + newline + 1
+        offset += len(block)
+    return limit
 
 
 def fold_jobs(jobs: Sequence[J], empty: Callable[[], A], read: Callable[[A, J], None], merge: Callable[[A, A], None],
