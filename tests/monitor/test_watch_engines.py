@@ -174,3 +174,15 @@ def test_the_python_engine_is_used_when_asked(tmp_path: Path, monkeypatch: pytes
     run = _run([log], "python", monkeypatch, HOST_FORMAT)
     assert run["compiled"] == [False] and run["stats"][0][0] == 1
     assert scan_engine() == "python" and scan_spec(HOST_FORMAT, {}, True) is not None
+
+
+@needs_c
+def test_groups_forgotten_by_the_scanner_are_labelled_again_alike(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past COUNTER_GROUPS groups the scanner forgets them (and its memo) at a flush: numbering starts again."""
+    from vhostguard.monitor import ingest
+
+    monkeypatch.setattr(ingest, "COUNTER_GROUPS", 3)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"\n".join(_incidents(11)) + b"\n")
+    _same([log], monkeypatch, HOST_FORMAT, max_per_vhost=5)

@@ -1247,6 +1247,10 @@ static PyObject *parquet_columns(PyObject *self, PyObject *args) {
  * It returns the groups first met in this call, and with a Host field the requests per (vhost, raw Host)
  * pair and second of this call, each pair with its last line (its index among the lines counted).
  *
+ * watch_alias(state, aliases) counts the lines of each group of ``aliases`` (int64 pairs: group, group it is
+ * counted as) as those of the other group, from the next line on: the caller labels groups, and many get the
+ * same labels (an endpoint cap's {other}); their cells then stay few.
+ *
  * watch_flush(state, max_groups) -> the cells in the order they were first met and their duration bins that
  * are not empty, as (cell, bin, count) triples in cell order, and empties them; when more than ``max_groups``
  * groups are known they are forgotten (numbering starts again: the caller's memo too).
@@ -1257,6 +1261,10 @@ static PyObject *parquet_columns(PyObject *self, PyObject *args) {
 #define W_MAX_BOUNDS 256
 #define W_MAX_DURATION (1LL << 36)  /* microseconds (19 hours): a longer duration goes to Python, so sums never overflow */
 #define W_CELL 6  /* int64 per cell: group, second, status (-1: none), requests, with a duration, duration sum */
+#define W_MEMO 16384     /* entries of the memo (vhost, method, path as logged) -> group: most lines skip templating */
+#define W_MEMO_KEY 112   /* bytes of such a key at most (a longer one is templated each time) */
+
+typedef struct { uint64_t hash; uint32_t group; uint32_t len; char key[W_MEMO_KEY]; } WMemo;
 
 typedef struct {
     PyObject *items;  /* the spec's tuple: its literals are read in place */
@@ -1264,6 +1272,9 @@ typedef struct {
     int nbounds;
     int64_t bounds[W_MAX_BOUNDS];
     Groups groups;
+    WMemo *memo;      /* W_MEMO entries, direct-mapped (NULL until the first line); len 0: empty */
+    uint32_t *alias;  /* per group: the group its lines are counted as (itself unless watch_alias said) */
+    size_t alias_cap;
     Table cells;      /* (group, second << 20 | status) -> v[0]: the cell's index */
     Buf rows;         /* W_CELL int64 per cell */
     Buf bins;         /* nbounds + 1 int64 per cell */
@@ -1294,6 +1305,8 @@ static void w_state_free(PyObject *capsule) {
     if (w == NULL) return;
     Py_XDECREF(w->items);
     w_groups_free(&w->groups);
+    free(w->memo);
+    free(w->alias);
     w_cells_free(w);
     free(w);
 }
@@ -1333,14 +1346,32 @@ static int w_accept(const Line *line, const char **method, size_t *method_len, c
     return 1;
 }
 
-static int w_add(WState *w, WHosts *h, const Line *line, const char *method, size_t method_len, const char *path,
-                 size_t path_len, long long index, Buf *key, Buf *tpl) {
-    long long status = line->has_status ? line->status : W_NO_STATUS;
+/* the group of (vhost, method, path) as logged: from the memo, else templated and looked up (and remembered) */
+static long w_group(WState *w, const Line *line, const char *method, size_t method_len, const char *path,
+                    size_t path_len, Buf *key, Buf *tpl) {
+    size_t vlen = line->has_vhost ? line->vhost_len : 0;
+    char raw[W_MEMO_KEY];
+    size_t n = 0;
+    WMemo *slot = NULL;
+    uint64_t hash = 0;
+    /* the key as logged: three length-prefixed parts (a length of 0xffff: not logged) */
+    if (vlen + method_len + path_len + 6 <= W_MEMO_KEY) {
+        uint16_t lens[3] = {line->has_vhost ? (uint16_t)vlen : 0xffff, method ? (uint16_t)method_len : 0xffff,
+                            path ? (uint16_t)path_len : 0xffff};
+        memcpy(raw, lens, sizeof lens);
+        n = sizeof lens;
+        if (vlen) { memcpy(raw + n, line->vhost, vlen); n += vlen; }
+        if (method_len) { memcpy(raw + n, method, method_len); n += method_len; }
+        if (path_len) { memcpy(raw + n, path, path_len); n += path_len; }
+        if (w->memo == NULL && (w->memo = calloc(W_MEMO, sizeof(WMemo))) == NULL) return -1;
+        hash = hash_bytes(raw, n);
+        slot = &w->memo[hash & (W_MEMO - 1)];
+        if (slot->len == n && slot->hash == hash && memcmp(slot->key, raw, n) == 0) return (long)slot->group;
+    }
     tpl->len = 0;
     if (path == NULL) buf_put(tpl, "-", 1);
     else auto_template(tpl, path, path_len);
     key->len = 0;
-    size_t vlen = line->has_vhost ? line->vhost_len : 0;
     buf_put(key, line->has_vhost ? "m" : "n", 1);
     buf_u32(key, (uint32_t)vlen);
     if (vlen) buf_put(key, line->vhost, vlen);
@@ -1349,9 +1380,33 @@ static int w_add(WState *w, WHosts *h, const Line *line, const char *method, siz
     if (method_len) buf_put(key, method, method_len);
     buf_u32(key, (uint32_t)tpl->len);
     buf_put(key, tpl->data, tpl->len);
-    if (key->failed || tpl->failed) return 0;
+    if (key->failed || tpl->failed) return -1;
     long gid = groups_find(&w->groups, key->data, key->len);
+    if (gid >= 0 && slot != NULL) {
+        slot->hash = hash;
+        slot->group = (uint32_t)gid;
+        slot->len = (uint32_t)n;
+        memcpy(slot->key, raw, n);
+    }
+    return gid;
+}
+
+static int w_add(WState *w, WHosts *h, const Line *line, const char *method, size_t method_len, const char *path,
+                 size_t path_len, long long index, Buf *key, Buf *tpl) {
+    long long status = line->has_status ? line->status : W_NO_STATUS;
+    size_t vlen = line->has_vhost ? line->vhost_len : 0;
+    long gid = w_group(w, line, method, method_len, path, path_len, key, tpl);
     if (gid < 0) return 0;
+    if ((size_t)gid >= w->alias_cap) {
+        size_t cap = w->alias_cap ? w->alias_cap * 2 : 1024;
+        while (cap <= (size_t)gid) cap *= 2;
+        uint32_t *grown = realloc(w->alias, cap * sizeof(uint32_t));
+        if (grown == NULL) return 0;
+        for (size_t k = w->alias_cap; k < cap; k++) grown[k] = (uint32_t)k;
+        w->alias = grown;
+        w->alias_cap = cap;
+    }
+    gid = (long)w->alias[gid];
     int created;
     Cell *c = table_get(&w->cells, (uint32_t)gid, (int64_t)(((uint64_t)line->epoch << 20) | (uint64_t)status), &created);
     if (c == NULL) return 0;
@@ -1520,6 +1575,28 @@ done:
     return out;
 }
 
+static PyObject *watch_alias(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule;
+    const char *pairs;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "Oy#", &capsule, &pairs, &n)) return NULL;
+    WState *w = PyCapsule_GetPointer(capsule, W_CAPSULE);
+    if (w == NULL) return NULL;
+    if (n % (2 * sizeof(int64_t)) != 0) { PyErr_SetString(PyExc_ValueError, "aliases are int64 pairs"); return NULL; }
+    for (Py_ssize_t i = 0; i < n; i += 2 * sizeof(int64_t)) {
+        int64_t pair[2];
+        memcpy(pair, pairs + i, sizeof pair);
+        if (pair[0] < 0 || pair[1] < 0 || (size_t)pair[0] >= w->groups.count || (size_t)pair[1] >= w->groups.count
+            || (size_t)pair[0] >= w->alias_cap || w->alias[pair[1]] != (uint32_t)pair[1]) {
+            PyErr_SetString(PyExc_ValueError, "an alias of an unknown group, or to a group counted as another");
+            return NULL;
+        }
+        w->alias[pair[0]] = (uint32_t)pair[1];
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *watch_flush(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *capsule;
@@ -1543,7 +1620,11 @@ static PyObject *watch_flush(PyObject *self, PyObject *args) {
     free(sparse.data);
     if (out == NULL) return NULL;
     w_cells_free(w);
-    if ((Py_ssize_t)w->groups.count > max_groups) w_groups_free(&w->groups);
+    if ((Py_ssize_t)w->groups.count > max_groups) {
+        w_groups_free(&w->groups);
+        if (w->memo != NULL) memset(w->memo, 0, W_MEMO * sizeof(WMemo));
+        for (size_t k = 0; k < w->alias_cap; k++) w->alias[k] = (uint32_t)k;
+    }
     return out;
 }
 
@@ -1552,6 +1633,7 @@ static PyMethodDef methods[] = {
     {"parquet_columns", parquet_columns, METH_VARARGS, "parquet_columns(spec, data, outputs) -> (lines, rows, columns, deferred)"},
     {"watch_state", watch_state, METH_VARARGS, "watch_state(spec, bounds) -> state (a capsule)"},
     {"watch_cells", watch_cells, METH_VARARGS, "watch_cells(state, data, offset, newest, stop_sec, strip_cr) -> (lines, offset, newest, status, new groups, pairs, pair_last, host_cells)"},
+    {"watch_alias", watch_alias, METH_VARARGS, "watch_alias(state, aliases: int64 pairs) -> None"},
     {"watch_flush", watch_flush, METH_VARARGS, "watch_flush(state, max_groups) -> (cells, bins, groups forgotten)"},
     {"template_path", template_path, METH_VARARGS, "template_path(path: bytes) -> bytes (endpoints.auto_template)"},
     {NULL, NULL, 0, NULL}

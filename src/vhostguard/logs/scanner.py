@@ -294,6 +294,11 @@ class WatchCounter:
                                                                                 stop_sec, int(strip_cr))
         return WatchRead(lines, at, newest, stop, groups, pairs, array("q", last), array("q", hosts))
 
+    def alias(self, pairs: array[int]) -> None:
+        """Count the lines of group ``pairs[2k]`` as those of group ``pairs[2k + 1]`` from now on (that
+        group counted as itself): groups the caller labels alike share their cells."""
+        _scan.watch_alias(self._state, pairs.tobytes())
+
     def flush(self, max_groups: int) -> tuple[array[int], array[int], bool]:
         """The cells counted since the last flush, in the order first met (WATCH_CELL int64 each), their
         duration bins that are not empty as (cell, bin, count) triples in cell order, and whether the

@@ -12,6 +12,7 @@ addresses never leave this module.
 """
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -239,6 +240,7 @@ class LineFeeder:
         self.scale = scale
         self.counter = _counter(parser, labeler, default_vhost, scale, self.hosts is not None)
         self._labels: list[Labels] = []  # the counter's groups (numbered as it numbers them) -> labels
+        self._first: dict[Labels, int] = {}  # labels -> the first group with them (the others count as it)
         self._pending = False  # the counter holds cells not in a batch yet
         self._chunk: list[str] | None = None  # the lines whose text ``_data`` is
         self._data = b""
@@ -453,14 +455,23 @@ class LineFeeder:
             own = entries[bins[at]].bins
             own[bins[at + 1]] = own.get(bins[at + 1], 0) + bins[at + 2]
         if forgotten:
-            self._labels = []
+            self._labels, self._first = [], {}
 
     def _label_groups(self, groups: list[tuple[bytes | None, bytes | None, bytes]]) -> None:
         """Label the groups the scanner met for the first time, in that order (the caps keep the first ones)."""
-        cache, label, vhost_of = self.labeler.cache, self.labeler.label, self._vhost_of
+        cache, label, vhost_of, first, known = self.labeler.cache, self.labeler.label, self._vhost_of, self._first, \
+            self._labels
+        aliases = array("q")
         for vhost, method, template in groups:
             raw = (vhost_of(vhost), None if method is None else method.decode("ascii"), template.decode("ascii"))
-            self._labels.append(cache.get(raw) or label(raw, True))
+            labels = cache.get(raw) or label(raw, True)
+            group = first.setdefault(labels, len(known))
+            if group != len(known):
+                aliases.extend((len(known), group))
+            known.append(labels)
+        if aliases:
+            assert self.counter is not None
+            self.counter.alias(aliases)
 
     def _vhost_of(self, raw: bytes | None) -> str | None:
         """The rows' vhost (``logs.rows``) of a vhost the scanner read (None: the format logs none)."""
