@@ -36,7 +36,8 @@ HOST = 3 + len(ROW_EXTRA)  # the row column of the requested Host, when host-mov
 _CACHE = 1 << 16  # entries of each per-line memo; cleared when full (logs/memo.py explains why)
 LABEL_CACHE = _CACHE
 TEMPLATED_CACHE = 1 << 14  # the memos' entries when rows carry templates (their hot keys are endpoints)
-COUNTER_GROUPS = 1 << 16  # groups the compiled counter remembers (with their labels here); forgotten past that
+COUNTER_GROUPS = 1 << 14  # groups the compiled counter remembers (with their labels here); forgotten past that,
+# at a flush: unique paths (endpoints past the cap) make many, each a few hundred bytes on both sides
 
 Labels = tuple[str, str, str]  # (vhost, method, endpoint)
 BatchKey = tuple[Labels, int | None, int]  # (labels, status, second)
