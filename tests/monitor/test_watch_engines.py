@@ -186,3 +186,34 @@ def test_groups_forgotten_by_the_scanner_are_labelled_again_alike(tmp_path: Path
     log = tmp_path / "access.log"
     log.write_bytes(b"\n".join(_incidents(11)) + b"\n")
     _same([log], monkeypatch, HOST_FORMAT, max_per_vhost=5)
+
+
+def test_durations_in_bins_give_every_consumer_its_own_counts() -> None:
+    """The union bins (metric buckets, latency bins, thresholds) give each consumer exactly what counting
+    the durations one by one gives it, bounds themselves and their neighbours included."""
+    from array import array
+
+    from vhostguard.monitor.exporter import BUCKET_BOUNDS_US, WatchMetrics
+    from vhostguard.monitor.latency import BINS, BOUNDS_US, Binned, DurationBins, Histograms
+    from vhostguard.monitor.windows import WindowSpec
+
+    thresholds = (40_000, 250_000, 1_000_000)
+    scale = DurationBins(BUCKET_BOUNDS_US, thresholds)
+    edges = sorted({v + d for v in (*BUCKET_BOUNDS_US, *BOUNDS_US, *thresholds) for d in (-1, 0, 1)})
+    rng = random.Random(5)
+    durations: list[int | None] = [*edges, 0, 1, 10**11, None, None, *(rng.randrange(10**8) for _ in range(500))]
+    binned = Binned(scale)
+    for duration in durations:
+        binned.append(duration)
+    listed, counted = WatchMetrics(), WatchMetrics()
+    listed.add_series(("v", "GET", "/", "2xx"), list(durations))
+    counted.add_series(("v", "GET", "/", "2xx"), binned)
+    assert listed.series == counted.series
+    values = [d for d in durations if d is not None]
+    for threshold in thresholds:
+        assert scale.above(binned.bins, threshold) == sum(1 for d in values if d > threshold)
+    one, other = Histograms([WindowSpec(60)]), Histograms([WindowSpec(60)])
+    one.add(("v", "GET", "/"), T0, values)
+    other.add_bins(("v", "GET", "/"), T0, scale.latency(binned.bins))
+    assert one.keys == other.keys and len(one.keys[("v", "GET", "/")]) > BINS
+    assert array("q", one.keys[("v", "GET", "/")]).tolist() == other.keys[("v", "GET", "/")].tolist()

@@ -98,8 +98,7 @@ class WatchMetrics:
             if durations.timed:
                 slots[1] += durations.timed
                 slots[2] += durations.total
-                for i, count in durations.scale.series(durations.bins).items():
-                    slots[3 + i] += count
+                durations.scale.add_series(durations.bins, slots, 3)
             return
         values = [d for d in durations if d is not None]
         if not values:

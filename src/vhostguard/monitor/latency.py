@@ -145,15 +145,14 @@ class DurationBins:
         self._latency = [bisect_left(BOUNDS_US, b) for b in self.bounds] + [len(BOUNDS_US)]
         self._above = {b: i + 1 for i, b in enumerate(self.bounds)}
 
-    def series(self, bins: dict[int, int]) -> dict[int, int]:
-        """Bins (bin -> count) as the series' buckets (not cumulative); those above the last are left out."""
-        out: dict[int, int] = {}
-        last = len(self.series_bounds)
+    def add_series(self, bins: dict[int, int], slots: array[int], first: int) -> None:
+        """Add bins (bin -> count) to the series' buckets (not cumulative) at ``slots[first:]``; durations
+        above the last bucket are left out."""
+        last, series = len(self.series_bounds), self._series
         for i, count in bins.items():
-            j = self._series[i]
+            j = series[i]
             if j < last:
-                out[j] = out.get(j, 0) + count
-        return out
+                slots[first + j] += count
 
     def latency(self, bins: dict[int, int]) -> dict[int, int]:
         """Bins (bin -> count) as the latency histogram's (BINS of them)."""
