@@ -9,6 +9,12 @@ lookups and one list append. Labels are bounded (STYLE.md): vhost and
 endpoint go through the endpoint templater and its caps, methods outside the
 standard set become ``{other}`` (as in ``report``); raw URLs and client
 addresses never leave this module.
+
+Where the compiled scanner runs and reads the log's format (``logs.WatchCounter``),
+it counts the lines instead: per (group, second, status) cells with the
+durations in bins (``latency.DurationBins``), handed to the batch as ``Binned``
+counts at each fold; each line it is not sure of is parsed here, in its turn,
+so the batch, the caps and the example lines come out as line by line.
 """
 from __future__ import annotations
 
