@@ -1391,6 +1391,7 @@ static long w_group(WState *w, const Line *line, const char *method, size_t meth
     return gid;
 }
 
+/* count one line: 1 counted, 2 the line is Python's (nothing counted), 0 out of memory */
 static int w_add(WState *w, WHosts *h, const Line *line, const char *method, size_t method_len, const char *path,
                  size_t path_len, long long index, Buf *key, Buf *tpl) {
     long long status = line->has_status ? line->status : W_NO_STATUS;
@@ -1419,10 +1420,13 @@ static int w_add(WState *w, WHosts *h, const Line *line, const char *method, siz
         if (w->rows.failed || w->bins.failed) return 0;
     }
     int64_t *row = (int64_t *)w->rows.data + W_CELL * c->v[0];
+    int64_t sum;
+    if (line->has_duration && __builtin_add_overflow(row[5], line->duration, &sum))
+        return 2;  /* a sum beyond int64 (never with real logs): this line is Python's, nothing counted */
     row[3]++;
     if (line->has_duration) {
         row[4]++;
-        row[5] += line->duration;  /* at most W_MAX_DURATION a line, and lines are 2^31 bytes at most: no overflow */
+        row[5] = sum;
         ((int64_t *)w->bins.data)[nb * (size_t)c->v[0] + (size_t)w_bin(w->bounds, w->nbounds, line->duration)]++;
     }
     if (line->has_host) {
@@ -1479,7 +1483,8 @@ static int w_scan(WState *w, WHosts *h, const char *data, size_t size, size_t *o
             *newest = line.epoch;
             if (line.epoch >= stop_sec) { status = 1; break; }
         }
-        if (!w_add(w, h, &line, method, method_len, path, path_len, *consumed, &key, &tpl)) { status = -1; break; }
+        int added = w_add(w, h, &line, method, method_len, path, path_len, *consumed, &key, &tpl);
+        if (added != 1) { status = added == 2 ? 2 : -1; break; }
         ++*consumed;
         start = stop + 1;
     }

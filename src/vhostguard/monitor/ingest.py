@@ -448,6 +448,9 @@ class LineFeeder:
         labels, counts, scale = self._labels, batch.counts, self.scale
         entries: list[Binned] = []
         for at in range(0, len(cells), WATCH_CELL):
+            if not cells[at + 3]:  # a cell made for a line then left to Python (a duration sum beyond int64)
+                entries.append(Binned(scale))
+                continue
             status = cells[at + 2]
             key = (labels[cells[at]], None if status < 0 else status, cells[at + 1])
             entry = counts.get(key)
