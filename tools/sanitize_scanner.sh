@@ -6,7 +6,8 @@
 # Builds src/vhostguard/logs/_scan.c with -fsanitize=address,undefined into a
 # copy of the package in a temp dir, then runs tests/logs/test_scanner*.py
 # against that copy (PYTHONPATH before the editable install) with libasan
-# preloaded into the interpreter, then tests/monitor/test_watch_engines.py. Any sanitizer report fails the run. Skips,
+# preloaded into the interpreter (then tests/monitor/test_watch_engines.py).
+# Any sanitizer report fails the run. Skips,
 # saying so, when there is no C compiler (the pure-Python engine has nothing
 # to sanitize). About half a minute.
 set -eu
