@@ -1238,12 +1238,12 @@ static PyObject *parquet_columns(PyObject *self, PyObject *args) {
  *
  * watch_cells(state, data, offset, newest, stop_sec, strip_cr) reads the lines of ``data`` (each ended by
  * '\n'; with ``strip_cr`` a CR before the newline is dropped, as the Python reader drops it) from byte
- * ``offset`` on and counts, per cell
- * (group, second, status): requests, requests with a duration, their sum, and the durations' histogram at
- * the bounds (bin i: bounds[i-1] < d <= bounds[i]; the last bin: above them all). The cells stay in the state
- * until watch_flush. It stops at the first line whose second is newer than ``newest`` and at or after
- * ``stop_sec`` (as LineFeeder.feed: the rules are evaluated before that line counts; status 1), at the first
- * line it is not sure of (status 2: the caller parses that line in Python), or at the end (status 0).
+ * ``offset`` on and counts, per cell (group, second, status): requests, requests with a duration, their sum,
+ * and the durations' histogram at the bounds (bin i: bounds[i-1] < d <= bounds[i]; the last bin: above them
+ * all). The cells stay in the state until watch_flush. It stops at the first line whose second is newer than
+ * ``newest`` and at or after ``stop_sec`` (as LineFeeder.feed: the rules are evaluated before that line counts;
+ * status 1), at the first line it is not sure of (status 2: the caller parses that line in Python), or at the
+ * end (status 0).
  * It returns the groups first met in this call, and with a Host field the requests per (vhost, raw Host)
  * pair and second of this call, each pair with its last line (its index among the lines counted).
  *
@@ -1259,7 +1259,7 @@ static PyObject *parquet_columns(PyObject *self, PyObject *args) {
 
 #define W_NO_STATUS ((1LL << 20) - 1)  /* a status of '-'; larger statuses go to Python */
 #define W_MAX_BOUNDS 256
-#define W_MAX_DURATION (1LL << 36)  /* microseconds (19 hours): a longer duration goes to Python, so sums never overflow */
+#define W_MAX_DURATION (1LL << 36)  /* microseconds (19 hours): a longer duration goes to Python */
 #define W_CELL 6  /* int64 per cell: group, second, status (-1: none), requests, with a duration, duration sum */
 #define W_MEMO 16384     /* entries of the memo (vhost, method, path as logged) -> group: most lines skip templating */
 #define W_MEMO_KEY 112   /* bytes of such a key at most (a longer one is templated each time) */
