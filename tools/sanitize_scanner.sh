@@ -32,7 +32,7 @@ ubsan=$("$cc" -print-file-name=libubsan.so)
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 LD_PRELOAD="$asan $ubsan" PYTHONPATH="$work" PYTHONMALLOC=malloc \
-    $python -m pytest -q -p no:cacheprovider -p no:xdist tests/logs/ -k "(test_scanner and (templates or each_line or corpus or threads)) or (test_parquet and (corpus or engines or per_endpoint))" \
+    $python -m pytest -q -p no:cacheprovider -p no:xdist tests/logs/ -k "test_tally or (test_scanner and (templates or each_line or corpus or threads)) or (test_parquet and (corpus or engines or per_endpoint))" \
     -o addopts="" --rootdir=. "$@"
 # watch's counting in the scanner (watch_cells), against the Python path
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \

@@ -1,6 +1,7 @@
 """``analyse``: every figure of the report against what the generator wrote, sequential and parallel."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import math
 import os
@@ -313,3 +314,12 @@ def test_a_file_written_in_two_formats(tmp_path: Path) -> None:
                    ("-", "GET", "/v1/users/{id}"): (1, (0, 1, 0, 0, 0), 20, None),
                    ("b.test", "POST", "/v1/users/{id}"): (1, (0, 1, 0, 0, 0), 30, 1500)}
     assert (analysis.lines, analysis.malformed) == (4, 1)
+
+
+def test_without_series_the_result_is_the_same_but_for_the_series(tmp_path: Path) -> None:
+    written = write_log(tmp_path / "access.log", Plan(lines=1500, seconds=900))
+    charted = run([written.path])
+    bare = run([written.path], series=False)
+    assert all(e.series for e in charted.endpoints) and not any(e.series for e in bare.endpoints)
+    assert [dataclasses.replace(e, series=()) for e in charted.endpoints] == list(bare.endpoints)
+    assert (charted.timeline, charted.bursts, charted.step) == (bare.timeline, bare.bursts, bare.step)

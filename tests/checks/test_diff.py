@@ -211,3 +211,31 @@ def test_progress_reports_the_requests_replayed_in_parallel_too() -> None:
     result, _ = replay(old, new, jobs, None, workers=2, progress=seen.append)
     assert result.requests == 2 * 3647
     assert seen and seen[-1] == result.requests and seen == sorted(seen)
+
+
+def test_the_same_server_shortcut_gives_what_routing_every_request_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Differ.feed_all`` routes only the requests of servers whose routing differs; feeding every
+    request through ``feed`` routes each of them: both give the same groups, counts and examples, and
+    the serial replay reports its progress every ``PROGRESS_EVERY`` requests with the count so far."""
+    import vhostguard.checks.diff as diff_module
+    from vhostguard.checks.diff import Differ, replay
+    from vhostguard.checks.replay import ReplayStats, job_requests, plan_jobs
+    from vhostguard.config import load
+    from vhostguard.model import build_model
+    from vhostguard.routing import Request
+
+    old, new = build_model(load(BEFORE)), build_model(load(AFTER))
+    log = str(INCIDENT / "access.log")
+    (job,) = plan_jobs([log], old.tree, None, 1)
+    fields = list(job_requests(job, ReplayStats(), None, old.default_local_ip))
+    every = Differ(old, new)
+    for one in fields:
+        every.feed(Request(*one))
+    monkeypatch.setattr(diff_module, "PROGRESS_EVERY", 1000)
+    seen: list[int] = []
+    result, _ = replay(old, new, [job], None, progress=seen.append)
+    assert result.requests == every.result.requests == 3647
+    assert result.changed == every.result.changed > 0
+    assert {key: (g.count, g.examples) for key, g in result.groups.items()} == {
+        key: (g.count, g.examples) for key, g in every.result.groups.items()}
+    assert seen == [1000, 2000, 3000, 3647]

@@ -247,15 +247,41 @@ def test_baseline_counts_the_window_by_each_line_time(tmp_path: Path, monkeypatc
     recent = [line(600, f"/v1/users/{n}", 503 if n % 4 == 0 else 200) for n in range(40)]
     text = "".join(old + recent) + "garbage that is no log line\n"
     tree.access_log.write_text(text)
-    if tail_only:  # a big log: only its end is read, from the middle of an old line
-        monkeypatch.setattr(verify_module, "BASELINE_BYTES", len(text) - len("".join(old)) + 7)
+    if tail_only:  # a window bigger than the bound: only the log's last 20 requests are read, from inside the 21st
+        monkeypatch.setattr(verify_module, "BASELINE_BYTES", len("".join(recent[-20:])) + len("garbage that is no log line\n") + 7)
     baseline = take_baseline(ServerControl(str(tree.main)), window_s=3600.0, now=now)
     (users,) = baseline.endpoints
     assert (users.vhost, users.method, users.endpoint, users.requests, users.errors) == (
-        API, "GET", "/v1/users/{id}", 40, 10)
-    assert baseline.malformed == 1 and baseline.lines == (41 if tail_only else 71)
+        (API, "GET", "/v1/users/{id}", 20, 5) if tail_only else (API, "GET", "/v1/users/{id}", 40, 10))
+    # the lines read: the window's (the old lines are passed over, never read) and the garbage after it
+    assert baseline.malformed == 1 and baseline.lines == (21 if tail_only else 41)
     assert baseline.access_logs[0].offset == len(text.encode())
     assert baseline.error_logs[0].path == str(tree.error_log)
+
+
+def test_baseline_of_a_big_log_reads_only_its_window(tmp_path: Path) -> None:
+    # A day of old requests then the last hour: the counts are those of the lines of the window (as
+    # reading the whole log gives them), and the old lines are never read (``lines`` counts those read).
+    tree = write_debian_tree(tmp_path, {"api": "<VirtualHost 127.0.0.1:{port}>\n    ServerName api.example.test\n"
+                                               "</VirtualHost>\n"})
+    now = time.time()
+
+    def line(age: float, path: str, status: int) -> str:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now - age))
+        return f'{API}:80 127.0.0.1 - - [{stamp}] "GET {path} HTTP/1.1" {status} 10 "-" "curl"\n'
+
+    old = [line(86400 - n * 0.4, "/v1/orders/1", 503) for n in range(200_000)]  # up to ~2 h 40 min ago
+    # in flight across the window's start: started inside it, written after one that started before it
+    edge = [line(3590, "/v1/users/1", 503), line(3620, "/v1/orders/2", 503)]
+    recent = [line(3500 - n * 0.5, f"/v1/users/{n}", 503 if n % 5 == 0 else 200) for n in range(6000)]
+    tree.access_log.write_text("".join(old + edge + recent) + "garbage that is no log line\n")
+    baseline = take_baseline(ServerControl(str(tree.main)), window_s=3600.0, now=now)
+    (users,) = baseline.endpoints  # the old orders are outside the window, the one at its edge too
+    assert (users.vhost, users.method, users.endpoint, users.requests, users.errors) == (
+        API, "GET", "/v1/users/{id}", 6001, 1201)
+    assert baseline.malformed == 1
+    assert len(recent) + 3 <= baseline.lines < len(recent) + 3 + 5000  # not the 200,000 old lines
+    assert baseline.access_logs[0].offset == tree.access_log.stat().st_size
 
 
 def test_switch_reload_verify_and_back(tmp_path: Path, debian_server: list[RunningServer], api: Backend) -> None:

@@ -337,3 +337,57 @@ def test_misrouted_requests_count_as_failed_when_their_host_was_seen_moved(tmp_p
     assert (impact["requests"], impact["failed"]) == (80, 10)  # the ten API requests default.invalid answered
     (worst, *_) = impact["by_endpoint"]
     assert (worst["vhost"], worst["failed"]) == ("default.invalid", 10)
+
+
+def test_a_big_log_is_read_only_around_the_window_with_the_counts_of_reading_it_whole(tmp_path: Path) -> None:
+    """200,000 requests of the day before, the incident's window, then an hour after it: the draft reads the
+    window's lines (and a slack around them), never the day before, and counts what reading the whole log
+    counts (a gzip copy, which cannot be entered in the middle, is read whole); the first failure's
+    ``file:line`` is the line of the whole file that holds it."""
+    fmt = '%v:%p %a %l %u %t "%r" %>s %O %D'
+
+    def line(moment: datetime, path: str, status: int, client: str = "10.0.0.1") -> str:
+        stamp = moment.strftime("%d/%b/%Y:%H:%M:%S +0000")
+        return f'api.example.test:80 {client} - - [{stamp}] "GET {path} HTTP/1.1" {status} 10 1500\n'
+
+    day_before = [line(T0 - timedelta(days=1) + timedelta(seconds=n * 0.3), "/v1/old", 500) for n in range(200_000)]
+    window: list[str] = []
+    failing, clients, first_bad = 0, set(), None
+    for second in range(600):  # 10:00:00 to 10:09:59, failures from 10:05:00 to 10:06:39 for 4 clients
+        bad = 300 <= second < 400
+        client = f"10.0.1.{second % 4}"
+        window.append(line(T0 + timedelta(seconds=second), f"/v1/users/{second}", 503 if bad else 200, client))
+        if bad:
+            failing += 1
+            clients.add(client)
+            first_bad = len(day_before) + len(window) if first_bad is None else first_bad
+    after = [line(T0 + timedelta(minutes=10, seconds=n * 0.2), "/v1/later", 502) for n in range(18_000)]
+    log = tmp_path / "access.log"
+    log.write_text("".join(day_before + window + after))
+    whole = tmp_path / "access.log.gz"
+    subprocess.run(["gzip", "-k", "-c", str(log)], stdout=whole.open("wb"), check=True)
+    from vhostguard.incidents import AccessLogInput, PostmortemInputs, draft
+    from vhostguard.logs import compile_format
+
+    def impact_of(path: Path) -> dict[str, object]:
+        until = (T0 + timedelta(seconds=599)).timestamp()
+        return draft(PostmortemInputs(T0.timestamp(), until, [AccessLogInput(str(path), compile_format(fmt))]))
+
+    sought, read_whole = impact_of(log), impact_of(whole)
+    impact = sought["impact"]
+    assert isinstance(impact, dict)
+    assert (impact["requests"], impact["failed"], impact["clients"]) == (600, failing, len(clients))
+    assert sought["first_failure"] == "2026-12-04T10:05:00.000+00:00"
+    assert sought["last_failure"] == "2026-12-04T10:06:39.000+00:00"
+    for key in ("impact", "first_failure", "last_failure", "duration_s", "curve"):
+        if key == "impact":
+            assert {k: v for k, v in impact.items() if k not in ("lines", "malformed")} == {
+                k: v for k, v in read_whole["impact"].items() if k not in ("lines", "malformed")}
+        else:
+            assert sought[key] == read_whole[key], key
+    assert read_whole["impact"]["lines"] == len(day_before) + len(window) + len(after)
+    assert len(window) <= impact["lines"] < len(window) + 10_000  # not the day before, not the hour after
+    first = next(t for t in sought["timeline"] if t["kind"] == "first-failure")
+    name, number = re.search(r"\((\S+):(\d+)", first["text"]).groups()
+    assert name == str(log) and int(number) == first_bad
+    assert log.read_text().splitlines()[int(number) - 1] == window[300].rstrip("\n")

@@ -20,6 +20,14 @@ How it stays fast and exact:
   one :class:`Aggregate` and the parent merges them. Every counter is a sum,
   a min or a max and the sketch merges exactly, so the merged result is the
   one a single pass gives;
+* with the compiled scanner (logs.Tally), a file is cut into 8 MiB ranges read by
+  threads (the scanner runs without the GIL), each adding to its own tally held
+  in C across ranges; the lines the scanner leaves to Python are read here, in
+  job order; the tallies are merged in C and become Python objects once, at
+  the end. The first range is read alone: its cells tell the series' step
+  for the whole input. Tallies keep TALLY_CAP_FACTOR times the caps and know
+  where each endpoint was first seen (job, line), so the exact caps below give
+  what a sequential reader gives;
 * caps (vhosts, endpoints per vhost) are first come, first kept, as in
   ``EndpointTemplater``. Readers use four times the caps and remember where
   each endpoint was first seen (job, order); the exact caps are applied on
@@ -36,13 +44,15 @@ import functools
 import math
 import os
 import stat
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from queue import Queue
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
-from itertools import compress, groupby, repeat
-from operator import add, floordiv, itemgetter, methodcaller, mod, mul, sub
+from itertools import compress, repeat
+from operator import add, attrgetter, floordiv, itemgetter, methodcaller, mod, mul, sub
 from typing import Any, cast
 
 from vhostguard.logs import NONE, OTHER, EndpointPattern, EndpointTemplater
@@ -50,7 +60,7 @@ from vhostguard.logs import parser_of
 from vhostguard.logs import MAX_LINE, TOO_LONG, Malformed, ReadStats, iter_lines
 from vhostguard.logs import fold_jobs, is_compressed, spans, usable_cpus
 from vhostguard.logs import BYTES_SENT, RequestRows, request_rows
-from vhostguard.logs import GroupSums, Scanned, ScanSpec, scan_block, scan_engine, scan_spec
+from vhostguard.logs import OTHER_HOST, GroupSums, ScanSpec, Tallied, Tally, TallyCaps, scan_engine, scan_spec
 from vhostguard.analytics.hosts import HOST_HEADER, HostView, host_column_or_reason, host_header_name, host_name
 from vhostguard.analytics.hosts import MIN_REQUESTS, NOT_COMPUTED, host_view, unavailable
 from vhostguard.analytics.sketch import DEFAULT_ACCURACY, QuantileSketch, add_counts
@@ -67,8 +77,11 @@ _LATENCY_SCALE = 1.0 / math.log(LATENCY_RATIO)
 SAMPLES = 10  # malformed lines kept (per job while reading; the first ones overall in the result)
 FLUSH_RECORDS = 32768  # records held before the per-endpoint batch arithmetic runs
 ROUTE_CACHE = 65536  # raw (vhost, method, path) keys remembered; cleared when full
+HOST_PAIRS_PER_NAME = 4  # a tally keeps (vhost, Host as logged) pairs: several per normalised name
 TIME_CACHE = 1 << 17  # distinct time strings remembered; cleared when full
 READER_CAP_FACTOR = 4  # readers keep this many times the caps (see the module notes)
+TALLY_CAP_FACTOR = 4 * READER_CAP_FACTOR  # the compiled scanner's tallies keep more (Aggregate._a_reader_would_fold)
+TALLY_MIN_CAP = 1024  # and at least this many vhosts and templates per vhost (tight caps stay exact)
 
 # The IANA HTTP method registry, plus PURGE (caches): a method outside it is
 # reported as {other}, so garbage request lines cannot grow the table.
@@ -130,9 +143,10 @@ class AggregateOptions:
     chunk_bytes: int = 8 << 20  # byte range per job of a split file
     split_min_bytes: int = 16 << 20  # smaller plain files are one job
     series_cells: int = 400_000  # per-endpoint series cells before they are coarsened (bounded memory)
-    scan_chunk_bytes: int = 32 << 20  # byte range per job of the compiled scanner (read into memory at once)
+    scan_chunk_bytes: int = 8 << 20  # byte range per job of the compiled scanner (read into memory at once)
     max_hosts: int = 1000  # Hosts in the host-moved view (client input: the busiest kept, others {other})
     moved_min_requests: int = MIN_REQUESTS  # a minute with fewer requests of a Host is ignored (analytics.hosts)
+    series: bool = True  # EndpointSummary.series in the result (the charts); off: empty, for output without charts
 
 
 @dataclass(frozen=True)
@@ -260,6 +274,9 @@ class Aggregate:
     step: int = MINUTE  # seconds per bucket of the per-endpoint series
     reader_folded: int = 0  # requests a reader's own (larger) cap folded
     created: int = 0
+    tallied_lines: int = 0  # lines of the scanned jobs the scanner itself read (read_deferred)
+    tallied_folded: int = 0  # lines a tally's caps folded into {other}
+    sequential_folds: bool = False  # a sequential reader would have folded (the scanner's path: add_tally)
     templater: EndpointTemplater | None = field(default=None, repr=False)
     _route: BoundedCache[tuple[Any, Any, Any], list[tuple[Any, ...]]] = field(
         default_factory=lambda: BoundedCache(ROUTE_CACHE), repr=False)
@@ -271,9 +288,10 @@ class Aggregate:
     hosts_seen: set[str] = field(default_factory=set, repr=False)  # names admitted (READER_CAP_FACTOR * max_hosts)
 
     @classmethod
-    def empty(cls, options: AggregateOptions) -> Aggregate:
-        templater = EndpointTemplater(options.patterns, options.max_per_vhost * READER_CAP_FACTOR,
-                                      options.max_vhosts * READER_CAP_FACTOR)
+    def empty(cls, options: AggregateOptions, cap_factor: int = READER_CAP_FACTOR, min_cap: int = 0) -> Aggregate:
+        """An empty aggregate whose reader keeps ``cap_factor`` times the caps (at least ``min_cap``)."""
+        templater = EndpointTemplater(options.patterns, max(options.max_per_vhost * cap_factor, min_cap),
+                                      max(options.max_vhosts * cap_factor, min_cap))
         return cls(options, templater=templater)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -344,98 +362,116 @@ class Aggregate:
             sampled[0] += 1
             self.samples.append((job, line, error))
 
-    def _resolve(self, raw: tuple[Any, Any, Any], job: int) -> list[tuple[Any, ...]]:
+    def _resolve(self, raw: tuple[Any, Any, Any], job: int, line: int | None = None) -> list[tuple[Any, ...]]:
         assert self.templater is not None
         vhost, method, path = raw
         name = vhost if vhost else NONE
         key = (self.templater.vhost_key(name), _method(method), self.templater.template(path, name))
-        return self._route.put(raw, self._stats(key, job).pending)
+        return self._route.put(raw, self._stats(key, job, line).pending)
 
-    def _stats(self, key: tuple[str, str, str], job: int) -> EndpointStats:
+    def _stats(self, key: tuple[str, str, str], job: int, line: int | None = None) -> EndpointStats:
+        """The counters of ``key``, created where first seen: (job, ``line``), or (job, creation
+        order) when lines are read in order (the Python reader)."""
         stats = self.endpoints.get(key)
         if stats is None:
             self.created += 1
-            stats = self.endpoints[key] = EndpointStats((job, self.created))
-            if key[0] not in self.vhosts:
-                self.vhosts[key[0]] = VhostMinutes((job, self.created))
+            order = (job, self.created if line is None else line)
+            stats = self.endpoints[key] = EndpointStats(order)
+            timeline = self.vhosts.get(key[0])
+            if timeline is None:
+                self.vhosts[key[0]] = VhostMinutes(order)
+            elif order < timeline.order:  # a tally's group, added after the lines read later
+                timeline.order = order
         return stats
 
     # reading what the compiled scanner read
 
-    def read_scanned(self, job: Job, scanned: Scanned) -> None:
-        """Add a block the compiled scanner read: its groups, and the lines it left to the Python
-        parser, in line order (endpoints are first seen, and capped, where a sequential read sees them).
-
-        Raises ReportError when the lines do not add up (lines = valid + malformed).
-        """
-        malformed_before = self.malformed
+    def read_deferred(self, job: Job, lines: int, deferred: Sequence[tuple[int, bytes]]) -> None:
+        """Add what the compiled scanner left of job ``job`` (``lines`` lines; the rest is in a tally,
+        added by ``add_tally``): ``deferred``, ``(line number, raw bytes)``, read by the Python parser.
+        Endpoints first seen here are ordered by their line, as the tally's groups are."""
         projection = _projection(job.source)
         self._host_header = _host_key(job.source)[1]
-        lines: list[str] = []
+        texts: list[str] = []
         numbers: list[int] = []
         failures: list[tuple[int, str, str]] = []  # (line, message, or the line to ask the parser about)
-        for number, raw in scanned.deferred:
+        for number, raw in deferred:
             line = raw.decode("utf-8", "backslashreplace")
             line = line[:-1] if line.endswith("\r") else line  # as _decoded: the CR of a CRLF
             if len(line) > MAX_LINE:
                 failures.append((number, f"line longer than {MAX_LINE} characters", ""))
             else:
-                lines.append(line)
+                texts.append(line)
                 numbers.append(number)
-        rows, bad = projection.rows(lines)
+        rows, bad = projection.rows(texts)
         bad_set = set(bad)
-        failures.extend((numbers[index], "", lines[index]) for index in bad)
-        sampled = [0]
+        failures.extend((numbers[index], "", texts[index]) for index in bad)
+        # Jobs come here in order: once SAMPLES lines are sampled, no later one is among the first
+        # SAMPLES kept (_absolute_samples), so only those are diagnosed (~100 µs each).
+        sampled = [len(self.samples)]
         for number, message, line in sorted(failures, key=itemgetter(0)):
-            # Only a sampled line needs its reason (as in _feed).
             self._bad(job.index, number, message or (projection.why(line) if sampled[0] < SAMPLES else ""), sampled)
         kept = [number for index, number in enumerate(numbers) if index not in bad_set]
-        events = sorted([(group.first_line, 0, index) for index, group in enumerate(scanned.groups)]
-                        + [(number, 1, index) for index, number in enumerate(kept)])
-        for _, kind, index in events:
-            if kind == 0:
-                self._add_group(job.index, scanned.groups[index], scanned.step)
-            else:
-                row = rows[index]
-                raw = _KEY(row)
-                pending = self._route.get(raw)
-                (self._resolve(raw, job.index) if pending is None else pending).append(row)
-        self._add_scanned_hosts(scanned)
+        for number, row in zip(kept, rows):
+            raw_key = _KEY(row)
+            pending = self._route.get(raw_key)
+            (self._resolve(raw_key, job.index, number) if pending is None else pending).append(row)
         self._flush()
-        valid = scanned.valid + len(rows)
-        if valid + self.malformed - malformed_before != scanned.lines:
-            raise ReportError(f"{job.source.path}: {scanned.lines} lines read but {valid} valid and "
-                              f"{self.malformed - malformed_before} malformed")
-        self.lines += scanned.lines
-        self.job_lines[job.index] = scanned.lines
-        self.reader_folded = sum(self.templater.folded.values()) if self.templater else self.reader_folded
-        cells = self._series_cells()
-        if cells > self.options.series_cells:
-            # A block brings many cells at once: one coarsening to the step that should bound them
-            # (cells shrink about in proportion), not a doubling per block, each a pass over all.
-            self._coarsen(self.step << max(1, math.ceil(math.log2(cells / self.options.series_cells))))
+        self.lines += lines
+        self.job_lines[job.index] = lines
+        self.tallied_lines += lines - len(deferred)
 
-    def _add_group(self, job: int, group: GroupSums, scanned_step: int) -> None:
+    def add_tally(self, tallied: Tallied) -> None:
+        """Add the merged tally of the scanned jobs (after their ``read_deferred``): its groups in the
+        order they were first seen, the vhosts' timelines and the Host counts.
+
+        Raises ReportError when the lines do not add up (lines = valid + malformed).
+        """
+        assert self.templater is not None
+        if tallied.valid != self.tallied_lines:
+            raise ReportError(f"the scanner read {tallied.valid} valid lines of the {self.tallied_lines} it took")
+        if tallied.step > self.step:
+            self._coarsen(tallied.step)
+        for group in sorted(tallied.groups, key=attrgetter("first_seen")):
+            self._add_group(group, tallied.step)
+        for vhost, requests, errors in tallied.vhosts:
+            timeline = self.vhosts[self.templater.vhost_key(vhost.decode("ascii") or NONE)]
+            add_counts(timeline.requests, requests)
+            add_counts(timeline.errors, errors)
+        for vhost, host, minutes in tallied.hosts:
+            cells = self.vhosts[self.templater.vhost_key(vhost.decode("ascii") or NONE)].hosts
+            known = OTHER if host == OTHER_HOST else self._host_names([host.decode("ascii")])[0]
+            for minute, count in minutes.items():
+                cells[(known, minute)] += count
+        self.tallied_folded += tallied.folded
+        self.reader_folded = sum(self.templater.folded.values()) + self.tallied_folded
+        self.sequential_folds = self._a_reader_would_fold()
+        if self._series_cells() > self.options.series_cells:
+            self._coarsen(self.step * 2)
+
+    def _a_reader_would_fold(self) -> bool:
+        """Whether a sequential reader (READER_CAP_FACTOR times the caps) would have folded endpoints.
+
+        The scanner's path keeps more (TALLY_CAP_FACTOR) and knows where each endpoint was first
+        seen, so the exact caps give what that reader gives (what it folds is never among the kept:
+        it saw more first); it says "not exact" when that reader would, so both engines agree.
+        """
+        templates: dict[str, set[str]] = {}
+        for vhost, _, endpoint in self.endpoints:
+            templates.setdefault(vhost, set()).add(endpoint)
+        options = self.options
+        return len(templates) > options.max_vhosts * READER_CAP_FACTOR or any(
+            len(names) > options.max_per_vhost * READER_CAP_FACTOR for names in templates.values())
+
+    def _add_group(self, group: GroupSums, tallied_step: int) -> None:
         assert self.templater is not None
         name = group.vhost.decode("ascii") or NONE
         method = None if group.method is None else group.method.decode("ascii")
-        key = (self.templater.vhost_key(name), _method(method), self.templater.admit(group.template.decode("ascii"), name))
-        self._stats(key, job).merge(_group_stats(group, self.options.accuracy, scanned_step, self.step))
-        timeline = self.vhosts[key[0]]
-        add_counts(timeline.requests, group.minute_requests)
-        add_counts(timeline.errors, group.minute_errors)
-
-    def _add_scanned_hosts(self, scanned: Scanned) -> None:
-        assert self.templater is not None
-        for vhost, host, minutes in scanned.hosts:
-            name = self.templater.vhost_key(vhost.decode("ascii") or NONE)
-            timeline = self.vhosts.get(name)
-            if timeline is None:  # every pair's vhost came with a group of the block: never, but cheap
-                timeline = self.vhosts[name] = VhostMinutes((1 << 62, 0))
-            known = self._host_names([host.decode("ascii")])[0]
-            cells = timeline.hosts
-            for minute, count in minutes.items():
-                cells[(known, minute)] += count
+        template = group.template.decode("ascii")
+        vhost = self.templater.vhost_key(name)
+        key = (vhost, _method(method), template if template == OTHER else self.templater.admit(template, name))
+        job, line = group.first_seen
+        self._stats(key, job, line).merge(_group_stats(group, self.options.accuracy, tallied_step, self.step))
 
     def _host_names(self, values: Sequence[Any]) -> list[str | None]:
         """The Host names of logged values (memoised; a reader follows at most READER_CAP_FACTOR times
@@ -613,10 +649,10 @@ class Aggregate:
         ``engine`` names what read the lines ("c": the compiled scanner, for some files at least).
         Consumes the aggregate (its counters are folded in place).
         """
-        caps_exact = self.reader_folded == 0 and OTHER not in self.vhosts
+        caps_exact = self.reader_folded == 0 and OTHER not in self.vhosts and not self.sequential_folds
         endpoints, vhosts = _apply_caps(self)
         valid = self.lines - self.malformed
-        summaries = sorted((_summary(key, stats, valid) for key, stats in endpoints.items()),
+        summaries = sorted((_summary(key, stats, valid, self.options.series) for key, stats in endpoints.items()),
                            key=lambda e: (-e.requests, e.vhost, e.method, e.endpoint))
         timeline = sorted((TimelinePoint(minute, name, count, minutes.errors.get(minute, 0))
                            for name, minutes in vhosts.items() for minute, count in minutes.requests.items()),
@@ -683,7 +719,7 @@ def _epoch(text: Any) -> float | None:
 
 def _group_stats(group: GroupSums, accuracy: float, scanned_step: int, step: int) -> EndpointStats:
     """A scanner group (series at ``scanned_step``) as running counters at ``step``, ready to merge."""
-    stats = EndpointStats((1 << 62, 0), group.requests, list(group.status), group.bytes)
+    stats = EndpointStats(group.first_seen, group.requests, list(group.status), group.bytes)
     if group.durations:
         stats.duration_sum = group.duration_sum
         counted = QuantileSketch(accuracy, count=group.durations, zero_count=group.zero_durations,
@@ -699,7 +735,7 @@ def _group_stats(group: GroupSums, accuracy: float, scanned_step: int, step: int
     dict.update(stats.series, group.bucket_requests)
     stats.errors = group.bucket_errors
     dict.update(stats.latency, group.latency)
-    if scanned_step != step:  # the step grew while this block was being scanned
+    if scanned_step != step:  # the Python reader's lines coarsened further
         stats.coarsen(step)
     return stats
 
@@ -717,25 +753,65 @@ def _scan_specs(sources: Sequence[LogSource], options: AggregateOptions) -> dict
     return specs
 
 
-def _scan_job(job: Job, spec: ScanSpec, sketch_multiplier: float, step: int) -> Scanned:
+def _tally_caps(options: AggregateOptions) -> TallyCaps:
+    """A tally's bounds (TALLY_CAP_FACTOR times the caps, at least TALLY_MIN_CAP), the series' cells,
+    the methods. A tally that folds (past them) makes the caps inexact: it may fold an endpoint
+    another tally keeps."""
+    return TallyCaps(max(options.max_vhosts * TALLY_CAP_FACTOR, TALLY_MIN_CAP),
+                     max(options.max_per_vhost * TALLY_CAP_FACTOR, TALLY_MIN_CAP),
+                     options.max_hosts * READER_CAP_FACTOR * HOST_PAIRS_PER_NAME, options.series_cells,
+                     tuple(sorted(METHODS)))
+
+
+@dataclass
+class _ScanSlot:
+    """What a scanning thread uses: a tally, and a read buffer kept from job to job (a fresh 8 MiB
+    block per job costs its page faults again)."""
+
+    tally: Tally
+    buffer: bytearray = field(default_factory=bytearray)
+
+
+def _scan_job(job: Job, spec: ScanSpec, slots: Queue[_ScanSlot]) -> tuple[int, tuple[tuple[int, bytes], ...]]:
+    """Read job's range and add it to a free slot's tally (one slot per thread: one is always free)."""
     assert job.end is not None
-    with open(job.source.path, "rb") as handle:
-        data = os.pread(handle.fileno(), job.end - job.start, job.start)
-    return scan_block(spec, data, sketch_multiplier, _LATENCY_SCALE, step)
+    size = job.end - job.start
+    slot = slots.get_nowait()
+    try:
+        if len(slot.buffer) < size:
+            slot.buffer = bytearray(size)
+        view = memoryview(slot.buffer)
+        with open(job.source.path, "rb") as handle:
+            read = os.preadv(handle.fileno(), [view[:size]], job.start)
+        return slot.tally.scan(spec, view[:read], job.index)
+    finally:
+        slots.put_nowait(slot)
 
 
 def _scan_and_read(jobs: list[Job], specs: dict[str, ScanSpec], options: AggregateOptions, workers: int,
                    report: Callable[[int], None]) -> Aggregate:
-    """Scanner jobs on ``workers`` threads (the scanner runs without the GIL), their results added in
-    job order as they come; jobs the scanner does not read are read here, in their turn."""
-    total = Aggregate.empty(options)
+    """Scanner jobs on ``workers`` threads (the scanner runs without the GIL), each thread adding to
+    a tally of its own; the lines they leave to Python are read here in job order as they come, and
+    jobs the scanner does not read are read here in their turn. The tallies are merged in C and added
+    once, at the end."""
+    total = Aggregate.empty(options, TALLY_CAP_FACTOR, TALLY_MIN_CAP)
     sketch_multiplier = 1.0 / math.log(QuantileSketch(options.accuracy).gamma)  # as QuantileSketch.add_many
-    ahead = workers + 1  # jobs scanned ahead of the one being added: bounded memory
+    caps = _tally_caps(options)
+    tallies = [Tally(sketch_multiplier, _LATENCY_SCALE, caps) for _ in range(workers)]
+    free: Queue[_ScanSlot] = Queue()
+    for tally in tallies:
+        free.put_nowait(_ScanSlot(tally))
+    ahead = 2 * workers  # jobs read and scanned ahead of the one being added: bounded memory
+    # A range far over the block size is one huge "line" (no newline in it): streamed in Python instead.
+    scanned = [job for job in jobs if job.source.path in specs and job.end is not None
+               and job.end - job.start <= 4 * options.scan_chunk_bytes]
+    done: dict[int, tuple[int, tuple[tuple[int, bytes], ...]]] = {}
+    if scanned:  # alone first: its cells tell the step the series need (then every block is scanned at it)
+        first = scanned.pop(0)
+        done[first.index] = _scan_job(first, specs[first.source.path], free)
+        _presize_step(tallies, first.size, first.size + sum(job.size for job in scanned), options.series_cells)
     with ThreadPoolExecutor(workers) as pool:
-        futures: dict[int, Future[Scanned]] = {}
-        # A range far over the block size is one huge "line" (no newline in it): streamed in Python instead.
-        scanned = [job for job in jobs if job.source.path in specs and job.end is not None
-                   and job.end - job.start <= 4 * options.scan_chunk_bytes]
+        futures: dict[int, Future[tuple[int, tuple[tuple[int, bytes], ...]]]] = {}
         queue = iter(scanned)
 
         def refill() -> None:
@@ -743,48 +819,38 @@ def _scan_and_read(jobs: list[Job], specs: dict[str, ScanSpec], options: Aggrega
                 job = next(queue, None)
                 if job is None:
                     return
-                # The step only grows; past what C integers hold, the block is coarsened here instead.
-                step = min(total.step, MINUTE << 32)
-                futures[job.index] = pool.submit(_scan_job, job, specs[job.source.path], sketch_multiplier, step)
+                futures[job.index] = pool.submit(_scan_job, job, specs[job.source.path], free)
 
-        first = next(queue, None)
-        if first is not None:  # alone first: its cells tell the step the other blocks are scanned at
-            futures[first.index] = pool.submit(_scan_job, first, specs[first.source.path], sketch_multiplier, MINUTE)
-        estimated = False
+        refill()
         for job in jobs:
             future = futures.pop(job.index, None)
-            if future is None:
+            if job.index in done:
+                total.read_deferred(job, *done.pop(job.index))
+            elif future is None:
                 total.read_job(job)
             else:
-                result = future.result()
-                if not estimated:
-                    estimated = True
-                    total.read_scanned(job, result)
-                    _presize_step(total, job.size, sum(j.size for j in scanned))
-                else:
-                    refill()
-                    total.read_scanned(job, result)
+                lines, deferred = future.result()
+                refill()
+                total.read_deferred(job, lines, deferred)
             refill()
             report(job.size)
+    merged = tallies[0]
+    for tally in tallies[1:]:
+        merged.merge(tally)
+    total.add_tally(merged.result())
     return total
 
 
-def _presize_step(total: Aggregate, done: int, size: int) -> None:
+def _presize_step(tallies: list[Tally], done: int, size: int, limit: int) -> None:
     """Coarsen once, early, to the step the whole input should need (its cells grow about with the
-    bytes read): blocks then come at that step instead of being coarsened one by one later."""
+    bytes read), from what the first tally holds after ``done`` of ``size`` bytes: the tallies then
+    count at that step instead of holding many fine cells and coarsening them again and again."""
     ratio = size / max(done, 1)
-    step = total.step
-    # each endpoint's distinct series starts and latency cells, coarsened a doubling at a time
-    # (a doubling of the previous doubling's keys: each pass over fewer keys), counted, not stored
-    series = [set(stats.series) for stats in total.endpoints.values()]
-    latency = [set(stats.latency) for stats in total.endpoints.values()]
-    while (sum(map(len, series)) + sum(map(len, latency))) * ratio > total.options.series_cells and step < MINUTE << 32:
+    step = tallies[0].step  # past MINUTE when the first block alone had too many cells
+    while tallies[0].cells(step) * ratio > limit and step < MINUTE << 32:
         step *= 2
-        series = [set(map(sub, keys, map(mod, keys, repeat(step)))) for keys in series]
-        latency = [set(map(sub, keys, map(mul, map(mod, map(floordiv, keys, repeat(LATENCY_BINS)), repeat(step)),
-                                             repeat(LATENCY_BINS)))) for keys in latency]
-    if step > total.step:
-        total._coarsen(step)  # one pass (only the first block's counters exist yet), not one per doubling
+    for tally in tallies:
+        tally.coarsen(step)
 
 
 @functools.lru_cache(maxsize=256)
@@ -795,6 +861,7 @@ def _host_key(source: LogSource) -> tuple[str | None, str | None, str]:
     return key, host_header_name(parser) if key == HOST_HEADER else None, reason
 
 
+@functools.lru_cache(maxsize=256)
 def _projection(source: LogSource) -> RequestRows:
     extra = ["status", "time", BYTES_SENT, "duration_us"]
     key = _host_key(source)[0]
@@ -1047,24 +1114,34 @@ def _merge_into(table: dict[Any, Any], key: Any, value: Any) -> None:
         mine.merge(value)
 
 
-def _summary(key: tuple[str, str, str], stats: EndpointStats, valid: int) -> EndpointSummary:
+def _summary(key: tuple[str, str, str], stats: EndpointStats, valid: int, with_series: bool = True) -> EndpointSummary:
     latency = None
     if stats.sketch is not None and stats.sketch.count:
         p50, p95, p99 = (round(value / 1000.0, 3) for value in stats.sketch.quantiles((0.5, 0.95, 0.99)))  # type: ignore[operator]
         latency = Latency(p50, p95, p99)
-    # cell = start * LATENCY_BINS + bin: sorted cells group by start, split in C-level maps
-    cells = sorted(stats.latency)
-    pairs = zip(map(floordiv, cells, repeat(LATENCY_BINS)),
-                zip(map(mod, cells, repeat(LATENCY_BINS)), map(stats.latency.__getitem__, cells)))
-    histograms = {start: tuple(map(_SECOND, group)) for start, group in groupby(pairs, key=_FIRST)}
-    series = tuple(SeriesPoint(start, count, int(stats.errors[start][0]) if start in stats.errors else 0,
-                               tuple(histograms.get(start, ())))
-                   for start, count in sorted(stats.series.items()))
+    series = _series(stats) if with_series else ()
     timed = stats.first != math.inf
     return EndpointSummary(
         key[0], key[1], key[2], stats.requests, stats.requests / valid if valid else 0.0,
         tuple(stats.status[1:6]), stats.duration_sum if stats.sketch is not None else None,  # type: ignore[arg-type]
         latency, stats.bytes, stats.first if timed else None, stats.last if timed else None, series)
+
+
+def _series(stats: EndpointStats) -> tuple[SeriesPoint, ...]:
+    """The endpoint's buckets with their latency histograms. A cell is start * LATENCY_BINS + bin
+    (0 <= bin < LATENCY_BINS): a bucket's cells are one run of the sorted cells, found by bisection and
+    split in C-level maps (no Python step per cell)."""
+    cells = sorted(stats.latency)
+    counts = list(map(stats.latency.__getitem__, cells))
+    errors = stats.errors
+    points = []
+    for start, count in sorted(stats.series.items()):
+        base = start * LATENCY_BINS
+        low = bisect_left(cells, base)
+        high = bisect_left(cells, base + LATENCY_BINS, low)
+        durations = tuple(zip(map(sub, cells[low:high], repeat(base)), counts[low:high]))
+        points.append(SeriesPoint(start, count, int(errors[start][0]) if start in errors else 0, durations))
+    return tuple(points)
 
 
 def _bursts(key: tuple[str, str, str], stats: EndpointStats, step: int, rule: BurstRule) -> Iterator[ErrorBurst]:

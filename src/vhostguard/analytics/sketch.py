@@ -31,7 +31,8 @@ every other answer is clamped to them (which keeps the guarantee).
 from __future__ import annotations
 
 import math
-from itertools import repeat
+from bisect import bisect_right
+from itertools import accumulate, repeat
 from operator import add
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -111,29 +112,31 @@ class QuantileSketch:
 
     def quantile(self, q: float) -> float | None:
         """The value at quantile ``q`` (0..1) within the relative accuracy; None when empty."""
-        if not 0.0 <= q <= 1.0:
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: Iterable[float]) -> list[float | None]:
+        """``quantile`` for each of ``qs``: the buckets sorted and summed once, each rank found by bisection."""
+        wanted = list(qs)
+        if any(not 0.0 <= q <= 1.0 for q in wanted):
             raise ValueError("q must be between 0 and 1")
         if self.count == 0:
-            return None
-        rank = math.floor(q * (self.count - 1))
+            return [None] * len(wanted)
+        keys = sorted(self.buckets)
+        running = list(accumulate(map(self.buckets.__getitem__, keys)))  # values up to each bucket
+        return [self._at_rank(math.floor(q * (self.count - 1)), keys, running) for q in wanted]
+
+    def _at_rank(self, rank: int, keys: list[int], running: list[int]) -> float:
         if rank == 0 and self.minimum > 0:
             return self.minimum  # exact extremes: kept besides the buckets
         if rank == self.count - 1 and self.maximum > 0:
             return self.maximum
         if rank < self.zero_count:
             return 0.0
-        seen = self.zero_count
-        gamma = self.gamma
-        for key in sorted(self.buckets):
-            seen += self.buckets[key]
-            if seen > rank:
-                estimate = 2.0 * gamma ** key / (gamma + 1.0)
-                return min(max(estimate, self.minimum), self.maximum)
-        return self.maximum  # unreachable while counts are consistent
-
-    def quantiles(self, qs: Iterable[float]) -> list[float | None]:
-        """``quantile`` for each of ``qs``."""
-        return [self.quantile(q) for q in qs]
+        index = bisect_right(running, rank - self.zero_count)  # the first bucket whose values pass the rank
+        if index == len(keys):
+            return self.maximum  # unreachable while counts are consistent
+        estimate = 2.0 * self.gamma ** keys[index] / (self.gamma + 1.0)
+        return min(max(estimate, self.minimum), self.maximum)
 
     def _collapse(self) -> None:
         # Fold the lowest buckets into one so that at most max_buckets remain.

@@ -23,7 +23,7 @@ import hashlib
 import multiprocessing
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,12 +210,13 @@ class Differ:
         self._same_server: dict[tuple[Any, ...], bool] = {}
         self.result = DiffResult()
 
-    def feed(self, request: Request, example: str | None = None) -> None:
-        """Replay one request (``example`` is how it is shown in the report; default its URL)."""
+    def feed(self, request: Request, example: str | None = None, servers_differ: bool = False) -> None:
+        """Replay one request (``example`` is how it is shown in the report; default its URL).
+        ``servers_differ``: its connection is known to reach servers whose routing differs."""
         self.result.requests += 1
         key = self._verdicts.get(request, _UNSEEN)
         if key is _UNSEEN:
-            key = self._verdicts[request] = self._compare(request)
+            key = self._verdicts[request] = self._compare(request, servers_differ)
         if key is None:
             return
         group = self.result.groups[key]
@@ -233,14 +234,32 @@ class Differ:
         configs; that is decided once per (local IP, port, Host), so those
         requests cost one dict lookup and never become ``Request`` objects.
         """
-        connection = (fields[6], fields[2], fields[1])
-        same = self._same_server.get(connection)
-        if same is None:
-            same = self._same_server[connection] = self._servers_agree(fields[6], fields[2], fields[1])
-        if same:
-            self.result.requests += 1
-            return
-        self.feed(Request(*fields))
+        self.feed_all((fields,))
+
+    def feed_all(self, requests: Iterable[tuple[Any, ...]], tick: Callable[[int], None] | None = None) -> int:
+        """``feed_fields`` for each of ``requests``, in one loop (this runs once per log line: the
+        lookups are hoisted out of it); ``tick(count)`` after every ``PROGRESS_EVERY`` requests
+        (``result.requests`` is up to date then). Returns how many requests were fed."""
+        same_server, agree, feed, result = self._same_server, self._servers_agree, self.feed, self.result
+        count = same = 0  # requests fed; those of the same server not yet in result.requests
+        try:
+            for fields in requests:
+                count += 1
+                connection = (fields[6], fields[2], fields[1])
+                known = same_server.get(connection)
+                if known is None:
+                    known = same_server[connection] = agree(*connection)
+                if known:
+                    same += 1
+                else:
+                    feed(Request(*fields), None, True)
+                if tick is not None and not count % PROGRESS_EVERY:
+                    result.requests += same
+                    same = 0
+                    tick(count)
+        finally:
+            result.requests += same
+        return count
 
     def _servers_agree(self, local_ip: str | None, port: int, host: str | None) -> bool:
         old_match = self.old.match(local_ip, port, host)
@@ -258,8 +277,8 @@ class Differ:
             found = self._addresses[id(aset)] = aset.address
         return found
 
-    def _compare(self, request: Request) -> tuple[Any, ...] | None:
-        if self._servers_agree(request.local_ip, request.port, request.host):
+    def _compare(self, request: Request, servers_differ: bool = False) -> tuple[Any, ...] | None:
+        if not servers_differ and self._servers_agree(request.local_ip, request.port, request.host):
             return None  # same server, same routing configuration: same decision
         old_side = _side(self._old_router.route(request))
         new_side = _side(self._new_router.route(request))
@@ -317,11 +336,9 @@ def replay(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], default_ho
         return _replay_parallel(old, new, jobs, default_host, workers, progress, strict_paths)
     differ = Differ(old, new, strict_paths)
     stats = ReplayStats()
+    tick = None if progress is None else (lambda _count: progress(differ.result.requests))
     for job in jobs:
-        for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
-            differ.feed_fields(fields)
-            if progress is not None and count % PROGRESS_EVERY == 0:
-                progress(differ.result.requests)
+        differ.feed_all(job_requests(job, stats, default_host, old.default_local_ip), tick)
     if progress is not None:
         progress(differ.result.requests)
     return differ.result, stats
@@ -346,14 +363,14 @@ def _replay_parallel(old: ServerModel, new: ServerModel, jobs: list[ReplayJob], 
         index, job = item
         differ = Differ(old, new, strict_paths)
         stats = ReplayStats()
-        count = 0
-        for count, fields in enumerate(job_requests(job, stats, default_host, old.default_local_ip), 1):
-            differ.feed_fields(fields)
-            if count % PROGRESS_EVERY == 0:
-                with counter.get_lock():
-                    counter.value += PROGRESS_EVERY
-                if os.getpid() == parent:
-                    report()
+
+        def tick(_count: int) -> None:
+            with counter.get_lock():
+                counter.value += PROGRESS_EVERY
+            if os.getpid() == parent:
+                report()
+
+        count = differ.feed_all(job_requests(job, stats, default_host, old.default_local_ip), tick)
         with counter.get_lock():
             counter.value += count % PROGRESS_EVERY
         parts.append((index, differ.result, stats))

@@ -135,6 +135,7 @@ def job_requests(job: ReplayJob, stats: ReplayStats, default_host: str | None,
             yield from _url_requests(blocks, read, name, local_ip)
         else:
             records = read_log(job.path, _parser(job.formats), stats=read, name=name, blocks=blocks)
+            local_ip = _memo(local_ip)  # asked once per line that logs no local address
             for record in records:
                 fields = record_fields(record, default_host, local_ip)
                 if fields is None:
@@ -143,6 +144,19 @@ def job_requests(job: ReplayJob, stats: ReplayStats, default_host: str | None,
                 yield fields
     finally:
         stats.add_read(read, name, number_from)
+
+
+def _memo(local_ip: Callable[[int], str | None]) -> Callable[[int], str | None]:
+    """``local_ip`` remembering its answer per port."""
+    known: dict[int, str | None] = {}
+
+    def cached(port: int) -> str | None:
+        try:
+            return known[port]
+        except KeyError:
+            found = known[port] = local_ip(port)
+            return found
+    return cached
 
 
 def _first_line_is_url(blocks: Iterator[list[str]]) -> tuple[Iterator[list[str]], bool]:

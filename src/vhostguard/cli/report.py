@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vhostguard.cli.common import UsageProblem, config_options, emit_json, run
 from vhostguard.cli.output import check_output, console, write_output
 from vhostguard.cli.logs import LogInput, endpoint_patterns, log_config, log_inputs, read_outcome
 from vhostguard.logs import FormatError, printable
 from vhostguard.analytics import AggregateOptions, Analysis, LogSource, analyse
-from vhostguard.report import report_html, report_json, tables
-from vhostguard.report import plural
+from vhostguard.report import plural, report_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 WIDTH_OFF_TTY = 160  # columns for tables written to a file or a pipe (rich would assume 80)
 
@@ -55,10 +57,15 @@ def report(files: tuple[str, ...], config: str | None, server_root: str | None, 
         layout = log_config(config, server_root, defines, env_file, files)
         inputs = log_inputs(files, layout, log_format)
         sources = [LogSource(item.path, item.formats) for item in inputs]
-        analysis = _analyse(sources, AggregateOptions(patterns=patterns, workers=jobs))
+        # the per-endpoint series feed the charts only (tables and page), not the JSON document
+        charted = html_file is not None or not as_json
+        analysis = _analyse(sources, AggregateOptions(patterns=patterns, workers=jobs, series=charted))
         if as_json:  # the document says lines and malformed even when nothing was usable (exit 2)
             emit_json(report_json(analysis))
-        if analysis.valid:  # nothing usable: no empty table, no empty page, only the error (_finish)
+        if analysis.valid and (html_file is not None or not as_json):
+            # (nothing usable: no empty table, no empty page, only the error, _finish)
+            # the tables and the page need rich, imported only here: --json alone spares its ~0.1 s
+            from vhostguard.report import report_html, tables
             if not as_json:
                 _console(sys.stdout).print(tables(analysis, top))
             if html_file is not None:
@@ -87,6 +94,7 @@ def _analyse(sources: list[LogSource], options: AggregateOptions) -> Analysis:
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
     # No refresh thread: the readers are forked, and a thread holding the
     # console lock at fork time would leave the child's copy locked.
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),

@@ -42,6 +42,7 @@ from vhostguard.deploy.server import ServerControl, _answers, _probe_address, lo
 from vhostguard.diagnose import iso, observe_server
 from vhostguard.logs import (
     EndpointTemplater, LogCursor, Parser, ResolveError, decode_lines, find_logs, lines_before, request_rows, resolve_targets,
+    window_span,
 )
 from vhostguard.model import ServerModel
 from vhostguard.analytics import BurstRule
@@ -271,7 +272,10 @@ def _labeler(keys: Iterable[Key] = ()) -> Labeler:
 def take_baseline(control: ServerControl, window_s: float = 3600.0, *, now: float | None = None) -> Baseline:
     """Per-endpoint counts of the live config's access logs over the last ``window_s`` seconds
     (by each line's own time; the last ``BASELINE_BYTES`` of each log at most), and the marks
-    where each access and error log ends. Raises ReloadError when the live config cannot be read."""
+    where each access and error log ends. Raises ReloadError when the live config cannot be read.
+
+    Each log is read from where the window starts (``logs.window_span``: a binary search on its
+    times), not from its beginning; ``lines`` and ``malformed`` count the lines read."""
     model = load_live(control)
     taken = time.time() if now is None else now
     labeler = _labeler()
@@ -287,8 +291,9 @@ def take_baseline(control: ServerControl, window_s: float = 3600.0, *, now: floa
             marks.append(LogMark(log.path, None, 0))
             continue
         marks.append(LogMark(log.path, info.st_ino, info.st_size))
-        start = max(0, info.st_size - BASELINE_BYTES)
-        reader = _Reader(log, LogMark(log.path, info.st_ino, start), labeler, partial=start > 0)
+        tail = max(0, info.st_size - BASELINE_BYTES)
+        start = min(_window_start(log, taken - window_s), info.st_size)
+        reader = _Reader(log, LogMark(log.path, info.st_ino, max(start, tail)), labeler, partial=tail > start)
         while reader.offset < info.st_size:
             before = reader.offset
             for row in reader.read(taken, until=info.st_size):  # what verify reads starts at the mark
@@ -307,6 +312,15 @@ def take_baseline(control: ServerControl, window_s: float = 3600.0, *, now: floa
     endpoints = tuple(EndpointCount(*key, requests, errors) for key, (requests, errors) in sorted(counts.items()))
     return Baseline(taken, window_s, endpoints, tuple(marks), error_marks, lines, malformed,
                     {host: dict(vhosts) for host, vhosts in hosts.items()})
+
+
+def _window_start(log: _AccessLog, since: float) -> int:
+    """Where the lines of ``since`` and later start in ``log`` (a line start; 0: read from the start)."""
+    try:
+        span = window_span(log.path, log.parser, since)
+    except OSError:
+        return 0  # the reader says what it can read
+    return span[0] if span is not None else 0
 
 
 def _host_names(model: ServerModel) -> HostNames:

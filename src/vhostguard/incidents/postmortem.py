@@ -1,6 +1,7 @@
 """A drafted postmortem: what the access logs, the error logs and the event store say about a window.
 
-The numbers come from the logs line by line (``logs.read_log``, the one reader): a failed request is a
+The numbers come from the logs line by line (``logs.read_log``, the one reader, from where the window
+starts: ``logs.window_span`` finds it without reading what comes before): a failed request is a
 logged final status of 500 or more, or a misrouted one (its Host, ``%{Host}i`` or ``%V``, was seen moved
 by watch's ``host-moved`` alert or a deploy's verification, and another vhost than the usual one, ``%v``,
 answered it: the incident's 403s), counted once per line whose time falls inside the window, so the
@@ -20,7 +21,7 @@ from vhostguard.config import ConfigError, LoadOptions, load
 from vhostguard.deploy import Journal, JournalError
 from vhostguard.diagnose import explain_line
 from vhostguard.incidents.store import Event, epoch
-from vhostguard.logs import EndpointTemplater, Parser, ReadStats, read_log
+from vhostguard.logs import EndpointTemplater, Parser, ReadStats, lines_before, read_log, window_span
 from vhostguard.model import build_model, normalize_host
 from vhostguard.monitor import parse_error_line
 from vhostguard.routing import Decision, Request, RequestError, Router
@@ -69,15 +70,16 @@ class _Impact:
     endpoints: dict[tuple[str, str, str], _Endpoint] = field(default_factory=dict)
     first_failure: float | None = None
     last_failure: float | None = None
-    first_failure_line: str = ""
-    last_failure_line: str = ""
+    # where the first and last failing requests are: (file, offset its lines are numbered from, line)
+    first_failure_at: tuple[str, int, int] | None = None
+    last_failure_at: tuple[str, int, int] | None = None
     first_request: float | None = None
     last_request: float | None = None
     samples: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
     # (bucket of ``grain`` seconds from the window's start, endpoint) -> [requests, 5xx, latency µs sum, timed]
     cells: dict[tuple[int, tuple[str, str, str]], list[int]] = field(default_factory=dict)
     grain: int = 1
-    lines: int = 0
+    lines: int = 0  # read: the windows of the logs that can be entered in the middle, the others whole
     malformed: int = 0
     untimed: int = 0  # parsed lines without a time (a format without %t): not placed in the window
     whole_seconds: bool = True  # every time logged to the second (%t): a request is somewhere in its second
@@ -166,7 +168,10 @@ def _read_impact(inputs: PostmortemInputs) -> _Impact:
     end = inputs.end if inputs.end is not None else float("inf")
     for log in inputs.access_logs:
         stats = ReadStats()
-        for record in read_log(log.path, log.parser, stats=stats, with_position=True):
+        # only the window's lines are read (slack included: a line is written when its request ends)
+        span = window_span(log.path, log.parser, inputs.start, inputs.end)
+        first = span[0] if span is not None else 0
+        for record in read_log(log.path, log.parser, stats=stats, with_position=True, span=span):
             text = record.get("time")
             try:
                 moment = epoch(str(text)) if text else None
@@ -177,14 +182,15 @@ def _read_impact(inputs: PostmortemInputs) -> _Impact:
                 continue
             if not inputs.start <= moment <= end:
                 continue
-            _count(impact, templater, record, moment, inputs.start, moved)
+            _count(impact, templater, record, moment, inputs.start, moved, first)
         impact.lines += stats.lines
         impact.malformed += stats.malformed
     return impact
 
 
 def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, Any], moment: float,
-           start: float, moved: Mapping[str, str]) -> None:
+           start: float, moved: Mapping[str, str], first: int = 0) -> None:
+    """Count one request of the window (``first``: the offset the record's ``line`` is numbered from)."""
     vhost = str(record.get("vhost") or record.get("server_name") or "-")
     method = str(record.get("method") or "-")
     endpoint = templater.template(record.get("path"), vhost)
@@ -218,13 +224,13 @@ def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, A
     client = record.get("remote_addr") or record.get("remote_host")
     if client:
         impact.clients.add(str(client))
-    where = f"{record.get('file')}:{record.get('line')}"
+    where = (str(record.get("file")), first, int(record.get("line") or 0))
     if moment != int(moment):
         impact.whole_seconds = False
     if impact.first_failure is None or moment < impact.first_failure:
-        impact.first_failure, impact.first_failure_line = moment, where
+        impact.first_failure, impact.first_failure_at = moment, where
     if impact.last_failure is None or moment >= impact.last_failure:
-        impact.last_failure, impact.last_failure_line = moment, where
+        impact.last_failure, impact.last_failure_at = moment, where
     kept = impact.samples.setdefault(key, [])
     if len(kept) < 3:
         # %{local}p is the port the connection came to (what routing needs), %p the vhost's canonical one
@@ -232,6 +238,14 @@ def _count(impact: _Impact, templater: EndpointTemplater, record: Mapping[str, A
         kept.append({"path": record.get("path"), "query": record.get("query"), "port": port,
                      "server_name": record.get("server_name"), "vhost": record.get("vhost"), "method": method,
                      "status": status, "headers_in": record.get("headers_in") or {}})
+
+
+def _line_of(at: tuple[str, int, int] | None) -> str:
+    """``file:line`` of a request read from the middle of its log (its lines counted before it, once)."""
+    if at is None:
+        return ""
+    path, first, line = at
+    return f"{path}:{lines_before(path, first) + line if first else line}"
 
 
 def _coarsen(impact: _Impact) -> None:
@@ -295,11 +309,11 @@ def _timeline(impact: _Impact, events: Sequence[Event]) -> list[dict[str, Any]]:
         slack, note = (0.999, "; the log gives whole seconds") if impact.whole_seconds else (0.0, "")
         entries.append((impact.first_failure + slack, -1, {"time": iso(impact.first_failure), "source": "access-log",
                                                            "kind": "first-failure", "id": "",
-                                                           "text": f"first failing request ({impact.first_failure_line}"
+                                                           "text": f"first failing request ({_line_of(impact.first_failure_at)}"
                                                                    f"{note})"}))
         entries.append((impact.last_failure + slack, 1 << 30, {"time": iso(impact.last_failure), "source": "access-log",
                                                        "kind": "last-failure", "id": "",
-                                                       "text": f"last failing request ({impact.last_failure_line})"}))
+                                                       "text": f"last failing request ({_line_of(impact.last_failure_at)})"}))
     return [entry for _, _, entry in sorted(entries, key=lambda item: (item[0], item[1]))]
 
 

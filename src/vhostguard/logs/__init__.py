@@ -21,13 +21,16 @@ Public surface:
 * ``is_compressed(head)``: a gzip, bzip2 or xz stream (read whole, never entered in the middle);
 * ``WatchCounter(spec, bounds)``: the same scanner counting for ``watch`` (per group, second and status,
   durations in bins; ``WatchRead``, ``WATCH_*``);
-* ``scan_spec(fmt)`` / ``scan_block(spec, data, ...)``: the compiled scanner (per-endpoint sums of a
-  block of lines, exact; lines it is not sure of are left to the Python parser); ``scan_engine()``
-  says whether it runs ("c") or not ("python");
+* ``scan_spec(fmt)`` / ``Tally(...).scan(spec, data, job)``: the compiled scanner (per-endpoint sums
+  of blocks of lines held in C across blocks, one tally per thread, merged, turned into Python objects
+  once; exact; lines it is not sure of are left to the Python parser); ``scan_engine()`` says whether
+  it runs ("c") or not ("python");
 * ``offset_since(handle, size, at, time_of)``: where the lines of time ``at`` and later start in a
   time-ordered log (one binary search over byte offsets; ``record_time(parser)`` gives ``time_of``,
   ``UntimedLog`` when no time can be read), with ``first_timed``/``last_time``, ``count_lines``/
   ``skip_lines``/``lines_before`` (line numbers of a range read from the middle) and ``line_text``;
+  ``window_span(path, parser, since, until)`` the byte range of a plain log that holds a time window
+  (None: read it whole);
 * ``printable(name)``: a file name with bytes that are not UTF-8 as ``\\xhh``, safe to print and encode;
 * ``write_parquet(logs, out)``: the records of logs as one Parquet file (typed columns, report's vhost and
   endpoint, a row group per block, written atomically; ``pyarrow_missing()`` when pyarrow is not installed);
@@ -57,13 +60,14 @@ from vhostguard.logs.resolve import (
 
 from vhostguard.logs.window import (
     UntimedLog, count_lines, epoch, first_timed, last_time, line_text, lines_before, offset_since, record_time, skip_lines,
+    window_span,
 )
 from vhostguard.logs.endpoints import NONE, SegmentTemplates
 from vhostguard.logs.reader import MAX_LINE
 from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs.parquet import ParquetError, ParquetSummary, check_target as check_parquet_target, pyarrow_missing
 from vhostguard.logs.parquet import write_parquet
-from vhostguard.logs.scanner import GroupSums, Scanned, ScanSpec, engine as scan_engine, scan as scan_block, scan_spec
+from vhostguard.logs.scanner import OTHER_HOST, GroupSums, ScanSpec, Tallied, Tally, TallyCaps, engine as scan_engine, scan_spec
 from vhostguard.logs.scanner import WATCH_BOUNDARY, WATCH_CELL, WATCH_END, WATCH_PYTHON, WatchCounter, WatchRead
 
 __all__ = [
@@ -73,6 +77,7 @@ __all__ = [
     "MAX_LINE",
     "NONE",
     "OTHER",
+    "OTHER_HOST",
     "SAMPLES",
     "STOCK_NICKNAMES",
     "TOO_LONG",
@@ -102,8 +107,10 @@ __all__ = [
     "ResolveError",
     "ResolvedLog",
     "ScanSpec",
-    "Scanned",
     "SegmentTemplates",
+    "Tallied",
+    "Tally",
+    "TallyCaps",
     "UntimedLog",
     "WatchCounter",
     "WatchRead",
@@ -144,7 +151,6 @@ __all__ = [
     "request_rows",
     "resolve_files",
     "resolve_targets",
-    "scan_block",
     "scan_engine",
     "scan_spec",
     "skip_lines",
@@ -152,5 +158,6 @@ __all__ = [
     "target_parser",
     "unescape",
     "usable_cpus",
+    "window_span",
     "write_parquet",
 ]

@@ -1,9 +1,11 @@
 /* The compiled access-log scanner behind ``vhostguard.logs.scanner``.
  *
- * scan(spec, data, sketch_multiplier, latency_multiplier, step) reads the lines of
- * ``data`` (bytes: whole lines of one log, in the format ``spec`` describes)
- * with the GIL released, and returns per (vhost, method, endpoint template)
- * the sums report's aggregation needs, plus the lines it was not sure of.
+ * tally_scan(tally, spec, data, job) reads the lines of ``data`` (bytes: whole
+ * lines of one log, in the format ``spec`` describes) with the GIL released and
+ * adds them to ``tally``: per (vhost, method, endpoint template) the sums
+ * report's aggregation needs. It returns the lines it was not sure of. A tally
+ * lives across blocks (one per scanning thread); tally_merge adds one into
+ * another, tally_result turns the sums into Python objects once, at the end.
  *
  * The rule that keeps it exact: it is stricter than the Python parser, never
  * more lenient. A line holding anything but printable ASCII, a backslash in
@@ -117,22 +119,28 @@ static uint64_t mix(uint64_t x) {
 typedef struct { uint32_t group; int used; int64_t key; int64_t v[4]; } Cell;
 typedef struct { Cell *cells; size_t cap, count; int failed; } Table;
 
-static Cell *table_get(Table *t, uint32_t group, int64_t key, int *created) {
-    if (t->failed) return NULL;
-    if ((t->count + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        Cell *cells = calloc(cap, sizeof(Cell));
-        if (!cells) { t->failed = 1; return NULL; }
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->cells[i].used) continue;
-            size_t j = mix(((uint64_t)t->cells[i].group << 40) ^ (uint64_t)t->cells[i].key) & (cap - 1);
-            while (cells[j].used) j = (j + 1) & (cap - 1);
-            cells[j] = t->cells[i];
-        }
-        free(t->cells);
-        t->cells = cells;
-        t->cap = cap;
+/* room for `count` cells at most half full (a power of two, at least 1024) */
+static int table_reserve(Table *t, size_t count) {
+    if (t->failed) return 0;
+    if (count * 2 <= t->cap) return 1;
+    size_t cap = t->cap ? t->cap : 1024;
+    while (count * 2 > cap) cap *= 2;
+    Cell *cells = calloc(cap, sizeof(Cell));
+    if (!cells) { t->failed = 1; return 0; }
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->cells[i].used) continue;
+        size_t j = mix(((uint64_t)t->cells[i].group << 40) ^ (uint64_t)t->cells[i].key) & (cap - 1);
+        while (cells[j].used) j = (j + 1) & (cap - 1);
+        cells[j] = t->cells[i];
     }
+    free(t->cells);
+    t->cells = cells;
+    t->cap = cap;
+    return 1;
+}
+
+static Cell *table_get(Table *t, uint32_t group, int64_t key, int *created) {
+    if (!table_reserve(t, t->count + 1)) return NULL;
     size_t j = mix(((uint64_t)group << 40) ^ (uint64_t)key) & (t->cap - 1);
     while (t->cells[j].used) {
         if (t->cells[j].group == group && t->cells[j].key == key) { *created = 0; return &t->cells[j]; }
@@ -149,7 +157,10 @@ static Cell *table_get(Table *t, uint32_t group, int64_t key, int *created) {
 typedef struct {
     size_t key_start, key_len;   /* in the keys buffer: length-prefixed vhost, method flag + method, template */
     uint64_t hash;
-    long long requests, status[6], bytes, dcount, dsum, dzero, dmin, dmax, first, last, first_line;
+    long long requests, status[6], bytes, dcount, dsum, dzero, dmin, dmax, first, last;
+    long long first_job, first_line;  /* where it was first seen: (job, line in the job's block) */
+    uint32_t vhost;  /* its vhost's index (Tally.vhosts) */
+    int bin_lo, bin_hi;  /* the latency bins in use in `bins` */
     /* the minute and bucket the group's last line fell in: lines come in time order, so most lines
        count here and a table is touched only when the minute changes (flush_group) */
     long long minute, bucket, m[2], b[4];
@@ -416,7 +427,26 @@ static long long days_from_civil(long long y, unsigned m, unsigned d) {
 }
 
 /* [dd/Mon/yyyy:hh:mm:ss +zzzz]: only times the Python parser accepts, years 1000..9998 (others: Python decides) */
+/* the last time read on this thread: a log's consecutive lines mostly share their second */
+static _Thread_local char last_time_text[28];
+static _Thread_local long long last_time_epoch;
+static _Thread_local int last_time_valid;
+
+static int clf_time_parse(const char *p, const char *end, long long *epoch);
+
 static int clf_time(const char *p, const char *end, long long *epoch) {
+    if (end - p >= 28 && last_time_valid && memcmp(p, last_time_text, 28) == 0) {
+        *epoch = last_time_epoch;
+        return 1;
+    }
+    if (!clf_time_parse(p, end, epoch)) return 0;
+    memcpy(last_time_text, p, 28);
+    last_time_epoch = *epoch;
+    last_time_valid = 1;
+    return 1;
+}
+
+static int clf_time_parse(const char *p, const char *end, long long *epoch) {
     if (end - p < 28) return 0;
     if (p[0] != '[' || p[3] != '/' || p[7] != '/' || p[12] != ':' || p[15] != ':' || p[18] != ':'
         || p[21] != ' ' || (p[22] != '+' && p[22] != '-') || p[27] != ']') return 0;
@@ -438,12 +468,18 @@ static int clf_time(const char *p, const char *end, long long *epoch) {
 
 /* the value of an unquoted field: up to the first place where the next literal matches (the regex's lazy
    first choice); no space, quote or backslash in it */
+/* a literal's text at p (literals are a few bytes: a loop beats a call to memcmp) */
+static inline int same_text(const char *p, const char *lit, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) if (p[i] != lit[i]) return 0;
+    return 1;
+}
+
 static const char *token_end(const char *p, const char *end, const Item *next) {
     const char *q = p;
     for (;;) {
         if (next == NULL) {
             if (q == end) return q;
-        } else if (q < end && *q == next->lit[0] && end - q >= next->lit_len && memcmp(q, next->lit, (size_t)next->lit_len) == 0) {
+        } else if (q < end && *q == next->lit[0] && end - q >= next->lit_len && same_text(q, next->lit, next->lit_len)) {
             return q;
         }
         if (q == end || *q == ' ' || *q == '"' || *q == '\\') return NULL;
@@ -458,7 +494,7 @@ static int read_line_marks(const Spec *spec, const char *p, const char *end, Lin
         const Item *item = &spec->items[i];
         const Item *next = i + 1 < spec->count ? &spec->items[i + 1] : NULL;
         if (!item->is_field) {
-            if (end - p < item->lit_len || memcmp(p, item->lit, (size_t)item->lit_len) != 0) return 0;
+            if (end - p < item->lit_len || !same_text(p, item->lit, item->lit_len)) return 0;
             p += item->lit_len;
             continue;
         }
@@ -541,22 +577,70 @@ static int read_line(const Spec *spec, const char *p, const char *end, Line *out
     return read_line_marks(spec, p, end, out, NULL);
 }
 
-/* --- the scan ------------------------------------------------------------------------------ */
+/* --- the tally: running sums across blocks ------------------------------------------------------
+ *
+ * A Tally holds what the lines of any number of blocks add up to, per (vhost, method, endpoint
+ * template): one per scanning thread, fed block after block with the GIL released, merged into one
+ * at the end, and only then turned into Python objects. So the per-block work in the interpreter is
+ * only the lines the scanner left to the Python parser.
+ *
+ * Bounded like a report reader (analytics/aggregate.py): at most max_vhosts vhosts and max_templates
+ * templates per vhost (first seen, first kept; later ones count in "{other}", and `folded` says so),
+ * methods outside the caller's list (if it gives one) count as "{other}", at most max_pairs (vhost, Host) pairs (later
+ * Hosts count as "{other}"), and the series (buckets + latency cells) at most max_cells: past it the
+ * step doubles and the cells are merged, as Aggregate._coarsen does. */
+
+#define RAW_CACHE 16384  /* entries of a tally's raw cache (direct-mapped) */
+#define RAW_KEY_MAX 112  /* longer raw keys are not cached */
+
+/* (vhost, request up to the end of its path) -> group: a repeated path skips templating and the key */
+typedef struct {
+    uint64_t hash;
+    uint32_t gid;
+    uint16_t vlen, rlen;
+    uint8_t used, folded;
+    char key[RAW_KEY_MAX];
+} RawEntry;
+
+static const char OTHER_NAME[] = "{other}";
+#define OTHER_LEN (sizeof OTHER_NAME - 1)
 
 typedef struct {
-    Groups groups;
-    Table minutes;   /* (group, minute) -> requests, 5xx: the vhost timeline */
+    Groups groups;   /* (vhost, method, template) */
+    Groups vhosts;   /* length-prefixed vhost names; a vhost's `requests` counts its admitted templates */
+    Groups admitted; /* (vhost index, template): the templates admitted per vhost */
+    Table minutes;   /* (vhost index, minute) -> requests, 5xx: the vhost timeline */
     Table buckets;   /* (group, bucket of `step` s) -> requests, 5xx, first 5xx, last 5xx: the series */
     Table latency;   /* (group, bucket * LATENCY_BINS + bin) -> requests */
     Table sketch;    /* (group, sketch bucket) -> values */
-    Groups pairs;    /* (vhost, raw Host) interned: length-prefixed vhost, then length-prefixed Host */
+    Groups pairs;    /* (vhost index, raw Host) interned */
     Table hosts;     /* (pair, minute) -> requests: the host-moved view */
-    Buf deferred;    /* (line number, start, end) as three long long */
-    long long lines;
-    int failed;
-} Result;
+    Buf deferred;    /* of the block being scanned: (line number, start, end) as three long long */
+    Buf key, tpl, norm;  /* scratch */
+    Buf methods;     /* the methods kept by name: length-prefixed */
+    RawEntry *raw;   /* RAW_CACHE entries (NULL until needed) */
+    long long lines, folded, step, job, block_lines;
+    long long max_vhosts, max_templates, max_pairs;
+    size_t max_cells;
+    double sketch_mult, latency_mult;
+    int failed, busy, merged;  /* merged: added into another tally (tally_add), not usable since */
+} Tally;
 
 static long long floor_div(long long a, long long b) { long long q = a / b; return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q; }
+static long long floor_mod(long long a, long long b) { return a - floor_div(a, b) * b; }
+
+static long groups_lookup(const Groups *g, const char *key, size_t n) {
+    if (g->failed || g->slot_cap == 0) return -1;
+    uint64_t h = hash_bytes(key, n);
+    size_t j = h & (g->slot_cap - 1);
+    while (g->slots[j]) {
+        const Group *found = &g->groups[g->slots[j] - 1];
+        if (found->hash == h && found->key_len == n && memcmp(g->keys.data + found->key_start, key, n) == 0)
+            return (long)(g->slots[j] - 1);
+        j = (j + 1) & (g->slot_cap - 1);
+    }
+    return -1;
+}
 
 static Cell *counter(Table *t, uint32_t group, int64_t key, int slots) {
     int created;
@@ -568,41 +652,216 @@ static Cell *counter(Table *t, uint32_t group, int64_t key, int slots) {
     return cell;
 }
 
-/* move group `gid`'s current minute and bucket into the tables */
-static int flush_group(Result *r, uint32_t gid) {
-    Group *g = &r->groups.groups[gid];
-    if (!g->open) return 1;
-    if (g->m[0]) {
-        Cell *m = counter(&r->minutes, gid, g->minute, 2);
-        if (m == NULL) return 0;
-        m->v[0] += g->m[0];
-        m->v[1] += g->m[1];
-    }
-    if (g->b[0]) {
-        Cell *b = counter(&r->buckets, gid, g->bucket, 4);
-        if (b == NULL) return 0;
-        b->v[0] += g->b[0];
-        b->v[1] += g->b[1];
-        if (g->b[2] < b->v[2]) b->v[2] = g->b[2];
-        if (g->b[3] > b->v[3]) b->v[3] = g->b[3];
-    }
-    if (g->bins != NULL) {
-        for (int k = 0; k < LATENCY_BINS; k++) {
-            if (!g->bins[k]) continue;
-            Cell *l = counter(&r->latency, gid, g->bucket * LATENCY_BINS + k, 1);
-            if (l == NULL) return 0;
-            l->v[0] += g->bins[k];
-            g->bins[k] = 0;
-        }
-    }
-    g->m[0] = g->m[1] = g->b[0] = g->b[1] = 0;
-    g->b[2] = INT64_MAX;
-    g->b[3] = INT64_MIN;
-    g->open = 0;
+static int add_bucket_cell(Table *t, uint32_t group, int64_t key, const int64_t v[4]) {
+    Cell *b = counter(t, group, key, 4);
+    if (b == NULL) return 0;
+    b->v[0] += v[0];
+    b->v[1] += v[1];
+    if (v[2] < b->v[2]) b->v[2] = v[2];
+    if (v[3] > b->v[3]) b->v[3] = v[3];
     return 1;
 }
 
-static int add_line(Result *r, const Line *line, Buf *key, Buf *tpl, double sketch_mult, double latency_mult, long long step) {
+static int add_count(Table *t, uint32_t group, int64_t key, int64_t n) {
+    Cell *c = counter(t, group, key, 1);
+    if (c == NULL) return 0;
+    c->v[0] += n;
+    return 1;
+}
+
+/* move vhost `vid`'s current minute into its timeline (lines come in time order: a vhost's minute
+   changes once a minute, and the table is touched then) */
+static int flush_minute(Tally *t, uint32_t vid, Group *v) {
+    if (v->m[0]) {
+        Cell *m = counter(&t->minutes, vid, v->minute, 2);
+        if (m == NULL) return 0;
+        m->v[0] += v->m[0];
+        m->v[1] += v->m[1];
+    }
+    v->m[0] = v->m[1] = 0;
+    return 1;
+}
+
+/* the same for a (vhost, Host) pair's requests */
+static int flush_pair(Tally *t, uint32_t pid, Group *pair) {
+    if (pair->m[0] && !add_count(&t->hosts, pid, pair->minute, pair->m[0])) return 0;
+    pair->m[0] = 0;
+    return 1;
+}
+
+/* move group `gid`'s current bucket and its latency bins into the tables */
+static int flush_bucket(Tally *t, uint32_t gid, Group *g) {
+    if (g->b[0]) {
+        int64_t v[4] = {g->b[0], g->b[1], g->b[2], g->b[3]};
+        if (!add_bucket_cell(&t->buckets, gid, g->bucket, v)) return 0;
+    }
+    if (g->bins != NULL) {
+        for (int k = g->bin_lo; k <= g->bin_hi; k++) {
+            if (!g->bins[k]) continue;
+            if (!add_count(&t->latency, gid, g->bucket * LATENCY_BINS + k, g->bins[k])) return 0;
+            g->bins[k] = 0;
+        }
+    }
+    g->bin_lo = LATENCY_BINS;
+    g->bin_hi = -1;
+    g->b[0] = g->b[1] = 0;
+    g->b[2] = INT64_MAX;
+    g->b[3] = INT64_MIN;
+    return 1;
+}
+
+static int flush_group(Tally *t, uint32_t gid) {
+    Group *g = &t->groups.groups[gid];
+    if (!g->open) return 1;
+    g->open = 0;
+    return flush_bucket(t, gid, g);
+}
+
+/* a group's sketch counters (its array) into the sketch table */
+static int flush_sketch(Tally *t, uint32_t gid, uint32_t *counts) {
+    for (int k = 0; counts != NULL && k < SKETCH_SLOTS; k++) {
+        if (!counts[k]) continue;
+        if (!add_count(&t->sketch, gid, k, counts[k])) return 0;
+        counts[k] = 0;
+    }
+    return 1;
+}
+
+/* every group's open bucket, every vhost's and pair's minute, into the tables, and with `sketches` the
+   groups' sketch counters too (a merge adds the arrays instead) */
+static int flush_all(Tally *t, int sketches) {
+    for (size_t i = 0; i < t->vhosts.count; i++) {
+        Group *v = &t->vhosts.groups[i];
+        if (v->open && !flush_minute(t, (uint32_t)i, v)) return 0;
+        v->open = 0;
+    }
+    for (size_t i = 0; i < t->pairs.count; i++) {
+        Group *pair = &t->pairs.groups[i];
+        if (pair->open && !flush_pair(t, (uint32_t)i, pair)) return 0;
+        pair->open = 0;
+    }
+    for (size_t i = 0; i < t->groups.count; i++) {
+        if (!flush_group(t, (uint32_t)i)) return 0;
+        if (sketches && !flush_sketch(t, (uint32_t)i, t->groups.groups[i].sketch)) return 0;
+    }
+    return 1;
+}
+
+/* a series cell's key at a coarser step: its bucket's start; a latency cell's: bucket start * BINS + bin */
+static int64_t bucket_at(int64_t key, long long step) { return key - floor_mod(key, step); }
+static int64_t latency_at(int64_t key, long long step) { return key - floor_mod(floor_div(key, LATENCY_BINS), step) * LATENCY_BINS; }
+
+/* the series at `step` (a multiple of the current one): cells merged as Aggregate._coarsen merges them */
+static int coarsen(Tally *t, long long step) {
+    if (!flush_all(t, 0)) return 0;
+    Table buckets = {0}, latency = {0};
+    for (size_t i = 0; i < t->buckets.cap; i++) {
+        const Cell *c = &t->buckets.cells[i];
+        if (c->used && !add_bucket_cell(&buckets, c->group, bucket_at(c->key, step), c->v)) goto fail;
+    }
+    for (size_t i = 0; i < t->latency.cap; i++) {
+        const Cell *c = &t->latency.cells[i];
+        if (c->used && !add_count(&latency, c->group, latency_at(c->key, step), c->v[0])) goto fail;
+    }
+    free(t->buckets.cells);
+    free(t->latency.cells);
+    t->buckets = buckets;
+    t->latency = latency;
+    t->step = step;
+    return 1;
+fail:
+    free(buckets.cells);
+    free(latency.cells);
+    return 0;
+}
+
+static int bound_cells(Tally *t) {
+    while (t->buckets.count + t->latency.count > t->max_cells && t->step < ((long long)MINUTE << 32))
+        if (!coarsen(t, t->step * 2)) return 0;
+    return 1;
+}
+
+static int known_method(const Tally *t, const char *m, size_t n) {
+    const char *p = t->methods.data, *end = p + t->methods.len;
+    while (p < end) {
+        uint32_t len;
+        memcpy(&len, p, sizeof len);
+        p += sizeof len;
+        if (len == n && memcmp(p, m, n) == 0) return 1;
+        p += len;
+    }
+    return 0;
+}
+
+static void put_key(Buf *key, const char *vhost, size_t vlen, const char *method, size_t method_len, int has_method,
+                    const char *tpl, size_t tlen) {
+    key->len = 0;
+    buf_u32(key, (uint32_t)vlen);
+    buf_put(key, vhost, vlen);
+    buf_put(key, has_method ? "m" : "n", 1);
+    buf_u32(key, (uint32_t)method_len);
+    buf_put(key, method, method_len);
+    buf_u32(key, (uint32_t)tlen);
+    buf_put(key, tpl, tlen);
+}
+
+/* the group of a (vhost, method, template) seen for the first time: the caps and the method list
+   applied (the raw key is not interned, so a folded key is looked at again on its next line) */
+static long admit(Tally *t, const char *vhost, size_t vlen, const char *method, size_t method_len, int has_method) {
+    Buf *k = &t->norm;
+    int folded = 0;
+    k->len = 0;
+    buf_u32(k, (uint32_t)vlen);
+    buf_put(k, vhost, vlen);
+    if (k->failed) return -1;
+    long vid = groups_lookup(&t->vhosts, k->data, k->len);
+    if (vid < 0 && (long long)t->vhosts.count >= t->max_vhosts) {
+        folded = 1;
+        vhost = OTHER_NAME;
+        vlen = OTHER_LEN;
+        k->len = 0;
+        buf_u32(k, (uint32_t)vlen);
+        buf_put(k, vhost, vlen);
+    }
+    if (vid < 0) vid = groups_find(&t->vhosts, k->data, k->len);
+    if (vid < 0) return -1;
+    if (has_method && t->methods.len && !known_method(t, method, method_len)) { method = OTHER_NAME; method_len = OTHER_LEN; }
+    const char *tpl = t->tpl.data;
+    size_t tlen = t->tpl.len;
+    k->len = 0;
+    buf_u32(k, (uint32_t)vid);
+    buf_put(k, tpl, tlen);
+    if (k->failed) return -1;
+    if (groups_lookup(&t->admitted, k->data, k->len) < 0 && !(tlen == OTHER_LEN && memcmp(tpl, OTHER_NAME, OTHER_LEN) == 0)) {
+        Group *v = &t->vhosts.groups[vid];
+        if (v->requests >= t->max_templates) {
+            folded = 1;
+            tpl = OTHER_NAME;
+            tlen = OTHER_LEN;
+        } else {
+            if (groups_find(&t->admitted, k->data, k->len) < 0) return -1;
+            v->requests++;
+        }
+    }
+    Buf *key = &t->key;
+    put_key(key, vhost, vlen, method, method_len, has_method, tpl, tlen);
+    if (key->failed) return -1;
+    size_t before = t->groups.count;
+    long gid = groups_find(&t->groups, key->data, key->len);
+    if (gid < 0) return -1;
+    if (t->groups.count > before) {
+        Group *g = &t->groups.groups[gid];
+        g->vhost = (uint32_t)vid;
+        g->bin_lo = LATENCY_BINS;
+        g->bin_hi = -1;
+    }
+    t->folded += folded;
+    return gid;
+}
+
+static int count_line(Tally *t, const Line *line, long gid);
+
+static int add_line(Tally *t, const Line *line) {
     const char *method = NULL, *path = NULL;
     size_t method_len = 0, path_len = 0;
     if (line->has_request && !(line->request_len == 1 && line->request[0] == '-')) {
@@ -623,58 +882,102 @@ static int add_line(Result *r, const Line *line, Buf *key, Buf *tpl, double sket
             path_len = (size_t)((question ? question : target_end) - rest);
         }
     }
+    size_t vlen = line->has_vhost ? line->vhost_len : 0;
+    /* the request up to the end of its path ("GET /a/b"): with the vhost, the key of the raw cache */
+    size_t prefix = path ? (size_t)(path + path_len - line->request) : 0;
+    RawEntry *cached = NULL;
+    if (path != NULL && vlen + prefix <= RAW_KEY_MAX) {
+        if (t->raw == NULL && (t->raw = calloc(RAW_CACHE, sizeof(RawEntry))) == NULL) return 0;
+        uint64_t h = mix(hash_bytes(line->vhost, vlen)) ^ hash_bytes(line->request, prefix);
+        cached = &t->raw[h & (RAW_CACHE - 1)];
+        if (cached->used && cached->hash == h && cached->vlen == vlen && cached->rlen == prefix
+            && memcmp(cached->key, line->vhost, vlen) == 0 && memcmp(cached->key + vlen, line->request, prefix) == 0) {
+            t->folded += cached->folded;
+            return count_line(t, line, cached->gid);
+        }
+        cached->used = 0;
+        cached->hash = h;
+    }
+    Buf *tpl = &t->tpl;
     tpl->len = 0;
     if (path == NULL) buf_put(tpl, "-", 1);
     else auto_template(tpl, path, path_len);
-    key->len = 0;
-    size_t vlen = line->has_vhost ? line->vhost_len : 0;
-    buf_u32(key, (uint32_t)vlen);
-    if (vlen) buf_put(key, line->vhost, vlen);
-    buf_put(key, method ? "m" : "n", 1);
-    buf_u32(key, (uint32_t)method_len);
-    if (method_len) buf_put(key, method, method_len);
-    buf_u32(key, (uint32_t)tpl->len);
-    buf_put(key, tpl->data, tpl->len);
-    if (key->failed || tpl->failed) return 0;
-    long gid = groups_find(&r->groups, key->data, key->len);
+    put_key(&t->key, line->vhost, vlen, method, method_len, method != NULL, tpl->data, tpl->len);
+    if (t->key.failed || tpl->failed) return 0;
+    long long folded = t->folded;
+    long gid = groups_lookup(&t->groups, t->key.data, t->key.len);
+    if (gid < 0) gid = admit(t, line->vhost, vlen, method, method_len, method != NULL);
     if (gid < 0) return 0;
-    Group *g = &r->groups.groups[gid];
-    if (g->requests == 0) g->first_line = r->lines;
+    if (cached != NULL) {
+        cached->used = 1;
+        cached->gid = (uint32_t)gid;
+        cached->folded = t->folded > folded;
+        cached->vlen = (uint16_t)vlen;
+        cached->rlen = (uint16_t)prefix;
+        memcpy(cached->key, line->vhost, vlen);
+        memcpy(cached->key + vlen, line->request, prefix);
+    }
+    return count_line(t, line, gid);
+}
+
+/* the counters of line `line`, of group `gid` */
+static int count_line(Tally *t, const Line *line, long gid) {
+    Group *g = &t->groups.groups[gid];
+    if (g->requests == 0 || t->job < g->first_job || (t->job == g->first_job && t->block_lines < g->first_line)) {
+        g->first_job = t->job;
+        g->first_line = t->block_lines;
+    }
     g->requests++;
     int group = line->has_status && line->status >= 100 && line->status <= 599 ? (int)(line->status / 100) : 0;
     g->status[group]++;
     if (__builtin_add_overflow(g->bytes, line->bytes, &g->bytes)) return 0;
-    long long epoch = line->epoch;
+    long long epoch = line->epoch, step = t->step;
     long long minute = floor_div(epoch, MINUTE) * MINUTE;
     long long bucket = floor_div(minute, step) * step;
     if (epoch < g->first) g->first = epoch;
     if (epoch > g->last) g->last = epoch;
-    if (!g->open || g->minute != minute || g->bucket != bucket) {
-        if (!flush_group(r, (uint32_t)gid)) return 0;
-        g->open = 1;
-        g->minute = minute;
+    Group *v = &t->vhosts.groups[g->vhost];
+    if (!v->open || v->minute != minute) {
+        if (v->open && !flush_minute(t, g->vhost, v)) return 0;
+        v->minute = minute;
+        v->open = 1;
+    }
+    v->m[0]++;
+    if (!g->open || g->bucket != bucket) {
+        if (g->open && !flush_bucket(t, (uint32_t)gid, g)) return 0;
         g->bucket = bucket;
     }
-    g->m[0]++;
+    g->open = 1;
     g->b[0]++;
     if (group == 5) {
-        g->m[1]++;
+        v->m[1]++;
         g->b[1]++;
         if (epoch < g->b[2]) g->b[2] = epoch;
         if (epoch > g->b[3]) g->b[3] = epoch;
     }
     if (line->has_host) {
+        Buf *key = &t->norm;
         key->len = 0;
-        buf_u32(key, (uint32_t)vlen);
-        if (vlen) buf_put(key, line->vhost, vlen);
+        buf_u32(key, g->vhost);
         buf_u32(key, (uint32_t)line->host_len);
         buf_put(key, line->host, line->host_len);
         if (key->failed) return 0;
-        long pid = groups_find(&r->pairs, key->data, key->len);
+        long pid = groups_lookup(&t->pairs, key->data, key->len);
+        if (pid < 0 && (long long)t->pairs.count >= t->max_pairs) {
+            key->len = 0;
+            buf_u32(key, g->vhost);
+            buf_u32(key, (uint32_t)OTHER_LEN);
+            buf_put(key, OTHER_NAME, OTHER_LEN);
+        }
+        if (pid < 0) pid = groups_find(&t->pairs, key->data, key->len);
         if (pid < 0) return 0;
-        Cell *h = counter(&r->hosts, (uint32_t)pid, minute, 1);
-        if (h == NULL) return 0;
-        h->v[0]++;
+        Group *pair = &t->pairs.groups[pid];
+        if (!pair->open || pair->minute != minute) {
+            if (pair->open && !flush_pair(t, (uint32_t)pid, pair)) return 0;
+            pair->minute = minute;
+            pair->open = 1;
+        }
+        pair->m[0]++;
     }
     if (line->has_duration) {
         long long d = line->duration;
@@ -682,37 +985,35 @@ static int add_line(Result *r, const Line *line, Buf *key, Buf *tpl, double sket
         if (__builtin_add_overflow(g->dsum, d, &g->dsum)) return 0;
         if (d < g->dmin) g->dmin = d;
         if (d > g->dmax) g->dmax = d;
+        /* a group's arrays (8 KiB, 1 KiB) only once it has durations enough to pay for them */
+        int arrays = g->dcount > 32;
         if (d <= 0) g->dzero++;
         else {
             /* QuantileSketch.add_many: ceil(log(v) * multiplier) */
-            int64_t k = (int64_t)ceil(sketch_mult * log((double)d));
-            if (k >= 0 && k < SKETCH_SLOTS && g->requests < UINT32_MAX) {
+            int64_t k = (int64_t)ceil(t->sketch_mult * log((double)d));
+            if (arrays && k >= 0 && k < SKETCH_SLOTS && g->dcount < UINT32_MAX) {
                 if (g->sketch == NULL && (g->sketch = calloc(SKETCH_SLOTS, sizeof(uint32_t))) == NULL) return 0;
                 g->sketch[k]++;
-            } else {
-                Cell *c = counter(&r->sketch, (uint32_t)gid, k, 1);
-                if (c == NULL) return 0;
-                c->v[0]++;
-            }
+            } else if (!add_count(&t->sketch, (uint32_t)gid, k, 1)) return 0;
         }
         /* aggregate._add_latency: ceil(log(max(d, 1)) * scale) */
-        long long bin = (long long)ceil(latency_mult * log((double)(d > 1 ? d : 1)));
-        if (bin < 0 || bin >= LATENCY_BINS) {
-            Cell *l = counter(&r->latency, (uint32_t)gid, bucket * LATENCY_BINS + bin, 1);
-            if (l == NULL) return 0;
-            l->v[0]++;
+        long long bin = (long long)ceil(t->latency_mult * log((double)(d > 1 ? d : 1)));
+        if (!arrays || bin < 0 || bin >= LATENCY_BINS) {
+            if (!add_count(&t->latency, (uint32_t)gid, bucket * LATENCY_BINS + bin, 1)) return 0;
         } else {
             if (g->bins == NULL && (g->bins = calloc(LATENCY_BINS, sizeof(int64_t))) == NULL) return 0;
             g->bins[bin]++;
+            if (bin < g->bin_lo) g->bin_lo = (int)bin;
+            if (bin > g->bin_hi) g->bin_hi = (int)bin;
         }
     }
     return 1;
 }
 
-static int defer(Result *r, long long number, long long start, long long end) {
+static int defer(Tally *t, long long number, long long start, long long end) {
     long long triple[3] = {number, start, end};
-    buf_put(&r->deferred, (const char *)triple, sizeof triple);
-    return !r->deferred.failed;
+    buf_put(&t->deferred, (const char *)triple, sizeof triple);
+    return !t->deferred.failed;
 }
 
 static int printable(const char *p, const char *e) {
@@ -728,55 +1029,161 @@ static int printable(const char *p, const char *e) {
     return 1;
 }
 
-static void scan_lines(const Spec *spec, const char *data, size_t size, double sketch_mult, double latency_mult,
-                       long long step, Result *r) {
-    Buf key = {0}, tpl = {0};
+static int tally_failed(const Tally *t) {
+    return t->failed || t->groups.failed || t->vhosts.failed || t->admitted.failed || t->minutes.failed
+           || t->buckets.failed || t->latency.failed || t->sketch.failed || t->pairs.failed || t->hosts.failed
+           || t->key.failed || t->tpl.failed || t->norm.failed;
+}
+
+/* the lines of one block (of job `job`) into the tally */
+static void scan_lines(Tally *t, const Spec *spec, const char *data, size_t size) {
     size_t start = 0;
-    while (start < size && !r->failed) {
+    t->block_lines = 0;
+    t->deferred.len = 0;
+    while (start < size && !t->failed) {
         const char *nl = memchr(data + start, '\n', size - start);
         size_t stop = nl ? (size_t)(nl - data) : size;
-        r->lines++;
+        t->block_lines++;
         const char *p = data + start, *e = data + stop;
         if (e > p && e[-1] == '\r') e--;  /* as the Python reader: the CR of a CRLF is not data */
         Line line;
-        int ok = (size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line(spec, p, e, &line)
-                 && add_line(r, &line, &key, &tpl, sketch_mult, latency_mult, step);
-        if (!ok && !defer(r, r->lines, (long long)start, (long long)stop)) r->failed = 1;
-        if (r->groups.failed || r->minutes.failed || r->buckets.failed || r->latency.failed || r->sketch.failed
-            || r->pairs.failed || r->hosts.failed) r->failed = 1;
+        int ok = (size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line(spec, p, e, &line) && add_line(t, &line);
+        if (!ok && !defer(t, t->block_lines, (long long)start, (long long)stop)) t->failed = 1;
+        if ((t->block_lines & 0xffff) == 0 && !bound_cells(t)) t->failed = 1;
+        if (tally_failed(t)) t->failed = 1;
         start = stop + 1;
     }
-    for (size_t i = 0; i < r->groups.count && !r->failed; i++) {
-        if (!flush_group(r, (uint32_t)i)) r->failed = 1;
-        uint32_t *counts = r->groups.groups[i].sketch;
-        for (int k = 0; counts != NULL && k < SKETCH_SLOTS && !r->failed; k++) {
-            if (!counts[k]) continue;
-            Cell *c = counter(&r->sketch, (uint32_t)i, k, 1);
-            if (c == NULL) r->failed = 1;
-            else c->v[0] += counts[k];
-        }
-    }
-    free(key.data);
-    free(tpl.data);
+    if (!t->failed && !bound_cells(t)) t->failed = 1;
+    t->lines += t->block_lines;
 }
 
-static void result_free(Result *r) {
-    for (size_t i = 0; i < r->groups.count; i++) {
-        free(r->groups.groups[i].bins);
-        free(r->groups.groups[i].sketch);
+static void groups_free(Groups *g, int arrays) {
+    for (size_t i = 0; arrays && i < g->count; i++) {
+        free(g->groups[i].bins);
+        free(g->groups[i].sketch);
     }
-    free(r->groups.groups);
-    free(r->groups.slots);
-    free(r->groups.keys.data);
-    free(r->minutes.cells);
-    free(r->buckets.cells);
-    free(r->latency.cells);
-    free(r->sketch.cells);
-    free(r->pairs.groups);
-    free(r->pairs.slots);
-    free(r->pairs.keys.data);
-    free(r->hosts.cells);
-    free(r->deferred.data);
+    free(g->groups);
+    free(g->slots);
+    free(g->keys.data);
+}
+
+static void tally_free(Tally *t) {
+    groups_free(&t->groups, 1);
+    groups_free(&t->vhosts, 0);
+    groups_free(&t->admitted, 0);
+    groups_free(&t->pairs, 0);
+    free(t->minutes.cells);
+    free(t->buckets.cells);
+    free(t->latency.cells);
+    free(t->sketch.cells);
+    free(t->hosts.cells);
+    free(t->deferred.data);
+    free(t->key.data);
+    free(t->tpl.data);
+    free(t->norm.data);
+    free(t->methods.data);
+    free(t->raw);
+    free(t);
+}
+
+/* add `src` into `t` (both flushed, at one step); `src` gives its sketch arrays away: it is only freed after */
+static int tally_add(Tally *t, Tally *src) {
+    if (!flush_all(t, 0) || !flush_all(src, 0)) return 0;
+    long long step = t->step > src->step ? t->step : src->step;
+    if ((t->step != step && !coarsen(t, step)) || (src->step != step && !coarsen(src, step))) return 0;
+    size_t nv = src->vhosts.count, ng = src->groups.count, np = src->pairs.count;
+    uint32_t *vmap = calloc(nv + 1, sizeof(uint32_t)), *gmap = calloc(ng + 1, sizeof(uint32_t)),
+             *pmap = calloc(np + 1, sizeof(uint32_t));
+    int ok = vmap && gmap && pmap;
+    for (size_t i = 0; ok && i < nv; i++) {
+        const Group *v = &src->vhosts.groups[i];
+        long id = groups_find(&t->vhosts, src->vhosts.keys.data + v->key_start, v->key_len);
+        ok = id >= 0;
+        if (ok) vmap[i] = (uint32_t)id;
+    }
+    for (size_t i = 0; ok && i < ng; i++) {
+        Group *s = &src->groups.groups[i];
+        size_t before = t->groups.count;
+        long id = groups_find(&t->groups, src->groups.keys.data + s->key_start, s->key_len);
+        if (!(ok = id >= 0)) break;
+        gmap[i] = (uint32_t)id;
+        Group *g = &t->groups.groups[id];
+        if (t->groups.count > before) {
+            g->vhost = vmap[s->vhost];
+            g->bin_lo = LATENCY_BINS;
+            g->bin_hi = -1;
+            g->first_job = s->first_job;
+            g->first_line = s->first_line;
+        } else if (s->first_job < g->first_job || (s->first_job == g->first_job && s->first_line < g->first_line)) {
+            g->first_job = s->first_job;
+            g->first_line = s->first_line;
+        }
+        if (s->sketch != NULL) {  /* the arrays added (or taken), not their cells one by one */
+            if (g->sketch == NULL) {
+                g->sketch = s->sketch;
+                s->sketch = NULL;
+            } else if (g->dcount + s->dcount < UINT32_MAX) {
+                for (int k = 0; k < SKETCH_SLOTS; k++) g->sketch[k] += s->sketch[k];
+            } else if (!flush_sketch(t, (uint32_t)id, s->sketch)) {
+                ok = 0;
+                break;
+            }
+        }
+        g->requests += s->requests;
+        for (int k = 0; k < 6; k++) g->status[k] += s->status[k];
+        ok = !__builtin_add_overflow(g->bytes, s->bytes, &g->bytes) && !__builtin_add_overflow(g->dsum, s->dsum, &g->dsum);
+        g->dcount += s->dcount;
+        g->dzero += s->dzero;
+        if (s->dmin < g->dmin) g->dmin = s->dmin;
+        if (s->dmax > g->dmax) g->dmax = s->dmax;
+        if (s->first < g->first) g->first = s->first;
+        if (s->last > g->last) g->last = s->last;
+    }
+    for (size_t i = 0; ok && i < np; i++) {
+        const Group *p = &src->pairs.groups[i];
+        const char *key = src->pairs.keys.data + p->key_start;
+        uint32_t vid;
+        memcpy(&vid, key, sizeof vid);
+        vid = vmap[vid];
+        Buf *k = &t->norm;
+        k->len = 0;
+        buf_u32(k, vid);
+        buf_put(k, key + sizeof vid, p->key_len - sizeof vid);
+        long id = k->failed ? -1 : groups_find(&t->pairs, k->data, k->len);
+        if ((ok = id >= 0)) pmap[i] = (uint32_t)id;
+    }
+    ok = ok && table_reserve(&t->buckets, t->buckets.count + src->buckets.count)
+         && table_reserve(&t->latency, t->latency.count + src->latency.count)
+         && table_reserve(&t->sketch, t->sketch.count + src->sketch.count);
+    for (size_t i = 0; ok && i < src->buckets.cap; i++) {
+        const Cell *c = &src->buckets.cells[i];
+        if (c->used) ok = add_bucket_cell(&t->buckets, gmap[c->group], c->key, c->v);
+    }
+    for (size_t i = 0; ok && i < src->latency.cap; i++) {
+        const Cell *c = &src->latency.cells[i];
+        if (c->used) ok = add_count(&t->latency, gmap[c->group], c->key, c->v[0]);
+    }
+    for (size_t i = 0; ok && i < src->sketch.cap; i++) {
+        const Cell *c = &src->sketch.cells[i];
+        if (c->used) ok = add_count(&t->sketch, gmap[c->group], c->key, c->v[0]);
+    }
+    for (size_t i = 0; ok && i < src->minutes.cap; i++) {
+        const Cell *c = &src->minutes.cells[i];
+        if (!c->used) continue;
+        Cell *m = counter(&t->minutes, vmap[c->group], c->key, 2);
+        if ((ok = m != NULL)) { m->v[0] += c->v[0]; m->v[1] += c->v[1]; }
+    }
+    for (size_t i = 0; ok && i < src->hosts.cap; i++) {
+        const Cell *c = &src->hosts.cells[i];
+        if (c->used) ok = add_count(&t->hosts, pmap[c->group], c->key, c->v[0]);
+    }
+    free(vmap);
+    free(gmap);
+    free(pmap);
+    if (!ok) return 0;
+    t->lines += src->lines;
+    t->folded += src->folded;
+    return bound_cells(t) && !tally_failed(t);
 }
 
 /* --- Python objects ---------------------------------------------------------------------------- */
@@ -829,28 +1236,8 @@ static PyObject *key_part(const char **p, int may_be_none) {
     return out;
 }
 
-static PyObject *group_object(const Result *r, size_t index, PyObject *tables) {
-    const Group *g = &r->groups.groups[index];
-    const char *p = r->groups.keys.data + g->key_start;
-    PyObject *vhost = key_part(&p, 0);
-    PyObject *method = key_part(&p, 1);
-    PyObject *tpl = key_part(&p, 0);
-    PyObject *low = g->dcount ? PyLong_FromLongLong(g->dmin) : (Py_INCREF(Py_None), Py_None);
-    PyObject *high = g->dcount ? PyLong_FromLongLong(g->dmax) : (Py_INCREF(Py_None), Py_None);
-    if (vhost == NULL || method == NULL || tpl == NULL || low == NULL || high == NULL) {
-        Py_XDECREF(vhost); Py_XDECREF(method); Py_XDECREF(tpl); Py_XDECREF(low); Py_XDECREF(high);
-        return NULL;
-    }
-    /* the per-group dicts: tables[k][index] */
-    PyObject *d[6];
-    for (int k = 0; k < 6; k++) d[k] = PyList_GetItem(PyTuple_GetItem(tables, k), (Py_ssize_t)index);
-    return Py_BuildValue("(NNNL(LLLLLL)LLLLNNLLOOOOOOL)", vhost, method, tpl, g->requests,
-                         g->status[0], g->status[1], g->status[2], g->status[3], g->status[4], g->status[5],
-                         g->bytes, g->dcount, g->dsum, g->dzero, low, high, g->first, g->last,
-                         d[0], d[1], d[2], d[3], d[4], d[5], g->first_line);
-}
-
-/* table column `column` into per-group dicts (values: counters; errors: [count, first, last] where count > 0) */
+/* table column `column` into dicts, the dict of a cell being dicts[index[cell group]] (index NULL: the
+   group itself); values: counters, or [count, first, last] with errors (cells where count > 0) */
 static int emit(const Table *t, PyObject *dicts, int column, int errors) {
     for (size_t i = 0; i < t->cap; i++) {
         const Cell *cell = &t->cells[i];
@@ -866,98 +1253,281 @@ static int emit(const Table *t, PyObject *dicts, int column, int errors) {
     return 1;
 }
 
-/* the host-moved counts: [(vhost, raw Host, {minute: requests})] */
-static PyObject *hosts_object(const Result *r) {
-    size_t n = r->pairs.count;
-    PyObject *minutes = PyList_New((Py_ssize_t)n), *out = NULL;
-    if (!minutes) return NULL;
-    for (size_t i = 0; i < n; i++) {
+static PyObject *dict_list(size_t n) {
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list != NULL && i < n; i++) {
         PyObject *dict = PyDict_New();
-        if (!dict) goto done;
-        PyList_SetItem(minutes, (Py_ssize_t)i, dict);
+        if (dict == NULL) { Py_CLEAR(list); break; }
+        PyList_SetItem(list, (Py_ssize_t)i, dict);
     }
-    if (!emit(&r->hosts, minutes, 0, 0)) goto done;
+    return list;
+}
+
+static PyObject *group_object(const Tally *t, size_t index, PyObject *tables) {
+    const Group *g = &t->groups.groups[index];
+    const char *p = t->groups.keys.data + g->key_start;
+    PyObject *vhost = key_part(&p, 0);
+    PyObject *method = key_part(&p, 1);
+    PyObject *tpl = key_part(&p, 0);
+    PyObject *low = g->dcount ? PyLong_FromLongLong(g->dmin) : (Py_INCREF(Py_None), Py_None);
+    PyObject *high = g->dcount ? PyLong_FromLongLong(g->dmax) : (Py_INCREF(Py_None), Py_None);
+    if (vhost == NULL || method == NULL || tpl == NULL || low == NULL || high == NULL) {
+        Py_XDECREF(vhost); Py_XDECREF(method); Py_XDECREF(tpl); Py_XDECREF(low); Py_XDECREF(high);
+        return NULL;
+    }
+    PyObject *d[4];
+    for (int k = 0; k < 4; k++) d[k] = PyList_GetItem(PyTuple_GetItem(tables, k), (Py_ssize_t)index);
+    return Py_BuildValue("(NNNL(LLLLLL)LLLLNNLLOOOO(LL))", vhost, method, tpl, g->requests,
+                         g->status[0], g->status[1], g->status[2], g->status[3], g->status[4], g->status[5],
+                         g->bytes, g->dcount, g->dsum, g->dzero, low, high, g->first, g->last,
+                         d[0], d[1], d[2], d[3], g->first_job, g->first_line);
+}
+
+/* the vhost timelines: [(vhost, {minute: requests}, {minute: 5xx})] */
+static PyObject *vhosts_object(const Tally *t) {
+    size_t n = t->vhosts.count;
+    PyObject *requests = dict_list(n), *errors = dict_list(n), *out = NULL;
+    if (!requests || !errors || !emit(&t->minutes, requests, 0, 0) || !emit(&t->minutes, errors, 1, 0)) goto done;
     out = PyList_New((Py_ssize_t)n);
-    if (!out) goto done;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = r->pairs.keys.data + r->pairs.groups[i].key_start;
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        const char *p = t->vhosts.keys.data + t->vhosts.groups[i].key_start;
         PyObject *vhost = key_part(&p, 0);
+        PyObject *item = vhost ? Py_BuildValue("(NOO)", vhost, PyList_GetItem(requests, (Py_ssize_t)i),
+                                               PyList_GetItem(errors, (Py_ssize_t)i)) : NULL;
+        if (item == NULL) { Py_CLEAR(out); break; }
+        PyList_SetItem(out, (Py_ssize_t)i, item);
+    }
+done:
+    Py_XDECREF(requests);
+    Py_XDECREF(errors);
+    return out;
+}
+
+/* the host-moved counts: [(vhost, raw Host, {minute: requests})] */
+static PyObject *hosts_object(const Tally *t) {
+    size_t n = t->pairs.count;
+    PyObject *minutes = dict_list(n), *out = NULL;
+    if (!minutes || !emit(&t->hosts, minutes, 0, 0)) goto done;
+    out = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        const char *p = t->pairs.keys.data + t->pairs.groups[i].key_start;
+        uint32_t vid;
+        memcpy(&vid, p, sizeof vid);
+        p += sizeof vid;
+        const char *v = t->vhosts.keys.data + t->vhosts.groups[vid].key_start;
+        PyObject *vhost = key_part(&v, 0);
         PyObject *host = key_part(&p, 0);
         PyObject *item = vhost && host ? Py_BuildValue("(NNO)", vhost, host, PyList_GetItem(minutes, (Py_ssize_t)i)) : NULL;
         if (item == NULL) {
             if (!(vhost && host)) { Py_XDECREF(vhost); Py_XDECREF(host); }
             Py_CLEAR(out);
-            goto done;
+            break;
         }
         PyList_SetItem(out, (Py_ssize_t)i, item);
     }
 done:
-    Py_DECREF(minutes);
+    Py_XDECREF(minutes);
     return out;
 }
 
-static PyObject *result_object(const Result *r) {
-    size_t n = r->groups.count;
-    PyObject *tables = PyTuple_New(6), *groups = PyList_New((Py_ssize_t)n), *deferred = NULL, *hosts = NULL, *out = NULL;
+static PyObject *deferred_object(const Tally *t) {
+    size_t count = t->deferred.len / (3 * sizeof(long long));
+    PyObject *deferred = PyList_New((Py_ssize_t)count);
+    for (size_t i = 0; deferred != NULL && i < count; i++) {
+        long long v[3];
+        memcpy(v, t->deferred.data + i * sizeof v, sizeof v);
+        PyObject *item = Py_BuildValue("(LLL)", v[0], v[1], v[2]);
+        if (item == NULL) { Py_CLEAR(deferred); break; }
+        PyList_SetItem(deferred, (Py_ssize_t)i, item);
+    }
+    return deferred;
+}
+
+static const char CAPSULE[] = "vhostguard.logs._scan.Tally";
+
+static void tally_destroy(PyObject *capsule) {
+    Tally *t = PyCapsule_GetPointer(capsule, CAPSULE);
+    if (t != NULL) tally_free(t);
+}
+
+/* the Tally of a capsule, marked busy (one user at a time: the caller's threads each own one) */
+static Tally *take(PyObject *capsule) {
+    Tally *t = PyCapsule_GetPointer(capsule, CAPSULE);
+    if (t == NULL) return NULL;
+    if (t->busy) { PyErr_SetString(PyExc_RuntimeError, "this tally is in use by another thread"); return NULL; }
+    if (t->failed) { PyErr_SetString(PyExc_MemoryError, "this tally ran out of memory"); return NULL; }
+    if (t->merged) { PyErr_SetString(PyExc_RuntimeError, "this tally was merged into another"); return NULL; }
+    t->busy = 1;
+    return t;
+}
+
+static PyObject *tally_new(PyObject *self, PyObject *args) {
+    (void)self;
+    double sketch_mult, latency_mult;
+    long long step, max_cells, max_vhosts, max_templates, max_pairs;
+    PyObject *methods;
+    if (!PyArg_ParseTuple(args, "ddLLLLLO!", &sketch_mult, &latency_mult, &step, &max_cells, &max_vhosts,
+                          &max_templates, &max_pairs, &PyTuple_Type, &methods))
+        return NULL;
+    if (step < MINUTE || step % MINUTE != 0) { PyErr_SetString(PyExc_ValueError, "step must be a multiple of 60"); return NULL; }
+    if (max_cells < 1 || max_vhosts < 1 || max_templates < 1 || max_pairs < 1) {
+        PyErr_SetString(PyExc_ValueError, "caps must be positive");
+        return NULL;
+    }
+    Tally *t = calloc(1, sizeof *t);
+    if (t == NULL) return PyErr_NoMemory();
+    t->sketch_mult = sketch_mult;
+    t->latency_mult = latency_mult;
+    t->step = step;
+    t->max_cells = (size_t)max_cells;
+    t->max_vhosts = max_vhosts;
+    t->max_templates = max_templates;
+    t->max_pairs = max_pairs;
+    for (Py_ssize_t i = 0; i < PyTuple_Size(methods); i++) {
+        char *name;
+        Py_ssize_t n;
+        if (PyBytes_AsStringAndSize(PyTuple_GetItem(methods, i), &name, &n) < 0) { tally_free(t); return NULL; }
+        buf_u32(&t->methods, (uint32_t)n);
+        buf_put(&t->methods, name, (size_t)n);
+    }
+    if (t->methods.failed) { tally_free(t); return PyErr_NoMemory(); }
+    PyObject *capsule = PyCapsule_New(t, CAPSULE, tally_destroy);
+    if (capsule == NULL) tally_free(t);
+    return capsule;
+}
+
+static PyObject *tally_scan(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule, *items;
+    Py_buffer data;
+    long long job;
+    if (!PyArg_ParseTuple(args, "OO!y*L", &capsule, &PyTuple_Type, &items, &data, &job)) return NULL;
+    Spec spec;
+    Tally *t = parse_spec(items, &spec) ? take(capsule) : NULL;
+    if (t == NULL) { PyBuffer_Release(&data); return NULL; }
+    t->job = job;
+    /* items are immutable bytes held by our caller's references, and data is held by the buffer
+       (a bytes object, or a read-only mmap that cannot close while exported), while the GIL is released */
+    Py_BEGIN_ALLOW_THREADS
+    scan_lines(t, &spec, data.buf, (size_t)data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    t->busy = 0;
+    if (t->failed) return PyErr_NoMemory();
+    PyObject *deferred = deferred_object(t);
+    return deferred ? Py_BuildValue("(LN)", t->block_lines, deferred) : NULL;
+}
+
+/* the tally of (tally, step) arguments, taken, with a step that is a multiple of its own */
+static Tally *take_at_step(PyObject *args, long long *step) {
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "OL", &capsule, step)) return NULL;
+    Tally *t = take(capsule);
+    if (t != NULL && (*step < t->step || *step % t->step != 0)) {
+        t->busy = 0;
+        PyErr_SetString(PyExc_ValueError, "step must be a multiple of the tally's");
+        return NULL;
+    }
+    return t;
+}
+
+/* the series cells (buckets + latency) the tally would hold at `step`, counted, not stored */
+static PyObject *tally_cells(PyObject *self, PyObject *args) {
+    (void)self;
+    long long step;
+    Tally *t = take_at_step(args, &step);
+    if (t == NULL) return NULL;
+    int ok = flush_all(t, 0);
+    Table cells = {0};
+    int64_t none[4] = {0, 0, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; ok && i < t->buckets.cap; i++) {
+        const Cell *c = &t->buckets.cells[i];
+        if (c->used) ok = add_bucket_cell(&cells, c->group, bucket_at(c->key, step), none);
+    }
+    size_t buckets = cells.count;
+    free(cells.cells);
+    memset(&cells, 0, sizeof cells);
+    for (size_t i = 0; ok && i < t->latency.cap; i++) {
+        const Cell *c = &t->latency.cells[i];
+        if (c->used) ok = add_count(&cells, c->group, latency_at(c->key, step), 0);
+    }
+    size_t count = buckets + cells.count;
+    free(cells.cells);
+    t->busy = 0;
+    return ok ? PyLong_FromSize_t(count) : PyErr_NoMemory();
+}
+
+/* the seconds per bucket of the tally's series */
+static PyObject *tally_step(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
+    Tally *t = PyCapsule_GetPointer(capsule, CAPSULE);
+    return t == NULL ? NULL : PyLong_FromLongLong(t->step);
+}
+
+/* the tally's series at `step` (a multiple of its step) */
+static PyObject *tally_coarsen(PyObject *self, PyObject *args) {
+    (void)self;
+    long long step;
+    Tally *t = take_at_step(args, &step);
+    if (t == NULL) return NULL;
+    int ok = step == t->step || coarsen(t, step);
+    t->busy = 0;
+    if (!ok) { t->failed = 1; return PyErr_NoMemory(); }
+    Py_RETURN_NONE;
+}
+
+static PyObject *tally_merge(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *into, *from;
+    if (!PyArg_ParseTuple(args, "OO", &into, &from)) return NULL;
+    if (into == from) { PyErr_SetString(PyExc_ValueError, "a tally cannot be added to itself"); return NULL; }
+    Tally *t = take(into);
+    if (t == NULL) return NULL;
+    Tally *src = take(from);
+    if (src == NULL) { t->busy = 0; return NULL; }
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = tally_add(t, src);
+    Py_END_ALLOW_THREADS
+    t->busy = src->busy = 0;
+    src->merged = 1;
+    if (!ok) { t->failed = 1; return PyErr_NoMemory(); }
+    Py_RETURN_NONE;
+}
+
+static PyObject *tally_result(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "O", &capsule)) return NULL;
+    Tally *t = take(capsule);
+    if (t == NULL) return NULL;
+    int ok = flush_all(t, 1) && bound_cells(t) && !tally_failed(t);  /* the open buckets flushed count too */
+    t->busy = 0;
+    if (!ok) { t->failed = 1; return PyErr_NoMemory(); }
+    size_t n = t->groups.count;
+    PyObject *tables = PyTuple_New(4), *groups = PyList_New((Py_ssize_t)n), *vhosts = NULL, *hosts = NULL, *out = NULL;
     if (!tables || !groups) goto done;
-    for (int k = 0; k < 6; k++) {
-        PyObject *dicts = PyList_New((Py_ssize_t)n);
+    for (int k = 0; k < 4; k++) {
+        PyObject *dicts = dict_list(n);
         if (!dicts) goto done;
         PyTuple_SetItem(tables, k, dicts);
-        for (size_t i = 0; i < n; i++) {
-            PyObject *dict = PyDict_New();
-            if (!dict) goto done;
-            PyList_SetItem(dicts, (Py_ssize_t)i, dict);
-        }
     }
-    if (!emit(&r->minutes, PyTuple_GetItem(tables, 0), 0, 0) || !emit(&r->minutes, PyTuple_GetItem(tables, 1), 1, 0)
-        || !emit(&r->buckets, PyTuple_GetItem(tables, 2), 0, 0) || !emit(&r->buckets, PyTuple_GetItem(tables, 3), 1, 1)
-        || !emit(&r->latency, PyTuple_GetItem(tables, 4), 0, 0) || !emit(&r->sketch, PyTuple_GetItem(tables, 5), 0, 0))
+    if (!emit(&t->buckets, PyTuple_GetItem(tables, 0), 0, 0) || !emit(&t->buckets, PyTuple_GetItem(tables, 1), 1, 1)
+        || !emit(&t->latency, PyTuple_GetItem(tables, 2), 0, 0) || !emit(&t->sketch, PyTuple_GetItem(tables, 3), 0, 0))
         goto done;
     for (size_t i = 0; i < n; i++) {
-        PyObject *g = group_object(r, i, tables);
+        PyObject *g = group_object(t, i, tables);
         if (g == NULL) goto done;
         PyList_SetItem(groups, (Py_ssize_t)i, g);
     }
-    size_t count = r->deferred.len / (3 * sizeof(long long));
-    deferred = PyList_New((Py_ssize_t)count);
-    if (!deferred) goto done;
-    for (size_t i = 0; i < count; i++) {
-        long long t[3];
-        memcpy(t, r->deferred.data + i * sizeof t, sizeof t);
-        PyObject *item = Py_BuildValue("(LLL)", t[0], t[1], t[2]);
-        if (item == NULL) goto done;
-        PyList_SetItem(deferred, (Py_ssize_t)i, item);
-    }
-    hosts = hosts_object(r);
+    vhosts = vhosts_object(t);
+    hosts = vhosts ? hosts_object(t) : NULL;
     if (hosts == NULL) goto done;
-    out = Py_BuildValue("(LOOO)", r->lines, groups, deferred, hosts);
+    out = Py_BuildValue("(LOOOLL)", t->lines, groups, vhosts, hosts, t->step, t->folded);
 done:
-    Py_XDECREF(tables); Py_XDECREF(groups); Py_XDECREF(deferred); Py_XDECREF(hosts);
-    return out;
-}
-
-static PyObject *scan(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *items, *data;
-    double sketch_mult, latency_mult;
-    long long step;
-    if (!PyArg_ParseTuple(args, "O!O!ddL", &PyTuple_Type, &items, &PyBytes_Type, &data, &sketch_mult, &latency_mult, &step))
-        return NULL;
-    if (step < MINUTE || step % MINUTE != 0) { PyErr_SetString(PyExc_ValueError, "step must be a multiple of 60"); return NULL; }
-    Spec spec;
-    if (!parse_spec(items, &spec)) return NULL;
-    char *bytes;
-    Py_ssize_t size;
-    if (PyBytes_AsStringAndSize(data, &bytes, &size) < 0) return NULL;
-    Result r;
-    memset(&r, 0, sizeof r);
-    /* items and data are immutable bytes held by our caller's references while the GIL is released */
-    Py_BEGIN_ALLOW_THREADS
-    scan_lines(&spec, bytes, (size_t)size, sketch_mult, latency_mult, step, &r);
-    Py_END_ALLOW_THREADS
-    PyObject *out = r.failed ? PyErr_NoMemory() : result_object(&r);
-    result_free(&r);
+    Py_XDECREF(tables); Py_XDECREF(groups); Py_XDECREF(vhosts); Py_XDECREF(hosts);
     return out;
 }
 
@@ -1634,7 +2204,14 @@ static PyObject *watch_flush(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"scan", scan, METH_VARARGS, "scan(spec, data, sketch_multiplier, latency_multiplier, step) -> (lines, groups, deferred, hosts)"},
+    {"tally_new", tally_new, METH_VARARGS,
+     "tally_new(sketch_multiplier, latency_multiplier, step, max_cells, max_vhosts, max_templates, max_pairs, methods) -> tally"},
+    {"tally_scan", tally_scan, METH_VARARGS, "tally_scan(tally, spec, data: bytes-like, job) -> (lines, deferred)"},
+    {"tally_merge", tally_merge, METH_VARARGS, "tally_merge(into, from): add a tally into another"},
+    {"tally_cells", tally_cells, METH_VARARGS, "tally_cells(tally, step) -> the series cells it would hold at step"},
+    {"tally_coarsen", tally_coarsen, METH_VARARGS, "tally_coarsen(tally, step): its series at step"},
+    {"tally_step", tally_step, METH_VARARGS, "tally_step(tally) -> seconds per bucket of its series"},
+    {"tally_result", tally_result, METH_VARARGS, "tally_result(tally) -> (lines, groups, vhosts, hosts, step, folded)"},
     {"parquet_columns", parquet_columns, METH_VARARGS, "parquet_columns(spec, data, outputs) -> (lines, rows, columns, deferred)"},
     {"watch_state", watch_state, METH_VARARGS, "watch_state(spec, bounds) -> state (a capsule)"},
     {"watch_cells", watch_cells, METH_VARARGS, "watch_cells(state, data, offset, newest, stop_sec, strip_cr) -> (lines, offset, newest, status, new groups, pairs, pair_last, host_cells)"},

@@ -77,6 +77,33 @@ class LineError(ValueError):
         self.column = column
 
 
+class _UndiagnosedLineError(LineError):
+    """A line the format's regex refused, diagnosed only when its message or column is asked for:
+    a diagnosis costs ~100 µs, and a batch reader only counts most such lines."""
+
+    def __init__(self, line: str, diagnose: Callable[[str], tuple[str, int | None]]) -> None:
+        ValueError.__init__(self, line)
+        self._line = line
+        self._diagnose = diagnose
+        self._found: tuple[str, int | None] | None = None
+
+    def _diagnosis(self) -> tuple[str, int | None]:
+        if self._found is None:
+            self._found = self._diagnose(self._line)
+        return self._found
+
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        return self._diagnosis()[0]
+
+    @property
+    def column(self) -> int | None:  # type: ignore[override]
+        return self._diagnosis()[1]
+
+    def __str__(self) -> str:
+        return self.message
+
+
 @dataclass(frozen=True, slots=True)
 class Literal:
     text: str
@@ -311,7 +338,8 @@ class _Compiler:
         self.lenient = lenient
         self.outputs = _outputs(self.fields)
         self.wanted = wanted
-        self.prefixes: list[re.Pattern[str]] = []  # for error messages, built on the first bad line
+        # for error messages: (lenient, k) -> the regex of items[:k + 1], compiled when a diagnosis needs it
+        self.prefixes: dict[tuple[bool, int], re.Pattern[str]] = {}
         self.env: dict[str, Any] = {"_isnum": _is_number, "_isunsigned": _is_unsigned, "_ishex": _is_hex, "_CONN": _CONN,
                                     "_unescape": unescape, "_split_request": _split_request, "LineError": LineError}
         self.consts: dict[str, str] = {}  # format-derived text -> its name in env
@@ -460,12 +488,13 @@ class _Compiler:
         self.env["_strict"] = self.regex(self.items, lenient=False).match
         self.env["_lenient"] = self.regex(self.items, lenient=True).match if self.relaxed else None
         self.env["_diagnose"] = self.diagnose
+        self.env["_Undiagnosed"] = _UndiagnosedLineError
         self.env["LENIENT_MAX"] = LENIENT_MAX
         names = ", ".join(f"v{f.index}" for f in self.fields)
         lines = ["def _slow(line):", "    m = _strict(line)",
                  "    if m is None and _lenient is not None and len(line) <= LENIENT_MAX:",
                  "        m = _lenient(line)",
-                 "    if m is None:", "        raise LineError(*_diagnose(line))",
+                 "    if m is None:", "        raise _Undiagnosed(line, _diagnose)",
                  *([f"    {names}{',' if len(self.fields) == 1 else ''} = m.groups()"] if self.fields else [])]
         escaped = [f"v{f.index}" for f in self.fields if f.slot.escaped]
         if escaped:
@@ -527,12 +556,11 @@ class _Compiler:
             return "empty line", 1
         items = self.items
         position = 0
-        if not self.prefixes:
-            self.prefixes = [self.regex(items[:k + 1], lenient=lenient, anchored=False)
-                             for lenient in (False, True) for k in range(len(items))]
-        # the lenient prefixes (second half) unless the line is too long for them
-        prefixes = self.prefixes[len(items):] if len(line) <= LENIENT_MAX else self.prefixes[:len(items)]
-        for k, prefix in enumerate(prefixes):
+        lenient = len(line) <= LENIENT_MAX  # the lenient prefixes unless the line is too long for them
+        for k in range(len(items)):
+            prefix = self.prefixes.get((lenient, k))
+            if prefix is None:
+                prefix = self.prefixes[(lenient, k)] = self.regex(items[:k + 1], lenient=lenient, anchored=False)
             m = prefix.match(line)
             if m is None:
                 return _expected(items, k, line, position), position + 1

@@ -37,6 +37,7 @@ except ImportError:  # built without a compiler: the Python engine runs
     _scan = None
 
 ENGINE_VARIABLE = "VHOSTGUARD_ENGINE"
+OTHER_HOST = b"{other}"  # a tally's Host past its cap of (vhost, Host) pairs
 
 # field kinds of _scan.c
 _TOKEN, _QUOTED, _NUMBER, _VHOST, _REQUEST, _STATUS, _BYTES, _DURATION, _TIME, _HOST, _HOST_QUOTED = range(11)
@@ -66,13 +67,12 @@ class ScanSpec:
 
 @dataclass(frozen=True, slots=True)
 class GroupSums:
-    """What the lines of one (vhost, method, endpoint template) add up to in one block.
+    """What the lines of one (vhost, method, endpoint template) add up to in a tally.
 
-    Times are epoch seconds (UTC). ``minute_requests``/``minute_errors``: requests and 5xx per
-    minute (errors only where there are some); ``bucket_requests``/``bucket_errors``: the same
-    per bucket of the ``step`` given to ``scan``, errors as [5xx, first 5xx, last 5xx];
+    Times are epoch seconds (UTC). ``bucket_requests``/``bucket_errors``: requests and 5xx per
+    bucket of the tally's ``step``, errors as [5xx, first 5xx, last 5xx] (buckets with some);
     ``latency``: bucket * LATENCY_BINS + bin -> requests; ``sketch``: sketch bucket -> values;
-    ``first_line``: the line (1-based, in the block) where the group was first seen.
+    ``first_seen``: (job, line in the job) where the group was first seen.
     """
 
     vhost: bytes
@@ -88,31 +88,104 @@ class GroupSums:
     duration_max: int | None
     first: int
     last: int
-    minute_requests: dict[int, int]
-    minute_errors: dict[int, int]
     bucket_requests: dict[int, int]
     bucket_errors: dict[int, list[float]]
     latency: dict[int, int]
     sketch: dict[int, int]
-    first_line: int
+    first_seen: tuple[int, int]
 
 
 @dataclass(frozen=True)
-class Scanned:
-    """A block read by the scanner: its lines, its groups, and the lines left to Python as
-    ``(line number in the block, raw bytes without the newline)``."""
+class Tallied:
+    """What a tally's lines add up to: its groups, the vhosts' timelines
+    ``(vhost, {minute: requests}, {minute: 5xx})``, and, when the spec reads the Host header
+    (``scan_spec``'s ``hosts``), ``(vhost, Host as logged, {minute: requests})`` (the caller
+    normalises the Host; ``OTHER_HOST`` stands for the Hosts past the tally's cap). ``folded``:
+    lines a cap of the tally folded into ``{other}`` (0: every vhost and template kept)."""
 
     lines: int
     groups: tuple[GroupSums, ...]
-    deferred: tuple[tuple[int, bytes], ...]
+    vhosts: tuple[tuple[bytes, dict[int, int], dict[int, int]], ...]
+    hosts: tuple[tuple[bytes, bytes, dict[int, int]], ...]
     step: int  # seconds per bucket of the groups' series
-    # (vhost, Host as logged, minute -> requests) when the spec reads the Host header (``scan_spec``'s
-    # ``hosts``): report's host-moved view; the Host is normalised by the caller
-    hosts: tuple[tuple[bytes, bytes, dict[int, int]], ...] = ()
+    folded: int
 
     @property
     def valid(self) -> int:
         return sum(group.requests for group in self.groups)
+
+
+@dataclass(frozen=True)
+class TallyCaps:
+    """A tally's bounds (a report reader's: see analytics.aggregate): vhosts, templates per vhost,
+    (vhost, Host) pairs, series cells; ``methods``: the methods counted by name (others: {other};
+    empty: every method by name)."""
+
+    vhosts: int
+    templates: int
+    pairs: int
+    cells: int
+    methods: tuple[str, ...]
+
+
+class Tally:
+    """Running sums of the scanner across blocks, held in C: one per scanning thread.
+
+    ``scan`` adds a block (the GIL released) and returns its lines and the lines left to
+    Python; ``merge`` adds another tally; ``result`` gives the sums as Python objects (once, at the
+    end: no per-block objects). A tally is used by one thread at a time (RuntimeError otherwise).
+    """
+
+    def __init__(self, sketch_multiplier: float, latency_multiplier: float, caps: TallyCaps, step: int = 60) -> None:
+        """``sketch_multiplier`` is the quantile sketch's ``1 / log(gamma)``, ``latency_multiplier``
+        the latency histogram's ``1 / log(ratio)``: the scanner counts ``ceil(multiplier * log(value))``
+        as the Python code does; ``step`` (seconds, a multiple of 60) is the first bucket of the
+        series and the latency histogram (it doubles past ``caps.cells``)."""
+        if _scan is None:
+            raise RuntimeError("the compiled scanner is not built")
+        methods = tuple(name.encode("ascii") for name in caps.methods)
+        self._tally = _scan.tally_new(sketch_multiplier, latency_multiplier, step, caps.cells, caps.vhosts,
+                                      caps.templates, caps.pairs, methods)
+
+    def scan(self, spec: ScanSpec, data: bytes | memoryview, job: int = 0) -> tuple[int, tuple[tuple[int, bytes], ...]]:
+        """Add the whole lines of ``data`` (job ``job``: where groups are first seen); returns its
+        lines and those left to Python, ``(line number in data, raw bytes without the newline)``
+        (copied: ``data`` may be a buffer the caller reuses)."""
+        lines, deferred = _scan.tally_scan(self._tally, spec.items, data, job)
+        return lines, tuple((number, bytes(data[start:end])) for number, start, end in deferred)
+
+    @property
+    def step(self) -> int:
+        """Seconds per bucket of the tally's series (it doubles past ``caps.cells``)."""
+        return int(_scan.tally_step(self._tally))
+
+    def cells(self, step: int) -> int:
+        """The series cells (buckets and latency) the tally would hold at ``step`` (a multiple of its own)."""
+        return int(_scan.tally_cells(self._tally, step))
+
+    def coarsen(self, step: int) -> None:
+        """The series at ``step`` (a multiple of the tally's), cells merged as Aggregate.coarsen merges them."""
+        _scan.tally_coarsen(self._tally, step)
+
+    def merge(self, other: Tally) -> None:
+        """Add ``other``'s sums to this tally; ``other`` cannot be used after (RuntimeError)."""
+        _scan.tally_merge(self._tally, other._tally)
+
+    def result(self) -> Tallied:
+        """The sums; raises RuntimeError when they do not add up (a bug, never a bad line)."""
+        lines, groups, vhosts, hosts, step, folded = _scan.tally_result(self._tally)
+        return Tallied(lines, tuple(GroupSums(*group) for group in groups), tuple(vhosts), tuple(hosts), step, folded)
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """One block read by a tally of its own (``scan``): the tally's sums and the lines left to Python
+    as ``(line number in the block, raw bytes without the newline)``."""
+
+    lines: int
+    groups: tuple[GroupSums, ...]
+    deferred: tuple[tuple[int, bytes], ...]
+    step: int
 
 
 def scan_spec(fmt: str, nicknames: Mapping[str, str] | None = None, hosts: bool = False) -> ScanSpec | None:
@@ -212,23 +285,16 @@ def _kind(f: Field, role: int | None, whole: bool, interior: bool) -> int | None
 
 
 def scan(spec: ScanSpec, data: bytes, sketch_multiplier: float, latency_multiplier: float, step: int = 60) -> Scanned:
-    """Read the whole lines of ``data`` (runs without the GIL); see the module notes.
-
-    ``sketch_multiplier`` is the quantile sketch's ``1 / log(gamma)``,
-    ``latency_multiplier`` the latency histogram's ``1 / log(ratio)``: the
-    scanner counts ``ceil(multiplier * log(value))`` as the Python code does; ``step`` (seconds,
-    a multiple of 60) is the bucket of the series and the latency histogram.
-    Raises RuntimeError when the lines do not add up (a bug, never a bad line).
-    """
-    if _scan is None:
-        raise RuntimeError("the compiled scanner is not built")
-    lines, groups, deferred, hosts = _scan.scan(spec.items, data, sketch_multiplier, latency_multiplier, step)
-    sums = tuple(GroupSums(*group) for group in groups)
-    kept = tuple((number, data[start:end]) for number, start, end in deferred)
-    result = Scanned(lines, sums, kept, step, tuple(hosts))
-    if result.valid + len(kept) != lines:
-        raise RuntimeError(f"scanner: {lines} lines but {result.valid} read and {len(kept)} left to Python")
-    return result
+    """Read the whole lines of ``data`` alone (the differential tests and the fuzzer): a tally
+    of its own with a report's caps (``Tally`` is what report uses, one per thread, across blocks).
+    Raises RuntimeError when the lines do not add up (a bug, never a bad line)."""
+    caps = TallyCaps(4000, 4000, 4000, 1 << 30, ())
+    tally = Tally(sketch_multiplier, latency_multiplier, caps, step)
+    lines, deferred = tally.scan(spec, data)
+    result = tally.result()
+    if result.valid + len(deferred) != lines:
+        raise RuntimeError(f"scanner: {lines} lines but {result.valid} read and {len(deferred)} left to Python")
+    return Scanned(lines, result.groups, deferred, result.step)
 
 
 def template_path(path: str) -> str:

@@ -5,27 +5,36 @@ httpd appends each line when the request ends, so a log is in time order
 started). ``offset_since(handle, size, at, time_of)`` finds where the lines
 of ``at`` and later begin without reading what comes before: ``doctor``'s
 windows, the deploy gate's replay window and the verification baseline all
-use it. Lines without a readable time (malformed, another format) are passed
-over; too many in a row is :class:`UntimedLog`, the sign that the log is not
-in the format it is read in.
+use it; ``window_span(path, parser, since, until)`` wraps it for the readers of
+a time window (the verification baseline, the postmortem's impact). Lines
+without a readable time (malformed, another format) are passed over; too many
+in a row is :class:`UntimedLog`, the sign that the log is not in the format it
+is read in.
 
 Lines are cut and decoded as ``iter_lines`` does: they end at ``\\n``, the
 ``\\r`` of a CRLF is dropped, bytes that are not UTF-8 become ``\\xhh``.
 """
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, BinaryIO
 
 from vhostguard.logs.format import LineError
-from vhostguard.logs.reader import Parser, count_newlines
+from vhostguard.logs.reader import FormatChoice, Parser, count_newlines, is_compressed
 
 MAX_LINE_BYTES = 1 << 20  # read of one line while searching (a longer one is cut there, as a probe)
 PROBE_LINES = 64  # lines read at a probe of the binary search before giving up on finding a time
 NEAR_BYTES = 1 << 13  # the binary search stops this close to the window's start, then reads forward
 MAX_UNTIMED = 2000  # lines in a row without a readable time: the log is not in the format it is read in
 TAIL_BYTES = 1 << 18  # of a log's end read for its last time
+# A line's %t is when its request started, and httpd writes the line when the request ends: a request that
+# took longer than this may be logged after lines of a later time. ``window_span`` widens the window by it
+# on both sides, so only such a request landing on a probe of the binary search could move the cut past a
+# line of the window.
+ORDER_SLACK = 600.0
 
 TimeOf = Callable[[str], "float | None"]
 
@@ -97,6 +106,40 @@ def offset_since(handle: BinaryIO, size: int, at: float, time_of: TimeOf, low: i
             raise UntimedLog(f"no time could be read from {MAX_UNTIMED} lines in a row after byte {position - len(raw)}")
         position += len(raw)
     return size
+
+
+def window_span(path: str, parser: Parser, since: float, until: float | None = None,
+                slack: float = ORDER_SLACK) -> tuple[int, int] | None:
+    """The byte range [start, end) of ``path`` that holds every line whose time is in [``since``, ``until``]
+    (``until`` None: to the end), found by ``offset_since`` widened by ``slack`` seconds each side: the
+    lines before ``start`` and from ``end`` on are never read. The range may hold lines of other times
+    (filter them) and ``start`` is a line start.
+
+    None when the log must be read whole: not a regular file, compressed (it cannot be entered in the
+    middle), its format logs no time, no time readable at its end (another format) or where the window
+    was sought (``UntimedLog``). Raises OSError.
+    """
+    if not _logs_time(parser):
+        return None
+    with open(path, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode) or is_compressed(handle.read(6)):
+            return None
+        size = handle.seek(0, os.SEEK_END)
+        time_of = record_time(parser)
+        if last_time(handle, size, time_of) is None:
+            return None  # not a log of this format: read whole, its lines counted as they are
+        try:
+            start = offset_since(handle, size, since - slack, time_of)
+            end = size if until is None else offset_since(handle, size, until + slack, time_of, start)
+        except UntimedLog:
+            return None
+    return start, end
+
+
+def _logs_time(parser: Parser) -> bool:
+    """Does ``parser`` give records a ``time`` (a LogFormat with %t or %{...}t among the keys it fills)?"""
+    formats = parser.formats if isinstance(parser, FormatChoice) else (parser,)
+    return any("time" in getattr(fmt, "keys", ("time",)) for fmt in formats)
 
 
 def first_timed(handle: BinaryIO, offset: int, limit: int, time_of: TimeOf) -> tuple[int, float] | None:

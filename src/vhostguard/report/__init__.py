@@ -15,7 +15,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vhostguard.report.analytics import report_html, report_json, tables
+    from vhostguard.report.analytics import report_html, tables
+    from vhostguard.report.analytics_json import report_json
     from vhostguard.report.diff import diff_json, diff_text
     from vhostguard.report.dump import dump_text, includes_text
     from vhostguard.report.expectations import results_json, results_junit, results_text
@@ -37,7 +38,7 @@ _WHERE: dict[str, str] = {
     "printable": "words",
     "printable_json": "words",
     "report_html": "analytics",
-    "report_json": "analytics",
+    "report_json": "analytics_json",
     "results_json": "expectations",
     "results_junit": "expectations",
     "results_text": "expectations",
