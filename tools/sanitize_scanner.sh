@@ -6,7 +6,8 @@
 # Builds src/vhostguard/logs/_scan.c with -fsanitize=address,undefined into a
 # copy of the package in a temp dir, then runs tests/logs/test_scanner*.py
 # against that copy (PYTHONPATH before the editable install) with libasan
-# preloaded into the interpreter. Any sanitizer report fails the run. Skips,
+# preloaded into the interpreter (then tests/monitor/test_watch_engines.py).
+# Any sanitizer report fails the run. Skips,
 # saying so, when there is no C compiler (the pure-Python engine has nothing
 # to sanitize). About half a minute.
 set -eu
@@ -33,6 +34,11 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 LD_PRELOAD="$asan $ubsan" PYTHONPATH="$work" PYTHONMALLOC=malloc \
     $python -m pytest -q -p no:cacheprovider -p no:xdist tests/logs/ -k "test_tally or (test_scanner and (templates or each_line or corpus or threads)) or (test_parquet and (corpus or engines or per_endpoint or escaped))" \
     -o addopts="" --rootdir=. "$@"
+# watch's counting in the scanner (watch_cells), against the Python path
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+LD_PRELOAD="$asan $ubsan" PYTHONPATH="$work" PYTHONMALLOC=malloc \
+    $python -m pytest -q -p no:cacheprovider -p no:xdist tests/monitor/test_watch_engines.py -o addopts="" --rootdir=. "$@"
 # the tests ran against the sanitized build, not the installed one
 ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$asan $ubsan" PYTHONPATH="$work" $python -c \
     "import sys, vhostguard.logs._scan as s; sys.exit(0 if s.__file__.startswith(sys.argv[1]) else 'not the sanitized build')" "$work"

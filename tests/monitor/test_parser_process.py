@@ -22,6 +22,12 @@ from vhostguard.monitor.state import state_name
 COMBINED = '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" "%{Host}i"'
 
 
+@pytest.fixture(autouse=True)
+def python_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser process serves the Python path: where the compiled scanner counts a log, none starts."""
+    monkeypatch.setenv("VHOSTGUARD_ENGINE", "python")
+
+
 def mixed_lines(seed: int) -> list[str]:
     """Valid lines with the odd cases the split path hands on (escapes, spaces), and malformed ones."""
     lines = [line(T0 + i // 7, f"/v1/users/{seed * 1000 + i}", 200 + (i % 4) * 100).rstrip("\n") for i in range(300)]

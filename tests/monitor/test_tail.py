@@ -214,3 +214,30 @@ def test_copytruncate_without_a_copy_counts_the_bytes_it_had_not_read(tmp_path: 
     write(log, "c\n")
     assert read_all(follower) == ["c"]
     assert follower.stats.lost_bytes == 100 and "100 bytes" in follower.notes[-1]
+
+
+def test_a_chunk_carries_the_bytes_of_its_lines_for_the_scanner(tmp_path: Path) -> None:
+    """``Chunk.data``: one newline-ended line of bytes per line of text (CRs as in the file), or None when
+    lines were dropped (over-long, or consumed before a restart) and the two would not match."""
+    log = tmp_path / "access.log"
+    write(log, b"a b\r\n\xc3\xa9\xff\nlast")
+    follower = Follower(str(log))
+    chunk = follower.read(0.0)
+    assert chunk is not None and chunk.lines == ["a b", "\u00e9\\xff"]
+    assert chunk.data == b"a b\r\n\xc3\xa9\xff\n"
+    assert follower.read(0.0) is None
+    follower.close()
+    write(log, b"ok\n" + b"x" * (MAX_LINE + 10) + b"\nafter\n")  # "last" ends, an over-long line is dropped
+    again = Follower(str(log))
+    chunks = []
+    while (chunk := again.read(0.0)) is not None:
+        chunks.append(chunk)
+    texts = [line for c in chunks for line in c.lines]
+    assert texts == ["a b", "\u00e9\\xff", "lastok", "after"]
+    for c in chunks:
+        assert c.data is None or c.data.count(b"\n") == len(c.lines)
+    start = chunks[0].start
+    resumed = Follower(str(log), [Position(start.dev, start.inode, start.offset, 1, start.line, start.head,
+                                           start.head_len)])
+    first = resumed.read(0.0)
+    assert first is not None and first.lines[0] == "\u00e9\\xff" and first.data is None  # a line skipped

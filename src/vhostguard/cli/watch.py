@@ -76,8 +76,8 @@ class _Config:
 @click.option("--max-endpoints", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
               help="Endpoints kept per vhost; rarer ones are counted as {other} (bounded metric labels).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1, max=2), default=None, metavar="N",
-              help="Processes: 2 parses a backlog's lines in a second process, 1 does all in one "
-                   "[default: 2 when 2 CPUs are usable].")
+              help="Processes: 2 parses a backlog's lines in a second process (logs the compiled scanner "
+                   "does not count), 1 does all in one [default: 2 when 2 CPUs are usable].")
 @click.option("--gc", "gc_mode", type=click.Choice(["tuned", "default"]), default="tuned", hidden=True)
 def watch(logs: tuple[str, ...], config: str | None, server_root: str | None, defines: tuple[str, ...],
           env_file: str | None, error_logs: tuple[str, ...], state_dir: str | None, rules_file: str | None,

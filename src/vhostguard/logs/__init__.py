@@ -19,6 +19,8 @@ Public surface:
   ``fold_jobs(jobs, empty, read, merge, workers)``: the one pool (forked workers fold the jobs they take,
   the parent merges; ``WorkerError``); ``usable_cpus()``;
 * ``is_compressed(head)``: a gzip, bzip2 or xz stream (read whole, never entered in the middle);
+* ``WatchCounter(spec, bounds)``: the same scanner counting for ``watch`` (per group, second and status,
+  durations in bins; ``WatchRead``, ``WATCH_*``);
 * ``scan_spec(fmt)`` / ``Tally(...).scan(spec, data, job)``: the compiled scanner (per-endpoint sums
   of blocks of lines held in C across blocks, one tally per thread, merged, turned into Python objects
   once; exact; lines it is not sure of are left to the Python parser); ``scan_engine()`` says whether
@@ -66,6 +68,7 @@ from vhostguard.logs.rows import BYTES_SENT, RequestRows, request_rows
 from vhostguard.logs.parquet import ParquetError, ParquetSummary, check_target as check_parquet_target, pyarrow_missing
 from vhostguard.logs.parquet import write_parquet
 from vhostguard.logs.scanner import OTHER_HOST, GroupSums, ScanSpec, Tallied, Tally, TallyCaps, engine as scan_engine, scan_spec
+from vhostguard.logs.scanner import WATCH_BOUNDARY, WATCH_CELL, WATCH_END, WATCH_PYTHON, WatchCounter, WatchRead
 
 __all__ = [
     "BYTES_SENT",
@@ -78,6 +81,10 @@ __all__ = [
     "SAMPLES",
     "STOCK_NICKNAMES",
     "TOO_LONG",
+    "WATCH_BOUNDARY",
+    "WATCH_CELL",
+    "WATCH_END",
+    "WATCH_PYTHON",
     "Catalogue",
     "CodeEntry",
     "EndpointPattern",
@@ -105,6 +112,8 @@ __all__ = [
     "Tally",
     "TallyCaps",
     "UntimedLog",
+    "WatchCounter",
+    "WatchRead",
     "WorkerError",
     "auto_template",
     "check_parquet_target",

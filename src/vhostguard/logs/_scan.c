@@ -1910,6 +1910,410 @@ static PyObject *parquet_columns(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* --- watch cells (monitor/ingest.py) ------------------------------------------------------------
+ *
+ * What ``watch`` counts per line, for the lines the scanner is sure of (read_line: scan's strictness).
+ *
+ * watch_state(spec, bounds) -> a state (a capsule): the spec, the duration bounds (sorted microseconds) and
+ * the groups (vhost, method, endpoint template) met so far, numbered in the order they were first met.
+ *
+ * watch_cells(state, data, offset, newest, stop_sec, strip_cr) reads the lines of ``data`` (each ended by
+ * '\n'; with ``strip_cr`` a CR before the newline is dropped, as the Python reader drops it) from byte
+ * ``offset`` on and counts, per cell (group, second, status): requests, requests with a duration, their sum,
+ * and the durations' histogram at the bounds (bin i: bounds[i-1] < d <= bounds[i]; the last bin: above them
+ * all). The cells stay in the state until watch_flush. It stops at the first line whose second is newer than
+ * ``newest`` and at or after ``stop_sec`` (as LineFeeder.feed: the rules are evaluated before that line counts;
+ * status 1), at the first line it is not sure of (status 2: the caller parses that line in Python), or at the
+ * end (status 0).
+ * It returns the groups first met in this call, and with a Host field the requests per (vhost, raw Host)
+ * pair and second of this call, each pair with its last line (its index among the lines counted).
+ *
+ * watch_alias(state, aliases) counts the lines of each group of ``aliases`` (int64 pairs: group, group it is
+ * counted as) as those of the other group, from the next line on: the caller labels groups, and many get the
+ * same labels (an endpoint cap's {other}); their cells then stay few.
+ *
+ * watch_flush(state, max_groups) -> the cells in the order they were first met and their duration bins that
+ * are not empty, as (cell, bin, count) triples in cell order, and empties them; when more than ``max_groups``
+ * groups are known they are forgotten (numbering starts again: the caller's memo too).
+ *
+ * A state is used by one thread at a time (the watch loop); the GIL is released while lines are read. */
+
+#define W_NO_STATUS ((1LL << 20) - 1)  /* a status of '-'; larger statuses go to Python */
+#define W_MAX_BOUNDS 256
+#define W_MAX_DURATION (1LL << 36)  /* microseconds (19 hours): a longer duration goes to Python */
+#define W_CELL 6  /* int64 per cell: group, second, status (-1: none), requests, with a duration, duration sum */
+#define W_MEMO 16384     /* entries of the memo (vhost, method, path as logged) -> group: most lines skip templating */
+#define W_MEMO_KEY 112   /* bytes of such a key at most (a longer one is templated each time) */
+
+typedef struct { uint64_t hash; uint32_t group; uint32_t len; char key[W_MEMO_KEY]; } WMemo;
+
+typedef struct {
+    PyObject *items;  /* the spec's tuple: its literals are read in place */
+    Spec spec;
+    int nbounds;
+    int64_t bounds[W_MAX_BOUNDS];
+    Groups groups;
+    WMemo *memo;      /* W_MEMO entries, direct-mapped (NULL until the first line); len 0: empty */
+    uint32_t *alias;  /* per group: the group its lines are counted as (itself unless watch_alias said) */
+    size_t alias_cap;
+    Table cells;      /* (group, second << 20 | status) -> v[0]: the cell's index */
+    Buf rows;         /* W_CELL int64 per cell */
+    Buf bins;         /* nbounds + 1 int64 per cell */
+} WState;
+
+typedef struct {
+    Groups pairs;     /* (vhost, raw Host) of this call */
+    Buf pair_last;    /* per pair: its last line (int64) */
+    Table cells;      /* (pair, second) -> v[0]: the host cell's index */
+    Buf rows;         /* per host cell: pair, second, requests (int64) */
+} WHosts;
+
+static const char *const W_CAPSULE = "vhostguard.logs._scan.watch_state";
+
+static void w_groups_free(Groups *g) { free(g->groups); free(g->slots); free(g->keys.data); memset(g, 0, sizeof *g); }
+
+static void w_cells_free(WState *w) {
+    free(w->cells.cells); free(w->rows.data); free(w->bins.data);
+    memset(&w->cells, 0, sizeof w->cells); memset(&w->rows, 0, sizeof w->rows); memset(&w->bins, 0, sizeof w->bins);
+}
+
+static void w_hosts_free(WHosts *h) {
+    w_groups_free(&h->pairs); free(h->pair_last.data); free(h->cells.cells); free(h->rows.data);
+}
+
+static void w_state_free(PyObject *capsule) {
+    WState *w = PyCapsule_GetPointer(capsule, W_CAPSULE);
+    if (w == NULL) return;
+    Py_XDECREF(w->items);
+    w_groups_free(&w->groups);
+    free(w->memo);
+    free(w->alias);
+    w_cells_free(w);
+    free(w);
+}
+
+static int w_bin(const int64_t *bounds, int n, long long d) {
+    int low = 0, high = n;  /* bisect_left */
+    while (low < high) {
+        int mid = (low + high) / 2;
+        if (bounds[mid] < d) low = mid + 1; else high = mid;
+    }
+    return low;
+}
+
+/* the request's method and path (as add_line: logs.format._split_request, the method, then the target up to the
+   last space); 0 when the line is Python's (an escape that could move the path's end, a status or a duration
+   beyond what is kept here) */
+static int w_accept(const Line *line, const char **method, size_t *method_len, const char **path, size_t *path_len) {
+    *method = *path = NULL;
+    *method_len = *path_len = 0;
+    if (line->has_request && !(line->request_len == 1 && line->request[0] == '-')) {
+        const char *s = line->request, *e = line->request + line->request_len;
+        const char *sp = memchr(s, ' ', line->request_len);
+        if (sp != NULL) {
+            *method = s;
+            *method_len = (size_t)(sp - s);
+            const char *rest = sp + 1, *last = NULL;
+            for (const char *c = e; c > rest; c--) if (c[-1] == ' ') { last = c - 1; break; }
+            const char *target_end = last ? last : e;
+            *path = rest;
+            const char *question = memchr(rest, '?', (size_t)(target_end - rest));
+            if (line->request_escaped && question == NULL) return 0;
+            *path_len = (size_t)((question ? question : target_end) - rest);
+        }
+    }
+    if (line->has_status && (line->status < 0 || line->status >= W_NO_STATUS)) return 0;
+    if (line->has_duration && (line->duration < 0 || line->duration > W_MAX_DURATION)) return 0;
+    return 1;
+}
+
+/* the group of (vhost, method, path) as logged: from the memo, else templated and looked up (and remembered) */
+static long w_group(WState *w, const Line *line, const char *method, size_t method_len, const char *path,
+                    size_t path_len, Buf *key, Buf *tpl) {
+    size_t vlen = line->has_vhost ? line->vhost_len : 0;
+    char raw[W_MEMO_KEY];
+    size_t n = 0;
+    WMemo *slot = NULL;
+    uint64_t hash = 0;
+    /* the key as logged: three length-prefixed parts (a length of 0xffff: not logged) */
+    if (vlen + method_len + path_len + 6 <= W_MEMO_KEY) {
+        uint16_t lens[3] = {line->has_vhost ? (uint16_t)vlen : 0xffff, method ? (uint16_t)method_len : 0xffff,
+                            path ? (uint16_t)path_len : 0xffff};
+        memcpy(raw, lens, sizeof lens);
+        n = sizeof lens;
+        if (vlen) { memcpy(raw + n, line->vhost, vlen); n += vlen; }
+        if (method_len) { memcpy(raw + n, method, method_len); n += method_len; }
+        if (path_len) { memcpy(raw + n, path, path_len); n += path_len; }
+        if (w->memo == NULL && (w->memo = calloc(W_MEMO, sizeof(WMemo))) == NULL) return -1;
+        hash = hash_bytes(raw, n);
+        slot = &w->memo[hash & (W_MEMO - 1)];
+        if (slot->len == n && slot->hash == hash && memcmp(slot->key, raw, n) == 0) return (long)slot->group;
+    }
+    tpl->len = 0;
+    if (path == NULL) buf_put(tpl, "-", 1);
+    else auto_template(tpl, path, path_len);
+    key->len = 0;
+    buf_put(key, line->has_vhost ? "m" : "n", 1);
+    buf_u32(key, (uint32_t)vlen);
+    if (vlen) buf_put(key, line->vhost, vlen);
+    buf_put(key, method ? "m" : "n", 1);
+    buf_u32(key, (uint32_t)method_len);
+    if (method_len) buf_put(key, method, method_len);
+    buf_u32(key, (uint32_t)tpl->len);
+    buf_put(key, tpl->data, tpl->len);
+    if (key->failed || tpl->failed) return -1;
+    long gid = groups_find(&w->groups, key->data, key->len);
+    if (gid >= 0 && slot != NULL) {
+        slot->hash = hash;
+        slot->group = (uint32_t)gid;
+        slot->len = (uint32_t)n;
+        memcpy(slot->key, raw, n);
+    }
+    return gid;
+}
+
+/* count one line: 1 counted, 2 the line is Python's (nothing counted), 0 out of memory */
+static int w_add(WState *w, WHosts *h, const Line *line, const char *method, size_t method_len, const char *path,
+                 size_t path_len, long long index, Buf *key, Buf *tpl) {
+    long long status = line->has_status ? line->status : W_NO_STATUS;
+    size_t vlen = line->has_vhost ? line->vhost_len : 0;
+    long gid = w_group(w, line, method, method_len, path, path_len, key, tpl);
+    if (gid < 0) return 0;
+    if ((size_t)gid >= w->alias_cap) {
+        size_t cap = w->alias_cap ? w->alias_cap * 2 : 1024;
+        while (cap <= (size_t)gid) cap *= 2;
+        uint32_t *grown = realloc(w->alias, cap * sizeof(uint32_t));
+        if (grown == NULL) return 0;
+        for (size_t k = w->alias_cap; k < cap; k++) grown[k] = (uint32_t)k;
+        w->alias = grown;
+        w->alias_cap = cap;
+    }
+    gid = (long)w->alias[gid];
+    int created;
+    Cell *c = table_get(&w->cells, (uint32_t)gid, (int64_t)(((uint64_t)line->epoch << 20) | (uint64_t)status), &created);
+    if (c == NULL) return 0;
+    size_t nb = (size_t)w->nbounds + 1;
+    if (created) {
+        c->v[0] = (int64_t)(w->rows.len / (W_CELL * sizeof(int64_t)));
+        int64_t fresh[W_CELL] = {gid, line->epoch, status == W_NO_STATUS ? -1 : status, 0, 0, 0};
+        buf_put(&w->rows, (const char *)fresh, sizeof fresh);
+        for (size_t k = 0; k < nb; k++) { int64_t zero = 0; buf_put(&w->bins, (const char *)&zero, sizeof zero); }
+        if (w->rows.failed || w->bins.failed) return 0;
+    }
+    int64_t *row = (int64_t *)w->rows.data + W_CELL * c->v[0];
+    int64_t sum;
+    if (line->has_duration && __builtin_add_overflow(row[5], line->duration, &sum))
+        return 2;  /* a sum beyond int64 (never with real logs): this line is Python's, nothing counted */
+    row[3]++;
+    if (line->has_duration) {
+        row[4]++;
+        row[5] = sum;
+        ((int64_t *)w->bins.data)[nb * (size_t)c->v[0] + (size_t)w_bin(w->bounds, w->nbounds, line->duration)]++;
+    }
+    if (line->has_host) {
+        key->len = 0;
+        buf_put(key, line->has_vhost ? "m" : "n", 1);
+        buf_u32(key, (uint32_t)vlen);
+        if (vlen) buf_put(key, line->vhost, vlen);
+        buf_u32(key, (uint32_t)line->host_len);
+        buf_put(key, line->host, line->host_len);
+        if (key->failed) return 0;
+        long pid = groups_find(&h->pairs, key->data, key->len);
+        if (pid < 0) return 0;
+        if ((size_t)pid * sizeof(int64_t) == h->pair_last.len) {
+            int64_t zero = 0;
+            buf_put(&h->pair_last, (const char *)&zero, sizeof zero);
+            if (h->pair_last.failed) return 0;
+        }
+        ((int64_t *)h->pair_last.data)[pid] = index;
+        Cell *hc = table_get(&h->cells, (uint32_t)pid, line->epoch, &created);
+        if (hc == NULL) return 0;
+        if (created) {
+            hc->v[0] = (int64_t)(h->rows.len / (3 * sizeof(int64_t)));
+            int64_t fresh[3] = {pid, line->epoch, 0};
+            buf_put(&h->rows, (const char *)fresh, sizeof fresh);
+            if (h->rows.failed) return 0;
+        }
+        ((int64_t *)h->rows.data)[3 * hc->v[0] + 2]++;
+    }
+    return 1;
+}
+
+/* reads the lines of data from *offset on until a stop; returns the status (0 end, 1 boundary, 2 a line for
+   Python, -1 out of memory) and leaves *offset at the start of the first line not counted */
+static int w_scan(WState *w, WHosts *h, const char *data, size_t size, size_t *offset, long long *newest,
+                  long long stop_sec, int strip_cr, long long *consumed) {
+    Buf key = {0}, tpl = {0};
+    int status = 0;
+    size_t start = *offset;
+    while (start < size) {
+        const char *nl = memchr(data + start, '\n', size - start);
+        size_t stop = nl ? (size_t)(nl - data) : size;
+        const char *p = data + start, *e = data + stop;
+        if (strip_cr && e > p && e[-1] == '\r') e--;
+        Line line;
+        const char *method, *path;
+        size_t method_len, path_len;
+        if (!((size_t)(e - p) <= MAX_SCAN_LINE && printable(p, e) && read_line(&w->spec, p, e, &line)
+              && w_accept(&line, &method, &method_len, &path, &path_len))) {
+            status = 2;
+            break;
+        }
+        if (line.epoch > *newest) {
+            /* as LineFeeder.feed: the newest second moves, and a line of a second the rules wait for stops */
+            *newest = line.epoch;
+            if (line.epoch >= stop_sec) { status = 1; break; }
+        }
+        int added = w_add(w, h, &line, method, method_len, path, path_len, *consumed, &key, &tpl);
+        if (added != 1) { status = added == 2 ? 2 : -1; break; }
+        ++*consumed;
+        start = stop + 1;
+    }
+    *offset = start < size ? start : size;
+    free(key.data);
+    free(tpl.data);
+    return status;
+}
+
+static PyObject *w_key_list(const Groups *g, size_t from, int pairs) {
+    PyObject *out = PyList_New((Py_ssize_t)(g->count - from));
+    if (out == NULL) return NULL;
+    for (size_t i = from; i < g->count; i++) {
+        const char *p = g->keys.data + g->groups[i].key_start;
+        PyObject *item;
+        PyObject *vhost = key_part(&p, 1);
+        if (pairs) {
+            PyObject *host = key_part(&p, 0);
+            item = vhost && host ? Py_BuildValue("(NN)", vhost, host) : NULL;
+            if (item == NULL) { Py_XDECREF(vhost); Py_XDECREF(host); }
+        } else {
+            PyObject *method = key_part(&p, 1);
+            PyObject *tpl = key_part(&p, 0);
+            item = vhost && method && tpl ? Py_BuildValue("(NNN)", vhost, method, tpl) : NULL;
+            if (item == NULL) { Py_XDECREF(vhost); Py_XDECREF(method); Py_XDECREF(tpl); }
+        }
+        if (item == NULL) { Py_DECREF(out); return NULL; }
+        PyList_SetItem(out, (Py_ssize_t)(i - from), item);
+    }
+    return out;
+}
+
+static PyObject *watch_state(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *items, *bounds;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &items, &PyTuple_Type, &bounds)) return NULL;
+    WState *w = calloc(1, sizeof *w);
+    if (w == NULL) return PyErr_NoMemory();
+    Py_ssize_t n = PyTuple_Size(bounds);
+    if (!parse_spec(items, &w->spec)) { free(w); return NULL; }
+    if (n < 0 || n > W_MAX_BOUNDS) { free(w); PyErr_SetString(PyExc_ValueError, "too many bounds"); return NULL; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        w->bounds[i] = PyLong_AsLongLong(PyTuple_GetItem(bounds, i));
+        if ((w->bounds[i] == -1 && PyErr_Occurred()) || (i > 0 && w->bounds[i] <= w->bounds[i - 1])) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bounds must increase");
+            free(w);
+            return NULL;
+        }
+    }
+    w->nbounds = (int)n;
+    Py_INCREF(items);
+    w->items = items;
+    PyObject *capsule = PyCapsule_New(w, W_CAPSULE, w_state_free);
+    if (capsule == NULL) { Py_DECREF(items); free(w); }
+    return capsule;
+}
+
+static PyObject *watch_cells(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule, *data;
+    Py_ssize_t offset;
+    long long newest, stop_sec;
+    int strip_cr;
+    if (!PyArg_ParseTuple(args, "OO!nLLp", &capsule, &PyBytes_Type, &data, &offset, &newest, &stop_sec, &strip_cr))
+        return NULL;
+    WState *w = PyCapsule_GetPointer(capsule, W_CAPSULE);
+    if (w == NULL) return NULL;
+    char *bytes;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(data, &bytes, &size) < 0) return NULL;
+    if (offset < 0 || offset > size) { PyErr_SetString(PyExc_ValueError, "offset out of the data"); return NULL; }
+    if (size > INT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too large"); return NULL; }
+    WHosts h;
+    memset(&h, 0, sizeof h);
+    size_t at = (size_t)offset, known = w->groups.count;
+    long long consumed = 0;
+    int status;
+    /* data is immutable bytes our caller holds; the state is this thread's (see above) */
+    Py_BEGIN_ALLOW_THREADS
+    status = w_scan(w, &h, bytes, (size_t)size, &at, &newest, stop_sec, strip_cr, &consumed);
+    Py_END_ALLOW_THREADS
+    PyObject *out = NULL, *groups = NULL, *pairs = NULL;
+    if (status < 0 || w->groups.failed || w->cells.failed || w->rows.failed || w->bins.failed) { PyErr_NoMemory(); goto done; }
+    groups = w_key_list(&w->groups, known, 0);
+    pairs = groups ? w_key_list(&h.pairs, 0, 1) : NULL;
+    if (pairs == NULL) goto done;
+    out = Py_BuildValue("(LnLiOONN)", consumed, (Py_ssize_t)at, newest, status, groups, pairs, pq_bytes(&h.pair_last),
+                        pq_bytes(&h.rows));
+done:
+    Py_XDECREF(groups);
+    Py_XDECREF(pairs);
+    w_hosts_free(&h);
+    return out;
+}
+
+static PyObject *watch_alias(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule;
+    const char *pairs;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "Oy#", &capsule, &pairs, &n)) return NULL;
+    WState *w = PyCapsule_GetPointer(capsule, W_CAPSULE);
+    if (w == NULL) return NULL;
+    if (n % (2 * sizeof(int64_t)) != 0) { PyErr_SetString(PyExc_ValueError, "aliases are int64 pairs"); return NULL; }
+    for (Py_ssize_t i = 0; i < n; i += 2 * sizeof(int64_t)) {
+        int64_t pair[2];
+        memcpy(pair, pairs + i, sizeof pair);
+        if (pair[0] < 0 || pair[1] < 0 || (size_t)pair[0] >= w->groups.count || (size_t)pair[1] >= w->groups.count
+            || (size_t)pair[0] >= w->alias_cap || w->alias[pair[1]] != (uint32_t)pair[1]) {
+            PyErr_SetString(PyExc_ValueError, "an alias of an unknown group, or to a group counted as another");
+            return NULL;
+        }
+        w->alias[pair[0]] = (uint32_t)pair[1];
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *watch_flush(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *capsule;
+    Py_ssize_t max_groups;
+    if (!PyArg_ParseTuple(args, "On", &capsule, &max_groups)) return NULL;
+    WState *w = PyCapsule_GetPointer(capsule, W_CAPSULE);
+    if (w == NULL) return NULL;
+    Buf sparse = {0};
+    size_t nb = (size_t)w->nbounds + 1, cells = w->rows.len / (W_CELL * sizeof(int64_t));
+    const int64_t *bins = (const int64_t *)w->bins.data;
+    for (size_t c = 0; c < cells; c++) {
+        for (size_t k = 0; k < nb; k++) {
+            if (!bins[c * nb + k]) continue;
+            int64_t triple[3] = {(int64_t)c, (int64_t)k, bins[c * nb + k]};
+            buf_put(&sparse, (const char *)triple, sizeof triple);
+        }
+    }
+    if (sparse.failed) { free(sparse.data); return PyErr_NoMemory(); }
+    PyObject *out = Py_BuildValue("(NNO)", pq_bytes(&w->rows), pq_bytes(&sparse),
+                                  (Py_ssize_t)w->groups.count > max_groups ? Py_True : Py_False);
+    free(sparse.data);
+    if (out == NULL) return NULL;
+    w_cells_free(w);
+    if ((Py_ssize_t)w->groups.count > max_groups) {
+        w_groups_free(&w->groups);
+        if (w->memo != NULL) memset(w->memo, 0, W_MEMO * sizeof(WMemo));
+        for (size_t k = 0; k < w->alias_cap; k++) w->alias[k] = (uint32_t)k;
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"tally_new", tally_new, METH_VARARGS,
      "tally_new(sketch_multiplier, latency_multiplier, step, max_cells, max_vhosts, max_templates, max_pairs, methods) -> tally"},
@@ -1920,6 +2324,10 @@ static PyMethodDef methods[] = {
     {"tally_step", tally_step, METH_VARARGS, "tally_step(tally) -> seconds per bucket of its series"},
     {"tally_result", tally_result, METH_VARARGS, "tally_result(tally) -> (lines, groups, vhosts, hosts, step, folded)"},
     {"parquet_columns", parquet_columns, METH_VARARGS, "parquet_columns(spec, data, outputs) -> (lines, rows, columns, deferred)"},
+    {"watch_state", watch_state, METH_VARARGS, "watch_state(spec, bounds) -> state (a capsule)"},
+    {"watch_cells", watch_cells, METH_VARARGS, "watch_cells(state, data, offset, newest, stop_sec, strip_cr) -> (lines, offset, newest, status, new groups, pairs, pair_last, host_cells)"},
+    {"watch_alias", watch_alias, METH_VARARGS, "watch_alias(state, aliases: int64 pairs) -> None"},
+    {"watch_flush", watch_flush, METH_VARARGS, "watch_flush(state, max_groups) -> (cells, bins, groups forgotten)"},
     {"template_path", template_path, METH_VARARGS, "template_path(path: bytes) -> bytes (endpoints.auto_template)"},
     {NULL, NULL, 0, NULL}
 };

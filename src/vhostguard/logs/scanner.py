@@ -23,7 +23,8 @@ missing or ``VHOSTGUARD_ENGINE=python`` is set.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,3 +303,71 @@ def template_path(path: str) -> str:
         raise RuntimeError("the compiled scanner is not built")
     out: Any = _scan.template_path(path.encode("ascii"))
     return str(out.decode("ascii"))
+
+
+# -- watch: counts per (group, second, status) for ``monitor`` ----------------------------------------
+
+WATCH_END, WATCH_BOUNDARY, WATCH_PYTHON = 0, 1, 2  # why ``WatchCounter.read`` returned
+WATCH_CELL = 6  # int64 per cell of ``WatchCounter.flush``: group, second, status (-1: none), requests,
+# requests with a duration, duration sum (microseconds)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRead:
+    """What one ``WatchCounter.read`` counted.
+
+    ``lines``: lines counted; ``offset``: the byte where the first line not counted starts; ``newest``:
+    the newest second seen (also of the line it stopped at); ``stop``: WATCH_END (data read),
+    WATCH_BOUNDARY (the line at ``offset`` is of a second at or after ``stop_sec``: not counted),
+    WATCH_PYTHON (the line at ``offset`` is the Python parser's). ``groups``: (vhost, method, template)
+    first met in this read (numbered on from those met before; None: not logged); ``pairs``: (vhost,
+    raw Host) met in this read, ``pair_last`` the index (among the lines counted) of each pair's last line,
+    ``hosts`` (pair, second, requests) triples, in the order first met.
+    """
+
+    lines: int
+    offset: int
+    newest: int
+    stop: int
+    groups: list[tuple[bytes | None, bytes | None, bytes]]
+    pairs: list[tuple[bytes | None, bytes]]
+    pair_last: array[int]
+    hosts: array[int]
+
+
+class WatchCounter:
+    """The compiled scanner counting one log for ``watch`` (one thread at a time; see ``watch_cells`` in _scan.c).
+
+    Lines are read as ``scan`` reads them (the same strictness: a line it is not sure of is the Python
+    parser's); durations are counted into bins at ``bounds`` (sorted microseconds; bin i holds
+    ``bounds[i-1] < d <= bounds[i]``, the last bin what is above them all). Cells are kept until ``flush``.
+    """
+
+    def __init__(self, spec: ScanSpec, bounds: Sequence[int]) -> None:
+        if _scan is None:
+            raise RuntimeError("the compiled scanner is not built")
+        self.spec = spec
+        self.bins = len(bounds) + 1
+        kinds = {item[0] for item in spec.items if isinstance(item, tuple)}
+        self.vhost = _VHOST in kinds  # the format logs the vhost (%v or %V)
+        self.host = bool(kinds & {_HOST, _HOST_QUOTED})  # and the Host header, read
+        self._state = _scan.watch_state(spec.items, tuple(bounds))
+
+    def read(self, data: bytes, offset: int, newest: int, stop_sec: int, strip_cr: bool = False) -> WatchRead:
+        """Count the lines of ``data`` (each ended by ``\\n``) from byte ``offset`` until a stop (``WatchRead``);
+        ``strip_cr``: a CR before a newline is not part of the line (``data`` is a file's bytes)."""
+        lines, at, newest, stop, groups, pairs, last, hosts = _scan.watch_cells(self._state, data, offset, newest,
+                                                                                stop_sec, int(strip_cr))
+        return WatchRead(lines, at, newest, stop, groups, pairs, array("q", last), array("q", hosts))
+
+    def alias(self, pairs: array[int]) -> None:
+        """Count the lines of group ``pairs[2k]`` as those of group ``pairs[2k + 1]`` from now on (that
+        group counted as itself): groups the caller labels alike share their cells."""
+        _scan.watch_alias(self._state, pairs.tobytes())
+
+    def flush(self, max_groups: int) -> tuple[array[int], array[int], bool]:
+        """The cells counted since the last flush, in the order first met (WATCH_CELL int64 each), their
+        duration bins that are not empty as (cell, bin, count) triples in cell order, and whether the
+        groups were forgotten (more than ``max_groups``: the next groups are numbered from 0)."""
+        cells, bins, forgotten = _scan.watch_flush(self._state, max_groups)
+        return array("q", cells), array("q", bins), bool(forgotten)

@@ -26,11 +26,13 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from vhostguard.logs import printable
+from vhostguard.monitor.latency import Binned
 from vhostguard.monitor.windows import pack, unpack
 
 DEFAULT_METRICS_ADDR = "127.0.0.1:9833"  # 9117 is apache_exporter's
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # seconds, as prometheus_client's default
 _BOUNDS_US = [round(b * 1_000_000) for b in BUCKETS]
+BUCKET_BOUNDS_US = tuple(_BOUNDS_US)  # the series' bucket bounds (monitor.latency.DurationBins holds them)
 _LE: list[str] = [floatToGoString(b) for b in BUCKETS]  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 _SLOTS = 3 + len(BUCKETS)  # requests, durations observed, duration sum (us), one count per bucket
 SERIES_SLOTS = _SLOTS  # per series in a checkpoint (monitor.state checks it)
@@ -85,12 +87,19 @@ class WatchMetrics:
     # (vhost, method, endpoint) -> requests slower than the endpoint's latency_slo threshold
     slow: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
-    def add_series(self, key: SeriesKey, durations: list[int | None]) -> None:
-        """Count ``len(durations)`` requests of ``key``; durations in microseconds (None: not logged)."""
+    def add_series(self, key: SeriesKey, durations: list[int | None] | Binned) -> None:
+        """Count ``len(durations)`` requests of ``key``; durations in microseconds (None: not logged),
+        or already counted in bins (``Binned``, whose bounds hold BUCKETS')."""
         slots = self.series.get(key)
         if slots is None:
             slots = self.series[key] = array("q", bytes(8 * _SLOTS))
         slots[0] += len(durations)
+        if isinstance(durations, Binned):
+            if durations.timed:
+                slots[1] += durations.timed
+                slots[2] += durations.total
+                durations.scale.add_series(durations.bins, slots, 3)
+            return
         values = [d for d in durations if d is not None]
         if not values:
             return

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from vhostguard.monitor.windows import Key, WindowSpec, Windows, pack, unpack
@@ -42,13 +42,18 @@ class Histograms:
         self.keys: dict[Key, array[int]] = {}
 
     def add(self, key: Key, sec: int, durations_us: Sequence[int]) -> None:
+        bins = [0] * BINS
+        for value in durations_us:
+            bins[bisect_left(BOUNDS_US, value)] += 1
+        self.add_bins(key, sec, bins)
+
+    def add_bins(self, key: Key, sec: int, bins: Sequence[int] | dict[int, int]) -> None:
+        """Add durations already counted per bin (``bisect_left(BOUNDS_US, d)``): BINS counts, or
+        bin -> count for the bins that are not empty."""
         slots = self.keys.get(key)
         if slots is None:
             slots = self.keys[key] = array("q", bytes(8 * self.size))
             slots[0] = sec
-        bins = [0] * BINS
-        for value in durations_us:
-            bins[bisect_left(BOUNDS_US, value)] += 1
         for offset, width, count in self.plan:
             idx = sec // width
             head = slots[offset]
@@ -60,7 +65,7 @@ class Histograms:
             elif idx <= head - count:
                 continue
             base = offset + 1 + (idx % count) * BINS
-            for i, n in enumerate(bins):
+            for i, n in (bins.items() if isinstance(bins, dict) else enumerate(bins)):
                 if n:
                     slots[base + i] += n
 
@@ -123,6 +128,79 @@ def quantile(bins: Sequence[float], q: float) -> float | None:
     return BOUNDS_US[-1] * 2 / 1_000_000
 
 
+class DurationBins:
+    """One set of duration bins from which every consumer's counts follow exactly: the union of the
+    metric's bucket bounds (``series_bounds``), BOUNDS_US and the latency thresholds (microseconds).
+
+    Bin i holds ``bounds[i-1] < d <= bounds[i]`` (``bisect_left``), the last bin what is above them all;
+    a consumer's bin of d is ``bisect_left(its bounds, d)``, a function of the union's bin since its bounds
+    are among the union's. The compiled scanner counts durations into these bins (``logs.WatchCounter``).
+    """
+
+    def __init__(self, series_bounds: Sequence[int], thresholds: Iterable[int] = ()) -> None:
+        self.series_bounds = tuple(series_bounds)
+        self.bounds = tuple(sorted({*self.series_bounds, *BOUNDS_US, *thresholds}))
+        self.size = len(self.bounds) + 1
+        self._series = [bisect_left(self.series_bounds, b) for b in self.bounds] + [len(self.series_bounds)]
+        self._latency = [bisect_left(BOUNDS_US, b) for b in self.bounds] + [len(BOUNDS_US)]
+        self._above = {b: i + 1 for i, b in enumerate(self.bounds)}
+
+    def add_series(self, bins: dict[int, int], slots: array[int], first: int) -> None:
+        """Add bins (bin -> count) to the series' buckets (not cumulative) at ``slots[first:]``; durations
+        above the last bucket are left out."""
+        last, series = len(self.series_bounds), self._series
+        for i, count in bins.items():
+            j = series[i]
+            if j < last:
+                slots[first + j] += count
+
+    def latency(self, bins: dict[int, int]) -> dict[int, int]:
+        """Bins (bin -> count) as the latency histogram's (BINS of them)."""
+        out: dict[int, int] = {}
+        for i, count in bins.items():
+            j = self._latency[i]
+            out[j] = out.get(j, 0) + count
+        return out
+
+    def above(self, bins: dict[int, int], threshold: int) -> int:
+        """Durations longer than ``threshold`` (one of the bounds: raises KeyError otherwise)."""
+        first = self._above[threshold]
+        return sum(count for i, count in bins.items() if i >= first)
+
+
+class Binned:
+    """Requests of one batch cell with their durations counted in ``scale``'s bins (what ``monitor.ingest``
+    keeps when the compiled scanner counts): ``len`` the requests, ``timed`` those with a duration,
+    ``total`` the durations' sum (microseconds), ``bins`` bin -> durations for the bins not empty."""
+
+    __slots__ = ("bins", "requests", "scale", "timed", "total")
+
+    def __init__(self, scale: DurationBins) -> None:
+        self.scale = scale
+        self.requests = 0
+        self.timed = 0
+        self.total = 0
+        self.bins: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return self.requests
+
+    def append(self, duration: int | None) -> None:
+        """One request (a list of durations is appended to the same way)."""
+        self.requests += 1
+        if duration is not None:
+            self.timed += 1
+            self.total += duration
+            i = bisect_left(self.scale.bounds, duration)
+            self.bins[i] = self.bins.get(i, 0) + 1
+
+    def add(self, requests: int, timed: int, total: int) -> None:
+        """Add counts (their bins go to ``bins`` directly)."""
+        self.requests += requests
+        self.timed += timed
+        self.total += total
+
+
 class LatencyCounts:
     """What the latency rules read, fed once per fold: slow requests per key (``slow``: windows whose
     requests are the requests with a duration and whose 5xx column counts those slower than the key's
@@ -137,20 +215,39 @@ class LatencyCounts:
         self.slow_totals: dict[Key, int] = {}
         self._thresholds: dict[Key, int] = {}
 
-    def add(self, key: Key, sec: int, durations: Sequence[int | None]) -> None:
+    def add(self, key: Key, sec: int, durations: Sequence[int | None] | Binned) -> None:
+        if isinstance(durations, Binned):
+            self._add_binned(key, sec, durations)
+            return
         values = [d for d in durations if d is not None]
         if not values:
             return
         if self.slow is not None:
-            threshold = self._thresholds.get(key)
-            if threshold is None:
-                threshold = self._thresholds[key] = self.threshold_us(key)  # bounded: keys are capped
+            threshold = self._threshold(key)
             slow = sum(1 for d in values if d > threshold)
             self.slow.add(key, sec, len(values), slow, 0)
             if slow:
                 self.slow_totals[key] = self.slow_totals.get(key, 0) + slow
         if self.histograms is not None:
             self.histograms.add(key, sec, values)
+
+    def _add_binned(self, key: Key, sec: int, binned: Binned) -> None:
+        """``add`` of durations counted in bins: the same counts (the bins' bounds hold every threshold)."""
+        if not binned.timed:
+            return
+        if self.slow is not None:
+            slow = binned.scale.above(binned.bins, self._threshold(key))
+            self.slow.add(key, sec, binned.timed, slow, 0)
+            if slow:
+                self.slow_totals[key] = self.slow_totals.get(key, 0) + slow
+        if self.histograms is not None:
+            self.histograms.add_bins(key, sec, binned.scale.latency(binned.bins))
+
+    def _threshold(self, key: Key) -> int:
+        threshold = self._thresholds.get(key)
+        if threshold is None:
+            threshold = self._thresholds[key] = self.threshold_us(key)  # bounded: keys are capped
+        return threshold
 
     def to_state(self) -> dict[str, Any]:
         return {"slow": self.slow.to_state() if self.slow is not None else None,

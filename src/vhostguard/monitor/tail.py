@@ -74,7 +74,9 @@ class Chunk:
 
     ``first_line`` is the number of the first line in its file (1-based);
     ``too_long`` counts over-long lines dropped (they are lines too, for
-    numbering and malformed counts).
+    numbering and malformed counts); ``data``, when set, is the bytes the
+    lines were decoded from, each line ended by its newline (CRs as in the
+    file): what the compiled scanner reads, one line for each of ``lines``.
     """
 
     lines: list[str]
@@ -82,6 +84,7 @@ class Chunk:
     end: Position
     first_line: int
     too_long: int = 0
+    data: bytes | None = None
 
 
 @dataclass
@@ -181,8 +184,9 @@ class _Reader:
             return None
         start = self.position()
         lines = decode_lines(self.partial)
+        data = self.partial + b"\n"
         self.partial = b""
-        return self._emit(start, lines, 0)
+        return self._emit(start, lines, 0, data)
 
     def _lines(self, start: Position, data: bytes) -> Chunk | None:
         if self.skipping:
@@ -200,18 +204,20 @@ class _Reader:
         too_long = 0
         if len(self.partial) > MAX_LINE:  # the next line is already too long: drop it up to its newline
             self.partial, self.skipping, too_long = b"", True, 1
+        raw: bytes | None = buffer[:end + 1]
         lines = decode_lines(buffer[:end])
         if end * 4 > MAX_LINE:  # a line of MAX_LINE bytes may decode to up to 4 times as many characters (\xhh)
             kept = [line for line in lines if len(line) <= MAX_LINE]
-            too_long, lines = too_long + len(lines) - len(kept), kept
-        return self._emit(start, lines, too_long)
+            if len(kept) != len(lines):
+                too_long, lines, raw = too_long + len(lines) - len(kept), kept, None
+        return self._emit(start, lines, too_long, raw)
 
     def _too_long(self, start: Position) -> Chunk:
         # Drop what we have of it and the rest up to the next newline; it still counts as a line.
         self.partial, self.skipping = b"", True
         return self._emit(start, [], 1)
 
-    def _emit(self, start: Position, lines: list[str], too_long: int) -> Chunk:
+    def _emit(self, start: Position, lines: list[str], too_long: int, data: bytes | None = None) -> Chunk:
         first = self.line + 1
         count = len(lines) + too_long
         self.line += count
@@ -220,7 +226,8 @@ class _Reader:
             lines = lines[dropped:]
             self.skip -= dropped
             first += dropped
-        return Chunk(lines, start, self.position(), first, too_long)
+            data = None
+        return Chunk(lines, start, self.position(), first, too_long, data if lines else None)
 
 
 @dataclass

@@ -25,18 +25,18 @@ from typing import Any
 
 from vhostguard.logs import EndpointPattern, EndpointTemplater, SegmentTemplates
 from vhostguard.logs import FormatChoice, LogFormat
-from vhostguard.logs import Parser, explain_code
+from vhostguard.logs import Parser, explain_code, scan_engine
 from vhostguard.monitor.alerts import Alert, AlertBook
 from vhostguard.monitor.clock import Clock, LogClock, SystemClock
 from vhostguard.monitor.errorlog import (
     NOT_FOUND_CAUSES, SERVER_ERROR_CAUSES, ErrorEntry, ErrorLogBook, ErrorLogTarget, entries_from_lines,
 )
-from vhostguard.monitor.exporter import LogGauges, WatchMetrics
+from vhostguard.monitor.exporter import BUCKET_BOUNDS_US, LogGauges, WatchMetrics
 from vhostguard.monitor.hosts import (
     RELOAD_CODES, ConfigSource, HostExamples, HostNames, config_moves, config_names, host_column, usual_vhosts,
     uses_canonical_names, where_now,
 )
-from vhostguard.monitor.latency import Histograms, LatencyCounts
+from vhostguard.monitor.latency import DurationBins, Histograms, LatencyCounts
 from vhostguard.monitor.ingest import LABEL_CACHE, TEMPLATED_CACHE, Batch, Labeler, LineFeeder, Times
 from vhostguard.monitor.parser_process import ParserProcess
 from vhostguard.monitor.rules import Evaluator, Finding, Rules, describe, parse_rules
@@ -185,6 +185,7 @@ class Watch:
         self.errors = ErrorLogBook(error_logs)
         self.batch = Batch()
         self.times = Times()
+        self.scale = _duration_bins(self.options.rules) if scan_engine() == "c" else None  # the compiled scanner's bins
         # With a parser process the rows carry templates: the hot keys of every memo are
         # endpoints, fewer memo entries do, and memos that are full early keep memory flat.
         memo_size = TEMPLATED_CACHE if self.options.jobs > 1 else LABEL_CACHE
@@ -270,7 +271,7 @@ class Watch:
             follower = Follower(log.path, resume, at_end=at_end)
             feeder = LineFeeder(log.path, log.parser, self.labeler, self.times, log.vhost,
                                 templates=self.options.jobs > 1, host_column=self._host_columns[len(self.inputs)],
-                                hosts=self.host_names, examples=self.host_examples)
+                                hosts=self.host_names, examples=self.host_examples, scale=self.scale)
             item = _Input(follower, feeder, len(self.inputs), resumed=bool(resume))
             lines, malformed, newest = stats.get(log.path, (0, 0, 0))
             feeder.stats.lines, feeder.stats.malformed, feeder.stats.newest = lines, malformed, newest
@@ -278,7 +279,8 @@ class Watch:
             self.inputs.append(item)
         for target in self._error_targets:
             self.error_inputs.append(Follower(target.path, error_positions.get(target.path, []), at_end=at_end))
-        self._parser_wanted = self.options.jobs > 1 and bool(self.inputs)
+        # A parser process only for the logs the compiled scanner does not count (it needs no help).
+        self._parser_wanted = self.options.jobs > 1 and any(not item.feeder.compiled for item in self.inputs)
         self._last_checkpoint = wall
         if self.options.gc == "tuned":
             gc.freeze()  # what start-up built lives for the whole run: keep it out of every collection
@@ -348,12 +350,15 @@ class Watch:
 
     def _read_access_logs(self, wall: float) -> bool:
         done = 0
+        several = len(self.inputs) > 1
         busy = False
         while done < self.options.step_lines:
             boundary = self._boundary()
             reached = progressed = False
             for item in self.inputs:
                 stopped, count = self._advance(item, boundary, wall, self.options.step_lines - done)
+                if several:
+                    item.feeder.flush(self.batch)  # each log's counts in the batch in turn, as they were read
                 done += count
                 reached |= stopped
                 if count:
@@ -381,7 +386,7 @@ class Watch:
                 if chunk is None:
                     return False, fed
             start = item.index
-            item.index, stopped = feeder.feed(chunk.lines, start, chunk.first_line, boundary, self.batch)
+            item.index, stopped = feeder.feed(chunk.lines, start, chunk.first_line, boundary, self.batch, chunk.data)
             fed += item.index - start
             if stopped:
                 return True, fed
@@ -401,7 +406,8 @@ class Watch:
             return None
         if chunk.too_long:
             item.feeder.count_dropped(chunk.too_long, chunk.first_line + len(chunk.lines))
-        while (self._parser is not None or self._parser_wanted) and len(item.ahead) < LOOKAHEAD:
+        while (self._parser is not None or self._parser_wanted) and not item.feeder.compiled \
+                and len(item.ahead) < LOOKAHEAD:
             # A backlog: while this chunk is counted, the parser process parses the next ones. When
             # it is behind, a chunk is left for this process to parse: the two share the work.
             ahead = item.follower.read(wall)
@@ -467,6 +473,8 @@ class Watch:
         if now is None:
             return
         self.times.now = int(now)
+        for item in self.inputs:
+            item.feeder.flush(self.batch)
         if self.batch:
             with self.metrics.lock:
                 self.batch.fold(self.windows, self.metrics.add_series, int(now), self.host_windows,
@@ -699,6 +707,16 @@ def _logs_durations(parser: Parser) -> bool:
     """Whether the format(s) of ``parser`` log how long requests took (%D or %T)."""
     formats = parser.formats if isinstance(parser, FormatChoice) else (parser,) if isinstance(parser, LogFormat) else ()
     return bool(formats) and all(any(s.key == "duration_us" for s in f.fields) for f in formats)
+
+
+def _duration_bins(rules: Rules) -> DurationBins | None:
+    """The bins the compiled scanner counts durations in: every bound the metrics and latency rules read
+    (None when a threshold is beyond what it counts: then the Python parser counts)."""
+    slo = rules.latency_slo
+    thresholds = {round(ms * 1000) for ms in (slo.threshold_ms, *(o.threshold_ms for o in slo.endpoints))}
+    if any(not 0 < t < 1 << 62 for t in thresholds):
+        return None
+    return DurationBins(BUCKET_BOUNDS_US, thresholds)
 
 
 def _latency_counts(rules: Rules) -> LatencyCounts | None:
