@@ -14,7 +14,9 @@ setup(
             ["src/vhostguard/logs/_scan.c"],
             py_limited_api=True,
             define_macros=[("Py_LIMITED_API", "0x030B0000")],
-            extra_compile_args=["-O2", "-fno-fast-math", "-ffp-contract=off"],
+            # an undeclared function would build and then fail to import (the Python engine would run):
+            # an error at build time instead
+            extra_compile_args=["-O2", "-fno-fast-math", "-ffp-contract=off", "-Werror=implicit-function-declaration"],
             optional=True,
         ),
     ],

@@ -94,6 +94,8 @@ static void buf_put(Buf *b, const char *s, size_t n) {
 
 static void buf_u32(Buf *b, uint32_t v) { buf_put(b, (const char *)&v, sizeof v); }
 
+static PyObject *buf_bytes(const Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
+
 /* --- hash tables ------------------------------------------------------------------ */
 
 static uint64_t hash_bytes(const char *s, size_t n) {
@@ -1660,18 +1662,6 @@ static int pq_simple_escapes(const char *s, const char *e) {
     return 1;
 }
 
-/* [s, e) with its \" and \\ undone, into out (escapes.unescape of such a value) */
-static void pq_unescape(Buf *out, const char *s, const char *e) {
-    out->len = 0;
-    while (s < e) {
-        const char *q = memchr(s, '\\', (size_t)(e - s));
-        if (q == NULL) { buf_put(out, s, (size_t)(e - s)); return; }
-        buf_put(out, s, (size_t)(q - s));
-        buf_put(out, q + 1, 1);
-        s = q + 2;
-    }
-}
-
 static int pq_hex(char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
@@ -1765,8 +1755,7 @@ static void pq_add(const Spec *spec, const int *outputs, const char **marks, con
         const char *s = marks[2 * i], *e = marks[2 * i + 1];
         const char *after; long long value = 0; int dash = 0;
         if (escaped[i]) {
-            if (outputs[i] == PQ_TEXT) pq_unescape_all(scratch, s, e);  /* pq_plain took it */
-            else pq_unescape(scratch, s, e);
+            pq_unescape_all(scratch, s, e);  /* pq_plain took it (a request: \" and \\ only) */
             s = scratch->data; e = s + scratch->len;
         }
         size_t n = (size_t)(e - s);
@@ -2252,8 +2241,8 @@ static PyObject *watch_cells(PyObject *self, PyObject *args) {
     groups = w_key_list(&w->groups, known, 0);
     pairs = groups ? w_key_list(&h.pairs, 0, 1) : NULL;
     if (pairs == NULL) goto done;
-    out = Py_BuildValue("(LnLiOONN)", consumed, (Py_ssize_t)at, newest, status, groups, pairs, pq_bytes(&h.pair_last),
-                        pq_bytes(&h.rows));
+    out = Py_BuildValue("(LnLiOONN)", consumed, (Py_ssize_t)at, newest, status, groups, pairs, buf_bytes(&h.pair_last),
+                        buf_bytes(&h.rows));
 done:
     Py_XDECREF(groups);
     Py_XDECREF(pairs);
@@ -2301,7 +2290,7 @@ static PyObject *watch_flush(PyObject *self, PyObject *args) {
         }
     }
     if (sparse.failed) { free(sparse.data); return PyErr_NoMemory(); }
-    PyObject *out = Py_BuildValue("(NNO)", pq_bytes(&w->rows), pq_bytes(&sparse),
+    PyObject *out = Py_BuildValue("(NNO)", buf_bytes(&w->rows), buf_bytes(&sparse),
                                   (Py_ssize_t)w->groups.count > max_groups ? Py_True : Py_False);
     free(sparse.data);
     if (out == NULL) return NULL;
