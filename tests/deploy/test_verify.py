@@ -231,17 +231,26 @@ def test_a_stopped_server_is_not_serving(tmp_path: Path, debian_server: list[Run
 
 
 
+def _api_tree(tmp_path: Path) -> DebianTree:
+    return write_debian_tree(tmp_path, {"api": "<VirtualHost 127.0.0.1:{port}>\n    ServerName api.example.test\n"
+                                            "</VirtualHost>\n"})
+
+
+def _api_line(at: float, path: str, status: int) -> str:
+    """A line of the api vhost's access log (vhost_combined) for a request at ``at``."""
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(at))
+    return f'{API}:80 127.0.0.1 - - [{stamp}] "GET {path} HTTP/1.1" {status} 10 "-" "curl"\n'
+
+
 @pytest.mark.parametrize("tail_only", [False, True])
 def test_baseline_counts_the_window_by_each_line_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       tail_only: bool) -> None:
     # No server needed: the baseline reads the live config and the logs it writes.
-    tree = write_debian_tree(tmp_path, {"api": "<VirtualHost 127.0.0.1:{port}>\n    ServerName api.example.test\n"
-                                               "</VirtualHost>\n"})
+    tree = _api_tree(tmp_path)
     now = time.time()
 
     def line(age: float, path: str, status: int) -> str:
-        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now - age))
-        return f'{API}:80 127.0.0.1 - - [{stamp}] "GET {path} HTTP/1.1" {status} 10 "-" "curl"\n'
+        return _api_line(now - age, path, status)
 
     old = [line(7200, "/v1/users/9", 503)] * 30  # two hours ago: outside the window
     recent = [line(600, f"/v1/users/{n}", 503 if n % 4 == 0 else 200) for n in range(40)]
@@ -262,13 +271,11 @@ def test_baseline_counts_the_window_by_each_line_time(tmp_path: Path, monkeypatc
 def test_baseline_of_a_big_log_reads_only_its_window(tmp_path: Path) -> None:
     # A day of old requests then the last hour: the counts are those of the lines of the window (as
     # reading the whole log gives them), and the old lines are never read (``lines`` counts those read).
-    tree = write_debian_tree(tmp_path, {"api": "<VirtualHost 127.0.0.1:{port}>\n    ServerName api.example.test\n"
-                                               "</VirtualHost>\n"})
+    tree = _api_tree(tmp_path)
     now = time.time()
 
     def line(age: float, path: str, status: int) -> str:
-        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now - age))
-        return f'{API}:80 127.0.0.1 - - [{stamp}] "GET {path} HTTP/1.1" {status} 10 "-" "curl"\n'
+        return _api_line(now - age, path, status)
 
     old = [line(86400 - n * 0.4, "/v1/orders/1", 503) for n in range(200_000)]  # up to ~2 h 40 min ago
     # in flight across the window's start: started inside it, written after one that started before it
