@@ -629,17 +629,9 @@ class Aggregate:
         if other.step < step:
             other._coarsen(step)
         for key, stats in other.endpoints.items():
-            mine = self.endpoints.get(key)
-            if mine is None:
-                self.endpoints[key] = stats
-            else:
-                mine.merge(stats)
+            _merge_into(self.endpoints, key, stats)
         for name, minutes in other.vhosts.items():
-            mine_minutes = self.vhosts.get(name)
-            if mine_minutes is None:
-                self.vhosts[name] = minutes
-            else:
-                mine_minutes.merge(minutes)
+            _merge_into(self.vhosts, name, minutes)
         if self._series_cells() > self.options.series_cells:
             self._coarsen(self.step * 2)
 
